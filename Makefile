@@ -1,0 +1,48 @@
+# learnseg: `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+ROWS ?= 205843
+SEED ?= 0
+
+.DEFAULT_GOAL := help
+.PHONY: help install run inspect synth test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install learnseg with its dev tools
+
+run: install ## Main job on the embedded default (for now: the data-quality summary of it)
+	$(PY) -m training inspect
+
+inspect: install ## Data-quality summary of SOURCE=path-or-URL (default: the embedded table)
+	$(PY) -m training inspect $(SOURCE)
+
+synth: install ## Write the embedded default table to OUT=path (ROWS, SEED)
+	$(PY) -m training synth --rows $(ROWS) --seed $(SEED) --out $(or $(OUT),data/learners.csv)
+
+lint: install ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint ## Lint, type-check and run the whole test suite
+	$(PY) -m pytest
+
+bench: install ## Benchmarks (tables on stdout; results go to docs/benchmarks.md)
+	$(PY) bench/data.py
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

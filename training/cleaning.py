@@ -1,0 +1,724 @@
+"""Cleaning rules for the raw learner table: named, ordered, counted, and frozen for serving.
+
+Two halves share every rule:
+
+* **fit** (training only, pandas): :func:`clean_learners` removes exact duplicates, learns the
+  data-dependent parts of the rules (CTC bounds, the reference year, the title vocabulary, the peer
+  medians used to impute orgyear) into a frozen :class:`CleaningRules`, applies them, and collapses
+  the table to one row per learner.
+* **apply** (training and serving, numpy only): :func:`apply_rules` cleans column arrays of any
+  length, a batch of 200,000 rows or a single learner (n = 1), with nothing but the frozen rules.
+
+Row rules, in the order they run (each counted in the :class:`CleaningReport` and, at serving time,
+turned into a warning for the learner it touched):
+
+===============================  ============================================================
+rule                             what it does
+===============================  ============================================================
+exact_duplicates_dropped         identical rows (ignoring the stray index column) kept once
+ctc_missing_dropped              no CTC, or CTC <= 0: the row cannot be placed, dropped
+ctc_below_bound_raised           CTC under the learned lower bound raised to it
+ctc_above_bound_lowered          CTC over the learned upper bound lowered to it
+ctc_updated_year_imputed         missing or before ``orgyear_min``: the training median
+ctc_updated_year_capped          after the reference year: set to the reference year
+company_normalised               lower case, punctuation removed, spaces collapsed
+company_missing                  empty, or only digits/punctuation ('0', '2020'): unknown company
+job_title_placeholder            'Not Available', 'NA', '-', ...: treated as missing
+job_title_folded                 variants merged ('FullStack Engineer' = 'Fullstack Engineer')
+job_title_rare_to_family         titles held by too few learners: their role family or 'Other'
+orgyear_typo_repaired            five-digit years with a valid four-digit prefix (20165 -> 2016)
+orgyear_missing_imputed          missing orgyear: imputed from pay peers
+orgyear_implausible_imputed      before ``orgyear_min`` or after the reference year: imputed
+orgyear_after_ctc_update_imputed started after the CTC was recorded: imputed, capped at it
+email_hash_malformed             not a 64-hex id (truncated exports): kept as an opaque id
+one_row_per_learner              the latest record of each email_hash, with history kept
+===============================  ============================================================
+
+Why impute orgyear rather than drop the row: the learner's pay and role are valid, dropping would
+bias segments against learners with messy profiles, and the service cannot drop a learner that an
+LMS asks about. The imputed value is the median orgyear of *pay peers* (learners in the same CTC
+decile band), which keeps experience consistent with pay, and never later than the year the CTC was
+recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:  # pandas is needed only to fit, never to apply
+    import pandas as pd
+
+    from training.config import TrainingSettings
+
+FloatArray = npt.NDArray[np.float64]
+ObjectArray = npt.NDArray[np.object_]
+BoolArray = npt.NDArray[np.bool_]
+
+UNKNOWN_FAMILY = "Unknown"
+OTHER_FAMILY = "Other"
+
+# --------------------------------------------------------------------------------------------
+# The rules: name -> (what it does, the warning a served learner gets). Order is run order.
+# --------------------------------------------------------------------------------------------
+RULES: dict[str, tuple[str, str]] = {
+    "exact_duplicates_dropped": (
+        "Identical rows (ignoring the stray index column) kept once.",
+        "",
+    ),
+    "ctc_missing_dropped": (
+        "No CTC, or CTC <= 0: the row cannot be placed and is dropped.",
+        "ctc is missing or not positive: the learner cannot be placed",
+    ),
+    "ctc_below_bound_raised": (
+        "CTC under the learned lower bound (a training quantile) raised to it.",
+        "ctc {ctc} is below the plausible range: raised to {bound}",
+    ),
+    "ctc_above_bound_lowered": (
+        "CTC over the learned upper bound (a training quantile) lowered to it.",
+        "ctc {ctc} is above the plausible range: lowered to {bound}",
+    ),
+    "ctc_updated_year_imputed": (
+        "Missing or before orgyear_min: replaced by the training median.",
+        "ctc_updated_year is missing or implausible ({ctc_updated_year}): imputed as {value}",
+    ),
+    "ctc_updated_year_capped": (
+        "After the reference year: set to the reference year.",
+        "ctc_updated_year {ctc_updated_year} is after the reference year: capped at {value}",
+    ),
+    "company_normalised": (
+        "Company lower-cased, punctuation removed, spaces collapsed.",
+        "",
+    ),
+    "company_missing": (
+        "Empty, or only digits/punctuation ('0', '2020'): the company is unknown.",
+        "company is missing or not a name: population fallback",
+    ),
+    "job_title_placeholder": (
+        "Placeholders ('Not Available', 'NA', '-') treated as a missing title.",
+        "job_position {job_position!r} is a placeholder: treated as missing",
+    ),
+    "job_title_folded": (
+        "Case, punctuation and spacing folded so variants merge ('FullStack'/'Fullstack').",
+        "",
+    ),
+    "job_title_rare_to_family": (
+        "Titles held by fewer than min_title_learners learners mapped to their role family.",
+        "job_position {job_position!r} is rare: mapped to role family {value!r}",
+    ),
+    "orgyear_typo_repaired": (
+        "Five-digit years with a valid four-digit prefix repaired (20165 -> 2016).",
+        "orgyear {orgyear} looks like a typo: read as {value}",
+    ),
+    "orgyear_missing_imputed": (
+        "Missing orgyear imputed from pay peers (median orgyear of the CTC band).",
+        "orgyear is missing: imputed as {value} from pay peers",
+    ),
+    "orgyear_implausible_imputed": (
+        "Orgyear before orgyear_min or after the reference year imputed from pay peers.",
+        "orgyear {orgyear} is implausible: imputed as {value} from pay peers",
+    ),
+    "orgyear_after_ctc_update_imputed": (
+        "Orgyear after ctc_updated_year imputed from pay peers, capped at ctc_updated_year.",
+        "orgyear {orgyear} is after ctc_updated_year: imputed as {value} from pay peers",
+    ),
+    "email_hash_malformed": (
+        "Not a 64-character hex id (truncated exports): kept as an opaque learner id.",
+        "",
+    ),
+    "one_row_per_learner": (
+        "One row per email_hash: the latest record, with record count and CTC growth kept.",
+        "",
+    ),
+}
+
+# Role families: the first pattern that matches a folded title wins, so order matters
+# ("engineering intern" is an intern, "backend architect" an architect, not a backend engineer).
+_FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("Intern", r"\b(intern|internship|trainee|apprentice|student|fresher)\b"),
+    (
+        "Leadership",
+        r"\b(leadership|cto|ceo|coo|vp|vice president|head|director|founder|cofounder|chief|"
+        r"engineering manager|em)\b",
+    ),
+    ("Architect", r"\b(architect|principal)\b"),
+    (
+        "Product & Design",
+        r"\b(product|program|programme|project|designer|design|ux|ui ux|scrum)\b",
+    ),
+    ("Leadership", r"\b(manager|lead)\b"),
+    (
+        "Data & Research",
+        r"\b(data|scientist|science|analyst|analytics|machine learning|ml|ai|research|"
+        r"researcher|nlp|bi|statistician)\b",
+    ),
+    (
+        "DevOps & Infra",
+        r"\b(devops|sre|site reliability|cloud|infra|infrastructure|system|systems|database|"
+        r"dba|release|network|security|platform|sysadmin)\b",
+    ),
+    ("QA & Testing", r"\b(qa|sdet|test|tester|testing|quality|automation)\b"),
+    ("Mobile", r"\b(android|ios|mobile|flutter|react native|app developer)\b"),
+    ("Frontend", r"\b(frontend|ui|web|angular|react)\b"),
+    ("Full-stack", r"\b(fullstack|mern|mean)\b"),
+    ("Support & Non-coding", r"\b(support|consultant|non coder|sales|operations|ops|hr)\b"),
+    (
+        "Backend & SDE",
+        r"\b(backend|sde|swe|software|developer|engineer|engineers|programmer|java|python|"
+        r"golang|dotnet|net|php|node|coder|embedded)\b",
+    ),
+)
+_FAMILY_REGEXES = tuple((name, re.compile(pattern)) for name, pattern in _FAMILY_PATTERNS)
+ROLE_FAMILIES: tuple[str, ...] = (
+    *dict.fromkeys(name for name, _ in _FAMILY_PATTERNS),
+    OTHER_FAMILY,
+    UNKNOWN_FAMILY,
+)
+
+_TITLE_PLACEHOLDERS = frozenset(
+    {
+        "na",
+        "n a",
+        "not available",
+        "not applicable",
+        "none",
+        "null",
+        "nan",
+        "nil",
+        "no",
+        "unknown",
+        "not known",
+        "not specified",
+        "select",
+    }
+)
+_MERGES = (("full stack", "fullstack"), ("front end", "frontend"), ("back end", "backend"))
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+# --------------------------------------------------------------------------------------------
+# Text normalisation: pure Python, cached, shared by training and serving.
+# --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=200_000)
+def normalize_company(value: str) -> str | None:
+    """Return the canonical company key, or None when the value names no company.
+
+    Lower case, anything but letters/digits/space removed, spaces collapsed. A value left with no
+    letter ('0', '2020', '--') names no company.
+    """
+    text = " ".join(re.sub(r"[^a-z0-9 ]+", "", value.lower()).split())
+    if not text or not any(ch.isalpha() for ch in text):
+        return None
+    return text
+
+
+@lru_cache(maxsize=200_000)
+def fold_title(value: str) -> str | None:
+    """Return the folded key of a job title, or None for a placeholder such as 'Not Available'.
+
+    Case, punctuation and spacing are folded and letters are split from digits ('SDE2' and
+    'SDE-2' both give 'sde 2'), so 'FullStack Engineer', 'Fullstack  engineer' and
+    'Full Stack Engineer' share the key 'fullstack engineer'.
+    """
+    text = _NON_ALNUM.sub(" ", value.lower())
+    text = " ".join(_LETTER_DIGIT.sub(" ", text).split())
+    for old, new in _MERGES:
+        text = text.replace(old, new)
+    if not text or text in _TITLE_PLACEHOLDERS or not any(ch.isalpha() for ch in text):
+        return None
+    return text
+
+
+@lru_cache(maxsize=20_000)
+def role_family(folded: str) -> str:
+    """Return the role family of a folded title ('Other' when no family pattern matches)."""
+    for name, regex in _FAMILY_REGEXES:
+        if regex.search(folded):
+            return name
+    return OTHER_FAMILY
+
+
+def display_title(value: str) -> str:
+    """Tidy a raw title for display: surrounding and repeated spaces removed, case kept."""
+    return " ".join(value.split())
+
+
+# --------------------------------------------------------------------------------------------
+# Frozen rules and the report
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CleaningRules:
+    """Everything the row rules learned from the training table; JSON-serialisable.
+
+    Attributes
+    ----------
+    reference_year : int
+        Year experience is counted to (latest ctc_updated_year + 1 unless set).
+    orgyear_min : int
+        Earliest plausible orgyear.
+    ctc_low, ctc_high : float
+        CTC bounds (training quantiles); values outside are moved onto them.
+    ctc_updated_year_fallback : int
+        Median ctc_updated_year, for learners without one.
+    title_map : dict of str to str
+        Folded title -> display title, for titles with at least ``min_title_learners`` learners.
+    orgyear_band_edges : list of float
+        Inner edges of the CTC decile bands (log CTC) used to impute orgyear.
+    orgyear_band_values : list of float
+        Median orgyear of each band (one more value than edges).
+    """
+
+    reference_year: int
+    orgyear_min: int
+    ctc_low: float
+    ctc_high: float
+    ctc_updated_year_fallback: int
+    title_map: dict[str, str]
+    orgyear_band_edges: list[float]
+    orgyear_band_values: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CleaningRules:
+        return cls(
+            reference_year=int(data["reference_year"]),
+            orgyear_min=int(data["orgyear_min"]),
+            ctc_low=float(data["ctc_low"]),
+            ctc_high=float(data["ctc_high"]),
+            ctc_updated_year_fallback=int(data["ctc_updated_year_fallback"]),
+            title_map={str(k): str(v) for k, v in data["title_map"].items()},
+            orgyear_band_edges=[float(x) for x in data["orgyear_band_edges"]],
+            orgyear_band_values=[float(x) for x in data["orgyear_band_values"]],
+        )
+
+
+@dataclass
+class RuleCount:
+    """One rule of the report: its name, what it does and how many rows it touched."""
+
+    name: str
+    description: str
+    count: int
+
+
+@dataclass
+class CleaningReport:
+    """Rows in and out and the count of every rule, in run order; JSON-serialisable."""
+
+    rows_in: int
+    rows_out: int = 0
+    learners: int = 0
+    rules: list[RuleCount] = field(default_factory=list)
+
+    def add(self, name: str, count: int) -> None:
+        self.rules.append(RuleCount(name=name, description=RULES[name][0], count=int(count)))
+
+    def counts(self) -> dict[str, int]:
+        return {rule.name: rule.count for rule in self.rules}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Apply: numpy over column arrays (n = 1 or n = 200,000), no pandas.
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CleanRows:
+    """Cleaned columns (all of length n) and, per rule, which rows it touched."""
+
+    company: ObjectArray  # str or None
+    job_title: ObjectArray  # display title, role family for rare titles, or None
+    role_family: ObjectArray  # always a str
+    orgyear: FloatArray
+    ctc: FloatArray
+    ctc_updated_year: FloatArray
+    valid: BoolArray  # False where the row cannot be placed (no usable CTC)
+    touched: dict[str, BoolArray]
+
+    def __len__(self) -> int:
+        return int(self.ctc.shape[0])
+
+
+def _as_float(values: Sequence[Any] | npt.NDArray[Any]) -> FloatArray:
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        try:
+            out[i] = math.nan if v is None else float(v)
+        except (TypeError, ValueError):
+            out[i] = math.nan
+    return out
+
+
+def _to_float_array(values: Sequence[Any] | npt.NDArray[Any]) -> FloatArray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(np.float64, copy=False)
+    return _as_float(values)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def apply_rules(columns: Mapping[str, Any], rules: CleaningRules) -> CleanRows:
+    """Clean raw column arrays with the frozen rules (numpy only; any length, including 1).
+
+    Parameters
+    ----------
+    columns : mapping
+        ``company_hash``, ``job_position`` (str or None), ``orgyear``, ``ctc``,
+        ``ctc_updated_year`` (numbers or None/NaN), each a sequence of length n.
+        Missing keys are treated as all-missing, except ``ctc`` which is required.
+    rules : CleaningRules
+        The frozen rules learned at training time.
+
+    Returns
+    -------
+    CleanRows
+        Cleaned arrays of shape (n,) and a boolean mask (n,) per rule.
+    """
+    ctc_raw = _to_float_array(columns["ctc"])
+    n = ctc_raw.shape[0]
+    nan_column = np.full(n, np.nan)
+    none_column: list[Any] = [None] * n
+    touched: dict[str, BoolArray] = {}
+
+    # CTC: missing/non-positive rows cannot be placed; the rest is moved inside the bounds.
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(ctc_raw) & (ctc_raw > 0)
+        touched["ctc_missing_dropped"] = ~valid
+        touched["ctc_below_bound_raised"] = valid & (ctc_raw < rules.ctc_low)
+        touched["ctc_above_bound_lowered"] = valid & (ctc_raw > rules.ctc_high)
+    ctc = np.clip(np.where(valid, ctc_raw, rules.ctc_low), rules.ctc_low, rules.ctc_high)
+
+    # ctc_updated_year
+    cuy = _to_float_array(columns.get("ctc_updated_year", nan_column))
+    with np.errstate(invalid="ignore"):
+        cuy_bad = ~np.isfinite(cuy) | (cuy < rules.orgyear_min)
+        cuy_late = ~cuy_bad & (cuy > rules.reference_year)
+    touched["ctc_updated_year_imputed"] = cuy_bad
+    touched["ctc_updated_year_capped"] = cuy_late
+    cuy = np.floor(np.where(cuy_bad, rules.ctc_updated_year_fallback, cuy))
+    cuy = np.minimum(cuy, rules.reference_year)
+
+    # Company
+    raw_company = columns.get("company_hash", none_column)
+    company = np.empty(n, dtype=object)
+    normalised = np.zeros(n, dtype=bool)
+    for i, value in enumerate(raw_company):
+        text = _text_or_none(value)
+        key = normalize_company(text) if text is not None else None
+        company[i] = key
+        normalised[i] = key is not None and key != text
+    touched["company_normalised"] = normalised
+    touched["company_missing"] = np.fromiter((c is None for c in company), bool, n)
+
+    # Job title
+    raw_title = columns.get("job_position", none_column)
+    job_title = np.empty(n, dtype=object)
+    family = np.empty(n, dtype=object)
+    placeholder = np.zeros(n, dtype=bool)
+    folded_changed = np.zeros(n, dtype=bool)
+    rare = np.zeros(n, dtype=bool)
+    title_map = rules.title_map
+    for i, value in enumerate(raw_title):
+        text = _text_or_none(value)
+        key = fold_title(text) if text is not None else None
+        if key is None:
+            placeholder[i] = text is not None and text.strip() != ""
+            job_title[i] = None
+            family[i] = UNKNOWN_FAMILY
+            continue
+        fam = role_family(key)
+        family[i] = fam
+        shown = title_map.get(key)
+        if shown is None:
+            rare[i] = True
+            job_title[i] = fam
+        else:
+            job_title[i] = shown
+            folded_changed[i] = shown != text
+    touched["job_title_placeholder"] = placeholder
+    touched["job_title_folded"] = folded_changed
+    touched["job_title_rare_to_family"] = rare
+
+    # Orgyear: repair the unambiguous typo, impute the rest from pay peers.
+    orgyear = _to_float_array(columns.get("orgyear", nan_column))
+    with np.errstate(invalid="ignore"):
+        prefix = np.floor(orgyear / 10.0)
+        typo = (
+            (orgyear >= 10_000)
+            & (orgyear < 100_000)
+            & (prefix >= rules.orgyear_min)
+            & (prefix <= rules.reference_year)
+        )
+        orgyear = np.where(typo, prefix, orgyear)
+        missing = ~np.isfinite(orgyear)
+        implausible = ~missing & (
+            (orgyear < rules.orgyear_min)
+            | (orgyear > rules.reference_year)
+            | (orgyear != np.floor(orgyear))
+        )
+        after = ~missing & ~implausible & (orgyear > cuy)
+    touched["orgyear_typo_repaired"] = typo
+    touched["orgyear_missing_imputed"] = missing
+    touched["orgyear_implausible_imputed"] = implausible
+    touched["orgyear_after_ctc_update_imputed"] = after
+    impute = missing | implausible | after
+    if impute.any():
+        band = np.searchsorted(
+            np.asarray(rules.orgyear_band_edges), np.log(ctc[impute]), side="right"
+        )
+        peers = np.asarray(rules.orgyear_band_values)[band]
+        orgyear[impute] = np.minimum(np.round(peers), cuy[impute])
+
+    return CleanRows(
+        company=company,
+        job_title=job_title,
+        role_family=family,
+        orgyear=orgyear,
+        ctc=ctc,
+        ctc_updated_year=cuy,
+        valid=valid,
+        touched=touched,
+    )
+
+
+def describe_touches(
+    clean: CleanRows, row: int, raw: Mapping[str, Any], *, skip: Sequence[str] = ()
+) -> list[str]:
+    """Warnings, one sentence each, for the rules that touched ``row`` (for the service)."""
+    cleaned = {
+        "ctc": clean.ctc[row],
+        "ctc_updated_year": clean.ctc_updated_year[row],
+        "job_title": clean.job_title[row],
+        "orgyear": clean.orgyear[row],
+    }
+    out: list[str] = []
+    for name, mask in clean.touched.items():
+        message = RULES[name][1]
+        if not message or name in skip or not mask[row]:
+            continue
+        field_name = next((f for f in _WARNING_FIELDS if name.startswith(f)), "ctc")
+        value = cleaned[field_name]
+        out.append(
+            message.format(
+                ctc=_fmt(raw.get("ctc")),
+                orgyear=_fmt(raw.get("orgyear")),
+                ctc_updated_year=_fmt(raw.get("ctc_updated_year")),
+                job_position=raw.get("job_position"),
+                bound=_fmt(cleaned["ctc"]),
+                value=value if isinstance(value, str) else _fmt(value),
+            )
+        )
+    return out
+
+
+# Which cleaned field a rule's warning reports, by rule-name prefix (longest first).
+_WARNING_FIELDS = ("ctc_updated_year", "job_title", "orgyear", "ctc")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "missing"
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Fit: pandas, training only.
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CleanedTable:
+    """The result of cleaning a raw table: one row per learner, the frozen rules, the report."""
+
+    learners: pd.DataFrame
+    rules: CleaningRules
+    report: CleaningReport
+
+
+def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
+    """Learn the data-dependent parts of the rules from a de-duplicated raw table.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        Raw rows in the loader's schema (see :func:`training.data.load_learners`).
+    settings : TrainingSettings
+        Thresholds: ``orgyear_min``, CTC quantiles, ``min_title_learners``, ``reference_year``.
+    """
+    import pandas as pd
+
+    ctc = raw["ctc"].to_numpy(dtype=np.float64, na_value=np.nan)
+    positive = ctc[np.isfinite(ctc) & (ctc > 0)]
+    if positive.size == 0:
+        raise ValueError("The learner table has no row with a positive CTC; nothing to learn from.")
+    ctc_low, ctc_high = np.quantile(
+        positive, [settings.ctc_lower_quantile, settings.ctc_upper_quantile]
+    )
+
+    cuy = raw["ctc_updated_year"].to_numpy(dtype=np.float64, na_value=np.nan)
+    plausible_cuy = cuy[np.isfinite(cuy) & (cuy >= settings.orgyear_min) & (cuy <= 2100)]
+    if settings.reference_year is not None:
+        reference_year = settings.reference_year
+    elif plausible_cuy.size:
+        reference_year = int(plausible_cuy.max()) + 1
+    else:
+        raise ValueError(
+            "The learner table has no plausible ctc_updated_year; set reference_year explicitly."
+        )
+    cuy_fallback = int(np.median(plausible_cuy)) if plausible_cuy.size else reference_year - 1
+
+    # Title vocabulary: learners (distinct emails) per folded title; display = commonest spelling.
+    titles = pd.DataFrame(
+        {"raw": raw["job_position"], "email": raw["email_hash"].fillna("").astype(object)}
+    ).dropna(subset=["raw"])
+    titles["key"] = [fold_title(t) for t in titles["raw"]]
+    titles = titles.dropna(subset=["key"])
+    titles["shown"] = [display_title(t) for t in titles["raw"]]
+    learners_per_key = titles.groupby("key")["email"].nunique()
+    kept = learners_per_key[learners_per_key >= settings.min_title_learners].index
+    common = titles[titles["key"].isin(kept)].groupby(["key", "shown"]).size()
+    title_map: dict[str, str] = {}
+    ordered = common.sort_values(ascending=False, kind="stable")
+    keys = ordered.index.get_level_values("key")
+    shown = ordered.index.get_level_values("shown")
+    for key, label in zip(keys, shown, strict=True):
+        title_map.setdefault(str(key), str(label))
+    title_map = dict(sorted(title_map.items()))
+
+    # Pay peers for orgyear imputation: median orgyear per CTC decile band.
+    org = raw["orgyear"].to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        good = (
+            np.isfinite(org)
+            & (org >= settings.orgyear_min)
+            & (org <= reference_year)
+            & np.isfinite(ctc)
+            & (ctc > 0)
+        )
+    log_ctc = np.log(np.clip(ctc[good], ctc_low, ctc_high))
+    edges: FloatArray = (
+        np.unique(np.quantile(log_ctc, np.linspace(0.1, 0.9, 9))) if good.any() else np.empty(0)
+    )
+    band = np.searchsorted(edges, log_ctc, side="right")
+    overall = float(np.median(org[good])) if good.any() else float(reference_year - 5)
+    values = [
+        float(np.median(org[good][band == b])) if np.any(band == b) else overall
+        for b in range(len(edges) + 1)
+    ]
+    return CleaningRules(
+        reference_year=int(reference_year),
+        orgyear_min=settings.orgyear_min,
+        ctc_low=float(max(1, round(ctc_low))),
+        ctc_high=float(round(ctc_high)),
+        ctc_updated_year_fallback=cuy_fallback,
+        title_map=title_map,
+        orgyear_band_edges=[float(e) for e in edges],
+        orgyear_band_values=values,
+    )
+
+
+def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTable:
+    """Clean a raw learner table and collapse it to one row per learner.
+
+    Parameters
+    ----------
+    raw : DataFrame, shape (n_rows, 6)
+        The loader's schema: ``company_hash``, ``email_hash``, ``orgyear``, ``ctc``,
+        ``job_position``, ``ctc_updated_year``.
+    settings : TrainingSettings
+        Cleaning thresholds.
+
+    Returns
+    -------
+    CleanedTable
+        ``learners`` (one row per email_hash: ``learner_id``, ``company``, ``job_title``,
+        ``role_family``, ``orgyear``, ``ctc``, ``ctc_updated_year``, ``n_records``,
+        ``ctc_growth``), the frozen rules and the counted report.
+    """
+    import pandas as pd
+
+    report = CleaningReport(rows_in=len(raw))
+    table = raw.drop_duplicates(ignore_index=True)
+    report.add("exact_duplicates_dropped", len(raw) - len(table))
+
+    rules = fit_rules(table, settings)
+    clean = apply_rules(
+        {c: table[c].to_numpy() for c in ("company_hash", "job_position")}
+        | {
+            c: table[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            for c in ("orgyear", "ctc", "ctc_updated_year")
+        },
+        rules,
+    )
+    for name in RULES:
+        if name in clean.touched:
+            report.add(name, int(clean.touched[name].sum()))
+
+    email = table["email_hash"].astype(object).to_numpy()
+    malformed = np.fromiter(
+        (not (isinstance(e, str) and _HEX64.fullmatch(e)) for e in email), bool, len(email)
+    )
+    report.add("email_hash_malformed", int(malformed.sum()))
+    # A row without an email is its own learner: it has no history to merge with.
+    learner_id = np.array(
+        [e if isinstance(e, str) and e else f"row-{i}" for i, e in enumerate(email)], dtype=object
+    )
+
+    rows = pd.DataFrame(
+        {
+            "learner_id": learner_id,
+            "company": clean.company,
+            "job_title": clean.job_title,
+            "role_family": clean.role_family,
+            "orgyear": clean.orgyear,
+            "ctc": clean.ctc,
+            "ctc_updated_year": clean.ctc_updated_year,
+            "has_title": pd.notna(pd.Series(clean.job_title)).to_numpy(),
+            "order": np.arange(len(table)),
+        }
+    )[clean.valid]
+    report.rows_out = len(rows)
+    learners = collapse_learners(rows)
+    report.add("one_row_per_learner", len(rows) - len(learners))
+    report.learners = len(learners)
+    return CleanedTable(learners=learners, rules=rules, report=report)
+
+
+def collapse_learners(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per learner: the latest record, preferring one with a job title, then file order.
+
+    History kept: ``n_records`` (rows of the learner after exact de-duplication) and
+    ``ctc_growth``, the yearly log growth of CTC from the earliest to the latest record
+    (0 when all records share one year).
+    """
+    import pandas as pd
+
+    rows = rows.sort_values(["learner_id", "ctc_updated_year", "has_title", "order"], kind="stable")
+    grouped = rows.groupby("learner_id", sort=False)
+    first = grouped.head(1).set_index("learner_id")
+    last = grouped.tail(1).set_index("learner_id")
+    n_records = grouped.size()
+    years = (last["ctc_updated_year"] - first["ctc_updated_year"]).to_numpy()
+    growth = np.log(last["ctc"].to_numpy() / first["ctc"].to_numpy())
+    per_year = np.divide(growth, years, out=np.zeros_like(growth), where=years > 0)
+    out = last.drop(columns=["has_title"]).sort_values("order", kind="stable")
+    out["n_records"] = n_records.reindex(out.index).to_numpy(dtype=np.float64)
+    out["ctc_growth"] = pd.Series(per_year, index=last.index).reindex(out.index).to_numpy()
+    return out.drop(columns=["order"]).reset_index()

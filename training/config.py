@@ -1,0 +1,101 @@
+"""Training settings: every knob of loading, cleaning, features and the model, with its default.
+
+Settings come from arguments, then environment variables prefixed ``LEARNSEG_`` (for example
+``LEARNSEG_ORGYEAR_MIN=1985``), then the defaults below. Nothing reads the environment at
+import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The case study's original link to the real 205,843-row file.
+CASE_STUDY_URL = (
+    "https://d2beiqkhq929f0.cloudfront.net/public_assets/assets/000/002/856/original/"
+    "scaler_clustering.csv"
+)
+DEFAULT_ROWS = 205_843
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "learnseg"
+
+
+class TrainingSettings(BaseSettings):
+    """Every knob of the offline half, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="LEARNSEG_", extra="ignore")
+
+    # --- data -------------------------------------------------------------------------------
+    data: str | None = Field(
+        default=None,
+        description="Path or http(s) URL of the learner table; None = the embedded default.",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir, description="Where downloaded files are kept."
+    )
+    synth_rows: int = Field(
+        default=DEFAULT_ROWS, ge=100, description="Rows of the embedded default."
+    )
+    synth_seed: int = Field(default=0, ge=0, description="Seed of the embedded default.")
+
+    # --- cleaning ---------------------------------------------------------------------------
+    orgyear_min: int = Field(
+        default=1980,
+        ge=1900,
+        description="Earliest plausible year a learner started working; earlier values are junk.",
+    )
+    ctc_lower_quantile: float = Field(
+        default=0.01,
+        ge=0.0,
+        lt=0.5,
+        description="CTC below this training quantile is raised to it.",
+    )
+    ctc_upper_quantile: float = Field(
+        default=0.99,
+        gt=0.5,
+        le=1.0,
+        description="CTC above this training quantile is lowered to it.",
+    )
+    min_title_learners: int = Field(
+        default=25,
+        ge=1,
+        description="Job titles held by fewer learners are folded into their role family.",
+    )
+    reference_year: int | None = Field(
+        default=None,
+        description="Year experience is counted to; None = latest ctc_updated_year + 1.",
+    )
+
+    # --- features ---------------------------------------------------------------------------
+    min_group_size: int = Field(
+        default=5,
+        ge=1,
+        description="Peer groups smaller than this fall back to the next coarser group.",
+    )
+    n_tiers: int = Field(default=3, ge=2, le=10, description="Company tiers (1 = best paid).")
+    n_job_classes: int = Field(default=3, ge=2, le=10, description="Job classes (1 = best paid).")
+    flag_tolerance: float = Field(
+        default=0.10,
+        ge=0.0,
+        lt=1.0,
+        description="CTC within this relative band of its peer median is flagged 'at' (2).",
+    )
+
+    # --- model (used from the model step on) -------------------------------------------------
+    model_dir: Path = Field(default=Path("models"), description="Where versioned models go.")
+    seed: int = Field(default=0, ge=0, description="random_state of every seeded step.")
+    k: int | None = Field(default=None, ge=2, description="Fixed number of segments; None = knee.")
+    k_min: int = Field(default=2, ge=2)
+    k_max: int = Field(default=12, ge=3)
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> TrainingSettings:
+        if self.k_min >= self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must be smaller than k_max ({self.k_max}).")
+        if self.ctc_lower_quantile >= self.ctc_upper_quantile:
+            raise ValueError("ctc_lower_quantile must be smaller than ctc_upper_quantile.")
+        return self

@@ -1,0 +1,407 @@
+"""Learner-level features and the frozen peer-group tables, shared by training and serving.
+
+*Fit* (training only, pandas): :func:`fit_feature_tables` learns, from the cleaned
+one-row-per-learner table, the peer groups a learner is compared with: companies, job titles,
+role families, company x title pairs and the population's pay-by-experience curve, each with its
+size and median log CTC, plus the quantile bands that give company tiers and job classes.
+
+*Transform* (training and serving, numpy only): :func:`compute_features` turns cleaned column arrays
+of any length into the feature columns, using nothing but the frozen :class:`FeatureTables`;
+:func:`learner_features` runs the cleaning rules and the features for one raw learner (n = 1).
+
+Features (all float64; ``FEATURE_COLUMNS`` is their order):
+
+==================  ===============================================================================
+years_experience    reference_year - orgyear (the reference year is frozen at training, never "now")
+log_ctc             natural log of the cleaned CTC
+n_records           history: rows the learner had in the table (1 for a served learner)
+ctc_growth          history: yearly log growth of CTC over the learner's records (0 without history)
+log_company_size    log(1 + learners of the company in training); 0 for an unknown company
+company_tier        1..n_tiers from quantile bands of company median CTC (1 = best paid)
+job_class           1..n_job_classes from quantile bands of job-title median CTC (1 = best paid)
+pay_vs_company      log CTC minus the company's median (tier flag's basis)
+pay_vs_title        log CTC minus the job title's median (class flag's basis)
+pay_vs_peers        log CTC minus the company x title median (designation flag's basis)
+pay_vs_experience   log CTC minus the population median at the same years of experience
+designation_flag    1 above / 2 at / 3 below the company x title peers (+-flag_tolerance)
+class_flag          1 / 2 / 3 against the job title's peers
+tier_flag           1 / 2 / 3 against the company's peers
+company_known       1 when the company had at least min_group_size learners in training
+title_known         1 when the job title had at least min_group_size learners in training
+==================  ===============================================================================
+
+Fallbacks: a group with fewer than ``min_group_size`` learners is not used; the learner falls back
+to the next coarser group: company x title -> company -> title -> population for peers, title ->
+role family -> population for titles, company -> population for companies. Companies and titles
+never seen in training take the same path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from training.cleaning import (
+    CleaningReport,
+    CleaningRules,
+    CleanRows,
+    FloatArray,
+    apply_rules,
+    describe_touches,
+)
+
+if TYPE_CHECKING:  # pandas only to fit
+    import pandas as pd
+
+    from training.config import TrainingSettings
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "years_experience",
+    "log_ctc",
+    "n_records",
+    "ctc_growth",
+    "log_company_size",
+    "company_tier",
+    "job_class",
+    "pay_vs_company",
+    "pay_vs_title",
+    "pay_vs_peers",
+    "pay_vs_experience",
+    "designation_flag",
+    "class_flag",
+    "tier_flag",
+    "company_known",
+    "title_known",
+)
+_PEER_SEP = "\t"
+
+
+@dataclass(frozen=True)
+class FeatureTables:
+    """Frozen peer-group tables; JSON-serialisable and all a served learner needs.
+
+    Medians are of natural-log CTC. Only groups with at least ``min_group_size`` learners have a
+    median; ``company_size`` counts every company seen.
+    """
+
+    reference_year: int
+    min_group_size: int
+    flag_tolerance: float
+    population_median: float
+    company_size: dict[str, int]
+    company_median: dict[str, float]
+    title_median: dict[str, float]
+    family_median: dict[str, float]
+    peer_median: dict[str, float]
+    experience_median: list[float]
+    tier_edges: list[float]
+    class_edges: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureTables:
+        return cls(
+            reference_year=int(data["reference_year"]),
+            min_group_size=int(data["min_group_size"]),
+            flag_tolerance=float(data["flag_tolerance"]),
+            population_median=float(data["population_median"]),
+            company_size={str(k): int(v) for k, v in data["company_size"].items()},
+            company_median={str(k): float(v) for k, v in data["company_median"].items()},
+            title_median={str(k): float(v) for k, v in data["title_median"].items()},
+            family_median={str(k): float(v) for k, v in data["family_median"].items()},
+            peer_median={str(k): float(v) for k, v in data["peer_median"].items()},
+            experience_median=[float(x) for x in data["experience_median"]],
+            tier_edges=[float(x) for x in data["tier_edges"]],
+            class_edges=[float(x) for x in data["class_edges"]],
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Transform: numpy over cleaned columns, n = 1 or n = 200,000.
+# --------------------------------------------------------------------------------------------
+def _band(values: FloatArray, edges: list[float]) -> FloatArray:
+    """1 for the top band (best paid) .. len(edges) + 1 for the bottom band."""
+    below = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right")
+    return (len(edges) + 1 - below).astype(np.float64)
+
+
+def _flag(diff: FloatArray, tolerance: float) -> FloatArray:
+    """1 above, 2 at, 3 below the peer median, with a relative tolerance band."""
+    band = math.log1p(tolerance)
+    return np.where(diff > band, 1.0, np.where(diff < -band, 3.0, 2.0))
+
+
+def compute_features(columns: Mapping[str, Any], tables: FeatureTables) -> dict[str, FloatArray]:
+    """Feature columns from cleaned learner columns, with the frozen tables only (no pandas).
+
+    Parameters
+    ----------
+    columns : mapping
+        Cleaned columns of length n: ``company`` and ``job_title`` (str or None),
+        ``role_family`` (str), ``orgyear`` and ``ctc`` (float); optional history ``n_records``
+        and ``ctc_growth`` (default 1 and 0).
+    tables : FeatureTables
+        The frozen peer-group tables.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n,)
+        One float64 array per name in ``FEATURE_COLUMNS``.
+    """
+    ctc = np.asarray(columns["ctc"], dtype=np.float64)
+    n = ctc.shape[0]
+    company = columns["company"]
+    title = columns["job_title"]
+    family = columns["role_family"]
+    population = tables.population_median
+
+    log_ctc = np.log(ctc)
+    years = tables.reference_year - np.asarray(columns["orgyear"], dtype=np.float64)
+    years = np.maximum(years, 0.0)
+
+    size_of = tables.company_size
+    company_of = tables.company_median
+    title_of = tables.title_median
+    family_of = tables.family_median
+    peer_of = tables.peer_median
+    size = np.empty(n)
+    company_med = np.empty(n)
+    title_med = np.empty(n)
+    peer_med = np.empty(n)
+    company_known = np.zeros(n)
+    title_known = np.zeros(n)
+    for i in range(n):
+        c = company[i] if isinstance(company[i], str) else None
+        t = title[i] if isinstance(title[i], str) else None
+        cm = company_of.get(c) if c is not None else None
+        tm = title_of.get(t) if t is not None else None
+        size[i] = size_of.get(c, 0) if c is not None else 0
+        company_known[i] = cm is not None
+        title_known[i] = tm is not None
+        if tm is None:
+            tm = family_of.get(family[i], population)
+        pm = peer_of.get(c + _PEER_SEP + t) if (c is not None and t is not None) else None
+        if pm is None:
+            pm = cm if cm is not None else tm
+        company_med[i] = cm if cm is not None else population
+        title_med[i] = tm
+        peer_med[i] = pm
+
+    curve = np.asarray(tables.experience_median, dtype=np.float64)
+    year_index = np.clip(np.floor(years), 0, curve.shape[0] - 1).astype(np.intp)
+    pay_vs_company = log_ctc - company_med
+    pay_vs_title = log_ctc - title_med
+    pay_vs_peers = log_ctc - peer_med
+    tolerance = tables.flag_tolerance
+
+    n_records = columns.get("n_records")
+    ctc_growth = columns.get("ctc_growth")
+    return {
+        "years_experience": years,
+        "log_ctc": log_ctc,
+        "n_records": np.ones(n) if n_records is None else np.asarray(n_records, np.float64),
+        "ctc_growth": np.zeros(n) if ctc_growth is None else np.asarray(ctc_growth, np.float64),
+        "log_company_size": np.log1p(size),
+        "company_tier": _band(company_med, tables.tier_edges),
+        "job_class": _band(title_med, tables.class_edges),
+        "pay_vs_company": pay_vs_company,
+        "pay_vs_title": pay_vs_title,
+        "pay_vs_peers": pay_vs_peers,
+        "pay_vs_experience": log_ctc - curve[year_index],
+        "designation_flag": _flag(pay_vs_peers, tolerance),
+        "class_flag": _flag(pay_vs_title, tolerance),
+        "tier_flag": _flag(pay_vs_company, tolerance),
+        "company_known": company_known,
+        "title_known": title_known,
+    }
+
+
+def clean_columns(clean: CleanRows) -> dict[str, Any]:
+    """The cleaned columns of :class:`CleanRows` under the names :func:`compute_features` reads."""
+    return {
+        "company": clean.company,
+        "job_title": clean.job_title,
+        "role_family": clean.role_family,
+        "orgyear": clean.orgyear,
+        "ctc": clean.ctc,
+    }
+
+
+@dataclass
+class LearnerFeatures:
+    """One learner's features, the warnings its cleaning and fallbacks raised, and usability."""
+
+    features: dict[str, float]
+    warnings: list[str]
+    valid: bool
+
+
+def learner_features(
+    raw: Mapping[str, Any],
+    rules: CleaningRules,
+    tables: FeatureTables,
+    *,
+    n_records: float = 1.0,
+    ctc_growth: float = 0.0,
+) -> LearnerFeatures:
+    """Clean one raw learner and compute its features, with the frozen rules and tables only.
+
+    ``raw`` uses the raw file's field names (``company_hash``, ``orgyear``, ``ctc``,
+    ``job_position``, ``ctc_updated_year``); missing fields fall back exactly as in training.
+    """
+    columns = {key: [raw.get(key)] for key in _RAW_FIELDS}
+    clean = apply_rules(columns, rules)
+    cleaned = clean_columns(clean)
+    cleaned["n_records"] = [n_records]
+    cleaned["ctc_growth"] = [ctc_growth]
+    values = compute_features(cleaned, tables)
+    features = {name: float(values[name][0]) for name in FEATURE_COLUMNS}
+    warnings = describe_touches(clean, 0, raw)
+    if clean.company[0] is not None and not features["company_known"]:
+        warnings.append("company not seen in training (or too few learners): population fallback")
+    if clean.job_title[0] is not None and not features["title_known"]:
+        warnings.append(
+            "job title not seen in training (or too few learners): role family fallback"
+        )
+    return LearnerFeatures(features=features, warnings=warnings, valid=bool(clean.valid[0]))
+
+
+_RAW_FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+
+
+# --------------------------------------------------------------------------------------------
+# Fit: pandas, training only.
+# --------------------------------------------------------------------------------------------
+def _medians(frame: pd.DataFrame, key: str | list[str], min_size: int) -> pd.Series:
+    grouped = frame.groupby(key, sort=True)["log_ctc"]
+    stats = grouped.agg(["size", "median"])
+    return stats.loc[stats["size"] >= min_size, "median"]
+
+
+def _edges(values: FloatArray, bands: int) -> list[float]:
+    if values.size == 0:
+        return []
+    inner = np.quantile(values, np.linspace(0, 1, bands + 1)[1:-1])
+    return [float(x) for x in inner]
+
+
+def fit_feature_tables(
+    learners: pd.DataFrame, rules: CleaningRules, settings: TrainingSettings
+) -> FeatureTables:
+    """Learn the frozen peer-group tables from the cleaned one-row-per-learner table.
+
+    Parameters
+    ----------
+    learners : DataFrame, shape (n_learners, ...)
+        :func:`training.cleaning.clean_learners` output (``company``, ``job_title``,
+        ``role_family``, ``orgyear``, ``ctc``).
+    rules : CleaningRules
+        Gives the reference year.
+    settings : TrainingSettings
+        ``min_group_size``, ``n_tiers``, ``n_job_classes``, ``flag_tolerance``.
+    """
+    import pandas as pd
+
+    min_size = settings.min_group_size
+    frame = pd.DataFrame(
+        {
+            "company": learners["company"].astype(object),
+            "job_title": learners["job_title"].astype(object),
+            "role_family": learners["role_family"].astype(object),
+            "log_ctc": np.log(learners["ctc"].to_numpy(dtype=np.float64)),
+            "years": np.floor(rules.reference_year - learners["orgyear"].to_numpy(np.float64)),
+        }
+    )
+    population = float(frame["log_ctc"].median())
+    with_company = frame.dropna(subset=["company"])
+    company_size = with_company.groupby("company", sort=True).size()
+    company_median = _medians(with_company, "company", min_size)
+    with_title = frame.dropna(subset=["job_title"])
+    title_median = _medians(with_title, "job_title", min_size)
+    family_median = _medians(frame, "role_family", min_size)
+    pairs = frame.dropna(subset=["company", "job_title"])
+    peer = _medians(pairs, ["company", "job_title"], min_size)
+    peer_median = {
+        f"{company}{_PEER_SEP}{title}": float(value)
+        for company, title, value in zip(
+            peer.index.get_level_values(0), peer.index.get_level_values(1), peer, strict=True
+        )
+    }
+
+    by_year = _medians(frame.assign(years=frame["years"].clip(lower=0)), "years", min_size)
+    max_year = int(frame["years"].max()) if len(frame) else 0
+    curve = np.full(max(max_year, 0) + 1, np.nan)
+    curve[by_year.index.to_numpy(dtype=np.intp)] = by_year.to_numpy(dtype=np.float64)
+    known = np.flatnonzero(np.isfinite(curve))
+    if known.size == 0:
+        curve[:] = population
+    else:  # nearest known year for the gaps
+        idx = np.arange(curve.shape[0])
+        nearest = known[np.abs(idx[:, None] - known[None, :]).argmin(axis=1)]
+        curve = curve[nearest]
+
+    return FeatureTables(
+        reference_year=rules.reference_year,
+        min_group_size=min_size,
+        flag_tolerance=settings.flag_tolerance,
+        population_median=population,
+        company_size={str(k): int(v) for k, v in company_size.items()},
+        company_median={str(k): float(v) for k, v in company_median.items()},
+        title_median={str(k): float(v) for k, v in title_median.items()},
+        family_median={str(k): float(v) for k, v in family_median.items()},
+        peer_median=peer_median,
+        experience_median=[float(x) for x in curve],
+        tier_edges=_edges(company_median.to_numpy(np.float64), settings.n_tiers),
+        class_edges=_edges(title_median.to_numpy(np.float64), settings.n_job_classes),
+    )
+
+
+@dataclass
+class LearnerData:
+    """Everything the data layer hands the model: learners, their features, what was frozen."""
+
+    learners: pd.DataFrame
+    features: pd.DataFrame
+    rules: CleaningRules
+    tables: FeatureTables
+    report: CleaningReport
+
+
+def build_learner_data(raw: pd.DataFrame, settings: TrainingSettings) -> LearnerData:
+    """Clean a raw table, fit the peer tables and compute every learner's features (batch path).
+
+    Parameters
+    ----------
+    raw : DataFrame, shape (n_rows, 6)
+        The loader's schema.
+    settings : TrainingSettings
+        Cleaning and feature knobs.
+
+    Returns
+    -------
+    LearnerData
+        ``features`` has shape (n_learners, len(FEATURE_COLUMNS)), aligned with ``learners``.
+    """
+    import pandas as pd
+
+    from training.cleaning import clean_learners
+
+    cleaned = clean_learners(raw, settings)
+    learners = cleaned.learners
+    tables = fit_feature_tables(learners, cleaned.rules, settings)
+    columns = {name: learners[name].to_numpy() for name in learners.columns}
+    values = compute_features(columns, tables)
+    features = pd.DataFrame({name: values[name] for name in FEATURE_COLUMNS}, index=learners.index)
+    return LearnerData(
+        learners=learners,
+        features=features,
+        rules=cleaned.rules,
+        tables=tables,
+        report=cleaned.report,
+    )
