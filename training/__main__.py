@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from training.config import DEFAULT_ROWS, TrainingSettings
@@ -56,13 +57,17 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except (UserError, DataError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
+        _fail(str(exc))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        err_console.print(f"[bold red]error:[/] setting {where}: {first['msg']}")
-        raise typer.Exit(code=2) from None
+        _fail(f"setting {where}: {first['msg']}.")
+
+
+def _fail(message: str) -> NoReturn:
+    """Print one sentence on stderr (never wrapped, never read as markup) and exit 2."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code=2)
 
 
 def _settings(**overrides: Any) -> TrainingSettings:

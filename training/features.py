@@ -27,7 +27,8 @@ designation_flag    1 above / 2 at / 3 below the company x title peers (+-flag_t
 class_flag          1 / 2 / 3 against the job title's peers
 tier_flag           1 / 2 / 3 against the company's peers
 company_known       1 when the company had at least min_group_size learners in training
-title_known         1 when the job title had at least min_group_size learners in training
+title_known         1 when the title's group (the title, or for a rare title the group of rare
+                    titles of its role family) had at least min_group_size learners in training
 ==================  ===============================================================================
 
 Fallbacks: a group with fewer than ``min_group_size`` learners is not used; the learner falls back

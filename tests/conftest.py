@@ -1,0 +1,46 @@
+"""Shared fixtures: the genuine raw rows, a small seeded synthetic table, default settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from training.config import TrainingSettings
+from training.data import load_learners, read_learners_frame
+from training.features import LearnerData, build_learner_data
+from training.synth import generate_learners
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+REAL_ROWS = SHARED_DATA / "real_rows.csv"
+REFERENCE_PROFILE = SHARED_DATA / "reference_profile.json"
+
+
+@pytest.fixture(scope="session")
+def real_rows_path() -> Path:
+    if not REAL_ROWS.exists():
+        pytest.skip(f"{REAL_ROWS} is not there (the shared reference data sits beside the repo)")
+    return REAL_ROWS
+
+
+@pytest.fixture(scope="session")
+def real_raw(real_rows_path: Path) -> pd.DataFrame:
+    return load_learners(real_rows_path, progress=False)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> TrainingSettings:
+    return TrainingSettings(cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def small_raw() -> pd.DataFrame:
+    """20,000 seeded synthetic raw rows in the loader's schema."""
+    return read_learners_frame(generate_learners(rows=20_000, seed=1), origin="test")
+
+
+@pytest.fixture(scope="session")
+def small_data(small_raw: pd.DataFrame, settings: TrainingSettings) -> LearnerData:
+    return build_learner_data(small_raw, settings)

@@ -1,0 +1,290 @@
+"""Cleaning rules: normalisation, junk handling, learned bounds, dedupe, one row per learner."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.cleaning import (
+    RULES,
+    CleaningRules,
+    apply_rules,
+    clean_learners,
+    fold_title,
+    normalize_company,
+    role_family,
+)
+from training.config import TrainingSettings
+
+HEX = "a" * 64
+
+
+def _raw(rows: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in ("company_hash", "email_hash", "job_position"):
+        frame[column] = frame[column].astype(object)
+    for column in ("orgyear", "ctc", "ctc_updated_year"):
+        frame[column] = frame[column].astype(np.float64)
+    return frame
+
+
+def _rules(**overrides: object) -> CleaningRules:
+    base: dict[str, object] = {
+        "reference_year": 2022,
+        "orgyear_min": 1980,
+        "ctc_low": 30_000.0,
+        "ctc_high": 15_000_000.0,
+        "ctc_updated_year_fallback": 2020,
+        "title_map": {"backend engineer": "Backend Engineer", "fullstack engineer": "FullStack"},
+        "orgyear_band_edges": [13.0, 14.0],
+        "orgyear_band_values": [2019.0, 2016.0, 2010.0],
+    }
+    base.update(overrides)
+    return CleaningRules.from_dict(base)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("xzegojo", "xzegojo"),
+        ("Xzegojo!!", "xzegojo"),
+        ("  lubgqsvz wyvot  wg ", "lubgqsvz wyvot wg"),
+        ("247 xrvm", "247 xrvm"),
+        ("2020", None),
+        ("0", None),
+        ("--", None),
+        ("", None),
+    ],
+)
+def test_normalize_company(raw: str, expected: str | None) -> None:
+    assert normalize_company(raw) == expected
+
+
+def test_title_variants_fold_together() -> None:
+    keys = {
+        fold_title(t)
+        for t in (
+            "FullStack Engineer",
+            "Fullstack Engineer",
+            "Full Stack  engineer",
+            "fullstack-engineer",
+        )
+    }
+    assert keys == {"fullstack engineer"}
+    assert fold_title("SDE-2") == fold_title("SDE2") == fold_title("sde 2") == "sde 2"
+    assert fold_title("Senior  Software Engineer") == "senior software engineer"
+
+
+@pytest.mark.parametrize("placeholder", ["Not Available", "NA", "n/a", "-", "None", "  ", "123"])
+def test_title_placeholders_are_missing(placeholder: str) -> None:
+    assert fold_title(placeholder) is None
+
+
+@pytest.mark.parametrize(
+    ("title", "family"),
+    [
+        ("Engineering Intern", "Intern"),
+        ("Backend Architect", "Architect"),
+        ("Engineering Leadership", "Leadership"),
+        ("Co-founder", "Leadership"),
+        ("Product Manager", "Product & Design"),
+        ("Product Designer", "Product & Design"),
+        ("Data Scientist", "Data & Research"),
+        ("Research Engineers", "Data & Research"),
+        ("Devops Engineer", "DevOps & Infra"),
+        ("Database Administrator", "DevOps & Infra"),
+        ("SDET", "QA & Testing"),
+        ("QA Engineer", "QA & Testing"),
+        ("iOS Engineer", "Mobile"),
+        ("Android Engineer", "Mobile"),
+        ("Frontend Engineer", "Frontend"),
+        ("FullStack Engineer", "Full-stack"),
+        ("Backend Engineer", "Backend & SDE"),
+        ("SDE-1", "Backend & SDE"),
+        ("Support Engineer", "Support & Non-coding"),
+        ("Non Coder", "Support & Non-coding"),
+        ("ayS", "Other"),
+        ("Other", "Other"),
+    ],
+)
+def test_role_family(title: str, family: str) -> None:
+    key = fold_title(title)
+    assert key is not None
+    assert role_family(key) == family
+
+
+def test_apply_rules_handles_each_junk_kind() -> None:
+    rules = _rules()
+    clean = apply_rules(
+        {
+            "company_hash": ["Xzegojo!", "2020", None, "abc", "abc", "abc", "abc", "abc"],
+            "job_position": [
+                "Fullstack  Engineer",
+                "Not Available",
+                None,
+                "Backend Engineer",
+                "Weird Data Title",
+                "ayS",
+                "Backend Engineer",
+                "Backend Engineer",
+            ],
+            "orgyear": [20165, 1, 208, 1900, 2204, 2022, np.nan, 2015],
+            "ctc": [2, 1_000, 500_000, 1_000_150_000, 800_000, 1_200_000, 3_000_000, None],
+            "ctc_updated_year": [2019, 2019, None, 2021, 2020, 2019, 2030, 2019],
+        },
+        rules,
+    )
+    touched = {name: mask.tolist() for name, mask in clean.touched.items()}
+    assert touched["orgyear_typo_repaired"] == [1, 0, 0, 0, 0, 0, 0, 0]
+    assert touched["orgyear_implausible_imputed"] == [0, 1, 1, 1, 1, 0, 0, 0]
+    assert touched["orgyear_after_ctc_update_imputed"] == [0, 0, 0, 0, 0, 1, 0, 0]
+    assert touched["orgyear_missing_imputed"] == [0, 0, 0, 0, 0, 0, 1, 0]
+    assert touched["ctc_below_bound_raised"] == [1, 1, 0, 0, 0, 0, 0, 0]
+    assert touched["ctc_above_bound_lowered"] == [0, 0, 0, 1, 0, 0, 0, 0]
+    assert touched["ctc_missing_dropped"] == [0, 0, 0, 0, 0, 0, 0, 1]
+    assert touched["ctc_updated_year_imputed"] == [0, 0, 1, 0, 0, 0, 0, 0]
+    assert touched["ctc_updated_year_capped"] == [0, 0, 0, 0, 0, 0, 1, 0]
+    assert touched["company_missing"] == [0, 1, 1, 0, 0, 0, 0, 0]
+    assert touched["company_normalised"] == [1, 0, 0, 0, 0, 0, 0, 0]
+    assert touched["job_title_placeholder"] == [0, 1, 0, 0, 0, 0, 0, 0]
+    assert touched["job_title_rare_to_family"] == [0, 0, 0, 0, 1, 1, 0, 0]
+
+    assert clean.orgyear[0] == 2016
+    assert clean.ctc[0] == 30_000 and clean.ctc[3] == 15_000_000
+    assert clean.ctc_updated_year[2] == 2020 and clean.ctc_updated_year[6] == 2022
+    assert clean.valid.tolist() == [True] * 7 + [False]
+    # Imputed years come from the pay band and never fall after the CTC was recorded.
+    assert clean.orgyear[1] == 2019  # ctc raised to 30,000: lowest band
+    assert clean.orgyear[3] == 2010  # ctc 15M: top band
+    assert clean.orgyear[5] == 2016 and clean.orgyear[5] <= clean.ctc_updated_year[5]
+    assert clean.orgyear[6] == 2010
+    assert np.all((clean.orgyear >= 1980) & (clean.orgyear <= clean.ctc_updated_year))
+    assert clean.company.tolist()[:3] == ["xzegojo", None, None]
+    assert clean.job_title.tolist()[:6] == [
+        "FullStack",
+        None,
+        None,
+        "Backend Engineer",
+        "Data & Research",
+        "Other",
+    ]
+    assert clean.role_family.tolist()[1:3] == ["Unknown", "Unknown"]
+
+
+def test_apply_rules_single_learner_equals_batch_row() -> None:
+    rules = _rules()
+    batch: dict[str, list[object]] = {
+        "company_hash": ["abc", "Xyz "],
+        "job_position": ["Backend Engineer", "SDE 2"],
+        "orgyear": [2015.0, 3.0],
+        "ctc": [900_000.0, 12.0],
+        "ctc_updated_year": [2020.0, 2021.0],
+    }
+    both = apply_rules(batch, rules)
+    one = apply_rules({k: [v[1]] for k, v in batch.items()}, rules)
+    assert one.orgyear[0] == both.orgyear[1] and one.ctc[0] == both.ctc[1]
+    assert one.company[0] == both.company[1] and one.job_title[0] == both.job_title[1]
+    assert {k: bool(v[0]) for k, v in one.touched.items()} == {
+        k: bool(v[1]) for k, v in both.touched.items()
+    }
+
+
+def test_clean_learners_dedupes_and_keeps_history() -> None:
+    rows = [
+        # learner A: an exact duplicate, then two years; the latest titled record wins
+        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 500_000,
+         "job_position": "Backend Engineer", "ctc_updated_year": 2019},
+        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 500_000,
+         "job_position": "Backend Engineer", "ctc_updated_year": 2019},
+        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 800_000,
+         "job_position": "SDET", "ctc_updated_year": 2021},
+        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 800_000,
+         "job_position": None, "ctc_updated_year": 2021},
+        # learner B: one record
+        {"company_hash": "xyz", "email_hash": "B", "orgyear": 2010, "ctc": 2_000_000,
+         "job_position": "Backend Engineer", "ctc_updated_year": 2020},
+        # learner C: no usable CTC
+        {"company_hash": "xyz", "email_hash": "C", "orgyear": 2010, "ctc": None,
+         "job_position": "Backend Engineer", "ctc_updated_year": 2020},
+    ]  # fmt: skip
+    settings = TrainingSettings(
+        min_title_learners=1, ctc_lower_quantile=0.0, ctc_upper_quantile=1.0
+    )
+    result = clean_learners(_raw(rows), settings)
+    counts = result.report.counts()
+    assert list(counts) == [name for name in RULES if name in counts]  # run order kept
+    assert counts["exact_duplicates_dropped"] == 1
+    assert counts["ctc_missing_dropped"] == 1
+    assert counts["one_row_per_learner"] == 2
+    assert result.report.rows_in == 6 and result.report.rows_out == 4
+    assert result.report.learners == 2
+    learners = result.learners.set_index("learner_id")
+    assert list(learners.index) == ["A", "B"]
+    a = learners.loc["A"]
+    assert a["ctc"] == 800_000 and a["job_title"] == "SDET" and a["n_records"] == 3
+    assert a["ctc_growth"] == pytest.approx(np.log(800_000 / 500_000) / 2)
+    assert learners.loc["B", "n_records"] == 1 and learners.loc["B", "ctc_growth"] == 0
+    assert result.rules.reference_year == 2022
+    json.dumps(result.report.to_dict())  # JSON-serialisable
+
+
+def test_rules_round_trip_through_json(small_raw: pd.DataFrame, settings: TrainingSettings) -> None:
+    rules = clean_learners(small_raw, settings).rules
+    again = CleaningRules.from_dict(json.loads(json.dumps(rules.to_dict())))
+    assert again == rules
+
+
+def test_learned_bounds_come_from_settings(small_raw: pd.DataFrame) -> None:
+    wide = clean_learners(
+        small_raw, TrainingSettings(ctc_lower_quantile=0.0, ctc_upper_quantile=1.0)
+    )
+    tight = clean_learners(
+        small_raw, TrainingSettings(ctc_lower_quantile=0.05, ctc_upper_quantile=0.95)
+    )
+    assert wide.rules.ctc_low < tight.rules.ctc_low < tight.rules.ctc_high < wide.rules.ctc_high
+    assert (
+        tight.report.counts()["ctc_below_bound_raised"]
+        > wide.report.counts()["ctc_below_bound_raised"]
+    )
+    later = clean_learners(small_raw, TrainingSettings(orgyear_min=2000))
+    assert (
+        later.report.counts()["orgyear_implausible_imputed"]
+        > wide.report.counts()["orgyear_implausible_imputed"]
+    )
+    fixed = clean_learners(small_raw, TrainingSettings(reference_year=2030))
+    assert fixed.rules.reference_year == 2030
+
+
+def test_every_junk_value_of_the_real_rows_is_caught(real_raw: pd.DataFrame) -> None:
+    settings = TrainingSettings()
+    raw = real_raw.drop_duplicates(ignore_index=True)
+    rules = clean_learners(raw, settings).rules
+    clean = apply_rules(
+        {c: raw[c].to_numpy() for c in ("company_hash", "job_position")}
+        | {c: raw[c].to_numpy(np.float64) for c in ("orgyear", "ctc", "ctc_updated_year")},
+        rules,
+    )
+    touched = clean.touched
+    org = raw["orgyear"].to_numpy()
+    junk_year = (org < 1980) | (org > 2022)
+    assert junk_year.sum() >= 25  # 1, 2, 3, 5, 6, 38, 83, 200, 201, 206, 208, 209, 1900, 197x
+    assert np.array_equal(touched["orgyear_implausible_imputed"], junk_year)
+    after = ~junk_year & (org > raw["ctc_updated_year"].to_numpy())
+    assert after.sum() >= 2  # e.g. orgyear 2022 recorded with ctc_updated_year 2019
+    assert np.array_equal(touched["orgyear_after_ctc_update_imputed"], after)
+    assert touched["ctc_below_bound_raised"][raw["ctc"].to_numpy() == 1_000].all()
+    assert touched["company_missing"][(raw["company_hash"] == "2020").to_numpy()].all()
+    assert (
+        touched["job_title_placeholder"].sum() == (raw["job_position"] == "Not Available").sum() > 0
+    )
+    no_title = raw["job_position"].isna().to_numpy()
+    assert no_title.sum() > 30 and (clean.role_family[no_title] == "Unknown").all()
+    # Nothing implausible survives.
+    assert (clean.orgyear >= 1980).all() and (clean.orgyear <= clean.ctc_updated_year).all()
+    assert (clean.ctc >= rules.ctc_low).all() and (clean.ctc <= rules.ctc_high).all()
+    result = clean_learners(raw, settings)
+    truncated = raw["email_hash"].str.endswith("...").sum()
+    assert result.report.counts()["email_hash_malformed"] == truncated > 50
