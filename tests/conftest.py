@@ -10,6 +10,7 @@ import pytest
 from training.config import TrainingSettings
 from training.data import load_learners, read_learners_frame
 from training.features import LearnerData, build_learner_data
+from training.pipeline import TrainingResult, run
 from training.synth import generate_learners
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,3 +45,30 @@ def small_raw() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def small_data(small_raw: pd.DataFrame, settings: TrainingSettings) -> LearnerData:
     return build_learner_data(small_raw, settings)
+
+
+def small_training_settings(model_dir: Path, **overrides: object) -> TrainingSettings:
+    """Settings for a fast training run on a small table (seconds, not tens of seconds)."""
+    base: dict[str, object] = {
+        "model_dir": model_dir,
+        "k_max": 8,
+        "silhouette_sample": 3_000,
+        "stability_resamples": 2,
+        "n_micro": 300,
+        "synth_rows": 20_000,
+        "synth_seed": 1,
+    }
+    base.update(overrides)
+    return TrainingSettings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def trained_small(tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
+    """A model trained once per session on 20,000 synthetic rows."""
+    return run(small_training_settings(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture(scope="session")
+def trained_default(tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
+    """A model trained once per session on the full embedded default (205,843 rows, ~25 s)."""
+    return run(TrainingSettings(model_dir=tmp_path_factory.mktemp("default-models")))

@@ -100,17 +100,11 @@ def synth(
 
 def load_source(source: str | None, settings: TrainingSettings) -> Any:
     """The raw table from a path/URL, or the embedded default when ``source`` is None."""
-    from training.data import load_learners, read_learners_frame
-    from training.synth import generate_learners
+    from training.pipeline import load_raw
 
-    if source is None:
-        with _step(f"Generating the embedded default ({settings.synth_rows:,} rows)"):
-            return read_learners_frame(
-                generate_learners(rows=settings.synth_rows, seed=settings.synth_seed),
-                origin="embedded default",
-            )
-    with _step(f"Loading {source}"):
-        return load_learners(source, cache_dir=settings.cache_dir)
+    label = source or f"the embedded default ({settings.synth_rows:,} rows)"
+    with _step(f"Loading {label}"):
+        return load_raw(settings.model_copy(update={"data": source}))[0]
 
 
 @app.command()
@@ -189,6 +183,112 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     figures.add_row("CTC (INR)", *(f"{v:,.0f}" for v in cleaned["ctc"].values()))
     console.print(figures)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        str | None, typer.Option(help="Path or http(s) URL of the table; default: embedded.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Model folder (default: models).")] = None,
+    k: Annotated[int | None, typer.Option(min=2, help="Fixed number of segments.")] = None,
+    k_min: Annotated[int | None, typer.Option(min=2, help="Smallest k of the sweep.")] = None,
+    k_max: Annotated[int | None, typer.Option(min=3, help="Largest k of the sweep.")] = None,
+    hierarchical: Annotated[
+        str | None, typer.Option(help="Hierarchical reference: two-stage (default) or exact.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of every random step.")] = None,
+    previous: Annotated[
+        Path | None, typer.Option(help="Previous model folder whose segment ids to keep.")
+    ] = None,
+) -> None:
+    """Train the segmentation model and publish it under models/<version> (and models/LATEST)."""
+    from training.artifacts import ArtifactError
+    from training.pipeline import run
+
+    def body() -> None:
+        if hierarchical is not None and hierarchical not in ("two-stage", "exact"):
+            raise UserError(f"--hierarchical must be two-stage or exact, not {hierarchical!r}.")
+        if previous is not None and not (previous / "segmenter.json").is_file():
+            raise UserError(f"--previous {previous} is not a model folder (no segmenter.json).")
+        settings = _settings(
+            data=data,
+            model_dir=out,
+            k=k,
+            k_min=k_min,
+            k_max=k_max,
+            hierarchical=hierarchical,
+            seed=seed,
+            previous=previous,
+        )
+        start = time.perf_counter()
+        last: list[tuple[str, float]] = []
+
+        def progress(label: str) -> None:
+            now = time.perf_counter()
+            if last:
+                err_console.print(f"[green]✓[/] {last[-1][0]} ({now - last[-1][1]:.1f} s)")
+            last.append((label, now))
+            status.update(f"{label}...")
+
+        with err_console.status("Starting...") as status:
+            try:
+                result = run(settings, progress=progress)
+            except ArtifactError as exc:
+                raise UserError(str(exc)) from None
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        if last:
+            err_console.print(
+                f"[green]✓[/] {last[-1][0]} ({time.perf_counter() - last[-1][1]:.1f} s)"
+            )
+        _print_training(result, time.perf_counter() - start)
+
+    _run(body)
+
+
+def _print_training(result: Any, seconds: float) -> None:
+    sweep = result.metrics["sweep"]
+    comparison = result.metrics["comparison"]
+    i = sweep["ks"].index(result.k) if result.k in sweep["ks"] else None
+    table = Table(title=f"Trained model {result.version}", show_header=False)
+    table.add_row("raw rows / learners", f"{result.rows:,} / {result.learners:,}")
+    table.add_row("segments (k)", f"{result.k}: {result.k_choice.reason}")
+    if i is not None:
+        table.add_row("silhouette (sample)", f"{sweep['silhouette'][i]:.3f}")
+        table.add_row("stability (bootstrap ARI)", f"{sweep['stability'][i]:.3f}")
+        table.add_row("Davies-Bouldin", f"{sweep['davies_bouldin'][i]:.3f}")
+    table.add_row(
+        "K-Means vs Ward (ARI / NMI)", f"{comparison['ari']:.3f} / {comparison['nmi']:.3f}"
+    )
+    table.add_row("artifacts", str(result.folder))
+    table.add_row("report", str(result.folder / "report.html"))
+    table.add_row("total time", f"{seconds:.1f} s")
+    console.print(table)
+    for warning in result.k_choice.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A model folder, e.g. models/20261128-180000.")],
+) -> None:
+    """Rebuild the plots that need only JSON and report.html of a model, after verifying it."""
+    from training.artifacts import ArtifactError, finalize_manifest, verify_model
+    from training.report import REBUILT_FILES, plot_from_json, render_report
+
+    def body() -> None:
+        try:
+            manifest = verify_model(folder, check_versions=False, rebuildable=REBUILT_FILES)
+        except ArtifactError as exc:
+            raise UserError(str(exc)) from None
+        profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
+        plot_from_json(folder, manifest, profiles)
+        out = render_report(folder)
+        finalize_manifest(folder, {k: v for k, v in manifest.items() if k != "files"})
+        console.print(f"Rebuilt {out}")
+
+    _run(body)
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ import platform
 import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -427,7 +427,9 @@ def resolve_model(model_dir: Path, version: str | None = None) -> Path:
     return folder
 
 
-def verify_model(folder: Path, *, check_versions: bool = True) -> dict[str, Any]:
+def verify_model(
+    folder: Path, *, check_versions: bool = True, rebuildable: Collection[str] = ()
+) -> dict[str, Any]:
     """Check a model folder against its manifest.
 
     Every file the manifest lists must exist and match its SHA-256; a file present but not
@@ -441,6 +443,9 @@ def verify_model(folder: Path, *, check_versions: bool = True) -> dict[str, Any]
         A version folder (see :func:`resolve_model`).
     check_versions : bool, default=True
         Also compare the library versions.
+    rebuildable : collection of str
+        Relative paths that may be missing or differ because the caller is about to rebuild
+        them (the report and the plots drawn from JSON).
 
     Returns
     -------
@@ -459,6 +464,8 @@ def verify_model(folder: Path, *, check_versions: bool = True) -> dict[str, Any]
     listed = _manifest_files(manifest, folder)
     present = dict(_walk_files(folder, purpose=f"{folder} cannot be trusted"))
     for rel, expected in listed.items():
+        if rel in rebuildable:
+            continue
         path = present.get(rel)
         if path is None:
             raise ArtifactError(
@@ -467,7 +474,7 @@ def verify_model(folder: Path, *, check_versions: bool = True) -> dict[str, Any]
             )
         if sha256_file(path) != expected:
             raise _mismatch(rel)
-    unlisted = sorted(set(present) - set(listed) - {MANIFEST_FILE})
+    unlisted = sorted(set(present) - set(listed) - {MANIFEST_FILE} - set(rebuildable))
     if unlisted:
         raise ArtifactError(
             f"{_enumerate(unlisted)} {'is' if len(unlisted) == 1 else 'are'} in {folder} but not "

@@ -8,9 +8,12 @@ import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from training.features import DEFAULT_CLUSTER_FEATURES, FEATURE_COLUMNS
 
 #: The case study's original link to the real 205,843-row file.
 CASE_STUDY_URL = (
@@ -89,13 +92,39 @@ class TrainingSettings(BaseSettings):
     model_dir: Path = Field(default=Path("models"), description="Where versioned models go.")
     seed: int = Field(default=0, ge=0, description="random_state of every seeded step.")
     k: int | None = Field(default=None, ge=2, description="Fixed number of segments; None = knee.")
-    k_min: int = Field(default=2, ge=2)
-    k_max: int = Field(default=12, ge=3)
+    k_min: int = Field(default=2, ge=2, description="Smallest k of the elbow sweep.")
+    k_max: int = Field(default=12, ge=3, le=40, description="Largest k of the elbow sweep.")
+    cluster_features: tuple[str, ...] = Field(
+        default=DEFAULT_CLUSTER_FEATURES, min_length=2, description="Features K-Means sees."
+    )
+    n_init: int = Field(default=10, ge=1, description="K-Means restarts of the final fit.")
+    sweep_n_init: int = Field(default=3, ge=1, description="K-Means restarts per k in the sweep.")
+    silhouette_sample: int = Field(
+        default=20_000, ge=500, description="Seeded sample for silhouette and stability."
+    )
+    stability_resamples: int = Field(
+        default=3, ge=2, description="Bootstrap resamples per k for the stability (mean ARI)."
+    )
+    hierarchical: Literal["two-stage", "exact"] = Field(
+        default="two-stage",
+        description="two-stage: MiniBatchKMeans micro-clusters + weighted Ward; exact: Ward "
+        "over all learners (fastcluster, minutes).",
+    )
+    n_micro: int = Field(default=2000, ge=10, description="Micro-clusters of the two-stage Ward.")
+    previous: Path | None = Field(
+        default=None, description="A previous model folder whose segment ids and names to keep."
+    )
 
     @model_validator(mode="after")
     def _check_ranges(self) -> TrainingSettings:
         if self.k_min >= self.k_max:
             raise ValueError(f"k_min ({self.k_min}) must be smaller than k_max ({self.k_max}).")
+        unknown = [f for f in self.cluster_features if f not in FEATURE_COLUMNS]
+        if unknown:
+            raise ValueError(
+                f"Unknown cluster features: {', '.join(unknown)}; "
+                f"choose from {', '.join(FEATURE_COLUMNS)}."
+            )
         if self.ctc_lower_quantile >= self.ctc_upper_quantile:
             raise ValueError("ctc_lower_quantile must be smaller than ctc_upper_quantile.")
         return self

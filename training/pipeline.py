@@ -1,0 +1,320 @@
+"""One training run: ``run(settings) -> TrainingResult``, the steps in order.
+
+load -> clean + features -> preprocess -> elbow sweep + k choice -> K-Means -> hierarchical
+reference -> comparison -> coarse level -> profiles -> artifacts (staged, then published
+atomically with ``models/LATEST``) -> plots and report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from training import artifacts, clustering, report
+from training.config import TrainingSettings
+from training.data import load_learners, read_learners_frame
+from training.features import FEATURE_COLUMNS, LearnerData, build_learner_data
+from training.model import build_pipeline, export_segmenter
+from training.profiles import build_coarse_profiles, build_profiles
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+SEGMENTER_JOBLIB = "segmenter.joblib"
+SEGMENTER_JSON = "segmenter.json"
+PROFILES_JSON = "profiles.json"
+
+
+@dataclass
+class TrainingResult:
+    """What a run produced and where it went."""
+
+    version: str
+    folder: Path
+    k: int
+    k_choice: clustering.KChoice
+    rows: int
+    learners: int
+    metrics: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Clock:
+    timings: dict[str, float] = field(default_factory=dict)
+    progress: Progress | None = None
+
+    @contextmanager
+    def step(self, name: str, label: str) -> Iterator[None]:
+        if self.progress:
+            self.progress(label)
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+
+
+def load_raw(settings: TrainingSettings) -> tuple[pd.DataFrame, str]:
+    """The raw table named by ``settings.data``, or the embedded default; and a label for it."""
+    if settings.data is None:
+        from training.synth import generate_learners
+
+        frame = generate_learners(rows=settings.synth_rows, seed=settings.synth_seed)
+        label = (
+            f"embedded default (synthetic, {settings.synth_rows} rows, seed {settings.synth_seed})"
+        )
+        return read_learners_frame(frame, origin="the embedded default"), label
+    return load_learners(settings.data, cache_dir=settings.cache_dir), settings.data
+
+
+def fingerprint(raw: pd.DataFrame) -> str:
+    """SHA-256 of the loaded table's values (row order included), independent of file format."""
+    hashed = pd.util.hash_pandas_object(raw, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def _previous_centers(previous: Path, features: list[str]) -> np.ndarray[Any, Any]:
+    """The previous model's centres in original feature units, rows in public-id order."""
+    doc = json.loads((previous / SEGMENTER_JSON).read_text(encoding="utf-8"))
+    if doc["features"] != features:
+        raise artifacts.ArtifactError(
+            f"The previous model {previous} uses the features {', '.join(doc['features'])}; "
+            "this run uses different ones, so its segment ids cannot be carried over."
+        )
+    pre = doc["preprocessing"]
+    centers = np.asarray(doc["kmeans"]["centers"]) * pre["scale"] + pre["mean"]
+    order = np.argsort(doc["kmeans"]["segment_ids"])
+    out: np.ndarray[Any, Any] = centers[order]
+    return out
+
+
+def _public_ids(
+    labels: np.ndarray[Any, Any],
+    centers_orig: np.ndarray[Any, Any],
+    scale: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
+    previous: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]:
+    """Public id of each K-Means centre: by size (0 = largest), or matched to a previous model."""
+    k = centers_orig.shape[0]
+    if previous is None:
+        sizes = np.bincount(labels, minlength=k)
+        order = sorted(range(k), key=lambda i: (-sizes[i], i))
+        ids = np.empty(k, dtype=np.intp)
+        ids[order] = np.arange(k)
+        return ids
+    mean, sd = scale
+    return np.asarray(
+        clustering.match_segments((previous - mean) / sd, (centers_orig - mean) / sd), np.intp
+    )
+
+
+def _segment_silhouettes(
+    z: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], seed: int, sample: int
+) -> dict[int, float]:
+    from sklearn.metrics import silhouette_samples
+
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(z), size=min(sample, len(z)), replace=False))
+    if len(np.unique(labels[rows])) < 2:
+        return {}
+    values = silhouette_samples(z[rows], labels[rows])
+    return {int(s): float(values[labels[rows] == s].mean()) for s in np.unique(labels[rows])}
+
+
+def run(
+    settings: TrainingSettings,
+    *,
+    raw: pd.DataFrame | None = None,
+    source: str | None = None,
+    progress: Progress | None = None,
+) -> TrainingResult:
+    """Train a segmentation model and publish it under ``settings.model_dir``.
+
+    Parameters
+    ----------
+    settings : TrainingSettings
+        Every knob; ``settings.data`` names the table unless ``raw`` is given.
+    raw : DataFrame, optional
+        An already loaded raw table (the loader's schema); ``source`` labels it.
+    progress : callable, optional
+        Called with a short label as each step starts.
+    """
+    clock = _Clock(progress=progress)
+    created_at = datetime.now(UTC).replace(microsecond=0)
+    with clock.step("load", "Loading the learner table"):
+        if raw is None:
+            raw, source = load_raw(settings)
+        data_fingerprint = fingerprint(raw)
+    with clock.step("clean_features", "Cleaning and computing learner features"):
+        data: LearnerData = build_learner_data(raw, settings)
+    features = list(settings.cluster_features)
+    x = data.features[features].to_numpy(np.float64)
+    n = x.shape[0]
+    if n < max(settings.k_max, 10) * 5:
+        raise ValueError(
+            f"Only {n} learners remain after cleaning: too few to segment into up to "
+            f"{settings.k_max} segments."
+        )
+
+    with clock.step("preprocess", "Preprocessing (clip + scale)"):
+        pipeline = build_pipeline(2, seed=settings.seed, n_init=settings.n_init)
+        pre = pipeline[:-1].fit(x)
+        z = pre.transform(x)
+    with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
+        sweep = clustering.sweep_k(
+            z,
+            settings.k_min,
+            settings.k_max,
+            seed=settings.seed,
+            n_init=settings.sweep_n_init,
+            silhouette_sample=settings.silhouette_sample,
+            stability_resamples=settings.stability_resamples,
+            stability_sample=settings.silhouette_sample,
+        )
+        choice = clustering.choose_k(sweep, settings.k)
+    k = choice.k
+    with clock.step("kmeans", f"K-Means with k = {k}"):
+        kmeans = clustering.fit_kmeans(z, k, seed=settings.seed, n_init=settings.n_init)
+        pipeline.steps[-1] = ("kmeans", kmeans)
+        scaler = pipeline.named_steps["scale"]
+        centers_orig = kmeans.cluster_centers_ * scaler.scale_ + scaler.mean_
+        previous = _previous_centers(settings.previous, features) if settings.previous else None
+        ids = _public_ids(kmeans.labels_, centers_orig, (scaler.mean_, scaler.scale_), previous)
+        labels = ids[kmeans.labels_]
+        centers = np.empty_like(kmeans.cluster_centers_)
+        centers[ids] = kmeans.cluster_centers_
+        if previous is not None and len(previous) < k:
+            log.info("%d new segments got fresh ids", k - len(previous))
+    with clock.step("hierarchical", f"Hierarchical reference ({settings.hierarchical})"):
+        hierarchy = (
+            clustering.hierarchical_exact(z, k)
+            if settings.hierarchical == "exact"
+            else clustering.hierarchical_two_stage(
+                z, k, seed=settings.seed, n_micro=settings.n_micro
+            )
+        )
+        two_stage_vs_exact = None
+        if settings.hierarchical == "exact":
+            staged = clustering.hierarchical_two_stage(
+                z, k, seed=settings.seed, n_micro=settings.n_micro
+            )
+            from sklearn.metrics import adjusted_rand_score
+
+            two_stage_vs_exact = float(adjusted_rand_score(hierarchy.labels, staged.labels))
+    with clock.step("compare", "Comparing K-Means with the hierarchical reference"):
+        comparison = clustering.compare_labelings(
+            labels, hierarchy.labels, z, seed=settings.seed, sample=settings.silhouette_sample
+        )
+        silhouettes = _segment_silhouettes(
+            z, labels, settings.seed, min(settings.silhouette_sample, 5_000)
+        )
+    with clock.step("profiles", "Profiling segments"):
+        sizes = np.bincount(labels, minlength=k)
+        coarse = clustering.coarse_groups(centers, sizes)
+        best_match = {int(a): m for a, m in comparison["best_match_jaccard"].items()}
+        segments = build_profiles(
+            labels,
+            data.learners,
+            data.features,
+            centers=centers,
+            silhouette=silhouettes,
+            best_match=best_match,
+            coarse=dict(enumerate(coarse)),
+        )
+        coarse_labels = np.asarray(coarse)[labels]
+        members: dict[int, list[int]] = {}
+        for seg, group in enumerate(coarse):
+            members.setdefault(group, []).append(seg)
+        macro = build_coarse_profiles(coarse_labels, data.learners, data.features, members)
+
+    metrics: dict[str, Any] = {
+        "sweep": sweep.to_dict(),
+        "kmeans": {
+            "inertia": float(kmeans.inertia_),
+            "n_init": settings.n_init,
+            "silhouette": comparison["silhouette_a"],
+        },
+        "hierarchical": {
+            "method": hierarchy.method,
+            "n_micro": hierarchy.n_micro,
+            "seconds": round(hierarchy.seconds, 3),
+            "two_stage_vs_exact_ari": two_stage_vs_exact,
+        },
+        "comparison": comparison,
+    }
+    segmenter_doc = export_segmenter(
+        pipeline,
+        features,
+        segment_ids=[int(i) for i in ids],
+        coarse=[coarse[int(i)] for i in ids],
+        rules=data.rules,
+        tables=data.tables,
+    )
+    profiles_doc = {"k": k, "segments": segments, "coarse": macro}
+
+    with clock.step("write", "Writing artifacts, plots and report"):
+        version = artifacts.new_version(created_at, settings.model_dir)
+        with artifacts.staged_model(settings.model_dir, version) as folder:
+            joblib.dump(
+                {"pipeline": pipeline, "features": features, "segment_ids": ids.tolist()},
+                folder / SEGMENTER_JOBLIB,
+            )
+            artifacts.write_json(folder / SEGMENTER_JSON, segmenter_doc)
+            artifacts.write_json(folder / PROFILES_JSON, profiles_doc)
+            rng = np.random.default_rng(settings.seed)
+            sample = np.sort(rng.choice(n, size=min(n, 5_000), replace=False))
+            report.plot_dendrogram(
+                folder / report.PLOTS["dendrogram"], hierarchy.linkage, k, method=hierarchy.method
+            )
+            report.plot_segment_map(
+                folder / report.PLOTS["segment_map"],
+                z[sample],
+                labels[sample],
+                centers,
+                {s["id"]: s["name"] for s in segments},
+            )
+            manifest_fields = {
+                "version": version,
+                "created_at": created_at.isoformat(),
+                "engine": "scikit-learn",
+                "k": k,
+                "k_choice": choice.to_dict(),
+                "reference_year": data.rules.reference_year,
+                "features": features,
+                "feature_columns": list(FEATURE_COLUMNS),
+                "data": {
+                    "source": source or "dataframe",
+                    "fingerprint": data_fingerprint,
+                    "rows": len(raw),
+                    "learners": int(n),
+                },
+                "cleaning": data.report.to_dict(),
+                "settings": json.loads(settings.model_dump_json()),
+                "metrics": metrics,
+                "timings": clock.timings,
+            }
+            artifacts.write_json(folder / "manifest.json", manifest_fields)
+            report.plot_from_json(folder, manifest_fields, profiles_doc)
+            report.render_report(folder)
+            artifacts.finalize_manifest(folder, manifest_fields)
+    return TrainingResult(
+        version=version,
+        folder=settings.model_dir / version,
+        k=k,
+        k_choice=choice,
+        rows=len(raw),
+        learners=n,
+        metrics=metrics,
+        timings=clock.timings,
+    )

@@ -1,0 +1,313 @@
+"""Plots and the HTML report of a trained model.
+
+Plots drawn from the training data (dendrogram, 2-D segment map) are made once, during training.
+Plots and the page that need only the artifacts' JSON (elbow, profile heatmap, CTC/experience
+ranges, ``report.html``) can be rebuilt at any time by ``python -m training report``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+PLOTS = {
+    "elbow": "plots/elbow.png",
+    "dendrogram": "plots/dendrogram.png",
+    "segment_map": "plots/segment_map.png",
+    "heatmap": "plots/profile_heatmap.png",
+    "ranges": "plots/ctc_experience.png",
+}
+#: What ``python -m training report`` rebuilds from the artifacts' JSON.
+REBUILT_FILES = ("report.html", PLOTS["elbow"], PLOTS["heatmap"], PLOTS["ranges"])
+_DPI = 110
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A fixed date and no software tag keep the bytes identical for the same figure.
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(fig)
+
+
+def plot_elbow(path: Path, sweep: Mapping[str, Any], chosen_k: int) -> None:
+    """Inertia per k with the knee and the chosen k, silhouette on a second axis."""
+    plt = _pyplot()
+    ks = sweep["ks"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(ks, sweep["inertia"], "o-", color="#1f77b4", label="inertia (within-segment spread)")
+    ax.set_xlabel("number of segments k")
+    ax.set_ylabel("inertia", color="#1f77b4")
+    if sweep.get("knee") is not None:
+        ax.axvline(sweep["knee"], color="#888", linestyle="--", label=f"knee (k = {sweep['knee']})")
+    ax.axvline(chosen_k, color="#d62728", linestyle=":", label=f"chosen k = {chosen_k}")
+    ax2 = ax.twinx()
+    ax2.plot(ks, sweep["silhouette"], "s-", color="#2ca02c", label="silhouette (sample)")
+    ax2.set_ylabel("silhouette", color="#2ca02c")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right", fontsize=8)
+    ax.set_title("Elbow method: inertia and silhouette by k")
+    ax.set_xticks(ks)
+    _save(fig, path)
+
+
+def plot_dendrogram(path: Path, linkage: FloatArray, k: int, *, method: str) -> None:
+    """The top of the Ward tree (30 leaves), with the cut that gives k clusters."""
+    from scipy.cluster.hierarchy import dendrogram
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    dendrogram(linkage, truncate_mode="lastp", p=30, ax=ax, color_threshold=None, no_labels=False)
+    if len(linkage) >= k > 1:
+        cut = (linkage[-k, 2] + linkage[-k + 1, 2]) / 2
+        ax.axhline(cut, color="#d62728", linestyle="--", label=f"cut into {k} clusters")
+        ax.legend(fontsize=8)
+    ax.set_title(f"Hierarchical (Ward) reference, {method}: top of the tree")
+    ax.set_ylabel("merge distance")
+    ax.set_xlabel("clusters (leaf size in brackets)")
+    _save(fig, path)
+
+
+def plot_segment_map(
+    path: Path,
+    z: FloatArray,
+    labels: npt.NDArray[np.intp],
+    centers: FloatArray,
+    names: Mapping[int, str],
+) -> None:
+    """Learners and centres on the first two principal components of the scaled features."""
+    plt = _pyplot()
+    mean = z.mean(axis=0)
+    _, _, vt = np.linalg.svd(z - mean, full_matrices=False)
+    axes = vt[:2].T
+    points = (z - mean) @ axes
+    cpoints = (centers - mean) @ axes
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    cmap = plt.get_cmap("tab10")
+    for seg in sorted(names):
+        mask = labels == seg
+        ax.scatter(points[mask, 0], points[mask, 1], s=3, alpha=0.35, color=cmap(seg % 10))
+        ax.scatter(*cpoints[seg], s=160, marker="X", color=cmap(seg % 10), edgecolor="black")
+        ax.annotate(
+            f"{seg}", cpoints[seg], xytext=(6, 6), textcoords="offset points", fontweight="bold"
+        )
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=cmap(s % 10), label=f"{s}: {names[s]}")
+        for s in sorted(names)
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.8)
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.set_title("Segment map (sample of learners, centres marked X)")
+    _save(fig, path)
+
+
+def plot_heatmap(path: Path, profiles: Sequence[Mapping[str, Any]]) -> None:
+    """z-score of each feature's segment mean against all learners."""
+    plt = _pyplot()
+    features = list(profiles[0]["feature_z"])
+    data = np.array([[p["feature_z"][f] for f in features] for p in profiles])
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(profiles) + 2.5))
+    limit = max(1.0, float(np.nanmax(np.abs(data))))
+    image = ax.imshow(data, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(features)), features, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(profiles)), [f"{p['id']}: {p['name']}" for p in profiles], fontsize=8)
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(image, ax=ax, label="z-score vs all learners")
+    ax.set_title("Segment profiles: how each segment differs from the population")
+    _save(fig, path)
+
+
+def plot_ranges(path: Path, profiles: Sequence[Mapping[str, Any]]) -> None:
+    """CTC (LPA) and years of experience by segment: p10-p90 bars, median marked."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.5 * len(profiles) + 2.5), sharey=True)
+    ys = np.arange(len(profiles))
+    for ax, key, label in (
+        (left, "ctc_lpa", "CTC (lakh per annum, log scale)"),
+        (right, "years_experience", "years of experience"),
+    ):
+        lo = [p[key]["p10"] for p in profiles]
+        mid = [p[key]["p50"] for p in profiles]
+        hi = [p[key]["p90"] for p in profiles]
+        ax.hlines(ys, lo, hi, color="#1f77b4", linewidth=6, alpha=0.5, label="p10-p90")
+        ax.plot(mid, ys, "o", color="#d62728", label="median")
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    left.set_xscale("log")
+    left.set_yticks(ys, [f"{p['id']}: {p['name']}" for p in profiles], fontsize=8)
+    left.invert_yaxis()
+    left.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Pay and experience by segment")
+    _save(fig, path)
+
+
+def plot_from_json(folder: Path, manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> None:
+    """The plots that need only the artifacts' JSON."""
+    segments = profiles["segments"]
+    plot_elbow(folder / PLOTS["elbow"], manifest["metrics"]["sweep"], manifest["k"])
+    plot_heatmap(folder / PLOTS["heatmap"], segments)
+    plot_ranges(folder / PLOTS["ranges"], segments)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:.2em} .muted{color:#666}
+table{border-collapse:collapse;margin:1em 0;font-size:.92em}
+th,td{border:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}
+th{background:#f4f6f8} td.num{text-align:right} .seg{border:1px solid #ddd;border-radius:8px;
+padding:.8em 1.2em;margin:1em 0} .seg h3{margin:.2em 0} img{max-width:100%;border:1px solid #eee;
+margin:.5em 0} .warn{color:#a15c00}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _fmt_inr(value: float) -> str:
+    return f"₹{value:,.0f}"
+
+
+def render_report(folder: Path) -> Path:
+    """Write ``report.html`` in a model folder from its ``manifest.json`` and ``profiles.json``."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
+    segments = profiles["segments"]
+    metrics = manifest["metrics"]
+    comparison = metrics["comparison"]
+    choice = manifest["k_choice"]
+    parts: list[str] = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>learnseg model {_e(manifest['version'])}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Who are our learners?</h1>",
+        f"<p class='muted'>Model {_e(manifest['version'])}, trained {_e(manifest['created_at'])} "
+        f"on {manifest['data']['learners']:,} learners ({manifest['data']['rows']:,} raw rows, "
+        f"source: {_e(manifest['data']['source'])}). Experience is counted to "
+        f"{manifest['reference_year']}.</p>",
+        "<h2>Segments at a glance</h2>",
+        f"<p>{_e(choice['reason'])}</p>",
+    ]
+    parts += [f"<p class='warn'>⚠ {_e(w)}</p>" for w in choice.get("warnings", [])]
+    parts.append(
+        "<table><tr><th>id</th><th>segment</th><th>learners</th><th>share</th>"
+        "<th>median experience</th><th>median CTC</th><th>CTC p10-p90 (LPA)</th>"
+        "<th>macro-segment</th></tr>"
+    )
+    for s in segments:
+        parts.append(
+            f"<tr><td>{s['id']}</td><td>{_e(s['name'])}</td><td class='num'>{s['size']:,}</td>"
+            f"<td class='num'>{100 * s['share']:.1f} %</td>"
+            f"<td class='num'>{s['center']['years_experience']:g} years</td>"
+            f"<td class='num'>{_fmt_inr(s['center']['ctc_inr'])} ({s['center']['ctc_lpa']:g} LPA)"
+            f"</td><td class='num'>{s['ctc_lpa']['p10']:g} - {s['ctc_lpa']['p90']:g}</td>"
+            f"<td>{s['coarse_segment_id']}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(f"<img src='{PLOTS['ranges']}' alt='CTC and experience by segment'>")
+
+    parts.append("<h2>What to offer each segment</h2>")
+    for s in segments:
+        families = ", ".join(
+            f"{_e(f['name'])} ({100 * f['share']:.0f} %, lift {f['lift']:.2f})"
+            for f in s["top_role_families"]
+        )
+        tiers = ", ".join(
+            f"{_e(t['name'])} ({100 * t['share']:.0f} %, lift {t['lift']:.2f})"
+            for t in s["company_tiers"]
+        )
+        recs = "".join(f"<li>{_e(r)}</li>" for r in s["recommendations"])
+        parts.append(
+            f"<div class='seg'><h3>{s['id']}. {_e(s['name'])}</h3>"
+            f"<p>{s['size']:,} learners ({100 * s['share']:.1f} %). Median "
+            f"{s['center']['years_experience']:g} years of experience and "
+            f"{_fmt_inr(s['center']['ctc_inr'])} a year; pay at the "
+            f"{s['ctc_percentile']:g}th percentile of all learners.</p>"
+            f"<p>Role families: {families}.<br>Company tiers (1 = best paid): {tiers}.</p>"
+            f"<p><b>Recommendations</b></p><ul>{recs}</ul></div>"
+        )
+
+    parts.append(
+        "<h2>Macro-segments</h2><table><tr><th>id</th><th>name</th><th>segments</th>"
+        "<th>learners</th></tr>"
+    )
+    for c in profiles.get("coarse", []):
+        parts.append(
+            f"<tr><td>{c['id']}</td><td>{_e(c['name'])}</td>"
+            f"<td>{', '.join(str(x) for x in c['segments'])}</td>"
+            f"<td class='num'>{c['size']:,}</td></tr>"
+        )
+    parts.append("</table>")
+
+    parts.append("<h2>How the number of segments was chosen</h2>")
+    parts.append(f"<img src='{PLOTS['elbow']}' alt='elbow plot'>")
+    sweep = metrics["sweep"]
+    parts.append(
+        "<table><tr><th>k</th><th>inertia</th><th>silhouette</th><th>Davies-Bouldin</th>"
+        "<th>Calinski-Harabasz</th><th>stability (ARI)</th></tr>"
+    )
+    for i, k in enumerate(sweep["ks"]):
+        parts.append(
+            f"<tr><td>{k}</td><td class='num'>{sweep['inertia'][i]:,.0f}</td>"
+            f"<td class='num'>{sweep['silhouette'][i]:.3f}</td>"
+            f"<td class='num'>{sweep['davies_bouldin'][i]:.3f}</td>"
+            f"<td class='num'>{sweep['calinski_harabasz'][i]:,.0f}</td>"
+            f"<td class='num'>{sweep['stability'][i]:.3f}</td></tr>"
+        )
+    parts.append("</table>")
+
+    parts.append("<h2>K-Means against the hierarchical (Ward) reference</h2>")
+    parts.append(
+        f"<p>Both methods were run over all learners. Agreement: adjusted Rand index "
+        f"{comparison['ari']:.3f}, normalised mutual information {comparison['nmi']:.3f}; "
+        f"silhouette K-Means {comparison['silhouette_a']:.3f}, Ward "
+        f"{comparison['silhouette_b']:.3f} (hierarchical method: "
+        f"{_e(metrics['hierarchical']['method'])}).</p>"
+    )
+    parts.append("<table><tr><th>K-Means \\ Ward</th>")
+    width = len(comparison["contingency"][0])
+    parts += [f"<th>{j}</th>" for j in range(width)]
+    parts.append("<th>best match (Jaccard)</th></tr>")
+    for i, row in enumerate(comparison["contingency"]):
+        match = comparison["best_match_jaccard"].get(str(i), {})
+        cells = "".join(f"<td class='num'>{v:,}</td>" for v in row)
+        parts.append(
+            f"<tr><th>{i}</th>{cells}<td>{match.get('match', '')} "
+            f"({match.get('jaccard', 0):.2f})</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(f"<img src='{PLOTS['dendrogram']}' alt='dendrogram'>")
+    parts.append("<h2>Segment map and profiles</h2>")
+    parts.append(f"<img src='{PLOTS['segment_map']}' alt='segment map'>")
+    parts.append(f"<img src='{PLOTS['heatmap']}' alt='profile heatmap'>")
+    parts.append(
+        "<p class='muted'>Names and recommendations come from documented rules over each "
+        "profile (training/profiles.py). Figures are medians unless stated.</p></body></html>"
+    )
+    out = folder / "report.html"
+    out.write_text("\n".join(parts), encoding="utf-8")
+    return out
