@@ -7,7 +7,7 @@ ROWS ?= 205843
 SEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run inspect synth test lint format bench clean
+.PHONY: help install run train report inspect synth test lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,12 @@ install: $(STAMP) ## Create .venv and install learnseg with its dev tools
 
 run: install ## Main job on the embedded default (for now: the data-quality summary of it)
 	$(PY) -m training inspect
+
+train: install ## Train on the embedded default, or DATA=path-or-URL (ARGS="--k 5" etc.)
+	$(PY) -m training train $(if $(DATA),--data $(DATA)) $(ARGS)
+
+report: install ## Rebuild the report of MODEL=models/<version> (default: models/LATEST)
+	$(PY) -m training report $(or $(MODEL),models/$$(cat models/LATEST))
 
 inspect: install ## Data-quality summary of SOURCE=path-or-URL (default: the embedded table)
 	$(PY) -m training inspect $(SOURCE)
@@ -43,6 +49,8 @@ test: lint ## Lint, type-check and run the whole test suite
 
 bench: install ## Benchmarks (tables on stdout; results go to docs/benchmarks.md)
 	$(PY) bench/data.py
+	$(PY) bench/train.py
+	$(PY) bench/clustering.py
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -45,13 +45,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+from training.ops import ARRAY, Ops
 
 if TYPE_CHECKING:  # pandas is needed only to fit, never to apply
     import pandas as pd
@@ -336,152 +338,157 @@ class CleaningReport:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class CleanRows:
-    """Cleaned columns (all of length n) and, per rule, which rows it touched."""
+    """Cleaned columns and, per rule, which rows it touched.
 
-    company: ObjectArray  # str or None
-    job_title: ObjectArray  # display title, role family for rare titles, or None
-    role_family: ObjectArray  # always a str
-    orgyear: FloatArray
-    ctc: FloatArray
-    ctc_updated_year: FloatArray
-    valid: BoolArray  # False where the row cannot be placed (no usable CTC)
-    touched: dict[str, BoolArray]
+    With the array backend every field is a numpy array of length n (object arrays for text);
+    with the scalar backend every field is one Python value (one learner).
+    """
 
-    def __len__(self) -> int:
-        return int(self.ctc.shape[0])
-
-
-def _as_float(values: Sequence[Any] | npt.NDArray[Any]) -> FloatArray:
-    out = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values):
-        try:
-            out[i] = math.nan if v is None else float(v)
-        except (TypeError, ValueError):
-            out[i] = math.nan
-    return out
-
-
-def _to_float_array(values: Sequence[Any] | npt.NDArray[Any]) -> FloatArray:
-    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
-        return values.astype(np.float64, copy=False)
-    return _as_float(values)
+    company: Any  # str or None
+    job_title: Any  # display title, role family for rare titles, or None
+    role_family: Any  # always a str
+    orgyear: Any
+    ctc: Any
+    ctc_updated_year: Any
+    valid: Any  # False where the row cannot be placed (no usable CTC)
+    touched: dict[str, Any]
 
 
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def apply_rules(columns: Mapping[str, Any], rules: CleaningRules) -> CleanRows:
-    """Clean raw column arrays with the frozen rules (numpy only; any length, including 1).
+def _clean_company(value: Any) -> str | None:
+    text = _text_or_none(value)
+    return normalize_company(text) if text is not None else None
+
+
+def _company_changed(value: Any) -> bool:
+    text = _text_or_none(value)
+    key = normalize_company(text) if text is not None else None
+    return key is not None and key != text
+
+
+@dataclass(frozen=True)
+class _Title:
+    """What the title rules make of one raw title (cached per distinct raw value)."""
+
+    title: str | None
+    family: str
+    placeholder: bool
+    folded: bool
+    rare: bool
+
+
+def _clean_title(value: Any, title_map: Mapping[str, str]) -> _Title:
+    text = _text_or_none(value)
+    key = fold_title(text) if text is not None else None
+    if key is None:
+        placeholder = text is not None and text.strip() != ""
+        return _Title(None, UNKNOWN_FAMILY, placeholder, False, False)
+    family = role_family(key)
+    shown = title_map.get(key)
+    if shown is None:
+        return _Title(family, family, False, False, True)
+    return _Title(shown, family, False, shown != text, False)
+
+
+def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARRAY) -> CleanRows:
+    """Clean raw columns with the frozen rules (no pandas).
 
     Parameters
     ----------
     columns : mapping
         ``company_hash``, ``job_position`` (str or None), ``orgyear``, ``ctc``,
-        ``ctc_updated_year`` (numbers or None/NaN), each a sequence of length n.
-        Missing keys are treated as all-missing, except ``ctc`` which is required.
+        ``ctc_updated_year`` (numbers or None/NaN). With ``ops=ARRAY`` each is a sequence of
+        length n; with ``ops=SCALAR`` each is one learner's value. Missing keys are treated as
+        missing values, except ``ctc`` which is required.
     rules : CleaningRules
         The frozen rules learned at training time.
+    ops : ARRAY or SCALAR
+        The backend (see :mod:`training.ops`); both give identical results.
 
     Returns
     -------
     CleanRows
-        Cleaned arrays of shape (n,) and a boolean mask (n,) per rule.
+        Cleaned values and a boolean mask (or bool) per rule.
     """
-    ctc_raw = _to_float_array(columns["ctc"])
-    n = ctc_raw.shape[0]
-    nan_column = np.full(n, np.nan)
-    none_column: list[Any] = [None] * n
-    touched: dict[str, BoolArray] = {}
+    ctc_raw = ops.floats(columns["ctc"])
+    n = ops.length(ctc_raw)
+    missing_number = ops.full(n, math.nan)
+    missing_text = ops.full(n, None)
+    touched: dict[str, Any] = {}
 
     # CTC: missing/non-positive rows cannot be placed; the rest is moved inside the bounds.
-    with np.errstate(invalid="ignore"):
-        valid = np.isfinite(ctc_raw) & (ctc_raw > 0)
-        touched["ctc_missing_dropped"] = ~valid
+    with ops.quiet():
+        valid = ops.isfinite(ctc_raw) & (ctc_raw > 0)
+        touched["ctc_missing_dropped"] = ops.not_(valid)
         touched["ctc_below_bound_raised"] = valid & (ctc_raw < rules.ctc_low)
         touched["ctc_above_bound_lowered"] = valid & (ctc_raw > rules.ctc_high)
-    ctc = np.clip(np.where(valid, ctc_raw, rules.ctc_low), rules.ctc_low, rules.ctc_high)
+    ctc = ops.clip(ops.where(valid, ctc_raw, rules.ctc_low), rules.ctc_low, rules.ctc_high)
 
     # ctc_updated_year
-    cuy = _to_float_array(columns.get("ctc_updated_year", nan_column))
-    with np.errstate(invalid="ignore"):
-        cuy_bad = ~np.isfinite(cuy) | (cuy < rules.orgyear_min)
-        cuy_late = ~cuy_bad & (cuy > rules.reference_year)
+    cuy = ops.floats(columns.get("ctc_updated_year", missing_number))
+    with ops.quiet():
+        cuy_bad = ops.not_(ops.isfinite(cuy)) | (cuy < rules.orgyear_min)
+        cuy_late = ops.not_(cuy_bad) & (cuy > rules.reference_year)
     touched["ctc_updated_year_imputed"] = cuy_bad
     touched["ctc_updated_year_capped"] = cuy_late
-    cuy = np.floor(np.where(cuy_bad, rules.ctc_updated_year_fallback, cuy))
-    cuy = np.minimum(cuy, rules.reference_year)
+    cuy = ops.floor(ops.where(cuy_bad, float(rules.ctc_updated_year_fallback), cuy))
+    cuy = ops.minimum(cuy, float(rules.reference_year))
 
     # Company
-    raw_company = columns.get("company_hash", none_column)
-    company = np.empty(n, dtype=object)
-    normalised = np.zeros(n, dtype=bool)
-    for i, value in enumerate(raw_company):
-        text = _text_or_none(value)
-        key = normalize_company(text) if text is not None else None
-        company[i] = key
-        normalised[i] = key is not None and key != text
-    touched["company_normalised"] = normalised
-    touched["company_missing"] = np.fromiter((c is None for c in company), bool, n)
+    raw_company = columns.get("company_hash", missing_text)
+    company = ops.map(_clean_company, raw_company)
+    touched["company_normalised"] = ops.map(_company_changed, raw_company, bool)
+    touched["company_missing"] = ops.map(_is_none, company, bool)
 
     # Job title
-    raw_title = columns.get("job_position", none_column)
-    job_title = np.empty(n, dtype=object)
-    family = np.empty(n, dtype=object)
-    placeholder = np.zeros(n, dtype=bool)
-    folded_changed = np.zeros(n, dtype=bool)
-    rare = np.zeros(n, dtype=bool)
+    raw_title = columns.get("job_position", missing_text)
     title_map = rules.title_map
-    for i, value in enumerate(raw_title):
-        text = _text_or_none(value)
-        key = fold_title(text) if text is not None else None
-        if key is None:
-            placeholder[i] = text is not None and text.strip() != ""
-            job_title[i] = None
-            family[i] = UNKNOWN_FAMILY
-            continue
-        fam = role_family(key)
-        family[i] = fam
-        shown = title_map.get(key)
-        if shown is None:
-            rare[i] = True
-            job_title[i] = fam
-        else:
-            job_title[i] = shown
-            folded_changed[i] = shown != text
-    touched["job_title_placeholder"] = placeholder
-    touched["job_title_folded"] = folded_changed
-    touched["job_title_rare_to_family"] = rare
+    seen: dict[Any, _Title] = {}
+
+    def clean_title(value: Any) -> _Title:
+        found = seen.get(value)
+        if found is None:
+            found = seen[value] = _clean_title(value, title_map)
+        return found
+
+    titles = ops.map(clean_title, raw_title)
+    job_title = ops.map(_title_of, titles)
+    family = ops.map(_family_of, titles)
+    touched["job_title_placeholder"] = ops.map(_placeholder_of, titles, bool)
+    touched["job_title_folded"] = ops.map(_folded_of, titles, bool)
+    touched["job_title_rare_to_family"] = ops.map(_rare_of, titles, bool)
 
     # Orgyear: repair the unambiguous typo, impute the rest from pay peers.
-    orgyear = _to_float_array(columns.get("orgyear", nan_column))
-    with np.errstate(invalid="ignore"):
-        prefix = np.floor(orgyear / 10.0)
+    orgyear = ops.floats(columns.get("orgyear", missing_number))
+    with ops.quiet():
+        prefix = ops.floor(orgyear / 10.0)
         typo = (
             (orgyear >= 10_000)
             & (orgyear < 100_000)
             & (prefix >= rules.orgyear_min)
             & (prefix <= rules.reference_year)
         )
-        orgyear = np.where(typo, prefix, orgyear)
-        missing = ~np.isfinite(orgyear)
-        implausible = ~missing & (
+        orgyear = ops.where(typo, prefix, orgyear)
+        missing = ops.not_(ops.isfinite(orgyear))
+        implausible = ops.not_(missing) & (
             (orgyear < rules.orgyear_min)
             | (orgyear > rules.reference_year)
-            | (orgyear != np.floor(orgyear))
+            | (orgyear != ops.floor(orgyear))
         )
-        after = ~missing & ~implausible & (orgyear > cuy)
+        after = ops.not_(missing) & ops.not_(implausible) & (orgyear > cuy)
     touched["orgyear_typo_repaired"] = typo
     touched["orgyear_missing_imputed"] = missing
     touched["orgyear_implausible_imputed"] = implausible
     touched["orgyear_after_ctc_update_imputed"] = after
     impute = missing | implausible | after
-    if impute.any():
-        band = np.searchsorted(
-            np.asarray(rules.orgyear_band_edges), np.log(ctc[impute]), side="right"
+    if ops.any(impute):
+        peers = ops.take(
+            rules.orgyear_band_values, ops.band(rules.orgyear_band_edges, ops.log(ctc))
         )
-        peers = np.asarray(rules.orgyear_band_values)[band]
-        orgyear[impute] = np.minimum(np.round(peers), cuy[impute])
+        orgyear = ops.where(impute, ops.minimum(ops.round(peers), cuy), orgyear)
 
     return CleanRows(
         company=company,
@@ -495,20 +502,49 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules) -> CleanRows:
     )
 
 
-def describe_touches(
-    clean: CleanRows, row: int, raw: Mapping[str, Any], *, skip: Sequence[str] = ()
-) -> list[str]:
-    """Warnings, one sentence each, for the rules that touched ``row`` (for the service)."""
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _title_of(t: _Title) -> str | None:
+    return t.title
+
+
+def _family_of(t: _Title) -> str:
+    return t.family
+
+
+def _placeholder_of(t: _Title) -> bool:
+    return t.placeholder
+
+
+def _folded_of(t: _Title) -> bool:
+    return t.folded
+
+
+def _rare_of(t: _Title) -> bool:
+    return t.rare
+
+
+def _at(value: Any, row: int | None) -> Any:
+    return value if row is None else value[row]
+
+
+def describe_touches(clean: CleanRows, raw: Mapping[str, Any], row: int | None = None) -> list[str]:
+    """Warnings, one sentence each, for the rules that touched a learner (for the service).
+
+    ``row`` picks the learner of an array-backend result; leave it None for a scalar result.
+    """
     cleaned = {
-        "ctc": clean.ctc[row],
-        "ctc_updated_year": clean.ctc_updated_year[row],
-        "job_title": clean.job_title[row],
-        "orgyear": clean.orgyear[row],
+        "ctc": _at(clean.ctc, row),
+        "ctc_updated_year": _at(clean.ctc_updated_year, row),
+        "job_title": _at(clean.job_title, row),
+        "orgyear": _at(clean.orgyear, row),
     }
     out: list[str] = []
     for name, mask in clean.touched.items():
         message = RULES[name][1]
-        if not message or name in skip or not mask[row]:
+        if not message or not _at(mask, row):
             continue
         field_name = next((f for f in _WARNING_FIELDS if name.startswith(f)), "ctc")
         value = cleaned[field_name]

@@ -54,6 +54,7 @@ from training.cleaning import (
     apply_rules,
     describe_touches,
 )
+from training.ops import ARRAY, SCALAR, Ops
 
 if TYPE_CHECKING:  # pandas only to fit
     import pandas as pd
@@ -138,98 +139,95 @@ class FeatureTables:
 # --------------------------------------------------------------------------------------------
 # Transform: numpy over cleaned columns, n = 1 or n = 200,000.
 # --------------------------------------------------------------------------------------------
-def _band(values: FloatArray, edges: list[float]) -> FloatArray:
+def _band(ops: Ops, values: Any, edges: list[float]) -> Any:
     """1 for the top band (best paid) .. len(edges) + 1 for the bottom band."""
-    below = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right")
-    return (len(edges) + 1 - below).astype(np.float64)
+    return (len(edges) + 1 - ops.band(edges, values)) * 1.0
 
 
-def _flag(diff: FloatArray, tolerance: float) -> FloatArray:
+def _flag(ops: Ops, diff: Any, tolerance: float) -> Any:
     """1 above, 2 at, 3 below the peer median, with a relative tolerance band."""
     band = math.log1p(tolerance)
-    return np.where(diff > band, 1.0, np.where(diff < -band, 3.0, 2.0))
+    return ops.where(diff > band, 1.0, ops.where(diff < -band, 3.0, 2.0))
 
 
-def compute_features(columns: Mapping[str, Any], tables: FeatureTables) -> dict[str, FloatArray]:
-    """Feature columns from cleaned learner columns, with the frozen tables only (no pandas).
+def _peer_groups(
+    tables: FeatureTables, company: Any, title: Any, family: Any
+) -> tuple[float, float, float, float, float, float]:
+    """One learner's peer figures, with the fallbacks of the module docstring.
+
+    Returns company size, company median, title median, company x title median (log CTC), and
+    whether the company and the title group were known (1.0/0.0).
+    """
+    population = tables.population_median
+    c = company if isinstance(company, str) else None
+    t = title if isinstance(title, str) else None
+    cm = tables.company_median.get(c) if c is not None else None
+    tm = tables.title_median.get(t) if t is not None else None
+    size = float(tables.company_size.get(c, 0)) if c is not None else 0.0
+    company_known = 0.0 if cm is None else 1.0
+    title_known = 0.0 if tm is None else 1.0
+    if tm is None:
+        tm = tables.family_median.get(family, population)
+    pm = tables.peer_median.get(c + _PEER_SEP + t) if (c is not None and t is not None) else None
+    if pm is None:
+        pm = cm if cm is not None else tm
+    return size, (population if cm is None else cm), tm, pm, company_known, title_known
+
+
+def compute_features(
+    columns: Mapping[str, Any], tables: FeatureTables, ops: Ops = ARRAY
+) -> dict[str, Any]:
+    """Feature values from cleaned learner columns, with the frozen tables only (no pandas).
 
     Parameters
     ----------
     columns : mapping
-        Cleaned columns of length n: ``company`` and ``job_title`` (str or None),
-        ``role_family`` (str), ``orgyear`` and ``ctc`` (float); optional history ``n_records``
-        and ``ctc_growth`` (default 1 and 0).
+        Cleaned values: ``company`` and ``job_title`` (str or None), ``role_family`` (str),
+        ``orgyear`` and ``ctc`` (float); optional history ``n_records`` and ``ctc_growth``
+        (default 1 and 0). Arrays of length n with ``ops=ARRAY``, one learner's values with
+        ``ops=SCALAR``.
     tables : FeatureTables
         The frozen peer-group tables.
+    ops : ARRAY or SCALAR
+        The backend (see :mod:`training.ops`); both give identical results.
 
     Returns
     -------
-    dict of str to ndarray of shape (n,)
-        One float64 array per name in ``FEATURE_COLUMNS``.
+    dict of str to ndarray of shape (n,) or float
+        One value per name in ``FEATURE_COLUMNS``.
     """
-    ctc = np.asarray(columns["ctc"], dtype=np.float64)
-    n = ctc.shape[0]
-    company = columns["company"]
-    title = columns["job_title"]
-    family = columns["role_family"]
-    population = tables.population_median
-
-    log_ctc = np.log(ctc)
-    years = tables.reference_year - np.asarray(columns["orgyear"], dtype=np.float64)
-    years = np.maximum(years, 0.0)
-
-    size_of = tables.company_size
-    company_of = tables.company_median
-    title_of = tables.title_median
-    family_of = tables.family_median
-    peer_of = tables.peer_median
-    size = np.empty(n)
-    company_med = np.empty(n)
-    title_med = np.empty(n)
-    peer_med = np.empty(n)
-    company_known = np.zeros(n)
-    title_known = np.zeros(n)
-    for i in range(n):
-        c = company[i] if isinstance(company[i], str) else None
-        t = title[i] if isinstance(title[i], str) else None
-        cm = company_of.get(c) if c is not None else None
-        tm = title_of.get(t) if t is not None else None
-        size[i] = size_of.get(c, 0) if c is not None else 0
-        company_known[i] = cm is not None
-        title_known[i] = tm is not None
-        if tm is None:
-            tm = family_of.get(family[i], population)
-        pm = peer_of.get(c + _PEER_SEP + t) if (c is not None and t is not None) else None
-        if pm is None:
-            pm = cm if cm is not None else tm
-        company_med[i] = cm if cm is not None else population
-        title_med[i] = tm
-        peer_med[i] = pm
-
-    curve = np.asarray(tables.experience_median, dtype=np.float64)
-    year_index = np.clip(np.floor(years), 0, curve.shape[0] - 1).astype(np.intp)
+    ctc = ops.floats(columns["ctc"])
+    n = ops.length(ctc)
+    size, company_med, title_med, peer_med, company_known, title_known = ops.lookup(
+        lambda c, t, f: _peer_groups(tables, c, t, f),
+        (columns["company"], columns["job_title"], columns["role_family"]),
+        6,
+    )
+    log_ctc = ops.log(ctc)
+    years = ops.maximum(tables.reference_year - ops.floats(columns["orgyear"]), 0.0)
+    curve = tables.experience_median
+    expected = ops.take(curve, ops.to_index(years, len(curve) - 1))
     pay_vs_company = log_ctc - company_med
     pay_vs_title = log_ctc - title_med
     pay_vs_peers = log_ctc - peer_med
     tolerance = tables.flag_tolerance
-
     n_records = columns.get("n_records")
     ctc_growth = columns.get("ctc_growth")
     return {
         "years_experience": years,
         "log_ctc": log_ctc,
-        "n_records": np.ones(n) if n_records is None else np.asarray(n_records, np.float64),
-        "ctc_growth": np.zeros(n) if ctc_growth is None else np.asarray(ctc_growth, np.float64),
-        "log_company_size": np.log1p(size),
-        "company_tier": _band(company_med, tables.tier_edges),
-        "job_class": _band(title_med, tables.class_edges),
+        "n_records": ops.full(n, 1.0) if n_records is None else ops.floats(n_records),
+        "ctc_growth": ops.full(n, 0.0) if ctc_growth is None else ops.floats(ctc_growth),
+        "log_company_size": ops.log1p(size),
+        "company_tier": _band(ops, company_med, tables.tier_edges),
+        "job_class": _band(ops, title_med, tables.class_edges),
         "pay_vs_company": pay_vs_company,
         "pay_vs_title": pay_vs_title,
         "pay_vs_peers": pay_vs_peers,
-        "pay_vs_experience": log_ctc - curve[year_index],
-        "designation_flag": _flag(pay_vs_peers, tolerance),
-        "class_flag": _flag(pay_vs_title, tolerance),
-        "tier_flag": _flag(pay_vs_company, tolerance),
+        "pay_vs_experience": log_ctc - expected,
+        "designation_flag": _flag(ops, pay_vs_peers, tolerance),
+        "class_flag": _flag(ops, pay_vs_title, tolerance),
+        "tier_flag": _flag(ops, pay_vs_company, tolerance),
         "company_known": company_known,
         "title_known": title_known,
     }
@@ -267,22 +265,30 @@ def learner_features(
 
     ``raw`` uses the raw file's field names (``company_hash``, ``orgyear``, ``ctc``,
     ``job_position``, ``ctc_updated_year``); missing fields fall back exactly as in training.
+    Runs the same code as the batch path, on the scalar backend.
     """
-    columns = {key: [raw.get(key)] for key in _RAW_FIELDS}
-    clean = apply_rules(columns, rules)
+    clean = apply_rules({key: raw.get(key) for key in _RAW_FIELDS}, rules, SCALAR)
     cleaned = clean_columns(clean)
-    cleaned["n_records"] = [n_records]
-    cleaned["ctc_growth"] = [ctc_growth]
-    values = compute_features(cleaned, tables)
-    features = {name: float(values[name][0]) for name in FEATURE_COLUMNS}
-    warnings = describe_touches(clean, 0, raw)
-    if clean.company[0] is not None and not features["company_known"]:
-        warnings.append("company not seen in training (or too few learners): population fallback")
-    if clean.job_title[0] is not None and not features["title_known"]:
-        warnings.append(
-            "job title not seen in training (or too few learners): role family fallback"
-        )
-    return LearnerFeatures(features=features, warnings=warnings, valid=bool(clean.valid[0]))
+    cleaned["n_records"] = n_records
+    cleaned["ctc_growth"] = ctc_growth
+    values = compute_features(cleaned, tables, SCALAR)
+    features = {name: float(values[name]) for name in FEATURE_COLUMNS}
+    return LearnerFeatures(
+        features=features,
+        warnings=describe_touches(clean, raw)
+        + fallback_warnings(clean.company, clean.job_title, features),
+        valid=bool(clean.valid),
+    )
+
+
+def fallback_warnings(company: Any, title: Any, features: Mapping[str, float]) -> list[str]:
+    """Warnings for a learner whose company or title fell back to a coarser peer group."""
+    out = []
+    if company is not None and not features["company_known"]:
+        out.append("company not seen in training (or too few learners): population fallback")
+    if title is not None and not features["title_known"]:
+        out.append("job title not seen in training (or too few learners): role family fallback")
+    return out
 
 
 _RAW_FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
