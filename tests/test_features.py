@@ -47,7 +47,7 @@ def test_batch_and_single_paths_agree_on_1000_learners(
             for row in rows.to_dict(orient="records")
         ]
     )
-    np.testing.assert_allclose(single, batch[list(FEATURE_COLUMNS)].to_numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(single, batch[list(FEATURE_COLUMNS)].to_numpy())
 
 
 def test_history_is_passed_through(small_raw: pd.DataFrame, small_data: LearnerData) -> None:
@@ -72,7 +72,7 @@ def test_history_is_passed_through(small_raw: pd.DataFrame, small_data: LearnerD
         )
         expected = small_data.features.loc[many.index[position]]
         for name in FEATURE_COLUMNS:
-            assert got.features[name] == pytest.approx(expected[name], abs=1e-12), name
+            assert got.features[name] == expected[name], name
 
 
 def test_features_are_finite_and_shaped(small_data: LearnerData) -> None:
