@@ -24,11 +24,15 @@ _np_log1p = np.log1p
 
 
 def _float_or_nan(value: Any) -> float:
-    if value is None:
+    """A number as float; anything that is not a number (None, bool, str, ...) as NaN.
+
+    Text is parsed into numbers at the edges (the loader, the API's validation), never here.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         return math.nan
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except OverflowError:  # an int beyond float range is no plausible CTC or year
         return math.nan
 
 
