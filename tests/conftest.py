@@ -72,3 +72,10 @@ def trained_small(tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
 def trained_default(tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
     """A model trained once per session on the full embedded default (205,843 rows, ~25 s)."""
     return run(TrainingSettings(model_dir=tmp_path_factory.mktemp("default-models")))
+
+
+# --- service --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def service_model_dir(trained_small: TrainingResult) -> Path:
+    """The model folder of ``trained_small`` (LATEST names it). Read-only: copy it to change it."""
+    return trained_small.folder.parent

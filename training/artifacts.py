@@ -58,7 +58,6 @@ from importlib import metadata
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
-import joblib
 import numpy as np
 
 __all__ = [
@@ -196,15 +195,14 @@ def library_versions() -> dict[str, str]:
         Keys ``python``, ``numpy``, ``scipy``, ``scikit-learn``, ``pandas``, ``joblib`` in this
         order; a library that is not installed (pandas, scipy) is left out. scipy and pandas
         are looked up in the installed metadata, not imported (pandas is slow to import and
-        the service does not need it).
+        the service does not need it); so are scikit-learn and joblib, which the service never
+        imports.
     """
-    import sklearn
-
     versions = {"python": platform.python_version(), "numpy": str(np.__version__)}
     versions.update(_installed_version("scipy"))
-    versions["scikit-learn"] = str(sklearn.__version__)
+    versions.update(_installed_version("scikit-learn"))
     versions.update(_installed_version("pandas"))
-    versions["joblib"] = str(joblib.__version__)
+    versions.update(_installed_version("joblib"))
     return versions
 
 
@@ -538,6 +536,8 @@ def load_joblib(folder: Path, name: str, manifest: Mapping[str, Any], model_dir:
     if hashlib.sha256(data).hexdigest() != expected:
         raise _mismatch(name)
     try:
+        import joblib  # only here: the numpy path of the service never unpickles anything
+
         return joblib.load(io.BytesIO(data))
     except Exception as exc:
         raise ArtifactError(

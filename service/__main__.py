@@ -1,0 +1,94 @@
+"""Run the segment service: ``python -m service [--model-dir DIR] [--host H] [--port P] ...``.
+
+Flags win over ``LEARNSEG_*`` environment variables, which win over the defaults. Logs are JSON
+lines on stdout (uvicorn's access log is off: the service writes its own). A bad setting ends
+with one sentence on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import get_args
+
+from pydantic import ValidationError
+
+from service.config import LogLevel, ServiceSettings, get_settings
+
+# Flag -> setting name; a given flag is also exported as LEARNSEG_<NAME> for worker processes.
+_FLAGS = {
+    "model_dir": "LEARNSEG_MODEL_DIR",
+    "model_version": "LEARNSEG_MODEL_VERSION",
+    "host": "LEARNSEG_HOST",
+    "port": "LEARNSEG_PORT",
+    "workers": "LEARNSEG_WORKERS",
+    "log_level": "LEARNSEG_LOG_LEVEL",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="Serve learner segments over HTTP (FastAPI + uvicorn). Flags override "
+        "LEARNSEG_* environment variables (LEARNSEG_API_KEYS, LEARNSEG_MAX_BATCH, "
+        "LEARNSEG_DOCS, ... are environment-only).",
+    )
+    parser.add_argument("--model-dir", type=Path, help="Model folder (default: models).")
+    parser.add_argument("--model-version", help="Version to serve (default: LATEST).")
+    parser.add_argument("--host", help="Interface to listen on (default: 127.0.0.1).")
+    parser.add_argument("--port", type=int, help="Port (default: 8000).")
+    parser.add_argument("--workers", type=int, help="Worker processes (default: 1).")
+    parser.add_argument(
+        "--log-level", choices=get_args(LogLevel), help="Log level (default: info)."
+    )
+    return parser
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> ServiceSettings:
+    """Parse the flags and read the settings (flags first, then the environment)."""
+    args = build_parser().parse_args(argv)
+    return get_settings(**{name: getattr(args, name) for name in _FLAGS})
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        settings = settings_from_args(argv)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        print(f"error: setting {where}: {first['msg']}.", file=sys.stderr)
+        raise SystemExit(2) from None
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from service.logs import log_config
+    from service.main import create_app
+
+    app: str | FastAPI = "service.main:create_app"
+    if settings.workers == 1:
+        app = create_app(settings)
+    else:
+        # Each worker process builds its own app from the environment: pass the flags on in it.
+        for name, variable in _FLAGS.items():
+            value = getattr(settings, name)
+            if value is not None:
+                os.environ[variable] = str(value)
+    uvicorn.run(
+        app,
+        factory=settings.workers > 1,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=log_config(settings.log_level),
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Service settings: every knob of the segment service, with its default.
+
+Settings come from arguments (the ``python -m service`` flags pass theirs this way, so flags
+win), then environment variables prefixed ``LEARNSEG_`` (``LEARNSEG_MODEL_DIR``,
+``LEARNSEG_API_KEYS``, ...), then the defaults below. Nothing reads the environment at import
+time: :func:`get_settings` does, when it is called. The training settings share the prefix, so
+both ignore the variables they do not know (``extra="ignore"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+# Per learner, a generous bound on its JSON (three strings of at most 200/200/128 characters,
+# three numbers, the keys); the request-body limit follows the batch limit from it.
+_BYTES_PER_LEARNER = 4096
+_BODY_OVERHEAD = 1 << 20
+
+
+class ServiceSettings(BaseSettings):
+    """Every knob of the segment service, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="LEARNSEG_", extra="ignore")
+
+    model_dir: Path = Field(
+        default=Path("models"), description="Folder of versioned models (LATEST names one)."
+    )
+    model_version: str | None = Field(
+        default=None, description="Version to serve at start-up; None = the one LATEST names."
+    )
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        repr=False,
+        description="Comma-separated API keys; empty = no authentication (development only).",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    workers: int = Field(default=1, ge=1, le=64, description="Worker processes (uvicorn).")
+    max_batch: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="Most learners in one batch request."
+    )
+    max_body_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="Largest request body in bytes; None = 4 KiB per batch learner + 1 MiB.",
+    )
+    docs: bool = Field(default=True, description="Serve /docs and /openapi.json.")
+    explorer: bool = Field(
+        default=True, description="Serve the segment explorer page at / (a static page)."
+    )
+    log_level: LogLevel = Field(default="info", description="Level of the service's logs.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(key.strip() for key in value if isinstance(key, str) and key.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def body_limit(self) -> int:
+        """The request-body limit in bytes (explicit, or derived from ``max_batch``)."""
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return self.max_batch * _BYTES_PER_LEARNER + _BODY_OVERHEAD
+
+
+def get_settings(**overrides: Any) -> ServiceSettings:
+    """Read the settings now: `overrides` (None values are skipped), then the environment."""
+    return ServiceSettings(**{key: value for key, value in overrides.items() if value is not None})

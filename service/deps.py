@@ -1,0 +1,106 @@
+"""Dependencies of the routes, as ``Annotated`` aliases, and the API-key check.
+
+Authentication: when ``LEARNSEG_API_KEYS`` holds keys, every route but ``/health/live``,
+``/health/ready``, ``/docs`` and ``/openapi.json`` needs one, sent as ``X-API-Key: <key>`` or
+``Authorization: Bearer <key>``; ``/metrics``, ``/model``, ``/segments*``, ``/segment*`` and
+``/admin/reload`` included. The docs stay open because they hold no data (turn them off with
+``LEARNSEG_DOCS=false``); health stays open for probes. A key is compared with every configured
+key in constant time (``hmac.compare_digest``, no early exit), so timing tells nothing about
+which key or how much of it matched. Without keys the service is open (development only).
+
+Every dependency is ``async def``: they take microseconds, and a plain ``def`` would cost a hop
+to the threadpool per request.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from service.config import ServiceSettings
+from service.metrics import ServiceMetrics
+from service.middleware import MODEL_VERSION_KEY
+from service.segmenter import Segmenter
+from service.state import ModelHolder
+
+UNAUTHORIZED = (
+    "Missing or invalid API key: send it in the X-API-Key header or as Authorization: Bearer <key>."
+)
+NOT_JSON = "Send the body as JSON, with the header Content-Type: application/json."
+
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="One of LEARNSEG_API_KEYS."
+)
+_bearer = HTTPBearer(auto_error=False, description="One of LEARNSEG_API_KEYS, as a bearer token.")
+
+
+async def get_settings(request: Request) -> ServiceSettings:
+    settings: ServiceSettings = request.app.state.settings
+    return settings
+
+
+async def get_metrics(request: Request) -> ServiceMetrics:
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
+async def get_holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+async def get_segmenter(request: Request) -> Segmenter:
+    """The model serving this request, read once; 503 with the reason when there is none."""
+    state = request.app.state.holder.current
+    if state.segmenter is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=state.reason)
+    request.scope[MODEL_VERSION_KEY] = state.segmenter.version
+    segmenter: Segmenter = state.segmenter
+    return segmenter
+
+
+async def require_api_key(
+    request: Request,
+    api_key: Annotated[str | None, Security(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> None:
+    """401 unless the request carries one of the configured keys (no-op without keys)."""
+    keys: tuple[bytes, ...] = request.app.state.api_keys
+    if not keys:
+        return
+    given = api_key if api_key else (bearer.credentials if bearer else None)
+    if given is not None:
+        # Header values arrive decoded as latin-1: encoding back gives the bytes as sent.
+        candidate = given.encode("latin-1", "replace")
+        matched = False
+        for key in keys:  # every key, always: no early exit
+            matched |= hmac.compare_digest(candidate, key)
+        if matched:
+            return
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail=UNAUTHORIZED,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def require_json_body(request: Request) -> None:
+    """415 when a request has a body that is not declared as JSON."""
+    headers = request.headers
+    has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+    if not has_body:
+        return
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail=NOT_JSON)
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+SegmenterDep = Annotated[Segmenter, Depends(get_segmenter)]

@@ -1,0 +1,145 @@
+"""The segment service: ``create_app(settings)``, its lifespan and its error handlers.
+
+The model is loaded and verified once, in the lifespan. The app always starts: with no model,
+or one that fails verification (a file whose SHA-256 does not match, other numpy/scikit-learn
+major.minor), ``/health/live`` answers 200, ``/health/ready`` and every model route 503 with the
+reason (for an empty model folder: how to train one), until ``POST /admin/reload`` succeeds.
+
+Errors have one shape: ``{"detail": "One clear sentence."}``; a 422 keeps FastAPI's list of
+field errors (``type``, ``loc``, ``msg``, ``ctx``) but never echoes ``input``: an input can be a
+whole learner, ``email_hash`` and ``company_hash`` included. An unexpected error is a 500
+``{"detail": "Internal error; the request id is <id>."}``, logged with its traceback, never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from importlib import metadata
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from service import routes
+from service.config import ServiceSettings, get_settings
+from service.deps import require_api_key
+from service.metrics import ServiceMetrics
+from service.middleware import REQUEST_ID_KEY, RequestContextMiddleware, internal_error_body
+from service.schemas import ErrorDetail
+from service.state import ModelHolder
+
+DESCRIPTION = """\
+Places learners of an online tech school in segments learned offline by `python -m training
+train`: one learner (`POST /segment`) or up to `max_batch` (`POST /segment/batch`), with the
+distance to the segment, the runner-up, the engineered features and every repair or fallback
+the cleaning rules made. Segment profiles at `/segments`, the model at `/model`.
+
+When API keys are configured, send one as `X-API-Key: <key>` or `Authorization: Bearer <key>`
+(all routes but `/health/*` and the docs).
+"""
+_CTX_TYPES = (str, int, float, bool)
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the app; `settings` defaults to :func:`service.config.get_settings` (environment)."""
+    settings = settings if settings is not None else get_settings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.holder.load(settings.model_version)
+        yield
+
+    app = FastAPI(
+        title="learnseg",
+        summary="Learner segmentation for an online tech school.",
+        description=DESCRIPTION,
+        version=_package_version(),
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs else None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
+    app.state.holder = ModelHolder(settings.model_dir, metrics)
+
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, body_limit=settings.body_limit)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _internal_error)
+
+    app.include_router(routes.health)
+    if settings.explorer:
+        app.include_router(routes.pages)
+    if settings.api_keys:
+        app.include_router(
+            routes.api,
+            dependencies=[Depends(require_api_key)],
+            responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key."}},
+        )
+    else:
+        app.include_router(routes.api)
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """``{"detail": ...}``; Starlette's bare defaults ("Not Found") become sentences."""
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail
+    if detail == HTTPStatus(exc.status_code).phrase:
+        detail = _default_detail(request, exc.status_code)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _default_detail(request: Request, code: int) -> str:
+    method, path = request.method, request.url.path
+    if code == 404:
+        docs = "; see /docs for the API" if request.app.docs_url else ""
+        return f"There is no route {path}{docs}."
+    if code == 405:
+        return f"{path} does not accept {method}."
+    return f"{HTTPStatus(code).phrase}."
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 list without ``input`` (it may hold email_hash or company_hash values)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        item: dict[str, Any] = {"type": error["type"], "loc": error["loc"], "msg": error["msg"]}
+        ctx = {
+            key: value
+            for key, value in (error.get("ctx") or {}).items()
+            if isinstance(value, _CTX_TYPES) and key != "class_name"
+        }
+        if ctx:
+            item["ctx"] = ctx
+        errors.append(item)
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """Last resort (the middleware answers most unexpected errors itself)."""
+    request_id = str(request.scope.get(REQUEST_ID_KEY, "unknown"))
+    return Response(
+        internal_error_body(request_id),
+        status_code=500,
+        media_type="application/json",
+        headers={"X-Request-ID": request_id},
+    )
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("learnseg")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"

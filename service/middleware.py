@@ -1,0 +1,144 @@
+"""One pure-ASGI middleware per request: request id, access log, metrics, last-resort 500.
+
+It is the outermost of the app's own middleware. For every HTTP request it
+
+1. takes the client's ``X-Request-ID`` when it is a sane token, else makes one, keeps it in the
+   scope (``learnseg.request_id``) and echoes it in the ``X-Request-ID`` response header;
+2. times the request and counts it by route template and status (:mod:`service.metrics`);
+3. refuses a body over the byte limit with a 413 ``{"detail": ...}``: at once when
+   ``Content-Length`` says so, else when the route reads past the limit;
+4. writes one JSON access line (:mod:`service.logs`), with the model version a route used;
+5. turns an exception nothing else handled into a 500 ``{"detail": "Internal error; the request
+   id is ..."}``, logged once with its traceback, never sent to the client.
+
+(FastAPI's own ``max_body_size`` answers in plain text from outside the app's middleware, so
+the limit lives here, where the error shape and the access log see it.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.logs import ACCESS_LOGGER, request_id_from
+from service.metrics import ServiceMetrics
+
+#: Scope keys shared with the exception handlers and the dependencies.
+REQUEST_ID_KEY = "learnseg.request_id"
+MODEL_VERSION_KEY = "learnseg.model_version"
+UNMATCHED_ROUTE = "<unmatched>"
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+log = logging.getLogger(__name__)
+
+
+def internal_error_body(request_id: str) -> bytes:
+    return orjson.dumps({"detail": f"Internal error; the request id is {request_id}."})
+
+
+class BodyTooLarge(HTTPException):
+    """Raised by ``receive`` once a body passes the limit (an HTTPException: FastAPI lets it by)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than the limit of {limit} bytes.")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, body_limit: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = request_id_from(_header(scope, b"x-request-id"))
+        scope[REQUEST_ID_KEY] = request_id
+        status = 500
+        started = False
+        received = 0
+        limit = self.body_limit
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            if _content_length(scope) > limit:
+                too_large = BodyTooLarge(limit)
+                await _send_json(send_with_id, too_large.status_code, {"detail": too_large.detail})
+            else:
+                await self.app(scope, receive_within_limit, send_with_id)
+        except Exception:
+            log.exception(
+                "Unhandled error in %s %s.",
+                scope["method"],
+                scope["path"],
+                extra={"request_id": request_id},
+            )
+            if started:  # too late for a clean 500: let the server drop the connection
+                raise
+            detail = f"Internal error; the request id is {request_id}."
+            await _send_json(send_with_id, 500, {"detail": detail})
+        finally:
+            seconds = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            self.metrics.observe_request(scope["method"], template, status, seconds)
+            access_log.info(
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "model_version": scope.get(MODEL_VERSION_KEY),
+                },
+            )
+
+
+async def _send_json(send: Send, status: int, content: dict[str, str]) -> None:
+    body = orjson.dumps(content)
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int:
+    try:
+        return int(_header(scope, b"content-length") or 0)
+    except ValueError:
+        return 0
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None

@@ -1,0 +1,363 @@
+"""Request and response models of the segment service, and batch parsing.
+
+Requests are validated at the edge (``extra="forbid"``, bounds, finite numbers, string lengths):
+a learner that passes is one the cleaning rules can place. Absurd but numeric years (``orgyear``
+20165) pass on purpose: the rules repair or impute them and say so in ``warnings``.
+
+Responses are built from the :class:`~service.segmenter.Segmenter` dicts and serialised with
+orjson (``JSONBytes``); the response models below document them in OpenAPI, and the tests check
+that every response conforms.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic_core import ErrorDetails
+
+#: The learner fields the segmenter reads (``email_hash`` is never passed on).
+RAW_FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+
+# Numbers are JSON numbers only (a string or a boolean is refused, not coerced), finite.
+Year = Annotated[float, Strict(), Field(ge=0, le=100_000)]
+Ctc = Annotated[float, Strict(), Field(gt=0, le=1e12)]
+Level = Literal["segment", "coarse"]
+
+LEARNER_EXAMPLE: dict[str, Any] = {
+    "company_hash": "bxwqgogen",
+    "orgyear": 2016,
+    "ctc": 1_100_000,
+    "job_position": "Backend Engineer",
+    "ctc_updated_year": 2020,
+    "email_hash": "6de0a4417d18ab14334c3f43397fc13b30c35149d70c0515ab9f8c1b6e1d5b12",
+}
+JUNK_LEARNER_EXAMPLE: dict[str, Any] = {
+    "company_hash": "zz unknown co",
+    "orgyear": 20165,
+    "ctc": 2,
+    "job_position": "Not Available",
+}
+
+
+class Learner(BaseModel):
+    """One learner, with the raw field names of the learner table."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [LEARNER_EXAMPLE]},
+    )
+
+    company_hash: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="Employer id (anonymised); unknown ones fall back to peers."
+    )
+    orgyear: Year | None = Field(
+        default=None,
+        description="Year the learner started working; typos (20165) are repaired, "
+        "implausible years imputed, with a warning.",
+    )
+    ctc: Ctc = Field(description="Current yearly pay in INR (> 0, at most 1e12).")
+    job_position: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="Job title as the learner wrote it."
+    )
+    ctc_updated_year: Year | None = Field(default=None, description="Year ctc was last updated.")
+    email_hash: Annotated[str, Field(max_length=128)] | None = Field(
+        default=None,
+        description="Learner id; accepted for convenience, never used, stored or logged.",
+    )
+
+    def raw(self) -> dict[str, Any]:
+        """The fields the segmenter reads (never ``email_hash``)."""
+        values = self.__dict__
+        return {name: values[name] for name in RAW_FIELDS}
+
+
+class BatchRequest(BaseModel):
+    """Many learners (documentation model: the batch route parses the raw body itself)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"learners": [LEARNER_EXAMPLE]}]}
+    )
+
+    learners: list[Learner] = Field(description="At most max_batch (10,000) learners.")
+
+
+class _BatchEnvelope(BaseModel):
+    """What the batch route validates: the envelope strictly, each item as a learner if it can.
+
+    An item that is not a valid learner is kept as its raw JSON value (left-to-right union), so
+    one bad item never fails the whole batch; :func:`describe_item_error` says what is wrong.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    learners: list[Annotated[Learner | Any, Field(union_mode="left_to_right")]]
+
+
+def parse_learner(body: bytes) -> Learner:
+    """The learner of a ``POST /segment`` body.
+
+    Raises ``RequestValidationError`` (FastAPI's 422 list, locations under ``body``) for an
+    empty body, invalid JSON, a value that is not an object, or a field that breaks the rules.
+    """
+    if not body.strip():
+        raise _missing_body()
+    try:
+        return Learner.model_validate_json(body)
+    except ValidationError as exc:
+        raise _request_error(exc) from None
+
+
+def parse_batch(body: bytes) -> list[Learner | Any]:
+    """The items of a batch body, valid ones as :class:`Learner`, others as raw JSON values.
+
+    Raises ``RequestValidationError`` (FastAPI's 422 list) when the body itself is wrong:
+    empty, not JSON, not an object, no ``learners`` list, or an unknown top-level field.
+    """
+    if not body.strip():
+        raise _missing_body()
+    try:
+        return _BatchEnvelope.model_validate_json(body).learners
+    except ValidationError as exc:
+        raise _request_error(exc) from None
+
+
+def describe_item_error(item: Any) -> str:
+    """One sentence saying why a batch item is not a valid learner (field: message; ...)."""
+    try:
+        Learner.model_validate(item)
+    except ValidationError as exc:
+        return "; ".join(_describe(error) for error in exc.errors(include_url=False))
+    return "The item is not a valid learner."  # valid in Python but not as JSON: not expected
+
+
+def _missing_body() -> RequestValidationError:
+    return RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+
+
+def _request_error(exc: ValidationError) -> RequestValidationError:
+    return RequestValidationError(
+        [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+    )
+
+
+def openapi_body(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON request body of `model` (schema inlined), with examples.
+
+    The POST routes read their raw body and validate it with ``model_validate_json`` (faster,
+    and the same JSON rules for one learner and for a batch), so FastAPI cannot see the model.
+    """
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": _inline_refs(schema, defs),
+                    "examples": {
+                        name: {"summary": name, "value": value} for name, value in examples.items()
+                    },
+                }
+            },
+        }
+    }
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inline_refs(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    return node
+
+
+def _describe(error: ErrorDetails) -> str:
+    if not error["loc"]:
+        return "The item must be a JSON object holding one learner (ctc at least)."
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}"
+
+
+# ---------------------------------------------------------------------------------- responses
+class RunnerUp(BaseModel):
+    """The second-nearest segment."""
+
+    segment_id: int
+    distance: float
+
+
+class SegmentResult(BaseModel):
+    """A learner's segment, how sure, the features used and what was cleaned on the way."""
+
+    segment_id: int = Field(description="Fine segment id.")
+    segment_name: str
+    coarse_segment_id: int = Field(description="Macro-segment the fine segment belongs to.")
+    distance: float = Field(description="Distance to the segment centre (scaled features).")
+    runner_up: RunnerUp | None = Field(description="Next-nearest segment (None when k = 1).")
+    margin: float | None = Field(description="runner_up.distance - distance; small = borderline.")
+    features: dict[str, float] = Field(description="The engineered features of the learner.")
+    warnings: list[str] = Field(description="Repairs, imputations and peer-group fallbacks.")
+    model_version: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "segment_id": 4,
+                    "segment_name": "Mid-level, bottom-quartile pay, paid below peers",
+                    "coarse_segment_id": 1,
+                    "distance": 3.649,
+                    "runner_up": {"segment_id": 1, "distance": 5.569},
+                    "margin": 1.919,
+                    "features": {"years_experience": 6.0, "log_ctc": 10.218},
+                    "warnings": [
+                        "ctc 2 is below the plausible range: raised to 27400",
+                        "orgyear 20165 looks like a typo: read as 2016",
+                        "company not seen in training (or too few learners): population fallback",
+                    ],
+                    "model_version": "20261128-182409",
+                }
+            ]
+        }
+    )
+
+
+class BatchAssigned(SegmentResult):
+    """A valid batch item: its index in the request and its segment."""
+
+    index: int
+
+
+class BatchItemError(BaseModel):
+    """An invalid batch item: its index in the request and what is wrong, in one sentence."""
+
+    index: int
+    error: str = Field(examples=["ctc: Input should be greater than 0"])
+
+
+class BatchResponse(BaseModel):
+    """One result per learner, in input order."""
+
+    results: list[BatchAssigned | BatchItemError]
+
+
+class Range(BaseModel):
+    """10th, 50th and 90th percentiles."""
+
+    p10: float
+    p50: float
+    p90: float
+
+
+class SegmentSummary(BaseModel):
+    """A segment at a glance (the full profile is at /segments/{id})."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str
+    size: int = Field(description="Learners of the training data in the segment.")
+    share: float
+    center: dict[str, float]
+    ctc_lpa: Range
+    years_experience: Range
+    recommendations: list[str]
+    coarse_segment_id: int | None = Field(default=None, description="Fine segments only.")
+    segments: list[int] | None = Field(
+        default=None, description="Macro-segments only: the fine segments in it."
+    )
+
+
+class SegmentList(BaseModel):
+    segments: list[SegmentSummary]
+
+
+class SegmentProfile(BaseModel):
+    """Everything training learned about a segment (all fields of profiles.json)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str
+    size: int
+    share: float
+    recommendations: list[str]
+
+
+class DataInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    source: str
+    fingerprint: str = Field(description="SHA-256 of the training table.")
+    rows: int
+    learners: int
+
+
+class ModelInfo(BaseModel):
+    """The model being served."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: str
+    k: int
+    k_choice: dict[str, Any]
+    features: list[str]
+    trained_at: str
+    reference_year: int
+    data: DataInfo
+    metrics: dict[str, Any]
+    library_versions: dict[str, str]
+
+
+class ReloadRequest(BaseModel):
+    """Which version to load; none = the one ``LATEST`` names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        examples=["20261128-182409"],
+    )
+
+
+class ReloadResult(BaseModel):
+    version: str
+    k: int
+    previous_version: str | None
+
+
+class Live(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    model_version: str
+
+
+class ErrorDetail(BaseModel):
+    """Every error but a 422: one clear sentence."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One invalid field (pydantic's error, without the ``input`` value)."""
+
+    type: str = Field(examples=["greater_than"])
+    loc: list[str | int] = Field(examples=[["body", "ctc"]])
+    msg: str = Field(examples=["Input should be greater than 0"])
+    ctx: dict[str, Any] | None = Field(default=None, examples=[{"gt": 0.0}])
+
+
+class ValidationErrors(BaseModel):
+    """A 422: FastAPI's list of field errors; inputs are never echoed (they may hold ids)."""
+
+    detail: list[FieldError]

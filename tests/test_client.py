@@ -1,0 +1,606 @@
+"""service.client: unit tests on httpx.MockTransport, then the real service in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.client import (
+    Assignment,
+    AsyncLearnsegClient,
+    ItemError,
+    LearnsegClient,
+    LearnsegError,
+    RunnerUp,
+    _retry_delay,
+)
+from training.pipeline import TrainingResult
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = "http://learnseg.test"
+
+ASSIGNMENT: dict[str, Any] = {
+    "segment_id": 3,
+    "segment_name": "Senior, well paid",
+    "coarse_segment_id": 1,
+    "distance": 0.75,
+    "runner_up": {"segment_id": 5, "distance": 1.25},
+    "margin": 0.5,
+    "features": {"years_of_experience": 8.0, "log_ctc": 14.2},
+    "warnings": ["job_position was missing; the company's median was used."],
+    "model_version": "20261128-180000-1",
+}
+
+
+# --------------------------------------------------------------------------- mock transport
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    """A MockTransport handler that answers from a script and keeps every request."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            if isinstance(answer, httpx.RequestError):
+                answer.request = request
+            raise answer
+        return answer
+
+
+def _detail(status: int, detail: Any, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"detail": detail}, headers=headers)
+
+
+def _sync(handler: Handler, **kwargs: Any) -> tuple[LearnsegClient, list[float]]:
+    client = LearnsegClient(BASE, transport=httpx.MockTransport(handler), **kwargs)
+    sleeps: list[float] = []
+    client._sleep = sleeps.append
+    return client, sleeps
+
+
+def _async(handler: Handler, **kwargs: Any) -> tuple[AsyncLearnsegClient, list[float]]:
+    client = AsyncLearnsegClient(BASE, transport=httpx.MockTransport(handler), **kwargs)
+    sleeps: list[float] = []
+
+    async def record(delay: float) -> None:
+        sleeps.append(delay)
+
+    client._sleep = record
+    return client, sleeps
+
+
+def test_segment_parses_the_assignment_and_sends_the_key() -> None:
+    rec = Recorder(httpx.Response(200, json=ASSIGNMENT))
+    client, _ = _sync(rec, api_key="k1")
+    with client:
+        got = client.segment({"ctc": 1_000_000, "orgyear": 2015})
+    assert got == Assignment(
+        segment_id=3,
+        segment_name="Senior, well paid",
+        coarse_segment_id=1,
+        distance=0.75,
+        runner_up=RunnerUp(segment_id=5, distance=1.25),
+        margin=0.5,
+        features={"years_of_experience": 8.0, "log_ctc": 14.2},
+        warnings=["job_position was missing; the company's median was used."],
+        model_version="20261128-180000-1",
+    )
+    (request,) = rec.requests
+    assert request.method == "POST"
+    assert request.url == f"{BASE}/segment"
+    assert request.headers["X-API-Key"] == "k1"
+    assert json.loads(request.content) == {"ctc": 1_000_000, "orgyear": 2015}
+
+
+def test_no_key_header_without_a_key_and_a_base_path_is_kept() -> None:
+    rec = Recorder(httpx.Response(200, json={**ASSIGNMENT, "runner_up": None, "margin": None}))
+    with LearnsegClient(f"{BASE}/learnseg/", transport=httpx.MockTransport(rec)) as client:
+        got = client.segment({"ctc": 1})
+    assert got.runner_up is None and got.margin is None
+    assert "X-API-Key" not in rec.requests[0].headers
+    assert rec.requests[0].url == f"{BASE}/learnseg/segment"
+
+
+def test_retries_a_503_then_succeeds_with_exponential_backoff() -> None:
+    rec = Recorder(
+        _detail(503, "The model is loading."),
+        _detail(503, "The model is loading."),
+        httpx.Response(200, json=ASSIGNMENT),
+    )
+    client, sleeps = _sync(rec, backoff=0.1)
+    with client:
+        assert client.segment({"ctc": 1}).segment_id == 3
+    assert len(rec.requests) == 3
+    assert sleeps == [0.1, 0.2]
+
+
+def test_honours_retry_after_capped_by_max_delay() -> None:
+    rec = Recorder(
+        _detail(503, "Reloading.", **{"Retry-After": "2"}),
+        _detail(503, "Reloading.", **{"Retry-After": "3600"}),
+        httpx.Response(200, json=ASSIGNMENT),
+    )
+    client, sleeps = _sync(rec, max_delay=5.0)
+    with client:
+        client.segment({"ctc": 1})
+    assert sleeps == [2.0, 5.0]
+
+
+def test_retry_delay_caps_growth_and_reads_http_dates() -> None:
+    assert [_retry_delay(a, None, backoff=0.2, max_delay=1.0) for a in range(5)] == [
+        0.2,
+        0.4,
+        0.8,
+        1.0,
+        1.0,
+    ]
+    assert _retry_delay(10_000, None, backoff=0.2, max_delay=1.0) == 1.0
+    past = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert _retry_delay(0, past, backoff=0.2, max_delay=1.0) == 0.0
+    junk = httpx.Response(503, headers={"Retry-After": "soon"})
+    assert _retry_delay(1, junk, backoff=0.2, max_delay=1.0) == 0.4
+
+
+def test_503_after_the_last_retry_raises_with_the_detail() -> None:
+    rec = Recorder(_detail(503, "The model is loading."))
+    client, sleeps = _sync(rec, retries=2)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segments()
+    assert len(rec.requests) == 3
+    assert len(sleeps) == 2
+    assert info.value.status_code == 503
+    assert info.value.detail == "The model is loading."
+
+
+def test_retries_connection_errors_then_succeeds() -> None:
+    rec = Recorder(
+        httpx.ConnectError("Connection refused"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ConnectTimeout("timed out"),
+        httpx.Response(200, json={"segments": [{"id": 0}, {"id": 1}]}),
+    )
+    client, sleeps = _sync(rec, retries=3, backoff=0.05)
+    with client:
+        assert client.segments() == [{"id": 0}, {"id": 1}]
+    assert len(rec.requests) == 4
+    assert sleeps == [0.05, 0.1, 0.2]
+
+
+def test_connection_errors_past_the_retries_raise_without_status() -> None:
+    rec = Recorder(httpx.ConnectError("Connection refused"))
+    client, _ = _sync(rec, retries=2)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segment({"ctc": 1})
+    assert len(rec.requests) == 3
+    assert info.value.status_code is None
+    assert "after 3 attempt(s)" in str(info.value)
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+def test_a_read_timeout_is_not_retried() -> None:
+    rec = Recorder(httpx.ReadTimeout("read timed out"))
+    client, sleeps = _sync(rec)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segment({"ctc": 1})
+    assert len(rec.requests) == 1 and sleeps == []
+    assert info.value.status_code is None
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [
+        (401, "A valid API key is required."),
+        (404, "There is no segment 42."),
+        (400, "ctc must be a positive number for a learner to be placed."),
+    ],
+)
+def test_4xx_is_not_retried_and_carries_the_detail(status: int, detail: str) -> None:
+    rec = Recorder(_detail(status, detail))
+    client, sleeps = _sync(rec)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segment_profile(42)
+    assert len(rec.requests) == 1 and sleeps == []
+    assert info.value.status_code == status
+    assert info.value.detail == detail
+    assert str(info.value) == f"{status}: {detail}"
+
+
+def test_422_keeps_the_field_errors_and_says_them_in_one_line() -> None:
+    errors = [
+        {"type": "missing", "loc": ["body", "ctc"], "msg": "Field required", "input": {}},
+        {"type": "extra_forbidden", "loc": ["body", "x"], "msg": "Extra inputs are not permitted"},
+    ]
+    rec = Recorder(_detail(422, errors))
+    client, sleeps = _sync(rec)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segment({"x": 1})
+    assert len(rec.requests) == 1 and sleeps == []
+    assert info.value.status_code == 422
+    assert info.value.detail == errors
+    assert str(info.value) == "422: ctc: Field required; x: Extra inputs are not permitted"
+
+
+def test_an_error_that_is_not_the_service_shape_keeps_its_text() -> None:
+    rec = Recorder(httpx.Response(502, text="<html>Bad gateway</html>"))
+    client, _ = _sync(rec)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segments()
+    assert (info.value.status_code, info.value.detail) == (502, "<html>Bad gateway</html>")
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"segment_id": 1}', b"[1, 2]", b'{"runner_up": 7}']
+)
+def test_a_success_of_the_wrong_shape_is_an_error(body: bytes) -> None:
+    rec = Recorder(httpx.Response(200, content=body))
+    client, _ = _sync(rec)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segment({"ctc": 1})
+    assert info.value.status_code == 200
+
+
+def test_batch_parses_assignments_and_item_errors_in_order() -> None:
+    results = [
+        ASSIGNMENT,
+        {"index": 1, "error": "ctc must be a positive number for a learner to be placed."},
+        {**ASSIGNMENT, "segment_id": 0, "runner_up": None, "margin": None},
+    ]
+    rec = Recorder(httpx.Response(200, json={"results": results}))
+    client, _ = _sync(rec)
+    learners = [{"ctc": 1_000_000}, {"ctc": -5}, {"ctc": 300_000}]
+    with client:
+        got = client.segment_batch(learners)
+    assert isinstance(got[0], Assignment) and got[0].segment_id == 3
+    assert got[1] == ItemError(1, "ctc must be a positive number for a learner to be placed.")
+    assert isinstance(got[2], Assignment) and got[2].runner_up is None
+    request = rec.requests[0]
+    assert request.url == f"{BASE}/segment/batch"
+    assert json.loads(request.content) == {"learners": learners}
+
+
+def test_segments_and_profile_send_the_level() -> None:
+    rec = Recorder(
+        httpx.Response(200, json={"segments": [{"id": 0, "name": "a"}]}),
+        httpx.Response(200, json={"id": 2, "name": "b"}),
+    )
+    client, _ = _sync(rec)
+    with client:
+        assert client.segments(level="coarse") == [{"id": 0, "name": "a"}]
+        assert client.segment_profile(2, level="coarse") == {"id": 2, "name": "b"}
+    assert [str(r.url) for r in rec.requests] == [
+        f"{BASE}/segments?level=coarse",
+        f"{BASE}/segments/2?level=coarse",
+    ]
+    assert all(r.method == "GET" for r in rec.requests)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="retries"):
+        LearnsegClient(BASE, retries=-1)
+
+
+# --------------------------------------------------------------------------- async, mocked
+
+
+def test_async_retries_503_and_connection_errors() -> None:
+    rec = Recorder(
+        httpx.ConnectError("Connection refused"),
+        _detail(503, "The model is loading.", **{"Retry-After": "1"}),
+        httpx.Response(200, json=ASSIGNMENT),
+    )
+    client, sleeps = _async(rec, backoff=0.1)
+
+    async def main() -> Assignment:
+        async with client:
+            return await client.segment({"ctc": 1})
+
+    assert asyncio.run(main()).segment_id == 3
+    assert len(rec.requests) == 3
+    assert sleeps == [0.1, 1.0]
+
+
+def test_async_connection_errors_past_the_retries_raise() -> None:
+    rec = Recorder(httpx.ConnectError("Connection refused"))
+    client, sleeps = _async(rec, retries=1)
+
+    async def main() -> None:
+        async with client:
+            await client.segments()
+
+    with pytest.raises(LearnsegError) as info:
+        asyncio.run(main())
+    assert info.value.status_code is None
+    assert len(rec.requests) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [401, 422])
+def test_async_4xx_is_not_retried(status: int) -> None:
+    rec = Recorder(_detail(status, "No."))
+    client, sleeps = _async(rec)
+
+    async def main() -> None:
+        async with client:
+            await client.segment({"ctc": 1})
+
+    with pytest.raises(LearnsegError) as info:
+        asyncio.run(main())
+    assert (info.value.status_code, info.value.detail) == (status, "No.")
+    assert len(rec.requests) == 1 and sleeps == []
+
+
+def test_async_batch_segments_and_profile() -> None:
+    rec = Recorder(
+        httpx.Response(200, json={"results": [{"index": 0, "error": "Bad."}, ASSIGNMENT]}),
+        httpx.Response(200, json={"segments": [{"id": 0}]}),
+        httpx.Response(200, json={"id": 0}),
+    )
+    client, _ = _async(rec)
+
+    async def main() -> tuple[Any, ...]:
+        async with client:
+            return (
+                await client.segment_batch([{"ctc": -1}, {"ctc": 1}]),
+                await client.segments(),
+                await client.segment_profile(0),
+            )
+
+    batch, segments, profile = asyncio.run(main())
+    assert batch[0] == ItemError(0, "Bad.")
+    assert isinstance(batch[1], Assignment)
+    assert segments == [{"id": 0}]
+    assert profile == {"id": 0}
+    assert str(rec.requests[2].url) == f"{BASE}/segments/0?level=segment"
+
+
+# --------------------------------------------------------------------------- the real service
+
+SERVICE_READY = (REPO / "service" / "__main__.py").exists() and (
+    REPO / "service" / "main.py"
+).exists()
+live = pytest.mark.skipif(
+    not SERVICE_READY, reason="service/__main__.py and service/main.py are not written yet"
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any LEARNSEG_ setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSEG_")}
+    env.update(OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@contextmanager
+def running_service(
+    command: list[str],
+    env: Mapping[str, str],
+    port: int,
+    log: Path,
+    *,
+    cwd: Path = REPO,
+    timeout: float = 60.0,
+) -> Iterator[str]:
+    """Start `command`, wait until /health/ready answers 200, yield its base URL, then stop it."""
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the service exited with {proc.returncode}:\n{_tail(log)}")
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the service was not ready within {timeout:.0f} s:\n{_tail(log)}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+LEARNERS: list[dict[str, Any]] = [
+    {
+        "company_hash": "atrgxnnt xzaxv",
+        "email_hash": "6de0a4417d18ab14334c3f43d6ef9c3c",
+        "orgyear": 2016,
+        "ctc": 1_100_000,
+        "job_position": "Backend Engineer",
+        "ctc_updated_year": 2020,
+    },
+    {"ctc": 450_000, "orgyear": 2021},
+    {"ctc": 2_500_000, "orgyear": 2009, "job_position": "engineering leadership"},
+]
+
+
+@pytest.fixture(scope="module")
+def live_url(
+    trained_small: TrainingResult, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if not SERVICE_READY:
+        pytest.skip("service/__main__.py and service/main.py are not written yet")
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "service",
+        "--model-dir",
+        str(trained_small.folder.parent),
+        "--port",
+        str(port),
+    ]
+    log = tmp_path_factory.mktemp("live") / "service.log"
+    with running_service(command, service_env(LEARNSEG_API_KEYS="k1"), port, log) as base:
+        yield base
+
+
+def _check_assignment(got: Assignment, version: str) -> None:
+    assert isinstance(got, Assignment)
+    assert got.model_version == version
+    assert got.segment_name
+    assert got.distance >= 0
+    assert got.features and all(isinstance(v, float) for v in got.features.values())
+    if got.runner_up is not None:
+        assert got.runner_up.segment_id != got.segment_id
+        assert got.runner_up.distance >= got.distance
+        assert got.margin is not None and got.margin >= 0
+
+
+def _check_same_placement(batch_item: Assignment | ItemError, single: Assignment) -> None:
+    """The batch path (numpy) places a learner like the single path (scalars), to rounding."""
+    assert isinstance(batch_item, Assignment)
+    assert batch_item.segment_id == single.segment_id
+    assert batch_item.coarse_segment_id == single.coarse_segment_id
+    assert batch_item.features == pytest.approx(single.features, rel=1e-12)
+    assert batch_item.distance == pytest.approx(single.distance, rel=1e-12)
+    assert batch_item.warnings == single.warnings
+    if single.runner_up is None:
+        assert batch_item.runner_up is None
+    else:
+        assert batch_item.runner_up is not None
+        assert batch_item.runner_up.segment_id == single.runner_up.segment_id
+        assert batch_item.runner_up.distance == pytest.approx(single.runner_up.distance, rel=1e-12)
+
+
+@live
+def test_live_sync(live_url: str, trained_small: TrainingResult) -> None:
+    with LearnsegClient(live_url, api_key="k1") as client:
+        one = client.segment(LEARNERS[0])
+        _check_assignment(one, trained_small.version)
+
+        batch = client.segment_batch([*LEARNERS, {"ctc": -5}])
+        assert len(batch) == len(LEARNERS) + 1
+        for got in batch[: len(LEARNERS)]:
+            assert isinstance(got, Assignment)
+            _check_assignment(got, trained_small.version)
+        _check_same_placement(batch[0], one)
+        last = batch[-1]
+        assert isinstance(last, ItemError) and last.index == len(LEARNERS)
+        assert last.error
+
+        segments = client.segments()
+        assert len(segments) == trained_small.k
+        coarse = client.segments(level="coarse")
+        assert 0 < len(coarse) <= len(segments)
+
+        # The list holds summaries; a profile is the full record of the same segment.
+        summary = next(s for s in segments if s["id"] == one.segment_id)
+        profile = client.segment_profile(one.segment_id)
+        assert (profile["id"], profile["name"]) == (one.segment_id, one.segment_name)
+        assert profile["name"] == summary["name"] and profile["size"] == summary["size"]
+        coarse_profile = client.segment_profile(one.coarse_segment_id, level="coarse")
+        assert coarse_profile["id"] == one.coarse_segment_id
+        assert coarse_profile["name"] in {c["name"] for c in coarse}
+
+        with pytest.raises(LearnsegError) as info:
+            client.segment_profile(999)
+        assert info.value.status_code == 404
+        assert isinstance(info.value.detail, str) and info.value.detail
+
+        with pytest.raises(LearnsegError) as info:
+            client.segment({"orgyear": 2015})  # ctc is required
+        assert info.value.status_code == 422
+        assert isinstance(info.value.detail, list)
+
+
+@live
+def test_live_async(live_url: str, trained_small: TrainingResult) -> None:
+    async def main() -> None:
+        async with AsyncLearnsegClient(live_url, api_key="k1") as client:
+            one, batch, segments = await asyncio.gather(
+                client.segment(LEARNERS[1]),
+                client.segment_batch(LEARNERS),
+                client.segments(),
+            )
+            _check_assignment(one, trained_small.version)
+            _check_same_placement(batch[1], one)
+            assert len(segments) == trained_small.k
+            profile = await client.segment_profile(one.segment_id)
+            assert profile["id"] == one.segment_id
+            coarse = await client.segments(level="coarse")
+            coarse_profile = await client.segment_profile(coarse[0]["id"], level="coarse")
+            assert coarse_profile["name"] == coarse[0]["name"]
+
+    asyncio.run(main())
+
+
+@live
+@pytest.mark.parametrize("key", ["wrong", None])
+def test_live_wrong_or_missing_key_is_401_and_not_retried(live_url: str, key: str | None) -> None:
+    with LearnsegClient(live_url, api_key=key) as client:
+        client._sleep = lambda _delay: pytest.fail("a 401 must not be retried")
+        with pytest.raises(LearnsegError) as info:
+            client.segment(LEARNERS[0])
+    assert info.value.status_code == 401
+    assert isinstance(info.value.detail, str) and info.value.detail
+
+
+@live
+def test_live_async_wrong_key_is_401(live_url: str) -> None:
+    async def main() -> None:
+        async with AsyncLearnsegClient(live_url, api_key="wrong") as client:
+            await client.segments()
+
+    with pytest.raises(LearnsegError) as info:
+        asyncio.run(main())
+    assert info.value.status_code == 401
+
+
+def test_live_unreachable_service_raises_after_retries() -> None:
+    """A real refused connection (nothing listens on the port) goes through the retry path."""
+    client = LearnsegClient(f"http://127.0.0.1:{free_port()}", retries=2, backoff=0.0)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segments()
+    assert info.value.status_code is None
+    assert "after 3 attempt(s)" in str(info.value)
+
+
+def test_client_imports_neither_pandas_nor_sklearn() -> None:
+    code = (
+        "import sys, service.client; "
+        "bad = [m for m in ('pandas', 'sklearn', 'numpy', 'scipy') if m in sys.modules]; "
+        "sys.exit(', '.join(bad) or None)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

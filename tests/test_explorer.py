@@ -1,0 +1,134 @@
+"""The segment explorer page at /, driven in a real headless Chromium (Debian's package).
+
+Skipped, with the reason, only where Chromium or its driver is not installed (``.ci/run``
+installs both). The screenshot goes to ``test-output/explorer.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from training.pipeline import TrainingResult
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+    reason="Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+    "chromium-driver; .ci/run does it)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(trained_small: TrainingResult) -> Iterator[str]:
+    port = _free_port()
+    env = os.environ | {"LEARNSEG_MODEL_DIR": str(trained_small.folder.parent)}
+    env.pop("LEARNSEG_API_KEYS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("the service did not become ready within 30 s")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_page_lists_segments_and_assigns_a_learner(server: str, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server + "/")  # type: ignore[attr-defined]
+    wait = WebDriverWait(driver, 20)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segments .card")))
+    segments = httpx.get(f"{server}/segments").json()["segments"]
+    cards = driver.find_elements(By.CSS_SELECTOR, "#segments .card")  # type: ignore[attr-defined]
+    assert len(cards) == len(segments)
+    assert segments[0]["name"] in cards[0].text
+    assert "Model " in driver.find_element(By.ID, "model").text  # type: ignore[attr-defined]
+
+    learner = {
+        "ctc": "2500000",
+        "orgyear": "20165",
+        "job_position": "Backend Engineer",
+        "company_hash": "a company never seen",
+        "ctc_updated_year": "2020",
+    }
+    for name, value in learner.items():
+        field = driver.find_element(By.NAME, name)  # type: ignore[attr-defined]
+        field.clear()
+        field.send_keys(value)
+    driver.find_element(By.ID, "submit").click()  # type: ignore[attr-defined]
+    card = wait.until(ec.presence_of_element_located((By.ID, "assignment")))
+    expected = httpx.post(
+        f"{server}/segment",
+        json={k: (v if k in ("job_position", "company_hash") else int(v)) for k, v in learner.items()},
+    ).json()
+    assert card.get_attribute("data-segment-id") == str(expected["segment_id"])
+    assert expected["segment_name"] in card.text
+    warnings = driver.find_element(By.ID, "warnings").text  # type: ignore[attr-defined]
+    assert "orgyear 20165 looks like a typo" in warnings
+    assert all(w in warnings for w in expected["warnings"])
+    OUTPUT.mkdir(exist_ok=True)
+    driver.save_screenshot(str(OUTPUT / "explorer.png"))  # type: ignore[attr-defined]
+    assert (OUTPUT / "explorer.png").stat().st_size > 10_000

@@ -1,0 +1,258 @@
+"""The segment service's endpoints: assignment, batches, profiles, the model, the docs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.main import create_app
+from service.schemas import (
+    BatchAssigned,
+    BatchItemError,
+    BatchResponse,
+    ModelInfo,
+    SegmentList,
+    SegmentProfile,
+    SegmentResult,
+)
+from tests.service_support import JUNK, LEARNERS, TestClient, service_settings
+from training.pipeline import TrainingResult
+
+
+@pytest.fixture(scope="module")
+def client(service_model_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(service_settings(service_model_dir))) as client:
+        yield client
+
+
+def test_health(client: TestClient, trained_small: TrainingResult) -> None:
+    assert client.get("/health/live").json() == {"status": "alive"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "model_version": trained_small.version}
+
+
+def test_segment_places_a_learner(client: TestClient, trained_small: TrainingResult) -> None:
+    response = client.post("/segment", json=LEARNERS[0])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    result = SegmentResult.model_validate(response.json())
+    assert 0 <= result.segment_id < trained_small.k
+    assert result.model_version == trained_small.version
+    assert result.runner_up is not None and result.runner_up.segment_id != result.segment_id
+    assert result.margin == pytest.approx(result.runner_up.distance - result.distance)
+    assert result.distance >= 0 and result.margin is not None and result.margin >= 0
+    assert {"years_experience", "log_ctc", "company_known", "title_known"} <= set(result.features)
+    names = {s["id"]: s["name"] for s in client.get("/segments").json()["segments"]}
+    assert result.segment_name == names[result.segment_id]
+
+
+def test_junk_learner_is_repaired_with_warnings(client: TestClient) -> None:
+    response = client.post("/segment", json=JUNK)
+    assert response.status_code == 200, response.text
+    warnings = response.json()["warnings"]
+    assert "orgyear 20165 looks like a typo: read as 2016" in warnings
+    assert any(w.startswith("ctc 2 is below the plausible range: raised to") for w in warnings)
+    assert "company not seen in training (or too few learners): population fallback" in warnings
+    assert "job_position 'Not Available' is a placeholder: treated as missing" in warnings
+    assert response.json()["features"]["company_known"] == 0.0
+
+
+@pytest.mark.parametrize("orgyear", [0, 1, 100_000, 2016.5, 20165.0, 3000])
+def test_absurd_but_numeric_years_are_accepted(client: TestClient, orgyear: float) -> None:
+    response = client.post("/segment", json={"ctc": 900_000, "orgyear": orgyear})
+    assert response.status_code == 200, response.text
+    assert any(w.startswith("orgyear") for w in response.json()["warnings"])
+
+
+def test_batch_keeps_order_reports_bad_items_and_matches_single(client: TestClient) -> None:
+    items: list[Any] = [
+        LEARNERS[0],
+        {"ctc": -5, "email_hash": "x"},
+        LEARNERS[1],
+        {**LEARNERS[2], "nickname": "bob"},
+        JUNK,
+        "not a learner",
+        {"orgyear": 2016},
+        LEARNERS[3],
+        {"ctc": 1e6, "company_hash": "x" * 201},
+        LEARNERS[4],
+    ]
+    response = client.post("/segment/batch", json={"learners": items})
+    assert response.status_code == 200, response.text
+    results = BatchResponse.model_validate(response.json()).results
+    assert [r.index for r in results] == list(range(len(items)))
+    errors = {r.index: r.error for r in results if isinstance(r, BatchItemError)}
+    assert errors == {
+        1: "ctc: Input should be greater than 0",
+        3: "nickname: Extra inputs are not permitted",
+        5: "The item must be a JSON object holding one learner (ctc at least).",
+        6: "ctc: Field required",
+        8: "company_hash: String should have at most 200 characters",
+    }
+    for result in results:
+        if isinstance(result, BatchAssigned):
+            single = client.post("/segment", json=items[result.index]).json()
+            assert_same_result(result.model_dump(exclude={"index"}), single)
+
+
+def test_batch_of_many_matches_single_results(client: TestClient) -> None:
+    learners = [
+        {**learner, "ctc": learner["ctc"] * (1 + i / 50)}
+        for i in range(40)
+        for learner in (*LEARNERS, JUNK)
+    ]
+    batch = client.post("/segment/batch", json={"learners": learners}).json()["results"]
+    assert len(batch) == len(learners)
+    for i in range(0, len(learners), 7):
+        single = client.post("/segment", json=learners[i]).json()
+        assert_same_result({k: v for k, v in batch[i].items() if k != "index"}, single)
+
+
+def assert_same_result(batch: dict[str, Any], single: dict[str, Any]) -> None:
+    """Same segment, features and warnings; distances equal up to rounding (numpy vs Python)."""
+    exact = ("segment_id", "segment_name", "coarse_segment_id", "features", "warnings")
+    assert {k: batch[k] for k in (*exact, "model_version")} == {
+        k: single[k] for k in (*exact, "model_version")
+    }
+    assert batch["runner_up"]["segment_id"] == single["runner_up"]["segment_id"]
+    for a, b in (
+        (batch["distance"], single["distance"]),
+        (batch["margin"], single["margin"]),
+        (batch["runner_up"]["distance"], single["runner_up"]["distance"]),
+    ):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
+    assert set(batch) == set(single)
+
+
+def test_empty_batch(client: TestClient) -> None:
+    response = client.post("/segment/batch", json={"learners": []})
+    assert response.status_code == 200 and response.json() == {"results": []}
+
+
+def test_batch_over_the_limit_is_413(client: TestClient) -> None:
+    response = client.post("/segment/batch", json={"learners": [{"ctc": 1}] * 10_001})
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "A batch holds at most 10000 learners; this one has 10001."
+    }
+
+
+def test_batch_limit_is_a_setting(service_model_dir: Path) -> None:
+    app = create_app(service_settings(service_model_dir, max_batch=3))
+    with TestClient(app) as client:
+        ok = client.post("/segment/batch", json={"learners": [{"ctc": 1e6}] * 3})
+        assert ok.status_code == 200
+        over = client.post("/segment/batch", json={"learners": [{"ctc": 1e6}] * 4})
+    assert over.status_code == 413
+    assert over.json()["detail"] == "A batch holds at most 3 learners; this one has 4."
+
+
+def test_body_over_the_byte_limit_is_413(service_model_dir: Path) -> None:
+    app = create_app(service_settings(service_model_dir, max_body_bytes=2048))
+    with TestClient(app) as client:
+        response = client.post("/segment/batch", json={"learners": [LEARNERS[0]] * 20})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than the limit of 2048 bytes."}
+
+
+def test_segments_and_coarse_segments(client: TestClient, trained_small: TrainingResult) -> None:
+    fine = SegmentList.model_validate(client.get("/segments").json()).segments
+    assert [s.id for s in fine] == list(range(trained_small.k))
+    assert sum(s.size for s in fine) == trained_small.learners
+    coarse = SegmentList.model_validate(client.get("/segments?level=coarse").json()).segments
+    assert 1 <= len(coarse) < len(fine)
+    assert sorted(i for s in coarse for i in s.segments or []) == [s.id for s in fine]
+    assert {s.coarse_segment_id for s in fine} == {s.id for s in coarse}
+
+
+def test_segment_profile(client: TestClient, trained_small: TrainingResult) -> None:
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    response = client.get("/segments/1")
+    assert response.status_code == 200
+    assert response.json() == profiles["segments"][1]
+    SegmentProfile.model_validate(response.json())
+    coarse = client.get("/segments/0", params={"level": "coarse"})
+    assert coarse.status_code == 200 and coarse.json() == profiles["coarse"][0]
+
+
+def test_unknown_segment_is_404(client: TestClient, trained_small: TrainingResult) -> None:
+    k = trained_small.k
+    response = client.get("/segments/99")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": f"Segment 99 does not exist; this model has segments 0-{k - 1}."
+    }
+    n_coarse = len(client.get("/segments?level=coarse").json()["segments"])
+    coarse = client.get("/segments/7?level=coarse")
+    assert coarse.status_code == 404
+    assert coarse.json() == {
+        "detail": "Coarse segment 7 does not exist; this model has coarse segments "
+        f"0-{n_coarse - 1}."
+    }
+    assert client.get("/segments/-1").status_code == 404
+    assert client.get("/segments/abc").status_code == 422
+    assert client.get("/segments?level=micro").status_code == 422
+
+
+def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
+    response = client.get("/model")
+    assert response.status_code == 200
+    info = ModelInfo.model_validate(response.json())
+    assert info.version == trained_small.version
+    assert info.k == trained_small.k
+    assert len(info.data.fingerprint) == 64
+    assert info.data.rows == trained_small.rows
+    assert {"numpy", "scikit-learn", "python"} <= set(info.library_versions)
+    assert {"kmeans", "hierarchical", "comparison"} <= set(info.metrics)
+    assert info.trained_at.startswith("20")
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    missing = client.get("/nope")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "There is no route /nope; see /docs for the API."}
+    wrong = client.get("/segment")
+    assert wrong.status_code == 405
+    assert wrong.json() == {"detail": "/segment does not accept GET."}
+
+
+def test_openapi_documents_every_route_with_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {
+        "/segment",
+        "/segment/batch",
+        "/segments",
+        "/segments/{segment_id}",
+        "/model",
+        "/health/live",
+        "/health/ready",
+        "/admin/reload",
+        "/metrics",
+    } <= set(schema["paths"])
+    body = schema["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["required"] == ["ctc"]
+    assert body["schema"]["additionalProperties"] is False
+    assert {"a clean learner", "junk to repair"} <= set(body["examples"])
+    batch = schema["paths"]["/segment/batch"]["post"]["requestBody"]["content"]
+    items = batch["application/json"]["schema"]["properties"]["learners"]["items"]
+    assert items["required"] == ["ctc"]  # the learner schema is inlined, no dangling $ref
+    ok = schema["paths"]["/segment"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/SegmentResult"}
+    assert schema["components"]["schemas"]["SegmentResult"]["examples"]
+    assert "securitySchemes" not in schema.get("components", {})  # no keys configured
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_docs_can_be_turned_off(service_model_dir: Path) -> None:
+    with TestClient(create_app(service_settings(service_model_dir, docs=False))) as client:
+        assert client.get("/docs").status_code == 404
+        assert client.get("/openapi.json").status_code == 404
+        assert client.get("/redoc").status_code == 404
+        assert client.get("/nope").json() == {"detail": "There is no route /nope."}
+        assert client.post("/segment", json=LEARNERS[0]).status_code == 200

@@ -1,0 +1,199 @@
+"""``python -m service``: flags over environment, one-sentence errors, a real server, no pandas."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.__main__ import main, settings_from_args
+from tests.service_support import JUNK, LEARNERS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSEG_")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def no_learnseg_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith("LEARNSEG_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    for flag in ("--model-dir", "--host", "--port", "--workers", "--log-level"):
+        assert flag in result.stdout
+
+
+def test_defaults(no_learnseg_env: pytest.MonkeyPatch) -> None:
+    settings = settings_from_args([])
+    assert (settings.model_dir, settings.host, settings.port, settings.workers) == (
+        Path("models"),
+        "127.0.0.1",
+        8000,
+        1,
+    )
+    assert settings.max_batch == 10_000 and settings.docs and settings.api_keys == ()
+
+
+def test_flags_override_the_environment(no_learnseg_env: pytest.MonkeyPatch) -> None:
+    env = no_learnseg_env
+    env.setenv("LEARNSEG_MODEL_DIR", "/srv/env-models")
+    env.setenv("LEARNSEG_PORT", "9001")
+    env.setenv("LEARNSEG_HOST", "0.0.0.0")
+    env.setenv("LEARNSEG_API_KEYS", " alpha, beta ,,")
+    env.setenv("LEARNSEG_MAX_BATCH", "500")
+    env.setenv("LEARNSEG_DOCS", "false")
+    env.setenv("LEARNSEG_LOG_LEVEL", "WARNING")
+    env.setenv("LEARNSEG_K_MAX", "9")  # a training setting: ignored here
+    from_env = settings_from_args([])
+    assert from_env.model_dir == Path("/srv/env-models") and from_env.port == 9001
+    assert from_env.host == "0.0.0.0" and from_env.api_keys == ("alpha", "beta")
+    assert from_env.max_batch == 500 and not from_env.docs and from_env.log_level == "warning"
+    flags = settings_from_args(
+        ["--model-dir", "/srv/flag-models", "--port", "9002", "--workers", "2"]
+    )
+    assert flags.model_dir == Path("/srv/flag-models") and flags.port == 9002
+    assert flags.workers == 2 and flags.host == "0.0.0.0"  # not given as a flag: env still
+
+
+def test_a_bad_setting_is_one_sentence(
+    no_learnseg_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--port", "0"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: setting port: Input should be greater than or equal to 1.\n"
+    )
+    no_learnseg_env.setenv("LEARNSEG_MAX_BATCH", "many")
+    with pytest.raises(SystemExit):
+        main([])
+    assert "setting max_batch" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_real_server_logs_json_lines_without_secrets(service_model_dir: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "--model-dir",
+            str(service_model_dir),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(LEARNSEG_API_KEYS="k-e2e-secret"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        headers = {"X-API-Key": "k-e2e-secret", "X-Request-ID": "e2e-1"}
+        single = httpx.post(f"{base}/segment", json=JUNK, headers=headers, timeout=10)
+        assert single.status_code == 200 and single.headers["x-request-id"] == "e2e-1"
+        batch = httpx.post(
+            f"{base}/segment/batch", json={"learners": LEARNERS}, headers=headers, timeout=10
+        )
+        assert batch.status_code == 200 and len(batch.json()["results"]) == len(LEARNERS)
+        assert httpx.get(f"{base}/model", timeout=10).status_code == 401
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    lines = [line for line in out.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    access = [r for r in records if r["logger"] == "service.access"]
+    assert any(r["request_id"] == "e2e-1" and r["path"] == "/segment" for r in access)
+    assert any(r["status"] == 401 for r in access)
+    assert any(r["logger"].startswith("uvicorn") for r in records)  # uvicorn's own, as JSON
+    assert "HTTP/1.1" not in out  # uvicorn's access log is off
+    assert "Traceback" not in out + err
+    for secret in ("k-e2e-secret", JUNK["email_hash"], JUNK["company_hash"]):
+        assert secret not in out + err
+
+
+# The whole service (start-up, verification, both assignment paths) runs with pandas and
+# scikit-learn unimportable.
+NO_PANDAS = """
+import sys
+sys.modules["pandas"] = None
+sys.modules["sklearn"] = None
+sys.modules["joblib"] = None
+import warnings
+from pathlib import Path
+from starlette.exceptions import StarletteDeprecationWarning
+warnings.simplefilter("ignore", StarletteDeprecationWarning)
+from fastapi.testclient import TestClient
+from service.config import ServiceSettings
+from service.main import create_app
+
+settings = ServiceSettings(model_dir=Path(sys.argv[1]), api_keys=())
+with TestClient(create_app(settings)) as client:
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    one = client.post("/segment", json={"ctc": 1e6, "orgyear": 2016, "company_hash": "a"})
+    assert one.status_code == 200, one.text
+    many = client.post("/segment/batch", json={"learners": [{"ctc": 1e6}] * 50})
+    assert many.status_code == 200, many.text
+assert sys.modules["pandas"] is None and sys.modules["sklearn"] is None
+print("ok")
+"""
+
+
+def _run_blocked(model_dir: Path) -> subprocess.CompletedProcess[str]:
+    code = textwrap.dedent(NO_PANDAS)
+    return subprocess.run(
+        [sys.executable, "-c", code, str(model_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_clean_env(),
+    )
+
+
+def test_serves_with_pandas_and_sklearn_blocked(service_model_dir: Path) -> None:
+    result = _run_blocked(service_model_dir)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
