@@ -7,7 +7,7 @@ ROWS ?= 205843
 SEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train report inspect synth test lint format bench clean
+.PHONY: help install run serve train report inspect synth test lint format bench docker docker-run clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -20,8 +20,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install learnseg with its dev tools
 
-run: install ## Main job on the embedded default (for now: the data-quality summary of it)
-	$(PY) -m training inspect
+run: install ## Main job: train on the embedded default if models/LATEST is missing, then serve
+	@test -f models/LATEST || $(PY) -m training train
+	$(PY) -m service
+
+serve: install ## Serve models/LATEST on 127.0.0.1:8000 (LEARNSEG_* settings apply)
+	$(PY) -m service
 
 train: install ## Train on the embedded default, or DATA=path-or-URL (ARGS="--k 5" etc.)
 	$(PY) -m training train $(if $(DATA),--data $(DATA)) $(ARGS)
@@ -35,10 +39,11 @@ inspect: install ## Data-quality summary of SOURCE=path-or-URL (default: the emb
 synth: install ## Write the embedded default table to OUT=path (ROWS, SEED)
 	$(PY) -m training synth --rows $(ROWS) --seed $(SEED) --out $(or $(OUT),data/learners.csv)
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check), mypy and hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint Dockerfile
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -51,6 +56,12 @@ bench: install ## Benchmarks (tables on stdout; results go to docs/benchmarks.md
 	$(PY) bench/data.py
 	$(PY) bench/train.py
 	$(PY) bench/clustering.py
+
+docker: ## Build the image (models mounted at run time; BAKE_MODELS=true bakes models/LATEST in)
+	docker build -t learnseg $(if $(BAKE_MODELS),--build-arg BAKE_MODELS=$(BAKE_MODELS)) .
+
+docker-run: ## Run the image with ./models mounted read-only on port 8000
+	docker run --rm -p 8000:8000 -v "$$PWD/models:/app/models:ro" learnseg
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
