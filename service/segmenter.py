@@ -32,7 +32,7 @@ from training.ops import ARRAY
 RAW_FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Assignment:
     """One learner's segment, why, and what was cleaned or fell back on the way."""
 
@@ -180,13 +180,47 @@ class Segmenter:
         for mask in clean.touched.values():
             touched |= mask
         feature_rows = np.column_stack([values[name] for name in FEATURE_COLUMNS]).tolist()
-        ids, coarse = self._scalar[5], self._scalar[6]
+        # Nearest and runner-up centres for every learner at once (stable order, as the scalar
+        # path's sorted(): on a tie the lower centre index wins in both).
+        order = np.argsort(distances, axis=1, kind="stable")
+        rows = np.arange(len(learners))
+        best = order[:, 0]
+        best_d = distances[rows, best].tolist()
+        segment_ids = self.model.segment_ids[best].tolist()
+        coarse = self.model.coarse[best].tolist()
+        if distances.shape[1] > 1:
+            second = order[:, 1]
+            second_d = distances[rows, second].tolist()
+            runner_ids: list[int | None] = self.model.segment_ids[second].tolist()
+        else:
+            second_d = [None] * len(learners)
+            runner_ids = [None] * len(learners)
+        touched_rows = touched.tolist()
+        names = self._names
+        version = self.version
+        companies = clean.company
+        titles = clean.job_title
         out = []
         for i, learner in enumerate(learners):
             features = dict(zip(FEATURE_COLUMNS, feature_rows[i], strict=True))
-            warnings = describe_touches(clean, learner, i) if touched[i] else []
-            warnings += fallback_warnings(clean.company[i], clean.job_title[i], features)
-            out.append(self._result(distances[i].tolist(), ids, coarse, features, warnings))
+            warnings = describe_touches(clean, learner, i) if touched_rows[i] else []
+            if not (features["company_known"] and features["title_known"]):
+                warnings += fallback_warnings(companies[i], titles[i], features)
+            runner_d = second_d[i]
+            out.append(
+                Assignment(
+                    segment_id=segment_ids[i],
+                    segment_name=names[segment_ids[i]],
+                    coarse_segment_id=coarse[i],
+                    distance=best_d[i],
+                    runner_up_id=runner_ids[i],
+                    runner_up_distance=runner_d,
+                    margin=None if runner_d is None else runner_d - best_d[i],
+                    features=features,
+                    warnings=warnings,
+                    model_version=version,
+                )
+            )
         return out
 
     def _distances(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

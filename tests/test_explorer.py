@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,7 +68,7 @@ def server(trained_small: TrainingResult) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     webdriver = pytest.importorskip("selenium.webdriver")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -92,20 +93,20 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
-def test_page_lists_segments_and_assigns_a_learner(server: str, browser: object) -> None:
+def test_page_lists_segments_and_assigns_a_learner(server: str, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    driver.get(server + "/")  # type: ignore[attr-defined]
+    driver.get(server + "/")
     wait = WebDriverWait(driver, 20)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segments .card")))
     segments = httpx.get(f"{server}/segments").json()["segments"]
-    cards = driver.find_elements(By.CSS_SELECTOR, "#segments .card")  # type: ignore[attr-defined]
+    cards = driver.find_elements(By.CSS_SELECTOR, "#segments .card")
     assert len(cards) == len(segments)
     assert segments[0]["name"] in cards[0].text
-    assert "Model " in driver.find_element(By.ID, "model").text  # type: ignore[attr-defined]
+    assert "Model " in driver.find_element(By.ID, "model").text
 
     learner = {
         "ctc": "2500000",
@@ -115,20 +116,22 @@ def test_page_lists_segments_and_assigns_a_learner(server: str, browser: object)
         "ctc_updated_year": "2020",
     }
     for name, value in learner.items():
-        field = driver.find_element(By.NAME, name)  # type: ignore[attr-defined]
+        field = driver.find_element(By.NAME, name)
         field.clear()
         field.send_keys(value)
-    driver.find_element(By.ID, "submit").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "submit").click()
     card = wait.until(ec.presence_of_element_located((By.ID, "assignment")))
     expected = httpx.post(
         f"{server}/segment",
-        json={k: (v if k in ("job_position", "company_hash") else int(v)) for k, v in learner.items()},
+        json={
+            k: (v if k in ("job_position", "company_hash") else int(v)) for k, v in learner.items()
+        },
     ).json()
     assert card.get_attribute("data-segment-id") == str(expected["segment_id"])
     assert expected["segment_name"] in card.text
-    warnings = driver.find_element(By.ID, "warnings").text  # type: ignore[attr-defined]
+    warnings = driver.find_element(By.ID, "warnings").text
     assert "orgyear 20165 looks like a typo" in warnings
     assert all(w in warnings for w in expected["warnings"])
     OUTPUT.mkdir(exist_ok=True)
-    driver.save_screenshot(str(OUTPUT / "explorer.png"))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(OUTPUT / "explorer.png"))
     assert (OUTPUT / "explorer.png").stat().st_size > 10_000

@@ -441,7 +441,7 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARR
     raw_company = columns.get("company_hash", missing_text)
     company = ops.map(_clean_company, raw_company)
     touched["company_normalised"] = ops.map(_company_changed, raw_company, bool)
-    touched["company_missing"] = ops.map(_is_none, company, bool)
+    touched["company_missing"] = ops.map(_is_none, company, bool, distinct=False)
 
     # Job title
     raw_title = columns.get("job_position", missing_text)
@@ -455,11 +455,11 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARR
         return found
 
     titles = ops.map(clean_title, raw_title)
-    job_title = ops.map(_title_of, titles)
-    family = ops.map(_family_of, titles)
-    touched["job_title_placeholder"] = ops.map(_placeholder_of, titles, bool)
-    touched["job_title_folded"] = ops.map(_folded_of, titles, bool)
-    touched["job_title_rare_to_family"] = ops.map(_rare_of, titles, bool)
+    job_title = ops.map(_title_of, titles, distinct=False)
+    family = ops.map(_family_of, titles, distinct=False)
+    touched["job_title_placeholder"] = ops.map(_placeholder_of, titles, bool, distinct=False)
+    touched["job_title_folded"] = ops.map(_folded_of, titles, bool, distinct=False)
+    touched["job_title_rare_to_family"] = ops.map(_rare_of, titles, bool, distinct=False)
 
     # Orgyear: repair the unambiguous typo, impute the rest from pay peers.
     orgyear = ops.floats(columns.get("orgyear", missing_number))

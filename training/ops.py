@@ -45,6 +45,11 @@ class ArrayOps:
     def floats(values: Any) -> FloatArray:
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
             return values.astype(np.float64, copy=False)
+        if set(map(type, values)) <= _PLAIN_NUMBERS:  # numpy turns None into NaN itself
+            try:
+                return np.array(values, dtype=np.float64)
+            except OverflowError:
+                pass
         return np.fromiter((_float_or_nan(v) for v in values), np.float64, len(values))
 
     @staticmethod
@@ -56,16 +61,38 @@ class ArrayOps:
         return np.full(n, value)
 
     @staticmethod
-    def map(fn: Callable[[Any], Any], values: Any, dtype: type = object) -> Any:
-        return np.fromiter((fn(v) for v in values), dtype, len(values))
+    def map(
+        fn: Callable[[Any], Any], values: Any, dtype: type = object, distinct: bool = True
+    ) -> Any:
+        """``fn`` over every value; with ``distinct``, once per distinct value (columns repeat)."""
+        if not distinct:
+            return np.fromiter(map(fn, values), dtype, len(values))
+        seen: dict[Any, Any] = {}
+
+        def once(value: Any) -> Any:
+            try:
+                return seen[value]
+            except KeyError:
+                out = seen[value] = fn(value)
+                return out
+            except TypeError:  # unhashable
+                return fn(value)
+
+        return np.fromiter(map(once, values), dtype, len(values))
 
     @staticmethod
     def lookup(fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int) -> Any:
-        """Apply a row function returning ``width`` floats; one array per output."""
+        """Apply a row function returning ``width`` floats, once per distinct row."""
         n = len(columns[0])
-        out = np.empty((n, width), dtype=np.float64)
-        for i, row in enumerate(zip(*columns, strict=True)):
-            out[i] = fn(*row)
+        seen: dict[tuple[Any, ...], tuple[float, ...]] = {}
+        rows = []
+        for row in zip(*columns, strict=True):
+            try:
+                found = seen[row]
+            except KeyError:
+                found = seen[row] = fn(*row)
+            rows.append(found)
+        out = np.array(rows, dtype=np.float64).reshape(n, width)
         return tuple(out.T)
 
     @staticmethod
@@ -120,7 +147,9 @@ class ScalarOps:
         return value
 
     @staticmethod
-    def map(fn: Callable[[Any], Any], value: Any, dtype: type = object) -> Any:
+    def map(
+        fn: Callable[[Any], Any], value: Any, dtype: type = object, distinct: bool = True
+    ) -> Any:
         return fn(value)
 
     @staticmethod
@@ -192,6 +221,7 @@ class ScalarOps:
 
 
 _NO_CONTEXT = contextlib.nullcontext()
+_PLAIN_NUMBERS = frozenset({int, float, type(None)})
 
 
 class Ops(Protocol):
@@ -202,7 +232,9 @@ class Ops(Protocol):
     def floats(self, values: Any) -> Any: ...
     def length(self, values: Any) -> int: ...
     def full(self, n: int, value: Any) -> Any: ...
-    def map(self, fn: Callable[[Any], Any], values: Any, dtype: type = ...) -> Any: ...
+    def map(
+        self, fn: Callable[[Any], Any], values: Any, dtype: type = ..., distinct: bool = ...
+    ) -> Any: ...
     def lookup(
         self, fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int
     ) -> Any: ...
