@@ -154,6 +154,11 @@ def plot_ranges(path: Path, profiles: Sequence[Mapping[str, Any]]) -> None:
         ax.set_xlabel(label)
         ax.grid(axis="x", alpha=0.3)
     left.set_xscale("log")
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    left.xaxis.set_major_locator(FixedLocator([0.5, 1, 2, 5, 10, 20, 50, 100, 200]))
+    left.xaxis.set_major_formatter(ScalarFormatter())
+    left.xaxis.set_minor_formatter(NullFormatter())
     left.set_yticks(ys, [f"{p['id']}: {p['name']}" for p in profiles], fontsize=8)
     left.invert_yaxis()
     left.legend(fontsize=8, loc="lower right")
