@@ -81,7 +81,8 @@ def plot_dendrogram(path: Path, linkage: FloatArray, k: int, *, method: str) -> 
         ax.legend(fontsize=8)
     ax.set_title(f"Hierarchical (Ward) reference, {method}: top of the tree")
     ax.set_ylabel("merge distance")
-    ax.set_xlabel("clusters (leaf size in brackets)")
+    unit = "micro-clusters" if method == "two-stage" else "learners"
+    ax.set_xlabel(f"branches of the tree ({unit} in each, in brackets)")
     _save(fig, path)
 
 
