@@ -7,9 +7,14 @@ It is the outermost of the app's own middleware. For every HTTP request it
 2. times the request and counts it by route template and status (:mod:`service.metrics`);
 3. refuses a body over the byte limit with a 413 ``{"detail": ...}``: at once when
    ``Content-Length`` says so, else when the route reads past the limit;
-4. writes one JSON access line (:mod:`service.logs`), with the model version a route used;
+4. writes one JSON access line (:mod:`service.logs`), with the model version a route used; the
+   raw path only when the request succeeded (its path parameters were validated), else the
+   route template: a rejected path may hold anything a client typed, an email hash included;
 5. turns an exception nothing else handled into a 500 ``{"detail": "Internal error; the request
-   id is ..."}``, logged once with its traceback, never sent to the client.
+   id is ..."}``, logged once with its traceback, never sent to the client;
+6. counts a client that hangs up before its body is complete as status 499 (nginx's "client
+   closed request"), logged in one line without a traceback: it is not a server error, and
+   there is nobody left to answer.
 
 (FastAPI's own ``max_body_size`` answers in plain text from outside the app's middleware, so
 the limit lives here, where the error shape and the access log see it.)
@@ -23,6 +28,7 @@ import time
 import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.logs import ACCESS_LOGGER, request_id_from
@@ -32,6 +38,8 @@ from service.metrics import ServiceMetrics
 REQUEST_ID_KEY = "learnseg.request_id"
 MODEL_VERSION_KEY = "learnseg.model_version"
 UNMATCHED_ROUTE = "<unmatched>"
+#: Status recorded (metrics, access log) for a client that hung up mid-request; never sent.
+CLIENT_CLOSED_REQUEST = 499
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 log = logging.getLogger(__name__)
@@ -89,6 +97,14 @@ class RequestContextMiddleware:
                 await _send_json(send_with_id, too_large.status_code, {"detail": too_large.detail})
             else:
                 await self.app(scope, receive_within_limit, send_with_id)
+        except ClientDisconnect:
+            if started:  # cannot happen while reading the body, but never send twice
+                raise
+            status = CLIENT_CLOSED_REQUEST
+            log.info(
+                "The client closed the connection before sending its whole request.",
+                extra={"request_id": request_id},
+            )
         except Exception:
             log.exception(
                 "Unhandled error in %s %s.",
@@ -104,16 +120,17 @@ class RequestContextMiddleware:
             seconds = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            path = scope["path"] if status < 400 else template
             self.metrics.observe_request(scope["method"], template, status, seconds)
             access_log.info(
                 "%s %s %d",
                 scope["method"],
-                scope["path"],
+                path,
                 status,
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": path,
                     "route": template,
                     "status": status,
                     "duration_ms": round(seconds * 1000, 3),

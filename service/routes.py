@@ -74,6 +74,36 @@ _BAD_BODY: dict[int | str, dict[str, Any]] = {
     **_INVALID,
 }
 
+# OpenAPI links: where a response's values lead (they document the API, and let schemathesis'
+# stateful tests chain a placement to its segment's profile, and readiness to a reload).
+_PROFILE = "#/paths/~1segments~1{segment_id}/get"
+_SEGMENT_LINKS: dict[str, Any] = {
+    "SegmentProfile": {
+        "operationRef": _PROFILE,
+        "parameters": {"segment_id": "$response.body#/segment_id"},
+        "description": "The profile of the segment the learner was placed in.",
+    },
+    "CoarseSegmentProfile": {
+        "operationRef": _PROFILE,
+        "parameters": {"segment_id": "$response.body#/coarse_segment_id", "level": "coarse"},
+        "description": "The profile of the learner's macro-segment.",
+    },
+}
+_LIST_LINKS: dict[str, Any] = {
+    "FirstSegmentProfile": {
+        "operationRef": _PROFILE,
+        "parameters": {"segment_id": "$response.body#/segments/0/id"},
+        "description": "The full profile of the first segment listed.",
+    }
+}
+_READY_LINKS: dict[str, Any] = {
+    "ReloadServedVersion": {
+        "operationRef": "#/paths/~1admin~1reload/post",
+        "parameters": {"version": "$response.body#/model_version"},
+        "description": "Reload the version being served (a no-op swap).",
+    }
+}
+
 
 # numpy scalars serialise as numbers should the Segmenter ever hand one over.
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
@@ -98,7 +128,10 @@ async def live() -> Live:
 @health.get(
     "/health/ready",
     response_model=Ready,
-    responses={503: {"model": ErrorDetail, "description": "Not ready, and why."}},
+    responses={
+        200: {"links": _READY_LINKS},
+        503: {"model": ErrorDetail, "description": "Not ready, and why."},
+    },
 )
 async def ready(holder: HolderDep) -> Ready:
     """200 when a verified model is loaded; 503 with the reason otherwise."""
@@ -113,7 +146,7 @@ async def ready(holder: HolderDep) -> Ready:
     "/segment",
     tags=["segments"],
     response_model=SegmentResult,
-    responses={**_BAD_BODY, **_NO_MODEL},
+    responses={200: {"links": _SEGMENT_LINKS}, **_BAD_BODY, **_NO_MODEL},
     dependencies=[Depends(require_json_body)],
     openapi_extra=openapi_body(
         Learner, {"a clean learner": LEARNER_EXAMPLE, "junk to repair": JUNK_LEARNER_EXAMPLE}
@@ -176,7 +209,7 @@ def _assign_body(
     "/segments",
     tags=["segments"],
     response_model=SegmentList,
-    responses={**_INVALID, **_NO_MODEL},
+    responses={200: {"links": _LIST_LINKS}, **_INVALID, **_NO_MODEL},
 )
 async def list_segments(segmenter: SegmenterDep, level: Level = "segment") -> dict[str, Any]:
     """Every segment (or macro-segment with level=coarse) at a glance."""
@@ -280,7 +313,16 @@ async def explorer() -> FileResponse:
         **_NO_MODEL,
     },
 )
-async def plot(name: str, segmenter: SegmenterDep) -> FileResponse:
+async def plot(
+    name: Annotated[
+        str,
+        Path(
+            description=f"One of {', '.join(PLOT_NAMES)}.",
+            openapi_examples={plot: {"value": plot} for plot in PLOT_NAMES},
+        ),
+    ],
+    segmenter: SegmenterDep,
+) -> FileResponse:
     """A plot of the serving model's training report (elbow, segment map, heatmap, ...)."""
     if name not in PLOT_NAMES:
         raise HTTPException(

@@ -75,13 +75,26 @@ class Learner(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    """Many learners (documentation model: the batch route parses the raw body itself)."""
+    """Many learners (documentation model: the batch route parses the raw body itself).
+
+    An item need not be a valid learner: it then gets ``{"index": i, "error": ...}`` in the
+    200 response while the others are placed, so the schema says "a learner, or any JSON value"
+    (a client generating requests from the schema must expect a 200 for such an item, not 422).
+    """
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"learners": [LEARNER_EXAMPLE]}]}
     )
 
-    learners: list[Learner] = Field(description="At most max_batch (10,000) learners.")
+    learners: list[
+        Annotated[
+            Learner | Any,
+            Field(
+                union_mode="left_to_right",
+                description="A learner; any other value is answered with an error at its index.",
+            ),
+        ]
+    ] = Field(description="At most max_batch (10,000) learners.")
 
 
 class _BatchEnvelope(BaseModel):

@@ -79,3 +79,25 @@ def trained_default(tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
 def service_model_dir(trained_small: TrainingResult) -> Path:
     """The model folder of ``trained_small`` (LATEST names it). Read-only: copy it to change it."""
     return trained_small.folder.parent
+
+
+# --- reliability figures ---------------------------------------------------------------------
+#: Lines the reliability tests report (requests sent, failures, cases per operation); printed
+#: in a "reliability figures" section at the end of the run, and quoted in docs/reliability.md.
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(scope="session")
+def figures(pytestconfig: pytest.Config) -> list[str]:
+    """Append a line to report it at the end of the run."""
+    return pytestconfig.stash.setdefault(FIGURES, [])
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.exceptions import StarletteDeprecationWarning
 
 from service.config import ServiceSettings
@@ -17,7 +26,19 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-__all__ = ["JUNK", "LEARNERS", "TestClient", "copy_models", "flip_byte", "service_settings"]
+__all__ = [
+    "JUNK",
+    "LEARNERS",
+    "LiveService",
+    "TestClient",
+    "copy_models",
+    "flip_byte",
+    "live_service",
+    "service_env",
+    "service_settings",
+]
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: Learners with known email_hash / company_hash values (the logs must never show them).
 LEARNERS: list[dict[str, Any]] = [
@@ -69,3 +90,82 @@ def flip_byte(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any LEARNSEG_ setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSEG_")}
+    env.update(OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@dataclass(frozen=True)
+class LiveService:
+    """A ``python -m service`` process on 127.0.0.1 (its stdout and stderr go to `log`)."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_service(
+    model_dir: Path,
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    wait_for: str = "/health/ready",
+    timeout: float = 60.0,
+) -> Iterator[LiveService]:
+    """Run ``python -m service`` on a free loopback port until `wait_for` answers 200.
+
+    `env` holds LEARNSEG_* settings (the parent's are dropped). The process is stopped on exit
+    (SIGTERM, then SIGKILL after 10 s); its output stays in `log`.
+    """
+    port = _free_port()
+    command = [sys.executable, "-m", "service", "--model-dir", str(model_dir), "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=service_env(**dict(env or {})),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    service = LiveService(f"http://127.0.0.1:{port}", port, process, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"the service exited with {process.returncode}:\n{service.output()}"
+                )
+            try:
+                if httpx.get(service.url + wait_for, timeout=2.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                tail = "\n".join(service.output().splitlines()[-20:])
+                raise AssertionError(
+                    f"{wait_for} did not answer 200 within {timeout:.0f} s:\n{tail}"
+                )
+            time.sleep(0.1)
+        yield service
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -33,6 +33,7 @@ from training.artifacts import (
     load_joblib,
     new_version,
     resolve_model,
+    seal_manifest,
     sha256_file,
     staged_model,
     verify_model,
@@ -71,9 +72,10 @@ def _staging_folders(model_dir: Path) -> list[str]:
 
 
 def _edit_manifest(folder: Path, **changes: Any) -> None:
+    """Change manifest fields and re-seal it, as if it had been written that way."""
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     manifest.update(changes)
-    write_json(folder / MANIFEST_FILE, manifest)
+    write_json(folder / MANIFEST_FILE, seal_manifest(manifest))
 
 
 @pytest.fixture
@@ -157,7 +159,14 @@ def test_written_model_is_complete_latest_and_verifies(model_dir: Path, model: P
     assert resolve_model(model_dir) == model
 
     manifest = verify_model(model)
-    assert list(manifest) == ["version", "created_at", "metrics", "versions", "files"]
+    assert list(manifest) == [
+        "version",
+        "created_at",
+        "metrics",
+        "versions",
+        "files",
+        "manifest_sha256",
+    ]
     assert manifest["version"] == "20261128-175500"
     assert manifest["created_at"] == "2026-11-28T17:55:00+00:00"
     assert manifest["versions"] == library_versions()
@@ -437,6 +446,39 @@ def test_missing_or_invalid_manifest(model: Path) -> None:
         verify_model(model)
     assert str(info.value) == (
         f"{model} has no manifest.json: the model was not written completely; retrain it."
+    )
+
+
+def test_a_flipped_byte_in_the_manifest_is_caught(model: Path) -> None:
+    """Any byte: a metric's digit passes as JSON, and the manifest's own checksum catches it."""
+    path = model / MANIFEST_FILE
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"silhouette": 0.41', '"silhouette": 0.51'), encoding="utf-8")
+    with pytest.raises(ArtifactError) as info:
+        verify_model(model)
+    assert str(info.value) == (
+        f"manifest.json of {model} does not match its own checksum: the artifact is corrupted "
+        "or was modified."
+    )
+    for i in range(0, len(text), 97):  # bytes all over the file
+        data = bytearray(text.encode("utf-8"))
+        data[i] ^= 0x01
+        path.write_bytes(bytes(data))
+        with pytest.raises(ArtifactError):
+            verify_model(model)
+
+
+def test_the_manifest_checksum_ignores_layout_but_is_required(model: Path) -> None:
+    manifest = json.loads((model / MANIFEST_FILE).read_text(encoding="utf-8"))
+    (model / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")  # no indent
+    verify_model(model)
+    manifest.pop("manifest_sha256")
+    write_json(model / MANIFEST_FILE, manifest)
+    with pytest.raises(ArtifactError) as info:
+        verify_model(model)
+    assert str(info.value) == (
+        f"The manifest of {model} has no manifest_sha256 checksum: it was written by an older "
+        "learnseg or edited by hand; retrain the model."
     )
 
 

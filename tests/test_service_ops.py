@@ -22,6 +22,7 @@ from tests.service_support import (
     flip_byte,
     service_settings,
 )
+from training.artifacts import seal_manifest
 from training.pipeline import TrainingResult, run
 
 MODEL_ROUTES = [
@@ -77,7 +78,7 @@ def test_other_library_versions_are_refused(service_model_dir: Path, tmp_path: P
     manifest_path = model_dir / (model_dir / "LATEST").read_text().strip() / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["versions"]["scikit-learn"] = "0.1.0"
-    manifest_path.write_text(json.dumps(manifest))
+    manifest_path.write_text(json.dumps(seal_manifest(manifest)))  # as if written by 0.1
     with TestClient(create_app(service_settings(model_dir))) as client:
         _assert_not_ready(client, "This model was written with scikit-learn 0.1 but")
 

@@ -32,11 +32,14 @@ The manifest is a JSON object::
                                     (created_at, settings, metrics, ...)
       "versions": {"python": "3.11.9", "numpy": "2.4.6", "scipy": "1.17.1",
                    "scikit-learn": "1.9.1", "pandas": "3.1.1", "joblib": "1.6.0"},
-      "files": {"plots/elbow.png": "<sha256 hex>", "profiles.json": "<sha256 hex>", ...}
+      "files": {"plots/elbow.png": "<sha256 hex>", "profiles.json": "<sha256 hex>", ...},
+      "manifest_sha256": "<sha256 hex>"
     }
 
 ``files`` lists every file of the folder except ``manifest.json`` itself, recursively, by
-POSIX relative path, sorted.
+POSIX relative path, sorted. ``manifest_sha256`` seals the manifest itself: the SHA-256 of its
+canonical JSON (keys sorted, no spaces, UTF-8) without that key, so a flipped byte anywhere in
+``manifest.json`` (a metric, a library version, a hash) is caught too (:func:`seal_manifest`).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ __all__ = [
     "load_joblib",
     "new_version",
     "resolve_model",
+    "seal_manifest",
     "sha256_file",
     "staged_model",
     "verify_model",
@@ -84,6 +88,8 @@ logger = logging.getLogger(__name__)
 LATEST_FILE = "LATEST"
 #: Name of the manifest inside each version folder.
 MANIFEST_FILE = "manifest.json"
+#: Key of the manifest's own checksum (see :func:`seal_manifest`).
+MANIFEST_DIGEST_KEY = "manifest_sha256"
 #: Prefix of the hidden staging folders (``.staging-<version>-<pid>``).
 STAGING_PREFIX = ".staging-"
 #: A staging folder untouched for this long is stale even when its pid is alive (pid reuse).
@@ -246,7 +252,7 @@ def finalize_manifest(folder: Path, fields: Mapping[str, Any]) -> dict[str, Any]
     Returns
     -------
     dict
-        The manifest as written (plain JSON values), ``files`` last.
+        The manifest as written (plain JSON values), ``files`` then ``manifest_sha256`` last.
 
     Raises
     ------
@@ -259,12 +265,35 @@ def finalize_manifest(folder: Path, fields: Mapping[str, Any]) -> dict[str, Any]
     for rel, path in _walk_files(folder, purpose=f"Cannot write {manifest_path}"):
         if rel != MANIFEST_FILE:
             files[rel] = sha256_file(path)
-    manifest: dict[str, Any] = {key: value for key, value in fields.items() if key != "files"}
+    manifest: dict[str, Any] = {
+        key: value for key, value in fields.items() if key not in ("files", MANIFEST_DIGEST_KEY)
+    }
     manifest.setdefault("versions", library_versions())
     manifest["files"] = dict(sorted(files.items()))
-    plain: dict[str, Any] = _to_json(manifest, manifest_path, "")
+    plain: dict[str, Any] = seal_manifest(_to_json(manifest, manifest_path, ""))
     write_json(manifest_path, plain)
     return plain
+
+
+def seal_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `manifest` with its own checksum as the last key, ``manifest_sha256``.
+
+    The checksum is the SHA-256 of the manifest's canonical JSON without that key (keys
+    sorted, no spaces, UTF-8), so it does not depend on how the file is indented.
+    :func:`verify_model` refuses a manifest whose checksum is missing or does not match.
+
+    Parameters
+    ----------
+    manifest : Mapping
+        Plain JSON values (an existing ``manifest_sha256`` is replaced).
+
+    Returns
+    -------
+    dict
+        A new dict: the manifest's keys in order, then ``manifest_sha256``.
+    """
+    body = {key: value for key, value in manifest.items() if key != MANIFEST_DIGEST_KEY}
+    return {**body, MANIFEST_DIGEST_KEY: _manifest_digest(body)}
 
 
 @contextmanager
@@ -430,8 +459,9 @@ def verify_model(
 ) -> dict[str, Any]:
     """Check a model folder against its manifest.
 
-    Every file the manifest lists must exist and match its SHA-256; a file present but not
-    listed, a symbolic link or a listed path that leaves the folder is refused too. With
+    The manifest must match its own checksum (``manifest_sha256``); every file it lists must
+    exist and match its SHA-256; a file present but not listed, a symbolic link or a listed
+    path that leaves the folder is refused too. With
     `check_versions`, the numpy and scikit-learn major.minor the model was written with must
     equal the running ones (pickled estimators are not portable across them).
 
@@ -459,6 +489,7 @@ def verify_model(
         scikit-learn 1.4."
     """
     manifest = _read_manifest(folder)
+    _check_manifest_digest(manifest, folder)
     listed = _manifest_files(manifest, folder)
     present = dict(_walk_files(folder, purpose=f"{folder} cannot be trusted"))
     for rel, expected in listed.items():
@@ -725,6 +756,32 @@ def _manifest_files(manifest: Mapping[str, Any], folder: Path) -> dict[str, str]
                 "corrupted."
             )
     return files
+
+
+def _manifest_digest(body: Mapping[str, Any]) -> str:
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _check_manifest_digest(manifest: Mapping[str, Any], folder: Path) -> None:
+    recorded = manifest.get(MANIFEST_DIGEST_KEY)
+    if not isinstance(recorded, str):
+        raise ArtifactError(
+            f"The manifest of {folder} has no {MANIFEST_DIGEST_KEY} checksum: it was written by "
+            "an older learnseg or edited by hand; retrain the model."
+        )
+    body = {key: value for key, value in manifest.items() if key != MANIFEST_DIGEST_KEY}
+    try:
+        actual = _manifest_digest(body)
+    except ValueError:  # NaN or infinity: not written by finalize_manifest
+        actual = ""
+    if actual != recorded:
+        raise ArtifactError(
+            f"{MANIFEST_FILE} of {folder} does not match its own checksum: the artifact is "
+            "corrupted or was modified."
+        )
 
 
 def _mismatch(rel: str) -> ArtifactError:

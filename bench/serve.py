@@ -1,0 +1,375 @@
+"""Benchmark of the segment service over HTTP against its framework ceiling, and in process.
+
+Starts the service (``bench/_server.py``: ``create_app(settings)`` plus two bench-only ceiling
+routes, one uvicorn worker on 127.0.0.1) and, in the same run, one endpoint after the other at
+the same concurrency (``wrk`` when installed, else a small asyncio client):
+
+(a) ``POST /bench/learner``      the ``/segment`` parsing of one learner, echoed: the ceiling
+(b) ``POST /segment``            one learner
+(c) ``POST /bench/batch-parse``  the ``/segment/batch`` parsing of 1,000 learners: the ceiling
+(d) ``POST /segment/batch``      the same 1,000-learner bodies
+
+then, in this process, ``Segmenter.assign`` (cleaning and features included) and
+``Segmenter.assign_batch`` per learner, against pydantic's validation of the same learner as the
+baseline. Learners: the seeded synthetic default's rows (clean ones and its own junk) plus 5 %
+explicitly junk ones. Prints one table; ratios are against the baseline of the same run.
+
+Each endpoint's ``--duration`` is split into ``--rounds`` interleaved pieces (a b c d a b c d),
+and after each piece the server is left to finish what it had queued before the next starts.
+Besides requests/s, the table gives the server's share of a core and learners per CPU-second of
+the server: on cores shared with other jobs, the ratio of those is the steadier one.
+
+    .venv/bin/python bench/serve.py [--model-dir models] [--duration 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_args
+
+import httpx
+import orjson
+from _load import (
+    BenchServer,
+    LoadResult,
+    LoadSpec,
+    Tool,
+    batch_bodies,
+    cpu_seconds,
+    learner_mix,
+    merge_results,
+    pick_tool,
+    run_loads,
+    single_bodies,
+    wait_idle,
+)
+from _server import BATCH_CEILING, LEARNER_CEILING
+
+from service.metrics import ServiceMetrics
+from service.routes import _assign_body
+from service.schemas import Learner, parse_batch
+from service.segmenter import Segmenter
+
+# Targets of issue 4.
+SINGLE_RATIO_TARGET = 0.8  # (b) / (a), requests/s
+BATCH_RATIO_TARGET = 0.5  # (d) / (c), learners/s
+BATCH_RATE_TARGET = 100_000  # (d), learners/s
+ASSIGN_TARGET_US = 25.0  # Segmenter.assign, per learner
+
+
+@dataclass(frozen=True)
+class Row:
+    what: str
+    req_s: float | None = None
+    learners_s: float | None = None
+    us_per_learner: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    cpu: float | None = None  # server CPU, % of one core
+    per_cpu_s: float | None = None  # learners per CPU-second of the server
+    ratio: str = ""
+    cpu_ratio: str = ""
+    target: str = ""
+    met: bool | None = None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=Path("models"))
+    parser.add_argument("--duration", type=float, default=10.0, help="Seconds per endpoint.")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="Interleaved rounds the duration is split into (default: 2, so 5 s pieces; "
+        "shorter pieces miscount batches, whose latency is near a second).",
+    )
+    parser.add_argument("--warmup", type=float, default=1.0, help="Seconds before each one.")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--tool", choices=get_args(Tool), default="auto")
+    parser.add_argument("--log-level", default="info", help="The server's (default: info).")
+    parser.add_argument("--skip-http", action="store_true", help="In-process rows only.")
+    args = parser.parse_args()
+    if not (args.model_dir / "LATEST").is_file():
+        print(
+            f"error: no model in {args.model_dir}/: train one first "
+            "(.venv/bin/python -m training train --out DIR) and pass --model-dir DIR.",
+            file=sys.stderr,
+        )
+        return 2
+
+    learners = learner_mix(1000 + 4 * args.batch_size, seed=7)
+    singles = single_bodies(learners[:1000])
+    batches = batch_bodies(learners[1000:], args.batch_size)
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+
+    rows: list[Row] = []
+    failures = 0
+    tool = pick_tool(args.tool)
+    if not args.skip_http:
+        http_rows, failures = _measure_http(args, tool, singles, batches)
+        rows += http_rows
+    rows += _measure_in_process(args.model_dir, singles, batches[0])
+
+    segmenter = Segmenter.load(args.model_dir)
+    warned = sum(bool(segmenter.assign(x).warnings) for x in _raws(singles))
+    print(
+        f"{dt.date.today()}  model {segmenter.version} (k={segmenter.k})  "
+        f"load: {'' if args.skip_http else f'{tool}, '}{args.connections} connections, "
+        f"{args.duration:g} s per endpoint in {args.rounds} interleaved rounds after "
+        f"{args.warmup:g} s warm-up; server: 1 uvicorn "
+        f"worker, {_server_stack()}, log level {args.log_level}"
+    )
+    print(
+        f"learners: {len(learners):,} from generate_learners(seed=7), "
+        f"{warned / len(singles):.0%} of the single bodies get a warning; "
+        f"1-min load average {load_before:.2f} -> {os.getloadavg()[0]:.2f}; "
+        f"{time.perf_counter() - started:.0f} s; in-process rows: CPU time, best of 7"
+    )
+    print()
+    _print_table(rows)
+    if failures:
+        print(f"\n{failures} requests failed: the figures above are not valid.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _measure_http(
+    args: argparse.Namespace, tool: str, singles: list[bytes], batches: list[bytes]
+) -> tuple[list[Row], int]:
+    n, conns = args.batch_size, args.connections
+    specs = [
+        LoadSpec("(a) ceiling: parse 1 learner", LEARNER_CEILING, singles, conns),
+        LoadSpec("(b) POST /segment", "/segment", singles, conns),
+        LoadSpec(f"(c) ceiling: parse {n:,} learners", BATCH_CEILING, batches, conns, n),
+        LoadSpec(f"(d) POST /segment/batch ({n:,})", "/segment/batch", batches, conns, n),
+    ]
+    runs: list[list[LoadResult]] = [[] for _ in specs]
+    cpu = [0.0] * len(specs)  # server CPU seconds, until idle again after each piece
+    busy = [0.0] * len(specs)  # server CPU seconds while the load ran
+    piece = args.duration / args.rounds
+    with BenchServer(args.model_dir, log_level=args.log_level) as server:
+        for spec in specs:
+            _check_once(server.url, spec)
+            if args.warmup > 0:
+                run_loads(server.url, [spec], args.warmup, args.tool)
+            wait_idle(server.pid)
+        # Rounds: (a) (b) (c) (d), (a) (b) (c) (d), ...: a colleague's job that starts or stops
+        # mid-run then weighs on every endpoint alike instead of on one of them.
+        for _ in range(args.rounds):
+            for k, spec in enumerate(specs):
+                cpu0 = cpu_seconds(server.pid)
+                runs[k] += run_loads(server.url, [spec], piece, args.tool)
+                busy[k] += cpu_seconds(server.pid) - cpu0
+                wait_idle(server.pid)  # the requests still queued belong to this endpoint
+                cpu[k] += cpu_seconds(server.pid) - cpu0
+    (a, b, c, d) = [merge_results(r) for r in runs]
+    # Per CPU-second of the server: the CPU is read once the server is idle again, so it covers
+    # the requests in flight when each piece ended too (one per connection, answered to a
+    # closed socket): they are counted with the completed ones.
+    served = [r.requests + r.spec.connections * args.rounds for r in (a, b, c, d)]
+    per_cpu = [n * r.spec.items / t for n, r, t in zip(served, (a, b, c, d), cpu, strict=True)]
+    single = b.rate / a.rate
+    single_cpu = per_cpu[1] / per_cpu[0]
+    batch = d.learners_rate / c.learners_rate
+    batch_cpu = per_cpu[3] / per_cpu[2]
+    rows = [
+        _http_row(a, busy[0], per_cpu[0]),
+        _http_row(
+            b,
+            busy[1],
+            per_cpu[1],
+            (single, single_cpu, "(a)"),
+            f">= {SINGLE_RATIO_TARGET} x (a)",
+            single >= SINGLE_RATIO_TARGET,
+        ),
+        _http_row(c, busy[2], per_cpu[2]),
+        _http_row(
+            d,
+            busy[3],
+            per_cpu[3],
+            (batch, batch_cpu, "(c)"),
+            f">= {BATCH_RATIO_TARGET} x (c), >= {BATCH_RATE_TARGET:,}/s",
+            batch >= BATCH_RATIO_TARGET and d.learners_rate >= BATCH_RATE_TARGET,
+        ),
+    ]
+    return rows, sum(r.failures for r in (a, b, c, d))
+
+
+def _check_once(url: str, spec: LoadSpec) -> None:
+    """One request before the load: the endpoint answers 200 with the expected shape."""
+    response = httpx.post(
+        url + spec.path,
+        content=spec.bodies[0],
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    body = response.json()
+    expected = {
+        LEARNER_CEILING: "ctc",
+        "/segment": "segment_id",
+        BATCH_CEILING: "learners",
+        "/segment/batch": "results",
+    }[spec.path]
+    if response.status_code != 200 or expected not in body:
+        raise RuntimeError(f"{spec.path} answered {response.status_code}: {response.text[:300]}")
+
+
+def _http_row(
+    result: LoadResult,
+    cpu_s: float,
+    per_cpu_s: float,
+    ratios: tuple[float, float, str] | None = None,
+    target: str = "",
+    met: bool | None = None,
+) -> Row:
+    """A table row; `ratios` is (by rate, by server CPU, name of the baseline) or None for one."""
+    if ratios is None:
+        ratio, cpu_ratio = "1.00 (baseline)", "1.00"
+    else:
+        ratio, cpu_ratio = f"{ratios[0]:.2f} x {ratios[2]}", f"{ratios[1]:.2f}"
+    return Row(
+        what=result.spec.name,
+        req_s=result.rate,
+        learners_s=result.learners_rate,
+        us_per_learner=1e6 / result.learners_rate if result.learners_rate else None,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+        cpu=cpu_s / result.seconds * 100,
+        per_cpu_s=per_cpu_s,
+        ratio=ratio,
+        cpu_ratio=cpu_ratio,
+        target=target,
+        met=met,
+    )
+
+
+def _raws(singles: Sequence[bytes]) -> list[dict[str, Any]]:
+    """What ``/segment`` hands the Segmenter: the validated learner's raw fields."""
+    return [Learner.model_validate_json(body).raw() for body in singles]
+
+
+def _best_us(run: Callable[[], object], count: int, repeat: int = 7) -> float:
+    """Best of `repeat` runs of `run`, in CPU µs per item (`count` items per run).
+
+    CPU time of this process, not wall time: a colleague's job on the shared cores then delays
+    the run without changing the figure.
+    """
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        run()
+        best = min(best, time.process_time() - start)
+    return best / count * 1e6
+
+
+def _measure_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> list[Row]:
+    segmenter = Segmenter.load(model_dir)
+    metrics = ServiceMetrics()
+    raws = _raws(singles)
+    batch_raws = [item.raw() for item in parse_batch(batch)]
+    n = len(batch_raws)
+
+    def validate() -> None:
+        for body in singles:
+            Learner.model_validate_json(body)
+
+    def assign() -> None:
+        for raw in raws:
+            segmenter.assign(raw)
+
+    def assign_render() -> None:
+        for raw in raws:
+            orjson.dumps(segmenter.assign(raw).to_dict())
+
+    base = _best_us(validate, len(singles))
+    timings = [
+        ("validate 1 learner (Learner.model_validate_json)", base, None),
+        ("Segmenter.assign (cleaning + features)", _best_us(assign, len(raws)), ASSIGN_TARGET_US),
+        ("Segmenter.assign + to_dict + orjson", _best_us(assign_render, len(raws)), None),
+        (f"parse_batch ({n:,})", _best_us(lambda: parse_batch(batch), n), None),
+        (
+            f"Segmenter.assign_batch ({n:,})",
+            _best_us(lambda: segmenter.assign_batch(batch_raws), n),
+            None,
+        ),
+        (
+            f"batch route work: _assign_body ({n:,})",
+            _best_us(lambda: _assign_body(batch, segmenter, metrics, max_batch=10_000), n),
+            None,
+        ),
+    ]
+    rows = []
+    for k, (what, us, target) in enumerate(timings):
+        rows.append(
+            Row(
+                what=f"in process: {what}",
+                learners_s=1e6 / us,
+                us_per_learner=us,
+                ratio="1.00 (baseline)" if k == 0 else f"{us / base:.1f} x validate",
+                cpu_ratio="",
+                target="" if target is None else f"<= {target:g} µs",
+                met=None if target is None else us <= target,
+            )
+        )
+    return rows
+
+
+def _server_stack() -> str:
+    """uvicorn's event loop and HTTP parser here ("auto" picks uvloop/httptools when present)."""
+    from importlib.util import find_spec
+
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    http = "httptools" if find_spec("httptools") else "h11"
+    return f"{loop} + {http}"
+
+
+def _print_table(rows: Sequence[Row]) -> None:
+    def num(value: float | None, fmt: str) -> str:
+        return "" if value is None else format(value, fmt)
+
+    header = (
+        "what",
+        "requests/s",
+        "learners/s",
+        "µs/learner",
+        "p50 ms",
+        "p99 ms",
+        "server CPU",
+        "learners/CPU-s",
+        "ratio",
+        "ratio per CPU-s",
+        "target",
+        "met",
+    )
+    print("| " + " | ".join(header) + " |")
+    print("|---" + "|---:" * 9 + "|---|---|")
+    for row in rows:
+        cells = (
+            row.what,
+            num(row.req_s, ",.0f"),
+            num(row.learners_s, ",.0f"),
+            num(row.us_per_learner, ".1f"),
+            num(row.p50_ms, ".1f"),
+            num(row.p99_ms, ".1f"),
+            "" if row.cpu is None else f"{row.cpu:.0f} %",
+            num(row.per_cpu_s, ",.0f"),
+            row.ratio,
+            row.cpu_ratio,
+            row.target,
+            "" if row.met is None else ("yes" if row.met else "NO"),
+        )
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

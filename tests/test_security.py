@@ -1,0 +1,234 @@
+"""Security: keys on every route of the schema, nothing secret in logs, docs off, no joblib.
+
+tests/test_service_auth.py checks the 401 route by route from a hand-written list; here the
+routes come from the app's own OpenAPI schema, so a route added later is covered without
+editing the test. The log test sends learners with known email_hash / company_hash values and
+a key through every path that logs (placements, batches, every kind of error, reloads that
+succeed and fail, a 500) and looks for them in every log line. The service never unpickles:
+a model folder without segmenter.joblib (deleted and removed from the manifest) loads and
+serves, and it still serves with joblib's loader made to explode. (Where joblib *is* loaded,
+in training, tests/test_artifacts.py::test_load_joblib_* prove it is only from inside the model
+folder and only after its SHA-256 matches.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import training.artifacts as artifacts
+from service.deps import UNAUTHORIZED
+from service.logs import JsonFormatter
+from service.main import create_app
+from service.segmenter import Segmenter
+from tests.service_support import (
+    JUNK,
+    LEARNERS,
+    TestClient,
+    copy_models,
+    flip_byte,
+    service_settings,
+)
+from training.artifacts import MANIFEST_FILE, finalize_manifest
+
+KEY = "key-security-9c4e1a"
+OPEN_PREFIXES = ("/health/",)
+# Values for path parameters, so a request with the key reaches the route itself.
+PATH_VALUES = {"{segment_id}": "0", "{name}": "elbow"}
+BODIES = {"/segment": LEARNERS[0], "/segment/batch": {"learners": LEARNERS}}
+WRONG = [
+    {},
+    {"X-API-Key": ""},
+    {"X-API-Key": "wrong"},
+    {"X-API-Key": KEY.upper()},
+    {"X-API-Key": KEY[:-1]},
+    {"X-API-Key": f" {KEY}x"},
+    {"Authorization": f"Bearer {KEY}x"},
+    {"Authorization": f"Basic {KEY}"},
+    {"Authorization": KEY},
+]
+
+
+@pytest.fixture(scope="module")
+def keyed(service_model_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(service_settings(service_model_dir, api_keys=(KEY,)))) as client:
+        yield client
+
+
+def _operations(client: TestClient) -> list[tuple[str, str]]:
+    schema = client.get("/openapi.json").json()
+    return [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+def _url(path: str) -> str:
+    for placeholder, value in PATH_VALUES.items():
+        path = path.replace(placeholder, value)
+    return path
+
+
+def test_every_operation_of_the_schema_but_health_needs_a_key(keyed: TestClient) -> None:
+    operations = _operations(keyed)
+    assert len(operations) == 10
+    protected = [(m, p) for m, p in operations if not p.startswith(OPEN_PREFIXES)]
+    assert len(protected) == 8
+    for method, path in operations:
+        url, body = _url(path), BODIES.get(path)
+        if (method, path) not in protected:
+            assert keyed.request(method, url).status_code == 200, path
+            continue
+        for headers in WRONG:
+            response = keyed.request(method, url, json=body, headers=headers)
+            assert response.status_code == 401, (method, path, headers, response.text)
+            assert response.json() == {"detail": UNAUTHORIZED}
+        for headers in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"}):
+            response = keyed.request(method, url, json=body, headers=headers)
+            assert response.status_code == 200, (method, path, response.text)
+
+
+def test_the_schema_declares_the_keys_on_every_protected_operation(keyed: TestClient) -> None:
+    schema = keyed.get("/openapi.json").json()
+    for method, path in _operations(keyed):
+        operation = schema["paths"][path][method.lower()]
+        if path.startswith(OPEN_PREFIXES):
+            assert "security" not in operation and "401" not in operation["responses"]
+        else:
+            assert {"APIKeyHeader": []} in operation["security"], path
+            assert {"HTTPBearer": []} in operation["security"], path
+            assert "401" in operation["responses"], path
+
+
+def test_pages_outside_the_schema_stay_open_and_hold_no_data(keyed: TestClient) -> None:
+    """The explorer shell and the docs are static; the data they show needs the key."""
+    for path in ("/", "/docs", "/redoc", "/openapi.json"):
+        response = keyed.get(path)
+        assert response.status_code == 200, path
+        assert KEY not in response.text
+    assert keyed.get("/segments").status_code == 401
+
+
+@pytest.mark.parametrize("keys", [(), (KEY,)], ids=["open", "keys"])
+def test_docs_turned_off_from_the_environment_are_404(
+    service_model_dir: Path, monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("LEARNSEG_MODEL_DIR", str(service_model_dir))
+    monkeypatch.setenv("LEARNSEG_DOCS", "false")
+    monkeypatch.setenv("LEARNSEG_API_KEYS", ",".join(keys))
+    headers = {"X-API-Key": KEY} if keys else {}
+    with TestClient(create_app(), headers=headers) as client:  # settings from the environment
+        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert response.json() == {"detail": f"There is no route {path}."}
+        assert client.post("/segment", json=LEARNERS[0]).status_code == 200
+
+
+def test_logs_never_hold_ids_or_keys_in_batches_errors_and_reloads(
+    service_model_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    good = (model_dir / "LATEST").read_text().strip()
+    bad = model_dir / f"{good}-bad"  # a second version with a flipped byte
+    shutil.copytree(model_dir / good, bad)
+    manifest = json.loads((bad / MANIFEST_FILE).read_text(encoding="utf-8"))
+    finalize_manifest(bad, {**manifest, "version": bad.name})
+    flip_byte(bad / "profiles.json")
+    secrets = [KEY, JUNK["company_hash"], JUNK["email_hash"]]
+    secrets += [v for learner in LEARNERS for f, v in learner.items() if f.endswith("_hash")]
+    caplog.set_level(logging.DEBUG)
+    app = create_app(service_settings(model_dir, api_keys=(KEY,), max_batch=5))
+    key = {"X-API-Key": KEY}
+    everyone = [*LEARNERS, JUNK]
+    with TestClient(app, headers=key) as client:
+        # placements, batches, batch item errors
+        assert client.post("/segment/batch", json={"learners": everyone[:5]}).status_code == 200
+        mixed = [{**JUNK, "ctc": -1}, {**LEARNERS[0], "orgyear": "x"}, LEARNERS[1]]
+        assert client.post("/segment/batch", json={"learners": mixed}).status_code == 200
+        # errors: 422, 413 (batch and bytes), 415, 404, 405, 401 with near-miss keys
+        assert (
+            client.post("/segment", json={**JUNK, "extra": JUNK["email_hash"]}).status_code == 422
+        )
+        assert client.post("/segment/batch", json={"learners": everyone}).status_code == 413
+        too_big = json.dumps({"learners": [JUNK] * 5_000}).encode()
+        response = client.post(
+            "/segment/batch", content=too_big, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413
+        response = client.post(
+            "/segment", content=json.dumps(JUNK), headers={"content-type": "text/plain"}
+        )
+        assert response.status_code == 415
+        assert client.get(f"/segments/{JUNK['company_hash']}").status_code == 422
+        assert client.get(f"/{JUNK['email_hash']}").status_code == 404
+        assert client.put("/segment", json=JUNK).status_code == 405
+        for near_miss in (KEY[:-1], KEY + "x", KEY.upper()):
+            response = client.post("/segment", json=JUNK, headers={"X-API-Key": near_miss})
+            assert response.status_code == 401
+        # reloads: one that works, one that fails (a flipped byte), one of a version not there
+        assert client.post("/admin/reload", json={"version": good}).status_code == 200
+        assert client.post("/admin/reload", json={"version": bad.name}).status_code == 409
+        assert client.post("/admin/reload", params={"version": "20990101-0"}).status_code == 409
+        # a 500, logged with its traceback
+        monkeypatch.setattr(Segmenter, "assign", _explode)
+        assert client.post("/segment", json=JUNK).status_code == 500
+        metrics = client.get("/metrics").text
+    formatter = JsonFormatter()
+    # Every record but those of the test's own HTTP client (httpx logs the URLs it calls).
+    lines = [formatter.format(r) for r in caplog.records if not r.name.startswith("httpx")]
+    captured = capsys.readouterr()
+    text = "\n".join([*lines, captured.out, captured.err, metrics])
+    assert len(lines) >= 20
+    assert any('"traceback"' in line for line in lines)  # the 500 was logged in full...
+    assert any("Reload failed" in line for line in lines)
+    for secret in secrets:
+        assert secret not in text, [line for line in text.splitlines() if secret in line]
+
+
+def _explode(self: Segmenter, learner: Any) -> Any:
+    raise RuntimeError("the segmenter broke")
+
+
+def _drop_joblib(folder: Path) -> None:
+    """Delete segmenter.joblib and remove it from the manifest (re-sealed)."""
+    (folder / "segmenter.joblib").unlink()
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    finalize_manifest(folder, manifest)
+    assert "segmenter.joblib" not in json.loads((folder / MANIFEST_FILE).read_text())["files"]
+
+
+def test_the_service_serves_without_segmenter_joblib(
+    service_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    version = (model_dir / "LATEST").read_text().strip()
+    with TestClient(create_app(service_settings(model_dir))) as client:
+        before = client.post("/segment/batch", json={"learners": [*LEARNERS, JUNK]}).json()
+    _drop_joblib(model_dir / version)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the service must never unpickle anything")
+
+    monkeypatch.setattr(artifacts, "load_joblib", refuse)
+    monkeypatch.setattr("joblib.load", refuse)
+    with TestClient(create_app(service_settings(model_dir))) as client:
+        assert client.get("/health/ready").json() == {"status": "ready", "model_version": version}
+        after = client.post("/segment/batch", json={"learners": [*LEARNERS, JUNK]}).json()
+        one = client.post("/segment", json=JUNK)
+        assert one.status_code == 200 and one.json()["model_version"] == version
+        assert client.get("/model").status_code == 200
+        assert client.post("/admin/reload").status_code == 200
+    assert after == before  # the same placements as with the joblib file present
