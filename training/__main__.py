@@ -201,14 +201,28 @@ def train(
     previous: Annotated[
         Path | None, typer.Option(help="Previous model folder whose segment ids to keep.")
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="sklearn (default) or spark (needs the spark extra and Java 17)."),
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master with --engine spark: local[*] (default), spark://..."),
+    ] = None,
 ) -> None:
-    """Train the segmentation model and publish it under models/<version> (and models/LATEST)."""
+    """Train the segmentation model and publish it under models/<version> (and models/LATEST).
+
+    With --engine spark, --data may also be a folder, a glob or an object-store path
+    (s3a://bucket/learners/*.parquet).
+    """
     from training.artifacts import ArtifactError
     from training.pipeline import run
 
     def body() -> None:
         if hierarchical is not None and hierarchical not in ("two-stage", "exact"):
             raise UserError(f"--hierarchical must be two-stage or exact, not {hierarchical!r}.")
+        if engine is not None and engine not in ("sklearn", "spark"):
+            raise UserError(f"--engine must be sklearn or spark, not {engine!r}.")
         if previous is not None and not (previous / "segmenter.json").is_file():
             raise UserError(f"--previous {previous} is not a model folder (no segmenter.json).")
         settings = _settings(
@@ -220,7 +234,26 @@ def train(
             hierarchical=hierarchical,
             seed=seed,
             previous=previous,
+            engine=engine,
+            spark_master=master,
         )
+        if settings.engine != "spark" and master is not None:
+            raise UserError("--master applies to --engine spark.")
+        if settings.engine == "spark" and hierarchical is not None:
+            raise UserError(
+                "--hierarchical applies to the sklearn engine; the Spark engine's hierarchical "
+                "reference is bisecting K-Means."
+            )
+        train_model: Callable[..., Any] = run
+        if settings.engine == "spark":
+            from training.spark import SparkUnavailable, check_spark
+            from training.spark import run as run_spark
+
+            try:
+                check_spark()
+            except SparkUnavailable as exc:
+                raise UserError(str(exc)) from None
+            train_model = run_spark
         start = time.perf_counter()
         last: list[tuple[str, float]] = []
 
@@ -233,7 +266,7 @@ def train(
 
         with err_console.status("Starting...") as status:
             try:
-                result = run(settings, progress=progress)
+                result = train_model(settings, progress=progress)
             except ArtifactError as exc:
                 raise UserError(str(exc)) from None
             except ValueError as exc:

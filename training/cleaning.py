@@ -630,13 +630,17 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
     learners_per_key = titles.groupby("key")["email"].nunique()
     kept = learners_per_key[learners_per_key >= settings.min_title_learners].index
     common = titles[titles["key"].isin(kept)].groupby(["key", "shown"]).size()
-    title_map: dict[str, str] = {}
-    ordered = common.sort_values(ascending=False, kind="stable")
-    keys = ordered.index.get_level_values("key")
-    shown = ordered.index.get_level_values("shown")
-    for key, label in zip(keys, shown, strict=True):
-        title_map.setdefault(str(key), str(label))
-    title_map = dict(sorted(title_map.items()))
+    title_map = title_vocabulary(
+        {
+            (str(key), str(label)): int(count)
+            for key, label, count in zip(
+                common.index.get_level_values("key"),
+                common.index.get_level_values("shown"),
+                common.to_numpy(),
+                strict=True,
+            )
+        }
+    )
 
     # Pay peers for orgyear imputation: median orgyear per CTC decile band.
     org = raw["orgyear"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -658,16 +662,65 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
         float(np.median(org[good][band == b])) if np.any(band == b) else overall
         for b in range(len(edges) + 1)
     ]
-    return CleaningRules(
+    return make_rules(
+        settings,
         reference_year=int(reference_year),
-        orgyear_min=settings.orgyear_min,
-        ctc_low=float(max(1, round(ctc_low))),
-        ctc_high=float(round(ctc_high)),
+        ctc_quantiles=(float(ctc_low), float(ctc_high)),
         ctc_updated_year_fallback=cuy_fallback,
         title_map=title_map,
         orgyear_band_edges=[float(e) for e in edges],
         orgyear_band_values=values,
     )
+
+
+def make_rules(
+    settings: TrainingSettings,
+    *,
+    reference_year: int,
+    ctc_quantiles: tuple[float, float],
+    ctc_updated_year_fallback: int,
+    title_map: dict[str, str],
+    orgyear_band_edges: list[float],
+    orgyear_band_values: list[float],
+) -> CleaningRules:
+    """Freeze learned figures into :class:`CleaningRules` (one place for the rounding of bounds).
+
+    Used by :func:`fit_rules` (pandas) and by the Spark engine, which learns the same figures with
+    Spark aggregations. ``ctc_quantiles`` are the raw training quantiles of CTC; the bounds are
+    rounded to whole rupees (the lower one at least 1).
+    """
+    ctc_low, ctc_high = ctc_quantiles
+    return CleaningRules(
+        reference_year=int(reference_year),
+        orgyear_min=settings.orgyear_min,
+        ctc_low=float(max(1, round(ctc_low))),
+        ctc_high=float(round(ctc_high)),
+        ctc_updated_year_fallback=int(ctc_updated_year_fallback),
+        title_map=title_map,
+        orgyear_band_edges=orgyear_band_edges,
+        orgyear_band_values=orgyear_band_values,
+    )
+
+
+def title_vocabulary(spellings: Mapping[tuple[str, str], int]) -> dict[str, str]:
+    """Folded title -> display title: the commonest spelling of each kept key.
+
+    Parameters
+    ----------
+    spellings : mapping of (folded key, display spelling) to rows
+        Only keys held by at least ``min_title_learners`` learners.
+
+    Returns
+    -------
+    dict of str to str
+        Sorted by key; ties in rows go to the spelling that sorts first.
+    """
+    best: dict[str, tuple[int, str]] = {}
+    for (key, shown), count in spellings.items():
+        current = best.get(key)
+        if current is None or count > current[0] or (count == current[0] and shown < current[1]):
+            best[key] = (count, shown)
+    return {key: best[key][1] for key in sorted(best)}
 
 
 def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTable:
@@ -707,15 +760,10 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
         if name in clean.touched:
             report.add(name, int(clean.touched[name].sum()))
 
-    email = table["email_hash"].astype(object).to_numpy()
-    malformed = np.fromiter(
-        (not (isinstance(e, str) and _HEX64.fullmatch(e)) for e in email), bool, len(email)
+    learner_id, malformed = learner_ids(
+        table["email_hash"].astype(object).to_numpy(), np.arange(len(table))
     )
     report.add("email_hash_malformed", int(malformed.sum()))
-    # A row without an email is its own learner: it has no history to merge with.
-    learner_id = np.array(
-        [e if isinstance(e, str) and e else f"row-{i}" for i, e in enumerate(email)], dtype=object
-    )
 
     rows = pd.DataFrame(
         {
@@ -751,10 +799,40 @@ def collapse_learners(rows: pd.DataFrame) -> pd.DataFrame:
     first = grouped.head(1).set_index("learner_id")
     last = grouped.tail(1).set_index("learner_id")
     n_records = grouped.size()
-    years = (last["ctc_updated_year"] - first["ctc_updated_year"]).to_numpy()
-    growth = np.log(last["ctc"].to_numpy() / first["ctc"].to_numpy())
-    per_year = np.divide(growth, years, out=np.zeros_like(growth), where=years > 0)
+    per_year = ctc_growth(
+        first["ctc"].to_numpy(np.float64),
+        last["ctc"].to_numpy(np.float64),
+        (last["ctc_updated_year"] - first["ctc_updated_year"]).to_numpy(np.float64),
+    )
     out = last.drop(columns=["has_title"]).sort_values("order", kind="stable")
     out["n_records"] = n_records.reindex(out.index).to_numpy(dtype=np.float64)
     out["ctc_growth"] = pd.Series(per_year, index=last.index).reindex(out.index).to_numpy()
     return out.drop(columns=["order"]).reset_index()
+
+
+def learner_ids(email: ObjectArray, rows: npt.NDArray[np.intp]) -> tuple[ObjectArray, BoolArray]:
+    """Learner id of each de-duplicated row, and whether its email_hash is malformed.
+
+    Parameters
+    ----------
+    email : ndarray of object, shape (n,)
+        ``email_hash`` (str or None).
+    rows : ndarray of int, shape (n,)
+        Position of each row in the de-duplicated table: a row without an email is its own
+        learner (it has no history to merge with), with the id ``row-<position>``.
+    """
+    malformed = np.fromiter(
+        (not (isinstance(e, str) and _HEX64.fullmatch(e)) for e in email), bool, len(email)
+    )
+    ids = np.array(
+        [e if isinstance(e, str) and e else f"row-{i}" for i, e in zip(rows, email, strict=True)],
+        dtype=object,
+    )
+    return ids, malformed
+
+
+def ctc_growth(first_ctc: FloatArray, last_ctc: FloatArray, years: FloatArray) -> FloatArray:
+    """Yearly log growth of CTC from a learner's earliest to latest record (0 within one year)."""
+    growth = np.log(last_ctc / first_ctc)
+    out: FloatArray = np.divide(growth, years, out=np.zeros_like(growth), where=years > 0)
+    return out

@@ -220,7 +220,7 @@ def sweep_k(
         davies_bouldin=davies,
         calinski_harabasz=calinski,
         stability=stability,
-        knee=_find_knee(ks, inertia),
+        knee=find_knee(ks, inertia),
         silhouette_sample=len(eval_idx),
         stability_resamples=stability_resamples,
     )
@@ -555,6 +555,18 @@ def hierarchical_exact(X: npt.ArrayLike, k: int, *, progress: Progress | None = 
     return Hierarchy(labels=labels, method="exact", linkage=linkage, n_micro=None, seconds=seconds)
 
 
+def weighted_ward_linkage(centers: npt.ArrayLike, sizes: npt.ArrayLike) -> FloatArray:
+    """scipy linkage matrix of size-weighted Ward over cluster centres (see the module docstring).
+
+    Parameters
+    ----------
+    centers : array-like of shape (m, n_features)
+    sizes : array-like of shape (m,)
+        Rows each centre stands for.
+    """
+    return _weighted_ward(np.atleast_2d(np.asarray(centers, dtype=np.float64)), sizes)
+
+
 def coarse_groups(
     centers: npt.ArrayLike, sizes: npt.ArrayLike, n_coarse: int | None = None
 ) -> list[int]:
@@ -731,7 +743,8 @@ def _mean_pairwise_ari(labelings: Sequence[npt.ArrayLike]) -> float:
     return float(np.mean(scores))
 
 
-def _find_knee(ks: list[int], inertia: list[float]) -> int | None:
+def find_knee(ks: list[int], inertia: list[float]) -> int | None:
+    """Knee of an elbow curve (``kneed``, convex and decreasing); None without one."""
     if len(ks) < 3:
         return None
     with warnings.catch_warnings():

@@ -115,6 +115,40 @@ class TrainingSettings(BaseSettings):
         default=None, description="A previous model folder whose segment ids and names to keep."
     )
 
+    # --- engine -----------------------------------------------------------------------------
+    engine: Literal["sklearn", "spark"] = Field(
+        default="sklearn",
+        description="sklearn: pandas + scikit-learn in this process; spark: Apache Spark "
+        "(pip install '.[spark]', Java 17), for tables larger than one machine's memory.",
+    )
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master URL: local[*], local[2], spark://host:7077, yarn, k8s://...",
+    )
+    spark_driver_memory: str = Field(
+        default="4g", description="spark.driver.memory (in local mode: all of Spark's memory)."
+    )
+    spark_shuffle_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="spark.sql.shuffle.partitions; None = Spark's default (adaptive coalescing).",
+    )
+    spark_max_iter: int = Field(
+        default=100, ge=1, description="Iteration cap of each Spark K-Means / bisecting fit."
+    )
+    spark_tol: float = Field(
+        default=1e-4,
+        gt=0.0,
+        description="Convergence of Spark K-Means, as scikit-learn's tol: it stops once every "
+        "centre moves less than sqrt(tol / k) (scaled units), so the squared shifts sum under tol.",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,  # may hold credentials: never written to a manifest
+        description='Extra Spark settings, e.g. {"spark.jars.packages": '
+        '"org.apache.hadoop:hadoop-aws:3.4.1"} to read s3a:// paths.',
+    )
+
     @model_validator(mode="after")
     def _check_ranges(self) -> TrainingSettings:
         if self.k_min >= self.k_max:

@@ -16,18 +16,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
 import pandas as pd
 
 from training import artifacts, clustering, report
+from training.cleaning import CleaningRules
 from training.config import TrainingSettings
 from training.data import load_learners, read_learners_frame
-from training.features import FEATURE_COLUMNS, LearnerData, build_learner_data
+from training.features import FEATURE_COLUMNS, FeatureTables, LearnerData, build_learner_data
 from training.model import build_pipeline, export_segmenter
 from training.profiles import build_coarse_profiles, build_profiles
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -52,7 +56,9 @@ class TrainingResult:
 
 
 @dataclass
-class _Clock:
+class StepClock:
+    """Times named steps (seconds, 3 decimals) and reports each one's label as it starts."""
+
     timings: dict[str, float] = field(default_factory=dict)
     progress: Progress | None = None
 
@@ -84,7 +90,7 @@ def fingerprint(raw: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def _previous_centers(previous: Path, features: list[str]) -> np.ndarray[Any, Any]:
+def previous_centers(previous: Path, features: list[str]) -> np.ndarray[Any, Any]:
     """The previous model's centres in original feature units, rows in public-id order."""
     doc = json.loads((previous / SEGMENTER_JSON).read_text(encoding="utf-8"))
     if doc["features"] != features:
@@ -99,16 +105,18 @@ def _previous_centers(previous: Path, features: list[str]) -> np.ndarray[Any, An
     return out
 
 
-def _public_ids(
-    labels: np.ndarray[Any, Any],
+def public_ids(
+    sizes: np.ndarray[Any, Any],
     centers_orig: np.ndarray[Any, Any],
     scale: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
     previous: np.ndarray[Any, Any] | None,
 ) -> np.ndarray[Any, Any]:
-    """Public id of each K-Means centre: by size (0 = largest), or matched to a previous model."""
+    """Public id of each K-Means centre: by size (0 = largest), or matched to a previous model.
+
+    ``sizes`` counts the learners of each centre, in K-Means' order.
+    """
     k = centers_orig.shape[0]
     if previous is None:
-        sizes = np.bincount(labels, minlength=k)
         order = sorted(range(k), key=lambda i: (-sizes[i], i))
         ids = np.empty(k, dtype=np.intp)
         ids[order] = np.arange(k)
@@ -119,9 +127,10 @@ def _public_ids(
     )
 
 
-def _segment_silhouettes(
+def segment_silhouettes(
     z: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], seed: int, sample: int
 ) -> dict[int, float]:
+    """Mean silhouette of each segment on a seeded sample of at most ``sample`` rows of z."""
     from sklearn.metrics import silhouette_samples
 
     rng = np.random.default_rng(seed)
@@ -130,6 +139,94 @@ def _segment_silhouettes(
         return {}
     values = silhouette_samples(z[rows], labels[rows])
     return {int(s): float(values[labels[rows] == s].mean()) for s in np.unique(labels[rows])}
+
+
+@dataclass
+class ModelParts:
+    """Everything a trained model is made of, whatever engine computed it.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted ``clip`` -> ``scale`` -> ``kmeans`` (K-Means' own centre order).
+    features : list of str
+        The cluster features, in matrix column order.
+    segment_ids : ndarray of int, shape (k,)
+        Public id of each K-Means centre.
+    coarse : list of int, length k
+        Coarse (macro) segment of each public id.
+    rules, tables
+        The frozen cleaning rules and peer tables.
+    profiles : dict
+        The ``profiles.json`` document.
+    linkage : ndarray of shape (m - 1, 4)
+        The hierarchical reference's tree, for the dendrogram.
+    hierarchy_method : str
+    map_z : ndarray of shape (n_sample, n_features)
+        Scaled learners of the segment map, with their public ids ``map_labels``.
+    centers : ndarray of shape (k, n_features)
+        Centres in the scaled space, row i = public id i.
+    """
+
+    pipeline: Pipeline
+    features: list[str]
+    segment_ids: np.ndarray[Any, Any]
+    coarse: list[int]
+    rules: CleaningRules
+    tables: FeatureTables
+    profiles: dict[str, Any]
+    linkage: np.ndarray[Any, Any]
+    hierarchy_method: str
+    map_z: np.ndarray[Any, Any]
+    map_labels: np.ndarray[Any, Any]
+    centers: np.ndarray[Any, Any]
+
+
+def publish_model(
+    model_dir: Path, created_at: datetime, parts: ModelParts, manifest_fields: dict[str, Any]
+) -> str:
+    """Write a model's artifacts, plots and report, then publish it (``models/LATEST``).
+
+    Both engines end here, so a model has one layout and one ``segmenter.json`` format whatever
+    trained it. ``manifest_fields`` are the manifest's fields after ``version`` and
+    ``created_at``, in order. Returns the new version.
+    """
+    ids = parts.segment_ids
+    segmenter_doc = export_segmenter(
+        parts.pipeline,
+        parts.features,
+        segment_ids=[int(i) for i in ids],
+        coarse=[parts.coarse[int(i)] for i in ids],
+        rules=parts.rules,
+        tables=parts.tables,
+    )
+    version = artifacts.new_version(created_at, model_dir)
+    with artifacts.staged_model(model_dir, version) as folder:
+        joblib.dump(
+            {"pipeline": parts.pipeline, "features": parts.features, "segment_ids": ids.tolist()},
+            folder / SEGMENTER_JOBLIB,
+        )
+        artifacts.write_json(folder / SEGMENTER_JSON, segmenter_doc)
+        artifacts.write_json(folder / PROFILES_JSON, parts.profiles)
+        report.plot_dendrogram(
+            folder / report.PLOTS["dendrogram"],
+            parts.linkage,
+            len(ids),
+            method=parts.hierarchy_method,
+        )
+        report.plot_segment_map(
+            folder / report.PLOTS["segment_map"],
+            parts.map_z,
+            parts.map_labels,
+            parts.centers,
+            {s["id"]: s["name"] for s in parts.profiles["segments"]},
+        )
+        manifest = {"version": version, "created_at": created_at.isoformat(), **manifest_fields}
+        artifacts.write_json(folder / "manifest.json", manifest)
+        report.plot_from_json(folder, manifest, parts.profiles)
+        report.render_report(folder)
+        artifacts.finalize_manifest(folder, manifest)
+    return version
 
 
 def run(
@@ -150,7 +247,7 @@ def run(
     progress : callable, optional
         Called with a short label as each step starts.
     """
-    clock = _Clock(progress=progress)
+    clock = StepClock(progress=progress)
     created_at = datetime.now(UTC).replace(microsecond=0)
     with clock.step("load", "Loading the learner table"):
         if raw is None:
@@ -189,8 +286,13 @@ def run(
         pipeline.steps[-1] = ("kmeans", kmeans)
         scaler = pipeline.named_steps["scale"]
         centers_orig = kmeans.cluster_centers_ * scaler.scale_ + scaler.mean_
-        previous = _previous_centers(settings.previous, features) if settings.previous else None
-        ids = _public_ids(kmeans.labels_, centers_orig, (scaler.mean_, scaler.scale_), previous)
+        previous = previous_centers(settings.previous, features) if settings.previous else None
+        ids = public_ids(
+            np.bincount(kmeans.labels_, minlength=k),
+            centers_orig,
+            (scaler.mean_, scaler.scale_),
+            previous,
+        )
         labels = ids[kmeans.labels_]
         centers = np.empty_like(kmeans.cluster_centers_)
         centers[ids] = kmeans.cluster_centers_
@@ -216,7 +318,7 @@ def run(
         comparison = clustering.compare_labelings(
             labels, hierarchy.labels, z, seed=settings.seed, sample=settings.silhouette_sample
         )
-        silhouettes = _segment_silhouettes(
+        silhouettes = segment_silhouettes(
             z, labels, settings.seed, min(settings.silhouette_sample, 5_000)
         )
     with clock.step("profiles", "Profiling segments"):
@@ -253,61 +355,43 @@ def run(
         },
         "comparison": comparison,
     }
-    segmenter_doc = export_segmenter(
-        pipeline,
-        features,
-        segment_ids=[int(i) for i in ids],
-        coarse=[coarse[int(i)] for i in ids],
+    profiles_doc = {"k": k, "segments": segments, "coarse": macro}
+    rng = np.random.default_rng(settings.seed)
+    sample = np.sort(rng.choice(n, size=min(n, 5_000), replace=False))
+    parts = ModelParts(
+        pipeline=pipeline,
+        features=features,
+        segment_ids=ids,
+        coarse=coarse,
         rules=data.rules,
         tables=data.tables,
+        profiles=profiles_doc,
+        linkage=hierarchy.linkage,
+        hierarchy_method=hierarchy.method,
+        map_z=z[sample],
+        map_labels=labels[sample],
+        centers=centers,
     )
-    profiles_doc = {"k": k, "segments": segments, "coarse": macro}
-
     with clock.step("write", "Writing artifacts, plots and report"):
-        version = artifacts.new_version(created_at, settings.model_dir)
-        with artifacts.staged_model(settings.model_dir, version) as folder:
-            joblib.dump(
-                {"pipeline": pipeline, "features": features, "segment_ids": ids.tolist()},
-                folder / SEGMENTER_JOBLIB,
-            )
-            artifacts.write_json(folder / SEGMENTER_JSON, segmenter_doc)
-            artifacts.write_json(folder / PROFILES_JSON, profiles_doc)
-            rng = np.random.default_rng(settings.seed)
-            sample = np.sort(rng.choice(n, size=min(n, 5_000), replace=False))
-            report.plot_dendrogram(
-                folder / report.PLOTS["dendrogram"], hierarchy.linkage, k, method=hierarchy.method
-            )
-            report.plot_segment_map(
-                folder / report.PLOTS["segment_map"],
-                z[sample],
-                labels[sample],
-                centers,
-                {s["id"]: s["name"] for s in segments},
-            )
-            manifest_fields = {
-                "version": version,
-                "created_at": created_at.isoformat(),
-                "engine": "scikit-learn",
-                "k": k,
-                "k_choice": choice.to_dict(),
-                "reference_year": data.rules.reference_year,
-                "features": features,
-                "feature_columns": list(FEATURE_COLUMNS),
-                "data": {
-                    "source": source or "dataframe",
-                    "fingerprint": data_fingerprint,
-                    "rows": len(raw),
-                    "learners": int(n),
-                },
-                "cleaning": data.report.to_dict(),
-                "settings": json.loads(settings.model_dump_json()),
-                "metrics": metrics,
-                "timings": clock.timings,
-            }
-            artifacts.write_json(folder / "manifest.json", manifest_fields)
-            report.plot_from_json(folder, manifest_fields, profiles_doc)
-            report.render_report(folder)
-            artifacts.finalize_manifest(folder, manifest_fields)
+        manifest_fields = {
+            "engine": "scikit-learn",
+            "k": k,
+            "k_choice": choice.to_dict(),
+            "reference_year": data.rules.reference_year,
+            "features": features,
+            "feature_columns": list(FEATURE_COLUMNS),
+            "data": {
+                "source": source or "dataframe",
+                "fingerprint": data_fingerprint,
+                "rows": len(raw),
+                "learners": int(n),
+            },
+            "cleaning": data.report.to_dict(),
+            "settings": json.loads(settings.model_dump_json()),
+            "metrics": metrics,
+            "timings": clock.timings,
+        }
+        version = publish_model(settings.model_dir, created_at, parts, manifest_fields)
     return TrainingResult(
         version=version,
         folder=settings.model_dir / version,

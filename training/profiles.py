@@ -31,6 +31,7 @@ Recommendations, in priority order, the first four that apply (at least two alwa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -78,23 +79,185 @@ def _pay_band(percentile: float) -> str:
     return "mid-range pay"
 
 
-def _lifts(values: pd.Series, members: npt.NDArray[np.bool_], top: int) -> list[dict[str, Any]]:
-    labels = values.astype(object).where(values.notna(), "Unknown").astype(str)
-    population = labels.value_counts(normalize=True).to_dict()
-    inside = labels[members].value_counts(normalize=True).head(top).to_dict()
-    return [
-        {
-            "name": str(key),
-            "share": round(float(share), 4),
-            "lift": round(float(share / population[key]), 3),
-        }
-        for key, share in inside.items()
-    ]
+def _lifts(
+    counts: Mapping[str, int], size: int, population: Mapping[str, int], total: int, top: int
+) -> list[dict[str, Any]]:
+    """The ``top`` commonest values of a group, with their share and lift over the population.
+
+    ``counts`` is taken in its own order for ties (the pandas path passes ``value_counts``).
+    """
+    ordered = sorted(counts.items(), key=lambda item: -item[1])[:top]
+    out = []
+    for key, count in ordered:
+        share = count / size
+        out.append(
+            {
+                "name": str(key),
+                "share": round(float(share), 4),
+                "lift": round(float(share / (population[key] / total)), 3),
+            }
+        )
+    return out
 
 
-def _percentiles(values: FloatArray) -> dict[str, float]:
+def _percentiles(values: FloatArray) -> tuple[float, float, float]:
     p10, p50, p90 = np.percentile(values, [10, 50, 90])
-    return {"p10": float(p10), "p50": float(p50), "p90": float(p90)}
+    return float(p10), float(p50), float(p90)
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    """The aggregated figures of one group of learners that a profile is made from.
+
+    Any engine can compute them: :func:`group_figures` does it with pandas, the Spark engine with
+    Spark aggregations. Percentiles are linear (numpy's default); medians are the 50th percentile.
+
+    Attributes
+    ----------
+    size : int
+        Learners in the group.
+    years_median, ctc_median : float
+        Median years of experience and CTC.
+    years_percentiles, ctc_percentiles : tuple of float
+        10th, 50th and 90th percentiles.
+    ctc_rank : int
+        Learners of the whole population with a CTC at most the group's median CTC.
+    feature_mean : mapping of str to float
+        Mean of every feature in ``FEATURE_COLUMNS``.
+    pay_vs_peers_median : float
+    incomplete : int
+        Learners without a job title or without a company.
+    role_families, company_tiers : mapping of str to int
+        Learners per role family and per ``"tier <n>"``; for ties, the first listed comes first.
+    """
+
+    size: int
+    years_median: float
+    ctc_median: float
+    years_percentiles: tuple[float, float, float]
+    ctc_percentiles: tuple[float, float, float]
+    ctc_rank: int
+    feature_mean: Mapping[str, float]
+    pay_vs_peers_median: float
+    incomplete: int
+    role_families: Mapping[str, int]
+    company_tiers: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class PopulationFigures:
+    """Figures of all learners that group profiles are compared with.
+
+    ``feature_std`` is the population standard deviation (ddof 0); zeros are read as 1.
+    """
+
+    size: int
+    feature_mean: Mapping[str, float]
+    feature_std: Mapping[str, float]
+    incomplete: int
+    role_families: Mapping[str, int]
+    company_tiers: Mapping[str, int]
+
+
+def _tier_labels(features: pd.DataFrame) -> pd.Series:
+    return features["company_tier"].astype(int).astype(str).radd("tier ")
+
+
+def _incomplete(learners: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    return (learners["job_title"].isna() | learners["company"].isna()).to_numpy()
+
+
+def _value_counts(values: pd.Series) -> dict[str, int]:
+    labels = values.astype(object).where(values.notna(), "Unknown").astype(str)
+    return {str(k): int(v) for k, v in labels.value_counts().items()}
+
+
+def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> PopulationFigures:
+    """:class:`PopulationFigures` of a learner frame and its feature frame (pandas)."""
+    mean = features.mean()
+    std = features.std(ddof=0)
+    return PopulationFigures(
+        size=len(features),
+        feature_mean={name: float(mean[name]) for name in FEATURE_COLUMNS},
+        feature_std={name: float(std[name]) for name in FEATURE_COLUMNS},
+        incomplete=int(_incomplete(learners).sum()),
+        role_families=_value_counts(learners["role_family"]),
+        company_tiers=_value_counts(_tier_labels(features)),
+    )
+
+
+def group_figures(
+    members: npt.NDArray[np.bool_],
+    learners: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    population_ctc: FloatArray,
+) -> GroupFigures:
+    """:class:`GroupFigures` of the learners in ``members`` (pandas).
+
+    ``population_ctc`` is the sorted CTC of all learners.
+    """
+    years = features["years_experience"].to_numpy()[members]
+    ctc = learners["ctc"].to_numpy(np.float64)[members]
+    mean = features[members].mean()
+    median_ctc = float(np.median(ctc))
+    return GroupFigures(
+        size=int(members.sum()),
+        years_median=float(np.median(years)),
+        ctc_median=median_ctc,
+        years_percentiles=_percentiles(years),
+        ctc_percentiles=_percentiles(ctc),
+        ctc_rank=int(np.searchsorted(population_ctc, median_ctc, side="right")),
+        feature_mean={name: float(mean[name]) for name in FEATURE_COLUMNS},
+        pay_vs_peers_median=float(np.median(features["pay_vs_peers"][members])),
+        incomplete=int(_incomplete(learners)[members].sum()),
+        role_families=_value_counts(learners["role_family"][members]),
+        company_tiers=_value_counts(_tier_labels(features)[members]),
+    )
+
+
+def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> dict[str, Any]:
+    """Figures of one group of learners (a segment or a macro-segment), names excluded."""
+    n = group.size
+    z = {
+        name: float(
+            np.round(
+                (group.feature_mean[name] - population.feature_mean[name])
+                / (population.feature_std[name] or 1.0),
+                3,
+            )
+        )
+        for name in FEATURE_COLUMNS
+    }
+    keys = ("p10", "p50", "p90")
+    years = dict(zip(keys, group.years_percentiles, strict=True))
+    ctc = dict(zip(keys, group.ctc_percentiles, strict=True))
+    incomplete = group.incomplete / n
+    return {
+        "size": n,
+        "share": round(n / population.size, 4),
+        "center": {
+            "years_experience": round(group.years_median, 2),
+            "ctc_inr": round(group.ctc_median),
+            "ctc_lpa": round(group.ctc_median / LPA, 2),
+        },
+        "years_experience": {k: round(v, 2) for k, v in years.items()},
+        "ctc_inr": {k: round(v) for k, v in ctc.items()},
+        "ctc_lpa": {k: round(v / LPA, 2) for k, v in ctc.items()},
+        "ctc_percentile": round(float(100.0 * group.ctc_rank / population.size), 1),
+        "top_role_families": _lifts(
+            group.role_families, n, population.role_families, population.size, 3
+        ),
+        "company_tiers": _lifts(
+            group.company_tiers, n, population.company_tiers, population.size, 3
+        ),
+        "feature_z": z,
+        "pay_vs_peers_median": round(group.pay_vs_peers_median, 4),
+        "incomplete_share": round(incomplete, 4),
+        "incomplete_lift": round(
+            incomplete / max(population.incomplete / population.size, 1e-9), 3
+        ),
+    }
 
 
 def profile_group(
@@ -115,38 +278,10 @@ def profile_group(
     population_ctc : ndarray, shape (n_learners,)
         Sorted CTC of all learners, to place the group's median.
     """
-    n = int(members.sum())
-    years = features["years_experience"].to_numpy()[members]
-    ctc = learners["ctc"].to_numpy(np.float64)[members]
-    mean = features.mean()
-    std = features.std(ddof=0).replace(0.0, 1.0)
-    z = ((features[members].mean() - mean) / std).round(3)
-    median_ctc = float(np.median(ctc))
-    percentile = (
-        100.0 * np.searchsorted(population_ctc, median_ctc, side="right") / len(population_ctc)
+    return profile_from_figures(
+        group_figures(members, learners, features, population_ctc=population_ctc),
+        population_figures(learners, features),
     )
-    tier = features["company_tier"].astype(int).astype(str).radd("tier ")
-    missing = (learners["job_title"].isna() | learners["company"].isna()).to_numpy()
-    incomplete = float(missing[members].mean())
-    return {
-        "size": n,
-        "share": round(n / len(members), 4),
-        "center": {
-            "years_experience": round(float(np.median(years)), 2),
-            "ctc_inr": round(median_ctc),
-            "ctc_lpa": round(median_ctc / LPA, 2),
-        },
-        "years_experience": {k: round(v, 2) for k, v in _percentiles(years).items()},
-        "ctc_inr": {k: round(v) for k, v in _percentiles(ctc).items()},
-        "ctc_lpa": {k: round(v / LPA, 2) for k, v in _percentiles(ctc).items()},
-        "ctc_percentile": round(float(percentile), 1),
-        "top_role_families": _lifts(learners["role_family"], members, 3),
-        "company_tiers": _lifts(tier, members, 3),
-        "feature_z": {name: float(z[name]) for name in FEATURE_COLUMNS},
-        "pay_vs_peers_median": round(float(np.median(features["pay_vs_peers"][members])), 4),
-        "incomplete_share": round(incomplete, 4),
-        "incomplete_lift": round(incomplete / max(float(missing.mean()), 1e-9), 3),
-    }
 
 
 def name_profile(profile: Mapping[str, Any]) -> str:
@@ -256,11 +391,35 @@ def build_profiles(
     coarse : mapping id -> coarse segment id
     """
     population_ctc = np.sort(learners["ctc"].to_numpy(np.float64))
-    ids = sorted(int(i) for i in np.unique(labels))
+    figures = {
+        int(seg): group_figures(labels == seg, learners, features, population_ctc=population_ctc)
+        for seg in np.unique(labels)
+    }
+    return profiles_from_figures(
+        figures,
+        population_figures(learners, features),
+        centers=centers,
+        silhouette=silhouette,
+        best_match=best_match,
+        coarse=coarse,
+    )
+
+
+def profiles_from_figures(
+    figures: Mapping[int, GroupFigures],
+    population: PopulationFigures,
+    *,
+    centers: FloatArray,
+    silhouette: Mapping[int, float],
+    best_match: Mapping[int, Mapping[str, Any]],
+    coarse: Mapping[int, int],
+) -> list[dict[str, Any]]:
+    """:func:`build_profiles` from pre-aggregated figures (segment id -> its figures)."""
+    ids = sorted(figures)
     profiles: list[dict[str, Any]] = []
     for seg in ids:
         profile: dict[str, Any] = {"id": seg}
-        profile |= profile_group(labels == seg, learners, features, population_ctc=population_ctc)
+        profile |= profile_from_figures(figures[seg], population)
         others = [o for o in ids if o != seg]
         if others:
             gaps = [float(np.linalg.norm(centers[seg] - centers[o])) for o in others]
@@ -286,12 +445,23 @@ def build_coarse_profiles(
 ) -> list[dict[str, Any]]:
     """Profiles of the macro-segments (``members``: coarse id -> its segment ids)."""
     population_ctc = np.sort(learners["ctc"].to_numpy(np.float64))
+    figures = {
+        cid: group_figures(coarse_labels == cid, learners, features, population_ctc=population_ctc)
+        for cid in members
+    }
+    return coarse_profiles_from_figures(figures, population_figures(learners, features), members)
+
+
+def coarse_profiles_from_figures(
+    figures: Mapping[int, GroupFigures],
+    population: PopulationFigures,
+    members: Mapping[int, Sequence[int]],
+) -> list[dict[str, Any]]:
+    """:func:`build_coarse_profiles` from pre-aggregated figures (coarse id -> its figures)."""
     profiles = []
     for cid in sorted(members):
         profile: dict[str, Any] = {"id": cid, "segments": sorted(int(s) for s in members[cid])}
-        profile |= profile_group(
-            coarse_labels == cid, learners, features, population_ctc=population_ctc
-        )
+        profile |= profile_from_figures(figures[cid], population)
         profile["name"] = name_profile(profile)
         profile["recommendations"] = recommend(profile)
         profiles.append(profile)

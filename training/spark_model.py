@@ -1,0 +1,680 @@
+"""The model on Apache Spark: scaling, elbow sweep, K-Means, bisecting reference, profiles.
+
+The steps mirror :func:`training.pipeline.run`; see :mod:`training.spark` for the overview.
+Everything that grows with the number of learners runs in Spark; the driver sees only what is
+small by construction: per-cluster aggregates, the evaluation sample (``silhouette_sample``
+learners, as in the scikit-learn engine) and the per-group figures of the profiles.
+
+Scaled features are computed in Spark SQL with exactly the operations of the engine-free
+assignment (``(min(max(x, lower), upper) - mean) / scale``), so the labels Spark predicts and
+the labels ``segmenter.json`` gives with numpy are computed from the same doubles.
+
+This module imports pyspark at import time: import it only after
+:func:`training.spark.check_spark`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pyspark.ml.clustering import BisectingKMeans, KMeans, KMeansModel
+from pyspark.ml.evaluation import ClusteringEvaluator
+from pyspark.ml.feature import VectorAssembler
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as sf
+from sklearn.metrics import adjusted_rand_score
+
+from training import clustering
+from training.config import TrainingSettings
+from training.estimators import QuantileClipper
+from training.features import FEATURE_COLUMNS
+from training.model import fitted_pipeline, standard_scale
+from training.pipeline import (
+    ModelParts,
+    StepClock,
+    TrainingResult,
+    previous_centers,
+    public_ids,
+    publish_model,
+    segment_silhouettes,
+)
+from training.profiles import (
+    GroupFigures,
+    PopulationFigures,
+    coarse_profiles_from_figures,
+    profiles_from_figures,
+)
+from training.spark_data import SparkLearnerData, build_learner_data, read_learners
+
+log = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+HIERARCHY_METHOD = "bisecting-kmeans"
+SWEEP_SILHOUETTE = (
+    "Spark ClusteringEvaluator silhouette (squared Euclidean distances) on the evaluation "
+    "sample; segment and comparison silhouettes are Euclidean, as in the scikit-learn engine"
+)
+_MAP_SAMPLE = 5_000
+
+
+# --------------------------------------------------------------------------------------------
+# Scaling
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scaling:
+    """Clip bounds and standardisation of the cluster features (each of shape (n_features,))."""
+
+    lower: FloatArray
+    upper: FloatArray
+    mean: FloatArray
+    var: FloatArray
+    scale: FloatArray
+    n: int
+
+
+def fit_scaling(learners: DataFrame, features: list[str]) -> Scaling:
+    """Quantile clip bounds (exact, numpy's linear interpolation), then mean and variance.
+
+    The quantiles are :class:`~training.estimators.QuantileClipper`'s; the scale follows
+    ``StandardScaler`` (population variance; 1 for a constant feature).
+    """
+    clipper = QuantileClipper()
+    qs = [clipper.lower_quantile, clipper.upper_quantile]
+    bounds = learners.agg(
+        *(sf.percentile(name, qs).alias(name) for name in features),
+        sf.count(sf.lit(1)).alias("n"),
+    ).first()
+    assert bounds is not None
+    lower = np.array([bounds[name][0] for name in features], np.float64)
+    upper = np.array([bounds[name][1] for name in features], np.float64)
+    clipped = [
+        _clip(sf.col(name), lo, hi) for name, lo, hi in zip(features, lower, upper, strict=True)
+    ]
+    moments = learners.agg(
+        *(sf.avg(c).alias(f"mean{j}") for j, c in enumerate(clipped)),
+        *(sf.var_pop(c).alias(f"var{j}") for j, c in enumerate(clipped)),
+    ).first()
+    assert moments is not None
+    mean = np.array([moments[f"mean{j}"] for j in range(len(features))], np.float64)
+    var = np.array([moments[f"var{j}"] for j in range(len(features))], np.float64)
+    n = int(bounds["n"])
+    return Scaling(lower, upper, mean, var, standard_scale(mean, var, n), n)
+
+
+def _clip(col: Column, lower: float, upper: float) -> Column:
+    return sf.least(sf.greatest(col, sf.lit(float(lower))), sf.lit(float(upper)))
+
+
+def scale(learners: DataFrame, features: list[str], scaling: Scaling) -> DataFrame:
+    """Add the scaled columns ``z0..z{d-1}`` and their vector ``z`` (numpy's operations)."""
+    scaled = learners.select(
+        "*",
+        *(
+            ((_clip(sf.col(name), lo, hi) - sf.lit(float(mu))) / sf.lit(float(sd))).alias(f"z{j}")
+            for j, (name, lo, hi, mu, sd) in enumerate(
+                zip(
+                    features, scaling.lower, scaling.upper, scaling.mean, scaling.scale, strict=True
+                )
+            )
+        ),
+    )
+    return VectorAssembler(inputCols=_z_names(len(features)), outputCol="z").transform(scaled)
+
+
+def _z_names(d: int) -> list[str]:
+    return [f"z{j}" for j in range(d)]
+
+
+@dataclass
+class EvaluationSample:
+    """A seeded sample of learners, collected: the rows every sample-based metric is read on.
+
+    ``frame`` is the same rows in Spark (with ``_i``, the row of ``z``), for predictions.
+    """
+
+    learner_id: list[str]
+    z: FloatArray
+    frame: DataFrame
+
+    def labels(self, predicted: DataFrame, column: str = "prediction") -> IntArray:
+        """The ``column`` of ``predicted`` (a transform of ``frame``), in sample row order."""
+        rows = predicted.select("_i", column).collect()
+        out = np.empty(len(self.learner_id), dtype=np.intp)
+        for row in rows:
+            out[int(row["_i"])] = int(row[column])
+        return out
+
+
+def evaluation_sample(scored: DataFrame, d: int, size: int, seed: int) -> EvaluationSample:
+    """``size`` learners chosen by a seeded hash of their id (independent of partitioning)."""
+    spark = scored.sparkSession
+    rows = (
+        scored.select("learner_id", *_z_names(d))
+        .orderBy(sf.xxhash64(sf.col("learner_id"), sf.lit(seed)), "learner_id")
+        .limit(size)
+        .collect()
+    )
+    ids = [str(r["learner_id"]) for r in rows]
+    z = np.array([[r[f"z{j}"] for j in range(d)] for r in rows], np.float64).reshape(len(rows), d)
+    local = [(i, *map(float, z[i])) for i in range(len(rows))]
+    schema = "_i int, " + ", ".join(f"z{j} double" for j in range(d))
+    frame = VectorAssembler(inputCols=_z_names(d), outputCol="z").transform(
+        spark.createDataFrame(local, schema)
+    )
+    return EvaluationSample(learner_id=ids, z=z, frame=frame.persist())
+
+
+# --------------------------------------------------------------------------------------------
+# K-Means
+# --------------------------------------------------------------------------------------------
+def _kmeans(k: int, seed: int, settings: TrainingSettings) -> KMeans:
+    return KMeans(
+        k=k,
+        seed=seed,
+        maxIter=settings.spark_max_iter,
+        tol=math.sqrt(settings.spark_tol / k),
+        featuresCol="z",
+        predictionCol="prediction",
+    )
+
+
+def fit_best(
+    scored: DataFrame, k: int, seeds: list[int], settings: TrainingSettings
+) -> tuple[KMeansModel, int, list[float]]:
+    """K-Means with each seed; the model with the lowest ``trainingCost``, its seed, all costs."""
+    best: tuple[KMeansModel, int] | None = None
+    costs: list[float] = []
+    for seed in seeds:
+        model = _kmeans(k, seed, settings).fit(scored)
+        costs.append(float(model.summary.trainingCost))
+        if best is None or costs[-1] < min(costs[:-1]):
+            best = (model, seed)
+    assert best is not None
+    return best[0], best[1], costs
+
+
+def cluster_scores(predicted: DataFrame, d: int) -> tuple[float, float]:
+    """Davies-Bouldin and Calinski-Harabasz over every learner, as scikit-learn defines them.
+
+    Two aggregations: cluster sizes and means, then each learner's distance to its cluster mean.
+    """
+    z = [sf.col(name) for name in _z_names(d)]
+    stats = sorted(
+        predicted.groupBy("prediction")
+        .agg(sf.count(sf.lit(1)).alias("n"), *(sf.avg(c).alias(f"m{j}") for j, c in enumerate(z)))
+        .collect(),
+        key=lambda r: int(r["prediction"]),
+    )
+    labels = [int(r["prediction"]) for r in stats]
+    sizes = np.array([r["n"] for r in stats], np.float64)
+    means = np.array([[r[f"m{j}"] for j in range(d)] for r in stats], np.float64)
+    k, n = len(labels), float(sizes.sum())
+    if k < 2:
+        return math.nan, math.nan
+    slot = sf.col("prediction") + 1
+    table = np.zeros((max(labels) + 1, d))
+    table[labels] = means
+    centre = [
+        sf.element_at(sf.array(*(sf.lit(float(v)) for v in table[:, j])), slot) for j in range(d)
+    ]
+    dist2 = sum(((c - m) * (c - m) for c, m in zip(z, centre, strict=True)), sf.lit(0.0))
+    spread = {
+        int(r["prediction"]): (float(r["ss"]), float(r["mean_dist"]))
+        for r in predicted.groupBy("prediction")
+        .agg(sf.sum(dist2).alias("ss"), sf.avg(sf.sqrt(dist2)).alias("mean_dist"))
+        .collect()
+    }
+    within = sum(spread[label][0] for label in labels)
+    centre_all = (sizes[:, None] * means).sum(axis=0) / n
+    between = float((sizes * ((means - centre_all) ** 2).sum(axis=1)).sum())
+    calinski = 1.0 if within == 0.0 else between * (n - k) / (within * (k - 1.0))
+    intra = np.array([spread[label][1] for label in labels])
+    gaps = np.sqrt(((means[:, None, :] - means[None, :, :]) ** 2).sum(axis=2))
+    if np.allclose(intra, 0) or np.allclose(gaps, 0):
+        return 0.0, calinski
+    gaps[gaps == 0] = np.inf
+    davies = float(np.mean(np.max((intra[:, None] + intra[None, :]) / gaps, axis=1)))
+    return davies, calinski
+
+
+def sweep_k(
+    scored: DataFrame,
+    sample: EvaluationSample,
+    d: int,
+    settings: TrainingSettings,
+    progress: clustering.Progress | None = None,
+) -> clustering.KSweep:
+    """:func:`training.clustering.sweep_k` with Spark ML K-Means.
+
+    Per k: the best of ``sweep_n_init`` seeds by ``trainingCost`` (the elbow curve), Davies-
+    Bouldin and Calinski-Harabasz over every learner, and the silhouette of Spark's
+    ``ClusteringEvaluator`` on the evaluation sample. Stability is measured as in the
+    scikit-learn engine, on samples that are small by construction: ``stability_resamples``
+    bootstrap resamples of about ``silhouette_sample`` learners are drawn once with Spark and
+    collected, K-Means (scikit-learn, ``sweep_n_init`` restarts) is fitted on each for every k,
+    each fit labels the evaluation sample, and the stability is the mean pairwise ARI. Fitting
+    Spark ML on a few thousand rows would cost a Spark job per iteration for nothing.
+    """
+    n = int(scored.count())
+    ks = list(range(settings.k_min, settings.k_max + 1))
+    if not 2 <= settings.k_min <= settings.k_max < n:
+        raise ValueError(f"Need 2 <= k_min <= k_max < n_samples; got {ks[0]}..{ks[-1]}, n = {n}.")
+    rng = np.random.default_rng(settings.seed)
+    boot_seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=settings.stability_resamples)]
+    fraction = min(1.0, settings.silhouette_sample / n)
+    resamples = [
+        np.array(
+            scored.sample(withReplacement=True, fraction=fraction, seed=boot_seed)
+            .select(*_z_names(d))
+            .collect(),
+            np.float64,
+        ).reshape(-1, d)
+        for boot_seed in boot_seeds
+    ]
+    evaluator = ClusteringEvaluator(
+        featuresCol="z", predictionCol="prediction", metricName="silhouette"
+    )
+    seeds = [settings.seed + i for i in range(settings.sweep_n_init)]
+    inertia: list[float] = []
+    davies: list[float] = []
+    calinski: list[float] = []
+    silhouette: list[float] = []
+    stability: list[float] = []
+    for k in ks:
+        model, _, costs = fit_best(scored, k, seeds, settings)
+        inertia.append(min(costs))
+        db, ch = cluster_scores(model.transform(scored), d)
+        davies.append(db)
+        calinski.append(ch)
+        on_sample = model.transform(sample.frame)
+        distinct = np.unique(sample.labels(on_sample)).size
+        silhouette.append(float(evaluator.evaluate(on_sample)) if distinct > 1 else math.nan)
+        boots = [
+            clustering.fit_kmeans(rows, k, seed=boot_seed, n_init=settings.sweep_n_init).predict(
+                sample.z
+            )
+            for rows, boot_seed in zip(resamples, boot_seeds, strict=True)
+        ]
+        stability.append(_mean_pairwise_ari(boots))
+        if progress is not None:
+            progress(f"k = {k}: cost {inertia[-1]:.4g}, stability {stability[-1]:.2f}")
+    return clustering.KSweep(
+        ks=ks,
+        inertia=inertia,
+        silhouette=silhouette,
+        davies_bouldin=davies,
+        calinski_harabasz=calinski,
+        stability=stability,
+        knee=clustering.find_knee(ks, inertia),
+        silhouette_sample=len(sample.learner_id),
+        stability_resamples=settings.stability_resamples,
+    )
+
+
+def _mean_pairwise_ari(labelings: list[IntArray]) -> float:
+    scores = [
+        adjusted_rand_score(labelings[i], labelings[j])
+        for i in range(len(labelings))
+        for j in range(i + 1, len(labelings))
+    ]
+    return float(np.mean(scores))
+
+
+def _by_size(sizes: list[int]) -> IntArray:
+    """New id of each cluster: 0 = largest, ties by the old id."""
+    order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], i))
+    new = np.empty(len(sizes), dtype=np.intp)
+    new[order] = np.arange(len(sizes))
+    return new
+
+
+def _lookup(values: list[int], index: Column) -> Column:
+    """``values[index]`` as a Spark column (index 0-based)."""
+    return sf.element_at(sf.array(*(sf.lit(int(v)) for v in values)), index + 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Profiles
+# --------------------------------------------------------------------------------------------
+def _incomplete() -> Column:
+    return (sf.col("job_title").isNull() | sf.col("company").isNull()).cast("int")
+
+
+def _tier() -> Column:
+    return sf.concat(sf.lit("tier "), sf.col("company_tier").cast("int").cast("string"))
+
+
+_DECILES = [0.1, 0.5, 0.9]
+
+
+def _counts(rows: list[Any], key: str, value: str) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+    for row in sorted(rows, key=lambda r: (-int(r["n"]), str(r[value]))):
+        out.setdefault(int(row[key]), {})[str(row[value])] = int(row["n"])
+    return out
+
+
+def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
+    """:class:`~training.profiles.GroupFigures` of each value of ``key`` (Spark aggregations)."""
+    main = (
+        frame.groupBy(key)
+        .agg(
+            sf.count(sf.lit(1)).alias("n"),
+            sf.percentile("years_experience", _DECILES).alias("years"),
+            sf.percentile("ctc", _DECILES).alias("ctc"),
+            sf.percentile("pay_vs_peers", 0.5).alias("peers"),
+            sf.sum(_incomplete()).alias("incomplete"),
+            *(sf.avg(name).alias(name) for name in FEATURE_COLUMNS),
+        )
+        .collect()
+    )
+    families = _counts(
+        frame.groupBy(key, "role_family").agg(sf.count(sf.lit(1)).alias("n")).collect(),
+        key,
+        "role_family",
+    )
+    tiers = _counts(
+        frame.groupBy(key, _tier().alias("tier")).agg(sf.count(sf.lit(1)).alias("n")).collect(),
+        key,
+        "tier",
+    )
+    medians = {int(r[key]): float(r["ctc"][1]) for r in main}
+    ranks = frame.agg(
+        *(sf.count_if(sf.col("ctc") <= sf.lit(m)).alias(f"r{g}") for g, m in medians.items())
+    ).first()
+    assert ranks is not None
+    out = {}
+    for r in main:
+        g = int(r[key])
+        years = tuple(float(x) for x in r["years"])
+        ctc = tuple(float(x) for x in r["ctc"])
+        out[g] = GroupFigures(
+            size=int(r["n"]),
+            years_median=years[1],
+            ctc_median=ctc[1],
+            years_percentiles=(years[0], years[1], years[2]),
+            ctc_percentiles=(ctc[0], ctc[1], ctc[2]),
+            ctc_rank=int(ranks[f"r{g}"]),
+            feature_mean={name: float(r[name]) for name in FEATURE_COLUMNS},
+            pay_vs_peers_median=float(r["peers"]),
+            incomplete=int(r["incomplete"]),
+            role_families=families.get(g, {}),
+            company_tiers=tiers.get(g, {}),
+        )
+    return out
+
+
+def population_figures(frame: DataFrame) -> PopulationFigures:
+    """:class:`~training.profiles.PopulationFigures` of all learners (Spark aggregations)."""
+    everyone = frame.withColumn("_all", sf.lit(0))
+    head = everyone.agg(
+        sf.count(sf.lit(1)).alias("n"),
+        sf.sum(_incomplete()).alias("incomplete"),
+        *(sf.avg(name).alias(f"mean_{name}") for name in FEATURE_COLUMNS),
+        *(sf.stddev_pop(name).alias(f"std_{name}") for name in FEATURE_COLUMNS),
+    ).first()
+    assert head is not None
+    families = _counts(
+        everyone.groupBy("_all", "role_family").agg(sf.count(sf.lit(1)).alias("n")).collect(),
+        "_all",
+        "role_family",
+    )
+    tiers = _counts(
+        everyone.groupBy("_all", _tier().alias("tier"))
+        .agg(sf.count(sf.lit(1)).alias("n"))
+        .collect(),
+        "_all",
+        "tier",
+    )
+    return PopulationFigures(
+        size=int(head["n"]),
+        feature_mean={name: float(head[f"mean_{name}"]) for name in FEATURE_COLUMNS},
+        feature_std={name: float(head[f"std_{name}"]) for name in FEATURE_COLUMNS},
+        incomplete=int(head["incomplete"]),
+        role_families=families.get(0, {}),
+        company_tiers=tiers.get(0, {}),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SparkModel:
+    """What :func:`train` fitted, kept for callers that score more data with Spark (tests).
+
+    ``scored`` (persisted) has the learner columns, features, ``z``, ``prediction`` (K-Means'
+    own id) and ``segment`` (the public id).
+    """
+
+    data: SparkLearnerData
+    features: list[str]
+    scaling: Scaling
+    kmeans: KMeansModel
+    segment_ids: IntArray
+    scored: DataFrame
+
+    def predict(self, frame: DataFrame) -> DataFrame:
+        """``frame`` (with the feature columns) plus ``segment``, the public id, by Spark."""
+        scored = scale(frame, self.features, self.scaling)
+        return self.kmeans.transform(scored).withColumn(
+            "segment", _lookup([int(i) for i in self.segment_ids], sf.col("prediction"))
+        )
+
+
+def train(
+    spark: SparkSession,
+    settings: TrainingSettings,
+    *,
+    progress: clustering.Progress | None = None,
+    keep: list[SparkModel] | None = None,
+) -> TrainingResult:
+    """The body of :func:`training.spark.run` on a running session.
+
+    ``keep``, when given, receives the fitted :class:`SparkModel` (its frames stay persisted);
+    otherwise everything is unpersisted at the end.
+    """
+    import pyspark
+
+    from training.spark import java_version
+
+    clock = StepClock(progress=progress)
+    created_at = datetime.now(UTC).replace(microsecond=0)
+    features = list(settings.cluster_features)
+    d = len(features)
+    with clock.step("load", "Loading the learner table (Spark)"):
+        raw = read_learners(spark, settings.data, settings)
+    with clock.step("clean_features", "Cleaning and computing learner features (Spark)"):
+        data = build_learner_data(raw, settings)
+    n = data.report.learners
+    if n < max(settings.k_max, 10) * 5:
+        data.unpersist()
+        raise ValueError(
+            f"Only {n} learners remain after cleaning: too few to segment into up to "
+            f"{settings.k_max} segments."
+        )
+    with clock.step("preprocess", "Preprocessing (clip + scale)"):
+        scaling = fit_scaling(data.learners, features)
+        # K-Means runs one job per iteration: a task per core, not one per shuffle partition.
+        scored = (
+            scale(data.learners, features, scaling)
+            .coalesce(spark.sparkContext.defaultParallelism)
+            .persist()
+        )
+        sample = evaluation_sample(scored, d, settings.silhouette_sample, settings.seed)
+    with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max} (Spark ML)"):
+        sweep = sweep_k(scored, sample, d, settings)
+        choice = clustering.choose_k(sweep, settings.k)
+    k = choice.k
+    with clock.step("kmeans", f"K-Means with k = {k}, {settings.n_init} seeds (Spark ML)"):
+        seeds = [settings.seed + i for i in range(settings.n_init)]
+        kmeans, best_seed, costs = fit_best(scored, k, seeds, settings)
+        raw_centers = np.array(kmeans.clusterCenters(), np.float64)
+        k_fit = raw_centers.shape[0]
+        sizes = np.array(kmeans.summary.clusterSizes, np.intp)
+        centers_orig = raw_centers * scaling.scale + scaling.mean
+        previous = previous_centers(settings.previous, features) if settings.previous else None
+        ids = public_ids(sizes, centers_orig, (scaling.mean, scaling.scale), previous)
+        centers = np.empty_like(raw_centers)
+        centers[ids] = raw_centers
+        id_list = [int(i) for i in ids]
+        predicted = kmeans.transform(scored).withColumn(
+            "segment", _lookup(id_list, sf.col("prediction"))
+        )
+        sample_labels = ids[sample.labels(kmeans.transform(sample.frame))]
+    with clock.step("hierarchical", "Hierarchical reference (bisecting K-Means, Spark ML)"):
+        # Spark's default of 20 iterations per split: a reference, not the model.
+        bisecting = BisectingKMeans(
+            k=k, seed=settings.seed, featuresCol="z", predictionCol="prediction"
+        ).fit(scored)
+        bisect_sizes = [int(s) for s in bisecting.summary.clusterSizes]
+        bisect_ids = _by_size(bisect_sizes)
+        bisect_labels = bisect_ids[sample.labels(bisecting.transform(sample.frame))]
+        bisect_centers = np.empty((len(bisect_sizes), d))
+        bisect_centers[bisect_ids] = np.array(bisecting.clusterCenters(), np.float64)
+        linkage = clustering.weighted_ward_linkage(
+            bisect_centers, np.sort(np.array(bisect_sizes))[::-1]
+        )
+    with clock.step("compare", "Comparing K-Means with the hierarchical reference (sample)"):
+        comparison = clustering.compare_labelings(
+            sample_labels,
+            bisect_labels,
+            sample.z,
+            seed=settings.seed,
+            sample=settings.silhouette_sample,
+        )
+        silhouettes = segment_silhouettes(
+            sample.z, sample_labels, settings.seed, min(settings.silhouette_sample, _MAP_SAMPLE)
+        )
+    with clock.step("profiles", "Profiling segments (Spark aggregations)"):
+        public_sizes = np.empty(k_fit, np.intp)
+        public_sizes[ids] = sizes
+        coarse = clustering.coarse_groups(centers, public_sizes)
+        grouped = predicted.withColumn("coarse", _lookup(coarse, sf.col("segment"))).persist()
+        population = population_figures(grouped)
+        best_match = {int(a): m for a, m in comparison["best_match_jaccard"].items()}
+        segments = profiles_from_figures(
+            group_figures(grouped, "segment"),
+            population,
+            centers=centers,
+            silhouette=silhouettes,
+            best_match=best_match,
+            coarse=dict(enumerate(coarse)),
+        )
+        members: dict[int, list[int]] = {}
+        for seg, group in enumerate(coarse):
+            members.setdefault(group, []).append(seg)
+        macro = coarse_profiles_from_figures(group_figures(grouped, "coarse"), population, members)
+        grouped.unpersist()
+
+    metrics: dict[str, Any] = {
+        "sweep": sweep.to_dict(),
+        "kmeans": {
+            "inertia": float(min(costs)),
+            "n_init": settings.n_init,
+            "silhouette": comparison["silhouette_a"],
+            "seed": best_seed,
+            "seed_costs": costs,
+            "iterations": int(kmeans.summary.numIter),
+        },
+        "hierarchical": {
+            "method": HIERARCHY_METHOD,
+            "n_micro": None,
+            "seconds": clock.timings.get("hierarchical", 0.0),
+            "two_stage_vs_exact_ari": None,
+        },
+        "comparison": comparison,
+    }
+    pipeline = fitted_pipeline(
+        lower=scaling.lower,
+        upper=scaling.upper,
+        mean=scaling.mean,
+        var=scaling.var,
+        n_samples=scaling.n,
+        centers=raw_centers,
+        inertia=min(costs),
+        n_iter=int(kmeans.summary.numIter),
+        seed=best_seed,
+        n_init=settings.n_init,
+    )
+    rng = np.random.default_rng(settings.seed)
+    rows = np.sort(
+        rng.choice(len(sample_labels), size=min(len(sample_labels), _MAP_SAMPLE), replace=False)
+    )
+    parts = ModelParts(
+        pipeline=pipeline,
+        features=features,
+        segment_ids=ids,
+        coarse=coarse,
+        rules=data.rules,
+        tables=data.tables,
+        profiles={"k": k_fit, "segments": segments, "coarse": macro},
+        linkage=linkage,
+        hierarchy_method=HIERARCHY_METHOD,
+        map_z=sample.z[rows],
+        map_labels=sample_labels[rows],
+        centers=centers,
+    )
+    java = java_version()
+    with clock.step("write", "Writing artifacts, plots and report"):
+        manifest_fields = {
+            "engine": "spark",
+            "spark": {
+                "version": spark.version,
+                "pyspark": pyspark.__version__,
+                "master": spark.sparkContext.master,
+                "java": java[1] if java else None,
+                "fingerprint": "SHA-256 of the row count and the sum of xxhash64 row hashes "
+                "(independent of row order; the scikit-learn engine hashes rows in order)",
+                "sweep_silhouette": SWEEP_SILHOUETTE,
+            },
+            "k": k_fit,
+            "k_choice": choice.to_dict(),
+            "reference_year": data.rules.reference_year,
+            "features": features,
+            "feature_columns": list(FEATURE_COLUMNS),
+            "data": {
+                "source": raw.source,
+                "fingerprint": raw.fingerprint,
+                "rows": raw.count,
+                "learners": int(n),
+            },
+            "cleaning": data.report.to_dict(),
+            "settings": json.loads(settings.model_dump_json()),
+            "metrics": metrics,
+            "timings": clock.timings,
+        }
+        version = publish_model(settings.model_dir, created_at, parts, manifest_fields)
+    sample.frame.unpersist()
+    if keep is not None:
+        keep.append(
+            SparkModel(
+                data=data,
+                features=features,
+                scaling=scaling,
+                kmeans=kmeans,
+                segment_ids=ids,
+                scored=predicted.persist(),
+            )
+        )
+    else:
+        data.unpersist()
+    scored.unpersist()
+    return TrainingResult(
+        version=version,
+        folder=settings.model_dir / version,
+        k=k_fit,
+        k_choice=choice,
+        rows=raw.count,
+        learners=n,
+        metrics=metrics,
+        timings=clock.timings,
+    )
