@@ -328,6 +328,14 @@ def test_loader_rules_on_a_messy_csv(spark: Any, tmp_path: Path) -> None:
         read_learners(spark, str(bad), TrainingSettings())
     with quiet_pandas_warning(), pytest.raises(DataError, match="does not exist"):
         read_learners(spark, str(tmp_path / "none" / "*.parquet"), TrainingSettings())
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        "company_hash,email_hash,orgyear,ctc,job_position,ctc_updated_year\n"
+        "a,b,2010,100,x,2020\na,c,2010,100,x,2020,9\n",
+        encoding="utf-8",
+    )
+    with quiet_pandas_warning(), pytest.raises(DataError, match="Malformed CSV record"):
+        read_learners(spark, str(extra), TrainingSettings())
 
 
 # --------------------------------------------------------------------------------------- CLI
@@ -354,6 +362,18 @@ def test_cli_trains_end_to_end_on_a_csv(spark: Any, tmp_path: Path) -> None:
     segmenter = Segmenter.load(out)
     assert segmenter.manifest["engine"] == "spark" and segmenter.k == 3
     assert segmenter.manifest["data"]["rows"] == 4_000
+
+
+def test_engine_options_are_checked(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["train", "--engine", "dask", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--engine must be sklearn or spark" in bad.stderr
+    bad = runner.invoke(app, ["train", "--master", "local[2]", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--master applies to --engine spark" in bad.stderr
+    bad = runner.invoke(
+        app, ["train", "--engine", "spark", "--hierarchical", "exact", "--out", str(tmp_path)]
+    )
+    assert bad.exit_code == 2 and "bisecting K-Means" in bad.stderr
 
 
 def test_missing_pyspark_is_one_sentence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

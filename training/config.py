@@ -134,7 +134,7 @@ class TrainingSettings(BaseSettings):
         description="spark.sql.shuffle.partitions; None = Spark's default (adaptive coalescing).",
     )
     spark_max_iter: int = Field(
-        default=100, ge=1, description="Iteration cap of each Spark K-Means / bisecting fit."
+        default=100, ge=1, description="Iteration cap of each Spark K-Means fit."
     )
     spark_tol: float = Field(
         default=1e-4,
