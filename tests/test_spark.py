@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from service.segmenter import Segmenter
 from tests.conftest import REAL_ROWS
+from tests.test_pipeline import EXPECTED_FILES, _numpy_assign
 from training import artifacts
 from training.__main__ import app
 from training.config import TrainingSettings
@@ -40,17 +41,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-EXPECTED_FILES = {
-    "segmenter.joblib",
-    "segmenter.json",
-    "profiles.json",
-    "report.html",
-    "plots/elbow.png",
-    "plots/dendrogram.png",
-    "plots/segment_map.png",
-    "plots/profile_heatmap.png",
-    "plots/ctc_experience.png",
-}
 ROWS, SEED, K = 50_000, 3, 6
 
 
@@ -73,16 +63,6 @@ def _unavailable() -> str | None:
 UNAVAILABLE = _unavailable()
 HAS_PYSPARK = UNAVAILABLE is None or not UNAVAILABLE.startswith("pyspark")
 needs_spark = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
-
-
-def _numpy_assign(doc: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    """A from-scratch re-implementation of assignment from segmenter.json alone."""
-    pre = doc["preprocessing"]
-    z = (np.clip(x, pre["clip_lower"], pre["clip_upper"]) - pre["mean"]) / pre["scale"]
-    centers = np.asarray(doc["kmeans"]["centers"])
-    nearest = ((z[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-    ids: np.ndarray = np.asarray(doc["kmeans"]["segment_ids"])[nearest]
-    return ids
 
 
 # ------------------------------------------------------------------------------------ fixtures
