@@ -10,13 +10,15 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from training.cleaning import CleaningRules, CleanRows, apply_rules
+from training.cleaning import CleaningRules, CleanRows, apply_rules, describe_rows
 from training.features import (
+    FALLBACKS,
     FEATURE_COLUMNS,
     FeatureTables,
     LearnerData,
     clean_columns,
     compute_features,
+    fallback_masks,
     learner_features,
 )
 from training.ops import ARRAY
@@ -110,6 +112,9 @@ def _check_many(
     learners: list[dict[str, Any]], rules: CleaningRules, tables: FeatureTables
 ) -> None:
     clean, values = _batch(learners, rules, tables)
+    columns = {name: [learner.get(name) for learner in learners] for name in FIELDS}
+    warnings = describe_rows(clean, columns)
+    fallbacks = fallback_masks(clean, values)
     for i, learner in enumerate(learners):
         one = learner_features(learner, rules, tables)
         assert one.valid == bool(clean.valid[i])
@@ -118,3 +123,7 @@ def _check_many(
         batch_row = [float(values[name][i]) for name in FEATURE_COLUMNS]
         single_row = [one.features[name] for name in FEATURE_COLUMNS]
         np.testing.assert_array_equal(single_row, batch_row)
+        assert all(type(value) is float for value in one.features.values())
+        # The same warnings, word for word and in the same order, on both paths.
+        batch_warnings = warnings[i] + [FALLBACKS[k] for k, mask in fallbacks.items() if mask[i]]
+        assert batch_warnings == one.warnings

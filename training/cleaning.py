@@ -45,10 +45,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from string import Formatter
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -203,6 +204,7 @@ _TITLE_PLACEHOLDERS = frozenset(
 )
 _MERGES = (("full stack", "fullstack"), ("front end", "frontend"), ("back end", "backend"))
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_NOT_COMPANY_CHAR = re.compile(r"[^a-z0-9 ]+")
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -217,7 +219,7 @@ def normalize_company(value: str) -> str | None:
     Lower case, anything but letters/digits/space removed, spaces collapsed. A value left with no
     letter ('0', '2020', '--') names no company.
     """
-    text = " ".join(re.sub(r"[^a-z0-9 ]+", "", value.lower()).split())
+    text = " ".join(_NOT_COMPANY_CHAR.sub("", value.lower()).split())
     if not text or not any(ch.isalpha() for ch in text):
         return None
     return text
@@ -358,20 +360,15 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _clean_company(value: Any) -> str | None:
-    text = _text_or_none(value)
-    return normalize_company(text) if text is not None else None
-
-
-def _company_changed(value: Any) -> bool:
+def _clean_company(value: Any) -> tuple[str | None, bool, bool]:
+    """(company key, whether normalising changed the text, whether no company is named)."""
     text = _text_or_none(value)
     key = normalize_company(text) if text is not None else None
-    return key is not None and key != text
+    return key, key is not None and key != text, key is None
 
 
-@dataclass(frozen=True)
-class _Title:
-    """What the title rules make of one raw title (cached per distinct raw value)."""
+class _Title(NamedTuple):
+    """What the title rules make of one raw title (computed once per distinct raw value)."""
 
     title: str | None
     family: str
@@ -437,29 +434,22 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARR
     cuy = ops.floor(ops.where(cuy_bad, float(rules.ctc_updated_year_fallback), cuy))
     cuy = ops.minimum(cuy, float(rules.reference_year))
 
-    # Company
-    raw_company = columns.get("company_hash", missing_text)
-    company = ops.map(_clean_company, raw_company)
-    touched["company_normalised"] = ops.map(_company_changed, raw_company, bool)
-    touched["company_missing"] = ops.map(_is_none, company, bool, distinct=False)
-
-    # Job title
-    raw_title = columns.get("job_position", missing_text)
+    # Company, then job title: each rule once per distinct raw value.
+    company, touched["company_normalised"], touched["company_missing"] = ops.derive(
+        _clean_company, columns.get("company_hash", missing_text), _COMPANY_DTYPES
+    )
     title_map = rules.title_map
-    seen: dict[Any, _Title] = {}
-
-    def clean_title(value: Any) -> _Title:
-        found = seen.get(value)
-        if found is None:
-            found = seen[value] = _clean_title(value, title_map)
-        return found
-
-    titles = ops.map(clean_title, raw_title)
-    job_title = ops.map(_title_of, titles, distinct=False)
-    family = ops.map(_family_of, titles, distinct=False)
-    touched["job_title_placeholder"] = ops.map(_placeholder_of, titles, bool, distinct=False)
-    touched["job_title_folded"] = ops.map(_folded_of, titles, bool, distinct=False)
-    touched["job_title_rare_to_family"] = ops.map(_rare_of, titles, bool, distinct=False)
+    (
+        job_title,
+        family,
+        touched["job_title_placeholder"],
+        touched["job_title_folded"],
+        touched["job_title_rare_to_family"],
+    ) = ops.derive(
+        lambda value: _clean_title(value, title_map),
+        columns.get("job_position", missing_text),
+        _TITLE_DTYPES,
+    )
 
     # Orgyear: repair the unambiguous typo, impute the rest from pay peers.
     orgyear = ops.floats(columns.get("orgyear", missing_number))
@@ -502,28 +492,8 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARR
     )
 
 
-def _is_none(value: Any) -> bool:
-    return value is None
-
-
-def _title_of(t: _Title) -> str | None:
-    return t.title
-
-
-def _family_of(t: _Title) -> str:
-    return t.family
-
-
-def _placeholder_of(t: _Title) -> bool:
-    return t.placeholder
-
-
-def _folded_of(t: _Title) -> bool:
-    return t.folded
-
-
-def _rare_of(t: _Title) -> bool:
-    return t.rare
+_COMPANY_DTYPES = (object, bool, bool)
+_TITLE_DTYPES = (object, object, bool, bool, bool)
 
 
 def _at(value: Any, row: int | None) -> Any:
@@ -535,34 +505,85 @@ def describe_touches(clean: CleanRows, raw: Mapping[str, Any], row: int | None =
 
     ``row`` picks the learner of an array-backend result; leave it None for a scalar result.
     """
-    cleaned = {
-        "ctc": _at(clean.ctc, row),
-        "ctc_updated_year": _at(clean.ctc_updated_year, row),
-        "job_title": _at(clean.job_title, row),
-        "orgyear": _at(clean.orgyear, row),
-    }
+    touched = clean.touched
     out: list[str] = []
-    for name, mask in clean.touched.items():
-        message = RULES[name][1]
-        if not message or not _at(mask, row):
+    for name, message, field_name in _WARNINGS:
+        if not _at(touched[name], row):
             continue
-        field_name = next((f for f in _WARNING_FIELDS if name.startswith(f)), "ctc")
-        value = cleaned[field_name]
-        out.append(
-            message.format(
-                ctc=_fmt(raw.get("ctc")),
-                orgyear=_fmt(raw.get("orgyear")),
-                ctc_updated_year=_fmt(raw.get("ctc_updated_year")),
-                job_position=raw.get("job_position"),
-                bound=_fmt(cleaned["ctc"]),
-                value=value if isinstance(value, str) else _fmt(value),
-            )
-        )
+        values = {
+            key: _at(getattr(clean, field_name), row)
+            if key == "value"
+            else _at(clean.ctc, row)
+            if key == "bound"
+            else raw.get(key)
+            for key in _PLACEHOLDERS[name]
+        }
+        out.append(_format_warning(message, values))
     return out
 
 
-# Which cleaned field a rule's warning reports, by rule-name prefix (longest first).
-_WARNING_FIELDS = ("ctc_updated_year", "job_title", "orgyear", "ctc")
+def describe_rows(clean: CleanRows, raw: Mapping[str, Sequence[Any]]) -> list[list[str]]:
+    """:func:`describe_touches` for every row of an array-backend result, rule by rule.
+
+    ``raw`` holds the raw columns the rows were cleaned from. Same sentences in the same order
+    as the scalar path; a sentence is formatted once per distinct set of values it shows.
+    """
+    out: list[list[str]] = [[] for _ in range(len(clean.valid))]
+    for name, message, field_name in _WARNINGS:
+        rows = np.flatnonzero(clean.touched[name]).tolist()
+        if not rows:
+            continue
+        shown = _PLACEHOLDERS[name]
+        columns = [
+            getattr(clean, field_name)[rows].tolist()
+            if key == "value"
+            else clean.ctc[rows].tolist()
+            if key == "bound"
+            else [raw[key][i] for i in rows]
+            for key in shown
+        ]
+        said: dict[tuple[Any, ...], str] = {}
+        shown_rows = zip(*columns, strict=True) if shown else [()] * len(rows)
+        for i, values in zip(rows, shown_rows, strict=True):
+            sentence = said.get(values)
+            if sentence is None:
+                values_by_name = dict(zip(shown, values, strict=True))
+                sentence = said[values] = _format_warning(message, values_by_name)
+            out[i].append(sentence)
+    return out
+
+
+def _format_warning(message: str, values: Mapping[str, Any]) -> str:
+    """A rule's warning, with raw values (``ctc``, ...) and cleaned ones (``value``, ``bound``)."""
+    return message.format(
+        **{
+            key: value
+            if key == "job_position" or (key == "value" and isinstance(value, str))
+            else _fmt(value)
+            for key, value in values.items()
+        }
+    )
+
+
+def _warning_field(rule: str) -> str:
+    """The cleaned field a rule's warning reports, by rule-name prefix (longest first)."""
+    return next(
+        (f for f in ("ctc_updated_year", "job_title", "orgyear", "ctc") if rule.startswith(f)),
+        "ctc",
+    )
+
+
+#: (rule, warning template, cleaned field it reports) for every rule that warns, in rule order.
+_WARNINGS: tuple[tuple[str, str, str], ...] = tuple(
+    (name, message, _warning_field(name)) for name, (_, message) in RULES.items() if message
+)
+#: The rules that warn a learner, in the order their warnings are listed.
+WARNING_RULES: tuple[str, ...] = tuple(name for name, _, _ in _WARNINGS)
+#: The placeholders each warning template shows (``ctc``, ``bound``, ``value``, ...).
+_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    name: tuple(dict.fromkeys(f for _, f, _, _ in Formatter().parse(message) if f))
+    for name, message, _ in _WARNINGS
+}
 
 
 def _fmt(value: Any) -> str:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -145,34 +146,33 @@ def _band(ops: Ops, values: Any, edges: list[float]) -> Any:
     return (len(edges) + 1 - ops.band(edges, values)) * 1.0
 
 
-def _flag(ops: Ops, diff: Any, tolerance: float) -> Any:
-    """1 above, 2 at, 3 below the peer median, with a relative tolerance band."""
-    band = math.log1p(tolerance)
+def _flag(ops: Ops, diff: Any, band: float) -> Any:
+    """1 above, 2 at, 3 below the peer median, with a band of +-log1p(tolerance)."""
     return ops.where(diff > band, 1.0, ops.where(diff < -band, 3.0, 2.0))
 
 
-def _peer_groups(
-    tables: FeatureTables, company: Any, title: Any, family: Any
-) -> tuple[float, float, float, float, float, float]:
-    """One learner's peer figures, with the fallbacks of the module docstring.
+def _company_stats(tables: FeatureTables, company: Any) -> tuple[float, float, float]:
+    """Company size, median log CTC (population median when unknown), whether known (1/0)."""
+    median = tables.company_median.get(company) if isinstance(company, str) else None
+    if median is None:
+        size = float(tables.company_size.get(company, 0)) if isinstance(company, str) else 0.0
+        return size, tables.population_median, 0.0
+    return float(tables.company_size.get(company, 0)), median, 1.0
 
-    Returns company size, company median, title median, company x title median (log CTC), and
-    whether the company and the title group were known (1.0/0.0).
-    """
-    population = tables.population_median
-    c = company if isinstance(company, str) else None
-    t = title if isinstance(title, str) else None
-    cm = tables.company_median.get(c) if c is not None else None
-    tm = tables.title_median.get(t) if t is not None else None
-    size = float(tables.company_size.get(c, 0)) if c is not None else 0.0
-    company_known = 0.0 if cm is None else 1.0
-    title_known = 0.0 if tm is None else 1.0
-    if tm is None:
-        tm = tables.family_median.get(family, population)
-    pm = tables.peer_median.get(c + PEER_SEP + t) if (c is not None and t is not None) else None
-    if pm is None:
-        pm = cm if cm is not None else tm
-    return size, (population if cm is None else cm), tm, pm, company_known, title_known
+
+def _title_stats(tables: FeatureTables, title: Any, family: Any) -> tuple[float, float]:
+    """Title median log CTC (role family, then population, when unknown), whether known."""
+    median = tables.title_median.get(title) if isinstance(title, str) else None
+    if median is None:
+        return tables.family_median.get(family, tables.population_median), 0.0
+    return median, 1.0
+
+
+def _pair_median(tables: FeatureTables, company: Any, title: Any) -> tuple[float]:
+    """Company x title median log CTC; NaN when that peer group is unknown."""
+    if isinstance(company, str) and isinstance(title, str):
+        return (tables.peer_median.get(company + PEER_SEP + title, math.nan),)
+    return (math.nan,)
 
 
 def compute_features(
@@ -199,10 +199,16 @@ def compute_features(
     """
     ctc = ops.floats(columns["ctc"])
     n = ops.length(ctc)
-    size, company_med, title_med, peer_med, company_known, title_known = ops.lookup(
-        lambda c, t, f: _peer_groups(tables, c, t, f),
-        (columns["company"], columns["job_title"], columns["role_family"]),
-        6,
+    # Peer figures, with the fallbacks of the module docstring: company x title, else the
+    # company when known, else the title (role family, population).
+    company, title = columns["company"], columns["job_title"]
+    size, company_med, company_known = ops.lookup(partial(_company_stats, tables), (company,), 3)
+    title_med, title_known = ops.lookup(
+        partial(_title_stats, tables), (title, columns["role_family"]), 2
+    )
+    (pair_med,) = ops.lookup(partial(_pair_median, tables), (company, title), 1)
+    peer_med = ops.where(
+        ops.isfinite(pair_med), pair_med, ops.where(company_known > 0, company_med, title_med)
     )
     log_ctc = ops.log(ctc)
     years = ops.maximum(tables.reference_year - ops.floats(columns["orgyear"]), 0.0)
@@ -211,7 +217,7 @@ def compute_features(
     pay_vs_company = log_ctc - company_med
     pay_vs_title = log_ctc - title_med
     pay_vs_peers = log_ctc - peer_med
-    tolerance = tables.flag_tolerance
+    band = math.log1p(tables.flag_tolerance)
     n_records = columns.get("n_records")
     ctc_growth = columns.get("ctc_growth")
     return {
@@ -226,9 +232,9 @@ def compute_features(
         "pay_vs_title": pay_vs_title,
         "pay_vs_peers": pay_vs_peers,
         "pay_vs_experience": log_ctc - expected,
-        "designation_flag": _flag(ops, pay_vs_peers, tolerance),
-        "class_flag": _flag(ops, pay_vs_title, tolerance),
-        "tier_flag": _flag(ops, pay_vs_company, tolerance),
+        "designation_flag": _flag(ops, pay_vs_peers, band),
+        "class_flag": _flag(ops, pay_vs_title, band),
+        "tier_flag": _flag(ops, pay_vs_company, band),
         "company_known": company_known,
         "title_known": title_known,
     }
@@ -268,12 +274,12 @@ def learner_features(
     ``job_position``, ``ctc_updated_year``); missing fields fall back exactly as in training.
     Runs the same code as the batch path, on the scalar backend.
     """
-    clean = apply_rules({key: raw.get(key) for key in _RAW_FIELDS}, rules, SCALAR)
+    clean = apply_rules(raw if "ctc" in raw else {**raw, "ctc": None}, rules, SCALAR)
     cleaned = clean_columns(clean)
     cleaned["n_records"] = n_records
     cleaned["ctc_growth"] = ctc_growth
-    values = compute_features(cleaned, tables, SCALAR)
-    features = {name: float(values[name]) for name in FEATURE_COLUMNS}
+    # The scalar backend computes Python floats, one per name of FEATURE_COLUMNS, in order.
+    features: dict[str, float] = compute_features(cleaned, tables, SCALAR)
     return LearnerFeatures(
         features=features,
         warnings=describe_touches(clean, raw)
@@ -282,17 +288,34 @@ def learner_features(
     )
 
 
+#: The peer-group fallbacks a learner is warned about: name -> the warning.
+FALLBACKS: dict[str, str] = {
+    "company_fallback": "company not seen in training (or too few learners): population fallback",
+    "title_fallback": "job title not seen in training (or too few learners): role family fallback",
+}
+
+
 def fallback_warnings(company: Any, title: Any, features: Mapping[str, float]) -> list[str]:
     """Warnings for a learner whose company or title fell back to a coarser peer group."""
     out = []
     if company is not None and not features["company_known"]:
-        out.append("company not seen in training (or too few learners): population fallback")
+        out.append(FALLBACKS["company_fallback"])
     if title is not None and not features["title_known"]:
-        out.append("job title not seen in training (or too few learners): role family fallback")
+        out.append(FALLBACKS["title_fallback"])
     return out
 
 
-_RAW_FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+def _is_text(values: Any) -> Any:
+    """True where an object array holds a value (not None)."""
+    return np.not_equal(values, np.array(None, dtype=object))
+
+
+def fallback_masks(clean: CleanRows, values: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`fallback_warnings` for array-backend rows: name (as in FALLBACKS) -> bool mask."""
+    return {
+        "company_fallback": ~clean.touched["company_missing"] & (values["company_known"] == 0),
+        "title_fallback": _is_text(clean.job_title) & (values["title_known"] == 0),
+    }
 
 
 # --------------------------------------------------------------------------------------------

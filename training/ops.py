@@ -28,12 +28,17 @@ def _float_or_nan(value: Any) -> float:
 
     Text is parsed into numbers at the edges (the loader, the API's validation), never here.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+    if type(value) is float:  # the common case, first
+        return value
+    if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES):
         return math.nan
     try:
         return float(value)
     except OverflowError:  # an int beyond float range is no plausible CTC or year
         return math.nan
+
+
+_NUMBER_TYPES = (int, float, np.number)
 
 
 class ArrayOps:
@@ -61,39 +66,38 @@ class ArrayOps:
         return np.full(n, value)
 
     @staticmethod
-    def map(
-        fn: Callable[[Any], Any], values: Any, dtype: type = object, distinct: bool = True
-    ) -> Any:
-        """``fn`` over every value; with ``distinct``, once per distinct value (columns repeat)."""
-        if not distinct:
-            return np.fromiter(map(fn, values), dtype, len(values))
-        seen: dict[Any, Any] = {}
+    def derive(
+        fn: Callable[[Any], tuple[Any, ...]], values: Any, dtypes: Sequence[type]
+    ) -> tuple[Any, ...]:
+        """``fn`` (value -> one value per dtype) once per distinct value; one column per dtype.
 
-        def once(value: Any) -> Any:
-            try:
-                return seen[value]
-            except KeyError:
-                out = seen[value] = fn(value)
-                return out
-            except TypeError:  # unhashable
-                return fn(value)
-
-        return np.fromiter(map(once, values), dtype, len(values))
+        Columns of text repeat a lot (a few thousand companies for 200,000 learners), so the
+        values are numbered first (one dict lookup each) and ``fn`` runs on the distinct ones.
+        """
+        codes, uniques = _factorize(values)
+        results = [fn(value) for value in uniques]
+        return tuple(
+            np.array([row[j] for row in results], dtype=dtype)[codes]
+            if results
+            else np.empty(0, dtype=dtype)
+            for j, dtype in enumerate(dtypes)
+        )
 
     @staticmethod
     def lookup(fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int) -> Any:
         """Apply a row function returning ``width`` floats, once per distinct row."""
-        n = len(columns[0])
+        if len(columns) == 1:
+            codes, uniques = _factorize(columns[0])
+            table = np.array([fn(value) for value in uniques], dtype=np.float64)
+            return tuple(table.reshape(len(uniques), width)[codes].T)
         seen: dict[tuple[Any, ...], tuple[float, ...]] = {}
         rows = []
         for row in zip(*columns, strict=True):
-            try:
-                found = seen[row]
-            except KeyError:
+            found = seen.get(row)
+            if found is None:
                 found = seen[row] = fn(*row)
             rows.append(found)
-        out = np.array(rows, dtype=np.float64).reshape(n, width)
-        return tuple(out.T)
+        return tuple(np.array(rows, dtype=np.float64).reshape(len(rows), width).T)
 
     @staticmethod
     def quiet() -> Any:
@@ -147,9 +151,9 @@ class ScalarOps:
         return value
 
     @staticmethod
-    def map(
-        fn: Callable[[Any], Any], value: Any, dtype: type = object, distinct: bool = True
-    ) -> Any:
+    def derive(
+        fn: Callable[[Any], tuple[Any, ...]], value: Any, dtypes: Sequence[type]
+    ) -> tuple[Any, ...]:
         return fn(value)
 
     @staticmethod
@@ -220,6 +224,16 @@ class ScalarOps:
         return int(min(max(math.floor(value), 0), upper))
 
 
+def _factorize(values: Any) -> tuple[npt.NDArray[np.intp], list[Any]]:
+    """(codes, distinct values): ``values[i] == distinct[codes[i]]``, first-seen order."""
+    index: dict[Any, int] = {}
+    try:
+        codes = [index.setdefault(value, len(index)) for value in values]
+    except TypeError:  # an unhashable value: number them one by one
+        return np.arange(len(values), dtype=np.intp), list(values)
+    return np.array(codes, dtype=np.intp), list(index)
+
+
 _NO_CONTEXT = contextlib.nullcontext()
 _PLAIN_NUMBERS = frozenset({int, float, type(None)})
 
@@ -232,9 +246,9 @@ class Ops(Protocol):
     def floats(self, values: Any) -> Any: ...
     def length(self, values: Any) -> int: ...
     def full(self, n: int, value: Any) -> Any: ...
-    def map(
-        self, fn: Callable[[Any], Any], values: Any, dtype: type = ..., distinct: bool = ...
-    ) -> Any: ...
+    def derive(
+        self, fn: Callable[[Any], tuple[Any, ...]], values: Any, dtypes: Sequence[type]
+    ) -> tuple[Any, ...]: ...
     def lookup(
         self, fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int
     ) -> Any: ...
