@@ -11,7 +11,8 @@ service twin does except the model's work:
 - ``POST /bench/learner``: the ``/segment`` parsing (``require_json_body``, then
   ``parse_learner`` on the raw body, in an ``async def`` route) and the learner sent back;
 - ``POST /bench/batch-parse``: the ``/segment/batch`` parsing (raw body, then ``parse_batch`` and
-  the ``max_batch`` check in the threadpool) and a tiny ``{"learners": n, "valid": m}`` answer.
+  the ``max_batch`` check in a batch thread, ``run_batch_work``) and a tiny
+  ``{"learners": n, "valid": m}`` answer.
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from pathlib import Path
 from typing import Any, get_args
 
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from service.config import LogLevel, ServiceSettings
 from service.deps import SettingsDep, require_json_body
 from service.logs import log_config
 from service.main import create_app
-from service.routes import JSONBytes
+from service.routes import JSONBytes, check_batch_size, run_batch_work
 from service.schemas import Learner, parse_batch, parse_learner
 
 LEARNER_CEILING = "/bench/learner"
@@ -48,7 +48,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     @app.post(BATCH_CEILING, dependencies=[Depends(require_json_body)], include_in_schema=False)
     async def parse_only(request: Request, settings: SettingsDep) -> Response:
         body = await request.body()
-        content = await run_in_threadpool(_count_body, body, max_batch=settings.max_batch)
+        content = await run_batch_work(request, _count_body, body, max_batch=settings.max_batch)
         return JSONBytes(content)
 
     return app
@@ -57,11 +57,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
 def _count_body(body: bytes, *, max_batch: int) -> dict[str, Any]:
     """The validation half of ``service.routes._assign_body``: parse, check the limit, count."""
     items = parse_batch(body)
-    if len(items) > max_batch:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"A batch holds at most {max_batch} learners; this one has {len(items)}.",
-        )
+    check_batch_size(items, max_batch)
     return {"learners": len(items), "valid": sum(isinstance(item, Learner) for item in items)}
 
 
@@ -81,6 +77,8 @@ def main() -> None:
         workers=1,
         max_batch=10_000,
         max_body_bytes=None,
+        batch_threads=1,
+        gc_threshold=50_000,
         docs=True,
         explorer=True,
         log_level=args.log_level,

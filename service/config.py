@@ -50,6 +50,20 @@ class ServiceSettings(BaseSettings):
         ge=1024,
         description="Largest request body in bytes; None = 4 KiB per batch learner + 1 MiB.",
     )
+    batch_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Batch requests a worker computes at once, each in a thread; the others "
+        "wait their turn. The work holds the GIL, so more threads only interleave batches.",
+    )
+    gc_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Allocations between two runs of Python's youngest garbage collection "
+        "(gc.set_threshold); 0 leaves Python's default (700), which runs it dozens of times "
+        "per batch request for objects reference counting frees anyway.",
+    )
     docs: bool = Field(default=True, description="Serve /docs and /openapi.json.")
     explorer: bool = Field(
         default=True, description="Serve the segment explorer page at / (a static page)."

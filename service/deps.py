@@ -52,14 +52,23 @@ async def get_holder(request: Request) -> ModelHolder:
     return holder
 
 
-async def get_segmenter(request: Request) -> Segmenter:
-    """The model serving this request, read once; 503 with the reason when there is none."""
+def current_segmenter(request: Request) -> Segmenter:
+    """The model serving this request, read once; 503 with the reason when there is none.
+
+    A plain function too: ``POST /segment`` calls it directly, as a dependency costs more than
+    placing the learner (see ``service.routes``).
+    """
     state = request.app.state.holder.current
     if state.segmenter is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=state.reason)
     request.scope[MODEL_VERSION_KEY] = state.segmenter.version
     segmenter: Segmenter = state.segmenter
     return segmenter
+
+
+async def get_segmenter(request: Request) -> Segmenter:
+    """:func:`current_segmenter` as a dependency."""
+    return current_segmenter(request)
 
 
 async def require_api_key(

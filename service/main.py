@@ -13,12 +13,14 @@ whole learner, ``email_hash`` and ``company_hash`` included. An unexpected error
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from importlib import metadata
 from typing import Any
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -52,6 +54,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.batch_limiter = anyio.CapacityLimiter(settings.batch_threads)
+        if settings.gc_threshold:
+            # A batch allocates tens of thousands of short-lived containers; with Python's
+            # default threshold the cyclic collector runs dozens of times per batch and
+            # halves throughput (docs/benchmarks.md). Process-wide, like the server itself.
+            gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
         app.state.holder.load(settings.model_version)
         yield
 

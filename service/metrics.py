@@ -17,15 +17,14 @@ run one worker per container (and scale containers) when the numbers matter.
 
 from __future__ import annotations
 
-from collections import Counter as Tally
-from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.segmenter import Assignment
+from service.segmenter import Assignment, Placement
 
-__all__ = ["CONTENT_TYPE", "ServiceMetrics", "warning_kind"]
+__all__ = ["CONTENT_TYPE", "RULE_KINDS", "ServiceMetrics", "warning_kind"]
 
 # (prefix of the warning sentence, kind); the first match wins, so longer prefixes come first.
 _WARNING_KINDS = (
@@ -39,6 +38,26 @@ _WARNING_KINDS = (
     ("job_position ", "title_cleaned"),
     ("orgyear ", "orgyear_repaired"),
 )
+#: The kind of the warning each cleaning rule (``training.cleaning.WARNING_RULES``) and each
+#: peer-group fallback (``training.features.FALLBACKS``) gives: what :func:`warning_kind` says
+#: of its sentence (a test holds the two together). The batch path counts by rule.
+RULE_KINDS: dict[str, str] = {
+    "ctc_missing_dropped": "ctc_missing",
+    "ctc_below_bound_raised": "ctc_clipped",
+    "ctc_above_bound_lowered": "ctc_clipped",
+    "ctc_updated_year_imputed": "ctc_updated_year_imputed",
+    "ctc_updated_year_capped": "ctc_updated_year_capped",
+    "company_missing": "company_missing",
+    "job_title_placeholder": "title_placeholder",
+    "job_title_rare_to_family": "title_rare",
+    "orgyear_typo_repaired": "orgyear_typo",
+    "orgyear_missing_imputed": "orgyear_imputed",
+    "orgyear_implausible_imputed": "orgyear_imputed",
+    "orgyear_after_ctc_update_imputed": "orgyear_imputed",
+    "company_fallback": "company_fallback",
+    "title_fallback": "title_fallback",
+}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000)
 
@@ -108,23 +127,52 @@ class ServiceMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._segment_children: dict[int, Any] = {}
+        self._kind_children: dict[str, Any] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.requests.labels(method, route, code).inc()
-        self.latency.labels(method, route, code).observe(seconds)
+        if method not in _METHODS:  # a client may send any token: keep the label set bounded
+            method = "other"
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            code = str(status)
+            children = self._request_children[key] = (
+                self.requests.labels(method, route, code),
+                self.latency.labels(method, route, code),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
-    def observe_assignments(self, assignments: Iterable[Assignment]) -> None:
-        segments: Tally[int] = Tally()
-        kinds: Tally[str] = Tally()
-        for assignment in assignments:
-            segments[assignment.segment_id] += 1
-            for warning in assignment.warnings:
-                kinds[warning_kind(warning)] += 1
-        for segment, n in segments.items():
-            self.assignments.labels(str(segment)).inc(n)
-        for kind, n in kinds.items():
-            self.fallbacks.labels(kind).inc(n)
+    def observe_assignment(self, assignment: Assignment) -> None:
+        """Count one learner placed on the scalar path, and its warnings by kind."""
+        self._segment(assignment.segment_id).inc()
+        for warning in assignment.warnings:
+            self._kind(warning_kind(warning)).inc()
+
+    def observe_placement(self, placed: Placement) -> None:
+        """Count learners placed on the numpy path, and their warnings by kind."""
+        for segment, n in placed.segment_counts.items():
+            if n:
+                self._segment(segment).inc(n)
+        for rule, n in placed.warning_counts.items():
+            if n:
+                self._kind(RULE_KINDS.get(rule, "other")).inc(n)
+
+    # prometheus_client's labels() takes a lock and builds a key on every call: the children
+    # are looked up once per label value and kept (label values are few and bounded).
+    def _segment(self, segment: int) -> Any:
+        child = self._segment_children.get(segment)
+        if child is None:
+            child = self._segment_children[segment] = self.assignments.labels(str(segment))
+        return child
+
+    def _kind(self, kind: str) -> Any:
+        child = self._kind_children.get(kind)
+        if child is None:
+            child = self._kind_children[kind] = self.fallbacks.labels(kind)
+        return child
 
     def set_model(self, version: str | None) -> None:
         """Point the model gauges at `version` (None: no model is loaded)."""

@@ -16,16 +16,26 @@ workers keep theirs, so run one worker per container (scale containers) or resta
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sized
+from functools import partial
 from pathlib import Path as PathLib
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import FileResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from service.deps import HolderDep, MetricsDep, SegmenterDep, SettingsDep, require_json_body
+from service.deps import (
+    HolderDep,
+    MetricsDep,
+    SegmenterDep,
+    SettingsDep,
+    current_segmenter,
+    require_json_body,
+)
 from service.metrics import CONTENT_TYPE, ServiceMetrics
+from service.render import render_batch
 from service.schemas import (
     JUNK_LEARNER_EXAMPLE,
     LEARNER_EXAMPLE,
@@ -44,12 +54,15 @@ from service.schemas import (
     SegmentResult,
     ValidationErrors,
     describe_item_error,
+    learner_columns,
     openapi_body,
     parse_batch,
     parse_learner,
 )
 from service.segmenter import Segmenter
 from service.state import ReloadError
+
+_T = TypeVar("_T")
 
 health = APIRouter(tags=["health"])
 api = APIRouter()
@@ -152,12 +165,15 @@ async def ready(holder: HolderDep) -> Ready:
         Learner, {"a clean learner": LEARNER_EXAMPLE, "junk to repair": JUNK_LEARNER_EXAMPLE}
     ),
 )
-async def segment(request: Request, segmenter: SegmenterDep, metrics: MetricsDep) -> Response:
+async def segment(request: Request) -> Response:
     """Place one learner in a segment, with the distance, the runner-up and any repairs."""
+    # The model and the metrics are read here rather than injected: two dependencies cost
+    # more than the placement itself (docs/benchmarks.md).
+    segmenter = current_segmenter(request)
     learner = parse_learner(await request.body())
     assignment = segmenter.assign(learner.raw())
-    metrics.observe_assignments((assignment,))
-    return JSONBytes(assignment.to_dict())
+    request.app.state.metrics.observe_assignment(assignment)
+    return JSONBytes(orjson.dumps(assignment.to_dict()))
 
 
 @api.post(
@@ -175,33 +191,51 @@ async def segment_batch(
 ) -> Response:
     """Place up to max_batch learners, in input order; an invalid one gets an error instead."""
     body = await request.body()
-    content = await run_in_threadpool(
-        _assign_body, body, segmenter, metrics, max_batch=settings.max_batch
+    content = await run_batch_work(
+        request, _assign_body, body, segmenter, metrics, max_batch=settings.max_batch
     )
     return JSONBytes(content)
 
 
-def _assign_body(
-    body: bytes, segmenter: Segmenter, metrics: ServiceMetrics, *, max_batch: int
-) -> bytes:
-    """Validate a batch body, assign its valid learners in one numpy call, render the results."""
-    items = parse_batch(body)
+async def run_batch_work(
+    request: Request, work: Callable[..., _T], *args: Any, **kwargs: Any
+) -> _T:
+    """Run a batch's work in a thread, at most ``batch_threads`` of them at once per worker.
+
+    The work holds the GIL: more threads would only interleave batches, each taking longer
+    and keeping its learners in memory longer, for no more learners per second.
+    """
+    limiter: anyio.CapacityLimiter = request.app.state.batch_limiter
+    return await anyio.to_thread.run_sync(partial(work, *args, **kwargs), limiter=limiter)
+
+
+def check_batch_size(items: Sized, max_batch: int) -> None:
+    """413 when a batch holds more than ``max_batch`` learners."""
     if len(items) > max_batch:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
             detail=f"A batch holds at most {max_batch} learners; this one has {len(items)}.",
         )
+
+
+def _assign_body(
+    body: bytes, segmenter: Segmenter, metrics: ServiceMetrics, *, max_batch: int
+) -> bytes:
+    """Validate a batch body, place its valid learners in one numpy pass, render the results."""
+    items = parse_batch(body)
+    check_batch_size(items, max_batch)
     metrics.batch_size.observe(len(items))
     valid = [i for i, item in enumerate(items) if isinstance(item, Learner)]
-    assignments = segmenter.assign_batch([items[i].raw() for i in valid])
-    metrics.observe_assignments(assignments)
-    results: list[dict[str, Any]] = [{} for _ in items]
-    for i, assignment in zip(valid, assignments, strict=True):
-        results[i] = {"index": i, **assignment.to_dict()}
-    for i, item in enumerate(items):
-        if not results[i]:
-            results[i] = {"index": i, "error": describe_item_error(item)}
-    return orjson.dumps({"results": results}, option=_NUMPY)
+    placed = None
+    if valid:
+        placed = segmenter.place(learner_columns([items[i] for i in valid]))
+        metrics.observe_placement(placed)
+    errors = {
+        i: {"index": i, "error": describe_item_error(item)}
+        for i, item in enumerate(items)
+        if not isinstance(item, Learner)
+    }
+    return render_batch(segmenter, placed, valid, errors)
 
 
 # --------------------------------------------------------------------------------- profiles

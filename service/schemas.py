@@ -11,6 +11,7 @@ that every response conforms.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi.exceptions import RequestValidationError
@@ -72,6 +73,12 @@ class Learner(BaseModel):
         """The fields the segmenter reads (never ``email_hash``)."""
         values = self.__dict__
         return {name: values[name] for name in RAW_FIELDS}
+
+
+def learner_columns(learners: Sequence[Learner]) -> dict[str, list[Any]]:
+    """The fields the segmenter reads, as columns (``RAW_FIELDS``, one value per learner)."""
+    rows = [learner.__dict__ for learner in learners]
+    return {name: [row[name] for row in rows] for name in RAW_FIELDS}
 
 
 class BatchRequest(BaseModel):

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from training.artifacts import resolve_model, verify_model
-from training.cleaning import apply_rules, describe_touches
+from training.cleaning import WARNING_RULES, apply_rules, describe_rows
 from training.features import (
-    FEATURE_COLUMNS,
+    FALLBACKS,
     clean_columns,
     compute_features,
-    fallback_warnings,
+    fallback_masks,
     learner_features,
 )
 from training.model import EngineFreeSegmenter
@@ -63,6 +64,25 @@ class Assignment:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Learners placed at once on the numpy path; row i of every field is the i-th learner.
+
+    For the metrics, ``segment_counts`` says how many learners each segment id got, and
+    ``warning_counts`` how many each warning rule (a name of ``training.cleaning.WARNING_RULES``)
+    or peer-group fallback (a key of ``training.features.FALLBACKS``) warned.
+    """
+
+    nearest: npt.NDArray[np.intp]  # index of the nearest centre
+    distance: npt.NDArray[np.float64]
+    runner_up: npt.NDArray[np.intp] | None  # None when the model has a single segment
+    runner_up_distance: npt.NDArray[np.float64] | None
+    features: npt.NDArray[np.float64]  # (n, n_features): the model's features, in its order
+    warnings: list[list[str]]
+    segment_counts: dict[int, int]
+    warning_counts: dict[str, int]
+
+
 @dataclass
 class Segmenter:
     """A loaded, verified model: assignment, profiles and model information."""
@@ -74,9 +94,11 @@ class Segmenter:
     coarse_profiles: list[dict[str, Any]]
     _names: dict[int, str] = field(init=False, repr=False)
     _scalar: tuple[Any, ...] = field(init=False, repr=False)
+    _version: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._names = {int(p["id"]): str(p["name"]) for p in self.profiles}
+        self._version = str(self.manifest["version"])
         m = self.model
         self._scalar = (
             m.lower.tolist(),
@@ -110,7 +132,10 @@ class Segmenter:
 
     @property
     def version(self) -> str:
-        return str(self.manifest["version"])
+        return self._version
+
+    def segment_name(self, segment_id: int) -> str:
+        return self._names[segment_id]
 
     @property
     def k(self) -> int:
@@ -146,113 +171,164 @@ class Segmenter:
         if not got.valid:
             raise ValueError("ctc must be a positive number for a learner to be placed.")
         lower, upper, mean, scale, centers, ids, coarse = self._scalar
+        names = self.model.features
+        used = [got.features[name] for name in names]
         z = [
             ((lo if v < lo else hi if v > hi else v) - mu) / sd
-            for v, lo, hi, mu, sd in zip(
-                (got.features[name] for name in self.model.features),
-                lower,
-                upper,
-                mean,
-                scale,
-                strict=True,
-            )
+            for v, lo, hi, mu, sd in zip(used, lower, upper, mean, scale, strict=True)
         ]
-        distances = [
-            math.sqrt(sum((a - b) ** 2 for a, b in zip(z, c, strict=True))) for c in centers
-        ]
-        return self._result(distances, ids, coarse, got.features, got.warnings)
+        distances = [math.dist(z, c) for c in centers]
+        # Nearest and runner-up centre; on a tie the lower centre index wins (as np.argsort's
+        # stable sort on the batch path).
+        best, second = 0, -1
+        for i in range(1, len(distances)):
+            d = distances[i]
+            if d < distances[best]:
+                best, second = i, best
+            elif second < 0 or d < distances[second]:
+                second = i
+        segment = ids[best]
+        nearest = distances[best]
+        if second < 0:
+            runner_id, runner_d, margin = None, None, None
+        else:
+            runner_id, runner_d = ids[second], distances[second]
+            margin = runner_d - nearest
+        return Assignment(
+            segment_id=segment,
+            segment_name=self._names[segment],
+            coarse_segment_id=coarse[best],
+            distance=nearest,
+            runner_up_id=runner_id,
+            runner_up_distance=runner_d,
+            margin=margin,
+            features=dict(zip(names, used, strict=True)),
+            warnings=got.warnings,
+            model_version=self._version,
+        )
 
     def assign_batch(self, learners: Sequence[Mapping[str, Any]]) -> list[Assignment]:
-        """Many learners at once on the numpy path; results in input order.
+        """Many learners (raw field names) at once on the numpy path; results in input order.
 
         Every learner must have a positive ``ctc`` (validated at the edge).
         """
-        if not learners:
-            return []
-        columns = {name: [learner.get(name) for learner in learners] for name in RAW_FIELDS}
-        clean = apply_rules(columns, self.model.rules, ARRAY)
+        placed = self.place({name: [x.get(name) for x in learners] for name in RAW_FIELDS})
+        return [
+            Assignment(
+                segment_id=row["segment_id"],
+                segment_name=row["segment_name"],
+                coarse_segment_id=row["coarse_segment_id"],
+                distance=row["distance"],
+                runner_up_id=None if row["runner_up"] is None else row["runner_up"]["segment_id"],
+                runner_up_distance=None
+                if row["runner_up"] is None
+                else row["runner_up"]["distance"],
+                margin=row["margin"],
+                features=row["features"],
+                warnings=row["warnings"],
+                model_version=row["model_version"],
+            )
+            for row in self.results(placed, range(len(learners)))
+        ]
+
+    def place(self, columns: Mapping[str, Sequence[Any]]) -> Placement:
+        """Place learners given as raw columns (``RAW_FIELDS``, n values each), all at once.
+
+        Cleaning, features, distances, nearest and runner-up centres are numpy over the columns;
+        warnings are formatted once per distinct sentence. Every ``ctc`` must be positive
+        (validated at the edge): ``ValueError`` otherwise.
+        """
+        model = self.model
+        clean = apply_rules(columns, model.rules, ARRAY)
+        n = len(clean.valid)
         if not np.all(clean.valid):
             raise ValueError("ctc must be a positive number for a learner to be placed.")
-        values = compute_features(clean_columns(clean), self.model.tables, ARRAY)
-        x = self.model.matrix(values)
+        values = compute_features(clean_columns(clean), model.tables, ARRAY)
+        x = model.matrix(values)
         distances = self._distances(x)
-        touched = np.zeros(len(learners), dtype=bool)
-        for mask in clean.touched.values():
-            touched |= mask
-        feature_rows = np.column_stack([values[name] for name in FEATURE_COLUMNS]).tolist()
-        # Nearest and runner-up centres for every learner at once (stable order, as the scalar
-        # path's sorted(): on a tie the lower centre index wins in both).
+        # Nearest and runner-up centres (a stable sort: on a tie the lower centre index wins,
+        # as on the scalar path).
         order = np.argsort(distances, axis=1, kind="stable")
-        rows = np.arange(len(learners))
-        best = order[:, 0]
-        best_d = distances[rows, best].tolist()
-        segment_ids = self.model.segment_ids[best].tolist()
-        coarse = self.model.coarse[best].tolist()
-        if distances.shape[1] > 1:
-            second = order[:, 1]
-            second_d = distances[rows, second].tolist()
-            runner_ids: list[int | None] = self.model.segment_ids[second].tolist()
-        else:
-            second_d = [None] * len(learners)
-            runner_ids = [None] * len(learners)
-        touched_rows = touched.tolist()
-        names = self._names
-        version = self.version
-        companies = clean.company
-        titles = clean.job_title
-        out = []
-        for i, learner in enumerate(learners):
-            features = dict(zip(FEATURE_COLUMNS, feature_rows[i], strict=True))
-            warnings = describe_touches(clean, learner, i) if touched_rows[i] else []
-            if not (features["company_known"] and features["title_known"]):
-                warnings += fallback_warnings(companies[i], titles[i], features)
-            runner_d = second_d[i]
-            out.append(
-                Assignment(
-                    segment_id=segment_ids[i],
-                    segment_name=names[segment_ids[i]],
-                    coarse_segment_id=coarse[i],
-                    distance=best_d[i],
-                    runner_up_id=runner_ids[i],
-                    runner_up_distance=runner_d,
-                    margin=None if runner_d is None else runner_d - best_d[i],
-                    features=features,
-                    warnings=warnings,
-                    model_version=version,
+        rows = np.arange(n)
+        nearest = order[:, 0]
+        runner = order[:, 1] if distances.shape[1] > 1 else None
+        warnings = describe_rows(clean, columns)
+        counts = {name: int(np.count_nonzero(clean.touched[name])) for name in WARNING_RULES}
+        for name, mask in fallback_masks(clean, values).items():
+            warned = np.flatnonzero(mask).tolist()
+            counts[name] = len(warned)
+            for i in warned:
+                warnings[i].append(FALLBACKS[name])
+        return Placement(
+            nearest=nearest,
+            distance=distances[rows, nearest],
+            runner_up=runner,
+            runner_up_distance=None if runner is None else distances[rows, runner],
+            features=x,
+            warnings=warnings,
+            segment_counts=dict(
+                zip(
+                    model.segment_ids.tolist(),
+                    np.bincount(nearest, minlength=len(model.segment_ids)).tolist(),
+                    strict=True,
                 )
+            ),
+            warning_counts=counts,
+        )
+
+    def results(self, placed: Placement, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The JSON-ready result of every placed learner: ``"index": indices[i]``, then the
+        fields of ``Assignment.to_dict`` (the batch response's items)."""
+        model = self.model
+        n = len(placed.nearest)
+        segment_ids = model.segment_ids[placed.nearest].tolist()
+        coarse = model.coarse[placed.nearest].tolist()
+        distance = placed.distance.tolist()
+        if placed.runner_up is None or placed.runner_up_distance is None:
+            runner_ups: list[dict[str, Any] | None] = [None] * n
+            margins: list[float | None] = [None] * n
+        else:
+            runner_ups = [
+                {"segment_id": s, "distance": d}
+                for s, d in zip(
+                    model.segment_ids[placed.runner_up].tolist(),
+                    placed.runner_up_distance.tolist(),
+                    strict=True,
+                )
+            ]
+            margins = (placed.runner_up_distance - placed.distance).tolist()
+        names, version, keys = self._names, self._version, model.features
+        return [
+            {
+                "index": index,
+                "segment_id": segment,
+                "segment_name": names[segment],
+                "coarse_segment_id": macro,
+                "distance": d,
+                "runner_up": runner_up,
+                "margin": margin,
+                "features": dict(zip(keys, row, strict=True)),
+                "warnings": warnings,
+                "model_version": version,
+            }
+            for index, segment, macro, d, runner_up, margin, row, warnings in zip(
+                indices,
+                segment_ids,
+                coarse,
+                distance,
+                runner_ups,
+                margins,
+                placed.features.tolist(),
+                placed.warnings,
+                strict=True,
             )
-        return out
+        ]
 
     def _distances(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         z = self.model.scaled(x)
         diff = z[:, None, :] - self.model.centers[None, :, :]
         out: np.ndarray[Any, Any] = np.sqrt(np.einsum("nkd,nkd->nk", diff, diff))
         return out
-
-    def _result(
-        self,
-        distances: list[float],
-        ids: list[int],
-        coarse: list[int],
-        features: dict[str, float],
-        warnings: list[str],
-    ) -> Assignment:
-        order = sorted(range(len(distances)), key=distances.__getitem__)
-        best = order[0]
-        second = order[1] if len(order) > 1 else None
-        segment = ids[best]
-        return Assignment(
-            segment_id=segment,
-            segment_name=self._names[segment],
-            coarse_segment_id=coarse[best],
-            distance=distances[best],
-            runner_up_id=None if second is None else ids[second],
-            runner_up_distance=None if second is None else distances[second],
-            margin=None if second is None else distances[second] - distances[best],
-            features=features,
-            warnings=warnings,
-            model_version=self.version,
-        )
 
     # ------------------------------------------------------------------------------ profiles
     def segments(self, level: str = "segment") -> list[dict[str, Any]]:
