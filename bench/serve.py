@@ -9,10 +9,11 @@ the same concurrency (``wrk`` when installed, else a small asyncio client):
 (c) ``POST /bench/batch-parse``  the ``/segment/batch`` parsing of 1,000 learners: the ceiling
 (d) ``POST /segment/batch``      the same 1,000-learner bodies
 
-then, in this process, ``Segmenter.assign`` (cleaning and features included) and
-``Segmenter.assign_batch`` per learner, against pydantic's validation of the same learner as the
-baseline. Learners: the seeded synthetic default's rows (clean ones and its own junk) plus 5 %
-explicitly junk ones. Prints one table; ratios are against the baseline of the same run.
+then, in this process, ``Segmenter.assign`` (cleaning and features included), the batch
+path's pieces (``Segmenter.place``, ``render_batch``) and the whole batch route's work, per
+learner, against pydantic's validation of the same learner as the baseline. Learners: the
+seeded synthetic default's rows (clean ones and its own junk) plus 5 % explicitly junk ones.
+Prints one table; ratios are against the baseline of the same run.
 
 Each endpoint's ``--duration`` is split into ``--rounds`` interleaved pieces (a b c d a b c d),
 and after each piece the server is left to finish what it had queued before the next starts.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import sys
 import time
@@ -52,9 +54,11 @@ from _load import (
 )
 from _server import BATCH_CEILING, LEARNER_CEILING
 
+from service.config import ServiceSettings
 from service.metrics import ServiceMetrics
+from service.render import render_batch
 from service.routes import _assign_body
-from service.schemas import Learner, parse_batch
+from service.schemas import Learner, learner_columns, parse_batch
 from service.segmenter import Segmenter
 
 # Targets of issue 4.
@@ -276,8 +280,12 @@ def _measure_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> 
     segmenter = Segmenter.load(model_dir)
     metrics = ServiceMetrics()
     raws = _raws(singles)
-    batch_raws = [item.raw() for item in parse_batch(batch)]
-    n = len(batch_raws)
+    items = parse_batch(batch)
+    columns = learner_columns(items)
+    placed = segmenter.place(columns)
+    n = len(items)
+    # The garbage-collector threshold the service sets at start-up (service.main).
+    gc.set_threshold(ServiceSettings().gc_threshold, *gc.get_threshold()[1:])
 
     def validate() -> None:
         for body in singles:
@@ -297,9 +305,10 @@ def _measure_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> 
         ("Segmenter.assign (cleaning + features)", _best_us(assign, len(raws)), ASSIGN_TARGET_US),
         ("Segmenter.assign + to_dict + orjson", _best_us(assign_render, len(raws)), None),
         (f"parse_batch ({n:,})", _best_us(lambda: parse_batch(batch), n), None),
+        (f"Segmenter.place ({n:,})", _best_us(lambda: segmenter.place(columns), n), None),
         (
-            f"Segmenter.assign_batch ({n:,})",
-            _best_us(lambda: segmenter.assign_batch(batch_raws), n),
+            f"render_batch ({n:,})",
+            _best_us(lambda: render_batch(segmenter, placed, range(n), {}), n),
             None,
         ),
         (

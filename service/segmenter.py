@@ -21,6 +21,7 @@ import numpy.typing as npt
 from training.artifacts import resolve_model, verify_model
 from training.cleaning import WARNING_RULES, apply_rules, describe_rows
 from training.features import (
+    FALLBACK_FLAGS,
     FALLBACKS,
     clean_columns,
     compute_features,
@@ -95,16 +96,24 @@ class Segmenter:
     _names: dict[int, str] = field(init=False, repr=False)
     _scalar: tuple[Any, ...] = field(init=False, repr=False)
     _version: str = field(init=False, repr=False)
+    _wanted: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._names = {int(p["id"]): str(p["name"]) for p in self.profiles}
         self._version = str(self.manifest["version"])
+        # The features a placement needs: the model's, and the flags its fallback warnings read.
+        self._wanted = tuple(dict.fromkeys((*self.model.features, *FALLBACK_FLAGS)))
         m = self.model
         self._scalar = (
-            m.lower.tolist(),
-            m.upper.tolist(),
-            m.mean.tolist(),
-            m.scale.tolist(),
+            list(
+                zip(
+                    m.lower.tolist(),
+                    m.upper.tolist(),
+                    m.mean.tolist(),
+                    m.scale.tolist(),
+                    strict=True,
+                )
+            ),
             m.centers.tolist(),
             m.segment_ids.tolist(),
             m.coarse.tolist(),
@@ -167,15 +176,16 @@ class Segmenter:
     # --------------------------------------------------------------------------- assignment
     def assign(self, learner: Mapping[str, Any]) -> Assignment:
         """One learner (raw field names) -> its segment, on the scalar path (~tens of µs)."""
-        got = learner_features(learner, self.model.rules, self.model.tables)
+        got = learner_features(learner, self.model.rules, self.model.tables, names=self._wanted)
         if not got.valid:
             raise ValueError("ctc must be a positive number for a learner to be placed.")
-        lower, upper, mean, scale, centers, ids, coarse = self._scalar
+        bounds, centers, ids, coarse = self._scalar
         names = self.model.features
-        used = [got.features[name] for name in names]
+        features = got.features
+        used = [features[name] for name in names]
         z = [
             ((lo if v < lo else hi if v > hi else v) - mu) / sd
-            for v, lo, hi, mu, sd in zip(used, lower, upper, mean, scale, strict=True)
+            for v, (lo, hi, mu, sd) in zip(used, bounds, strict=True)
         ]
         distances = [math.dist(z, c) for c in centers]
         # Nearest and runner-up centre; on a tie the lower centre index wins (as np.argsort's
@@ -243,7 +253,7 @@ class Segmenter:
         n = len(clean.valid)
         if not np.all(clean.valid):
             raise ValueError("ctc must be a positive number for a learner to be placed.")
-        values = compute_features(clean_columns(clean), model.tables, ARRAY)
+        values = compute_features(clean_columns(clean), model.tables, ARRAY, self._wanted)
         x = model.matrix(values)
         distances = self._distances(x)
         # Nearest and runner-up centres (a stable sort: on a tie the lower centre index wins,

@@ -338,7 +338,7 @@ class CleaningReport:
 # --------------------------------------------------------------------------------------------
 # Apply: numpy over column arrays (n = 1 or n = 200,000), no pandas.
 # --------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class CleanRows:
     """Cleaned columns and, per rule, which rows it touched.
 
@@ -410,6 +410,12 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARR
     CleanRows
         Cleaned values and a boolean mask (or bool) per rule.
     """
+    # Comparisons with NaN are expected everywhere below: numpy is told once.
+    with ops.quiet():
+        return _apply_rules(columns, rules, ops)
+
+
+def _apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops) -> CleanRows:
     ctc_raw = ops.floats(columns["ctc"])
     n = ops.length(ctc_raw)
     missing_number = ops.full(n, math.nan)
@@ -417,18 +423,16 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARR
     touched: dict[str, Any] = {}
 
     # CTC: missing/non-positive rows cannot be placed; the rest is moved inside the bounds.
-    with ops.quiet():
-        valid = ops.isfinite(ctc_raw) & (ctc_raw > 0)
-        touched["ctc_missing_dropped"] = ops.not_(valid)
-        touched["ctc_below_bound_raised"] = valid & (ctc_raw < rules.ctc_low)
-        touched["ctc_above_bound_lowered"] = valid & (ctc_raw > rules.ctc_high)
+    valid = ops.isfinite(ctc_raw) & (ctc_raw > 0)
+    touched["ctc_missing_dropped"] = ops.not_(valid)
+    touched["ctc_below_bound_raised"] = valid & (ctc_raw < rules.ctc_low)
+    touched["ctc_above_bound_lowered"] = valid & (ctc_raw > rules.ctc_high)
     ctc = ops.clip(ops.where(valid, ctc_raw, rules.ctc_low), rules.ctc_low, rules.ctc_high)
 
     # ctc_updated_year
     cuy = ops.floats(columns.get("ctc_updated_year", missing_number))
-    with ops.quiet():
-        cuy_bad = ops.not_(ops.isfinite(cuy)) | (cuy < rules.orgyear_min)
-        cuy_late = ops.not_(cuy_bad) & (cuy > rules.reference_year)
+    cuy_bad = ops.not_(ops.isfinite(cuy)) | (cuy < rules.orgyear_min)
+    cuy_late = ops.not_(cuy_bad) & (cuy > rules.reference_year)
     touched["ctc_updated_year_imputed"] = cuy_bad
     touched["ctc_updated_year_capped"] = cuy_late
     cuy = ops.floor(ops.where(cuy_bad, float(rules.ctc_updated_year_fallback), cuy))
@@ -446,29 +450,26 @@ def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARR
         touched["job_title_folded"],
         touched["job_title_rare_to_family"],
     ) = ops.derive(
-        lambda value: _clean_title(value, title_map),
-        columns.get("job_position", missing_text),
-        _TITLE_DTYPES,
+        _clean_title, columns.get("job_position", missing_text), _TITLE_DTYPES, title_map
     )
 
     # Orgyear: repair the unambiguous typo, impute the rest from pay peers.
     orgyear = ops.floats(columns.get("orgyear", missing_number))
-    with ops.quiet():
-        prefix = ops.floor(orgyear / 10.0)
-        typo = (
-            (orgyear >= 10_000)
-            & (orgyear < 100_000)
-            & (prefix >= rules.orgyear_min)
-            & (prefix <= rules.reference_year)
-        )
-        orgyear = ops.where(typo, prefix, orgyear)
-        missing = ops.not_(ops.isfinite(orgyear))
-        implausible = ops.not_(missing) & (
-            (orgyear < rules.orgyear_min)
-            | (orgyear > rules.reference_year)
-            | (orgyear != ops.floor(orgyear))
-        )
-        after = ops.not_(missing) & ops.not_(implausible) & (orgyear > cuy)
+    prefix = ops.floor(orgyear / 10.0)
+    typo = (
+        (orgyear >= 10_000)
+        & (orgyear < 100_000)
+        & (prefix >= rules.orgyear_min)
+        & (prefix <= rules.reference_year)
+    )
+    orgyear = ops.where(typo, prefix, orgyear)
+    missing = ops.not_(ops.isfinite(orgyear))
+    implausible = ops.not_(missing) & (
+        (orgyear < rules.orgyear_min)
+        | (orgyear > rules.reference_year)
+        | (orgyear != ops.floor(orgyear))
+    )
+    after = ops.not_(missing) & ops.not_(implausible) & (orgyear > cuy)
     touched["orgyear_typo_repaired"] = typo
     touched["orgyear_missing_imputed"] = missing
     touched["orgyear_implausible_imputed"] = implausible
@@ -506,10 +507,12 @@ def describe_touches(clean: CleanRows, raw: Mapping[str, Any], row: int | None =
     ``row`` picks the learner of an array-backend result; leave it None for a scalar result.
     """
     touched = clean.touched
+    if row is None:
+        hits = [rule for rule in _WARNINGS if touched[rule[0]]]
+    else:
+        hits = [rule for rule in _WARNINGS if touched[rule[0]][row]]
     out: list[str] = []
-    for name, message, field_name in _WARNINGS:
-        if not _at(touched[name], row):
-            continue
+    for name, message, field_name in hits:
         values = {
             key: _at(getattr(clean, field_name), row)
             if key == "value"
@@ -542,13 +545,15 @@ def describe_rows(clean: CleanRows, raw: Mapping[str, Sequence[Any]]) -> list[li
             else [raw[key][i] for i in rows]
             for key in shown
         ]
+        # Sentences by the values they show, and their types: 0 == False, yet they read apart.
         said: dict[tuple[Any, ...], str] = {}
         shown_rows = zip(*columns, strict=True) if shown else [()] * len(rows)
         for i, values in zip(rows, shown_rows, strict=True):
-            sentence = said.get(values)
+            key = (*values, *map(type, values))
+            sentence = said.get(key)
             if sentence is None:
                 values_by_name = dict(zip(shown, values, strict=True))
-                sentence = said[values] = _format_warning(message, values_by_name)
+                sentence = said[key] = _format_warning(message, values_by_name)
             out[i].append(sentence)
     return out
 

@@ -40,9 +40,8 @@ never seen in training take the same path.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -151,7 +150,7 @@ def _flag(ops: Ops, diff: Any, band: float) -> Any:
     return ops.where(diff > band, 1.0, ops.where(diff < -band, 3.0, 2.0))
 
 
-def _company_stats(tables: FeatureTables, company: Any) -> tuple[float, float, float]:
+def _company_stats(company: Any, tables: FeatureTables) -> tuple[float, float, float]:
     """Company size, median log CTC (population median when unknown), whether known (1/0)."""
     median = tables.company_median.get(company) if isinstance(company, str) else None
     if median is None:
@@ -160,7 +159,7 @@ def _company_stats(tables: FeatureTables, company: Any) -> tuple[float, float, f
     return float(tables.company_size.get(company, 0)), median, 1.0
 
 
-def _title_stats(tables: FeatureTables, title: Any, family: Any) -> tuple[float, float]:
+def _title_stats(title: Any, family: Any, tables: FeatureTables) -> tuple[float, float]:
     """Title median log CTC (role family, then population, when unknown), whether known."""
     median = tables.title_median.get(title) if isinstance(title, str) else None
     if median is None:
@@ -168,7 +167,7 @@ def _title_stats(tables: FeatureTables, title: Any, family: Any) -> tuple[float,
     return median, 1.0
 
 
-def _pair_median(tables: FeatureTables, company: Any, title: Any) -> tuple[float]:
+def _pair_median(company: Any, title: Any, tables: FeatureTables) -> tuple[float]:
     """Company x title median log CTC; NaN when that peer group is unknown."""
     if isinstance(company, str) and isinstance(title, str):
         return (tables.peer_median.get(company + PEER_SEP + title, math.nan),)
@@ -176,7 +175,10 @@ def _pair_median(tables: FeatureTables, company: Any, title: Any) -> tuple[float
 
 
 def compute_features(
-    columns: Mapping[str, Any], tables: FeatureTables, ops: Ops = ARRAY
+    columns: Mapping[str, Any],
+    tables: FeatureTables,
+    ops: Ops = ARRAY,
+    names: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Feature values from cleaned learner columns, with the frozen tables only (no pandas).
 
@@ -191,53 +193,62 @@ def compute_features(
         The frozen peer-group tables.
     ops : ARRAY or SCALAR
         The backend (see :mod:`training.ops`); both give identical results.
+    names : collection of str, optional
+        Only these features (the service asks for the model's and the two ``*_known`` flags;
+        the company x title lookup, the costliest, runs only when a feature needs it).
 
     Returns
     -------
     dict of str to ndarray of shape (n,) or float
-        One value per name in ``FEATURE_COLUMNS``.
+        One value per name in ``FEATURE_COLUMNS`` (or in ``names``), in that order.
     """
     ctc = ops.floats(columns["ctc"])
     n = ops.length(ctc)
     # Peer figures, with the fallbacks of the module docstring: company x title, else the
     # company when known, else the title (role family, population).
     company, title = columns["company"], columns["job_title"]
-    size, company_med, company_known = ops.lookup(partial(_company_stats, tables), (company,), 3)
-    title_med, title_known = ops.lookup(
-        partial(_title_stats, tables), (title, columns["role_family"]), 2
-    )
-    (pair_med,) = ops.lookup(partial(_pair_median, tables), (company, title), 1)
-    peer_med = ops.where(
-        ops.isfinite(pair_med), pair_med, ops.where(company_known > 0, company_med, title_med)
-    )
+    size, company_med, company_known = ops.lookup(_company_stats, (company,), 3, tables)
+    title_med, title_known = ops.lookup(_title_stats, (title, columns["role_family"]), 2, tables)
     log_ctc = ops.log(ctc)
     years = ops.maximum(tables.reference_year - ops.floats(columns["orgyear"]), 0.0)
-    curve = tables.experience_median
-    expected = ops.take(curve, ops.to_index(years, len(curve) - 1))
     pay_vs_company = log_ctc - company_med
     pay_vs_title = log_ctc - title_med
-    pay_vs_peers = log_ctc - peer_med
     band = math.log1p(tables.flag_tolerance)
-    n_records = columns.get("n_records")
-    ctc_growth = columns.get("ctc_growth")
-    return {
+    values: dict[str, Any] = {
         "years_experience": years,
         "log_ctc": log_ctc,
-        "n_records": ops.full(n, 1.0) if n_records is None else ops.floats(n_records),
-        "ctc_growth": ops.full(n, 0.0) if ctc_growth is None else ops.floats(ctc_growth),
-        "log_company_size": ops.log1p(size),
         "company_tier": _band(ops, company_med, tables.tier_edges),
         "job_class": _band(ops, title_med, tables.class_edges),
         "pay_vs_company": pay_vs_company,
         "pay_vs_title": pay_vs_title,
-        "pay_vs_peers": pay_vs_peers,
-        "pay_vs_experience": log_ctc - expected,
-        "designation_flag": _flag(ops, pay_vs_peers, band),
-        "class_flag": _flag(ops, pay_vs_title, band),
-        "tier_flag": _flag(ops, pay_vs_company, band),
         "company_known": company_known,
         "title_known": title_known,
     }
+    wanted = FEATURE_COLUMNS if names is None else names
+    if "pay_vs_peers" in wanted or "designation_flag" in wanted:
+        (pair_med,) = ops.lookup(_pair_median, (company, title), 1, tables)
+        peer_med = ops.where(
+            ops.isfinite(pair_med), pair_med, ops.where(company_known > 0, company_med, title_med)
+        )
+        values["pay_vs_peers"] = pay_vs_peers = log_ctc - peer_med
+        values["designation_flag"] = _flag(ops, pay_vs_peers, band)
+    if "pay_vs_experience" in wanted:
+        curve = tables.experience_median
+        expected = ops.take(curve, ops.to_index(years, len(curve) - 1))
+        values["pay_vs_experience"] = log_ctc - expected
+    if "n_records" in wanted:
+        n_records = columns.get("n_records")
+        values["n_records"] = ops.full(n, 1.0) if n_records is None else ops.floats(n_records)
+    if "ctc_growth" in wanted:
+        ctc_growth = columns.get("ctc_growth")
+        values["ctc_growth"] = ops.full(n, 0.0) if ctc_growth is None else ops.floats(ctc_growth)
+    if "log_company_size" in wanted:
+        values["log_company_size"] = ops.log1p(size)
+    if "class_flag" in wanted:
+        values["class_flag"] = _flag(ops, pay_vs_title, band)
+    if "tier_flag" in wanted:
+        values["tier_flag"] = _flag(ops, pay_vs_company, band)
+    return {name: values[name] for name in wanted}
 
 
 def clean_columns(clean: CleanRows) -> dict[str, Any]:
@@ -251,7 +262,7 @@ def clean_columns(clean: CleanRows) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(slots=True)
 class LearnerFeatures:
     """One learner's features, the warnings its cleaning and fallbacks raised, and usability."""
 
@@ -267,19 +278,22 @@ def learner_features(
     *,
     n_records: float = 1.0,
     ctc_growth: float = 0.0,
+    names: Collection[str] | None = None,
 ) -> LearnerFeatures:
     """Clean one raw learner and compute its features, with the frozen rules and tables only.
 
     ``raw`` uses the raw file's field names (``company_hash``, ``orgyear``, ``ctc``,
     ``job_position``, ``ctc_updated_year``); missing fields fall back exactly as in training.
-    Runs the same code as the batch path, on the scalar backend.
+    Runs the same code as the batch path, on the scalar backend. ``names`` limits the features
+    computed (as in :func:`compute_features`); it must hold ``company_known`` and
+    ``title_known``, which the fallback warnings read.
     """
     clean = apply_rules(raw if "ctc" in raw else {**raw, "ctc": None}, rules, SCALAR)
     cleaned = clean_columns(clean)
     cleaned["n_records"] = n_records
     cleaned["ctc_growth"] = ctc_growth
-    # The scalar backend computes Python floats, one per name of FEATURE_COLUMNS, in order.
-    features: dict[str, float] = compute_features(cleaned, tables, SCALAR)
+    # The scalar backend computes Python floats, one per name asked for, in order.
+    features: dict[str, float] = compute_features(cleaned, tables, SCALAR, names)
     return LearnerFeatures(
         features=features,
         warnings=describe_touches(clean, raw)
@@ -288,6 +302,8 @@ def learner_features(
     )
 
 
+#: The features the fallback warnings read.
+FALLBACK_FLAGS = ("company_known", "title_known")
 #: The peer-group fallbacks a learner is warned about: name -> the warning.
 FALLBACKS: dict[str, str] = {
     "company_fallback": "company not seen in training (or too few learners): population fallback",

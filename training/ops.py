@@ -67,15 +67,15 @@ class ArrayOps:
 
     @staticmethod
     def derive(
-        fn: Callable[[Any], tuple[Any, ...]], values: Any, dtypes: Sequence[type]
+        fn: Callable[..., tuple[Any, ...]], values: Any, dtypes: Sequence[type], *args: Any
     ) -> tuple[Any, ...]:
-        """``fn`` (value -> one value per dtype) once per distinct value; one column per dtype.
+        """``fn(value, *args)`` (one value per dtype) once per distinct value; one column per dtype.
 
         Columns of text repeat a lot (a few thousand companies for 200,000 learners), so the
         values are numbered first (one dict lookup each) and ``fn`` runs on the distinct ones.
         """
         codes, uniques = _factorize(values)
-        results = [fn(value) for value in uniques]
+        results = [fn(value, *args) for value in uniques]
         return tuple(
             np.array([row[j] for row in results], dtype=dtype)[codes]
             if results
@@ -84,18 +84,20 @@ class ArrayOps:
         )
 
     @staticmethod
-    def lookup(fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int) -> Any:
-        """Apply a row function returning ``width`` floats, once per distinct row."""
+    def lookup(
+        fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int, *args: Any
+    ) -> Any:
+        """``fn(*row, *args)`` (``width`` floats) once per distinct row; one column per float."""
         if len(columns) == 1:
             codes, uniques = _factorize(columns[0])
-            table = np.array([fn(value) for value in uniques], dtype=np.float64)
+            table = np.array([fn(value, *args) for value in uniques], dtype=np.float64)
             return tuple(table.reshape(len(uniques), width)[codes].T)
         seen: dict[tuple[Any, ...], tuple[float, ...]] = {}
         rows = []
         for row in zip(*columns, strict=True):
             found = seen.get(row)
             if found is None:
-                found = seen[row] = fn(*row)
+                found = seen[row] = fn(*row, *args)
             rows.append(found)
         return tuple(np.array(rows, dtype=np.float64).reshape(len(rows), width).T)
 
@@ -152,13 +154,15 @@ class ScalarOps:
 
     @staticmethod
     def derive(
-        fn: Callable[[Any], tuple[Any, ...]], value: Any, dtypes: Sequence[type]
+        fn: Callable[..., tuple[Any, ...]], value: Any, dtypes: Sequence[type], *args: Any
     ) -> tuple[Any, ...]:
-        return fn(value)
+        return fn(value, *args)
 
     @staticmethod
-    def lookup(fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int) -> Any:
-        return fn(*columns)
+    def lookup(
+        fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int, *args: Any
+    ) -> Any:
+        return fn(*columns, *args)
 
     @staticmethod
     def quiet() -> Any:
@@ -247,10 +251,18 @@ class Ops(Protocol):
     def length(self, values: Any) -> int: ...
     def full(self, n: int, value: Any) -> Any: ...
     def derive(
-        self, fn: Callable[[Any], tuple[Any, ...]], values: Any, dtypes: Sequence[type]
+        self,
+        fn: Callable[..., tuple[Any, ...]],
+        values: Any,
+        dtypes: Sequence[type],
+        *args: Any,
     ) -> tuple[Any, ...]: ...
     def lookup(
-        self, fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int
+        self,
+        fn: Callable[..., tuple[float, ...]],
+        columns: Sequence[Any],
+        width: int,
+        *args: Any,
     ) -> Any: ...
     def quiet(self) -> Any: ...
     def isfinite(self, x: Any) -> Any: ...
