@@ -10,8 +10,8 @@ service twin does except the model's work:
 
 - ``POST /bench/learner``: the ``/segment`` parsing (``require_json_body``, then
   ``parse_learner`` on the raw body, in an ``async def`` route) and the learner sent back;
-- ``POST /bench/batch-parse``: the ``/segment/batch`` parsing (raw body, then ``parse_batch`` and
-  the ``max_batch`` check in a batch thread, ``run_batch_work``) and a tiny
+- ``POST /bench/batch-parse``: the ``/segment/batch`` parsing (raw body, then, in the batch's
+  turn (``batch_turn``), ``parse_batch`` and the ``max_batch`` check) and a tiny
   ``{"learners": n, "valid": m}`` answer.
 """
 
@@ -29,7 +29,7 @@ from service.config import LogLevel, ServiceSettings
 from service.deps import SettingsDep, require_json_body
 from service.logs import log_config
 from service.main import create_app
-from service.routes import JSONBytes, check_batch_size, run_batch_work
+from service.routes import JSONBytes, batch_turn, check_batch_size
 from service.schemas import Learner, parse_batch, parse_learner
 
 LEARNER_CEILING = "/bench/learner"
@@ -48,14 +48,15 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     @app.post(BATCH_CEILING, dependencies=[Depends(require_json_body)], include_in_schema=False)
     async def parse_only(request: Request, settings: SettingsDep) -> Response:
         body = await request.body()
-        content = await run_batch_work(request, _count_body, body, max_batch=settings.max_batch)
+        async with batch_turn(request):
+            content = _count_body(body, max_batch=settings.max_batch)
         return JSONBytes(content)
 
     return app
 
 
 def _count_body(body: bytes, *, max_batch: int) -> dict[str, Any]:
-    """The validation half of ``service.routes._assign_body``: parse, check the limit, count."""
+    """The validation half of ``service.routes.assign_batch_body``: parse, check, count."""
     items = parse_batch(body)
     check_batch_size(items, max_batch)
     return {"learners": len(items), "valid": sum(isinstance(item, Learner) for item in items)}
@@ -77,7 +78,7 @@ def main() -> None:
         workers=1,
         max_batch=10_000,
         max_body_bytes=None,
-        batch_threads=1,
+        batch_chunk=1_000,
         gc_threshold=50_000,
         docs=True,
         explorer=True,

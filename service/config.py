@@ -50,12 +50,12 @@ class ServiceSettings(BaseSettings):
         ge=1024,
         description="Largest request body in bytes; None = 4 KiB per batch learner + 1 MiB.",
     )
-    batch_threads: int = Field(
-        default=1,
+    batch_chunk: int = Field(
+        default=1_000,
         ge=1,
-        le=64,
-        description="Batch requests a worker computes at once, each in a thread; the others "
-        "wait their turn. The work holds the GIL, so more threads only interleave batches.",
+        le=1_000_000,
+        description="Learners a batch places between two turns of the event loop: batches run "
+        "one at a time on the loop, and other requests wait at most about one chunk (~5 ms).",
     )
     gc_threshold: int = Field(
         default=50_000,

@@ -54,7 +54,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.batch_limiter = anyio.CapacityLimiter(settings.batch_threads)
+        app.state.batch_lock = anyio.Lock()
         if settings.gc_threshold:
             # A batch allocates tens of thousands of short-lived containers; with Python's
             # default threshold the cyclic collector runs dozens of times per batch and

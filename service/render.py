@@ -25,23 +25,24 @@ __all__ = ["render_batch"]
 
 def render_batch(
     segmenter: Segmenter,
-    placed: Placement | None,
-    indices: Sequence[int],
+    parts: Sequence[tuple[Placement, Sequence[int]]],
     errors: Mapping[int, dict[str, Any]],
 ) -> bytes:
-    """``{"results": [...]}``: the placed learners at ``indices``, ``errors`` at theirs.
+    """``{"results": [...]}``: every placed learner at its index, ``errors`` at theirs.
 
-    ``indices[i]`` is the item index of the i-th placed learner; ``errors`` maps the index of
-    every other item to its JSON object. Items are written in index order.
+    ``parts`` holds learners placed together and their item indices (``indices[i]`` is the
+    index of the i-th learner of that placement); ``errors`` maps the index of every other item
+    to its JSON object. Items are written in index order.
     """
-    columns = _placed_pieces(segmenter, placed, indices) if indices else None
-    if columns is not None and not errors:
-        pieces = columns
+    pieces_of = [(_placed_pieces(segmenter, placed, indices), indices) for placed, indices in parts]
+    if len(pieces_of) == 1 and not errors:
+        pieces = pieces_of[0][0]
     else:
-        width = 1 if columns is None else columns.shape[1]
-        pieces = np.full((len(indices) + len(errors), width), b"", dtype=object)
-        if columns is not None:
-            pieces[np.asarray(indices, dtype=np.intp)] = columns
+        n = sum(len(indices) for _, indices in pieces_of) + len(errors)
+        width = pieces_of[0][0].shape[1] if pieces_of else 1
+        pieces = np.full((n, width), b"", dtype=object)
+        for rows, indices in pieces_of:
+            pieces[np.asarray(indices, dtype=np.intp)] = rows
         for index, error in errors.items():
             pieces[index, 0] = b"," + orjson.dumps(error)
     flat: list[bytes] = pieces.ravel().tolist()
@@ -51,10 +52,10 @@ def render_batch(
 
 
 def _placed_pieces(
-    segmenter: Segmenter, placed: Placement | None, indices: Sequence[int]
+    segmenter: Segmenter, placed: Placement, indices: Sequence[int]
 ) -> np.ndarray[Any, Any]:
     """(n, width) byte pieces; row i joined is ``,`` then placed learner i's JSON object."""
-    if placed is None or len(placed.nearest) != len(indices):
+    if len(placed.nearest) != len(indices):
         raise ValueError("Give one index per placed learner.")
     model = segmenter.model
     n = len(indices)

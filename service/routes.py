@@ -1,8 +1,11 @@
 """Thin endpoints: schema in, one Segmenter call, schema out.
 
 ``/segment`` is ``async def``: placing one learner takes tens of microseconds, less than a hop
-to the threadpool. A batch (validation, numpy assignment, serialisation) and a reload take
-milliseconds to seconds and run in the threadpool. Status codes:
+to the threadpool. A batch (validation, numpy placement, rendering) takes milliseconds and runs
+on the event loop too, one batch at a time, handing the loop back to other requests after every
+``batch_chunk`` learners: in a thread it would run 1.6x slower (the thread and the loop hand the
+GIL to each other across cores, on cold caches; docs/benchmarks.md). A reload (file reads,
+hashing) runs in the threadpool. Status codes:
 
 - 401 missing or wrong API key (when keys are configured), 404 unknown segment or route,
   413 batch over ``max_batch`` or body over the byte limit, 415 a body that is not JSON,
@@ -16,12 +19,12 @@ workers keep theirs, so run one worker per container (scale containers) or resta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sized
-from functools import partial
+from collections.abc import Sized
 from pathlib import Path as PathLib
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import anyio.to_thread
+import anyio
+import anyio.lowlevel
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import FileResponse, Response
@@ -59,10 +62,8 @@ from service.schemas import (
     parse_batch,
     parse_learner,
 )
-from service.segmenter import Segmenter
+from service.segmenter import Placement, Segmenter
 from service.state import ReloadError
-
-_T = TypeVar("_T")
 
 health = APIRouter(tags=["health"])
 api = APIRouter()
@@ -191,22 +192,22 @@ async def segment_batch(
 ) -> Response:
     """Place up to max_batch learners, in input order; an invalid one gets an error instead."""
     body = await request.body()
-    content = await run_batch_work(
-        request, _assign_body, body, segmenter, metrics, max_batch=settings.max_batch
-    )
+    async with batch_turn(request):
+        content = await assign_batch_body(
+            body, segmenter, metrics, max_batch=settings.max_batch, chunk=settings.batch_chunk
+        )
     return JSONBytes(content)
 
 
-async def run_batch_work(
-    request: Request, work: Callable[..., _T], *args: Any, **kwargs: Any
-) -> _T:
-    """Run a batch's work in a thread, at most ``batch_threads`` of them at once per worker.
+def batch_turn(request: Request) -> anyio.Lock:
+    """The turn a batch waits for: batches run one at a time per worker, first come first served.
 
-    The work holds the GIL: more threads would only interleave batches, each taking longer
-    and keeping its learners in memory longer, for no more learners per second.
+    Their work holds the GIL, so running two at once would only make both slower; and it runs
+    on the event loop rather than in a thread: a thread hops to the other core at every hand-
+    over and the batch runs on cold caches (1.6x slower here, docs/benchmarks.md).
     """
-    limiter: anyio.CapacityLimiter = request.app.state.batch_limiter
-    return await anyio.to_thread.run_sync(partial(work, *args, **kwargs), limiter=limiter)
+    lock: anyio.Lock = request.app.state.batch_lock
+    return lock
 
 
 def check_batch_size(items: Sized, max_batch: int) -> None:
@@ -218,24 +219,32 @@ def check_batch_size(items: Sized, max_batch: int) -> None:
         )
 
 
-def _assign_body(
-    body: bytes, segmenter: Segmenter, metrics: ServiceMetrics, *, max_batch: int
+async def assign_batch_body(
+    body: bytes, segmenter: Segmenter, metrics: ServiceMetrics, *, max_batch: int, chunk: int
 ) -> bytes:
-    """Validate a batch body, place its valid learners in one numpy pass, render the results."""
+    """Validate a batch body, place its valid learners ``chunk`` at a time, render the results.
+
+    Between two chunks the event loop serves whatever else is waiting (a single learner, a
+    health probe), so none waits for more than about one chunk's work.
+    """
     items = parse_batch(body)
     check_batch_size(items, max_batch)
     metrics.batch_size.observe(len(items))
     valid = [i for i, item in enumerate(items) if isinstance(item, Learner)]
-    placed = None
-    if valid:
-        placed = segmenter.place(learner_columns([items[i] for i in valid]))
+    parts: list[tuple[Placement, list[int]]] = []
+    for start in range(0, len(valid), chunk):
+        if parts:
+            await anyio.lowlevel.checkpoint()
+        indices = valid[start : start + chunk]
+        placed = segmenter.place(learner_columns([items[i] for i in indices]))
         metrics.observe_placement(placed)
+        parts.append((placed, indices))
     errors = {
         i: {"index": i, "error": describe_item_error(item)}
         for i, item in enumerate(items)
         if not isinstance(item, Learner)
     }
-    return render_batch(segmenter, placed, valid, errors)
+    return render_batch(segmenter, parts, errors)
 
 
 # --------------------------------------------------------------------------------- profiles

@@ -221,7 +221,10 @@ class SegmentResult(BaseModel):
     distance: float = Field(description="Distance to the segment centre (scaled features).")
     runner_up: RunnerUp | None = Field(description="Next-nearest segment (None when k = 1).")
     margin: float | None = Field(description="runner_up.distance - distance; small = borderline.")
-    features: dict[str, float] = Field(description="The engineered features of the learner.")
+    features: dict[str, float] = Field(
+        description="The engineered features the model placed the learner by (its own "
+        "features, before clipping and scaling), in the model's order."
+    )
     warnings: list[str] = Field(description="Repairs, imputations and peer-group fallbacks.")
     model_version: str
 
@@ -235,7 +238,13 @@ class SegmentResult(BaseModel):
                     "distance": 3.649,
                     "runner_up": {"segment_id": 1, "distance": 5.569},
                     "margin": 1.919,
-                    "features": {"years_experience": 6.0, "log_ctc": 10.218},
+                    "features": {
+                        "years_experience": 6.0,
+                        "log_ctc": 10.218,
+                        "pay_vs_company": -3.557,
+                        "company_tier": 2.0,
+                        "job_class": 3.0,
+                    },
                     "warnings": [
                         "ctc 2 is below the plausible range: raised to 27400",
                         "orgyear 20165 looks like a typo: read as 2016",

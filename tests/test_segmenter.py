@@ -72,17 +72,21 @@ def _items(learners: list[Any]) -> list[Learner | Any]:
     return out
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 100])
 @pytest.mark.parametrize("bad_at", [(), (0,), (1, 3), (0, 1, 2, 3, 4, 5, 6)])
 def test_render_batch_is_orjson_of_the_results_byte_for_byte(
-    segmenter: Segmenter, bad_at: tuple[int, ...]
+    segmenter: Segmenter, bad_at: tuple[int, ...], chunk: int
 ) -> None:
     learners: list[Any] = [*LEARNERS, JUNK, {"ctc": 7.5e5, "orgyear": 2016.5}]
     items = _items([{"ctc": -1} if i in bad_at else x for i, x in enumerate(learners)])
     valid = [i for i, item in enumerate(items) if isinstance(item, Learner)]
     errors = {i: {"index": i, "error": "ctc: bad"} for i in range(len(items)) if i not in valid}
-    placed = segmenter.place(learner_columns([items[i] for i in valid])) if valid else None
-    body = render_batch(segmenter, placed, valid, errors)
-    results = segmenter.results(placed, valid) if placed is not None else []
+    parts = [
+        (segmenter.place(learner_columns([items[i] for i in indices])), indices)
+        for indices in (valid[start : start + chunk] for start in range(0, len(valid), chunk))
+    ]
+    body = render_batch(segmenter, parts, errors)
+    results = [result for placed, indices in parts for result in segmenter.results(placed, indices)]
     merged = iter(results)
     expected = [errors[i] if i in errors else next(merged) for i in range(len(items))]
     assert body == orjson.dumps({"results": expected})
@@ -99,7 +103,7 @@ def test_a_one_segment_model_has_no_runner_up(segmenter: Segmenter) -> None:
     single = one.assign(JUNK).to_dict()
     assert single["runner_up"] is None and single["margin"] is None
     placed = one.place({k: [x.get(k) for x in (JUNK, *LEARNERS)] for k in RAW_FIELDS})
-    body = orjson.loads(render_batch(one, placed, list(range(6)), {}))
+    body = orjson.loads(render_batch(one, [(placed, list(range(6)))], {}))
     assert body == {"results": one.results(placed, range(6))}
     assert {r["runner_up"] for r in body["results"]} == {None}
     assert body["results"][0] == {"index": 0, **single}

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 
 from service.main import create_app
@@ -257,3 +259,49 @@ def test_docs_can_be_turned_off(service_model_dir: Path) -> None:
         assert client.get("/redoc").status_code == 404
         assert client.get("/nope").json() == {"detail": "There is no route /nope."}
         assert client.post("/segment", json=LEARNERS[0]).status_code == 200
+
+
+def test_a_batch_in_small_chunks_answers_the_same(service_model_dir: Path) -> None:
+    items: list[Any] = [*LEARNERS, {"ctc": -1}, JUNK, "x", *LEARNERS]
+    answers = []
+    for chunk in (1, 3, 1_000):
+        settings = service_settings(service_model_dir, batch_chunk=chunk)
+        with TestClient(create_app(settings)) as client:
+            response = client.post("/segment/batch", json={"learners": items})
+            assert response.status_code == 200
+            answers.append(response.content)
+    assert answers[0] == answers[1] == answers[2]
+
+
+def test_other_requests_are_served_between_the_chunks_of_a_batch(
+    service_model_dir: Path,
+) -> None:
+    """A batch runs on the event loop, but yields after every chunk: a probe sent after the
+    batch started is answered before the batch is."""
+    app = create_app(service_settings(service_model_dir, batch_chunk=1))
+    done: list[str] = []
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
+
+            async def batch() -> None:
+                body = {"learners": [LEARNERS[i % len(LEARNERS)] for i in range(1_500)]}
+                response = await client.post("/segment/batch", json=body)
+                assert response.status_code == 200
+                done.append("batch")
+
+            async def probe() -> None:
+                await anyio.sleep(0.05)  # the batch is under way by then
+                assert (await client.get("/health/live")).status_code == 200
+                done.append("probe")
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(batch)
+                tasks.start_soon(probe)
+
+    anyio.run(scenario)
+    assert done == ["probe", "batch"]
