@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import uvicorn
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from service.config import LogLevel, ServiceSettings
@@ -37,21 +37,24 @@ BATCH_CEILING = "/bench/batch-parse"
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
-    """``create_app(settings)`` with the two ceiling routes added."""
+    """``create_app(settings)`` with the two ceiling routes added, through an included router
+    as the service's own routes are (FastAPI routes those differently from app-level ones)."""
     app = create_app(settings)
+    bench = APIRouter(include_in_schema=False)
 
-    @app.post(LEARNER_CEILING, dependencies=[Depends(require_json_body)], include_in_schema=False)
+    @bench.post(LEARNER_CEILING, dependencies=[Depends(require_json_body)])
     async def echo_learner(request: Request) -> Response:
         learner = parse_learner(await request.body())
         return JSONBytes(learner.raw())
 
-    @app.post(BATCH_CEILING, dependencies=[Depends(require_json_body)], include_in_schema=False)
+    @bench.post(BATCH_CEILING, dependencies=[Depends(require_json_body)])
     async def parse_only(request: Request, settings: SettingsDep) -> Response:
         body = await request.body()
         async with batch_turn(request):
             content = _count_body(body, max_batch=settings.max_batch)
         return JSONBytes(content)
 
+    app.include_router(bench)
     return app
 
 
