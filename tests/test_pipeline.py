@@ -179,6 +179,7 @@ def test_report_command_rebuilds_and_manifest_still_verifies(
     assert result.exit_code == 0, result.output
     page = (copy / "report.html").read_text()
     assert "Who are our learners?" in page and "plots/elbow.png" in page
+    assert "K-Means against the hierarchical (Ward) reference" in page
     artifacts.verify_model(copy)
 
 

@@ -190,6 +190,9 @@ def test_artifact_layout_and_manifest(trained: tuple[TrainingResult, Any]) -> No
     assert manifest["k"] == K and manifest["k_choice"]["source"] == "fixed"
     assert manifest["data"]["rows"] == ROWS and manifest["data"]["learners"] == 37_272
     assert manifest["metrics"]["hierarchical"]["method"] == "bisecting-kmeans"
+    report = (result.folder / "report.html").read_text(encoding="utf-8")
+    assert "K-Means against the hierarchical (bisecting K-Means) reference" in report
+    assert "(Ward) reference" not in report
     assert len(manifest["metrics"]["kmeans"]["seed_costs"]) == 3
     assert manifest["metrics"]["sweep"]["ks"] == [K, K + 1]
     profiles = json.loads((result.folder / "profiles.json").read_text())

@@ -68,6 +68,10 @@ def plot_elbow(path: Path, sweep: Mapping[str, Any], chosen_k: int) -> None:
     _save(fig, path)
 
 
+#: The Spark engine's hierarchical reference, bisecting K-Means (``spark_model.HIERARCHY_METHOD``).
+BISECTING = "bisecting-kmeans"
+
+
 def plot_dendrogram(path: Path, linkage: FloatArray, k: int, *, method: str) -> None:
     """The top of the Ward tree (30 leaves), with the cut that gives k clusters."""
     from scipy.cluster.hierarchy import dendrogram
@@ -79,9 +83,12 @@ def plot_dendrogram(path: Path, linkage: FloatArray, k: int, *, method: str) -> 
         cut = (linkage[-k, 2] + linkage[-k + 1, 2]) / 2
         ax.axhline(cut, color="#d62728", linestyle="--", label=f"cut into {k} clusters")
         ax.legend(fontsize=8)
-    ax.set_title(f"Hierarchical (Ward) reference, {method}: top of the tree")
+    if method == BISECTING:
+        ax.set_title("Hierarchical reference (bisecting K-Means): Ward tree of its clusters")
+    else:
+        ax.set_title(f"Hierarchical (Ward) reference, {method}: top of the tree")
     ax.set_ylabel("merge distance")
-    unit = "micro-clusters" if method == "two-stage" else "learners"
+    unit = {"two-stage": "micro-clusters", BISECTING: "clusters"}.get(method, "learners")
     ax.set_xlabel(f"branches of the tree ({unit} in each, in brackets)")
     _save(fig, path)
 
@@ -286,15 +293,16 @@ def render_report(folder: Path) -> Path:
         )
     parts.append("</table>")
 
-    parts.append("<h2>K-Means against the hierarchical (Ward) reference</h2>")
+    method = str(metrics["hierarchical"]["method"])
+    reference = "bisecting K-Means" if method == BISECTING else "Ward"
+    parts.append(f"<h2>K-Means against the hierarchical ({reference}) reference</h2>")
     parts.append(
         f"<p>Both methods were run over all learners. Agreement: adjusted Rand index "
         f"{comparison['ari']:.3f}, normalised mutual information {comparison['nmi']:.3f}; "
-        f"silhouette K-Means {comparison['silhouette_a']:.3f}, Ward "
-        f"{comparison['silhouette_b']:.3f} (hierarchical method: "
-        f"{_e(metrics['hierarchical']['method'])}).</p>"
+        f"silhouette K-Means {comparison['silhouette_a']:.3f}, {reference} "
+        f"{comparison['silhouette_b']:.3f} (hierarchical method: {_e(method)}).</p>"
     )
-    parts.append("<table><tr><th>K-Means \\ Ward</th>")
+    parts.append(f"<table><tr><th>K-Means \\ {reference}</th>")
     width = len(comparison["contingency"][0])
     parts += [f"<th>{j}</th>" for j in range(width)]
     parts.append("<th>best match (Jaccard)</th></tr>")

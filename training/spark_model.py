@@ -51,13 +51,15 @@ from training.profiles import (
     coarse_profiles_from_figures,
     profiles_from_figures,
 )
+from training.report import BISECTING
 from training.spark_data import SparkLearnerData, build_learner_data, read_learners
 
 log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-HIERARCHY_METHOD = "bisecting-kmeans"
+#: The hierarchical reference this engine fits (the report names it so).
+HIERARCHY_METHOD = BISECTING
 SWEEP_SILHOUETTE = (
     "Spark ClusteringEvaluator silhouette (squared Euclidean distances) on the evaluation "
     "sample; segment and comparison silhouettes are Euclidean, as in the scikit-learn engine"
