@@ -12,7 +12,7 @@ The result is byte for byte what ``orjson.dumps({"results": Segmenter.results(..
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,7 +101,9 @@ def _texts(values: np.ndarray[Any, Any]) -> list[bytes]:
     return text[1:-1].split(b",") if len(values) else []
 
 
-def _by_centre(segmenter: Segmenter, piece: Any) -> np.ndarray[Any, Any]:
+def _by_centre(
+    segmenter: Segmenter, piece: Callable[[int, str, int], bytes]
+) -> np.ndarray[Any, Any]:
     """``piece(segment id, name, coarse id)`` for every centre, as an object array."""
     model = segmenter.model
     out = np.empty(len(model.segment_ids), dtype=object)
