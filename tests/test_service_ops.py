@@ -12,7 +12,7 @@ import pytest
 
 from service.logs import JsonFormatter, request_id_from
 from service.main import create_app
-from service.metrics import warning_kind
+from service.metrics import RULE_KINDS, ServiceMetrics, warning_kind
 from tests.conftest import small_training_settings
 from tests.service_support import (
     JUNK,
@@ -23,6 +23,8 @@ from tests.service_support import (
     service_settings,
 )
 from training.artifacts import seal_manifest
+from training.cleaning import RULES, WARNING_RULES
+from training.features import FALLBACKS
 from training.pipeline import TrainingResult, run
 
 MODEL_ROUTES = [
@@ -237,6 +239,32 @@ def test_two_apps_have_their_own_metrics(service_model_dir: Path) -> None:
 )
 def test_warning_kinds(warning: str, kind: str) -> None:
     assert warning_kind(warning) == kind
+
+
+def test_every_warning_rule_counts_as_the_kind_its_sentence_reads() -> None:
+    """The batch path counts warnings by rule (RULE_KINDS), the single path by sentence."""
+    assert set(RULE_KINDS) == {*WARNING_RULES, *FALLBACKS}
+    shown = {
+        "ctc": "2",
+        "bound": "27400",
+        "value": "2016",
+        "orgyear": "20165",
+        "ctc_updated_year": "1000",
+        "job_position": "x",
+    }
+    for rule in WARNING_RULES:
+        assert warning_kind(RULES[rule][1].format(**shown)) == RULE_KINDS[rule], rule
+    for name, sentence in FALLBACKS.items():
+        assert warning_kind(sentence) == RULE_KINDS[name]
+
+
+def test_request_metrics_keep_a_bounded_method_label() -> None:
+    metrics = ServiceMetrics()
+    for method in ("POST", "BREW", "X" * 50):
+        metrics.observe_request(method, "/segment", 405, 0.001)
+    text = metrics.render().decode()
+    assert 'method="POST"' in text and 'method="other"' in text
+    assert "BREW" not in text
 
 
 def test_logs_never_hold_emails_companies_or_keys(
