@@ -48,6 +48,16 @@ _TIMEOUT = 30.0  # seconds before an unanswered request is a failure
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def missing_model(model_dir: Path) -> str | None:
+    """The error line for a model folder without LATEST (None when there is a model)."""
+    if (model_dir / "LATEST").is_file():
+        return None
+    return (
+        f"error: no model in {model_dir}/: train one first "
+        "(.venv/bin/python -m training train --out DIR) and pass --model-dir DIR."
+    )
+
+
 # ----------------------------------------------------------------------------------- learners
 def learner_mix(n: int, *, seed: int = 0, junk_share: float = 0.05) -> list[dict[str, Any]]:
     """`n` raw learners as an LMS would send them (JSON-ready dicts, ``email_hash`` included).

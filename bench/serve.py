@@ -48,6 +48,7 @@ from _load import (
     cpu_seconds,
     learner_mix,
     merge_results,
+    missing_model,
     pick_tool,
     run_loads,
     single_bodies,
@@ -103,12 +104,9 @@ def main() -> int:
     parser.add_argument("--log-level", default="info", help="The server's (default: info).")
     parser.add_argument("--skip-http", action="store_true", help="In-process rows only.")
     args = parser.parse_args()
-    if not (args.model_dir / "LATEST").is_file():
-        print(
-            f"error: no model in {args.model_dir}/: train one first "
-            "(.venv/bin/python -m training train --out DIR) and pass --model-dir DIR.",
-            file=sys.stderr,
-        )
+    problem = missing_model(args.model_dir)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
 
     learners = learner_mix(1000 + 4 * args.batch_size, seed=7)

@@ -37,6 +37,7 @@ from _load import (
     Tool,
     batch_bodies,
     learner_mix,
+    missing_model,
     pick_tool,
     rss_mb,
     run_loads,
@@ -136,12 +137,9 @@ def main() -> int:
     parser.add_argument("--log-level", default="info", help="The server's (default: info).")
     parser.add_argument("--json", action="store_true", help="Also print one JSON line.")
     args = parser.parse_args()
-    if not (args.model_dir / "LATEST").is_file():
-        print(
-            f"error: no model in {args.model_dir}/: train one first "
-            "(.venv/bin/python -m training train --out DIR) and pass --model-dir DIR.",
-            file=sys.stderr,
-        )
+    problem = missing_model(args.model_dir)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     if args.duration < 2 * args.window:
         print("error: --duration must be at least twice --window.", file=sys.stderr)

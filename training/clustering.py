@@ -858,6 +858,16 @@ def _weighted_ward(points: FloatArray, weights: npt.ArrayLike) -> FloatArray:
     return _to_linkage(merges, m)
 
 
+def _find_root(parent: IntArray, x: int) -> int:
+    """Union-find: the root of ``x``, compressing the path on the way."""
+    root = x
+    while parent[root] != root:
+        root = int(parent[root])
+    while parent[x] != root:
+        parent[x], x = root, int(parent[x])
+    return root
+
+
 def _to_linkage(merges: list[tuple[int, int, float]], m: int) -> FloatArray:
     """scipy linkage matrix from merges of slots (slot i always holds leaf i), sorted by height."""
     order = sorted(range(len(merges)), key=lambda i: merges[i][2])  # stable: children first
@@ -865,12 +875,7 @@ def _to_linkage(merges: list[tuple[int, int, float]], m: int) -> FloatArray:
     leaves = np.ones(2 * m - 1)
 
     def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = int(parent[root])
-        while parent[x] != root:
-            parent[x], x = root, int(parent[x])
-        return root
+        return _find_root(parent, x)
 
     linkage = np.zeros((m - 1, 4))
     for row, i in enumerate(order):
@@ -891,12 +896,7 @@ def _cut_tree(linkage: FloatArray, k: int) -> IntArray:
     rep = np.arange(2 * m - 1)
 
     def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = int(parent[root])
-        while parent[x] != root:
-            parent[x], x = root, int(parent[x])
-        return root
+        return _find_root(parent, x)
 
     for row in range(m - k):
         a, b = int(linkage[row, 0]), int(linkage[row, 1])

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from training import artifacts, clustering, report
-from training.cleaning import CleaningRules
+from training.cleaning import CleaningReport, CleaningRules
 from training.config import TrainingSettings
 from training.data import load_learners, read_learners_frame
 from training.features import FEATURE_COLUMNS, FeatureTables, LearnerData, build_learner_data
@@ -229,6 +229,36 @@ def publish_model(
     return version
 
 
+def manifest_fields(
+    engine: dict[str, Any],
+    *,
+    k: int,
+    choice: clustering.KChoice,
+    rules: CleaningRules,
+    cleaning: CleaningReport,
+    features: list[str],
+    source: dict[str, Any],
+    settings: TrainingSettings,
+    metrics: dict[str, Any],
+    clock: StepClock,
+) -> dict[str, Any]:
+    """What the manifest says of a training run, after ``engine`` (the engine's own fields),
+    the same for both engines: k and its choice, features, data, cleaning, settings, metrics."""
+    return {
+        **engine,
+        "k": k,
+        "k_choice": choice.to_dict(),
+        "reference_year": rules.reference_year,
+        "features": features,
+        "feature_columns": list(FEATURE_COLUMNS),
+        "data": source,
+        "cleaning": cleaning.to_dict(),
+        "settings": json.loads(settings.model_dump_json()),
+        "metrics": metrics,
+        "timings": clock.timings,
+    }
+
+
 def run(
     settings: TrainingSettings,
     *,
@@ -373,25 +403,24 @@ def run(
         centers=centers,
     )
     with clock.step("write", "Writing artifacts, plots and report"):
-        manifest_fields = {
-            "engine": "scikit-learn",
-            "k": k,
-            "k_choice": choice.to_dict(),
-            "reference_year": data.rules.reference_year,
-            "features": features,
-            "feature_columns": list(FEATURE_COLUMNS),
-            "data": {
+        fields = manifest_fields(
+            {"engine": "scikit-learn"},
+            k=k,
+            choice=choice,
+            rules=data.rules,
+            cleaning=data.report,
+            features=features,
+            source={
                 "source": source or "dataframe",
                 "fingerprint": data_fingerprint,
                 "rows": len(raw),
                 "learners": int(n),
             },
-            "cleaning": data.report.to_dict(),
-            "settings": json.loads(settings.model_dump_json()),
-            "metrics": metrics,
-            "timings": clock.timings,
-        }
-        version = publish_model(settings.model_dir, created_at, parts, manifest_fields)
+            settings=settings,
+            metrics=metrics,
+            clock=clock,
+        )
+        version = publish_model(settings.model_dir, created_at, parts, fields)
     return TrainingResult(
         version=version,
         folder=settings.model_dir / version,

@@ -15,7 +15,6 @@ This module imports pyspark at import time: import it only after
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from training.pipeline import (
     ModelParts,
     StepClock,
     TrainingResult,
+    manifest_fields,
     previous_centers,
     public_ids,
     publish_model,
@@ -627,34 +627,35 @@ def train(
     )
     java = java_version()
     with clock.step("write", "Writing artifacts, plots and report"):
-        manifest_fields = {
-            "engine": "spark",
-            "spark": {
-                "version": spark.version,
-                "pyspark": pyspark.__version__,
-                "master": spark.sparkContext.master,
-                "java": java[1] if java else None,
-                "fingerprint": "SHA-256 of the row count and the sum of xxhash64 row hashes "
-                "(independent of row order; the scikit-learn engine hashes rows in order)",
-                "sweep_silhouette": SWEEP_SILHOUETTE,
+        fields = manifest_fields(
+            {
+                "engine": "spark",
+                "spark": {
+                    "version": spark.version,
+                    "pyspark": pyspark.__version__,
+                    "master": spark.sparkContext.master,
+                    "java": java[1] if java else None,
+                    "fingerprint": "SHA-256 of the row count and the sum of xxhash64 row hashes "
+                    "(independent of row order; the scikit-learn engine hashes rows in order)",
+                    "sweep_silhouette": SWEEP_SILHOUETTE,
+                },
             },
-            "k": k_fit,
-            "k_choice": choice.to_dict(),
-            "reference_year": data.rules.reference_year,
-            "features": features,
-            "feature_columns": list(FEATURE_COLUMNS),
-            "data": {
+            k=k_fit,
+            choice=choice,
+            rules=data.rules,
+            cleaning=data.report,
+            features=features,
+            source={
                 "source": raw.source,
                 "fingerprint": raw.fingerprint,
                 "rows": raw.count,
                 "learners": int(n),
             },
-            "cleaning": data.report.to_dict(),
-            "settings": json.loads(settings.model_dump_json()),
-            "metrics": metrics,
-            "timings": clock.timings,
-        }
-        version = publish_model(settings.model_dir, created_at, parts, manifest_fields)
+            settings=settings,
+            metrics=metrics,
+            clock=clock,
+        )
+        version = publish_model(settings.model_dir, created_at, parts, fields)
     sample.frame.unpersist()
     if keep is not None:
         keep.append(
