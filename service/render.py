@@ -6,8 +6,9 @@ written by one ``orjson.dumps`` of the numpy column and cut into their texts, th
 only depend on the segment (its id, name, coarse id) are written once per segment, and each
 object is laid out as a row of byte pieces that one ``bytes.join`` puts together.
 
-The result is byte for byte what ``orjson.dumps({"results": Segmenter.results(...)})`` gives
-(with error items in their places): a test holds the two together.
+The result is byte for byte what orjson gives for ``{"results": [...]}`` of
+``{"index": i, **assignment.to_dict()}`` (``Segmenter.assignments``), error items in their
+places: a test holds the two together.
 """
 
 from __future__ import annotations

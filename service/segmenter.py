@@ -222,24 +222,9 @@ class Segmenter:
 
         Every learner must have a positive ``ctc`` (validated at the edge).
         """
-        placed = self.place({name: [x.get(name) for x in learners] for name in RAW_FIELDS})
-        return [
-            Assignment(
-                segment_id=row["segment_id"],
-                segment_name=row["segment_name"],
-                coarse_segment_id=row["coarse_segment_id"],
-                distance=row["distance"],
-                runner_up_id=None if row["runner_up"] is None else row["runner_up"]["segment_id"],
-                runner_up_distance=None
-                if row["runner_up"] is None
-                else row["runner_up"]["distance"],
-                margin=row["margin"],
-                features=row["features"],
-                warnings=row["warnings"],
-                model_version=row["model_version"],
-            )
-            for row in self.results(placed, range(len(learners)))
-        ]
+        return self.assignments(
+            self.place({name: [x.get(name) for x in learners] for name in RAW_FIELDS})
+        )
 
     def place(self, columns: Mapping[str, Sequence[Any]]) -> Placement:
         """Place learners given as raw columns (``RAW_FIELDS``, n values each), all at once.
@@ -286,47 +271,41 @@ class Segmenter:
             warning_counts=counts,
         )
 
-    def results(self, placed: Placement, indices: Sequence[int]) -> list[dict[str, Any]]:
-        """The JSON-ready result of every placed learner: ``"index": indices[i]``, then the
-        fields of ``Assignment.to_dict`` (the batch response's items)."""
+    def assignments(self, placed: Placement) -> list[Assignment]:
+        """One :class:`Assignment` per placed learner, in order (``render_batch`` writes the
+        same fields as JSON, straight from the placement)."""
         model = self.model
         n = len(placed.nearest)
         segment_ids = model.segment_ids[placed.nearest].tolist()
         coarse = model.coarse[placed.nearest].tolist()
         distance = placed.distance.tolist()
-        if placed.runner_up is None or placed.runner_up_distance is None:
-            runner_ups: list[dict[str, Any] | None] = [None] * n
-            margins: list[float | None] = [None] * n
-        else:
-            runner_ups = [
-                {"segment_id": s, "distance": d}
-                for s, d in zip(
-                    model.segment_ids[placed.runner_up].tolist(),
-                    placed.runner_up_distance.tolist(),
-                    strict=True,
-                )
-            ]
+        runner_ids: list[int | None] = [None] * n
+        runner_d: list[float | None] = [None] * n
+        margins: list[float | None] = [None] * n
+        if placed.runner_up is not None and placed.runner_up_distance is not None:
+            runner_ids = model.segment_ids[placed.runner_up].tolist()
+            runner_d = placed.runner_up_distance.tolist()
             margins = (placed.runner_up_distance - placed.distance).tolist()
         names, version, keys = self._names, self._version, model.features
         return [
-            {
-                "index": index,
-                "segment_id": segment,
-                "segment_name": names[segment],
-                "coarse_segment_id": macro,
-                "distance": d,
-                "runner_up": runner_up,
-                "margin": margin,
-                "features": dict(zip(keys, row, strict=True)),
-                "warnings": warnings,
-                "model_version": version,
-            }
-            for index, segment, macro, d, runner_up, margin, row, warnings in zip(
-                indices,
+            Assignment(
+                segment_id=segment,
+                segment_name=names[segment],
+                coarse_segment_id=macro,
+                distance=d,
+                runner_up_id=runner_id,
+                runner_up_distance=second,
+                margin=margin,
+                features=dict(zip(keys, row, strict=True)),
+                warnings=warnings,
+                model_version=version,
+            )
+            for segment, macro, d, runner_id, second, margin, row, warnings in zip(
                 segment_ids,
                 coarse,
                 distance,
-                runner_ups,
+                runner_ids,
+                runner_d,
                 margins,
                 placed.features.tolist(),
                 placed.warnings,

@@ -86,7 +86,11 @@ def test_render_batch_is_orjson_of_the_results_byte_for_byte(
         for indices in (valid[start : start + chunk] for start in range(0, len(valid), chunk))
     ]
     body = render_batch(segmenter, parts, errors)
-    results = [result for placed, indices in parts for result in segmenter.results(placed, indices)]
+    results = [
+        {"index": index, **assignment.to_dict()}
+        for placed, indices in parts
+        for index, assignment in zip(indices, segmenter.assignments(placed), strict=True)
+    ]
     merged = iter(results)
     expected = [errors[i] if i in errors else next(merged) for i in range(len(items))]
     assert body == orjson.dumps({"results": expected})
@@ -104,7 +108,9 @@ def test_a_one_segment_model_has_no_runner_up(segmenter: Segmenter) -> None:
     assert single["runner_up"] is None and single["margin"] is None
     placed = one.place({k: [x.get(k) for x in (JUNK, *LEARNERS)] for k in RAW_FIELDS})
     body = orjson.loads(render_batch(one, [(placed, list(range(6)))], {}))
-    assert body == {"results": one.results(placed, range(6))}
+    assert body == {
+        "results": [{"index": i, **a.to_dict()} for i, a in enumerate(one.assignments(placed))]
+    }
     assert {r["runner_up"] for r in body["results"]} == {None}
     assert body["results"][0] == {"index": 0, **single}
 
