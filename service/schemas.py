@@ -6,7 +6,9 @@ a learner that passes is one the cleaning rules can place. Absurd but numeric ye
 
 Responses are built from the :class:`~service.segmenter.Segmenter` dicts and serialised with
 orjson (``JSONBytes``); the response models below document them in OpenAPI, and the tests check
-that every response conforms.
+that every response conforms. The JSON of a placement is defined once, by
+:class:`~service.segmenter.Assignment` (``FIELDS``, in order): :class:`SegmentResult` and
+:class:`RunnerUp` document those keys, in that order, or this module refuses to import.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from pydantic_core import ErrorDetails
 
-#: The learner fields the segmenter reads (``email_hash`` is never passed on).
-RAW_FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+from service.segmenter import Assignment
+from training.runtime.cleaning import RAW_FIELDS
 
 # Numbers are JSON numbers only (a string or a boolean is refused, not coerced), finite.
 Year = Annotated[float, Strict(), Field(ge=0, le=100_000)]
@@ -257,6 +259,19 @@ class SegmentResult(BaseModel):
     )
 
 
+def _check_documents(model: type[BaseModel], keys: tuple[str, ...]) -> None:
+    """Refuse to import when a response model names other keys than the service writes."""
+    if tuple(model.model_fields) != keys:
+        raise ImportError(
+            f"{model.__name__} documents {tuple(model.model_fields)}, but a placement's JSON "
+            f"has {keys} (service.segmenter.Assignment)."
+        )
+
+
+_check_documents(SegmentResult, Assignment.FIELDS)
+_check_documents(RunnerUp, Assignment.RUNNER_UP_FIELDS)
+
+
 class BatchAssigned(SegmentResult):
     """A valid batch item: its index in the request and its segment."""
 
@@ -328,6 +343,16 @@ class DataInfo(BaseModel):
     learners: int
 
 
+class PipelineCheck(BaseModel):
+    """How the model's numpy kernel and its fitted pipeline agreed when it was loaded."""
+
+    probes: int = Field(description="Probe learners stored with the model at training.")
+    agree: int = Field(
+        description="Probes placed alike by the kernel, pipeline.predict, segmenter.json and "
+        "the centres recorded at training (a model is loaded only when all agree)."
+    )
+
+
 class ModelInfo(BaseModel):
     """The model being served."""
 
@@ -342,6 +367,7 @@ class ModelInfo(BaseModel):
     data: DataInfo
     metrics: dict[str, Any]
     library_versions: dict[str, str]
+    pipeline_check: PipelineCheck
 
 
 class ReloadRequest(BaseModel):

@@ -1,15 +1,19 @@
-"""Segmenter: assigns learners to segments from a verified model folder, numpy/Python only.
+"""Segmenter: a verified model folder, loaded, checked, and placing learners with numpy only.
 
-Nothing here imports pandas, scikit-learn or joblib: the model is read from ``segmenter.json``
-(engine-free), the profiles from ``profiles.json``, and the cleaning rules and features are the
-training code's own (``training.cleaning`` / ``training.features``), run on the scalar backend for
-one learner and on the numpy backend for a batch.
+Loading (:meth:`Segmenter.load`, at start-up and at every reload): the manifest's SHA-256 of every
+file is checked; the fitted pipeline is unpickled from ``segmenter.joblib`` through an allow-list
+(:mod:`service.unpickle`), and the numpy kernel is built from its fitted attributes (clip bounds,
+scaler, K-Means centres); the cleaning rules and peer tables come from ``segmenter.json``. Then the
+kernel, ``pipeline.predict``, the JSON model and the labels stored at training must agree on every
+probe learner of ``probes.json``; a disagreement refuses the model, as a hash mismatch does.
+
+Placing: the runtime kernel (:mod:`training.runtime`), on the scalar backend for one learner and
+on the numpy backend for a batch. Nothing here imports pandas or scikit-learn.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,21 +21,27 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from training.artifacts import resolve_model, verify_model
-from training.cleaning import WARNING_RULES, apply_rules, describe_rows
-from training.features import (
+from service.unpickle import load_allowed
+from training.runtime.artifacts import (
+    PROBES_JSON,
+    PROFILES_JSON,
+    SEGMENTER_JOBLIB,
+    SEGMENTER_JSON,
+    ArtifactError,
+    read_verified,
+    resolve_model,
+    verify_model,
+)
+from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, describe_rows
+from training.runtime.features import (
     FALLBACK_FLAGS,
     FALLBACKS,
-    clean_columns,
-    compute_features,
     fallback_masks,
     learner_features,
 )
-from training.model import EngineFreeSegmenter
-from training.ops import ARRAY
-
-RAW_FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+from training.runtime.segmenter import EngineFreeSegmenter
 
 
 @dataclass(slots=True)
@@ -49,20 +59,34 @@ class Assignment:
     warnings: list[str]
     model_version: str
 
+    #: The keys of :meth:`to_dict`, in order: the JSON of a placement, defined here once.
+    #: ``service.render`` writes them for a batch; ``service.schemas.SegmentResult`` documents
+    #: them (both refuse to import if they name other keys).
+    FIELDS = (
+        "segment_id",
+        "segment_name",
+        "coarse_segment_id",
+        "distance",
+        "runner_up",
+        "margin",
+        "features",
+        "warnings",
+        "model_version",
+    )
+    #: The keys of ``runner_up``, in order.
+    RUNNER_UP_FIELDS = ("segment_id", "distance")
+
+    @property
+    def runner_up(self) -> dict[str, Any] | None:
+        """The next-nearest segment's id and distance; None when the model has one segment."""
+        if self.runner_up_id is None:
+            return None
+        values = (self.runner_up_id, self.runner_up_distance)
+        return dict(zip(self.RUNNER_UP_FIELDS, values, strict=True))
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "segment_id": self.segment_id,
-            "segment_name": self.segment_name,
-            "coarse_segment_id": self.coarse_segment_id,
-            "distance": self.distance,
-            "runner_up": None
-            if self.runner_up_id is None
-            else {"segment_id": self.runner_up_id, "distance": self.runner_up_distance},
-            "margin": self.margin,
-            "features": self.features,
-            "warnings": self.warnings,
-            "model_version": self.model_version,
-        }
+        """The JSON object of this placement: the attributes named in :attr:`FIELDS`, in order."""
+        return {key: getattr(self, key) for key in self.FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +117,9 @@ class Segmenter:
     model: EngineFreeSegmenter
     profiles: list[dict[str, Any]]
     coarse_profiles: list[dict[str, Any]]
+    pipeline_check: dict[str, int] = field(default_factory=dict)
     _names: dict[int, str] = field(init=False, repr=False)
-    _scalar: tuple[Any, ...] = field(init=False, repr=False)
+    _ids: tuple[list[int], list[int]] = field(init=False, repr=False)
     _version: str = field(init=False, repr=False)
     _wanted: tuple[str, ...] = field(init=False, repr=False)
 
@@ -103,40 +128,42 @@ class Segmenter:
         self._version = str(self.manifest["version"])
         # The features a placement needs: the model's, and the flags its fallback warnings read.
         self._wanted = tuple(dict.fromkeys((*self.model.features, *FALLBACK_FLAGS)))
-        m = self.model
-        self._scalar = (
-            list(
-                zip(
-                    m.lower.tolist(),
-                    m.upper.tolist(),
-                    m.mean.tolist(),
-                    m.scale.tolist(),
-                    strict=True,
-                )
-            ),
-            m.centers.tolist(),
-            m.segment_ids.tolist(),
-            m.coarse.tolist(),
-        )
+        self._ids = (self.model.segment_ids.tolist(), self.model.coarse.tolist())
 
     # ------------------------------------------------------------------------------ loading
     @classmethod
     def load(cls, model_dir: Path, version: str | None = None) -> Segmenter:
-        """Resolve (``LATEST`` unless ``version``), verify every hash and versions, and load.
+        """Resolve (``LATEST`` unless ``version``), verify, unpickle, cross-check and load.
 
-        Raises ``training.artifacts.ArtifactError`` with one clear sentence when there is no
-        model, a file does not match its SHA-256, or the libraries differ in major.minor.
+        Raises ``ArtifactError`` with one clear sentence when there is no model, a file does not
+        match its SHA-256, the libraries differ in major.minor, the joblib file names anything
+        outside the allow-list, or the pipeline and the JSON model disagree.
         """
         folder = resolve_model(model_dir, version)
         manifest = verify_model(folder)
-        doc = json.loads((folder / "segmenter.json").read_text(encoding="utf-8"))
-        profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
+
+        def document(name: str) -> Any:
+            return json.loads(read_verified(folder, name, manifest, model_dir).decode("utf-8"))
+
+        doc = document(SEGMENTER_JSON)
+        try:
+            exported = EngineFreeSegmenter.from_dict(doc)
+        except ValueError as exc:
+            raise ArtifactError(
+                f"Model {folder.name} cannot be served: {exc} Retrain it with this learnseg."
+            ) from None
+        pipeline, kernel = _kernel_from_joblib(
+            read_verified(folder, SEGMENTER_JOBLIB, manifest, model_dir), exported
+        )
+        check = _check_pipeline(pipeline, kernel, exported, document(PROBES_JSON))
+        profiles = document(PROFILES_JSON)
         return cls(
             folder=folder,
             manifest=manifest,
-            model=EngineFreeSegmenter.from_dict(doc),
+            model=kernel,
             profiles=list(profiles["segments"]),
             coarse_profiles=list(profiles.get("coarse", [])),
+            pipeline_check=check,
         )
 
     @property
@@ -171,6 +198,7 @@ class Segmenter:
                 "sweep": m["metrics"]["sweep"],
             },
             "library_versions": m["versions"],
+            "pipeline_check": self.pipeline_check,
         }
 
     # --------------------------------------------------------------------------- assignment
@@ -179,38 +207,23 @@ class Segmenter:
         got = learner_features(learner, self.model.rules, self.model.tables, names=self._wanted)
         if not got.valid:
             raise ValueError("ctc must be a positive number for a learner to be placed.")
-        bounds, centers, ids, coarse = self._scalar
         names = self.model.features
         features = got.features
         used = [features[name] for name in names]
-        z = [
-            ((lo if v < lo else hi if v > hi else v) - mu) / sd
-            for v, (lo, hi, mu, sd) in zip(used, bounds, strict=True)
-        ]
-        distances = [math.dist(z, c) for c in centers]
-        # Nearest and runner-up centre; on a tie the lower centre index wins (as np.argsort's
-        # stable sort on the batch path).
-        best, second = 0, -1
-        for i in range(1, len(distances)):
-            d = distances[i]
-            if d < distances[best]:
-                best, second = i, best
-            elif second < 0 or d < distances[second]:
-                second = i
+        best, nearest, second, runner_d = self.model.nearest_one(used)
+        ids, coarse = self._ids
         segment = ids[best]
-        nearest = distances[best]
         if second < 0:
-            runner_id, runner_d, margin = None, None, None
+            runner_id, runner_distance, margin = None, None, None
         else:
-            runner_id, runner_d = ids[second], distances[second]
-            margin = runner_d - nearest
+            runner_id, runner_distance, margin = ids[second], runner_d, runner_d - nearest
         return Assignment(
             segment_id=segment,
             segment_name=self._names[segment],
             coarse_segment_id=coarse[best],
             distance=nearest,
             runner_up_id=runner_id,
-            runner_up_distance=runner_d,
+            runner_up_distance=runner_distance,
             margin=margin,
             features=dict(zip(names, used, strict=True)),
             warnings=got.warnings,
@@ -234,19 +247,12 @@ class Segmenter:
         (validated at the edge): ``ValueError`` otherwise.
         """
         model = self.model
-        clean = apply_rules(columns, model.rules, ARRAY)
-        n = len(clean.valid)
+        clean, values = model.featurize(columns, FALLBACK_FLAGS)
         if not np.all(clean.valid):
             raise ValueError("ctc must be a positive number for a learner to be placed.")
-        values = compute_features(clean_columns(clean), model.tables, ARRAY, self._wanted)
         x = model.matrix(values)
-        distances = self._distances(x)
-        # Nearest and runner-up centres (a stable sort: on a tie the lower centre index wins,
-        # as on the scalar path).
-        order = np.argsort(distances, axis=1, kind="stable")
-        rows = np.arange(n)
-        nearest = order[:, 0]
-        runner = order[:, 1] if distances.shape[1] > 1 else None
+        found = model.nearest(x)
+        nearest = found.nearest
         warnings = describe_rows(clean, columns)
         counts = {name: int(np.count_nonzero(clean.touched[name])) for name in WARNING_RULES}
         for name, mask in fallback_masks(clean, values).items():
@@ -256,9 +262,9 @@ class Segmenter:
                 warnings[i].append(FALLBACKS[name])
         return Placement(
             nearest=nearest,
-            distance=distances[rows, nearest],
-            runner_up=runner,
-            runner_up_distance=None if runner is None else distances[rows, runner],
+            distance=found.distance,
+            runner_up=found.runner_up,
+            runner_up_distance=found.runner_up_distance,
             features=x,
             warnings=warnings,
             segment_counts=dict(
@@ -313,12 +319,6 @@ class Segmenter:
             )
         ]
 
-    def _distances(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        z = self.model.scaled(x)
-        diff = z[:, None, :] - self.model.centers[None, :, :]
-        out: np.ndarray[Any, Any] = np.sqrt(np.einsum("nkd,nkd->nk", diff, diff))
-        return out
-
     # ------------------------------------------------------------------------------ profiles
     def segments(self, level: str = "segment") -> list[dict[str, Any]]:
         """Profile summaries (id, name, size, share, centre, CTC range, recommendations)."""
@@ -343,3 +343,71 @@ class Segmenter:
     def ids(self, level: str = "segment") -> list[int]:
         source = self.coarse_profiles if level == "coarse" else self.profiles
         return sorted(int(p["id"]) for p in source)
+
+
+def _kernel_from_joblib(
+    data: bytes, exported: EngineFreeSegmenter
+) -> tuple[Any, EngineFreeSegmenter]:
+    """The fitted pipeline of ``segmenter.joblib`` and the numpy kernel built from it.
+
+    Clip bounds, scaler and centres come from the pipeline itself; the cleaning rules, the peer
+    tables and the macro-segments from the JSON model, whose features and ids must match.
+    """
+    try:
+        bundle = load_allowed(data)
+        pipeline, features, ids = bundle["pipeline"], bundle["features"], bundle["segment_ids"]
+        kernel = EngineFreeSegmenter.from_pipeline(
+            pipeline,
+            features,
+            segment_ids=ids,
+            coarse=exported.coarse.tolist(),
+            rules=exported.rules,
+            tables=exported.tables,
+        )
+    except Exception as exc:  # an unsafe pickle, or not the bundle training writes
+        raise ArtifactError(
+            f"{SEGMENTER_JOBLIB} cannot be used ({type(exc).__name__}: {exc}); the model is "
+            "refused."
+        ) from None
+    if kernel.features != exported.features or not np.array_equal(
+        kernel.segment_ids, exported.segment_ids
+    ):
+        raise ArtifactError(
+            f"{SEGMENTER_JOBLIB} and {SEGMENTER_JSON} describe different models (features or "
+            "segment ids differ); the model is refused."
+        )
+    return pipeline, kernel
+
+
+def _check_pipeline(
+    pipeline: Any,
+    kernel: EngineFreeSegmenter,
+    exported: EngineFreeSegmenter,
+    probes: Mapping[str, Any],
+) -> dict[str, int]:
+    """Place the probe learners four ways; all must agree, or the model is refused.
+
+    The kernel built from the pipeline, ``pipeline.predict`` on the same features, the JSON
+    model, and the centres recorded at training. Returns ``{"probes": n, "agree": n}``.
+    """
+    learners, recorded = probes["learners"], np.asarray(probes["centers"], np.intp)
+    _, values = kernel.featurize(learners)
+    x = kernel.matrix(values)
+    if len(x) == 0 or len(recorded) != len(x):
+        raise ArtifactError(f"{PROBES_JSON} holds no usable probe learners; the model is refused.")
+    with threadpool_limits(limits=1):  # K-Means' OpenMP threads would spin on a busy machine
+        predicted = np.asarray(pipeline.predict(x), np.intp)
+    agree = int(
+        np.count_nonzero(
+            (kernel.assign(x) == predicted)
+            & (exported.assign(x) == predicted)
+            & (recorded == predicted)
+        )
+    )
+    if agree != len(x):
+        raise ArtifactError(
+            f"{SEGMENTER_JOBLIB} and {SEGMENTER_JSON} disagree: {len(x) - agree} of {len(x)} "
+            "probe learners are placed differently by the pipeline and the numpy kernel; the "
+            "model is refused."
+        )
+    return {"probes": len(x), "agree": agree}

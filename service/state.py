@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.metrics import ServiceMetrics
 from service.segmenter import Segmenter
-from training.artifacts import ArtifactError
+from training.runtime.artifacts import ArtifactError
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import re
@@ -21,23 +22,25 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-import training.artifacts as artifacts
-from training.artifacts import (
+import training.publish as publish
+from training.publish import (
+    STAGING_PREFIX,
+    finalize_manifest,
+    new_version,
+    seal_manifest,
+    staged_model,
+    write_json,
+)
+from training.runtime.artifacts import (
     LATEST_FILE,
     MANIFEST_FILE,
-    STAGING_PREFIX,
     ArtifactError,
-    finalize_manifest,
     library_versions,
     list_versions,
-    load_joblib,
-    new_version,
+    read_verified,
     resolve_model,
-    seal_manifest,
     sha256_file,
-    staged_model,
     verify_model,
-    write_json,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,7 +177,7 @@ def test_written_model_is_complete_latest_and_verifies(model_dir: Path, model: P
     for rel, digest in manifest["files"].items():
         assert digest == sha256_file(model / rel)
 
-    scaler = load_joblib(model, "segmenter.joblib", manifest, model_dir)
+    scaler = joblib.load(io.BytesIO(read_verified(model, "segmenter.joblib", manifest, model_dir)))
     np.testing.assert_allclose(scaler.mean_, _scaler().mean_)
 
 
@@ -255,7 +258,7 @@ def test_exception_inside_leaves_no_staging_and_latest_unchanged(
 def test_disk_full_while_writing_becomes_a_clear_error(
     model_dir: Path, model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write_json = artifacts.write_json
+    real_write_json = publish.write_json
     calls = 0
 
     def fill_up(path: Path, obj: Any) -> None:
@@ -265,7 +268,7 @@ def test_disk_full_while_writing_becomes_a_clear_error(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real_write_json(path, obj)
 
-    monkeypatch.setattr(artifacts, "write_json", fill_up)
+    monkeypatch.setattr(publish, "write_json", fill_up)
     with pytest.raises(ArtifactError) as info:
         _write_model(model_dir, "v2")
     assert str(info.value) == (
@@ -282,14 +285,14 @@ def test_disk_full_while_writing_becomes_a_clear_error(
 def test_disk_full_when_writing_the_manifest(
     model_dir: Path, model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write_json = artifacts.write_json
+    real_write_json = publish.write_json
 
     def fill_up(path: Path, obj: Any) -> None:
         if path.name == MANIFEST_FILE:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real_write_json(path, obj)
 
-    monkeypatch.setattr(artifacts, "write_json", fill_up)
+    monkeypatch.setattr(publish, "write_json", fill_up)
     with pytest.raises(ArtifactError, match="No space left on device"):
         _write_model(model_dir, "v2", finalize=False)
     assert _staging_folders(model_dir) == []
@@ -320,7 +323,7 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from training.artifacts import staged_model, write_json
+    from training.publish import staged_model, write_json
 
     model_dir, ready = Path(sys.argv[1]), Path(sys.argv[2])
     with staged_model(model_dir, "20990101-000000") as staging:
@@ -602,18 +605,18 @@ def test_resolve_refuses_a_version_folder_linked_outside(model_dir: Path, tmp_pa
 # --------------------------------------------------------------------------------------------
 
 
-def test_load_joblib_refuses_a_hash_mismatch(model_dir: Path, model: Path) -> None:
+def test_read_verified_refuses_a_hash_mismatch(model_dir: Path, model: Path) -> None:
     manifest = verify_model(model)
     joblib.dump(StandardScaler(), model / "segmenter.joblib")  # swapped after verification
     with pytest.raises(ArtifactError) as info:
-        load_joblib(model, "segmenter.joblib", manifest, model_dir)
+        read_verified(model, "segmenter.joblib", manifest, model_dir)
     assert str(info.value) == (
         "segmenter.joblib does not match its SHA-256 in the manifest: the artifact is corrupted "
         "or was modified."
     )
 
 
-def test_load_joblib_refuses_a_symlink_pointing_outside(
+def test_read_verified_refuses_a_symlink_pointing_outside(
     model_dir: Path, model: Path, tmp_path: Path
 ) -> None:
     manifest = verify_model(model)
@@ -623,21 +626,21 @@ def test_load_joblib_refuses_a_symlink_pointing_outside(
     with pytest.raises(
         ArtifactError, match=r"resolves to .*evil\.joblib, outside the model folder"
     ):
-        load_joblib(model, "segmenter.joblib", manifest, model_dir)
+        read_verified(model, "segmenter.joblib", manifest, model_dir)
 
 
-def test_load_joblib_refuses_a_folder_outside_model_dir(model: Path, tmp_path: Path) -> None:
+def test_read_verified_refuses_a_folder_outside_model_dir(model: Path, tmp_path: Path) -> None:
     manifest = verify_model(model)
     other_root = tmp_path / "other-root"
     other_root.mkdir()
     with pytest.raises(ArtifactError, match="outside the model folder"):
-        load_joblib(model, "segmenter.joblib", manifest, other_root)
+        read_verified(model, "segmenter.joblib", manifest, other_root)
 
 
-def test_load_joblib_refuses_unlisted_or_traversing_names(model_dir: Path, model: Path) -> None:
+def test_read_verified_refuses_unlisted_or_traversing_names(model_dir: Path, model: Path) -> None:
     manifest = verify_model(model)
     with pytest.raises(ArtifactError, match="is not listed in the manifest"):
-        load_joblib(model, "../../evil.joblib", manifest, model_dir)
+        read_verified(model, "../../evil.joblib", manifest, model_dir)
     tampered = {**manifest, "files": {**manifest["files"], "../evil.joblib": "0" * 64}}
     with pytest.raises(ArtifactError, match=re.escape("unsafe path '../evil.joblib'")):
-        load_joblib(model, "../evil.joblib", tampered, model_dir)
+        read_verified(model, "../evil.joblib", tampered, model_dir)

@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.cleaning import (
+from training.cleaning import clean_learners
+from training.config import TrainingSettings
+from training.runtime.cleaning import (
     RULES,
     CleaningRules,
     apply_rules,
-    clean_learners,
     fold_title,
     normalize_company,
     role_family,
 )
-from training.config import TrainingSettings
 
 HEX = "a" * 64
 

@@ -50,14 +50,12 @@ from tests.service_support import (
     live_service,
     service_settings,
 )
-from training.artifacts import (
+from training.publish import STAGING_PREFIX, finalize_manifest, seal_manifest
+from training.runtime.artifacts import (
     LATEST_FILE,
     MANIFEST_FILE,
-    STAGING_PREFIX,
-    finalize_manifest,
     list_versions,
     resolve_model,
-    seal_manifest,
     verify_model,
 )
 
@@ -472,12 +470,12 @@ def test_reload_under_load_fails_no_request(
 # The training CLI with the artifact writer patched: the disk is "full" from the first JSON file.
 _DISK_FULL = """
 import errno, os, sys
-import training.artifacts as artifacts
+import training.publish as publish
 
 def disk_full(path, obj):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-artifacts.write_json = disk_full
+publish.write_json = disk_full
 sys.argv = ["python -m training", *sys.argv[1:]]
 from training.__main__ import main
 main()

@@ -12,15 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.cleaning import CleaningRules
 from training.config import TrainingSettings
-from training.features import (
-    FEATURE_COLUMNS,
-    FeatureTables,
-    LearnerData,
-    build_learner_data,
-    learner_features,
-)
+from training.features import LearnerData, build_learner_data
+from training.runtime.cleaning import CleaningRules
+from training.runtime.features import FEATURE_COLUMNS, FeatureTables, learner_features
 
 
 def _single_record_rows(raw: pd.DataFrame, data: LearnerData, n: int) -> pd.DataFrame:
@@ -154,8 +149,8 @@ def test_tables_round_trip_and_single_path_needs_no_pandas(
         f"""
         import json, sys
         sys.modules["pandas"] = None  # any pandas import now fails
-        from training.cleaning import CleaningRules
-        from training.features import FeatureTables, learner_features
+        from training.runtime.cleaning import CleaningRules
+        from training.runtime.features import FeatureTables, learner_features
         rules = CleaningRules.from_dict(json.load(open({str(tmp_path / "rules.json")!r})))
         tables = FeatureTables.from_dict(json.load(open({str(tmp_path / "tables.json")!r})))
         out = learner_features({learner!r}, rules, tables)

@@ -19,17 +19,20 @@ from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 from tests.conftest import small_training_settings
-from training import artifacts
 from training.__main__ import app
 from training.clustering import fit_kmeans
 from training.config import TrainingSettings
-from training.features import build_learner_data, learner_features
-from training.model import EngineFreeSegmenter, preprocess
+from training.features import build_learner_data
+from training.model import preprocess
 from training.pipeline import TrainingResult, load_raw, run
+from training.runtime import artifacts
+from training.runtime.features import learner_features
+from training.runtime.segmenter import EngineFreeSegmenter
 
 EXPECTED_FILES = {
     "segmenter.joblib",
     "segmenter.json",
+    "probes.json",
     "profiles.json",
     "report.html",
     "plots/elbow.png",

@@ -10,18 +10,18 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from training.cleaning import CleaningRules, CleanRows, apply_rules, describe_rows
-from training.features import (
+from training.features import LearnerData
+from training.runtime.cleaning import CleaningRules, CleanRows, apply_rules, describe_rows
+from training.runtime.features import (
     FALLBACKS,
     FEATURE_COLUMNS,
     FeatureTables,
-    LearnerData,
     clean_columns,
     compute_features,
     fallback_masks,
     learner_features,
 )
-from training.ops import ARRAY
+from training.runtime.ops import ARRAY
 
 FIELDS = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
 

@@ -4,25 +4,27 @@ tests/test_service_auth.py checks the 401 route by route from a hand-written lis
 routes come from the app's own OpenAPI schema, so a route added later is covered without
 editing the test. The log test sends learners with known email_hash / company_hash values and
 a key through every path that logs (placements, batches, every kind of error, reloads that
-succeed and fail, a 500) and looks for them in every log line. The service never unpickles:
-a model folder without segmenter.joblib (deleted and removed from the manifest) loads and
-serves, and it still serves with joblib's loader made to explode. (Where joblib *is* loaded,
-in training, tests/test_artifacts.py::test_load_joblib_* prove it is only from inside the model
-folder and only after its SHA-256 matches.)
+succeed and fail, a 500) and looks for them in every log line. The service unpickles
+``segmenter.joblib`` only through an allow-list: a file whose ``__reduce__`` would run a command,
+or that holds an object array, is refused with the command never run, even with the manifest
+re-sealed to match it; a model without the file is refused. (The bytes themselves are read only
+from inside the model folder and after their SHA-256 matches: tests/test_artifacts.py.)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import joblib
+import numpy as np
 import pytest
 
-import training.artifacts as artifacts
 from service.deps import UNAUTHORIZED
 from service.logs import JsonFormatter
 from service.main import create_app
@@ -35,7 +37,8 @@ from tests.service_support import (
     flip_byte,
     service_settings,
 )
-from training.artifacts import MANIFEST_FILE, finalize_manifest
+from training.publish import finalize_manifest
+from training.runtime.artifacts import MANIFEST_FILE
 
 KEY = "key-security-9c4e1a"
 OPEN_PREFIXES = ("/health/",)
@@ -202,33 +205,69 @@ def _explode(self: Segmenter, learner: Any) -> Any:
     raise RuntimeError("the segmenter broke")
 
 
-def _drop_joblib(folder: Path) -> None:
-    """Delete segmenter.joblib and remove it from the manifest (re-sealed)."""
-    (folder / "segmenter.joblib").unlink()
+def _reseal(folder: Path) -> None:
+    """Rewrite the manifest of a folder changed on purpose, so only the change is tested."""
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     finalize_manifest(folder, manifest)
-    assert "segmenter.joblib" not in json.loads((folder / MANIFEST_FILE).read_text())["files"]
 
 
-def test_the_service_serves_without_segmenter_joblib(
-    service_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+class _RunsACommand:
+    """A pickle payload: unpickling it would run a shell command that leaves a file behind."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_joblib_that_would_run_a_command_is_refused_and_never_runs(
+    service_model_dir: Path, tmp_path: Path
 ) -> None:
     model_dir = copy_models(service_model_dir, tmp_path / "models")
     version = (model_dir / "LATEST").read_text().strip()
+    folder = model_dir / version
+    marker = tmp_path / "pwned"
+    bundle = joblib.load(folder / "segmenter.joblib")
+    bundle["payload"] = _RunsACommand(marker)
+    joblib.dump(bundle, folder / "segmenter.joblib")
+    _reseal(folder)  # the hashes match: only the allow-list stands in the way
     with TestClient(create_app(service_settings(model_dir))) as client:
-        before = client.post("/segment/batch", json={"learners": [*LEARNERS, JUNK]}).json()
-    _drop_joblib(model_dir / version)
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["detail"] == (
+            "segmenter.joblib cannot be used (UnsafePickleError: segmenter.joblib names "
+            "posix.system, which a fitted pipeline does not hold; it is refused unread); the "
+            "model is refused."
+        )
+    assert not marker.exists()
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the service must never unpickle anything")
 
-    monkeypatch.setattr(artifacts, "load_joblib", refuse)
-    monkeypatch.setattr("joblib.load", refuse)
+def test_a_joblib_with_an_object_array_is_refused(service_model_dir: Path, tmp_path: Path) -> None:
+    """joblib would read an object array with an unrestricted pickle.load: refused first."""
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    folder = model_dir / (model_dir / "LATEST").read_text().strip()
+    marker = tmp_path / "pwned"
+    bundle = joblib.load(folder / "segmenter.joblib")
+    bundle["payload"] = np.array([_RunsACommand(marker), None], dtype=object)
+    joblib.dump(bundle, folder / "segmenter.joblib")
+    _reseal(folder)
     with TestClient(create_app(service_settings(model_dir))) as client:
-        assert client.get("/health/ready").json() == {"status": "ready", "model_version": version}
-        after = client.post("/segment/batch", json={"learners": [*LEARNERS, JUNK]}).json()
-        one = client.post("/segment", json=JUNK)
-        assert one.status_code == 200 and one.json()["model_version"] == version
-        assert client.get("/model").status_code == 200
-        assert client.post("/admin/reload").status_code == 200
-    assert after == before  # the same placements as with the joblib file present
+        detail = client.get("/health/ready").json()["detail"]
+    assert "an array of Python objects" in detail and detail.endswith("the model is refused.")
+    assert not marker.exists()
+
+
+def test_a_model_without_segmenter_joblib_is_refused(
+    service_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    folder = model_dir / (model_dir / "LATEST").read_text().strip()
+    (folder / "segmenter.joblib").unlink()
+    _reseal(folder)
+    with TestClient(create_app(service_settings(model_dir))) as client:
+        ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["detail"] == (
+        f"segmenter.joblib is not listed in the manifest of {folder}, so it will not be loaded."
+    )

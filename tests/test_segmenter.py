@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,14 @@ import pytest
 from service.main import create_app
 from service.render import render_batch
 from service.schemas import Learner, learner_columns
-from service.segmenter import RAW_FIELDS, Segmenter
-from tests.service_support import JUNK, LEARNERS, TestClient, service_settings
-from training.cleaning import apply_rules
-from training.features import clean_columns, compute_features
-from training.ops import ARRAY
+from service.segmenter import Segmenter
+from tests.service_support import JUNK, LEARNERS, TestClient, copy_models, service_settings
 from training.pipeline import TrainingResult
+from training.publish import finalize_manifest
+from training.runtime.artifacts import MANIFEST_FILE
+from training.runtime.cleaning import RAW_FIELDS, apply_rules
+from training.runtime.features import clean_columns, compute_features
+from training.runtime.ops import ARRAY
 from training.synth import generate_learners
 
 
@@ -77,6 +81,9 @@ def _items(learners: list[Any]) -> list[Learner | Any]:
 def test_render_batch_is_orjson_of_the_results_byte_for_byte(
     segmenter: Segmenter, bad_at: tuple[int, ...], chunk: int
 ) -> None:
+    """The column renderer writes what orjson writes for the result dicts, byte for byte:
+    both follow Assignment.FIELDS, so this holds every value's text (numbers as orjson writes
+    them, names, warnings), with invalid items and chunks interleaved."""
     learners: list[Any] = [*LEARNERS, JUNK, {"ctc": 7.5e5, "orgyear": 2016.5}]
     items = _items([{"ctc": -1} if i in bad_at else x for i, x in enumerate(learners)])
     valid = [i for i, item in enumerate(items) if isinstance(item, Learner)]
@@ -153,3 +160,75 @@ def test_batch_and_single_requests_count_the_same_metrics(
         "orgyear_imputed",
     } <= set(kinds)
     assert sum(_counts(many, "learnseg_assignments").values()) == len(learners)
+
+
+# ---------------------------------------------------------------------- the pipeline check
+def test_the_kernel_is_built_from_the_joblib_pipeline(
+    segmenter: Segmenter, trained_small: TrainingResult
+) -> None:
+    """Clip bounds, scaler and centres come from the unpickled pipeline; /model shows the check."""
+    pipeline = joblib.load(trained_small.folder / "segmenter.joblib")["pipeline"]
+    model = segmenter.model
+    np.testing.assert_array_equal(model.lower, pipeline.named_steps["clip"].lower_)
+    np.testing.assert_array_equal(model.scale, pipeline.named_steps["scale"].scale_)
+    np.testing.assert_array_equal(model.centers, pipeline.named_steps["kmeans"].cluster_centers_)
+    assert segmenter.pipeline_check == {"probes": 1000, "agree": 1000}
+    with TestClient(create_app(service_settings(trained_small.folder.parent))) as client:
+        assert client.get("/model").json()["pipeline_check"] == {"probes": 1000, "agree": 1000}
+
+
+def _swap_two_centres(folder: Path) -> None:
+    """Make segmenter.joblib place learners differently from segmenter.json (hashes re-sealed)."""
+    bundle = joblib.load(folder / "segmenter.joblib")
+    centers = bundle["pipeline"].named_steps["kmeans"].cluster_centers_
+    centers[[0, 1]] = centers[[1, 0]]
+    joblib.dump(bundle, folder / "segmenter.joblib")
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    finalize_manifest(folder, manifest)
+
+
+def test_a_joblib_that_disagrees_with_the_json_is_refused_at_start_and_at_reload(
+    service_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    good = (model_dir / "LATEST").read_text().strip()
+    bad = "20990101-000000"
+    shutil.copytree(model_dir / good, model_dir / bad)
+    _swap_two_centres(model_dir / bad)
+    with TestClient(create_app(service_settings(model_dir))) as client:
+        reload = client.post("/admin/reload", json={"version": bad})
+        assert reload.status_code == 409
+        detail = reload.json()["detail"]
+        assert detail.startswith(f"Reload failed and model {good} keeps serving: ")
+        assert re.search(
+            r"segmenter\.joblib and segmenter\.json disagree: \d+ of 1000 probe learners are "
+            r"placed differently by the pipeline and the numpy kernel; the model is refused\.$",
+            detail,
+        )
+        assert client.get("/health/ready").json()["model_version"] == good
+        assert client.post("/segment", json=JUNK).json()["model_version"] == good
+    (model_dir / "LATEST").write_text(bad + "\n")
+    with TestClient(create_app(service_settings(model_dir))) as client:
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert "probe learners are placed differently" in ready.json()["detail"]
+
+
+def test_a_model_of_the_previous_format_is_refused_by_name(
+    service_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    folder = model_dir / (model_dir / "LATEST").read_text().strip()
+    doc = json.loads((folder / "segmenter.json").read_text(encoding="utf-8"))
+    doc["format"] = "learnseg.segmenter/1"
+    (folder / "segmenter.json").write_text(json.dumps(doc), encoding="utf-8")
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    finalize_manifest(folder, manifest)
+    with TestClient(create_app(service_settings(model_dir))) as client:
+        ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["detail"] == (
+        f"Model {folder.name} cannot be served: segmenter.json has format "
+        "'learnseg.segmenter/1'; this learnseg reads 'learnseg.segmenter/2'. Retrain it with "
+        "this learnseg."
+    )

@@ -22,10 +22,10 @@ from tests.service_support import (
     flip_byte,
     service_settings,
 )
-from training.artifacts import seal_manifest
-from training.cleaning import RULES, WARNING_RULES
-from training.features import FALLBACKS
 from training.pipeline import TrainingResult, run
+from training.publish import seal_manifest
+from training.runtime.cleaning import RULES, WARNING_RULES
+from training.runtime.features import FALLBACKS
 
 MODEL_ROUTES = [
     ("POST", "/segment"),

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from training.features import DEFAULT_CLUSTER_FEATURES, FEATURE_COLUMNS
+from training.runtime.features import FEATURE_COLUMNS
 
 #: The case study's original link to the real 205,843-row file.
 CASE_STUDY_URL = (
@@ -21,6 +21,18 @@ CASE_STUDY_URL = (
     "scaler_clustering.csv"
 )
 DEFAULT_ROWS = 205_843
+
+DEFAULT_CLUSTER_FEATURES: tuple[str, ...] = (
+    "years_experience",
+    "log_ctc",
+    "pay_vs_company",
+    "company_tier",
+    "job_class",
+)
+"""Default features K-Means sees: experience, pay, pay within the company, company tier, job
+class. Chosen on the default data for seed stability (ARI 0.99 between K-Means seeds at the knee,
+against 0.46 for an 8-feature set adding history, company size and more pay ratios) and for
+segments a business reader can name. Any subset of ``FEATURE_COLUMNS`` can be set instead."""
 
 
 def _default_cache_dir() -> Path:

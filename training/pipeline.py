@@ -1,14 +1,13 @@
 """One training run: ``run(settings) -> TrainingResult``, the steps in order.
 
 load -> clean + features -> preprocess -> elbow sweep + k choice -> K-Means -> hierarchical
-reference -> comparison -> coarse level -> profiles -> artifacts (staged, then published
-atomically with ``models/LATEST``) -> plots and report.
+reference -> comparison -> coarse level -> profiles -> publish (:mod:`training.publish`: the
+artifacts staged, then published atomically with ``models/LATEST``, plots and report).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -16,29 +15,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
-from training import artifacts, clustering, report
-from training.cleaning import CleaningReport, CleaningRules
+from training import clustering
 from training.config import TrainingSettings
 from training.data import load_learners, read_learners_frame
-from training.features import FEATURE_COLUMNS, FeatureTables, LearnerData, build_learner_data
-from training.model import build_pipeline, export_segmenter
+from training.features import LearnerData, build_learner_data
+from training.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
+from training.model import build_pipeline
 from training.profiles import build_coarse_profiles, build_profiles
-
-if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
+from training.publish import (
+    ModelParts,
+    manifest_fields,
+    previous_centers,
+    public_ids,
+    publish_model,
+    select_probes,
+)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-
-SEGMENTER_JOBLIB = "segmenter.joblib"
-SEGMENTER_JSON = "segmenter.json"
-PROFILES_JSON = "profiles.json"
 
 
 @dataclass
@@ -90,43 +89,6 @@ def fingerprint(raw: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def previous_centers(previous: Path, features: list[str]) -> np.ndarray[Any, Any]:
-    """The previous model's centres in original feature units, rows in public-id order."""
-    doc = json.loads((previous / SEGMENTER_JSON).read_text(encoding="utf-8"))
-    if doc["features"] != features:
-        raise artifacts.ArtifactError(
-            f"The previous model {previous} uses the features {', '.join(doc['features'])}; "
-            "this run uses different ones, so its segment ids cannot be carried over."
-        )
-    pre = doc["preprocessing"]
-    centers = np.asarray(doc["kmeans"]["centers"]) * pre["scale"] + pre["mean"]
-    order = np.argsort(doc["kmeans"]["segment_ids"])
-    out: np.ndarray[Any, Any] = centers[order]
-    return out
-
-
-def public_ids(
-    sizes: np.ndarray[Any, Any],
-    centers_orig: np.ndarray[Any, Any],
-    scale: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]],
-    previous: np.ndarray[Any, Any] | None,
-) -> np.ndarray[Any, Any]:
-    """Public id of each K-Means centre: by size (0 = largest), or matched to a previous model.
-
-    ``sizes`` counts the learners of each centre, in K-Means' order.
-    """
-    k = centers_orig.shape[0]
-    if previous is None:
-        order = sorted(range(k), key=lambda i: (-sizes[i], i))
-        ids = np.empty(k, dtype=np.intp)
-        ids[order] = np.arange(k)
-        return ids
-    mean, sd = scale
-    return np.asarray(
-        clustering.match_segments((previous - mean) / sd, (centers_orig - mean) / sd), np.intp
-    )
-
-
 def segment_silhouettes(
     z: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], seed: int, sample: int
 ) -> dict[int, float]:
@@ -139,124 +101,6 @@ def segment_silhouettes(
         return {}
     values = silhouette_samples(z[rows], labels[rows])
     return {int(s): float(values[labels[rows] == s].mean()) for s in np.unique(labels[rows])}
-
-
-@dataclass
-class ModelParts:
-    """Everything a trained model is made of, whatever engine computed it.
-
-    Attributes
-    ----------
-    pipeline : sklearn.pipeline.Pipeline
-        Fitted ``clip`` -> ``scale`` -> ``kmeans`` (K-Means' own centre order).
-    features : list of str
-        The cluster features, in matrix column order.
-    segment_ids : ndarray of int, shape (k,)
-        Public id of each K-Means centre.
-    coarse : list of int, length k
-        Coarse (macro) segment of each public id.
-    rules, tables
-        The frozen cleaning rules and peer tables.
-    profiles : dict
-        The ``profiles.json`` document.
-    linkage : ndarray of shape (m - 1, 4)
-        The hierarchical reference's tree, for the dendrogram.
-    hierarchy_method : str
-    map_z : ndarray of shape (n_sample, n_features)
-        Scaled learners of the segment map, with their public ids ``map_labels``.
-    centers : ndarray of shape (k, n_features)
-        Centres in the scaled space, row i = public id i.
-    """
-
-    pipeline: Pipeline
-    features: list[str]
-    segment_ids: np.ndarray[Any, Any]
-    coarse: list[int]
-    rules: CleaningRules
-    tables: FeatureTables
-    profiles: dict[str, Any]
-    linkage: np.ndarray[Any, Any]
-    hierarchy_method: str
-    map_z: np.ndarray[Any, Any]
-    map_labels: np.ndarray[Any, Any]
-    centers: np.ndarray[Any, Any]
-
-
-def publish_model(
-    model_dir: Path, created_at: datetime, parts: ModelParts, manifest_fields: dict[str, Any]
-) -> str:
-    """Write a model's artifacts, plots and report, then publish it (``models/LATEST``).
-
-    Both engines end here, so a model has one layout and one ``segmenter.json`` format whatever
-    trained it. ``manifest_fields`` are the manifest's fields after ``version`` and
-    ``created_at``, in order. Returns the new version.
-    """
-    ids = parts.segment_ids
-    segmenter_doc = export_segmenter(
-        parts.pipeline,
-        parts.features,
-        segment_ids=[int(i) for i in ids],
-        coarse=[parts.coarse[int(i)] for i in ids],
-        rules=parts.rules,
-        tables=parts.tables,
-    )
-    version = artifacts.new_version(created_at, model_dir)
-    with artifacts.staged_model(model_dir, version) as folder:
-        joblib.dump(
-            {"pipeline": parts.pipeline, "features": parts.features, "segment_ids": ids.tolist()},
-            folder / SEGMENTER_JOBLIB,
-        )
-        artifacts.write_json(folder / SEGMENTER_JSON, segmenter_doc)
-        artifacts.write_json(folder / PROFILES_JSON, parts.profiles)
-        report.plot_dendrogram(
-            folder / report.PLOTS["dendrogram"],
-            parts.linkage,
-            len(ids),
-            method=parts.hierarchy_method,
-        )
-        report.plot_segment_map(
-            folder / report.PLOTS["segment_map"],
-            parts.map_z,
-            parts.map_labels,
-            parts.centers,
-            {s["id"]: s["name"] for s in parts.profiles["segments"]},
-        )
-        manifest = {"version": version, "created_at": created_at.isoformat(), **manifest_fields}
-        artifacts.write_json(folder / "manifest.json", manifest)
-        report.plot_from_json(folder, manifest, parts.profiles)
-        report.render_report(folder)
-        artifacts.finalize_manifest(folder, manifest)
-    return version
-
-
-def manifest_fields(
-    engine: dict[str, Any],
-    *,
-    k: int,
-    choice: clustering.KChoice,
-    rules: CleaningRules,
-    cleaning: CleaningReport,
-    features: list[str],
-    source: dict[str, Any],
-    settings: TrainingSettings,
-    metrics: dict[str, Any],
-    clock: StepClock,
-) -> dict[str, Any]:
-    """What the manifest says of a training run, after ``engine`` (the engine's own fields),
-    the same for both engines: k and its choice, features, data, cleaning, settings, metrics."""
-    return {
-        **engine,
-        "k": k,
-        "k_choice": choice.to_dict(),
-        "reference_year": rules.reference_year,
-        "features": features,
-        "feature_columns": list(FEATURE_COLUMNS),
-        "data": source,
-        "cleaning": cleaning.to_dict(),
-        "settings": json.loads(settings.model_dump_json()),
-        "metrics": metrics,
-        "timings": clock.timings,
-    }
 
 
 def run(
@@ -330,17 +174,13 @@ def run(
             log.info("%d new segments got fresh ids", k - len(previous))
     with clock.step("hierarchical", f"Hierarchical reference ({settings.hierarchical})"):
         hierarchy = (
-            clustering.hierarchical_exact(z, k)
+            hierarchical_exact(z, k)
             if settings.hierarchical == "exact"
-            else clustering.hierarchical_two_stage(
-                z, k, seed=settings.seed, n_micro=settings.n_micro
-            )
+            else hierarchical_two_stage(z, k, seed=settings.seed, n_micro=settings.n_micro)
         )
         two_stage_vs_exact = None
         if settings.hierarchical == "exact":
-            staged = clustering.hierarchical_two_stage(
-                z, k, seed=settings.seed, n_micro=settings.n_micro
-            )
+            staged = hierarchical_two_stage(z, k, seed=settings.seed, n_micro=settings.n_micro)
             from sklearn.metrics import adjusted_rand_score
 
             two_stage_vs_exact = float(adjusted_rand_score(hierarchy.labels, staged.labels))
@@ -353,7 +193,7 @@ def run(
         )
     with clock.step("profiles", "Profiling segments"):
         sizes = np.bincount(labels, minlength=k)
-        coarse = clustering.coarse_groups(centers, sizes)
+        coarse = coarse_groups(centers, sizes)
         best_match = {int(a): m for a, m in comparison["best_match_jaccard"].items()}
         segments = build_profiles(
             labels,
@@ -395,6 +235,7 @@ def run(
         coarse=coarse,
         rules=data.rules,
         tables=data.tables,
+        probes=select_probes(raw, data.rules, seed=settings.seed),
         profiles=profiles_doc,
         linkage=hierarchy.linkage,
         hierarchy_method=hierarchy.method,
@@ -418,7 +259,7 @@ def run(
             },
             settings=settings,
             metrics=metrics,
-            clock=clock,
+            timings=clock.timings,
         )
         version = publish_model(settings.model_dir, created_at, parts, fields)
     return TrainingResult(

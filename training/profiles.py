@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from training.features import FEATURE_COLUMNS
+from training.runtime.features import FEATURE_COLUMNS
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]

@@ -1,0 +1,283 @@
+"""The engine-free segmenter: a fitted model as plain arrays, and the one place for its maths.
+
+A model is ``clip`` -> ``scale`` -> ``kmeans`` over a few learner features (see
+:mod:`training.model`, which fits it with scikit-learn). :class:`EngineFreeSegmenter` holds what
+that pipeline learned (clip bounds, mean and scale, the K-Means centres) with the public id and
+macro-segment of each centre and the frozen cleaning rules and peer tables, and computes, with
+numpy alone:
+
+* the distance of every learner to every centre (:meth:`EngineFreeSegmenter.distances`),
+* the nearest centre, the runner-up and the margin between them, for many learners at once
+  (:meth:`EngineFreeSegmenter.nearest`) or for one learner on plain Python floats
+  (:meth:`EngineFreeSegmenter.nearest_one`, where numpy's per-call cost would outweigh the maths).
+
+Both paths give the same centres: on a tie the lower centre index wins. The document form
+(``segmenter.json``, :meth:`EngineFreeSegmenter.from_dict` / :meth:`~EngineFreeSegmenter.to_dict`)
+is what Spark executors and other languages read; the service builds the same object from the
+fitted pipeline itself and checks the two against each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from training.runtime.cleaning import CleaningRules, CleanRows, apply_rules
+from training.runtime.features import (
+    FEATURE_COLUMNS,
+    FeatureTables,
+    clean_columns,
+    compute_features,
+)
+from training.runtime.ops import ARRAY
+
+FloatMatrix = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+#: Format of ``segmenter.json``; a model folder of another format is refused by name.
+SEGMENTER_FORMAT = "learnseg.segmenter/2"
+#: Rows per block of :meth:`EngineFreeSegmenter.distances` (bounds its n x k x d temporary).
+_BLOCK_ROWS = 1 << 15
+
+
+@dataclass(frozen=True, slots=True)
+class Nearest:
+    """Nearest and runner-up centre of each learner (row i = learner i).
+
+    ``runner_up`` and ``runner_up_distance`` are None when the model has a single centre.
+    """
+
+    nearest: IntArray
+    distance: FloatMatrix
+    runner_up: IntArray | None
+    runner_up_distance: FloatMatrix | None
+
+    @property
+    def margin(self) -> FloatMatrix | None:
+        """How much farther the runner-up is than the nearest centre (scaled units)."""
+        if self.runner_up_distance is None:
+            return None
+        out: FloatMatrix = self.runner_up_distance - self.distance
+        return out
+
+
+@dataclass(frozen=True)
+class EngineFreeSegmenter:
+    """The fitted model as plain arrays: reproduces the pipeline's labels with numpy alone.
+
+    Attributes
+    ----------
+    features : tuple of str
+        Feature names, in matrix column order (a subset of ``FEATURE_COLUMNS``).
+    lower, upper, mean, scale : ndarray of shape (n_features,)
+        Clip bounds and standardisation (a zero scale is stored as 1, as scikit-learn does).
+    centers : ndarray of shape (k, n_features)
+        K-Means centres in the scaled space, in K-Means' own order.
+    segment_ids : ndarray of shape (k,)
+        The public id of each centre (stable across retrains).
+    coarse : ndarray of shape (k,)
+        The coarse (macro) segment of each centre.
+    rules, tables
+        The frozen cleaning rules and peer tables.
+    """
+
+    features: tuple[str, ...]
+    lower: FloatMatrix
+    upper: FloatMatrix
+    mean: FloatMatrix
+    scale: FloatMatrix
+    centers: FloatMatrix
+    segment_ids: IntArray
+    coarse: IntArray
+    rules: CleaningRules
+    tables: FeatureTables
+    # The same figures as Python lists, for the one-learner path.
+    _bounds: list[tuple[float, float, float, float]] = field(init=False, repr=False)
+    _center_rows: list[list[float]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.features if name not in FEATURE_COLUMNS]
+        if unknown:
+            raise ValueError(f"Unknown cluster features: {', '.join(unknown)}.")
+        d = len(self.features)
+        for name in ("lower", "upper", "mean", "scale"):
+            if getattr(self, name).shape != (d,):
+                raise ValueError(
+                    f"The model's {name} has {getattr(self, name).shape}; need ({d},)."
+                )
+        if self.centers.ndim != 2 or self.centers.shape[1] != d or self.centers.shape[0] < 1:
+            raise ValueError(f"The model's centres have shape {self.centers.shape}; need (k, {d}).")
+        k = self.centers.shape[0]
+        if self.segment_ids.shape != (k,) or self.coarse.shape != (k,):
+            raise ValueError("The model needs one segment id and one coarse id per centre.")
+        bounds = list(
+            zip(
+                self.lower.tolist(),
+                self.upper.tolist(),
+                self.mean.tolist(),
+                self.scale.tolist(),
+                strict=True,
+            )
+        )
+        object.__setattr__(self, "_bounds", bounds)
+        object.__setattr__(self, "_center_rows", self.centers.tolist())
+
+    @property
+    def k(self) -> int:
+        return int(self.centers.shape[0])
+
+    # ------------------------------------------------------------------------ many learners
+    def featurize(
+        self, columns: Mapping[str, Sequence[Any]], extra: Sequence[str] = ()
+    ) -> tuple[CleanRows, dict[str, Any]]:
+        """Clean raw columns (``RAW_FIELDS``, n values each) and compute the model's features.
+
+        ``extra`` names features wanted besides the model's (the fallback flags the service's
+        warnings read). Returns the cleaned rows and the feature columns.
+        """
+        clean = apply_rules(columns, self.rules, ARRAY)
+        names = tuple(dict.fromkeys((*self.features, *extra)))
+        return clean, compute_features(clean_columns(clean), self.tables, ARRAY, names)
+
+    def matrix(self, features: Mapping[str, Any]) -> FloatMatrix:
+        """Stack feature columns (name -> array of n) into the (n, n_features) model matrix."""
+        return np.column_stack([np.asarray(features[name], np.float64) for name in self.features])
+
+    def scaled(self, X: FloatMatrix) -> FloatMatrix:
+        """Clip and standardise a (n, n_features) matrix."""
+        out: FloatMatrix = (np.clip(X, self.lower, self.upper) - self.mean) / self.scale
+        return out
+
+    def distances(self, X: FloatMatrix) -> FloatMatrix:
+        """Euclidean distances (n, k) from each learner to each centre, in the scaled space.
+
+        Computed from the differences (not the expanded square), so they match the one-learner
+        path's ``math.dist`` to the last bits and never go negative.
+        """
+        z = self.scaled(np.asarray(X, np.float64))
+        out: FloatMatrix = np.empty((z.shape[0], self.k), np.float64)
+        for start in range(0, z.shape[0], _BLOCK_ROWS):
+            diff = z[start : start + _BLOCK_ROWS, None, :] - self.centers[None, :, :]
+            out[start : start + _BLOCK_ROWS] = np.sqrt(np.einsum("nkd,nkd->nk", diff, diff))
+        return out
+
+    def nearest(self, X: FloatMatrix) -> Nearest:
+        """Nearest and runner-up centre of each row of X (n, n_features).
+
+        A stable sort: on a tie the lower centre index wins, as on the one-learner path.
+        """
+        distances = self.distances(X)
+        order = np.argsort(distances, axis=1, kind="stable")
+        rows = np.arange(distances.shape[0])
+        nearest = order[:, 0]
+        if self.k == 1:
+            return Nearest(nearest, distances[rows, nearest], None, None)
+        runner = order[:, 1]
+        return Nearest(nearest, distances[rows, nearest], runner, distances[rows, runner])
+
+    def assign(self, X: FloatMatrix) -> IntArray:
+        """Index of the nearest centre for each row of X (n, n_features)."""
+        return self.nearest(X).nearest
+
+    # -------------------------------------------------------------------------- one learner
+    def nearest_one(self, values: Sequence[float]) -> tuple[int, float, int, float]:
+        """(nearest, its distance, runner-up, its distance) of one learner, on Python floats.
+
+        ``values`` are the learner's model features in order. The runner-up is ``-1`` (with
+        distance NaN) when the model has a single centre.
+        """
+        z = [
+            ((lo if v < lo else hi if v > hi else v) - mu) / sd
+            for v, (lo, hi, mu, sd) in zip(values, self._bounds, strict=True)
+        ]
+        distances = [math.dist(z, c) for c in self._center_rows]
+        best, second = 0, -1
+        for i in range(1, len(distances)):
+            d = distances[i]
+            if d < distances[best]:
+                best, second = i, best
+            elif second < 0 or d < distances[second]:
+                second = i
+        return best, distances[best], second, distances[second] if second >= 0 else math.nan
+
+    # ------------------------------------------------------------------------------ sources
+    @classmethod
+    def from_pipeline(
+        cls,
+        pipeline: Any,
+        features: Sequence[str],
+        *,
+        segment_ids: Sequence[int],
+        coarse: Sequence[int],
+        rules: CleaningRules,
+        tables: FeatureTables,
+    ) -> EngineFreeSegmenter:
+        """The figures a fitted ``clip`` -> ``scale`` -> ``kmeans`` pipeline learned.
+
+        Reads the fitted attributes only (``lower_``/``upper_``, ``mean_``/``scale_``,
+        ``cluster_centers_``): nothing of scikit-learn is imported here. ``segment_ids`` and
+        ``coarse`` are per centre, in K-Means' order.
+        """
+        steps = pipeline.named_steps
+        clip, scaler, kmeans = steps["clip"], steps["scale"], steps["kmeans"]
+        return cls(
+            features=tuple(features),
+            lower=np.array(clip.lower_, np.float64),
+            upper=np.array(clip.upper_, np.float64),
+            mean=np.array(scaler.mean_, np.float64),
+            scale=np.array(scaler.scale_, np.float64),
+            centers=np.array(kmeans.cluster_centers_, np.float64),
+            segment_ids=np.array(segment_ids, np.intp),
+            coarse=np.array(coarse, np.intp),
+            rules=rules,
+            tables=tables,
+        )
+
+    # ----------------------------------------------------------------------------- document
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EngineFreeSegmenter:
+        """Read the ``segmenter.json`` document (refused by name when of another format)."""
+        if data.get("format") != SEGMENTER_FORMAT:
+            raise ValueError(
+                f"segmenter.json has format {data.get('format')!r}; this learnseg reads "
+                f"{SEGMENTER_FORMAT!r}."
+            )
+        pre = data["preprocessing"]
+        return cls(
+            features=tuple(data["features"]),
+            lower=np.asarray(pre["clip_lower"], np.float64),
+            upper=np.asarray(pre["clip_upper"], np.float64),
+            mean=np.asarray(pre["mean"], np.float64),
+            scale=np.asarray(pre["scale"], np.float64),
+            centers=np.asarray(data["kmeans"]["centers"], np.float64),
+            segment_ids=np.asarray(data["kmeans"]["segment_ids"], np.intp),
+            coarse=np.asarray(data["kmeans"]["coarse"], np.intp),
+            rules=CleaningRules.from_dict(data["cleaning_rules"]),
+            tables=FeatureTables.from_dict(data["feature_tables"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``segmenter.json`` document (plain JSON values)."""
+        return {
+            "format": SEGMENTER_FORMAT,
+            "features": list(self.features),
+            "preprocessing": {
+                "clip_lower": self.lower.tolist(),
+                "clip_upper": self.upper.tolist(),
+                "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(),
+            },
+            "kmeans": {
+                "k": self.k,
+                "centers": self.centers.tolist(),
+                "segment_ids": self.segment_ids.tolist(),
+                "coarse": self.coarse.tolist(),
+            },
+            "cleaning_rules": self.rules.to_dict(),
+            "feature_tables": self.tables.to_dict(),
+        }
