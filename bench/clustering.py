@@ -1,4 +1,4 @@
-"""Benchmark of training/clustering.py on learner-sized synthetic data; prints a table.
+"""Benchmark of training/clustering.py and hierarchy.py on synthetic learner data; prints a table.
 
 Usage: ``python bench/clustering.py [--rows 153000] [--features 12] [--seed 0]
 [--exact-rows 20000] [--all-cores]``
@@ -30,14 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.clustering import (
     choose_k,
-    coarse_groups,
     compare_labelings,
     fit_kmeans,
-    hierarchical_exact,
-    hierarchical_two_stage,
     relabel_by_size,
     sweep_k,
 )
+from training.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
 
 Row = tuple[str, float | None, float, str]
 
@@ -88,7 +86,9 @@ class Table:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Benchmark training/clustering.py.")
+    parser = argparse.ArgumentParser(
+        description="Benchmark training/clustering.py and training/hierarchy.py."
+    )
     parser.add_argument("--rows", type=int, default=153_000)
     parser.add_argument("--features", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)

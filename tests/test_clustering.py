@@ -11,19 +11,17 @@ from scipy.cluster.hierarchy import is_valid_linkage, ward
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-from training import clustering
+from training import clustering, hierarchy
 from training.clustering import (
     KSweep,
     choose_k,
-    coarse_groups,
     compare_labelings,
     fit_kmeans,
-    hierarchical_exact,
-    hierarchical_two_stage,
     match_segments,
     relabel_by_size,
     sweep_k,
 )
+from training.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -218,17 +216,17 @@ def test_match_segments_gives_fresh_ids_to_extra_segments() -> None:
 def test_weighted_ward_equals_scipy_ward_with_unit_and_integer_sizes() -> None:
     rng = np.random.default_rng(0)
     points = rng.normal(size=(120, 3))
-    linkage = clustering._weighted_ward(points, np.ones(120))
+    linkage = hierarchy._weighted_ward(points, np.ones(120))
     assert is_valid_linkage(linkage)
     np.testing.assert_allclose(linkage, ward(points), atol=1e-10)
     sizes = rng.integers(1, 5, size=120)
-    weighted = clustering._weighted_ward(points, sizes)
+    weighted = hierarchy._weighted_ward(points, sizes)
     repeated = ward(np.repeat(points, sizes, axis=0))
     # the repeated copies merge first at height 0; the rest is the weighted tree
     np.testing.assert_allclose(weighted[:, 2], repeated[-119:, 2], atol=1e-10)
     for k in (2, 4, 7):
-        a = np.repeat(clustering._cut_tree(weighted, k), sizes)
-        assert adjusted_rand_score(a, clustering._cut_tree(repeated, k)) == 1.0
+        a = np.repeat(hierarchy._cut_tree(weighted, k), sizes)
+        assert adjusted_rand_score(a, hierarchy._cut_tree(repeated, k)) == 1.0
 
 
 def test_two_stage_agrees_with_exact_ward() -> None:
@@ -264,9 +262,9 @@ def test_size_weights_keep_outliers_with_their_blob(monkeypatch: pytest.MonkeyPa
     assert np.bincount(weighted.labels).min() > 1_900  # no cluster of outliers
 
     # the same two stages with every micro-centre counted once: the outliers split off
-    unweighted_ward = clustering._weighted_ward
+    unweighted_ward = hierarchy._weighted_ward
     monkeypatch.setattr(
-        clustering, "_weighted_ward", lambda p, w: unweighted_ward(p, np.ones(len(p)))
+        hierarchy, "_weighted_ward", lambda p, w: unweighted_ward(p, np.ones(len(p)))
     )
     unweighted = hierarchical_two_stage(X, 3, seed=0, n_micro=300)
     assert np.bincount(unweighted.labels).min() < 100

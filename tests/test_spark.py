@@ -23,13 +23,16 @@ from typer.testing import CliRunner
 from service.segmenter import Segmenter
 from tests.conftest import REAL_ROWS
 from tests.test_pipeline import EXPECTED_FILES, _numpy_assign
-from training import artifacts
 from training.__main__ import app
 from training.config import TrainingSettings
 from training.data import DataError, load_learners
-from training.features import FEATURE_COLUMNS, LearnerData, build_learner_data
+from training.features import LearnerData, build_learner_data
 from training.model import build_pipeline
 from training.pipeline import TrainingResult
+from training.runtime import artifacts
+from training.runtime.features import FEATURE_COLUMNS
+from training.spark import session as spark_session
+from training.spark.session import MIN_JAVA, java_version, quiet_pandas_warning, start_session
 from training.synth import generate_learners, write_learners
 
 pytestmark = [
@@ -50,7 +53,6 @@ def _unavailable() -> str | None:
         import pyspark  # noqa: F401
     except ImportError:
         return "pyspark is not installed (pip install '.[spark]')"
-    from training.spark import MIN_JAVA, java_version
 
     found = java_version()
     if found is None:
@@ -70,8 +72,6 @@ needs_spark = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or 
 def spark() -> Iterator[Any]:
     if UNAVAILABLE is not None:
         pytest.skip(UNAVAILABLE)
-    from training.spark import quiet_pandas_warning, start_session
-
     settings = TrainingSettings(
         spark_master="local[2]",
         spark_shuffle_partitions=4,
@@ -102,8 +102,8 @@ def trained(
     spark: Any, parity_table: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[TrainingResult, Any]:
     """One Spark training run at k = 6 (a small sweep around it), with its fitted parts."""
-    from training.spark import quiet_pandas_warning
-    from training.spark_model import SparkModel, train
+    from training.spark.model import SparkModel
+    from training.spark.run import train
 
     settings = TrainingSettings(
         data=str(parity_table),
@@ -234,8 +234,7 @@ def test_service_loads_the_spark_model_and_agrees(
     parity_table: Path,
     spark: Any,
 ) -> None:
-    from training.spark import quiet_pandas_warning
-    from training.spark_data import featurize
+    from training.spark.data import featurize
 
     result, model = trained
     segmenter = Segmenter.load(result.folder.parent)
@@ -279,8 +278,7 @@ def test_service_loads_the_spark_model_and_agrees(
 # ----------------------------------------------------------------------------------- loading
 @needs_spark
 def test_loader_rules_on_a_messy_csv(spark: Any, tmp_path: Path) -> None:
-    from training.spark import quiet_pandas_warning
-    from training.spark_data import ORDER_COLUMNS, read_learners
+    from training.spark.data import ORDER_COLUMNS, read_learners
 
     path = tmp_path / "messy.csv"
     path.write_text(
@@ -369,14 +367,12 @@ def test_missing_pyspark_is_one_sentence(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 @pytest.mark.skipif(not HAS_PYSPARK, reason="pyspark is not installed")
 def test_old_java_is_one_sentence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import training.spark
-
     monkeypatch.setattr(
-        training.spark, "java_version", lambda: (11, 'openjdk version "11.0.22" 2024-01-16')
+        spark_session, "java_version", lambda: (11, 'openjdk version "11.0.22" 2024-01-16')
     )
     result = CliRunner().invoke(app, ["train", "--engine", "spark", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "needs Java 17 or newer" in result.stderr and "Java 11" in result.stderr
-    monkeypatch.setattr(training.spark, "java_version", lambda: None)
+    monkeypatch.setattr(spark_session, "java_version", lambda: None)
     result = CliRunner().invoke(app, ["train", "--engine", "spark", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "found no Java runtime" in result.stderr

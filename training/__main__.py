@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
+import numpy as np
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -21,6 +22,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from training.config import DEFAULT_ROWS, TrainingSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="training",
@@ -117,19 +121,77 @@ def inspect(
     top: Annotated[int, typer.Option(min=1, help="How many top titles/companies.")] = 10,
 ) -> None:
     """Data-quality summary of a raw learner table: nulls, junk per rule, learners, figures."""
-    from training.quality import summarize_table
 
     def body() -> None:
         settings = _settings()
         raw = load_source(source, settings)
         with _step("Cleaning and computing features", quiet=as_json):
-            summary = summarize_table(raw, settings, top=top)
+            summary = _summarize_table(raw, settings, top=top)
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
             _print_summary(summary)
 
     _run(body)
+
+
+_PERCENTILES = (10, 25, 50, 75, 90)
+
+
+def _summarize_table(
+    raw: pd.DataFrame, settings: TrainingSettings, *, top: int = 10
+) -> dict[str, Any]:
+    """Everything ``inspect`` reports about a raw table, as one JSON-serialisable dict.
+
+    Parameters
+    ----------
+    raw : DataFrame, shape (n_rows, 6)
+        The loader's schema (see :func:`training.data.load_learners`).
+    settings : TrainingSettings
+        Cleaning and feature knobs (the same a training run would use).
+    top : int
+        How many of the commonest job titles and companies to list.
+    """
+    from training.features import build_learner_data
+
+    emails = raw["email_hash"].value_counts(dropna=True)
+    data = build_learner_data(raw, settings)
+    years = data.features["years_experience"].to_numpy()
+    ctc = data.learners["ctc"].to_numpy(dtype=np.float64)
+    return {
+        "rows": len(raw),
+        "columns": list(raw.columns),
+        "nulls": {c: int(v) for c, v in raw.isna().sum().items()},
+        "duplicates": {
+            "exact_rows": int(raw.duplicated().sum()),
+            "emails_seen_more_than_once": int((emails > 1).sum()),
+            "max_rows_per_email": int(emails.max()) if len(emails) else 0,
+        },
+        "learners_raw": int(raw["email_hash"].nunique()),
+        "top_job_positions": _top(raw["job_position"], top),
+        "top_companies": _top(raw["company_hash"], top),
+        "cleaning": data.report.to_dict(),
+        "cleaned": {
+            "learners": len(data.learners),
+            "reference_year": data.rules.reference_year,
+            "ctc_bounds": [data.rules.ctc_low, data.rules.ctc_high],
+            "years_experience": _percentiles(years),
+            "ctc": _percentiles(ctc),
+            "role_families": _top(data.learners["role_family"], 20),
+        },
+    }
+
+
+def _percentiles(values: np.ndarray[Any, Any]) -> dict[str, float]:
+    if values.size == 0:
+        return {f"p{p}": float("nan") for p in _PERCENTILES}
+    points = np.percentile(values, _PERCENTILES)
+    return {f"p{p}": round(float(v), 2) for p, v in zip(_PERCENTILES, points, strict=True)}
+
+
+def _top(series: pd.Series, n: int) -> dict[str, int]:
+    counts = series.dropna().value_counts().head(n)
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -215,8 +277,8 @@ def train(
     With --engine spark, --data may also be a folder, a glob or an object-store path
     (s3a://bucket/learners/*.parquet).
     """
-    from training.artifacts import ArtifactError
     from training.pipeline import run
+    from training.runtime.artifacts import ArtifactError
 
     def body() -> None:
         if hierarchical is not None and hierarchical not in ("two-stage", "exact"):
@@ -246,13 +308,14 @@ def train(
             )
         train_model: Callable[..., Any] = run
         if settings.engine == "spark":
-            from training.spark import SparkUnavailable, check_spark
-            from training.spark import run as run_spark
+            from training.spark.session import SparkUnavailable, check_spark
 
             try:
                 check_spark()
             except SparkUnavailable as exc:
                 raise UserError(str(exc)) from None
+            from training.spark.run import run as run_spark  # imports pyspark: only once found
+
             train_model = run_spark
         start = time.perf_counter()
         last: list[tuple[str, float]] = []
@@ -307,8 +370,9 @@ def report(
     folder: Annotated[Path, typer.Argument(help="A model folder, e.g. models/20261128-180000.")],
 ) -> None:
     """Rebuild the plots that need only JSON and report.html of a model, after verifying it."""
-    from training.artifacts import ArtifactError, finalize_manifest, verify_model
+    from training.publish import finalize_manifest
     from training.report import REBUILT_FILES, plot_from_json, render_report
+    from training.runtime.artifacts import ArtifactError, verify_model
 
     def body() -> None:
         try:

@@ -234,7 +234,7 @@ def read_learners_frame(df: pd.DataFrame, *, origin: str = "frame") -> pd.DataFr
         A required column is missing or matched by two columns, the table has no rows, or a
         numeric column holds a value that is not a number.
     """
-    positions = _match_columns(list(df.columns))
+    positions = match_columns(list(df.columns))
     if len(df) == 0:
         raise DataError(f"The learner table {origin} has no rows.")
     columns: dict[str, pd.Series] = {}
@@ -455,7 +455,7 @@ def _read_parquet(path: Path, origin: str) -> pd.DataFrame:
         names = [str(name) for name in pq.read_schema(path).names]
     except unreadable as exc:
         raise _not_parquet(path, origin, exc) from exc
-    positions = _match_columns(names)  # read only the columns needed
+    positions = match_columns(names)  # read only the columns needed
     try:
         raw = pd.read_parquet(path, columns=[names[p] for p in positions])
     except unreadable as exc:
@@ -484,7 +484,7 @@ def _read_csv(path: Path, origin: str, head: bytes) -> pd.DataFrame:
     _sniff_text(head, origin)
     with _csv_errors(origin):
         names = _read_csv_header(path, compression)
-        _match_columns(names)  # fail on the schema before parsing every row
+        match_columns(names)  # fail on the schema before parsing every row
         raw = pd.read_csv(
             path,
             sep=",",
@@ -606,8 +606,27 @@ def _normalise_name(name: object) -> str:
     return str(name).strip().lower()
 
 
-def _match_columns(names: Sequence[object]) -> list[int]:
-    """Positions of :data:`REQUIRED_COLUMNS` among ``names``; DataError if missing or ambiguous."""
+def match_columns(names: Sequence[object]) -> list[int]:
+    """Positions of :data:`REQUIRED_COLUMNS` among ``names``, case and edge spaces ignored.
+
+    The pandas loader and the Spark loader (:mod:`training.spark.data`) both match a table's
+    header with it.
+
+    Parameters
+    ----------
+    names : sequence
+        The table's column names, in order (non-strings allowed: pandas may hand over NaN).
+
+    Returns
+    -------
+    list of int, length len(REQUIRED_COLUMNS)
+        Position in ``names`` of each required column, in the order of ``REQUIRED_COLUMNS``.
+
+    Raises
+    ------
+    DataError
+        A required column is missing, or two columns read as the same required name.
+    """
     found: dict[str, list[int]] = {}
     for position, name in enumerate(names):
         found.setdefault(_normalise_name(name), []).append(position)

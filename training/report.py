@@ -68,7 +68,8 @@ def plot_elbow(path: Path, sweep: Mapping[str, Any], chosen_k: int) -> None:
     _save(fig, path)
 
 
-#: The Spark engine's hierarchical reference, bisecting K-Means (``spark_model.HIERARCHY_METHOD``).
+#: The Spark engine's hierarchical reference, bisecting K-Means
+#: (``training.spark.model.HIERARCHY_METHOD``).
 BISECTING = "bisecting-kmeans"
 
 

@@ -1,34 +1,11 @@
-"""Scale-out training on Apache Spark: ``python -m training train --engine spark``.
+"""The Spark engine's environment: is pyspark there, which Java would Spark start, a session.
 
-The same model as :func:`training.pipeline.run`, computed with Spark so that the learner table
-need not fit in one process's memory, and published through the same
-:func:`training.pipeline.publish_model`: the same artifact layout, the same engine-free
-``segmenter.json`` (the service loads it unchanged), a ``segmenter.joblib`` holding the
-equivalent fitted scikit-learn pipeline, plots and report; the manifest records
-``engine: "spark"`` and the Spark version.
-
-Steps (``training.spark_data`` and ``training.spark_model`` hold the Spark code):
-
-1. load CSV or Parquet (a file, a folder or a glob) with the loader's schema and NA rules;
-2. clean and compute features with the pandas path's own rules (fit with Spark aggregations,
-   apply with ``mapInPandas``);
-3. clip to the 1-99 % quantiles and standardise (Spark aggregations), assemble vectors;
-4. elbow sweep with Spark ML ``KMeans`` (``trainingCost`` per k, the best of ``sweep_n_init``
-   seeds; Davies-Bouldin and Calinski-Harabasz from aggregations over all learners; silhouette
-   with ``ClusteringEvaluator`` on the evaluation sample; bootstrap stability), the same knee
-   and :func:`~training.clustering.choose_k`;
-5. final K-Means: ``n_init`` seeds, the lowest ``trainingCost`` kept (Spark has no ``n_init``);
-6. hierarchical reference: ``BisectingKMeans``, compared with K-Means by ARI/NMI on the sample;
-7. coarse groups and profiles from Spark aggregations, then the shared profile, name and
-   recommendation code; artifacts.
-
-pyspark is imported only here and in the modules above, and only once :func:`check_spark` has
-found it and a Java 17+ runtime: the core package and the service never need it.
+Nothing here imports pyspark at import time (:func:`check_spark` and :func:`start_session` import
+it when called), so the CLI can say in one sentence what is missing when it is not installed.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -37,7 +14,7 @@ import sys
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,11 +23,6 @@ from training.config import TrainingSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-    from training.pipeline import TrainingResult
-
-log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
 
 MIN_JAVA = 17
 INSTALL_HINT = "Install the spark extra: pip install '.[spark]'"
@@ -158,51 +130,9 @@ def start_session(settings: TrainingSettings) -> SparkSession:
 
 def _package_zip() -> Path:
     """This ``training`` package as a zip, for the executors of a cluster."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     out = Path(tempfile.mkdtemp(prefix="learnseg-")) / "training.zip"
     with zipfile.ZipFile(out, "w") as archive:
         for path in sorted(package.rglob("*.py")):
             archive.write(path, Path("training") / path.relative_to(package))
     return out
-
-
-def run(
-    settings: TrainingSettings,
-    *,
-    spark: SparkSession | None = None,
-    progress: Progress | None = None,
-) -> TrainingResult:
-    """Train on Spark and publish the model under ``settings.model_dir``.
-
-    Parameters
-    ----------
-    settings : TrainingSettings
-        Every knob; ``settings.data`` names the table (file, folder, glob, URL; None = the
-        embedded default), ``settings.spark_master`` the cluster.
-    spark : SparkSession, optional
-        A session to use and leave running. By default the active session of this process is
-        used the same way, or else one is started for the run (``spark_*`` settings) and
-        stopped at its end.
-    progress : callable, optional
-        Called with a short label as each step starts.
-
-    Raises
-    ------
-    SparkUnavailable
-        pyspark or Java 17+ is missing.
-    training.data.DataError
-        The table cannot be read or is not a learner table.
-    """
-    check_spark()
-    from pyspark.sql import SparkSession
-
-    from training.spark_model import train
-
-    with quiet_pandas_warning():
-        running = spark if spark is not None else SparkSession.getActiveSession()
-        session = running if running is not None else start_session(settings)
-        try:
-            return train(session, settings, progress=progress)
-        finally:
-            if running is None:
-                session.stop()

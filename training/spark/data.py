@@ -27,7 +27,7 @@ the hadoop-aws package); an http(s) URL is downloaded once into the cache, as th
 does. CSV is read as RFC 4180 (double quotes escape quotes) without multi-line records.
 
 This module imports pyspark at import time: import it only after
-:func:`training.spark.check_spark`.
+:func:`training.spark.session.check_spark`.
 """
 
 from __future__ import annotations
@@ -52,37 +52,22 @@ from pyspark.sql import functions as sf
 from pyspark.sql.pandas.functions import pandas_udf
 from pyspark.sql.types import DoubleType
 
-from training.cleaning import (
-    RULES,
-    CleaningReport,
-    CleaningRules,
-    apply_rules,
-    ctc_growth,
-    display_title,
-    fold_title,
-    learner_ids,
-    make_rules,
-    title_vocabulary,
-)
+from training.cleaning import CleaningReport, ctc_growth, learner_ids, make_rules, title_vocabulary
 from training.config import TrainingSettings
 from training.data import (
     NUMERIC_COLUMNS,
     REQUIRED_COLUMNS,
     TEXT_COLUMNS,
     DataError,
-    _match_columns,
     download,
+    match_columns,
     read_learners_frame,
 )
-from training.features import (
-    FEATURE_COLUMNS,
-    PEER_SEP,
-    FeatureTables,
-    band_edges,
-    compute_features,
-    experience_curve,
-)
-from training.ops import ARRAY
+from training.features import band_edges, experience_curve
+from training.runtime.cleaning import RULES, CleaningRules, apply_rules, display_title, fold_title
+from training.runtime.features import FEATURE_COLUMNS, PEER_SEP, FeatureTables, compute_features
+from training.runtime.ops import ARRAY
+from training.synth import generate_learners
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +134,6 @@ def read_learners(spark: SparkSession, source: str | None, settings: TrainingSet
         holds a numeric value that is not a number.
     """
     if source is None:
-        from training.synth import generate_learners
-
         local = read_learners_frame(
             generate_learners(rows=settings.synth_rows, seed=settings.synth_seed),
             origin="the embedded default",
@@ -167,7 +150,7 @@ def read_learners(spark: SparkSession, source: str | None, settings: TrainingSet
     with _read_errors(source):
         table = _read_table(spark, path)
         names = [name.lstrip("\ufeff") for name in table.columns]
-        positions = _match_columns(names)
+        positions = match_columns(names)
         raw = table.select(
             *(
                 sf.col(_quoted(table.columns[p])).alias(n)

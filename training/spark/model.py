@@ -1,24 +1,22 @@
-"""The model on Apache Spark: scaling, elbow sweep, K-Means, bisecting reference, profiles.
+"""The model on Apache Spark: scaling, elbow sweep, K-Means, bisecting reference, profile figures.
 
-The steps mirror :func:`training.pipeline.run`; see :mod:`training.spark` for the overview.
-Everything that grows with the number of learners runs in Spark; the driver sees only what is
-small by construction: per-cluster aggregates, the evaluation sample (``silhouette_sample``
-learners, as in the scikit-learn engine) and the per-group figures of the profiles.
+:mod:`training.spark.run` calls these in the order of :func:`training.pipeline.run`. Everything
+that grows with the number of learners runs in Spark; the driver sees only what is small by
+construction: per-cluster aggregates, the evaluation sample (``silhouette_sample`` learners, as in
+the scikit-learn engine) and the per-group figures of the profiles.
 
 Scaled features are computed in Spark SQL with exactly the operations of the engine-free
 assignment (``(min(max(x, lower), upper) - mean) / scale``), so the labels Spark predicts and
 the labels ``segmenter.json`` gives with numpy are computed from the same doubles.
 
 This module imports pyspark at import time: import it only after
-:func:`training.spark.check_spark`.
+:func:`training.spark.session.check_spark`.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -26,45 +24,28 @@ import numpy.typing as npt
 from pyspark.ml.clustering import BisectingKMeans, KMeans, KMeansModel
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import VectorAssembler
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as sf
-from sklearn.metrics import adjusted_rand_score
 
 from training import clustering
 from training.config import TrainingSettings
 from training.estimators import QuantileClipper
-from training.features import FEATURE_COLUMNS
-from training.model import fitted_pipeline, standard_scale
-from training.pipeline import (
-    ModelParts,
-    StepClock,
-    TrainingResult,
-    manifest_fields,
-    previous_centers,
-    public_ids,
-    publish_model,
-    segment_silhouettes,
-)
-from training.profiles import (
-    GroupFigures,
-    PopulationFigures,
-    coarse_profiles_from_figures,
-    profiles_from_figures,
-)
+from training.hierarchy import weighted_ward_linkage
+from training.model import standard_scale
+from training.profiles import GroupFigures, PopulationFigures
 from training.report import BISECTING
-from training.spark_data import SparkLearnerData, build_learner_data, read_learners
+from training.runtime.features import FEATURE_COLUMNS
+from training.spark.data import SparkLearnerData
 
-log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-#: The hierarchical reference this engine fits (the report names it so).
-HIERARCHY_METHOD = BISECTING
 SWEEP_SILHOUETTE = (
     "Spark ClusteringEvaluator silhouette (squared Euclidean distances) on the evaluation "
     "sample; segment and comparison silhouettes are Euclidean, as in the scikit-learn engine"
 )
-_MAP_SAMPLE = 5_000
+#: The hierarchical reference this engine fits (the report names it so).
+HIERARCHY_METHOD = BISECTING
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,7 +286,7 @@ def sweep_k(
             )
             for rows, boot_seed in zip(resamples, boot_seeds, strict=True)
         ]
-        stability.append(_mean_pairwise_ari(boots))
+        stability.append(clustering.mean_pairwise_ari(boots))
         if progress is not None:
             progress(f"k = {k}: cost {inertia[-1]:.4g}, stability {stability[-1]:.2f}")
     return clustering.KSweep(
@@ -321,13 +302,44 @@ def sweep_k(
     )
 
 
-def _mean_pairwise_ari(labelings: list[IntArray]) -> float:
-    scores = [
-        adjusted_rand_score(labelings[i], labelings[j])
-        for i in range(len(labelings))
-        for j in range(i + 1, len(labelings))
-    ]
-    return float(np.mean(scores))
+def lookup_ids(values: list[int], index: Column) -> Column:
+    """``values[index]`` as a Spark column (index 0-based): e.g. K-Means' id to the public id."""
+    return sf.element_at(sf.array(*(sf.lit(int(v)) for v in values)), index + 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Bisecting K-Means, the hierarchical reference
+# --------------------------------------------------------------------------------------------
+def fit_bisecting(
+    scored: DataFrame, sample: EvaluationSample, k: int, seed: int
+) -> tuple[IntArray, FloatArray]:
+    """Bisecting K-Means on every learner, read on the evaluation sample.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Learners with the scaled vector ``z`` (see :func:`scale`).
+    sample : EvaluationSample
+    k : int
+    seed : int
+
+    Returns
+    -------
+    labels : ndarray of shape (n_sample,)
+        Cluster of each sample row, 0 = largest cluster (ties by Spark's id).
+    linkage : ndarray of shape (k - 1, 4)
+        Size-weighted Ward over the cluster centres (scipy linkage), for the dendrogram.
+    """
+    # Spark's default of 20 iterations per split: a reference, not the model.
+    bisecting = BisectingKMeans(k=k, seed=seed, featuresCol="z", predictionCol="prediction").fit(
+        scored
+    )
+    sizes = [int(s) for s in bisecting.summary.clusterSizes]
+    ids = _by_size(sizes)
+    labels = ids[sample.labels(bisecting.transform(sample.frame))]
+    centers = np.empty((len(sizes), sample.z.shape[1]))
+    centers[ids] = np.array(bisecting.clusterCenters(), np.float64)
+    return labels, weighted_ward_linkage(centers, np.sort(np.array(sizes))[::-1])
 
 
 def _by_size(sizes: list[int]) -> IntArray:
@@ -336,11 +348,6 @@ def _by_size(sizes: list[int]) -> IntArray:
     new = np.empty(len(sizes), dtype=np.intp)
     new[order] = np.arange(len(sizes))
     return new
-
-
-def _lookup(values: list[int], index: Column) -> Column:
-    """``values[index]`` as a Spark column (index 0-based)."""
-    return sf.element_at(sf.array(*(sf.lit(int(v)) for v in values)), index + 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,11 +454,11 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
 
 
 # --------------------------------------------------------------------------------------------
-# The run
+# The fitted model
 # --------------------------------------------------------------------------------------------
 @dataclass
 class SparkModel:
-    """What :func:`train` fitted, kept for callers that score more data with Spark (tests).
+    """What :func:`training.spark.run.train` fitted, kept for callers that score more data (tests).
 
     ``scored`` (persisted) has the learner columns, features, ``z``, ``prediction`` (K-Means'
     own id) and ``segment`` (the public id).
@@ -468,216 +475,5 @@ class SparkModel:
         """``frame`` (with the feature columns) plus ``segment``, the public id, by Spark."""
         scored = scale(frame, self.features, self.scaling)
         return self.kmeans.transform(scored).withColumn(
-            "segment", _lookup([int(i) for i in self.segment_ids], sf.col("prediction"))
+            "segment", lookup_ids([int(i) for i in self.segment_ids], sf.col("prediction"))
         )
-
-
-def train(
-    spark: SparkSession,
-    settings: TrainingSettings,
-    *,
-    progress: clustering.Progress | None = None,
-    keep: list[SparkModel] | None = None,
-) -> TrainingResult:
-    """The body of :func:`training.spark.run` on a running session.
-
-    ``keep``, when given, receives the fitted :class:`SparkModel` (its frames stay persisted);
-    otherwise everything is unpersisted at the end.
-    """
-    import pyspark
-
-    from training.spark import java_version
-
-    clock = StepClock(progress=progress)
-    created_at = datetime.now(UTC).replace(microsecond=0)
-    features = list(settings.cluster_features)
-    d = len(features)
-    with clock.step("load", "Loading the learner table (Spark)"):
-        raw = read_learners(spark, settings.data, settings)
-    with clock.step("clean_features", "Cleaning and computing learner features (Spark)"):
-        data = build_learner_data(raw, settings)
-    n = data.report.learners
-    if n < max(settings.k_max, 10) * 5:
-        data.unpersist()
-        raise ValueError(
-            f"Only {n} learners remain after cleaning: too few to segment into up to "
-            f"{settings.k_max} segments."
-        )
-    with clock.step("preprocess", "Preprocessing (clip + scale)"):
-        scaling = fit_scaling(data.learners, features)
-        # K-Means runs one job per iteration: a task per core, not one per shuffle partition.
-        scored = (
-            scale(data.learners, features, scaling)
-            .coalesce(spark.sparkContext.defaultParallelism)
-            .persist()
-        )
-        sample = evaluation_sample(scored, d, settings.silhouette_sample, settings.seed)
-    with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max} (Spark ML)"):
-        sweep = sweep_k(scored, sample, d, settings)
-        choice = clustering.choose_k(sweep, settings.k)
-    k = choice.k
-    with clock.step("kmeans", f"K-Means with k = {k}, {settings.n_init} seeds (Spark ML)"):
-        seeds = [settings.seed + i for i in range(settings.n_init)]
-        kmeans, best_seed, costs = fit_best(scored, k, seeds, settings)
-        raw_centers = np.array(kmeans.clusterCenters(), np.float64)
-        k_fit = raw_centers.shape[0]
-        sizes = np.array(kmeans.summary.clusterSizes, np.intp)
-        centers_orig = raw_centers * scaling.scale + scaling.mean
-        previous = previous_centers(settings.previous, features) if settings.previous else None
-        ids = public_ids(sizes, centers_orig, (scaling.mean, scaling.scale), previous)
-        centers = np.empty_like(raw_centers)
-        centers[ids] = raw_centers
-        id_list = [int(i) for i in ids]
-        predicted = kmeans.transform(scored).withColumn(
-            "segment", _lookup(id_list, sf.col("prediction"))
-        )
-        sample_labels = ids[sample.labels(kmeans.transform(sample.frame))]
-    with clock.step("hierarchical", "Hierarchical reference (bisecting K-Means, Spark ML)"):
-        # Spark's default of 20 iterations per split: a reference, not the model.
-        bisecting = BisectingKMeans(
-            k=k, seed=settings.seed, featuresCol="z", predictionCol="prediction"
-        ).fit(scored)
-        bisect_sizes = [int(s) for s in bisecting.summary.clusterSizes]
-        bisect_ids = _by_size(bisect_sizes)
-        bisect_labels = bisect_ids[sample.labels(bisecting.transform(sample.frame))]
-        bisect_centers = np.empty((len(bisect_sizes), d))
-        bisect_centers[bisect_ids] = np.array(bisecting.clusterCenters(), np.float64)
-        linkage = clustering.weighted_ward_linkage(
-            bisect_centers, np.sort(np.array(bisect_sizes))[::-1]
-        )
-    with clock.step("compare", "Comparing K-Means with the hierarchical reference (sample)"):
-        comparison = clustering.compare_labelings(
-            sample_labels,
-            bisect_labels,
-            sample.z,
-            seed=settings.seed,
-            sample=settings.silhouette_sample,
-        )
-        silhouettes = segment_silhouettes(
-            sample.z, sample_labels, settings.seed, min(settings.silhouette_sample, _MAP_SAMPLE)
-        )
-    with clock.step("profiles", "Profiling segments (Spark aggregations)"):
-        public_sizes = np.empty(k_fit, np.intp)
-        public_sizes[ids] = sizes
-        coarse = clustering.coarse_groups(centers, public_sizes)
-        grouped = predicted.withColumn("coarse", _lookup(coarse, sf.col("segment"))).persist()
-        population = population_figures(grouped)
-        best_match = {int(a): m for a, m in comparison["best_match_jaccard"].items()}
-        segments = profiles_from_figures(
-            group_figures(grouped, "segment"),
-            population,
-            centers=centers,
-            silhouette=silhouettes,
-            best_match=best_match,
-            coarse=dict(enumerate(coarse)),
-        )
-        members: dict[int, list[int]] = {}
-        for seg, group in enumerate(coarse):
-            members.setdefault(group, []).append(seg)
-        macro = coarse_profiles_from_figures(group_figures(grouped, "coarse"), population, members)
-        grouped.unpersist()
-
-    metrics: dict[str, Any] = {
-        "sweep": sweep.to_dict(),
-        "kmeans": {
-            "inertia": float(min(costs)),
-            "n_init": settings.n_init,
-            "silhouette": comparison["silhouette_a"],
-            "seed": best_seed,
-            "seed_costs": costs,
-            "iterations": int(kmeans.summary.numIter),
-        },
-        "hierarchical": {
-            "method": HIERARCHY_METHOD,
-            "n_micro": None,
-            "seconds": clock.timings.get("hierarchical", 0.0),
-            "two_stage_vs_exact_ari": None,
-        },
-        "comparison": comparison,
-    }
-    pipeline = fitted_pipeline(
-        lower=scaling.lower,
-        upper=scaling.upper,
-        mean=scaling.mean,
-        var=scaling.var,
-        n_samples=scaling.n,
-        centers=raw_centers,
-        inertia=min(costs),
-        n_iter=int(kmeans.summary.numIter),
-        seed=best_seed,
-        n_init=settings.n_init,
-    )
-    rng = np.random.default_rng(settings.seed)
-    rows = np.sort(
-        rng.choice(len(sample_labels), size=min(len(sample_labels), _MAP_SAMPLE), replace=False)
-    )
-    parts = ModelParts(
-        pipeline=pipeline,
-        features=features,
-        segment_ids=ids,
-        coarse=coarse,
-        rules=data.rules,
-        tables=data.tables,
-        profiles={"k": k_fit, "segments": segments, "coarse": macro},
-        linkage=linkage,
-        hierarchy_method=HIERARCHY_METHOD,
-        map_z=sample.z[rows],
-        map_labels=sample_labels[rows],
-        centers=centers,
-    )
-    java = java_version()
-    with clock.step("write", "Writing artifacts, plots and report"):
-        fields = manifest_fields(
-            {
-                "engine": "spark",
-                "spark": {
-                    "version": spark.version,
-                    "pyspark": pyspark.__version__,
-                    "master": spark.sparkContext.master,
-                    "java": java[1] if java else None,
-                    "fingerprint": "SHA-256 of the row count and the sum of xxhash64 row hashes "
-                    "(independent of row order; the scikit-learn engine hashes rows in order)",
-                    "sweep_silhouette": SWEEP_SILHOUETTE,
-                },
-            },
-            k=k_fit,
-            choice=choice,
-            rules=data.rules,
-            cleaning=data.report,
-            features=features,
-            source={
-                "source": raw.source,
-                "fingerprint": raw.fingerprint,
-                "rows": raw.count,
-                "learners": int(n),
-            },
-            settings=settings,
-            metrics=metrics,
-            clock=clock,
-        )
-        version = publish_model(settings.model_dir, created_at, parts, fields)
-    sample.frame.unpersist()
-    if keep is not None:
-        keep.append(
-            SparkModel(
-                data=data,
-                features=features,
-                scaling=scaling,
-                kmeans=kmeans,
-                segment_ids=ids,
-                scored=predicted.persist(),
-            )
-        )
-    else:
-        data.unpersist()
-    scored.unpersist()
-    return TrainingResult(
-        version=version,
-        folder=settings.model_dir / version,
-        k=k_fit,
-        k_choice=choice,
-        rows=raw.count,
-        learners=n,
-        metrics=metrics,
-        timings=clock.timings,
-    )
