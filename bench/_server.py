@@ -25,11 +25,12 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
+from service.batch import batch_turn, check_batch_size
 from service.config import LogLevel, ServiceSettings
 from service.deps import SettingsDep, require_json_body
 from service.logs import log_config
 from service.main import create_app
-from service.routes import JSONBytes, batch_turn, check_batch_size
+from service.routes import JSONBytes
 from service.schemas import Learner, parse_batch, parse_learner
 
 LEARNER_CEILING = "/bench/learner"
@@ -59,7 +60,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
 
 
 def _count_body(body: bytes, *, max_batch: int) -> dict[str, Any]:
-    """The validation half of ``service.routes.assign_batch_body``: parse, check, count."""
+    """The validation half of ``service.batch.assign_batch_body``: parse, check, count."""
     items = parse_batch(body)
     check_batch_size(items, max_batch)
     return {"learners": len(items), "valid": sum(isinstance(item, Learner) for item in items)}

@@ -10,10 +10,11 @@ the same concurrency (``wrk`` when installed, else a small asyncio client):
 (d) ``POST /segment/batch``      the same 1,000-learner bodies
 
 then, in this process, ``Segmenter.assign`` (cleaning and features included), the batch
-path's pieces (``Segmenter.place``, ``render_batch``) and the whole batch route's work, per
-learner, against pydantic's validation of the same learner as the baseline. Learners: the
-seeded synthetic default's rows (clean ones and its own junk) plus 5 % explicitly junk ones.
-Prints one table; ratios are against the baseline of the same run.
+path's pieces (``Segmenter.place``, ``render_batch``, and for comparison the same answer as
+``orjson.dumps`` of ``{"index": i, **assignment.to_dict()}`` per learner) and the whole batch
+route's work, per learner, against pydantic's validation of the same learner as the baseline.
+Learners: the seeded synthetic default's rows (clean ones and its own junk) plus 5 % explicitly
+junk ones. Prints one table; ratios are against the baseline of the same run.
 
 Each endpoint's ``--duration`` is split into ``--rounds`` interleaved pieces (a b c d a b c d),
 and after each piece the server is left to finish what it had queued before the next starts.
@@ -56,10 +57,10 @@ from _load import (
 )
 from _server import BATCH_CEILING, LEARNER_CEILING
 
+from service.batch import assign_batch_body
 from service.config import ServiceSettings
 from service.metrics import ServiceMetrics
 from service.render import render_batch
-from service.routes import assign_batch_body
 from service.schemas import Learner, learner_columns, parse_batch
 from service.segmenter import Segmenter
 
@@ -305,6 +306,11 @@ def _measure_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> 
         for raw in raws:
             orjson.dumps(segmenter.assign(raw).to_dict())
 
+    def render_dicts() -> None:
+        # What render_batch writes, the plain way: an Assignment and a dict per learner.
+        assignments = segmenter.assignments(placed)
+        orjson.dumps({"results": [{"index": i, **a.to_dict()} for i, a in enumerate(assignments)]})
+
     base = _best_us(validate, len(singles))
     timings = [
         ("validate 1 learner (Learner.model_validate_json)", base, None),
@@ -317,6 +323,7 @@ def _measure_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> 
             _best_us(lambda: render_batch(segmenter, [(placed, range(n))], {}), n),
             None,
         ),
+        (f"the same, as orjson.dumps of the result dicts ({n:,})", _best_us(render_dicts, n), None),
         (f"batch route work: assign_batch_body ({n:,})", _best_us(batch_work, n), None),
     ]
     rows = []

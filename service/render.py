@@ -1,27 +1,37 @@
-"""The ``/segment/batch`` response body, rendered column by column.
+"""The ``/segment/batch`` response body, written column by column.
 
-A batch of 1,000 learners is 1,000 JSON objects of some 20 values each. Building a dict per
-learner for orjson costs more than placing the learners; here the numbers of each column are
-written by one ``orjson.dumps`` of the numpy column and cut into their texts, the parts that
-only depend on the segment (its id, name, coarse id) are written once per segment, and each
-object is laid out as a row of byte pieces that one ``bytes.join`` puts together.
+The body is byte for byte ``orjson.dumps({"results": [...]})`` of the items in index order: a
+placed learner as ``{"index": i, **assignment.to_dict()}`` (``Segmenter.assignments``), an invalid
+item as its error object. Written that way it takes twice as long (an ``Assignment`` and a dict
+per learner) and costs 15-22 % of the endpoint's learners/s, so a placement is written straight
+from its numpy columns instead (docs/benchmarks.md, "Writing the batch answer"):
 
-The result is byte for byte what orjson gives for ``{"results": [...]}`` of
-``{"index": i, **assignment.to_dict()}`` (``Segmenter.assignments``), error items in their
-places: a test holds the two together.
+- A learner's JSON object is a row of *pieces*: ``{"index":`` and its index, then, for every key
+  of ``Assignment.FIELDS`` (where the shape is defined, once), ``,"key":`` and the pieces of its
+  value, then ``}``. :data:`_VALUES` names the function that writes each key's value; a key
+  without one stops the import.
+- A piece is one ``bytes`` for every learner (``null``, the model version) or one ``bytes`` per
+  learner: the numbers of a column are written by one ``orjson.dumps`` of the numpy column
+  (:func:`_numbers`, so they read exactly as orjson writes them), and what depends only on the
+  learner's centre (its segment's id, name, coarse id) once per centre (:func:`_per_centre`).
+- Each row is joined into its object, and the objects, in index order, into the body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import orjson
 
-from service.segmenter import Placement, Segmenter
+from service.segmenter import Assignment, Placement, Segmenter
 
 __all__ = ["render_batch"]
+
+#: Part of every learner's object: the same bytes for each, or one bytes per learner.
+Piece = bytes | Sequence[bytes] | np.ndarray[Any, Any]
 
 
 def render_batch(
@@ -35,81 +45,117 @@ def render_batch(
     index of the i-th learner of that placement); ``errors`` maps the index of every other item
     to its JSON object. Items are written in index order.
     """
-    pieces_of = [(_placed_pieces(segmenter, placed, indices), indices) for placed, indices in parts]
-    if len(pieces_of) == 1 and not errors:
-        pieces = pieces_of[0][0]
-    else:
-        n = sum(len(indices) for _, indices in pieces_of) + len(errors)
-        width = pieces_of[0][0].shape[1] if pieces_of else 1
-        pieces = np.full((n, width), b"", dtype=object)
-        for rows, indices in pieces_of:
-            pieces[np.asarray(indices, dtype=np.intp)] = rows
-        for index, error in errors.items():
-            pieces[index, 0] = b"," + orjson.dumps(error)
-    flat: list[bytes] = pieces.ravel().tolist()
-    if flat:
-        flat[0] = flat[0][1:]  # the first object has no comma before it
-    return b'{"results":[' + b"".join(flat) + b"]}"
+    objects = [b""] * (sum(len(indices) for _, indices in parts) + len(errors))
+    for placed, indices in parts:
+        for index, text in zip(indices, _objects(segmenter, placed, indices), strict=True):
+            objects[index] = text
+    for index, error in errors.items():
+        objects[index] = orjson.dumps(error)
+    return b'{"results":[' + b",".join(objects) + b"]}"
 
 
-def _placed_pieces(
-    segmenter: Segmenter, placed: Placement, indices: Sequence[int]
-) -> np.ndarray[Any, Any]:
-    """(n, width) byte pieces; row i joined is ``,`` then placed learner i's JSON object."""
+def _objects(segmenter: Segmenter, placed: Placement, indices: Sequence[int]) -> list[bytes]:
+    """The JSON object of every placed learner, in order."""
     if len(placed.nearest) != len(indices):
         raise ValueError("Give one index per placed learner.")
-    model = segmenter.model
-    n = len(indices)
-    keys = model.features
-    width = 8 + 2 * len(keys) + 2
-    out = np.empty((n, width), dtype=object)
-    out[:, 0] = b',{"index":'
-    out[:, 1] = _texts(np.asarray(indices, dtype=np.int64))
-    out[:, 2] = _by_centre(
-        segmenter,
-        lambda segment, name, macro: (
-            b',"segment_id":%d,"segment_name":%s,'
-            b'"coarse_segment_id":%d,"distance":' % (segment, orjson.dumps(name), macro)
-        ),
-    )[placed.nearest]
-    out[:, 3] = _texts(placed.distance)
-    if placed.runner_up is None or placed.runner_up_distance is None:
-        out[:, 4] = b',"runner_up":null,"margin":null'
-        out[:, 5:8] = b""
-    else:
-        out[:, 4] = _by_centre(
-            segmenter,
-            lambda segment, name, macro: b',"runner_up":{"segment_id":%d,"distance":' % segment,
-        )[placed.runner_up]
-        out[:, 5] = _texts(placed.runner_up_distance)
-        out[:, 6] = b'},"margin":'
-        out[:, 7] = _texts(placed.runner_up_distance - placed.distance)
-    for j, key in enumerate(keys):
-        out[:, 8 + 2 * j] = (b',"features":{' if j == 0 else b",") + orjson.dumps(key) + b":"
-        out[:, 9 + 2 * j] = _texts(placed.features[:, j])
-    empty = b'},"warnings":[]'
-    out[:, width - 2] = [
-        b'},"warnings":' + orjson.dumps(warnings) if warnings else empty
-        for warnings in placed.warnings
+    index: list[Piece] = [_numbers(np.asarray(indices, dtype=np.int64))]
+    members = [
+        ("index", index),
+        *((key, _VALUES[key](segmenter, placed)) for key in Assignment.FIELDS),
     ]
-    out[:, width - 1] = b',"model_version":' + orjson.dumps(segmenter.version) + b"}"
-    return out
+    columns = [repeat(piece) if isinstance(piece, bytes) else piece for piece in _object(members)]
+    # strict=False: a piece that is the same for every learner repeats without end.
+    return [b"".join(row) for row in zip(*columns, strict=False)]
 
 
-def _texts(values: np.ndarray[Any, Any]) -> list[bytes]:
+def _object(members: Iterable[tuple[str, list[Piece]]]) -> list[Piece]:
+    """The pieces of ``{"key": value, ...}``, given each key and the pieces of its value."""
+    pieces: list[Piece] = []
+    for key, value in members:
+        pieces += [(b"," if pieces else b"{") + orjson.dumps(key) + b":", *value]
+    return [*pieces, b"}"] if pieces else [b"{}"]
+
+
+# --------------------------------------------------------------- the value of each key, as pieces
+def _segment_id(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    return [_segment_ids(segmenter)[placed.nearest]]
+
+
+def _segment_name(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    ids = segmenter.model.segment_ids.tolist()
+    return [_per_centre(orjson.dumps(segmenter.segment_name(i)) for i in ids)[placed.nearest]]
+
+
+def _coarse_segment_id(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    return [_per_centre(b"%d" % i for i in segmenter.model.coarse.tolist())[placed.nearest]]
+
+
+def _distance(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    return [_numbers(placed.distance)]
+
+
+def _runner_up(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    """The next-nearest segment's id and distance (``null`` when the model has one segment)."""
+    if placed.runner_up is None or placed.runner_up_distance is None:
+        return [b"null"]
+    values: dict[str, list[Piece]] = {
+        "segment_id": [_segment_ids(segmenter)[placed.runner_up]],
+        "distance": [_numbers(placed.runner_up_distance)],
+    }
+    return _object((key, values[key]) for key in Assignment.RUNNER_UP_FIELDS)
+
+
+def _margin(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    if placed.runner_up_distance is None:
+        return [b"null"]
+    return [_numbers(placed.runner_up_distance - placed.distance)]
+
+
+def _features(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    """``{"feature": value, ...}`` in the model's order (one column of ``placed.features`` each)."""
+    names = segmenter.model.features
+    return _object((name, [_numbers(placed.features[:, j])]) for j, name in enumerate(names))
+
+
+def _warnings(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    return [[orjson.dumps(warnings) if warnings else b"[]" for warnings in placed.warnings]]
+
+
+def _model_version(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    return [orjson.dumps(segmenter.version)]
+
+
+#: How the value of each key of ``Assignment.FIELDS`` is written.
+_VALUES: dict[str, Callable[[Segmenter, Placement], list[Piece]]] = {
+    "segment_id": _segment_id,
+    "segment_name": _segment_name,
+    "coarse_segment_id": _coarse_segment_id,
+    "distance": _distance,
+    "runner_up": _runner_up,
+    "margin": _margin,
+    "features": _features,
+    "warnings": _warnings,
+    "model_version": _model_version,
+}
+if _VALUES.keys() != set(Assignment.FIELDS):
+    raise ImportError(
+        f"render_batch writes {tuple(_VALUES)}, but a placement's JSON has {Assignment.FIELDS} "
+        "(service.segmenter.Assignment)."
+    )
+
+
+# ------------------------------------------------------------------------------------- helpers
+def _numbers(values: np.ndarray[Any, Any]) -> list[bytes]:
     """The JSON text of every number of a 1-D array, as orjson writes it."""
     text = orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY)
     return text[1:-1].split(b",") if len(values) else []
 
 
-def _by_centre(
-    segmenter: Segmenter, piece: Callable[[int, str, int], bytes]
-) -> np.ndarray[Any, Any]:
-    """``piece(segment id, name, coarse id)`` for every centre, as an object array."""
-    model = segmenter.model
-    out = np.empty(len(model.segment_ids), dtype=object)
-    for centre, (segment, macro) in enumerate(
-        zip(model.segment_ids.tolist(), model.coarse.tolist(), strict=True)
-    ):
-        out[centre] = piece(segment, segmenter.segment_name(segment), macro)
-    return out
+def _per_centre(texts: Iterable[bytes]) -> np.ndarray[Any, Any]:
+    """One text per centre, in centre order: indexed by the learners' centres, it is a piece."""
+    return np.array(list(texts), dtype=object)
+
+
+def _segment_ids(segmenter: Segmenter) -> np.ndarray[Any, Any]:
+    """Each centre's segment id, as text."""
+    return _per_centre(b"%d" % i for i in segmenter.model.segment_ids.tolist())

@@ -1,11 +1,10 @@
 """Thin endpoints: schema in, one Segmenter call, schema out.
 
 ``/segment`` is ``async def``: placing one learner takes tens of microseconds, less than a hop
-to the threadpool. A batch (validation, numpy placement, rendering) takes milliseconds and runs
-on the event loop too, one batch at a time, handing the loop back to other requests after every
-``batch_chunk`` learners: in a thread it would run 1.6x slower (the thread and the loop hand the
-GIL to each other across cores, on cold caches; docs/benchmarks.md). A reload (file reads,
-hashing) runs in the threadpool. Status codes:
+to the threadpool. A batch (validation, numpy placement, rendering: :mod:`service.batch`) takes
+milliseconds and runs on the event loop too, one batch at a time, handing the loop back to other
+requests after every ``batch_chunk`` learners. A reload (file reads, hashing) runs in the
+threadpool. Status codes:
 
 - 401 missing or wrong API key (when keys are configured), 404 unknown segment or route,
   413 batch over ``max_batch`` or body over the byte limit, 415 a body that is not JSON,
@@ -19,16 +18,14 @@ workers keep theirs, so run one worker per container (scale containers) or resta
 
 from __future__ import annotations
 
-from collections.abc import Sized
 from pathlib import Path as PathLib
 from typing import Annotated, Any
 
-import anyio
-import anyio.lowlevel
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import FileResponse, Response
 
+from service.batch import answer_batch
 from service.deps import (
     HolderDep,
     MetricsDep,
@@ -37,8 +34,7 @@ from service.deps import (
     current_segmenter,
     require_json_body,
 )
-from service.metrics import CONTENT_TYPE, ServiceMetrics
-from service.render import render_batch
+from service.metrics import CONTENT_TYPE
 from service.schemas import (
     JUNK_LEARNER_EXAMPLE,
     LEARNER_EXAMPLE,
@@ -56,13 +52,9 @@ from service.schemas import (
     SegmentProfile,
     SegmentResult,
     ValidationErrors,
-    describe_item_error,
-    learner_columns,
     openapi_body,
-    parse_batch,
     parse_learner,
 )
-from service.segmenter import Placement, Segmenter
 from service.state import ReloadError
 
 health = APIRouter(tags=["health"])
@@ -191,60 +183,7 @@ async def segment_batch(
     request: Request, segmenter: SegmenterDep, settings: SettingsDep, metrics: MetricsDep
 ) -> Response:
     """Place up to max_batch learners, in input order; an invalid one gets an error instead."""
-    body = await request.body()
-    async with batch_turn(request):
-        content = await assign_batch_body(
-            body, segmenter, metrics, max_batch=settings.max_batch, chunk=settings.batch_chunk
-        )
-    return JSONBytes(content)
-
-
-def batch_turn(request: Request) -> anyio.Lock:
-    """The turn a batch waits for: batches run one at a time per worker, first come first served.
-
-    Their work holds the GIL, so running two at once would only make both slower; and it runs
-    on the event loop rather than in a thread: a thread hops to the other core at every hand-
-    over and the batch runs on cold caches (1.6x slower here, docs/benchmarks.md).
-    """
-    lock: anyio.Lock = request.app.state.batch_lock
-    return lock
-
-
-def check_batch_size(items: Sized, max_batch: int) -> None:
-    """413 when a batch holds more than ``max_batch`` learners."""
-    if len(items) > max_batch:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"A batch holds at most {max_batch} learners; this one has {len(items)}.",
-        )
-
-
-async def assign_batch_body(
-    body: bytes, segmenter: Segmenter, metrics: ServiceMetrics, *, max_batch: int, chunk: int
-) -> bytes:
-    """Validate a batch body, place its valid learners ``chunk`` at a time, render the results.
-
-    Between two chunks the event loop serves whatever else is waiting (a single learner, a
-    health probe), so none waits for more than about one chunk's work.
-    """
-    items = parse_batch(body)
-    check_batch_size(items, max_batch)
-    metrics.batch_size.observe(len(items))
-    valid = [i for i, item in enumerate(items) if isinstance(item, Learner)]
-    parts: list[tuple[Placement, list[int]]] = []
-    for start in range(0, len(valid), chunk):
-        if parts:
-            await anyio.lowlevel.checkpoint()
-        indices = valid[start : start + chunk]
-        placed = segmenter.place(learner_columns([items[i] for i in indices]))
-        metrics.observe_placement(placed)
-        parts.append((placed, indices))
-    errors = {
-        i: {"index": i, "error": describe_item_error(item)}
-        for i, item in enumerate(items)
-        if not isinstance(item, Learner)
-    }
-    return render_batch(segmenter, parts, errors)
+    return JSONBytes(await answer_batch(request, segmenter, settings, metrics))
 
 
 # --------------------------------------------------------------------------------- profiles
