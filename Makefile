@@ -2,47 +2,56 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# Two installs: what the main job needs (training + serving), and the tools to test and lint.
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 ROWS ?= 205843
 SEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve train report inspect synth test lint format bench docker docker-run clean
+.PHONY: help install install-run run serve train report inspect synth test lint format bench docker docker-run clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,spark]'
-	@touch $(STAMP)
+	@touch $(DEV_STAMP)
 
-install: $(STAMP) ## Create .venv and install learnseg with its dev tools
+install-run: $(RUN_STAMP) ## Create .venv with what training and serving need (no Spark, no dev tools)
 
-run: install ## Main job: train on the embedded default if models/LATEST is missing, then serve
+install: $(DEV_STAMP) ## install-run, plus the dev tools and the Spark engine (tests, lint, bench)
+
+run: install-run ## Main job: train on the embedded default if models/LATEST is missing, then serve
 	@test -f models/LATEST || $(PY) -m training train
 	$(PY) -m service
 
-serve: install ## Serve models/LATEST on 127.0.0.1:8000 (LEARNSEG_* settings apply)
+serve: install-run ## Serve models/LATEST on 127.0.0.1:8000 (LEARNSEG_* settings apply)
 	$(PY) -m service
 
-train: install ## Train on the embedded default, or DATA=path-or-URL (ARGS="--k 5" etc.)
+train: install-run ## Train on the embedded default, or DATA=path-or-URL (ARGS="--k 5" etc.)
 	$(PY) -m training train $(if $(DATA),--data $(DATA)) $(ARGS)
 
-report: install ## Rebuild the report of MODEL=models/<version> (default: models/LATEST)
+report: install-run ## Rebuild the report of MODEL=models/<version> (default: models/LATEST)
 	$(PY) -m training report $(or $(MODEL),models/$$(cat models/LATEST))
 
-inspect: install ## Data-quality summary of SOURCE=path-or-URL (default: the embedded table)
+inspect: install-run ## Data-quality summary of SOURCE=path-or-URL (default: the embedded table)
 	$(PY) -m training inspect $(SOURCE)
 
-synth: install ## Write the embedded default table to OUT=path (ROWS, SEED)
+synth: install-run ## Write the embedded default table to OUT=path (ROWS, SEED)
 	$(PY) -m training synth --rows $(ROWS) --seed $(SEED) --out $(or $(OUT),data/learners.csv)
 
-lint: install ## ruff (lint + format check), mypy and hadolint
+lint: install ## ruff (lint + format check), mypy, import contracts (import-linter) and hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint Dockerfile
 
 format: install ## Apply ruff's fixes and formatting
