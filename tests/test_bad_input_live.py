@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service_support import LEARNERS, LiveService, live_service
+from tests.helpers import LEARNERS, LiveService, live_service
 
 MAX_BATCH = 100  # the server's limit here: the body limit follows (100 x 4 KiB + 1 MiB)
 BODY_LIMIT = MAX_BATCH * 4096 + (1 << 20)

@@ -15,7 +15,7 @@ from service.batch import assign_batch_body, check_batch_size
 from service.metrics import ServiceMetrics
 from service.schemas import Learner, learner_columns
 from service.segmenter import Segmenter
-from tests.service_support import JUNK, LEARNERS
+from tests.helpers import JUNK, LEARNERS
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ import httpx
 import pytest
 
 from service.main import create_app
-from tests.service_support import (
+from tests.helpers import (
     LEARNERS,
     REPO,
     TestClient,

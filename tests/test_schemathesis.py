@@ -41,7 +41,7 @@ from starlette.types import Receive, Scope, Send
 
 from service.config import ServiceSettings
 from service.main import create_app
-from tests.service_support import REPO, TestClient, live_service, service_settings
+from tests.helpers import REPO, TestClient, live_service, service_settings
 
 KEY = "schemathesis-key-5d1c"
 #: Generated requests per operation and variant (the coverage phase adds its boundary cases);

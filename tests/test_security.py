@@ -29,7 +29,7 @@ from service.deps import UNAUTHORIZED
 from service.logs import JsonFormatter
 from service.main import create_app
 from service.segmenter import Segmenter
-from tests.service_support import (
+from tests.helpers import (
     JUNK,
     LEARNERS,
     TestClient,

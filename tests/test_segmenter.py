@@ -19,7 +19,7 @@ from service.main import create_app
 from service.render import render_batch
 from service.schemas import Learner, learner_columns
 from service.segmenter import Segmenter
-from tests.service_support import JUNK, LEARNERS, TestClient, copy_models, service_settings
+from tests.helpers import JUNK, LEARNERS, TestClient, copy_models, service_settings
 from training.pipeline import TrainingResult
 from training.publish import finalize_manifest
 from training.runtime.artifacts import MANIFEST_FILE

@@ -21,7 +21,7 @@ from service.schemas import (
     SegmentProfile,
     SegmentResult,
 )
-from tests.service_support import JUNK, LEARNERS, TestClient, service_settings
+from tests.helpers import JUNK, LEARNERS, TestClient, service_settings
 from training.pipeline import TrainingResult
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from service.deps import UNAUTHORIZED
 from service.main import create_app
-from tests.service_support import LEARNERS, TestClient, service_settings
+from tests.helpers import LEARNERS, TestClient, service_settings
 
 KEYS = ("key-one-8f2d", "key-two-1c9e")
 # Every route that needs a key: (method, path, JSON body)

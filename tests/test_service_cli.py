@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from service.__main__ import main, settings_from_args
-from tests.service_support import JUNK, LEARNERS
+from tests.helpers import JUNK, LEARNERS
 
 REPO = Path(__file__).resolve().parents[1]
 

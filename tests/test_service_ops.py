@@ -14,7 +14,7 @@ from service.logs import JsonFormatter, request_id_from
 from service.main import create_app
 from service.metrics import RULE_KINDS, ServiceMetrics, warning_kind
 from tests.conftest import small_training_settings
-from tests.service_support import (
+from tests.helpers import (
     JUNK,
     LEARNERS,
     TestClient,

@@ -11,7 +11,7 @@ import pytest
 
 from service.main import create_app
 from service.segmenter import Segmenter
-from tests.service_support import LEARNERS, TestClient, service_settings
+from tests.helpers import LEARNERS, TestClient, service_settings
 
 JSON = "application/json"
 SECRET_EMAIL = "mail-do-not-echo-5f1e2d3c"

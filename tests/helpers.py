@@ -1,4 +1,4 @@
-"""Helpers shared by the service tests (not a test module)."""
+"""Helpers shared by the tests (not a test module)."""
 
 from __future__ import annotations
 
