@@ -225,7 +225,7 @@ def test_schemathesis_cli_against_a_live_server(
                 "-m",
                 "schemathesis.cli",
                 "--config-file",
-                str(REPO / "tests" / "schemathesis.toml"),
+                str(REPO / "tests" / "system" / "schemathesis.toml"),
                 "--no-color",
                 "run",
                 f"{service.url}/openapi.json",

@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from service.client import Assignment, LearnsegClient
-from tests.test_client import SERVICE_READY, free_port, running_service, service_env
+from tests.service.test_client import SERVICE_READY, free_port, running_service, service_env
 from training.pipeline import TrainingResult
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 FINAL_ENV = {

@@ -28,7 +28,7 @@ from service.client import (
 )
 from training.pipeline import TrainingResult
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BASE = "http://learnseg.test"
 
 ASSIGNMENT: dict[str, Any] = {

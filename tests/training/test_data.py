@@ -26,7 +26,7 @@ from training.data import (
     read_learners_frame,
 )
 
-REAL_ROWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real_rows.csv"
+REAL_ROWS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_rows.csv"
 
 HEADER = "Unnamed: 0,company_hash,email_hash,orgyear,ctc,job_position,ctc_updated_year"
 ROWS = [

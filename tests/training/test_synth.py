@@ -21,7 +21,7 @@ import pytest
 from training import synth
 from training.synth import RAW_COLUMNS, generate_learners, write_learners
 
-PROFILE_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference_profile.json"
+PROFILE_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference_profile.json"
 TEXT_COLUMNS = ["company_hash", "email_hash", "job_position"]
 HEX64 = re.compile(r"[0-9a-f]{64}")
 CIPHER_NAME = r"[a-z]+( [a-z]+)*"

@@ -43,7 +43,7 @@ from training.runtime.artifacts import (
     verify_model,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 CREATED = datetime(2026, 11, 28, 17, 55, tzinfo=UTC)
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 FILES = ("plots/x.png", "profiles.json", "segmenter.joblib", "segmenter.json")

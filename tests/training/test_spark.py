@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from service.segmenter import Segmenter
 from tests.conftest import REAL_ROWS
-from tests.test_pipeline import EXPECTED_FILES, _numpy_assign
+from tests.training.test_pipeline import EXPECTED_FILES, _numpy_assign
 from training.__main__ import app
 from training.config import TrainingSettings
 from training.data import DataError, load_learners

@@ -17,7 +17,7 @@ import pytest
 from service.__main__ import main, settings_from_args
 from tests.helpers import JUNK, LEARNERS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
