@@ -1,22 +1,21 @@
-"""Shared fixtures: the genuine raw rows, a small seeded synthetic table, default settings."""
+"""Session fixtures and hooks: the genuine raw rows, a small seeded synthetic table, default
+settings, trained models, the reliability figures. Helpers and constants are in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.helpers import FIGURES, REAL_ROWS, small_training_settings
 from training.config import TrainingSettings
 from training.data import load_learners, read_learners_frame
 from training.features import LearnerData, build_learner_data
 from training.pipeline import TrainingResult, run
 from training.synth import generate_learners
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-REAL_ROWS = SHARED_DATA / "real_rows.csv"
-REFERENCE_PROFILE = SHARED_DATA / "reference_profile.json"
 
 
 @pytest.fixture(scope="session")
@@ -47,19 +46,13 @@ def small_data(small_raw: pd.DataFrame, settings: TrainingSettings) -> LearnerDa
     return build_learner_data(small_raw, settings)
 
 
-def small_training_settings(model_dir: Path, **overrides: object) -> TrainingSettings:
-    """Settings for a fast training run on a small table (seconds, not tens of seconds)."""
-    base: dict[str, object] = {
-        "model_dir": model_dir,
-        "k_max": 8,
-        "silhouette_sample": 3_000,
-        "stability_resamples": 2,
-        "n_micro": 300,
-        "synth_rows": 20_000,
-        "synth_seed": 1,
-    }
-    base.update(overrides)
-    return TrainingSettings(**base)  # type: ignore[arg-type]
+@pytest.fixture
+def no_learnseg_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No LEARNSEG_* variable of this process reaches the settings (the test may set some)."""
+    for name in list(os.environ):
+        if name.startswith("LEARNSEG_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
 
 
 @pytest.fixture(scope="session")
@@ -82,11 +75,6 @@ def service_model_dir(trained_small: TrainingResult) -> Path:
 
 
 # --- reliability figures ---------------------------------------------------------------------
-#: Lines the reliability tests report (requests sent, failures, cases per operation); printed
-#: in a "reliability figures" section at the end of the run, and quoted in docs/reliability.md.
-FIGURES = pytest.StashKey[list[str]]()
-
-
 @pytest.fixture(scope="session")
 def figures(pytestconfig: pytest.Config) -> list[str]:
     """Append a line to report it at the end of the run."""

@@ -1,4 +1,11 @@
-"""Helpers shared by the tests (not a test module)."""
+"""Helpers and constants shared by the tests (not a test module; the fixtures are in conftest.py).
+
+- Where things are: the repository, and the shared reference data that sits beside it.
+- Training: settings for a fast run, the files a training run writes, assignment re-implemented
+  from ``segmenter.json`` alone, and a small model folder written by hand (the store's tests).
+- The service: learners with known secrets, settings for a test app, writable copies of model
+  folders, a flipped byte, and ``python -m service`` (or any command) on a free loopback port.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,25 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import StandardScaler
 from starlette.exceptions import StarletteDeprecationWarning
 
 from service.config import ServiceSettings
+from training.config import TrainingSettings
+from training.publish import finalize_manifest, staged_model, write_json
+from training.runtime.cleaning import RAW_FIELDS
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 over httpx; either works for the TestClient (with httpx2 in the
@@ -27,19 +43,123 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 __all__ = [
+    "EXPECTED_FILES",
+    "FIGURES",
     "JUNK",
     "LEARNERS",
+    "MODEL_CREATED",
+    "MODEL_FILES",
+    "PNG_BYTES",
+    "REAL_ROWS",
+    "REFERENCE_PROFILE",
+    "REPO",
+    "SERVICE_READY",
+    "SHARED_DATA",
     "LiveService",
     "TestClient",
     "copy_models",
+    "fitted_scaler",
     "flip_byte",
+    "free_port",
+    "joblib_assign",
     "live_service",
+    "numpy_assign",
+    "raw_learners",
+    "running_service",
     "service_env",
     "service_settings",
+    "small_training_settings",
+    "write_small_model",
 ]
 
+# --- where things are -------------------------------------------------------------------------
 REPO = Path(__file__).resolve().parents[1]
+#: The shared reference data beside the repository (tests that need it skip when it is absent).
+SHARED_DATA = REPO.parent / "shared" / "data"
+REAL_ROWS = SHARED_DATA / "real_rows.csv"
+REFERENCE_PROFILE = SHARED_DATA / "reference_profile.json"
 
+#: Lines the reliability tests report (requests sent, failures, cases per operation); printed
+#: in a "reliability figures" section at the end of the run, and quoted in docs/reliability.md.
+FIGURES = pytest.StashKey[list[str]]()
+
+
+# --- training ---------------------------------------------------------------------------------
+def small_training_settings(model_dir: Path, **overrides: object) -> TrainingSettings:
+    """Settings for a fast training run on a small table (seconds, not tens of seconds)."""
+    base: dict[str, object] = {
+        "model_dir": model_dir,
+        "k_max": 8,
+        "silhouette_sample": 3_000,
+        "stability_resamples": 2,
+        "n_micro": 300,
+        "synth_rows": 20_000,
+        "synth_seed": 1,
+    }
+    base.update(overrides)
+    return TrainingSettings(**base)  # type: ignore[arg-type]
+
+
+#: The files of a trained model folder, besides manifest.json (either engine).
+EXPECTED_FILES = {
+    "segmenter.joblib",
+    "segmenter.json",
+    "probes.json",
+    "profiles.json",
+    "report.html",
+    "plots/elbow.png",
+    "plots/dendrogram.png",
+    "plots/segment_map.png",
+    "plots/profile_heatmap.png",
+    "plots/ctc_experience.png",
+}
+
+
+def numpy_assign(doc: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """A from-scratch re-implementation of assignment from segmenter.json alone."""
+    pre = doc["preprocessing"]
+    z = (np.clip(x, pre["clip_lower"], pre["clip_upper"]) - pre["mean"]) / pre["scale"]
+    centers = np.asarray(doc["kmeans"]["centers"])
+    nearest = ((z[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    ids: np.ndarray = np.asarray(doc["kmeans"]["segment_ids"])[nearest]
+    return ids
+
+
+def joblib_assign(folder: Path, x: np.ndarray) -> np.ndarray:
+    """The segment ids the fitted scikit-learn pipeline of segmenter.joblib gives `x`."""
+    bundle = joblib.load(folder / "segmenter.joblib")
+    ids: np.ndarray = np.asarray(bundle["segment_ids"])[bundle["pipeline"].predict(x)]
+    return ids
+
+
+# A small complete model folder, written the way the pipeline writes one.
+MODEL_CREATED = datetime(2026, 11, 28, 17, 55, tzinfo=UTC)
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+#: Its files as the manifest lists them (sorted, posix, without the manifest).
+MODEL_FILES = ("plots/x.png", "profiles.json", "segmenter.joblib", "segmenter.json")
+
+
+def fitted_scaler() -> StandardScaler:
+    """The fitted estimator of the small model folder."""
+    return StandardScaler().fit(np.arange(12, dtype=np.float64).reshape(6, 2))
+
+
+def write_small_model(model_dir: Path, version: str, *, finalize: bool = True) -> Path:
+    """Write a small complete model the way the pipeline does; return its folder."""
+    with staged_model(model_dir, version) as staging:
+        write_json(staging / "segmenter.json", {"k": 3, "centroids": np.eye(3)})
+        write_json(staging / "profiles.json", [{"segment": 0, "name": "Rising stars"}])
+        joblib.dump(fitted_scaler(), staging / "segmenter.joblib")
+        (staging / "plots").mkdir()
+        (staging / "plots" / "x.png").write_bytes(PNG_BYTES)
+        if finalize:
+            finalize_manifest(
+                staging, {"created_at": MODEL_CREATED, "metrics": {"silhouette": 0.41}}
+            )
+    return model_dir / version
+
+
+# --- the service: learners, settings, model folders --------------------------------------------
 #: Learners with known email_hash / company_hash values (the logs must never show them).
 LEARNERS: list[dict[str, Any]] = [
     {
@@ -63,6 +183,12 @@ JUNK: dict[str, Any] = {
     "ctc": 2,
     "job_position": "Not Available",
 }
+
+
+def raw_learners(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a raw table as the API would receive them (NaN/NA as None)."""
+    rows = frame[list(RAW_FIELDS)].astype(object).where(frame[list(RAW_FIELDS)].notna(), None)
+    return [{key: row[key] for key in RAW_FIELDS} for row in rows.to_dict(orient="records")]
 
 
 def service_settings(model_dir: Path, **overrides: Any) -> ServiceSettings:
@@ -92,11 +218,24 @@ def flip_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+# --- the service as a process -----------------------------------------------------------------
+SERVICE_READY = (REPO / "service" / "__main__.py").exists() and (
+    REPO / "service" / "main.py"
+).exists()
+
+
 def service_env(**extra: str) -> dict[str, str]:
     """This process's environment without any LEARNSEG_ setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSEG_")}
     env.update(OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1", **extra)
     return env
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (now)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -110,12 +249,6 @@ class LiveService:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -132,36 +265,42 @@ def live_service(
     `env` holds LEARNSEG_* settings (the parent's are dropped). The process is stopped on exit
     (SIGTERM, then SIGKILL after 10 s); its output stays in `log`.
     """
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "service", "--model-dir", str(model_dir), "--port", str(port)]
+    with _process(command, service_env(**dict(env or {})), log, REPO) as process:
+        service = LiveService(f"http://127.0.0.1:{port}", port, process, log)
+        _wait_for_200(process, service.url + wait_for, log, timeout)
+        yield service
+
+
+@contextmanager
+def running_service(
+    command: list[str],
+    env: Mapping[str, str],
+    port: int,
+    log: Path,
+    *,
+    cwd: Path = REPO,
+    timeout: float = 60.0,
+) -> Iterator[str]:
+    """Start `command`, wait until /health/ready answers 200, yield its base URL, then stop it."""
+    base = f"http://127.0.0.1:{port}"
+    with _process(command, env, log, cwd) as process:
+        _wait_for_200(process, f"{base}/health/ready", log, timeout)
+        yield base
+
+
+@contextmanager
+def _process(
+    command: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` with its output in `log`; stopped on exit (SIGTERM, then SIGKILL after 10 s)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=service_env(**dict(env or {})),
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            list(command), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT
         )
-    service = LiveService(f"http://127.0.0.1:{port}", port, process, log)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"the service exited with {process.returncode}:\n{service.output()}"
-                )
-            try:
-                if httpx.get(service.url + wait_for, timeout=2.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                tail = "\n".join(service.output().splitlines()[-20:])
-                raise AssertionError(
-                    f"{wait_for} did not answer 200 within {timeout:.0f} s:\n{tail}"
-                )
-            time.sleep(0.1)
-        yield service
+        yield process
     finally:
         process.terminate()
         try:
@@ -169,3 +308,23 @@ def live_service(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def _wait_for_200(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+    """Poll `url` until it answers 200; fail with the log's tail if the process ends first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"the service exited with {process.returncode}:\n{_tail(log)}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer 200 within {timeout:.0f} s:\n{_tail(log)}")
+        time.sleep(0.1)
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,11 +15,6 @@ from service.metrics import ServiceMetrics
 from service.schemas import Learner, learner_columns
 from service.segmenter import Segmenter
 from tests.helpers import JUNK, LEARNERS
-
-
-@pytest.fixture(scope="module")
-def segmenter(service_model_dir: Path) -> Segmenter:
-    return Segmenter.load(service_model_dir)
 
 
 def _assign(segmenter: Segmenter, items: list[Any], *, chunk: int, max_batch: int = 100) -> Any:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,23 +13,7 @@ import httpx
 import pytest
 
 from service.__main__ import main, settings_from_args
-from tests.helpers import JUNK, LEARNERS
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSEG_")}
-    env.update(extra)
-    return env
-
-
-@pytest.fixture
-def no_learnseg_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith("LEARNSEG_"):
-            monkeypatch.delenv(name)
-    return monkeypatch
+from tests.helpers import JUNK, LEARNERS, REPO, free_port, service_env
 
 
 def test_help() -> None:
@@ -41,7 +23,7 @@ def test_help() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_clean_env(),
+        env=service_env(),
     )
     assert result.returncode == 0, result.stderr
     for flag in ("--model-dir", "--host", "--port", "--workers", "--log-level"):
@@ -95,15 +77,8 @@ def test_a_bad_setting_is_one_sentence(
     assert "setting max_batch" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_real_server_logs_json_lines_without_secrets(service_model_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -118,7 +93,7 @@ def test_real_server_logs_json_lines_without_secrets(service_model_dir: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_clean_env(LEARNSEG_API_KEYS="k-e2e-secret"),
+        env=service_env(LEARNSEG_API_KEYS="k-e2e-secret"),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -198,7 +173,7 @@ def _run_blocked(model_dir: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env=_clean_env(),
+        env=service_env(),
     )
 
 

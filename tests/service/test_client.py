@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -26,9 +21,9 @@ from service.client import (
     RunnerUp,
     _retry_delay,
 )
+from tests.helpers import REPO, SERVICE_READY, free_port, running_service, service_env
 from training.pipeline import TrainingResult
 
-REPO = Path(__file__).resolve().parents[2]
 BASE = "http://learnseg.test"
 
 ASSIGNMENT: dict[str, Any] = {
@@ -374,68 +369,9 @@ def test_async_batch_segments_and_profile() -> None:
 
 # --------------------------------------------------------------------------- the real service
 
-SERVICE_READY = (REPO / "service" / "__main__.py").exists() and (
-    REPO / "service" / "main.py"
-).exists()
 live = pytest.mark.skipif(
     not SERVICE_READY, reason="service/__main__.py and service/main.py are not written yet"
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def service_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any LEARNSEG_ setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSEG_")}
-    env.update(OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-@contextmanager
-def running_service(
-    command: list[str],
-    env: Mapping[str, str],
-    port: int,
-    log: Path,
-    *,
-    cwd: Path = REPO,
-    timeout: float = 60.0,
-) -> Iterator[str]:
-    """Start `command`, wait until /health/ready answers 200, yield its base URL, then stop it."""
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command, env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the service exited with {proc.returncode}:\n{_tail(log)}")
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the service was not ready within {timeout:.0f} s:\n{_tail(log)}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def _tail(log: Path, lines: int = 40) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 LEARNERS: list[dict[str, Any]] = [

@@ -1,9 +1,8 @@
-"""The segment service's endpoints: assignment, batches, profiles, the model, the docs."""
+"""The endpoints (service.routes): assignment, batches, profiles, the model, the OpenAPI schema."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,6 @@ from service.schemas import (
 )
 from tests.helpers import JUNK, LEARNERS, TestClient, service_settings
 from training.pipeline import TrainingResult
-
-
-@pytest.fixture(scope="module")
-def client(service_model_dir: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(service_settings(service_model_dir))) as client:
-        yield client
 
 
 def test_health(client: TestClient, trained_small: TrainingResult) -> None:
@@ -154,14 +147,6 @@ def test_batch_limit_is_a_setting(service_model_dir: Path) -> None:
     assert over.json()["detail"] == "A batch holds at most 3 learners; this one has 4."
 
 
-def test_body_over_the_byte_limit_is_413(service_model_dir: Path) -> None:
-    app = create_app(service_settings(service_model_dir, max_body_bytes=2048))
-    with TestClient(app) as client:
-        response = client.post("/segment/batch", json={"learners": [LEARNERS[0]] * 20})
-    assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is larger than the limit of 2048 bytes."}
-
-
 def test_segments_and_coarse_segments(client: TestClient, trained_small: TrainingResult) -> None:
     fine = SegmentList.model_validate(client.get("/segments").json()).segments
     assert [s.id for s in fine] == list(range(trained_small.k))
@@ -214,15 +199,6 @@ def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
     assert info.trained_at.startswith("20")
 
 
-def test_unknown_route_and_method(client: TestClient) -> None:
-    missing = client.get("/nope")
-    assert missing.status_code == 404
-    assert missing.json() == {"detail": "There is no route /nope; see /docs for the API."}
-    wrong = client.get("/segment")
-    assert wrong.status_code == 405
-    assert wrong.json() == {"detail": "/segment does not accept GET."}
-
-
 def test_openapi_documents_every_route_with_examples(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {
@@ -250,15 +226,6 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert "securitySchemes" not in schema.get("components", {})  # no keys configured
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-
-
-def test_docs_can_be_turned_off(service_model_dir: Path) -> None:
-    with TestClient(create_app(service_settings(service_model_dir, docs=False))) as client:
-        assert client.get("/docs").status_code == 404
-        assert client.get("/openapi.json").status_code == 404
-        assert client.get("/redoc").status_code == 404
-        assert client.get("/nope").json() == {"detail": "There is no route /nope."}
-        assert client.post("/segment", json=LEARNERS[0]).status_code == 200
 
 
 def test_a_batch_in_small_chunks_answers_the_same(service_model_dir: Path) -> None:

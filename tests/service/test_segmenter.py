@@ -1,25 +1,28 @@
-"""The Segmenter's two paths against the trained pipeline, and the batch response renderer."""
+"""The Segmenter (service.segmenter): both paths place like the trained pipeline, the kernel is
+built from the joblib pipeline, and a model that disagrees with it or is of another format is
+refused."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import joblib
 import numpy as np
-import orjson
 import pandas as pd
-import pytest
 
 from service.main import create_app
-from service.render import render_batch
-from service.schemas import Learner, learner_columns
 from service.segmenter import Segmenter
-from tests.helpers import JUNK, LEARNERS, TestClient, copy_models, service_settings
+from tests.helpers import (
+    JUNK,
+    TestClient,
+    copy_models,
+    joblib_assign,
+    raw_learners,
+    service_settings,
+)
 from training.pipeline import TrainingResult
 from training.publish import finalize_manifest
 from training.runtime.artifacts import MANIFEST_FILE
@@ -27,23 +30,6 @@ from training.runtime.cleaning import RAW_FIELDS, apply_rules
 from training.runtime.features import clean_columns, compute_features
 from training.runtime.ops import ARRAY
 from training.synth import generate_learners
-
-
-@pytest.fixture(scope="module")
-def segmenter(service_model_dir: Path) -> Segmenter:
-    return Segmenter.load(service_model_dir)
-
-
-def _raw_learners(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of a raw table as the API would receive them (NaN/NA as None)."""
-    rows = frame[list(RAW_FIELDS)].astype(object).where(frame[list(RAW_FIELDS)].notna(), None)
-    return [{key: row[key] for key in RAW_FIELDS} for row in rows.to_dict(orient="records")]
-
-
-def _joblib_segments(folder: Path, x: np.ndarray) -> np.ndarray:
-    bundle = joblib.load(folder / "segmenter.joblib")
-    out: np.ndarray = np.asarray(bundle["segment_ids"])[bundle["pipeline"].predict(x)]
-    return out
 
 
 def test_both_paths_place_like_the_trained_pipeline(
@@ -54,112 +40,16 @@ def test_both_paths_place_like_the_trained_pipeline(
     scikit-learn pipeline) gives on the learners' features under the frozen rules."""
     model = segmenter.model
     for raw in (generate_learners(rows=10_000, seed=11), real_raw):
-        learners = _raw_learners(raw)
+        learners = raw_learners(raw)
         columns = {name: [x[name] for x in learners] for name in RAW_FIELDS}
         clean = apply_rules(columns, model.rules, ARRAY)
         values = compute_features(clean_columns(clean), model.tables, ARRAY)
         x = np.column_stack([values[name] for name in model.features])
-        expected = _joblib_segments(trained_small.folder, x)
+        expected = joblib_assign(trained_small.folder, x)
         placed = segmenter.place(columns)
         np.testing.assert_array_equal(model.segment_ids[placed.nearest], expected)
         scalar = [segmenter.assign(learner).segment_id for learner in learners[:2_000]]
         np.testing.assert_array_equal(scalar, expected[:2_000])
-
-
-def _items(learners: list[Any]) -> list[Learner | Any]:
-    out: list[Learner | Any] = []
-    for item in learners:
-        try:
-            out.append(Learner.model_validate(item))
-        except ValueError:
-            out.append(item)
-    return out
-
-
-@pytest.mark.parametrize("chunk", [1, 3, 100])
-@pytest.mark.parametrize("bad_at", [(), (0,), (1, 3), (0, 1, 2, 3, 4, 5, 6)])
-def test_render_batch_is_orjson_of_the_results_byte_for_byte(
-    segmenter: Segmenter, bad_at: tuple[int, ...], chunk: int
-) -> None:
-    """The column renderer writes what orjson writes for the result dicts, byte for byte:
-    both follow Assignment.FIELDS, so this holds every value's text (numbers as orjson writes
-    them, names, warnings), with invalid items and chunks interleaved."""
-    learners: list[Any] = [*LEARNERS, JUNK, {"ctc": 7.5e5, "orgyear": 2016.5}]
-    items = _items([{"ctc": -1} if i in bad_at else x for i, x in enumerate(learners)])
-    valid = [i for i, item in enumerate(items) if isinstance(item, Learner)]
-    errors = {i: {"index": i, "error": "ctc: bad"} for i in range(len(items)) if i not in valid}
-    parts = [
-        (segmenter.place(learner_columns([items[i] for i in indices])), indices)
-        for indices in (valid[start : start + chunk] for start in range(0, len(valid), chunk))
-    ]
-    body = render_batch(segmenter, parts, errors)
-    results = [
-        {"index": index, **assignment.to_dict()}
-        for placed, indices in parts
-        for index, assignment in zip(indices, segmenter.assignments(placed), strict=True)
-    ]
-    merged = iter(results)
-    expected = [errors[i] if i in errors else next(merged) for i in range(len(items))]
-    assert body == orjson.dumps({"results": expected})
-
-
-def test_a_one_segment_model_has_no_runner_up(segmenter: Segmenter) -> None:
-    model = dataclasses.replace(
-        segmenter.model,
-        centers=segmenter.model.centers[:1],
-        segment_ids=segmenter.model.segment_ids[:1],
-        coarse=segmenter.model.coarse[:1],
-    )
-    one = dataclasses.replace(segmenter, model=model)
-    single = one.assign(JUNK).to_dict()
-    assert single["runner_up"] is None and single["margin"] is None
-    placed = one.place({k: [x.get(k) for x in (JUNK, *LEARNERS)] for k in RAW_FIELDS})
-    body = orjson.loads(render_batch(one, [(placed, list(range(6)))], {}))
-    assert body == {
-        "results": [{"index": i, **a.to_dict()} for i, a in enumerate(one.assignments(placed))]
-    }
-    assert {r["runner_up"] for r in body["results"]} == {None}
-    assert body["results"][0] == {"index": 0, **single}
-
-
-def _counts(text: str, metric: str) -> dict[str, float]:
-    pattern = rf'{metric}_total\{{\w+="([^"]+)"\}} ([0-9.e+]+)'
-    return {label: float(n) for label, n in re.findall(pattern, text)}
-
-
-def test_batch_and_single_requests_count_the_same_metrics(
-    service_model_dir: Path, real_raw: pd.DataFrame
-) -> None:
-    """Every warning kind the single path counts (by sentence), the batch counts (by rule)."""
-    junk: list[dict[str, Any]] = [
-        JUNK,
-        {"ctc": 2, "orgyear": 20165, "ctc_updated_year": 2099},
-        {"ctc": 9e11, "orgyear": 1, "ctc_updated_year": 1000, "company_hash": "0"},
-        {"ctc": 5e5, "orgyear": 2021, "ctc_updated_year": 2019, "job_position": "NA"},
-        {"ctc": 5e5, "job_position": "Chief Vibes Officer", "company_hash": "nobody co"},
-        {"ctc": 5e5, "orgyear": 2016.5, "job_position": "  backend   ENGINEER "},
-    ]
-    learners = junk + _raw_learners(real_raw) + LEARNERS
-    settings = service_settings(service_model_dir)
-    with TestClient(create_app(settings)) as single, TestClient(create_app(settings)) as batch:
-        for learner in learners:
-            assert single.post("/segment", json=learner).status_code == 200
-        assert batch.post("/segment/batch", json={"learners": learners}).status_code == 200
-        one, many = single.get("/metrics").text, batch.get("/metrics").text
-    for metric in ("learnseg_fallbacks", "learnseg_assignments"):
-        assert _counts(one, metric) == _counts(many, metric), metric
-    kinds = _counts(many, "learnseg_fallbacks")
-    assert {
-        "ctc_clipped",
-        "ctc_updated_year_imputed",
-        "ctc_updated_year_capped",
-        "company_missing",
-        "company_fallback",
-        "title_placeholder",
-        "orgyear_typo",
-        "orgyear_imputed",
-    } <= set(kinds)
-    assert sum(_counts(many, "learnseg_assignments").values()) == len(learners)
 
 
 # ---------------------------------------------------------------------- the pipeline check

@@ -1,6 +1,6 @@
 """A barrage of bad requests against a real ``python -m service``: clear 4xx, never a 5xx.
 
-tests/test_service_validation.py checks each bad body in-process (the exact 422 locations and
+tests/service/test_schemas.py checks each bad body in-process (the exact 422 locations and
 sentences). Here the same kinds of input go over real sockets to uvicorn, from several threads
 at once, together with what only a real server sees: bodies over the byte limit with and
 without Content-Length (chunked), a client hanging up mid-body, bytes that are not HTTP, a

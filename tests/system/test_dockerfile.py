@@ -25,10 +25,9 @@ from pathlib import Path
 import pytest
 
 from service.client import Assignment, LearnsegClient
-from tests.service.test_client import SERVICE_READY, free_port, running_service, service_env
+from tests.helpers import REPO, SERVICE_READY, free_port, running_service, service_env
 from training.pipeline import TrainingResult
 
-REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 FINAL_ENV = {
@@ -244,7 +243,7 @@ def test_dockerignore_keeps_only_what_the_build_needs() -> None:
         ".ruff_cache/x",
         ".pytest_cache/v/cache",
         "training/__pycache__/features.cpython-311.pyc",
-        "tests/test_client.py",
+        "tests/service/test_client.py",
         "bench/data.py",
         "docs/benchmarks.md",
         "data/learners.csv",

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.helpers import REPO, free_port
 from training.pipeline import TrainingResult
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+OUTPUT = REPO / "test-output"
 
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
@@ -32,15 +31,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(trained_small: TrainingResult) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"LEARNSEG_MODEL_DIR": str(trained_small.folder.parent)}
     env.pop("LEARNSEG_API_KEYS", None)
     proc = subprocess.Popen(

@@ -7,8 +7,9 @@
 3. Artifacts written by another scikit-learn or numpy major.minor are refused, naming both
    versions, at start-up and on reload.
 4. A training run killed with SIGKILL:
-   tests/test_pipeline.py::test_killed_run_leaves_latest_untouched kills ``python -m training
-   train`` mid-way (cleaning or the sweep); here it is killed while it writes its artifacts.
+   tests/training/test_pipeline.py::test_killed_run_leaves_latest_untouched kills
+   ``python -m training train`` mid-way (cleaning or the sweep); here it is killed while it
+   writes its artifacts.
    Either way LATEST names the last complete model, which still verifies and serves.
 5. POST /admin/reload while clients keep sending: zero failed requests, every response names the
    version that placed it (and its segment names come from that version), and every request sent

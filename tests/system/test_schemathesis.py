@@ -17,7 +17,7 @@ test runs schemathesis' own CLI against a real ``python -m service`` (uvicorn, A
 every phase (examples, coverage, fuzzing, stateful) over real sockets. The figures (cases per
 operation) are printed at the end of the run.
 
-    .venv/bin/python -m pytest tests/test_schemathesis.py
+    .venv/bin/python -m pytest tests/system/test_schemathesis.py
 """
 
 from __future__ import annotations

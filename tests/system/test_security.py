@@ -1,6 +1,6 @@
 """Security: keys on every route of the schema, nothing secret in logs, docs off, no joblib.
 
-tests/test_service_auth.py checks the 401 route by route from a hand-written list; here the
+tests/service/test_deps.py checks the 401 route by route from a hand-written list; here the
 routes come from the app's own OpenAPI schema, so a route added later is covered without
 editing the test. The log test sends learners with known email_hash / company_hash values and
 a key through every path that logs (placements, batches, every kind of error, reloads that
@@ -8,7 +8,8 @@ succeed and fail, a 500) and looks for them in every log line. The service unpic
 ``segmenter.joblib`` only through an allow-list: a file whose ``__reduce__`` would run a command,
 or that holds an object array, is refused with the command never run, even with the manifest
 re-sealed to match it; a model without the file is refused. (The bytes themselves are read only
-from inside the model folder and after their SHA-256 matches: tests/test_artifacts.py.)
+from inside the model folder and after their SHA-256 matches:
+tests/training/runtime/test_artifacts.py.)
 """
 
 from __future__ import annotations

@@ -1,14 +1,18 @@
-"""The training CLI: synth and inspect, their JSON output and their one-sentence errors."""
+"""The training CLI (python -m training): synth, inspect, train and report, their output and their
+one-sentence errors."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 from typer.testing import CliRunner
 
 from training.__main__ import app
+from training.pipeline import TrainingResult
+from training.runtime import artifacts
 
 runner = CliRunner()
 
@@ -68,3 +72,36 @@ def test_bad_setting_is_one_sentence(monkeypatch) -> None:
     result = runner.invoke(app, ["inspect", "whatever.csv"])
     assert result.exit_code == 2
     assert "orgyear_min" in result.stderr and "Traceback" not in result.output
+
+
+def test_report_command_rebuilds_and_manifest_still_verifies(
+    trained_small: TrainingResult, tmp_path: Path
+) -> None:
+    copy = tmp_path / trained_small.version
+    subprocess.run(["cp", "-r", str(trained_small.folder), str(copy)], check=True)
+    (copy / "report.html").unlink()
+    result = CliRunner().invoke(app, ["report", str(copy)])
+    assert result.exit_code == 0, result.output
+    page = (copy / "report.html").read_text()
+    assert "Who are our learners?" in page and "plots/elbow.png" in page
+    assert "K-Means against the hierarchical (Ward) reference" in page
+    artifacts.verify_model(copy)
+
+
+def test_report_refuses_a_tampered_model(trained_small: TrainingResult, tmp_path: Path) -> None:
+    copy = tmp_path / trained_small.version
+    subprocess.run(["cp", "-r", str(trained_small.folder), str(copy)], check=True)
+    (copy / "profiles.json").write_text("{}")
+    result = CliRunner().invoke(app, ["report", str(copy)])
+    assert result.exit_code == 2
+    assert "profiles.json does not match" in result.stderr
+
+
+def test_train_cli_summary_and_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["train", "--hierarchical", "fast", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "two-stage or exact" in bad.stderr
+    bad = runner.invoke(app, ["train", "--previous", str(tmp_path), "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "not a model folder" in bad.stderr
+    missing = runner.invoke(app, ["train", "--data", str(tmp_path / "none.csv")])
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr

@@ -6,7 +6,6 @@ import csv
 import gzip
 import http.server
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import free_port
 from training.data import (
     NUMERIC_COLUMNS,
     REQUIRED_COLUMNS,
@@ -25,8 +25,6 @@ from training.data import (
     load_learners,
     read_learners_frame,
 )
-
-REAL_ROWS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_rows.csv"
 
 HEADER = "Unnamed: 0,company_hash,email_hash,orgyear,ctc,job_position,ctc_updated_year"
 ROWS = [
@@ -73,13 +71,6 @@ def _expected_from_csv(path: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # the genuine rows
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_rows_path() -> Path:
-    if not REAL_ROWS.exists():
-        pytest.skip(f"{REAL_ROWS} is absent (the shared reference data sits beside the repo)")
-    return REAL_ROWS
 
 
 def test_real_rows_are_read_faithfully(real_rows_path: Path) -> None:
@@ -738,10 +729,7 @@ def test_read_timeout(server: tuple[str, _Server], tmp_path: Path) -> None:
 
 
 def test_connection_refused(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/learners.csv"
+    url = f"http://127.0.0.1:{free_port()}/learners.csv"
 
     with pytest.raises(DataError, match=rf"^Could not download {url}: cannot connect \("):
         load_learners(url, cache_dir=tmp_path, progress=False)

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import REFERENCE_PROFILE
 from training import synth
 from training.synth import RAW_COLUMNS, generate_learners, write_learners
 
-PROFILE_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference_profile.json"
 TEXT_COLUMNS = ["company_hash", "email_hash", "job_position"]
 HEX64 = re.compile(r"[0-9a-f]{64}")
 CIPHER_NAME = r"[a-z]+( [a-z]+)*"
@@ -59,9 +59,11 @@ def _published_cleaning(df: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def profile() -> dict[str, Any]:
-    if not PROFILE_PATH.exists():
-        pytest.skip(f"{PROFILE_PATH} is not there (the shared reference data sits beside the repo)")
-    data: dict[str, Any] = json.loads(PROFILE_PATH.read_text(encoding="utf-8"))
+    if not REFERENCE_PROFILE.exists():
+        pytest.skip(
+            f"{REFERENCE_PROFILE} is not there (the shared reference data sits beside the repo)"
+        )
+    data: dict[str, Any] = json.loads(REFERENCE_PROFILE.read_text(encoding="utf-8"))
     return data
 
 

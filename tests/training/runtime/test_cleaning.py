@@ -1,4 +1,6 @@
-"""Cleaning rules: normalisation, junk handling, learned bounds, dedupe, one row per learner."""
+"""The apply half of the cleaning rules (training.runtime.cleaning): normalisation, junk
+handling, the warnings' flags, one learner like a batch row. The fit half (learned bounds, dedupe,
+one row per learner) is in tests/training/test_cleaning.py."""
 
 from __future__ import annotations
 
@@ -11,24 +13,12 @@ import pytest
 from training.cleaning import clean_learners
 from training.config import TrainingSettings
 from training.runtime.cleaning import (
-    RULES,
     CleaningRules,
     apply_rules,
     fold_title,
     normalize_company,
     role_family,
 )
-
-HEX = "a" * 64
-
-
-def _raw(rows: list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    for column in ("company_hash", "email_hash", "job_position"):
-        frame[column] = frame[column].astype(object)
-    for column in ("orgyear", "ctc", "ctc_updated_year"):
-        frame[column] = frame[column].astype(np.float64)
-    return frame
 
 
 def _rules(**overrides: object) -> CleaningRules:
@@ -192,70 +182,10 @@ def test_apply_rules_single_learner_equals_batch_row() -> None:
     }
 
 
-def test_clean_learners_dedupes_and_keeps_history() -> None:
-    rows = [
-        # learner A: an exact duplicate, then two years; the latest titled record wins
-        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 500_000,
-         "job_position": "Backend Engineer", "ctc_updated_year": 2019},
-        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 500_000,
-         "job_position": "Backend Engineer", "ctc_updated_year": 2019},
-        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 800_000,
-         "job_position": "SDET", "ctc_updated_year": 2021},
-        {"company_hash": "abc", "email_hash": "A", "orgyear": 2015, "ctc": 800_000,
-         "job_position": None, "ctc_updated_year": 2021},
-        # learner B: one record
-        {"company_hash": "xyz", "email_hash": "B", "orgyear": 2010, "ctc": 2_000_000,
-         "job_position": "Backend Engineer", "ctc_updated_year": 2020},
-        # learner C: no usable CTC
-        {"company_hash": "xyz", "email_hash": "C", "orgyear": 2010, "ctc": None,
-         "job_position": "Backend Engineer", "ctc_updated_year": 2020},
-    ]  # fmt: skip
-    settings = TrainingSettings(
-        min_title_learners=1, ctc_lower_quantile=0.0, ctc_upper_quantile=1.0
-    )
-    result = clean_learners(_raw(rows), settings)
-    counts = result.report.counts()
-    assert list(counts) == [name for name in RULES if name in counts]  # run order kept
-    assert counts["exact_duplicates_dropped"] == 1
-    assert counts["ctc_missing_dropped"] == 1
-    assert counts["one_row_per_learner"] == 2
-    assert result.report.rows_in == 6 and result.report.rows_out == 4
-    assert result.report.learners == 2
-    learners = result.learners.set_index("learner_id")
-    assert list(learners.index) == ["A", "B"]
-    a = learners.loc["A"]
-    assert a["ctc"] == 800_000 and a["job_title"] == "SDET" and a["n_records"] == 3
-    assert a["ctc_growth"] == pytest.approx(np.log(800_000 / 500_000) / 2)
-    assert learners.loc["B", "n_records"] == 1 and learners.loc["B", "ctc_growth"] == 0
-    assert result.rules.reference_year == 2022
-    json.dumps(result.report.to_dict())  # JSON-serialisable
-
-
 def test_rules_round_trip_through_json(small_raw: pd.DataFrame, settings: TrainingSettings) -> None:
     rules = clean_learners(small_raw, settings).rules
     again = CleaningRules.from_dict(json.loads(json.dumps(rules.to_dict())))
     assert again == rules
-
-
-def test_learned_bounds_come_from_settings(small_raw: pd.DataFrame) -> None:
-    wide = clean_learners(
-        small_raw, TrainingSettings(ctc_lower_quantile=0.0, ctc_upper_quantile=1.0)
-    )
-    tight = clean_learners(
-        small_raw, TrainingSettings(ctc_lower_quantile=0.05, ctc_upper_quantile=0.95)
-    )
-    assert wide.rules.ctc_low < tight.rules.ctc_low < tight.rules.ctc_high < wide.rules.ctc_high
-    assert (
-        tight.report.counts()["ctc_below_bound_raised"]
-        > wide.report.counts()["ctc_below_bound_raised"]
-    )
-    later = clean_learners(small_raw, TrainingSettings(orgyear_min=2000))
-    assert (
-        later.report.counts()["orgyear_implausible_imputed"]
-        > wide.report.counts()["orgyear_implausible_imputed"]
-    )
-    fixed = clean_learners(small_raw, TrainingSettings(reference_year=2030))
-    assert fixed.rules.reference_year == 2030
 
 
 def test_every_junk_value_of_the_real_rows_is_caught(real_raw: pd.DataFrame) -> None:

@@ -1,4 +1,6 @@
-"""Learner features: one implementation for the batch and the single-learner paths."""
+"""Learner features (training.runtime.features): one implementation for the batch and the
+single-learner paths, its fallbacks, and frozen tables that need no pandas. The fit half is in
+tests/training/test_features.py."""
 
 from __future__ import annotations
 
@@ -12,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.config import TrainingSettings
-from training.features import LearnerData, build_learner_data
+from training.features import LearnerData
 from training.runtime.cleaning import CleaningRules
 from training.runtime.features import FEATURE_COLUMNS, FeatureTables, learner_features
 
@@ -70,24 +71,6 @@ def test_history_is_passed_through(small_raw: pd.DataFrame, small_data: LearnerD
             assert got.features[name] == expected[name], name
 
 
-def test_features_are_finite_and_shaped(small_data: LearnerData) -> None:
-    features = small_data.features
-    assert list(features.columns) == list(FEATURE_COLUMNS)
-    assert len(features) == len(small_data.learners) == small_data.report.learners
-    assert np.isfinite(features.to_numpy()).all()
-    assert set(features["company_tier"].unique()) == {1.0, 2.0, 3.0}
-    assert set(features["designation_flag"].unique()) == {1.0, 2.0, 3.0}
-    assert (features["years_experience"] >= 0).all()
-
-
-def test_tier_one_is_best_paid(small_data: LearnerData) -> None:
-    features = small_data.features
-    by_tier = features.groupby("company_tier")["log_ctc"].median()
-    assert by_tier[1.0] > by_tier[2.0] > by_tier[3.0]
-    by_class = features.groupby("job_class")["log_ctc"].median()
-    assert by_class[1.0] > by_class[3.0]
-
-
 def test_unseen_company_and_title_fall_back(small_data: LearnerData) -> None:
     rules, tables = small_data.rules, small_data.tables
     got = learner_features(
@@ -111,28 +94,6 @@ def test_unseen_company_and_title_fall_back(small_data: LearnerData) -> None:
     )
     assert any("company not seen in training" in w for w in got.warnings)
     assert any("rare: mapped to role family" in w for w in got.warnings)
-
-
-def test_small_groups_fall_back(small_raw: pd.DataFrame) -> None:
-    strict = build_learner_data(small_raw, TrainingSettings(min_group_size=50))
-    loose = build_learner_data(small_raw, TrainingSettings(min_group_size=1))
-    assert len(strict.tables.company_median) < len(loose.tables.company_median)
-    assert len(strict.tables.peer_median) < len(loose.tables.peer_median)
-    assert strict.features["company_known"].mean() < loose.features["company_known"].mean()
-    sizes = strict.learners["company"].value_counts()
-    small = sizes[sizes < 50].index[0]
-    assert small not in strict.tables.company_median
-    assert strict.tables.company_size[small] == sizes[small]
-
-
-def test_reference_year_is_frozen_not_now(small_raw: pd.DataFrame) -> None:
-    a = build_learner_data(small_raw, TrainingSettings())
-    b = build_learner_data(small_raw, TrainingSettings(reference_year=a.rules.reference_year + 3))
-    assert a.tables.reference_year == a.rules.reference_year
-    diff = b.features["years_experience"] - a.features["years_experience"]
-    same_start = a.learners["orgyear"] == b.learners["orgyear"]
-    assert same_start.mean() > 0.99  # a later reference year makes a few future years plausible
-    assert np.allclose(diff[same_start], 3)
 
 
 def test_tables_round_trip_and_single_path_needs_no_pandas(
