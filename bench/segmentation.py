@@ -25,7 +25,7 @@ from training.model import build_pipeline
 from training.pipeline import load_raw
 
 INPUT_SETS: dict[str, tuple[str, ...]] = {
-    "current five": (
+    "earlier five (pay within company, job class)": (
         "years_experience",
         "log_ctc",
         "pay_vs_company",
@@ -49,7 +49,7 @@ INPUT_SETS: dict[str, tuple[str, ...]] = {
         "company_tier",
         "designation_flag",
     ),
-    "experience, pay vs experience, company tier": (
+    "experience, pay vs experience, company tier (default)": (
         "years_experience",
         "pay_vs_experience",
         "company_tier",
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=20)
     parser.add_argument("--sets", nargs="+", default=list(INPUT_SETS))
     parser.add_argument("--n-init", type=int, default=TrainingSettings().stability_n_init)
+    parser.add_argument("--default-only", action="store_true", help="Only the default inputs.")
     args = parser.parse_args()
     base = TrainingSettings()
     print(
@@ -81,15 +82,16 @@ def main() -> None:
         raw, _ = load_raw(settings)
         data = build_learner_data(raw, settings)
         print(f"\n## generator seed {seed}: {len(data.features):,} learners")
-        for name in args.sets:
-            features = list(INPUT_SETS[name])
+        sets = {"default": base.cluster_features} if args.default_only else INPUT_SETS
+        for name in args.sets if not args.default_only else ["default"]:
+            features = list(sets[name])
             x = data.features[features].to_numpy(np.float64)
             z = build_pipeline(2, seed=0, n_init=1)[:-1].fit_transform(x)
             start = time.perf_counter()
             sweep = clustering.sweep_k(
                 z,
-                2,
-                8,
+                settings.k_min,
+                settings.k_max,
                 seed=settings.seed,
                 n_init=settings.sweep_n_init,
                 silhouette_sample=5_000,
@@ -105,7 +107,7 @@ def main() -> None:
                 mark = "*" if sweep.is_stable(k, base.min_stability, base.min_jaccard) else " "
                 cells.append(f"{k}:{sweep.stability[i]:.2f}/{min(sweep.jaccard[i]):.2f}{mark}")
             print(
-                f"{name:38s} knee {sweep.knee} -> k = {choice.k:2d} ({choice.source}); "
+                f"{name:55s} knee {sweep.knee} -> k = {choice.k:2d} ({choice.source}); "
                 f"{time.perf_counter() - start:4.1f} s"
             )
             print("    " + "  ".join(cells))

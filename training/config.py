@@ -142,6 +142,13 @@ class TrainingSettings(BaseSettings):
         description="Bootstrap Jaccard every segment of a stable k needs (clusterboot: 0.75 = "
         "valid and stable, under 0.6 the segment dissolves).",
     )
+    low_confidence_quantile: float = Field(
+        default=0.10,
+        gt=0.0,
+        lt=0.5,
+        description="A placement whose relative margin (d2 - d1) / d2 is below this quantile of "
+        "the training learners' is 'low' confidence.",
+    )
     hierarchical: Literal["two-stage", "exact"] = Field(
         default="two-stage",
         description="two-stage: MiniBatchKMeans micro-clusters + weighted Ward; exact: Ward "

@@ -262,6 +262,7 @@ def run(
         hierarchy_method=hierarchy.method,
         map_z=z[sample],
         map_labels=labels[sample],
+        low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
     )
     with clock.step("write", "Writing artifacts, plots and report"):

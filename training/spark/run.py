@@ -264,6 +264,7 @@ def train(
         hierarchy_method=HIERARCHY_METHOD,
         map_z=sample.z[rows],
         map_labels=sample_labels[rows],
+        low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
     )
     java = java_version()
