@@ -97,6 +97,8 @@ class Assignment:
     distance: float
     runner_up: RunnerUp | None
     margin: float | None
+    relative_margin: float | None
+    confidence: str
     features: dict[str, float]
     warnings: list[str]
     model_version: str
@@ -106,6 +108,7 @@ class Assignment:
         """Build from the service's JSON object (KeyError, TypeError or ValueError if not one)."""
         runner = data["runner_up"]
         margin = data["margin"]
+        relative = data["relative_margin"]
         return cls(
             segment_id=int(data["segment_id"]),
             segment_name=str(data["segment_name"]),
@@ -115,6 +118,8 @@ class Assignment:
             if runner is None
             else RunnerUp(segment_id=int(runner["segment_id"]), distance=float(runner["distance"])),
             margin=None if margin is None else float(margin),
+            relative_margin=None if relative is None else float(relative),
+            confidence=str(data["confidence"]),
             features={str(k): float(v) for k, v in data["features"].items()},
             warnings=[str(w) for w in data["warnings"]],
             model_version=str(data["model_version"]),

@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 
 from service.segmenter import Assignment, Placement, Segmenter
+from training.runtime.segmenter import HIGH, LOW, relative_margin
 
 __all__ = ["render_batch"]
 
@@ -111,6 +112,21 @@ def _margin(segmenter: Segmenter, placed: Placement) -> list[Piece]:
     return [_numbers(placed.runner_up_distance - placed.distance)]
 
 
+def _relative_margin(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    if placed.runner_up_distance is None:
+        return [b"null"]
+    return [_numbers(relative_margin(placed.distance, placed.runner_up_distance))]
+
+
+def _confidence(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    """``"high"`` or ``"low"`` (always high when the model has one segment)."""
+    if placed.runner_up_distance is None:
+        return [orjson.dumps(HIGH)]
+    relative = relative_margin(placed.distance, placed.runner_up_distance)
+    words = np.array([orjson.dumps(LOW), orjson.dumps(HIGH)], dtype=object)
+    return [words[(segmenter.model.confidence(relative) == HIGH).astype(np.intp)]]
+
+
 def _features(segmenter: Segmenter, placed: Placement) -> list[Piece]:
     """``{"feature": value, ...}`` in the model's order (one column of ``placed.features`` each)."""
     names = segmenter.model.features
@@ -133,6 +149,8 @@ _VALUES: dict[str, Callable[[Segmenter, Placement], list[Piece]]] = {
     "distance": _distance,
     "runner_up": _runner_up,
     "margin": _margin,
+    "relative_margin": _relative_margin,
+    "confidence": _confidence,
     "features": _features,
     "warnings": _warnings,
     "model_version": _model_version,

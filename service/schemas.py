@@ -223,6 +223,15 @@ class SegmentResult(BaseModel):
     distance: float = Field(description="Distance to the segment centre (scaled features).")
     runner_up: RunnerUp | None = Field(description="Next-nearest segment (None when k = 1).")
     margin: float | None = Field(description="runner_up.distance - distance; small = borderline.")
+    relative_margin: float | None = Field(
+        description="(runner_up.distance - distance) / runner_up.distance: 0 exactly between two "
+        "segments, towards 1 deep inside this one (None when k = 1)."
+    )
+    confidence: Literal["high", "low"] = Field(
+        description="'low' when relative_margin is under the threshold learned at training (the "
+        "training learners' 10th percentile by default): the learner is nearly as close to the "
+        "runner-up segment; treat the placement as tentative."
+    )
     features: dict[str, float] = Field(
         description="The engineered features the model placed the learner by (its own "
         "features, before clipping and scaling), in the model's order."
@@ -240,6 +249,8 @@ class SegmentResult(BaseModel):
                     "distance": 3.649,
                     "runner_up": {"segment_id": 1, "distance": 5.569},
                     "margin": 1.919,
+                    "relative_margin": 0.345,
+                    "confidence": "high",
                     "features": {
                         "years_experience": 6.0,
                         "log_ctc": 10.218,

@@ -41,7 +41,7 @@ from training.runtime.features import (
     fallback_masks,
     learner_features,
 )
-from training.runtime.segmenter import EngineFreeSegmenter
+from training.runtime.segmenter import HIGH, EngineFreeSegmenter, relative_margin
 
 
 @dataclass(slots=True)
@@ -55,6 +55,8 @@ class Assignment:
     runner_up_id: int | None
     runner_up_distance: float | None
     margin: float | None
+    relative_margin: float | None
+    confidence: str
     features: dict[str, float]
     warnings: list[str]
     model_version: str
@@ -69,6 +71,8 @@ class Assignment:
         "distance",
         "runner_up",
         "margin",
+        "relative_margin",
+        "confidence",
         "features",
         "warnings",
         "model_version",
@@ -214,9 +218,12 @@ class Segmenter:
         ids, coarse = self._ids
         segment = ids[best]
         if second < 0:
-            runner_id, runner_distance, margin = None, None, None
+            runner_id, runner_distance, margin, relative = None, None, None, None
+            confidence = HIGH
         else:
             runner_id, runner_distance, margin = ids[second], runner_d, runner_d - nearest
+            relative = relative_margin(nearest, runner_d)
+            confidence = self.model.confidence(relative)
         return Assignment(
             segment_id=segment,
             segment_name=self._names[segment],
@@ -225,6 +232,8 @@ class Segmenter:
             runner_up_id=runner_id,
             runner_up_distance=runner_distance,
             margin=margin,
+            relative_margin=relative,
+            confidence=confidence,
             features=dict(zip(names, used, strict=True)),
             warnings=got.warnings,
             model_version=self._version,
@@ -288,10 +297,15 @@ class Segmenter:
         runner_ids: list[int | None] = [None] * n
         runner_d: list[float | None] = [None] * n
         margins: list[float | None] = [None] * n
+        relatives: list[float | None] = [None] * n
+        confidences: list[str] = [HIGH] * n
         if placed.runner_up is not None and placed.runner_up_distance is not None:
             runner_ids = model.segment_ids[placed.runner_up].tolist()
             runner_d = placed.runner_up_distance.tolist()
             margins = (placed.runner_up_distance - placed.distance).tolist()
+            relative = relative_margin(placed.distance, placed.runner_up_distance)
+            relatives = relative.tolist()
+            confidences = model.confidence(relative).tolist()
         names, version, keys = self._names, self._version, model.features
         return [
             Assignment(
@@ -302,17 +316,32 @@ class Segmenter:
                 runner_up_id=runner_id,
                 runner_up_distance=second,
                 margin=margin,
+                relative_margin=relative,
+                confidence=confidence,
                 features=dict(zip(keys, row, strict=True)),
                 warnings=warnings,
                 model_version=version,
             )
-            for segment, macro, d, runner_id, second, margin, row, warnings in zip(
+            for (
+                segment,
+                macro,
+                d,
+                runner_id,
+                second,
+                margin,
+                relative,
+                confidence,
+                row,
+                warnings,
+            ) in zip(
                 segment_ids,
                 coarse,
                 distance,
                 runner_ids,
                 runner_d,
                 margins,
+                relatives,
+                confidences,
                 placed.features.tolist(),
                 placed.warnings,
                 strict=True,

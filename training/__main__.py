@@ -352,7 +352,11 @@ def _print_training(result: Any, seconds: float) -> None:
     table.add_row("segments (k)", f"{result.k}: {result.k_choice.reason}")
     if i is not None:
         table.add_row("silhouette (sample)", f"{sweep['silhouette'][i]:.3f}")
-        table.add_row("stability (bootstrap ARI)", f"{sweep['stability'][i]:.3f}")
+        table.add_row(
+            "stability (bootstrap ARI, p10)",
+            f"{sweep['stability'][i]:.3f} ({sweep['stability_p10'][i]:.3f})",
+        )
+        table.add_row("least stable segment (Jaccard)", f"{min(sweep['jaccard'][i]):.3f}")
         table.add_row("Davies-Bouldin", f"{sweep['davies_bouldin'][i]:.3f}")
     table.add_row(
         "K-Means vs Ward (ARI / NMI)", f"{comparison['ari']:.3f} / {comparison['nmi']:.3f}"

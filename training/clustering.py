@@ -3,16 +3,17 @@
 The steps, in the order the pipeline uses them:
 
 * :func:`sweep_k` fits K-Means for every k of a range and measures each partition: inertia (the
-  elbow curve), silhouette, Davies-Bouldin, Calinski-Harabasz and bootstrap stability;
-  :func:`choose_k` turns the sweep into one k with a sentence saying why, plus warnings when the
-  diagnostics disagree.
+  elbow curve), silhouette, Davies-Bouldin, Calinski-Harabasz and bootstrap stability
+  (:func:`bootstrap_stability`: Hennig's clusterboot, overall ARI and each segment's Jaccard);
+  :func:`choose_k` publishes the knee when it is stable, else the nearest stable k, with a
+  sentence saying why, plus warnings when the diagnostics disagree.
 * :func:`fit_kmeans` fits the final model; :func:`relabel_by_size` puts its segments in a canonical
   order (0 = largest) and :func:`match_segments` keeps the ids of a previous model on a retrain.
 * :func:`compare_labelings` says how far two partitions agree (K-Means against the hierarchical
   reference of :mod:`training.hierarchy`).
 
 :func:`as_matrix` (the input check) and :func:`limit_threads` (OpenMP and BLAS threads) serve
-:mod:`training.hierarchy` too, and :func:`mean_pairwise_ari` (the stability) the Spark engine.
+:mod:`training.hierarchy` too, and :func:`stability_scores` the Spark engine.
 
 Determinism: every random step takes an int seed; equal data and seed give identical results (the
 ``seconds`` timings aside). Nothing here prints; long steps report through an optional
@@ -47,8 +48,11 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 Progress = Callable[[str], None]
 
-STABILITY_THRESHOLD = 0.8
-"""Mean bootstrap ARI under which :func:`choose_k` warns that the partition is unstable."""
+MIN_STABILITY = 0.85
+"""Default overall stability (mean bootstrap ARI against the full fit) a k needs to be stable."""
+MIN_JACCARD = 0.75
+"""Default bootstrap Jaccard every segment needs (Hennig's clusterboot: under 0.6 a cluster
+dissolves, 0.6-0.75 is a pattern but doubtful, 0.75 and up valid and stable)."""
 
 _BLOCK_BYTES = 1 << 24
 """Size of one float32 block of the pairwise-distance matrix in the silhouette (16 MiB: measured
@@ -75,9 +79,14 @@ class KSweep:
     calinski_harabasz : list of float
         Calinski-Harabasz index on all rows (higher is better).
     stability : list of float
-        Mean adjusted Rand index between K-Means fits on ``stability_resamples`` bootstrap
-        resamples, each pair compared on the same seeded evaluation sample (1 = the same
-        partition whatever the resample).
+        Overall stability: mean adjusted Rand index between the fit on all rows and K-Means fits
+        on ``stability_resamples`` bootstrap resamples of the evaluation sample, every fit
+        labelling that whole sample (1 = the same partition whatever the resample).
+    stability_p10 : list of float
+        10th percentile of those ARIs (how bad a bad resample gets).
+    jaccard : list of list of float
+        Per k, per segment of the fit on all rows (its label order): the mean over resamples of
+        the best-matching resampled cluster's Jaccard index (Hennig's clusterboot).
     knee : int or None
         Knee of the inertia curve by ``kneed.KneeLocator(curve="convex", direction="decreasing")``,
         None when kneed finds none.
@@ -93,9 +102,16 @@ class KSweep:
     davies_bouldin: list[float]
     calinski_harabasz: list[float]
     stability: list[float]
+    stability_p10: list[float]
+    jaccard: list[list[float]]
     knee: int | None
     silhouette_sample: int
     stability_resamples: int
+
+    def is_stable(self, k: int, min_stability: float, min_jaccard: float) -> bool:
+        """Whether ``k`` (one of ``ks``) passes both thresholds."""
+        i = self.ks.index(k)
+        return self.stability[i] >= min_stability and min(self.jaccard[i]) >= min_jaccard
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every field."""
@@ -110,8 +126,9 @@ def sweep_k(
     seed: int = 0,
     n_init: int = 3,
     silhouette_sample: int = 20_000,
-    stability_resamples: int = 3,
+    stability_resamples: int = 20,
     stability_sample: int = 20_000,
+    stability_n_init: int = 1,
     n_threads: int | None = 1,
     progress: Progress | None = None,
 ) -> KSweep:
@@ -119,11 +136,11 @@ def sweep_k(
 
     Inertia, Davies-Bouldin and Calinski-Harabasz are computed on all rows (they cost O(n)). The
     silhouette costs O(n^2), so it is computed on one seeded sample of ``silhouette_sample`` rows,
-    the same rows for every k, with one pass of pairwise distances shared by all k. Stability: for
-    each k, K-Means is fitted on ``stability_resamples`` bootstrap resamples of
-    ``stability_sample`` rows (each resample with its own seed, so initialisation noise counts
-    too), every fit labels the same evaluation sample, and the stability is the mean ARI over all
-    pairs of fits.
+    the same rows for every k, with one pass of pairwise distances shared by all k. Stability
+    (:func:`bootstrap_stability`) is measured on one seeded sample of ``stability_sample`` rows:
+    ``stability_resamples`` bootstrap resamples of it, K-Means on each (its own seed, so
+    initialisation noise counts too), each fit labelling the whole sample, compared with the fit
+    on all rows.
 
     Parameters
     ----------
@@ -134,14 +151,16 @@ def sweep_k(
     seed : int, default=0
         Seed of every random step (K-Means initialisation, samples, resamples).
     n_init : int, default=3
-        K-Means restarts per fit (Lloyd). Small is enough to draw the curves; the final model uses
-        :func:`fit_kmeans` with more.
+        K-Means restarts of the fit on all rows (Lloyd). Small is enough to draw the curves; the
+        final model uses :func:`fit_kmeans` with more.
     silhouette_sample : int, default=20_000
-        Rows for the silhouette and the stability evaluation (all rows when there are fewer).
-    stability_resamples : int, default=3
-        Bootstrap resamples per k (at least 2: stability compares pairs).
+        Rows for the silhouette (all rows when there are fewer).
+    stability_resamples : int, default=20
+        Bootstrap resamples per k (at least 2).
     stability_sample : int, default=20_000
-        Size of each bootstrap resample.
+        Size of the sample the resamples are drawn from and evaluated on.
+    stability_n_init : int, default=1
+        K-Means restarts of each resampled fit.
     n_threads : int or None, default=1
         Threads for scikit-learn's OpenMP loops and BLAS (see :func:`fit_kmeans`).
     progress : callable, optional
@@ -155,20 +174,14 @@ def sweep_k(
     n = data.shape[0]
     if not 2 <= k_min <= k_max < n:
         raise ValueError(f"Need 2 <= k_min <= k_max < n_samples; got {k_min}..{k_max}, n = {n}.")
-    if stability_resamples < 2:
-        raise ValueError(
-            "stability_resamples must be at least 2: stability compares pairs of fits."
-        )
     rng = np.random.default_rng(seed)
     eval_idx = _sample_rows(rng, n, silhouette_sample)
-    boot_size = min(stability_sample, n)
-    boots = [np.sort(rng.integers(0, n, size=boot_size)) for _ in range(stability_resamples)]
-    boot_seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=stability_resamples)]
+    stability_idx = _sample_rows(rng, n, stability_sample)
     ks = list(range(k_min, k_max + 1))
     inertia: list[float] = []
     davies: list[float] = []
     calinski: list[float] = []
-    stability: list[float] = []
+    scores: list[StabilityScores] = []
     sample_labels: list[IntArray] = []
     for k in ks:
         start = time.perf_counter()
@@ -179,14 +192,21 @@ def sweep_k(
             davies.append(float(davies_bouldin_score(data, labels)))
             calinski.append(float(calinski_harabasz_score(data, labels)))
             sample_labels.append(np.asarray(labels[eval_idx], dtype=np.intp))
-            boot_labels = [
-                _kmeans(k, boot_seed, n_init).fit(data[rows]).predict(data[eval_idx])
-                for rows, boot_seed in zip(boots, boot_seeds, strict=True)
-            ]
-        stability.append(mean_pairwise_ari(boot_labels))
+        scores.append(
+            bootstrap_stability(
+                data[stability_idx],
+                np.asarray(labels[stability_idx], np.intp),
+                k,
+                resamples=stability_resamples,
+                seed=seed + k,
+                n_init=stability_n_init,
+                n_threads=n_threads,
+            )
+        )
         if progress is not None:
             progress(
-                f"k = {k}: inertia {inertia[-1]:.4g}, stability {stability[-1]:.2f} "
+                f"k = {k}: inertia {inertia[-1]:.4g}, stability {scores[-1].ari:.2f}, "
+                f"lowest segment Jaccard {min(scores[-1].jaccard):.2f} "
                 f"({time.perf_counter() - start:.1f} s)"
             )
     start = time.perf_counter()
@@ -203,11 +223,131 @@ def sweep_k(
         silhouette=[float(s) for s in silhouette],
         davies_bouldin=davies,
         calinski_harabasz=calinski,
-        stability=stability,
+        stability=[s.ari for s in scores],
+        stability_p10=[s.ari_p10 for s in scores],
+        jaccard=[s.jaccard for s in scores],
         knee=find_knee(ks, inertia),
         silhouette_sample=len(eval_idx),
         stability_resamples=stability_resamples,
     )
+
+
+@dataclass(frozen=True)
+class StabilityScores:
+    """How a partition survives resampling (JSON via :meth:`to_dict`).
+
+    Attributes
+    ----------
+    ari : float
+        Mean adjusted Rand index of the resampled fits against the reference partition.
+    ari_p10 : float
+        10th percentile of those ARIs.
+    jaccard : list of float
+        Per reference segment (label 0..k-1): mean over resamples of the best-matching
+        resampled cluster's Jaccard index (clusterboot; 1 = found again exactly every time).
+    resamples : int
+    """
+
+    ari: float
+    ari_p10: float
+    jaccard: list[float]
+    resamples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def by_id(self, ids: npt.ArrayLike) -> dict[str, Any]:
+        """The manifest's form: each segment's Jaccard under its public id (``ids[label]``)."""
+        public = np.asarray(ids).tolist()
+        return {
+            "ari": self.ari,
+            "ari_p10": self.ari_p10,
+            "resamples": self.resamples,
+            "jaccard": {str(public[i]): value for i, value in enumerate(self.jaccard)},
+        }
+
+
+def stability_scores(
+    reference: npt.ArrayLike, resampled: Sequence[npt.ArrayLike], k: int
+) -> StabilityScores:
+    """Compare resampled partitions of the same rows with a reference partition.
+
+    Parameters
+    ----------
+    reference : array-like of int, shape (n,)
+        Labels 0..k-1 of the reference (the fit on all rows, restricted to these n rows).
+    resampled : sequence of array-like of int, shape (n,)
+        Each resampled fit's labels of the same n rows (any label values).
+    k : int
+        Segments of the reference.
+
+    Returns
+    -------
+    StabilityScores
+    """
+    ref = np.asarray(reference, np.intp)
+    aris: list[float] = []
+    jaccard = np.zeros((len(resampled), k))
+    for b, labels in enumerate(resampled):
+        _, other = np.unique(np.asarray(labels), return_inverse=True)
+        m = int(other.max()) + 1 if other.size else 1
+        table = np.bincount(ref * m + other, minlength=k * m).reshape(k, m).astype(np.float64)
+        union = table.sum(axis=1, keepdims=True) + table.sum(axis=0, keepdims=True) - table
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jaccard[b] = np.nan_to_num(table / union).max(axis=1)
+        aris.append(float(adjusted_rand_score(ref, other)))
+    return StabilityScores(
+        ari=float(np.mean(aris)),
+        ari_p10=float(np.percentile(aris, 10)),
+        jaccard=[float(x) for x in jaccard.mean(axis=0)],
+        resamples=len(resampled),
+    )
+
+
+def bootstrap_stability(
+    X: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    k: int,
+    *,
+    resamples: int = 20,
+    seed: int = 0,
+    n_init: int = 1,
+    n_threads: int | None = 1,
+) -> StabilityScores:
+    """Bootstrap stability of a k-segment partition of the rows of X (Hennig's clusterboot).
+
+    ``resamples`` times: draw len(X) rows of X with replacement, fit K-Means (k, its own seed,
+    ``n_init`` restarts) on them, and label every row of X with it; then compare each labelling
+    with ``reference`` (:func:`stability_scores`).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, n_features)
+        The evaluation sample (scaled features).
+    reference : array-like of int, shape (n,)
+        Labels 0..k-1 of the partition being judged (the fit on all rows) on these rows.
+    k : int
+    resamples : int, default=20
+        At least 2.
+    seed : int, default=0
+    n_init : int, default=1
+    n_threads : int or None, default=1
+
+    Returns
+    -------
+    StabilityScores
+    """
+    if resamples < 2:
+        raise ValueError("stability_resamples must be at least 2.")
+    data = as_matrix(X)
+    rng = np.random.default_rng(seed)
+    labelings = []
+    with limit_threads(n_threads):
+        for _ in range(resamples):
+            rows = rng.integers(0, data.shape[0], size=data.shape[0])
+            boot_seed = int(rng.integers(0, 2**31 - 1))
+            labelings.append(_kmeans(k, boot_seed, n_init).fit(data[rows]).predict(data))
+    return stability_scores(reference, labelings, k)
 
 
 @dataclass
@@ -218,17 +358,24 @@ class KChoice:
     ----------
     k : int
     source : str
-        ``"fixed"`` (given by the caller), ``"knee"`` (knee of the elbow curve) or ``"fallback"``
-        (no knee: the k with the best silhouette).
+        ``"fixed"`` (given by the caller), ``"knee"`` (the knee of the elbow curve, stable),
+        ``"nearest-stable"`` (the stable k nearest the knee), ``"most-stable"`` (no k in range is
+        stable: the one with the highest stability), or, when the elbow curve has no knee, the
+        same with the best silhouette as the first signal (``"silhouette"``).
     reason : str
-        One sentence for the CLI, e.g. ``"k = 5: the knee of the elbow curve (kneed)."``.
+        One sentence for the CLI and the report, e.g. ``"the knee, k = 6, is unstable (0.63,
+        lowest segment Jaccard 0.52); k = 5 is the nearest stable k (0.91, lowest segment
+        Jaccard 0.86)."``.
+    knee : int or None
+        The knee of the elbow curve, always named.
     warnings : list of str
-        Disagreements worth a look (silhouette peak elsewhere, low stability, ...).
+        Disagreements worth a look (no knee, silhouette peak elsewhere, nothing stable, ...).
     """
 
     k: int
     source: str
     reason: str
+    knee: int | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,59 +383,98 @@ class KChoice:
         return asdict(self)
 
 
-def choose_k(sweep: KSweep, k: int | None = None) -> KChoice:
-    """Choose k from a sweep: a fixed k overrides, else the knee, else the best silhouette.
+def choose_k(
+    sweep: KSweep,
+    k: int | None = None,
+    *,
+    min_stability: float = MIN_STABILITY,
+    min_jaccard: float = MIN_JACCARD,
+) -> KChoice:
+    """Choose k: the knee of the elbow curve when it is stable, else the nearest stable k.
+
+    A k is *stable* when its overall stability (mean bootstrap ARI against the fit on all rows)
+    is at least ``min_stability`` and every one of its segments has a bootstrap Jaccard of at
+    least ``min_jaccard``. The first signal is the knee (kneed); without one, the k with the
+    best silhouette. That k is published when it is stable; otherwise the stable k nearest to it
+    (a tie goes to fewer segments), and the reason says so; when no k in the sweep is stable,
+    the most stable one (highest overall stability), with a warning. A fixed ``k`` overrides all
+    of this, and its stability is still reported.
 
     Parameters
     ----------
     sweep : KSweep
     k : int, optional
-        Fixed k (e.g. from the settings). It may lie outside the sweep; then there is nothing to
-        check it against, and a warning says so.
+        Fixed k (e.g. ``--k``). It may lie outside the sweep; then there is nothing to check it
+        against, and a warning says so.
+    min_stability, min_jaccard : float
+        The thresholds of a stable k.
 
     Returns
     -------
     KChoice
-        Warnings when the silhouette peaks at another k than the knee, when the stability at the
-        chosen k is under ``STABILITY_THRESHOLD`` (0.8), when the knee sits at the end of the
-        range, or when a fixed k differs from the knee. The fallback when kneed finds no knee is
-        the k with the highest silhouette (the smallest such k on a tie), with a warning.
     """
     notes: list[str] = []
-    best_sil = sweep.ks[int(np.argmax(sweep.silhouette))]
+    ks = sweep.ks
+    best_sil = ks[int(np.argmax(sweep.silhouette))]
+    signal = sweep.knee if sweep.knee is not None else best_sil
+    what = "the knee" if sweep.knee is not None else "the best silhouette"
+    if sweep.knee is None:
+        notes.append(
+            f"no knee in the elbow curve over k = {ks[0]}..{ks[-1]}; the best silhouette "
+            f"(k = {best_sil}) took its place"
+        )
+    elif sweep.knee == ks[-1]:
+        notes.append(f"the knee is at the end of the range (k = {sweep.knee}); widen k_max")
+
+    def stable(c: int) -> bool:
+        return sweep.is_stable(c, min_stability, min_jaccard)
+
+    def figures(c: int) -> str:
+        i = ks.index(c)
+        return f"{sweep.stability[i]:.2f}, lowest segment Jaccard {min(sweep.jaccard[i]):.2f}"
+
     if k is not None:
         if k < 1:
             raise ValueError(f"k must be at least 1; got {k}.")
         chosen, source = k, "fixed"
-        reason = f"k = {k}: fixed by the settings."
-        if k not in sweep.ks:
+        if k in ks:
+            state = "stable" if stable(k) else "unstable"
+            reason = f"fixed by the settings at k = {k}; it is {state} ({figures(k)})."
+            if not stable(k):
+                notes.append(f"the fixed k = {k} is unstable ({figures(k)})")
+        else:
+            reason = f"fixed by the settings at k = {k}."
             notes.append(
-                f"k = {k} is outside the sweep ({sweep.ks[0]}..{sweep.ks[-1]}); "
-                "there are no diagnostics for it"
+                f"k = {k} is outside the sweep ({ks[0]}..{ks[-1]}); there are no diagnostics for it"
             )
-        elif sweep.knee is not None and sweep.knee != k:
-            notes.append(f"the knee of the elbow curve is at k = {sweep.knee}, not at k = {k}")
-    elif sweep.knee is not None:
-        chosen, source = sweep.knee, "knee"
-        reason = f"k = {chosen}: the knee of the elbow curve (kneed)."
-        if chosen == sweep.ks[-1]:
-            notes.append(f"the knee is at the end of the range (k = {chosen}); widen k_max")
+        if signal != k:
+            notes.append(f"{what} of the sweep is at k = {signal}, not at k = {k}")
+    elif stable(signal):
+        chosen, source = signal, "knee" if sweep.knee is not None else "silhouette"
+        reason = f"{what} of the elbow curve, k = {chosen}, is stable ({figures(chosen)})."
     else:
-        chosen, source = best_sil, "fallback"
-        reason = f"k = {chosen}: the elbow curve has no knee, so the k with the best silhouette."
-        notes.append(
-            f"no knee in the elbow curve over k = {sweep.ks[0]}..{sweep.ks[-1]}; "
-            f"fell back to the best silhouette (k = {chosen})"
-        )
-    if chosen in sweep.ks:
-        i = sweep.ks.index(chosen)
-        if source != "fallback" and best_sil != chosen:
-            notes.append(f"silhouette peaks at k = {best_sil}, not at the chosen k = {chosen}")
-        if sweep.stability[i] < STABILITY_THRESHOLD:
-            notes.append(
-                f"stability at k = {chosen} is {sweep.stability[i]:.2f} (< {STABILITY_THRESHOLD})"
+        candidates = [c for c in ks if stable(c)]
+        if candidates:
+            chosen = min(candidates, key=lambda c: (abs(c - signal), c))
+            source = "nearest-stable"
+            reason = (
+                f"{what}, k = {signal}, is unstable ({figures(signal)}); k = {chosen} is the "
+                f"nearest stable k ({figures(chosen)})."
             )
-    return KChoice(k=chosen, source=source, reason=reason, warnings=notes)
+        else:
+            chosen = ks[int(np.argmax(sweep.stability))]
+            source = "most-stable"
+            reason = (
+                f"{what}, k = {signal}, is unstable ({figures(signal)}) and no k in "
+                f"{ks[0]}..{ks[-1]} is stable; k = {chosen} is the most stable ({figures(chosen)})."
+            )
+            notes.append(
+                f"no k in {ks[0]}..{ks[-1]} reaches stability {min_stability} with every "
+                f"segment's Jaccard >= {min_jaccard}: the segments may not survive new data"
+            )
+    if chosen in ks and best_sil != chosen and sweep.knee is not None:
+        notes.append(f"silhouette peaks at k = {best_sil}, not at the chosen k = {chosen}")
+    return KChoice(k=chosen, source=source, reason=reason, knee=sweep.knee, warnings=notes)
 
 
 # --------------------------------------------------------------------------- final K-Means
@@ -521,26 +707,6 @@ def limit_threads(n_threads: int | None) -> Any:
     if n_threads is None:
         return threadpool_limits(limits=1, user_api="blas")
     return threadpool_limits(limits=n_threads)
-
-
-def mean_pairwise_ari(labelings: Sequence[npt.ArrayLike]) -> float:
-    """Mean adjusted Rand index over every pair of labelings of the same rows (the stability).
-
-    Parameters
-    ----------
-    labelings : sequence of array-like of shape (n_samples,)
-        At least two.
-
-    Returns
-    -------
-    float
-    """
-    scores = [
-        adjusted_rand_score(labelings[i], labelings[j])
-        for i in range(len(labelings))
-        for j in range(i + 1, len(labelings))
-    ]
-    return float(np.mean(scores))
 
 
 def _kmeans(k: int, seed: int, n_init: int) -> KMeans:

@@ -2,24 +2,18 @@
 
 Training fits a scikit-learn :class:`~sklearn.pipeline.Pipeline` (``clip`` -> ``scale`` ->
 ``kmeans``) over the learner features named in ``cluster_features``; the Spark engine assembles
-the same fitted pipeline from its own figures (:func:`fitted_pipeline`). :func:`export_segmenter`
-writes everything that pipeline learned, plus the frozen cleaning rules and peer tables, into one
-JSON document (``segmenter.json``) through the runtime's
-:class:`~training.runtime.segmenter.EngineFreeSegmenter`, which reproduces the pipeline's labels
-with numpy alone.
+the same fitted pipeline from its own figures (:func:`fitted_pipeline`). Publishing
+(:mod:`training.publish`) turns it into the runtime's
+:class:`~training.runtime.segmenter.EngineFreeSegmenter` (``segmenter.json``), which reproduces
+the pipeline's labels with numpy alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-
-from training.runtime.cleaning import CleaningRules
-from training.runtime.features import FeatureTables
-from training.runtime.segmenter import EngineFreeSegmenter
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -116,22 +110,3 @@ def preprocess(pipeline: Pipeline, X: FloatMatrix) -> FloatMatrix:
     """The scaled matrix K-Means sees (every step but the last)."""
     out: FloatMatrix = pipeline[:-1].transform(X)
     return out
-
-
-def export_segmenter(
-    pipeline: Pipeline,
-    features: Sequence[str],
-    *,
-    segment_ids: Sequence[int],
-    coarse: Sequence[int],
-    rules: CleaningRules,
-    tables: FeatureTables,
-) -> dict[str, Any]:
-    """The engine-free description of a fitted pipeline (the ``segmenter.json`` document).
-
-    Scales of zero-variance features are stored as 1 (as scikit-learn does), so the numpy path
-    never divides by zero.
-    """
-    return EngineFreeSegmenter.from_pipeline(
-        pipeline, features, segment_ids=segment_ids, coarse=coarse, rules=rules, tables=tables
-    ).to_dict()

@@ -151,9 +151,15 @@ def run(
             n_init=settings.sweep_n_init,
             silhouette_sample=settings.silhouette_sample,
             stability_resamples=settings.stability_resamples,
-            stability_sample=settings.silhouette_sample,
+            stability_sample=settings.stability_sample,
+            stability_n_init=settings.stability_n_init,
         )
-        choice = clustering.choose_k(sweep, settings.k)
+        choice = clustering.choose_k(
+            sweep,
+            settings.k,
+            min_stability=settings.min_stability,
+            min_jaccard=settings.min_jaccard,
+        )
     k = choice.k
     with clock.step("kmeans", f"K-Means with k = {k}"):
         kmeans = clustering.fit_kmeans(z, k, seed=settings.seed, n_init=settings.n_init)
@@ -172,6 +178,20 @@ def run(
         centers[ids] = kmeans.cluster_centers_
         if previous is not None and len(previous) < k:
             log.info("%d new segments got fresh ids", k - len(previous))
+    with clock.step("stability", f"Bootstrap stability of the {k} segments"):
+        rows = np.sort(
+            np.random.default_rng(settings.seed).choice(
+                n, size=min(n, settings.stability_sample), replace=False
+            )
+        )
+        stability = clustering.bootstrap_stability(
+            z[rows],
+            kmeans.labels_[rows],
+            k,
+            resamples=settings.stability_resamples,
+            seed=settings.seed,
+            n_init=settings.stability_n_init,
+        ).by_id(ids)
     with clock.step("hierarchical", f"Hierarchical reference ({settings.hierarchical})"):
         hierarchy = (
             hierarchical_exact(z, k)
@@ -212,6 +232,7 @@ def run(
 
     metrics: dict[str, Any] = {
         "sweep": sweep.to_dict(),
+        "stability": stability,
         "kmeans": {
             "inertia": float(kmeans.inertia_),
             "n_init": settings.n_init,
@@ -241,6 +262,7 @@ def run(
         hierarchy_method=hierarchy.method,
         map_z=z[sample],
         map_labels=labels[sample],
+        low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
     )
     with clock.step("write", "Writing artifacts, plots and report"):

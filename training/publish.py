@@ -30,7 +30,6 @@ from training import report
 from training.cleaning import CleaningReport
 from training.clustering import KChoice, match_segments
 from training.config import TrainingSettings
-from training.model import export_segmenter
 from training.runtime.artifacts import (
     LATEST_FILE,
     MANIFEST_DIGEST_KEY,
@@ -518,7 +517,11 @@ class ModelParts:
         The hierarchical reference's tree, for the dendrogram.
     hierarchy_method : str
     map_z : ndarray of shape (n_sample, n_features)
-        Scaled learners of the segment map, with their public ids ``map_labels``.
+        Scaled learners of the segment map (a seeded sample of the training learners), with their
+        public ids ``map_labels``.
+    low_confidence_quantile : float
+        The quantile of those learners' relative margins under which a placement is "low"
+        confidence (see :func:`confidence_threshold`).
     centers : ndarray of shape (k, n_features)
         Centres in the scaled space, row i = public id i.
     """
@@ -535,6 +538,7 @@ class ModelParts:
     hierarchy_method: str
     map_z: np.ndarray[Any, Any]
     map_labels: np.ndarray[Any, Any]
+    low_confidence_quantile: float
     centers: np.ndarray[Any, Any]
 
 
@@ -548,17 +552,26 @@ def publish_model(
     ``created_at``, in order. Returns the new version.
     """
     ids = parts.segment_ids
-    segmenter_doc = export_segmenter(
-        parts.pipeline,
-        parts.features,
-        segment_ids=[int(i) for i in ids],
-        coarse=[parts.coarse[int(i)] for i in ids],
-        rules=parts.rules,
-        tables=parts.tables,
+    kernel, low_share = confidence_threshold(
+        EngineFreeSegmenter.from_pipeline(
+            parts.pipeline,
+            parts.features,
+            segment_ids=[int(i) for i in ids],
+            coarse=[parts.coarse[int(i)] for i in ids],
+            rules=parts.rules,
+            tables=parts.tables,
+        ),
+        parts,
     )
-    probes = probe_document(
-        parts.pipeline, EngineFreeSegmenter.from_dict(segmenter_doc), parts.probes
-    )
+    segmenter_doc = kernel.to_dict()
+    probes = probe_document(parts.pipeline, kernel, parts.probes)
+    profiles = {
+        **parts.profiles,
+        "segments": [
+            {**segment, "low_confidence_share": low_share.get(int(segment["id"]), 0.0)}
+            for segment in parts.profiles["segments"]
+        ],
+    }
     version = new_version(created_at, model_dir)
     with staged_model(model_dir, version) as folder:
         joblib.dump(
@@ -567,7 +580,7 @@ def publish_model(
         )
         write_json(folder / SEGMENTER_JSON, segmenter_doc)
         write_json(folder / PROBES_JSON, probes)
-        write_json(folder / PROFILES_JSON, parts.profiles)
+        write_json(folder / PROFILES_JSON, profiles)
         report.plot_dendrogram(
             folder / report.PLOTS["dendrogram"],
             parts.linkage,
@@ -579,11 +592,11 @@ def publish_model(
             parts.map_z,
             parts.map_labels,
             parts.centers,
-            {s["id"]: s["name"] for s in parts.profiles["segments"]},
+            {s["id"]: s["name"] for s in profiles["segments"]},
         )
         manifest = {"version": version, "created_at": created_at.isoformat(), **manifest_fields}
         write_json(folder / MANIFEST_FILE, manifest)
-        report.plot_from_json(folder, manifest, parts.profiles)
+        report.plot_from_json(folder, manifest, profiles)
         report.render_report(folder)
         finalize_manifest(folder, manifest)
     return version
@@ -672,3 +685,24 @@ def _json_values(column: pd.Series) -> list[Any]:
         None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
         for value in column.astype(object).tolist()
     ]
+
+
+def confidence_threshold(
+    kernel: EngineFreeSegmenter, parts: ModelParts
+) -> tuple[EngineFreeSegmenter, dict[int, float]]:
+    """The kernel with its low-confidence threshold, and each segment's low-confidence share.
+
+    The threshold is the ``low_confidence_quantile`` of the relative margins of the segment map's
+    learners (a seeded sample of the training learners, whatever the engine); a learner under it
+    is about as near another segment as its own.
+    """
+    scale, mean = kernel.scale, kernel.mean
+    found = kernel.nearest(np.asarray(parts.map_z) * scale + mean)  # back to feature units
+    relative = found.relative_margin
+    if relative is None:  # one segment: every placement is as confident as it gets
+        return kernel, {}
+    threshold = float(np.quantile(relative, parts.low_confidence_quantile))
+    low = relative < threshold
+    labels = np.asarray(parts.map_labels)
+    shares = {int(s): float(low[labels == s].mean()) for s in np.unique(labels)}
+    return kernel.with_confidence_threshold(threshold), shares

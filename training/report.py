@@ -46,25 +46,80 @@ def _save(fig: Any, path: Path) -> None:
     _pyplot().close(fig)
 
 
-def plot_elbow(path: Path, sweep: Mapping[str, Any], chosen_k: int) -> None:
-    """Inertia per k with the knee and the chosen k, silhouette on a second axis."""
+def plot_elbow(
+    path: Path,
+    sweep: Mapping[str, Any],
+    chosen_k: int,
+    *,
+    min_stability: float,
+    min_jaccard: float,
+) -> None:
+    """Inertia and silhouette per k (top); bootstrap stability per k under it, with the bands.
+
+    The knee and the chosen k are drawn once each (once in all when they coincide); the legends
+    sit below the panels, never over the data.
+    """
     plt = _pyplot()
     ks = sweep["ks"]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, low) = plt.subplots(
+        2,
+        1,
+        figsize=(7.5, 6.8),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3, 2], "hspace": 0.32},
+    )
     ax.plot(ks, sweep["inertia"], "o-", color="#1f77b4", label="inertia (within-segment spread)")
-    ax.set_xlabel("number of segments k")
     ax.set_ylabel("inertia", color="#1f77b4")
-    if sweep.get("knee") is not None:
-        ax.axvline(sweep["knee"], color="#888", linestyle="--", label=f"knee (k = {sweep['knee']})")
-    ax.axvline(chosen_k, color="#d62728", linestyle=":", label=f"chosen k = {chosen_k}")
     ax2 = ax.twinx()
     ax2.plot(ks, sweep["silhouette"], "s-", color="#2ca02c", label="silhouette (sample)")
     ax2.set_ylabel("silhouette", color="#2ca02c")
+    knee = sweep.get("knee")
+    marks = [(chosen_k, "#d62728", "-", f"published k = {chosen_k}")]
+    if knee is not None and knee != chosen_k:
+        marks.append((knee, "#888888", "--", f"knee of the elbow (k = {knee})"))
+    elif knee == chosen_k:
+        marks[0] = (chosen_k, "#d62728", "-", f"published k = {chosen_k} (the knee)")
+    for x, color, style, label in marks:
+        ax.axvline(x, color=color, linestyle=style, label=label)
+        low.axvline(x, color=color, linestyle=style)
+    ax.set_title("Elbow method, checked by bootstrap stability")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right", fontsize=8)
-    ax.set_title("Elbow method: inertia and silhouette by k")
-    ax.set_xticks(ks)
+    ax.legend(
+        lines[0] + lines2[0],
+        lines[1] + lines2[1],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
+    stability = sweep.get("stability", [])
+    if "jaccard" in sweep:
+        p10 = sweep["stability_p10"]
+        low.fill_between(ks, p10, stability, color="#9467bd", alpha=0.15, label="ARI, p10 to mean")
+        low.plot(ks, stability, "o-", color="#9467bd", label="overall stability (mean ARI)")
+        lowest = [min(j) for j in sweep["jaccard"]]
+        low.plot(ks, lowest, "^-", color="#ff7f0e", label="least stable segment (Jaccard)")
+    else:  # a model trained before per-segment stability
+        low.plot(ks, stability, "o-", color="#9467bd", label="stability (ARI)")
+    low.axhspan(0, min_jaccard, color="#d62728", alpha=0.06)
+    low.axhline(min_stability, color="#9467bd", linestyle=":", linewidth=1)
+    low.axhline(min_jaccard, color="#ff7f0e", linestyle=":", linewidth=1)
+    low.set_ylim(0, 1.02)
+    low.set_ylabel("stability")
+    low.set_xlabel("number of segments k")
+    low.set_xticks(ks)
+    low.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+        title=f"stable: ARI >= {min_stability} and every segment's Jaccard >= {min_jaccard} "
+        "(shaded: a segment under it dissolves or is doubtful)",
+        title_fontsize=8,
+    )
     _save(fig, path)
 
 
@@ -178,7 +233,14 @@ def plot_ranges(path: Path, profiles: Sequence[Mapping[str, Any]]) -> None:
 def plot_from_json(folder: Path, manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> None:
     """The plots that need only the artifacts' JSON."""
     segments = profiles["segments"]
-    plot_elbow(folder / PLOTS["elbow"], manifest["metrics"]["sweep"], manifest["k"])
+    settings = manifest.get("settings", {})
+    plot_elbow(
+        folder / PLOTS["elbow"],
+        manifest["metrics"]["sweep"],
+        manifest["k"],
+        min_stability=float(settings.get("min_stability", 0.85)),
+        min_jaccard=float(settings.get("min_jaccard", 0.75)),
+    )
     plot_heatmap(folder / PLOTS["heatmap"], segments)
     plot_ranges(folder / PLOTS["ranges"], segments)
 
@@ -282,15 +344,20 @@ def render_report(folder: Path) -> Path:
     sweep = metrics["sweep"]
     parts.append(
         "<table><tr><th>k</th><th>inertia</th><th>silhouette</th><th>Davies-Bouldin</th>"
-        "<th>Calinski-Harabasz</th><th>stability (ARI)</th></tr>"
+        "<th>Calinski-Harabasz</th><th>stability (mean ARI)</th><th>ARI p10</th>"
+        "<th>least stable segment (Jaccard)</th></tr>"
     )
     for i, k in enumerate(sweep["ks"]):
+        p10 = sweep.get("stability_p10")
+        jaccard = sweep.get("jaccard")
         parts.append(
             f"<tr><td>{k}</td><td class='num'>{sweep['inertia'][i]:,.0f}</td>"
             f"<td class='num'>{sweep['silhouette'][i]:.3f}</td>"
             f"<td class='num'>{sweep['davies_bouldin'][i]:.3f}</td>"
             f"<td class='num'>{sweep['calinski_harabasz'][i]:,.0f}</td>"
-            f"<td class='num'>{sweep['stability'][i]:.3f}</td></tr>"
+            f"<td class='num'>{sweep['stability'][i]:.3f}</td>"
+            f"<td class='num'>{'' if p10 is None else f'{p10[i]:.3f}'}</td>"
+            f"<td class='num'>{'' if jaccard is None else f'{min(jaccard[i]):.3f}'}</td></tr>"
         )
     parts.append("</table>")
 

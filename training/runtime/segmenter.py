@@ -9,7 +9,10 @@ numpy alone:
 * the distance of every learner to every centre (:meth:`EngineFreeSegmenter.distances`),
 * the nearest centre, the runner-up and the margin between them, for many learners at once
   (:meth:`EngineFreeSegmenter.nearest`) or for one learner on plain Python floats
-  (:meth:`EngineFreeSegmenter.nearest_one`, where numpy's per-call cost would outweigh the maths).
+  (:meth:`EngineFreeSegmenter.nearest_one`, where numpy's per-call cost would outweigh the maths),
+* how confident a placement is: the relative margin ``(d2 - d1) / d2`` (:func:`relative_margin`;
+  0 when a learner is as near the runner-up as its own centre, towards 1 deep inside its segment)
+  and ``"low"`` below the threshold learned at training (:meth:`EngineFreeSegmenter.confidence`).
 
 Both paths give the same centres: on a tie the lower centre index wins. The document form
 (``segmenter.json``, :meth:`EngineFreeSegmenter.from_dict` / :meth:`~EngineFreeSegmenter.to_dict`)
@@ -19,6 +22,7 @@ fitted pipeline itself and checks the two against each other.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +69,30 @@ class Nearest:
         out: FloatMatrix = self.runner_up_distance - self.distance
         return out
 
+    @property
+    def relative_margin(self) -> FloatMatrix | None:
+        """:func:`relative_margin` of every learner (None when the model has a single centre)."""
+        if self.runner_up_distance is None:
+            return None
+        out: FloatMatrix = relative_margin(self.distance, self.runner_up_distance)
+        return out
+
+
+#: The two confidence levels of a placement.
+HIGH, LOW = "high", "low"
+
+
+def relative_margin(nearest: Any, runner_up: Any) -> Any:
+    """``(runner_up - nearest) / runner_up``: one learner's floats, or arrays of many.
+
+    0 for a learner exactly between two centres (and for one sitting on both), up to 1 for one
+    on its own centre. Plain floats stay plain Python (the one-learner path).
+    """
+    if isinstance(runner_up, float):
+        return (runner_up - nearest) / runner_up if runner_up > 0 else 0.0
+    gap = np.asarray(runner_up, np.float64) - nearest
+    return np.divide(gap, runner_up, out=np.zeros_like(gap), where=np.asarray(runner_up) > 0)
+
 
 @dataclass(frozen=True)
 class EngineFreeSegmenter:
@@ -84,6 +112,9 @@ class EngineFreeSegmenter:
         The coarse (macro) segment of each centre.
     rules, tables
         The frozen cleaning rules and peer tables.
+    confidence_threshold : float
+        A placement whose relative margin is below this is ``"low"`` confidence (learned at
+        training: a low quantile of the training learners' relative margins).
     """
 
     features: tuple[str, ...]
@@ -96,6 +127,7 @@ class EngineFreeSegmenter:
     coarse: IntArray
     rules: CleaningRules
     tables: FeatureTables
+    confidence_threshold: float
     # The same figures as Python lists, for the one-learner path.
     _bounds: list[tuple[float, float, float, float]] = field(init=False, repr=False)
     _center_rows: list[list[float]] = field(init=False, repr=False)
@@ -184,6 +216,12 @@ class EngineFreeSegmenter:
         """Index of the nearest centre for each row of X (n, n_features)."""
         return self.nearest(X).nearest
 
+    def confidence(self, relative: Any) -> Any:
+        """``"low"`` below the model's threshold, else ``"high"``: one value or an array."""
+        if isinstance(relative, float):
+            return LOW if relative < self.confidence_threshold else HIGH
+        return np.where(np.asarray(relative) < self.confidence_threshold, LOW, HIGH)
+
     # -------------------------------------------------------------------------- one learner
     def nearest_one(self, values: Sequence[float]) -> tuple[int, float, int, float]:
         """(nearest, its distance, runner-up, its distance) of one learner, on Python floats.
@@ -216,6 +254,7 @@ class EngineFreeSegmenter:
         coarse: Sequence[int],
         rules: CleaningRules,
         tables: FeatureTables,
+        confidence_threshold: float = 0.0,
     ) -> EngineFreeSegmenter:
         """The figures a fitted ``clip`` -> ``scale`` -> ``kmeans`` pipeline learned.
 
@@ -236,7 +275,12 @@ class EngineFreeSegmenter:
             coarse=np.array(coarse, np.intp),
             rules=rules,
             tables=tables,
+            confidence_threshold=float(confidence_threshold),
         )
+
+    def with_confidence_threshold(self, threshold: float) -> EngineFreeSegmenter:
+        """The same model with another low-confidence threshold."""
+        return dataclasses.replace(self, confidence_threshold=float(threshold))
 
     # ----------------------------------------------------------------------------- document
     @classmethod
@@ -259,6 +303,7 @@ class EngineFreeSegmenter:
             coarse=np.asarray(data["kmeans"]["coarse"], np.intp),
             rules=CleaningRules.from_dict(data["cleaning_rules"]),
             tables=FeatureTables.from_dict(data["feature_tables"]),
+            confidence_threshold=float(data["confidence"]["low_below_relative_margin"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,6 +323,7 @@ class EngineFreeSegmenter:
                 "segment_ids": self.segment_ids.tolist(),
                 "coarse": self.coarse.tolist(),
             },
+            "confidence": {"low_below_relative_margin": self.confidence_threshold},
             "cleaning_rules": self.rules.to_dict(),
             "feature_tables": self.tables.to_dict(),
         }

@@ -243,7 +243,9 @@ def sweep_k(
     scikit-learn engine, on samples that are small by construction: ``stability_resamples``
     bootstrap resamples of about ``silhouette_sample`` learners are drawn once with Spark and
     collected, K-Means (scikit-learn, ``sweep_n_init`` restarts) is fitted on each for every k,
-    each fit labels the evaluation sample, and the stability is the mean pairwise ARI. Fitting
+    each fit labels the evaluation sample, and is compared with the Spark fit's labels of that
+    sample (:func:`training.clustering.stability_scores`: mean ARI, its 10th percentile, each
+    segment's best-match Jaccard). Fitting
     Spark ML on a few thousand rows would cost a Spark job per iteration for nothing.
     """
     n = int(scored.count())
@@ -270,7 +272,7 @@ def sweep_k(
     davies: list[float] = []
     calinski: list[float] = []
     silhouette: list[float] = []
-    stability: list[float] = []
+    scores: list[clustering.StabilityScores] = []
     for k in ks:
         model, _, costs = fit_best(scored, k, seeds, settings)
         inertia.append(min(costs))
@@ -286,16 +288,18 @@ def sweep_k(
             )
             for rows, boot_seed in zip(resamples, boot_seeds, strict=True)
         ]
-        stability.append(clustering.mean_pairwise_ari(boots))
+        scores.append(clustering.stability_scores(sample.labels(on_sample), boots, k))
         if progress is not None:
-            progress(f"k = {k}: cost {inertia[-1]:.4g}, stability {stability[-1]:.2f}")
+            progress(f"k = {k}: cost {inertia[-1]:.4g}, stability {scores[-1].ari:.2f}")
     return clustering.KSweep(
         ks=ks,
         inertia=inertia,
         silhouette=silhouette,
         davies_bouldin=davies,
         calinski_harabasz=calinski,
-        stability=stability,
+        stability=[s.ari for s in scores],
+        stability_p10=[s.ari_p10 for s in scores],
+        jaccard=[s.jaccard for s in scores],
         knee=clustering.find_knee(ks, inertia),
         silhouette_sample=len(sample.learner_id),
         stability_resamples=settings.stability_resamples,

@@ -36,7 +36,7 @@ import pyspark
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as sf
 
-from training.clustering import Progress, choose_k, compare_labelings
+from training.clustering import Progress, bootstrap_stability, choose_k, compare_labelings
 from training.config import TrainingSettings
 from training.hierarchy import coarse_groups
 from training.model import fitted_pipeline
@@ -149,7 +149,12 @@ def train(
         sample = evaluation_sample(scored, d, settings.silhouette_sample, settings.seed)
     with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max} (Spark ML)"):
         sweep = sweep_k(scored, sample, d, settings)
-        choice = choose_k(sweep, settings.k)
+        choice = choose_k(
+            sweep,
+            settings.k,
+            min_stability=settings.min_stability,
+            min_jaccard=settings.min_jaccard,
+        )
     k = choice.k
     with clock.step("kmeans", f"K-Means with k = {k}, {settings.n_init} seeds (Spark ML)"):
         seeds = [settings.seed + i for i in range(settings.n_init)]
@@ -166,7 +171,17 @@ def train(
         predicted = kmeans.transform(scored).withColumn(
             "segment", lookup_ids(id_list, sf.col("prediction"))
         )
-        sample_labels = ids[sample.labels(kmeans.transform(sample.frame))]
+        fitted_labels = sample.labels(kmeans.transform(sample.frame))
+        sample_labels = ids[fitted_labels]
+    with clock.step("stability", f"Bootstrap stability of the {k_fit} segments (sample)"):
+        stability = bootstrap_stability(
+            sample.z,
+            fitted_labels,
+            k_fit,
+            resamples=settings.stability_resamples,
+            seed=settings.seed,
+            n_init=settings.stability_n_init,
+        ).by_id(ids)
     with clock.step("hierarchical", "Hierarchical reference (bisecting K-Means, Spark ML)"):
         bisect_labels, linkage = fit_bisecting(scored, sample, k, settings.seed)
     with clock.step("compare", "Comparing K-Means with the hierarchical reference (sample)"):
@@ -203,6 +218,7 @@ def train(
 
     metrics: dict[str, Any] = {
         "sweep": sweep.to_dict(),
+        "stability": stability,
         "kmeans": {
             "inertia": float(min(costs)),
             "n_init": settings.n_init,
@@ -248,6 +264,7 @@ def train(
         hierarchy_method=HIERARCHY_METHOD,
         map_z=sample.z[rows],
         map_labels=sample_labels[rows],
+        low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
     )
     java = java_version()
