@@ -280,7 +280,10 @@ def _weighted_ward(points: FloatArray, weights: npt.ArrayLike) -> FloatArray:
             a = chain[-1]
             diff = centre - centre[a]
             d2 = np.einsum("ij,ij->i", diff, diff)
-            d2 *= 2.0 * size[a] * size / (size[a] + size)
+            # Ward's factor 2 n_a n_b / (n_a + n_b); 0 between two empty clusters (Spark's
+            # bisecting K-Means can leave a leaf empty), which then merge at no cost.
+            total = size[a] + size
+            d2 *= np.divide(2.0 * size[a] * size, total, out=np.zeros_like(total), where=total > 0)
             d2[~active] = np.inf
             d2[a] = np.inf
             b = int(np.argmin(d2))

@@ -15,6 +15,7 @@ This module imports pyspark at import time: import it only after
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as sf
+from sklearn.cluster import BisectingKMeans as SkBisectingKMeans
 
 from training import clustering
 from training.config import TrainingSettings
@@ -36,6 +38,8 @@ from training.profiles import GroupFigures, PopulationFigures
 from training.report import BISECTING
 from training.runtime.features import FEATURE_COLUMNS
 from training.spark.data import SparkLearnerData
+
+log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -339,11 +343,28 @@ def fit_bisecting(
         scored
     )
     sizes = [int(s) for s in bisecting.summary.clusterSizes]
+    if min(sizes) > 0:
+        raw = sample.labels(bisecting.transform(sample.frame))
+        found = np.array(bisecting.clusterCenters(), np.float64)
+    else:
+        # Spark's bisecting K-Means can stop splitting and leave clusters empty (seen on
+        # experience, pay vs experience and company tier: all learners in one cluster). The
+        # reference is then scikit-learn's bisecting K-Means on the evaluation sample.
+        log.warning(
+            "Spark's BisectingKMeans left %d of %d clusters empty; the hierarchical reference is "
+            "fitted on the evaluation sample (%d learners) with scikit-learn instead.",
+            sizes.count(0),
+            k,
+            len(sample.z),
+        )
+        local = SkBisectingKMeans(n_clusters=k, random_state=seed).fit(sample.z)
+        raw = np.asarray(local.labels_, np.intp)
+        sizes = np.bincount(raw, minlength=k).tolist()
+        found = np.asarray(local.cluster_centers_, np.float64)
     ids = _by_size(sizes)
-    labels = ids[sample.labels(bisecting.transform(sample.frame))]
     centers = np.empty((len(sizes), sample.z.shape[1]))
-    centers[ids] = np.array(bisecting.clusterCenters(), np.float64)
-    return labels, weighted_ward_linkage(centers, np.sort(np.array(sizes))[::-1])
+    centers[ids] = found
+    return ids[raw], weighted_ward_linkage(centers, np.sort(np.array(sizes))[::-1])
 
 
 def _by_size(sizes: list[int]) -> IntArray:
