@@ -380,7 +380,8 @@ def _kernel_from_joblib(
     """The fitted pipeline of ``segmenter.joblib`` and the numpy kernel built from it.
 
     Clip bounds, scaler and centres come from the pipeline itself; the cleaning rules, the peer
-    tables and the macro-segments from the JSON model, whose features and ids must match.
+    tables, the macro-segments and the low-confidence threshold from the JSON model, whose
+    features and ids must match.
     """
     try:
         bundle = load_allowed(data)
@@ -392,6 +393,7 @@ def _kernel_from_joblib(
             coarse=exported.coarse.tolist(),
             rules=exported.rules,
             tables=exported.tables,
+            confidence_threshold=exported.confidence_threshold,
         )
     except Exception as exc:  # an unsafe pickle, or not the bundle training writes
         raise ArtifactError(

@@ -33,6 +33,8 @@ ASSIGNMENT: dict[str, Any] = {
     "distance": 0.75,
     "runner_up": {"segment_id": 5, "distance": 1.25},
     "margin": 0.5,
+    "relative_margin": 0.3,
+    "confidence": "high",
     "features": {"years_of_experience": 8.0, "log_ctc": 14.2},
     "warnings": ["job_position was missing; the company's median was used."],
     "model_version": "20261128-180000-1",
@@ -96,6 +98,8 @@ def test_segment_parses_the_assignment_and_sends_the_key() -> None:
         distance=0.75,
         runner_up=RunnerUp(segment_id=5, distance=1.25),
         margin=0.5,
+        relative_margin=0.3,
+        confidence="high",
         features={"years_of_experience": 8.0, "log_ctc": 14.2},
         warnings=["job_position was missing; the company's median was used."],
         model_version="20261128-180000-1",
@@ -108,7 +112,11 @@ def test_segment_parses_the_assignment_and_sends_the_key() -> None:
 
 
 def test_no_key_header_without_a_key_and_a_base_path_is_kept() -> None:
-    rec = Recorder(httpx.Response(200, json={**ASSIGNMENT, "runner_up": None, "margin": None}))
+    rec = Recorder(
+        httpx.Response(
+            200, json={**ASSIGNMENT, "runner_up": None, "margin": None, "relative_margin": None}
+        )
+    )
     with LearnsegClient(f"{BASE}/learnseg/", transport=httpx.MockTransport(rec)) as client:
         got = client.segment({"ctc": 1})
     assert got.runner_up is None and got.margin is None
@@ -258,7 +266,7 @@ def test_batch_parses_assignments_and_item_errors_in_order() -> None:
     results = [
         ASSIGNMENT,
         {"index": 1, "error": "ctc must be a positive number for a learner to be placed."},
-        {**ASSIGNMENT, "segment_id": 0, "runner_up": None, "margin": None},
+        {**ASSIGNMENT, "segment_id": 0, "runner_up": None, "margin": None, "relative_margin": None},
     ]
     rec = Recorder(httpx.Response(200, json={"results": results}))
     client, _ = _sync(rec)

@@ -12,6 +12,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+import pytest
 
 from service.main import create_app
 from service.segmenter import Segmenter
@@ -122,3 +123,32 @@ def test_a_model_of_the_previous_format_is_refused_by_name(
         "'learnseg.segmenter/1'; this learnseg reads 'learnseg.segmenter/2'. Retrain it with "
         "this learnseg."
     )
+
+
+def test_the_confidence_threshold_survives_the_artifacts_and_both_paths_agree(
+    segmenter: Segmenter, trained_small: TrainingResult
+) -> None:
+    """The threshold learned at training is the one served; single and batch paths give the same
+    relative margin and confidence; a placement under the threshold is "low"; every profile has
+    its low-confidence share."""
+    doc = json.loads((trained_small.folder / "segmenter.json").read_text(encoding="utf-8"))
+    threshold = doc["confidence"]["low_below_relative_margin"]
+    assert 0 < threshold < 1
+    assert segmenter.model.confidence_threshold == threshold
+    learners = raw_learners(generate_learners(rows=3_000, seed=5))
+    placed = segmenter.assignments(
+        segmenter.place({name: [x[name] for x in learners] for name in RAW_FIELDS})
+    )
+    levels = {a.confidence for a in placed}
+    assert levels == {"high", "low"}
+    for learner, batch in zip(learners[:300], placed, strict=False):
+        single = segmenter.assign(learner)
+        assert batch.relative_margin is not None
+        # math.dist and numpy may differ in the last bit of a distance
+        assert single.relative_margin == pytest.approx(batch.relative_margin, rel=1e-12)
+        assert single.confidence == batch.confidence
+        assert (batch.confidence == "low") == (batch.relative_margin < threshold)
+    low_share = sum(a.confidence == "low" for a in placed) / len(placed)
+    assert 0.03 < low_share < 0.25  # about the 10th percentile of the training learners
+    for profile in segmenter.profiles:
+        assert 0 <= profile["low_confidence_share"] <= 1

@@ -15,11 +15,13 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from training import clustering
 from training.clustering import (
     KSweep,
+    bootstrap_stability,
     choose_k,
     compare_labelings,
     fit_kmeans,
     match_segments,
     relabel_by_size,
+    stability_scores,
     sweep_k,
 )
 
@@ -43,7 +45,9 @@ def four_blobs_sweep() -> KSweep:
         center_box=(-20, 20),
         random_state=7,
     )
-    return sweep_k(X, 2, 10, seed=0, silhouette_sample=2_000, stability_sample=2_000)
+    return sweep_k(
+        X, 2, 10, seed=0, silhouette_sample=2_000, stability_sample=2_000, stability_resamples=5
+    )
 
 
 # --------------------------------------------------------------------------- sweep and choice
@@ -52,22 +56,33 @@ def four_blobs_sweep() -> KSweep:
 def test_sweep_lists_are_complete_finite_and_json_ready(four_blobs_sweep: KSweep) -> None:
     sweep = four_blobs_sweep
     assert sweep.ks == list(range(2, 11))
-    for name in ("inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "stability"):
+    for name in (
+        "inertia",
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "stability",
+        "stability_p10",
+    ):
         values = getattr(sweep, name)
         assert len(values) == len(sweep.ks), name
         assert np.all(np.isfinite(values)), name
+    assert [len(j) for j in sweep.jaccard] == sweep.ks  # one Jaccard per segment of each k
+    assert all(p <= s for p, s in zip(sweep.stability_p10, sweep.stability, strict=True))
     assert np.all(np.diff(sweep.inertia) < 0)
     assert all(-1 <= s <= 1 for s in sweep.silhouette)
     assert sweep.silhouette_sample == 2_000
-    assert sweep.stability_resamples == 3
+    assert sweep.stability_resamples == 5
     assert json.loads(json.dumps(sweep.to_dict())) == sweep.to_dict()
 
 
 def test_knee_is_found_at_the_planted_k(four_blobs_sweep: KSweep) -> None:
     assert four_blobs_sweep.knee == 4
     choice = choose_k(four_blobs_sweep)
-    assert (choice.k, choice.source) == (4, "knee")
-    assert choice.reason == "k = 4: the knee of the elbow curve (kneed)."
+    assert (choice.k, choice.source, choice.knee) == (4, "knee", 4)
+    assert choice.reason == (
+        "the knee of the elbow curve, k = 4, is stable (1.00, lowest segment Jaccard 1.00)."
+    )
     assert choice.warnings == []
     # the planted partition is the best and a stable one
     i = four_blobs_sweep.ks.index(4)
@@ -98,14 +113,15 @@ def test_sweep_is_deterministic_for_a_seed() -> None:
 def test_fixed_k_overrides_the_knee(four_blobs_sweep: KSweep) -> None:
     choice = choose_k(four_blobs_sweep, k=6)
     assert (choice.k, choice.source) == (6, "fixed")
-    assert choice.reason == "k = 6: fixed by the settings."
-    assert "the knee of the elbow curve is at k = 4, not at k = 6" in choice.warnings
+    assert choice.reason.startswith("fixed by the settings at k = 6; it is ")
+    assert "the knee of the sweep is at k = 4, not at k = 6" in choice.warnings
     outside = choose_k(four_blobs_sweep, k=15)
     assert outside.k == 15
     assert any("outside the sweep" in w for w in outside.warnings)
 
 
 def _sweep(knee: int | None, silhouette: list[float], stability: list[float]) -> KSweep:
+    """A hand-made sweep; every segment's Jaccard equals the k's overall stability."""
     ks = list(range(2, 2 + len(silhouette)))
     return KSweep(
         ks=ks,
@@ -114,26 +130,31 @@ def _sweep(knee: int | None, silhouette: list[float], stability: list[float]) ->
         davies_bouldin=[1.0] * len(ks),
         calinski_harabasz=[1.0] * len(ks),
         stability=stability,
+        stability_p10=stability,
+        jaccard=[[s] * k for s, k in zip(stability, ks, strict=True)],
         knee=knee,
         silhouette_sample=100,
-        stability_resamples=3,
+        stability_resamples=20,
     )
 
 
 def test_no_knee_falls_back_to_the_best_silhouette_with_a_warning() -> None:
     choice = choose_k(_sweep(None, [0.3, 0.5, 0.4, 0.2], [1.0, 0.95, 0.9, 0.9]))
-    assert (choice.k, choice.source) == (3, "fallback")
-    assert choice.reason.startswith("k = 3:")
+    assert (choice.k, choice.source, choice.knee) == (3, "silhouette", None)
+    assert choice.reason == (
+        "the best silhouette of the elbow curve, k = 3, is stable (0.95, lowest segment "
+        "Jaccard 0.95)."
+    )
     assert choice.warnings == [
-        "no knee in the elbow curve over k = 2..5; fell back to the best silhouette (k = 3)"
+        "no knee in the elbow curve over k = 2..5; the best silhouette (k = 3) took its place"
     ]
 
 
 def test_disagreeing_diagnostics_give_warnings() -> None:
     choice = choose_k(_sweep(5, [0.3, 0.5, 0.4, 0.2], [1.0, 0.95, 0.9, 0.71]))
-    assert (choice.k, choice.source) == (5, "knee")
-    assert "silhouette peaks at k = 3, not at the chosen k = 5" in choice.warnings
-    assert "stability at k = 5 is 0.71 (< 0.8)" in choice.warnings
+    assert (choice.k, choice.source) == (4, "nearest-stable")
+    assert choice.reason.startswith("the knee, k = 5, is unstable (0.71,")
+    assert "silhouette peaks at k = 3, not at the chosen k = 4" in choice.warnings
 
 
 def test_silhouette_matches_scikit_learn() -> None:
@@ -225,3 +246,107 @@ def test_compare_different_labelings() -> None:
     for a, match in result["best_match_jaccard"].items():
         assert match["match"] == (7 if int(a) < 2 else 8)
         assert 0 < match["jaccard"] < 1
+
+
+# ------------------------------------------------------------------ stability and the choice of k
+def _stability_sweep(
+    knee: int | None, stability: list[float], lowest_jaccard: list[float]
+) -> KSweep:
+    ks = list(range(2, 2 + len(stability)))
+    return KSweep(
+        ks=ks,
+        inertia=[100.0 / k for k in ks],
+        silhouette=[0.3] * len(ks),
+        davies_bouldin=[1.0] * len(ks),
+        calinski_harabasz=[1.0] * len(ks),
+        stability=stability,
+        stability_p10=[s - 0.05 for s in stability],
+        jaccard=[[j, min(1.0, j + 0.1)] for j in lowest_jaccard],
+        knee=knee,
+        silhouette_sample=1_000,
+        stability_resamples=20,
+    )
+
+
+def test_an_unstable_knee_gives_way_to_the_nearest_stable_k() -> None:
+    #            k = 2     3     4     5     6     7     8
+    stability = [0.99, 0.95, 0.70, 0.90, 0.63, 0.91, 0.60]
+    jaccard = [0.99, 0.93, 0.55, 0.86, 0.52, 0.88, 0.40]
+    choice = choose_k(_stability_sweep(6, stability, jaccard))
+    assert (choice.k, choice.source, choice.knee) == (5, "nearest-stable", 6)  # 5 and 7 tie: fewer
+    assert choice.reason == (
+        "the knee, k = 6, is unstable (0.63, lowest segment Jaccard 0.52); k = 5 is the nearest "
+        "stable k (0.90, lowest segment Jaccard 0.86)."
+    )
+
+
+def test_a_stable_knee_is_kept_and_a_segment_under_the_jaccard_bar_is_unstable() -> None:
+    stability = [0.99, 0.95, 0.92, 0.90, 0.95]
+    choice = choose_k(_stability_sweep(4, stability, [0.99, 0.93, 0.88, 0.70, 0.74]))
+    assert (choice.k, choice.source) == (4, "knee")
+    assert choice.reason == (
+        "the knee of the elbow curve, k = 4, is stable (0.92, lowest segment Jaccard 0.88)."
+    )
+    # k = 6 has a high overall stability, but one segment under 0.75: not stable
+    assert not _stability_sweep(4, stability, [0.99, 0.93, 0.88, 0.70, 0.74]).is_stable(
+        6, 0.85, 0.75
+    )
+
+
+def test_nothing_stable_gives_the_most_stable_k_with_a_warning() -> None:
+    choice = choose_k(_stability_sweep(4, [0.80, 0.84, 0.60, 0.70], [0.9, 0.9, 0.5, 0.6]))
+    assert (choice.k, choice.source) == (3, "most-stable")
+    assert any("no k in 2..5 reaches stability 0.85" in w for w in choice.warnings)
+
+
+def test_a_fixed_k_is_honoured_and_its_stability_reported() -> None:
+    sweep = _stability_sweep(4, [0.99, 0.95, 0.92, 0.60], [0.99, 0.93, 0.88, 0.50])
+    choice = choose_k(sweep, 5)
+    assert (choice.k, choice.source) == (5, "fixed")
+    assert choice.reason == (
+        "fixed by the settings at k = 5; it is unstable (0.60, lowest segment Jaccard 0.50)."
+    )
+    assert "the fixed k = 5 is unstable (0.60, lowest segment Jaccard 0.50)" in choice.warnings
+    assert choose_k(sweep, 3).reason.endswith("it is stable (0.95, lowest segment Jaccard 0.93).")
+
+
+def test_planted_blobs_are_stable_at_the_knee(four_blobs_sweep: KSweep) -> None:
+    i = four_blobs_sweep.ks.index(4)
+    assert four_blobs_sweep.stability[i] > 0.99
+    assert min(four_blobs_sweep.jaccard[i]) > 0.95
+    assert choose_k(four_blobs_sweep).k == 4
+
+
+def _three_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [12.0, 0.0], [0.0, 12.0]])
+    labels = np.repeat(np.arange(3), 600)
+    return centres[labels] + rng.normal(size=(labels.size, 2)), labels
+
+
+def test_well_separated_segments_have_a_high_bootstrap_jaccard() -> None:
+    x, labels = _three_blobs()
+    scores = bootstrap_stability(x, labels, 3, resamples=20, seed=1)
+    assert min(scores.jaccard) >= 0.9 and scores.ari >= 0.9
+    assert scores.resamples == 20 and len(scores.jaccard) == 3
+
+
+def test_a_segment_split_at_random_dissolves() -> None:
+    x, labels = _three_blobs()
+    rng = np.random.default_rng(2)
+    split = labels.copy()
+    third = np.flatnonzero(labels == 2)
+    split[third[rng.random(third.size) < 0.5]] = 3  # blob 2 cut in two halves at random
+    scores = bootstrap_stability(x, split, 4, resamples=20, seed=3)
+    assert scores.jaccard[2] < 0.6 and scores.jaccard[3] < 0.6
+    assert scores.ari < 0.85
+
+
+def test_stability_scores_by_hand() -> None:
+    reference = np.array([0, 0, 0, 1, 1, 1])
+    same = np.array([5, 5, 5, 7, 7, 7])  # any label values
+    moved = np.array([0, 0, 1, 1, 1, 1])
+    scores = stability_scores(reference, [same, moved], 2)
+    # segment 0: Jaccard 1 then 2/3; segment 1: 1 then 3/4
+    assert scores.jaccard == pytest.approx([(1 + 2 / 3) / 2, (1 + 3 / 4) / 2])
+    assert scores.by_id([4, 9])["jaccard"] == {"4": scores.jaccard[0], "9": scores.jaccard[1]}

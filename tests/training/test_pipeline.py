@@ -111,7 +111,10 @@ def test_flipped_byte_is_detected(trained_small: TrainingResult, tmp_path: Path)
 
 
 def test_previous_model_keeps_segment_ids(trained_small: TrainingResult, tmp_path: Path) -> None:
-    again = run(small_training_settings(tmp_path, seed=7, previous=trained_small.folder))
+    # k fixed: this is about ids surviving a retrain, not about the choice of k
+    again = run(
+        small_training_settings(tmp_path, seed=7, previous=trained_small.folder, k=trained_small.k)
+    )
     old = json.loads((trained_small.folder / "profiles.json").read_text())["segments"]
     new = json.loads((again.folder / "profiles.json").read_text())["segments"]
     assert again.k == trained_small.k

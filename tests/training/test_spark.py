@@ -42,7 +42,9 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-ROWS, SEED, K = 50_000, 3, 6
+# K: the stable knee of the default inputs (docs/segmentation.md): engines agree where the
+# partition itself survives resampling.
+ROWS, SEED, K = 50_000, 3, 5
 
 
 def _unavailable() -> str | None:
@@ -99,7 +101,7 @@ def pandas_data(parity_table: Path) -> LearnerData:
 def trained(
     spark: Any, parity_table: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[TrainingResult, Any]:
-    """One Spark training run at k = 6 (a small sweep around it), with its fitted parts."""
+    """One Spark training run at k = 5 (a small sweep around it), with its fitted parts."""
     from training.spark.model import SparkModel
     from training.spark.run import train
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from training.features import LearnerData
-from training.runtime.segmenter import EngineFreeSegmenter
+from training.runtime.segmenter import EngineFreeSegmenter, relative_margin
 
 
 def _kernel(data: LearnerData, centers: np.ndarray, **overrides: Any) -> EngineFreeSegmenter:
@@ -25,6 +25,7 @@ def _kernel(data: LearnerData, centers: np.ndarray, **overrides: Any) -> EngineF
         "coarse": np.zeros(centers.shape[0], np.intp),
         "rules": data.rules,
         "tables": data.tables,
+        "confidence_threshold": 0.1,
     }
     fields.update(overrides)
     return EngineFreeSegmenter(**fields)
@@ -124,3 +125,25 @@ def test_featurize_cleans_raw_columns_like_the_training_features(small_data: Lea
     assert clean.valid.tolist() == [True, True, False]
     assert clean.touched["orgyear_typo_repaired"].tolist() == [False, True, False]
     assert kernel.matrix(values).shape == (3, 3)
+
+
+def test_a_learner_exactly_between_two_centres_is_low_confidence(small_data: LearnerData) -> None:
+    kernel = _kernel(small_data, np.array([[-1.0, 0.0], [1.0, 0.0]]))
+    found = kernel.nearest(np.array([[0.0, 0.0], [0.9, 0.0], [0.5, 0.0]]))
+    assert found.relative_margin is not None
+    np.testing.assert_allclose(found.relative_margin, [0.0, 1.8 / 1.9, 1.0 / 1.5])
+    assert kernel.confidence(found.relative_margin).tolist() == ["low", "high", "high"]
+    _, d1, _, d2 = kernel.nearest_one([0.0, 0.0])
+    assert relative_margin(d1, d2) == 0.0 and kernel.confidence(relative_margin(d1, d2)) == "low"
+    _, d1, _, d2 = kernel.nearest_one([0.9, 0.0])
+    assert relative_margin(d1, d2) == pytest.approx(1.8 / 1.9)
+    assert kernel.confidence(relative_margin(d1, d2)) == "high"
+    assert relative_margin(0.0, 0.0) == 0.0  # on both centres at once
+
+
+def test_the_confidence_threshold_survives_the_document(small_data: LearnerData) -> None:
+    kernel = _kernel(small_data, np.array([[0.0, 0.0], [1.0, 1.0]]), confidence_threshold=0.23)
+    doc = kernel.to_dict()
+    assert doc["confidence"] == {"low_below_relative_margin": 0.23}
+    assert EngineFreeSegmenter.from_dict(doc).confidence_threshold == 0.23
+    assert kernel.with_confidence_threshold(0.5).confidence_threshold == 0.5
