@@ -27,7 +27,7 @@ import numpy as np
 import orjson
 
 from service.segmenter import Assignment, Placement, Segmenter
-from training.runtime.segmenter import HIGH, LOW, relative_margin
+from training.runtime.segmenter import HIGH, LOW
 
 __all__ = ["render_batch"]
 
@@ -113,18 +113,17 @@ def _margin(segmenter: Segmenter, placed: Placement) -> list[Piece]:
 
 
 def _relative_margin(segmenter: Segmenter, placed: Placement) -> list[Piece]:
-    if placed.runner_up_distance is None:
+    if placed.relative_margin is None:
         return [b"null"]
-    return [_numbers(relative_margin(placed.distance, placed.runner_up_distance))]
+    return [_numbers(placed.relative_margin)]
 
 
 def _confidence(segmenter: Segmenter, placed: Placement) -> list[Piece]:
     """``"high"`` or ``"low"`` (always high when the model has one segment)."""
-    if placed.runner_up_distance is None:
+    if placed.relative_margin is None:
         return [orjson.dumps(HIGH)]
-    relative = relative_margin(placed.distance, placed.runner_up_distance)
     words = np.array([orjson.dumps(LOW), orjson.dumps(HIGH)], dtype=object)
-    return [words[(segmenter.model.confidence(relative) == HIGH).astype(np.intp)]]
+    return [words[(segmenter.model.confidence(placed.relative_margin) == HIGH).astype(np.intp)]]
 
 
 def _features(segmenter: Segmenter, placed: Placement) -> list[Piece]:

@@ -106,6 +106,7 @@ class Placement:
     distance: npt.NDArray[np.float64]
     runner_up: npt.NDArray[np.intp] | None  # None when the model has a single segment
     runner_up_distance: npt.NDArray[np.float64] | None
+    relative_margin: npt.NDArray[np.float64] | None  # (d2 - d1) / d2, computed once here
     features: npt.NDArray[np.float64]  # (n, n_features): the model's features, in its order
     warnings: list[list[str]]
     segment_counts: dict[int, int]
@@ -274,6 +275,7 @@ class Segmenter:
             distance=found.distance,
             runner_up=found.runner_up,
             runner_up_distance=found.runner_up_distance,
+            relative_margin=found.relative_margin,
             features=x,
             warnings=warnings,
             segment_counts=dict(
@@ -299,13 +301,16 @@ class Segmenter:
         margins: list[float | None] = [None] * n
         relatives: list[float | None] = [None] * n
         confidences: list[str] = [HIGH] * n
-        if placed.runner_up is not None and placed.runner_up_distance is not None:
+        if (
+            placed.runner_up is not None
+            and placed.runner_up_distance is not None
+            and placed.relative_margin is not None
+        ):
             runner_ids = model.segment_ids[placed.runner_up].tolist()
             runner_d = placed.runner_up_distance.tolist()
             margins = (placed.runner_up_distance - placed.distance).tolist()
-            relative = relative_margin(placed.distance, placed.runner_up_distance)
-            relatives = relative.tolist()
-            confidences = model.confidence(relative).tolist()
+            relatives = placed.relative_margin.tolist()
+            confidences = model.confidence(placed.relative_margin).tolist()
         names, version, keys = self._names, self._version, model.features
         return [
             Assignment(
