@@ -253,10 +253,8 @@ class SegmentResult(BaseModel):
                     "confidence": "high",
                     "features": {
                         "years_experience": 6.0,
-                        "log_ctc": 10.218,
-                        "pay_vs_company": -3.557,
+                        "pay_vs_experience": -3.492,
                         "company_tier": 2.0,
-                        "job_class": 3.0,
                     },
                     "warnings": [
                         "ctc 2 is below the plausible range: raised to 27400",
