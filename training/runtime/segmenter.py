@@ -44,7 +44,7 @@ FloatMatrix = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 #: Format of ``segmenter.json``; a model folder of another format is refused by name.
-SEGMENTER_FORMAT = "learnseg.segmenter/2"
+SEGMENTER_FORMAT = "learnseg.segmenter/3"
 #: Rows per block of :meth:`EngineFreeSegmenter.distances` (bounds its n x k x d temporary).
 _BLOCK_ROWS = 1 << 15
 
@@ -188,14 +188,19 @@ class EngineFreeSegmenter:
     def distances(self, X: FloatMatrix) -> FloatMatrix:
         """Euclidean distances (n, k) from each learner to each centre, in the scaled space.
 
-        Computed from the differences (not the expanded square), so they match the one-learner
-        path's ``math.dist`` to the last bits and never go negative.
+        Computed from the differences (not the expanded square, so never negative), with the
+        squares summed feature by feature in order: the same operations, in the same order, as
+        the one-learner path, so both give the same bits (``math.dist`` and ``einsum`` do not).
         """
         z = self.scaled(np.asarray(X, np.float64))
         out: FloatMatrix = np.empty((z.shape[0], self.k), np.float64)
         for start in range(0, z.shape[0], _BLOCK_ROWS):
             diff = z[start : start + _BLOCK_ROWS, None, :] - self.centers[None, :, :]
-            out[start : start + _BLOCK_ROWS] = np.sqrt(np.einsum("nkd,nkd->nk", diff, diff))
+            square = diff * diff
+            total = square[..., 0].copy()
+            for j in range(1, square.shape[2]):
+                total += square[..., j]
+            out[start : start + _BLOCK_ROWS] = np.sqrt(total)
         return out
 
     def nearest(self, X: FloatMatrix) -> Nearest:
@@ -233,7 +238,7 @@ class EngineFreeSegmenter:
             ((lo if v < lo else hi if v > hi else v) - mu) / sd
             for v, (lo, hi, mu, sd) in zip(values, self._bounds, strict=True)
         ]
-        distances = [math.dist(z, c) for c in self._center_rows]
+        distances = [math.sqrt(_sum_of_squares(z, c)) for c in self._center_rows]
         best, second = 0, -1
         for i in range(1, len(distances)):
             d = distances[i]
@@ -327,3 +332,12 @@ class EngineFreeSegmenter:
             "cleaning_rules": self.rules.to_dict(),
             "feature_tables": self.tables.to_dict(),
         }
+
+
+def _sum_of_squares(a: Sequence[float], b: Sequence[float]) -> float:
+    """Sum of squared differences, feature by feature in order (as :meth:`distances` adds)."""
+    total = 0.0
+    for x, y in zip(a, b, strict=True):
+        t = x - y
+        total += t * t
+    return total
