@@ -31,7 +31,7 @@ _WARNING_KINDS = (
     ("ctc_updated_year is missing", "ctc_updated_year_imputed"),
     ("ctc_updated_year ", "ctc_updated_year_capped"),
     ("ctc is missing", "ctc_missing"),
-    ("ctc ", "ctc_clipped"),
+    ("ctc ", "ctc_clipped"),  # "... cannot be a yearly salary" is told apart in warning_kind
     ("company not seen", "company_fallback"),
     ("company is missing", "company_missing"),
     ("job title not seen", "title_fallback"),
@@ -43,7 +43,7 @@ _WARNING_KINDS = (
 #: of its sentence (a test holds the two together). The batch path counts by rule.
 RULE_KINDS: dict[str, str] = {
     "ctc_missing_dropped": "ctc_missing",
-    "ctc_below_bound_raised": "ctc_clipped",
+    "ctc_implausible_imputed": "ctc_imputed",
     "ctc_above_bound_lowered": "ctc_clipped",
     "ctc_updated_year_imputed": "ctc_updated_year_imputed",
     "ctc_updated_year_capped": "ctc_updated_year_capped",
@@ -68,6 +68,8 @@ def warning_kind(warning: str) -> str:
         if warning.startswith(prefix):
             if kind == "orgyear_repaired":
                 return "orgyear_typo" if "looks like a typo" in warning else "orgyear_imputed"
+            if kind == "ctc_clipped" and "cannot be a yearly salary" in warning:
+                return "ctc_imputed"
             if kind == "title_cleaned":
                 return "title_placeholder" if "placeholder" in warning else "title_rare"
             return kind

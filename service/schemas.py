@@ -243,9 +243,9 @@ class SegmentResult(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "segment_id": 4,
-                    "segment_name": "Mid-level, bottom-quartile pay, paid below peers",
-                    "coarse_segment_id": 1,
+                    "segment_id": 0,
+                    "segment_name": "Mid-level, mid-range pay",
+                    "coarse_segment_id": 0,
                     "distance": 3.649,
                     "runner_up": {"segment_id": 1, "distance": 5.569},
                     "margin": 1.919,
@@ -253,13 +253,15 @@ class SegmentResult(BaseModel):
                     "confidence": "high",
                     "features": {
                         "years_experience": 6.0,
-                        "pay_vs_experience": -3.492,
+                        "pay_vs_experience": 0.021,
                         "company_tier": 2.0,
                     },
                     "warnings": [
-                        "ctc 2 is below the plausible range: raised to 27400",
+                        "ctc 2 cannot be a yearly salary: imputed as 1100000 from learners who "
+                        "started working the same year",
                         "orgyear 20165 looks like a typo: read as 2016",
-                        "company not seen in training (or too few learners): population fallback",
+                        "company not seen in training (or too few learners): its pay level is "
+                        "imputed from learners with similar pay",
                     ],
                     "model_version": "20261128-182409",
                 }

@@ -174,7 +174,9 @@ def _summarize_table(
         "cleaned": {
             "learners": len(data.learners),
             "reference_year": data.rules.reference_year,
-            "ctc_bounds": [data.rules.ctc_low, data.rules.ctc_high],
+            "ctc_plausible_range": [data.rules.ctc_min, data.rules.ctc_max],
+            "ctc_upper_bound": data.rules.ctc_high,
+            "ctc_imputed_learners": int(data.learners["ctc_imputed"].sum()),
             "years_experience": _percentiles(years),
             "ctc": _percentiles(ctc),
             "role_families": _top(data.learners["role_family"], 20),

@@ -1,11 +1,12 @@
 """Cleaning rules, *fit* half (pandas, training only): learn the rules, clean a whole table.
 
 :func:`clean_learners` removes exact duplicates, learns the data-dependent parts of the rules
-(:func:`fit_rules`: CTC bounds, the reference year, the title vocabulary, the pay-peer medians
-that impute orgyear) into the frozen :class:`~training.runtime.cleaning.CleaningRules`, applies
-them with the runtime's :func:`~training.runtime.cleaning.apply_rules` (the very code the service
-runs), counts every rule in a :class:`CleaningReport` and collapses the table to one row per
-learner. The rules themselves, in run order, are listed in :mod:`training.runtime.cleaning`.
+(:func:`fit_rules`: the CTC bound, the reference year, the title vocabulary, the pay-peer
+medians that impute orgyear and the experience-peer medians that impute an implausible CTC)
+into the frozen :class:`~training.runtime.cleaning.CleaningRules`, applies them with the
+runtime's :func:`~training.runtime.cleaning.apply_rules` (the very code the service runs), counts
+every rule in a :class:`CleaningReport` and collapses the table to one row per learner. The
+rules themselves, in run order, are listed in :mod:`training.runtime.cleaning`.
 """
 
 from __future__ import annotations
@@ -91,12 +92,19 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
     import pandas as pd
 
     ctc = raw["ctc"].to_numpy(dtype=np.float64, na_value=np.nan)
-    positive = ctc[np.isfinite(ctc) & (ctc > 0)]
-    if positive.size == 0:
-        raise ValueError("The learner table has no row with a positive CTC; nothing to learn from.")
-    ctc_low, ctc_high = np.quantile(
-        positive, [settings.ctc_lower_quantile, settings.ctc_upper_quantile]
-    )
+    with np.errstate(invalid="ignore"):
+        plausible_ctc = (
+            np.isfinite(ctc)
+            & (ctc >= settings.ctc_plausible_min)
+            & (ctc <= settings.ctc_plausible_max)
+        )
+    if not plausible_ctc.any():
+        raise ValueError(
+            "The learner table has no row with a plausible yearly CTC (between "
+            f"{settings.ctc_plausible_min:,.0f} and {settings.ctc_plausible_max:,.0f}); "
+            "nothing to learn from."
+        )
+    ctc_high = float(np.quantile(ctc[plausible_ctc], settings.ctc_upper_quantile))
 
     cuy = raw["ctc_updated_year"].to_numpy(dtype=np.float64, na_value=np.nan)
     plausible_cuy = cuy[np.isfinite(cuy) & (cuy >= settings.orgyear_min) & (cuy <= 2100)]
@@ -132,17 +140,19 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
         }
     )
 
-    # Pay peers for orgyear imputation: median orgyear per CTC decile band.
+    # Pay peers for orgyear imputation: median orgyear per CTC decile band; and experience peers
+    # for CTC imputation: median CTC per orgyear. Both from rows whose orgyear and CTC are valid.
     org = raw["orgyear"].to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         good = (
             np.isfinite(org)
             & (org >= settings.orgyear_min)
             & (org <= reference_year)
-            & np.isfinite(ctc)
-            & (ctc > 0)
+            & (org == np.floor(org))
+            & plausible_ctc
         )
-    log_ctc = np.log(np.clip(ctc[good], ctc_low, ctc_high))
+    good_ctc = np.minimum(ctc[good], ctc_high)
+    log_ctc = np.log(good_ctc)
     edges: FloatArray = (
         np.unique(np.quantile(log_ctc, np.linspace(0.1, 0.9, 9))) if good.any() else np.empty(0)
     )
@@ -152,14 +162,23 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
         float(np.median(org[good][band == b])) if np.any(band == b) else overall
         for b in range(len(edges) + 1)
     ]
+    years, inverse, counts = np.unique(org[good], return_inverse=True, return_counts=True)
+    by_year = {
+        int(year): float(np.median(good_ctc[inverse == i]))
+        for i, year in enumerate(years)
+        if counts[i] >= settings.min_group_size
+    }
+    fallback_ctc = float(np.median(good_ctc if good.any() else ctc[plausible_ctc]))
     return make_rules(
         settings,
         reference_year=int(reference_year),
-        ctc_quantiles=(float(ctc_low), float(ctc_high)),
+        ctc_high=ctc_high,
         ctc_updated_year_fallback=cuy_fallback,
         title_map=title_map,
         orgyear_band_edges=[float(e) for e in edges],
         orgyear_band_values=values,
+        orgyear_fallback=overall,
+        ctc_by_orgyear=year_curve(by_year, settings.orgyear_min, int(reference_year), fallback_ctc),
     )
 
 
@@ -167,29 +186,55 @@ def make_rules(
     settings: TrainingSettings,
     *,
     reference_year: int,
-    ctc_quantiles: tuple[float, float],
+    ctc_high: float,
     ctc_updated_year_fallback: int,
     title_map: dict[str, str],
     orgyear_band_edges: list[float],
     orgyear_band_values: list[float],
+    orgyear_fallback: float,
+    ctc_by_orgyear: list[float],
 ) -> CleaningRules:
     """Freeze learned figures into :class:`CleaningRules` (one place for the rounding of bounds).
 
     Used by :func:`fit_rules` (pandas) and by the Spark engine, which learns the same figures with
-    Spark aggregations. ``ctc_quantiles`` are the raw training quantiles of CTC; the bounds are
-    rounded to whole rupees (the lower one at least 1).
+    Spark aggregations. ``ctc_high`` is the raw training quantile of plausible CTCs; it is rounded
+    to whole rupees and kept inside the plausible range.
     """
-    ctc_low, ctc_high = ctc_quantiles
     return CleaningRules(
         reference_year=int(reference_year),
         orgyear_min=settings.orgyear_min,
-        ctc_low=float(max(1, round(ctc_low))),
-        ctc_high=float(round(ctc_high)),
+        ctc_min=float(settings.ctc_plausible_min),
+        ctc_max=float(settings.ctc_plausible_max),
+        ctc_high=float(
+            min(max(round(ctc_high), settings.ctc_plausible_min), settings.ctc_plausible_max)
+        ),
         ctc_updated_year_fallback=int(ctc_updated_year_fallback),
         title_map=title_map,
         orgyear_band_edges=orgyear_band_edges,
         orgyear_band_values=orgyear_band_values,
+        orgyear_fallback=float(orgyear_fallback),
+        ctc_by_orgyear=[float(x) for x in ctc_by_orgyear],
     )
+
+
+def year_curve(
+    by_year: Mapping[int, float], first_year: int, last_year: int, fallback: float
+) -> list[float]:
+    """One value per year from ``first_year`` to ``last_year``; gaps take the nearest year's.
+
+    Parameters
+    ----------
+    by_year : mapping of int to float
+        The years with enough rows and their value (years outside the range are ignored).
+    fallback : float
+        The whole curve when no year in range has a value.
+    """
+    span = np.arange(first_year, last_year + 1)
+    known = np.array(sorted(y for y in by_year if first_year <= y <= last_year), dtype=np.intp)
+    if known.size == 0:
+        return [float(fallback)] * span.size
+    nearest = known[np.abs(span[:, None] - known[None, :]).argmin(axis=1)]
+    return [float(by_year[int(y)]) for y in nearest]
 
 
 def title_vocabulary(spellings: Mapping[tuple[str, str], int]) -> dict[str, str]:
@@ -228,8 +273,8 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
     -------
     CleanedTable
         ``learners`` (one row per email_hash: ``learner_id``, ``company``, ``job_title``,
-        ``role_family``, ``orgyear``, ``ctc``, ``ctc_updated_year``, ``n_records``,
-        ``ctc_growth``), the frozen rules and the counted report.
+        ``role_family``, ``orgyear``, ``ctc``, ``ctc_updated_year``, ``ctc_imputed``,
+        ``n_records``, ``ctc_growth``), the frozen rules and the counted report.
     """
     import pandas as pd
 
@@ -264,6 +309,7 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
             "orgyear": clean.orgyear,
             "ctc": clean.ctc,
             "ctc_updated_year": clean.ctc_updated_year,
+            "ctc_imputed": clean.ctc_imputed,
             "has_title": pd.notna(pd.Series(clean.job_title)).to_numpy(),
             "order": np.arange(len(table)),
         }

@@ -64,17 +64,32 @@ class TrainingSettings(BaseSettings):
         ge=1900,
         description="Earliest plausible year a learner started working; earlier values are junk.",
     )
-    ctc_lower_quantile: float = Field(
-        default=0.01,
-        ge=0.0,
-        lt=0.5,
-        description="CTC below this training quantile is raised to it.",
+    ctc_plausible_min: float = Field(
+        default=50_000.0,
+        gt=0.0,
+        description=(
+            "Lowest CTC (INR a year) that can be a yearly salary: less than about INR 4,200 a "
+            "month. Lower values (2, 15, 1,000: lakhs or thousands typed as rupees; monthly pay) "
+            "are flagged and imputed from learners who started working the same year."
+        ),
+    )
+    ctc_plausible_max: float = Field(
+        default=100_000_000.0,
+        gt=0.0,
+        description=(
+            "Highest CTC (INR a year, 10 crore) that can be a yearly salary; higher values "
+            "(the file has 1,000,150,000) are flagged and imputed like the lowest."
+        ),
     )
     ctc_upper_quantile: float = Field(
-        default=0.99,
+        default=1.0,
         gt=0.5,
         le=1.0,
-        description="CTC above this training quantile is lowered to it.",
+        description=(
+            "A plausible CTC above this training quantile is lowered to it (1.0: kept as it is; "
+            "the model clips its inputs at their own quantiles, so a cap here is only for the "
+            "figures, and it piles the capped learners on one value)."
+        ),
     )
     min_title_learners: int = Field(
         default=25,
@@ -203,6 +218,9 @@ class TrainingSettings(BaseSettings):
                 f"Unknown cluster features: {', '.join(unknown)}; "
                 f"choose from {', '.join(FEATURE_COLUMNS)}."
             )
-        if self.ctc_lower_quantile >= self.ctc_upper_quantile:
-            raise ValueError("ctc_lower_quantile must be smaller than ctc_upper_quantile.")
+        if self.ctc_plausible_min >= self.ctc_plausible_max:
+            raise ValueError(
+                f"ctc_plausible_min ({self.ctc_plausible_min:,.0f}) must be smaller than "
+                f"ctc_plausible_max ({self.ctc_plausible_max:,.0f})."
+            )
         return self

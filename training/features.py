@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from training.cleaning import CleaningReport, clean_learners
-from training.runtime.cleaning import CleaningRules
+from training.runtime.cleaning import UNKNOWN_FAMILY, CleaningRules
 from training.runtime.features import (
     FEATURE_COLUMNS,
     PEER_SEP,
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from training.config import TrainingSettings
+
+
+#: Pay bands (of learners' own log CTC) that impute an unknown company's or title's median.
+PAY_BANDS = 10
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,7 +113,7 @@ def fit_feature_tables(
     company_median = _medians(with_company, "company", min_size)
     with_title = frame.dropna(subset=["job_title"])
     title_median = _medians(with_title, "job_title", min_size)
-    family_median = _medians(frame, "role_family", min_size)
+    family_median = _medians(frame[frame["role_family"] != UNKNOWN_FAMILY], "role_family", min_size)
     pairs = frame.dropna(subset=["company", "job_title"])
     peer = _medians(pairs, ["company", "job_title"], min_size)
     peer_median = {
@@ -132,6 +137,20 @@ def fit_feature_tables(
         population,
     )
 
+    # Pay peers for a learner without a company (title) median: by decile band of own log CTC.
+    log_ctc = frame["log_ctc"].to_numpy(np.float64)
+    pay_edges = band_edges(log_ctc, PAY_BANDS)
+    pay_band = np.searchsorted(np.asarray(pay_edges, np.float64), log_ctc, side="right")
+    by_band = {
+        name: band_medians(
+            frame[key].map(medians).to_numpy(np.float64), pay_band, len(pay_edges) + 1, population
+        )
+        for name, key, medians in (
+            ("company", "company", company_median),
+            ("title", "job_title", title_median),
+        )
+    }
+
     return FeatureTables(
         reference_year=rules.reference_year,
         min_group_size=min_size,
@@ -145,7 +164,30 @@ def fit_feature_tables(
         experience_median=curve,
         tier_edges=band_edges(company_median.to_numpy(np.float64), settings.n_tiers),
         class_edges=band_edges(title_median.to_numpy(np.float64), settings.n_job_classes),
+        pay_band_edges=pay_edges,
+        company_median_by_band=by_band["company"],
+        title_median_by_band=by_band["title"],
     )
+
+
+def band_medians(
+    values: FloatArray, band: npt.NDArray[np.intp], bands: int, fallback: float
+) -> list[float]:
+    """Median of the finite ``values`` in each band 0..bands-1 (``fallback`` for an empty band).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_learners,)
+        A peer figure per learner, NaN where the learner has none.
+    band : ndarray of int, shape (n_learners,)
+        Each learner's pay band.
+    """
+    known = np.isfinite(values)
+    out = []
+    for b in range(bands):
+        chosen = values[known & (band == b)]
+        out.append(float(np.median(chosen)) if chosen.size else float(fallback))
+    return out
 
 
 @dataclass

@@ -39,7 +39,7 @@ def test_metrics_count_requests_assignments_and_fallbacks(service_model_dir: Pat
     )
     placed = re.findall(r'learnseg_assignments_total\{segment_id="\d+"\} (\d+)\.0', text)
     assert sum(int(n) for n in placed) == 1 + len(LEARNERS)
-    for kind in ("orgyear_typo", "ctc_clipped", "company_fallback", "title_placeholder"):
+    for kind in ("orgyear_typo", "ctc_imputed", "company_fallback", "title_placeholder"):
         assert f'learnseg_fallbacks_total{{kind="{kind}"}}' in text
     assert f'learnseg_model_info{{version="{version}"}} 1.0' in text
     assert "learnseg_model_ready 1.0" in text
@@ -149,7 +149,7 @@ def test_batch_and_single_requests_count_the_same_metrics(
         assert _counts(one, metric) == _counts(many, metric), metric
     kinds = _counts(many, "learnseg_fallbacks")
     assert {
-        "ctc_clipped",
+        "ctc_imputed",
         "ctc_updated_year_imputed",
         "ctc_updated_year_capped",
         "company_missing",

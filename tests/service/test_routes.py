@@ -52,8 +52,15 @@ def test_junk_learner_is_repaired_with_warnings(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     warnings = response.json()["warnings"]
     assert "orgyear 20165 looks like a typo: read as 2016" in warnings
-    assert any(w.startswith("ctc 2 is below the plausible range: raised to") for w in warnings)
-    assert "company not seen in training (or too few learners): population fallback" in warnings
+    assert any(
+        w.startswith("ctc 2 cannot be a yearly salary: imputed as ")
+        and w.endswith(" from learners who started working the same year")
+        for w in warnings
+    )
+    assert (
+        "company not seen in training (or too few learners): its pay level is imputed from "
+        "learners with similar pay"
+    ) in warnings
     assert "job_position 'Not Available' is a placeholder: treated as missing" in warnings
 
 

@@ -63,17 +63,15 @@ def test_clean_learners_dedupes_and_keeps_history() -> None:
 
 
 def test_learned_bounds_come_from_settings(small_raw: pd.DataFrame) -> None:
-    wide = clean_learners(
-        small_raw, TrainingSettings(ctc_lower_quantile=0.0, ctc_upper_quantile=1.0)
-    )
+    wide = clean_learners(small_raw, TrainingSettings(ctc_plausible_min=1, ctc_upper_quantile=1.0))
     tight = clean_learners(
-        small_raw, TrainingSettings(ctc_lower_quantile=0.05, ctc_upper_quantile=0.95)
+        small_raw, TrainingSettings(ctc_plausible_min=400_000, ctc_upper_quantile=0.95)
     )
-    assert wide.rules.ctc_low < tight.rules.ctc_low < tight.rules.ctc_high < wide.rules.ctc_high
-    assert (
-        tight.report.counts()["ctc_below_bound_raised"]
-        > wide.report.counts()["ctc_below_bound_raised"]
-    )
+    assert (wide.rules.ctc_min, tight.rules.ctc_min) == (1, 400_000)
+    assert tight.rules.ctc_high < wide.rules.ctc_high
+    counts, wide_counts = tight.report.counts(), wide.report.counts()
+    assert counts["ctc_implausible_imputed"] > wide_counts["ctc_implausible_imputed"]
+    assert counts["ctc_above_bound_lowered"] > wide_counts["ctc_above_bound_lowered"] == 0
     later = clean_learners(small_raw, TrainingSettings(orgyear_min=2000))
     assert (
         later.report.counts()["orgyear_implausible_imputed"]

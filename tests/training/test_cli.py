@@ -26,7 +26,7 @@ def test_inspect_real_rows_json(real_rows_path: Path) -> None:
     assert summary["duplicates"]["emails_seen_more_than_once"] == 7
     counts = {rule["name"]: rule["count"] for rule in summary["cleaning"]["rules"]}
     assert counts["orgyear_implausible_imputed"] >= 25
-    assert counts["ctc_below_bound_raised"] >= 1
+    assert counts["ctc_implausible_imputed"] == 3  # CTC 1,000, 12,600 and 24,000
     cleaned = summary["cleaned"]
     assert cleaned["learners"] == 99
     assert cleaned["reference_year"] == 2022

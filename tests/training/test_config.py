@@ -1,8 +1,7 @@
 """Training settings (training.config): the checks across fields say in one sentence what is
 wrong, whether the values come from arguments or from LEARNSEG_* variables.
 
-The field bounds (ctc_lower_quantile < 0.5 < ctc_upper_quantile) already keep the two CTC
-quantiles in order, so pydantic's bound sentences are what a user sees for a swapped pair.
+The plausible CTC range is checked across its two fields; the upper CTC quantile by its bounds.
 """
 
 from __future__ import annotations
@@ -47,12 +46,19 @@ def test_unknown_cluster_features_are_named_with_the_choices(
     assert chosen.cluster_features == ("job_class", "log_ctc")  # any subset, in the given order
 
 
-def test_ctc_quantiles_stay_on_their_side_of_the_median(
-    no_learnseg_env: pytest.MonkeyPatch,
-) -> None:
-    assert _errors(ctc_lower_quantile=0.6, ctc_upper_quantile=0.4) == [
-        (("ctc_lower_quantile",), "Input should be less than 0.5"),
-        (("ctc_upper_quantile",), "Input should be greater than 0.5"),
+def test_the_plausible_ctc_range_must_be_a_range(no_learnseg_env: pytest.MonkeyPatch) -> None:
+    assert _errors(ctc_plausible_min=2_000_000, ctc_plausible_max=1_000_000) == [
+        (
+            (),
+            "Value error, ctc_plausible_min (2,000,000) must be smaller than "
+            "ctc_plausible_max (1,000,000).",
+        )
     ]
-    widest = TrainingSettings(ctc_lower_quantile=0.0, ctc_upper_quantile=1.0)
-    assert (widest.ctc_lower_quantile, widest.ctc_upper_quantile) == (0.0, 1.0)
+    no_learnseg_env.setenv("LEARNSEG_CTC_PLAUSIBLE_MIN", "0")
+    assert _errors() == [(("ctc_plausible_min",), "Input should be greater than 0")]
+    assert _errors(ctc_plausible_min=1, ctc_upper_quantile=0.4) == [
+        (("ctc_upper_quantile",), "Input should be greater than 0.5")
+    ]
+    defaults = TrainingSettings(ctc_plausible_min=50_000)
+    assert (defaults.ctc_plausible_min, defaults.ctc_plausible_max) == (50_000, 100_000_000)
+    assert defaults.ctc_upper_quantile == 1.0  # plausible CTCs are kept as they are

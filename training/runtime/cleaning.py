@@ -18,8 +18,8 @@ rule                             what it does
 ===============================  ============================================================
 exact_duplicates_dropped         identical rows (ignoring the stray index column) kept once
 ctc_missing_dropped              no CTC, or CTC <= 0: the row cannot be placed, dropped
-ctc_below_bound_raised           CTC under the learned lower bound raised to it
-ctc_above_bound_lowered          CTC over the learned upper bound lowered to it
+ctc_implausible_imputed          not a yearly salary (2, 15, 1,000; 300 crore): flagged, imputed
+ctc_above_bound_lowered          plausible CTC over the learned upper bound lowered to it
 ctc_updated_year_imputed         missing or before ``orgyear_min``: the training median
 ctc_updated_year_capped          after the reference year: set to the reference year
 company_normalised               lower case, punctuation removed, spaces collapsed
@@ -40,6 +40,18 @@ bias segments against learners with messy profiles, and the service cannot drop 
 LMS asks about. The imputed value is the median orgyear of *pay peers* (learners in the same CTC
 decile band), which keeps experience consistent with pay, and never later than the year the CTC was
 recorded.
+
+Why impute an implausible CTC rather than clip it: a CTC outside ``ctc_min``..``ctc_max`` (INR
+50,000 to 10 crore a year by default) cannot be a yearly salary: lakhs or thousands typed as
+rupees (2, 15, 1,000), monthly pay (24,000), extra zeros. Raising such values to a bound made a
+spike of identical CTCs (1,566 learners at one floor value on the default table), which K-Means
+and Ward then isolated as a segment of their own. The flagged value is replaced by the median
+CTC of *experience peers*: learners with a plausible CTC who started working the same year
+(orgyear), so the learner sits where its experience puts it, spread along the pay curve rather
+than piled on one value. When the orgyear must itself be imputed, it comes from
+``orgyear_fallback`` (there is no plausible pay to find pay peers with). Plausible but very high
+CTCs (above a training quantile) are still lowered to it: those learners are genuinely the best
+paid, and the bound only keeps a few of them from stretching the scale.
 """
 
 from __future__ import annotations
@@ -75,13 +87,15 @@ RULES: dict[str, tuple[str, str]] = {
         "No CTC, or CTC <= 0: the row cannot be placed and is dropped.",
         "ctc is missing or not positive: the learner cannot be placed",
     ),
-    "ctc_below_bound_raised": (
-        "CTC under the learned lower bound (a training quantile) raised to it.",
-        "ctc {ctc} is below the plausible range: raised to {bound}",
+    "ctc_implausible_imputed": (
+        "CTC outside the plausible yearly range (ctc_plausible_min..ctc_plausible_max) flagged "
+        "and imputed: the median CTC of learners who started working the same year.",
+        "ctc {ctc} cannot be a yearly salary: imputed as {value} from learners who started "
+        "working the same year",
     ),
     "ctc_above_bound_lowered": (
-        "CTC over the learned upper bound (a training quantile) lowered to it.",
-        "ctc {ctc} is above the plausible range: lowered to {bound}",
+        "Plausible CTC over the learned upper bound (a training quantile) lowered to it.",
+        "ctc {ctc} is above the training range: lowered to {bound}",
     ),
     "ctc_updated_year_imputed": (
         "Missing or before orgyear_min: replaced by the training median.",
@@ -97,7 +111,7 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "company_missing": (
         "Empty, or only digits/punctuation ('0', '2020'): the company is unknown.",
-        "company is missing or not a name: population fallback",
+        "company is missing or not a name: its pay level is imputed from learners with similar pay",
     ),
     "job_title_placeholder": (
         "Placeholders ('Not Available', 'NA', '-') treated as a missing title.",
@@ -263,8 +277,10 @@ class CleaningRules:
         Year experience is counted to (latest ctc_updated_year + 1 unless set).
     orgyear_min : int
         Earliest plausible orgyear.
-    ctc_low, ctc_high : float
-        CTC bounds (training quantiles); values outside are moved onto them.
+    ctc_min, ctc_max : float
+        The plausible range of a yearly CTC (settings); values outside are imputed.
+    ctc_high : float
+        Upper bound of plausible CTCs (a training quantile); values above are lowered to it.
     ctc_updated_year_fallback : int
         Median ctc_updated_year, for learners without one.
     title_map : dict of str to str
@@ -273,16 +289,26 @@ class CleaningRules:
         Inner edges of the CTC decile bands (log CTC) used to impute orgyear.
     orgyear_band_values : list of float
         Median orgyear of each band (one more value than edges).
+    orgyear_fallback : float
+        Median orgyear of all rows, for a row with neither a plausible orgyear nor a plausible
+        CTC to find pay peers with.
+    ctc_by_orgyear : list of float
+        Median CTC of rows with a plausible CTC by orgyear, ``orgyear_min`` to
+        ``reference_year`` (years with too few rows take the nearest year's): imputes an
+        implausible CTC.
     """
 
     reference_year: int
     orgyear_min: int
-    ctc_low: float
+    ctc_min: float
+    ctc_max: float
     ctc_high: float
     ctc_updated_year_fallback: int
     title_map: dict[str, str]
     orgyear_band_edges: list[float]
     orgyear_band_values: list[float]
+    orgyear_fallback: float
+    ctc_by_orgyear: list[float]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -292,12 +318,15 @@ class CleaningRules:
         return cls(
             reference_year=int(data["reference_year"]),
             orgyear_min=int(data["orgyear_min"]),
-            ctc_low=float(data["ctc_low"]),
+            ctc_min=float(data["ctc_min"]),
+            ctc_max=float(data["ctc_max"]),
             ctc_high=float(data["ctc_high"]),
             ctc_updated_year_fallback=int(data["ctc_updated_year_fallback"]),
             title_map={str(k): str(v) for k, v in data["title_map"].items()},
             orgyear_band_edges=[float(x) for x in data["orgyear_band_edges"]],
             orgyear_band_values=[float(x) for x in data["orgyear_band_values"]],
+            orgyear_fallback=float(data["orgyear_fallback"]),
+            ctc_by_orgyear=[float(x) for x in data["ctc_by_orgyear"]],
         )
 
 
@@ -320,6 +349,11 @@ class CleanRows:
     ctc_updated_year: Any
     valid: Any  # False where the row cannot be placed (no usable CTC)
     touched: dict[str, Any]
+
+    @property
+    def ctc_imputed(self) -> Any:
+        """True where the CTC was not a yearly salary and was imputed from experience peers."""
+        return self.touched["ctc_implausible_imputed"]
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -388,12 +422,15 @@ def _apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops) -> 
     missing_text = ops.full(n, None)
     touched: dict[str, Any] = {}
 
-    # CTC: missing/non-positive rows cannot be placed; the rest is moved inside the bounds.
+    # CTC: missing/non-positive rows cannot be placed; a value that cannot be a yearly salary
+    # is imputed once orgyear is known (below); a plausible one is kept under the upper bound.
     valid = ops.isfinite(ctc_raw) & (ctc_raw > 0)
+    ctc_imputed = valid & ((ctc_raw < rules.ctc_min) | (ctc_raw > rules.ctc_max))
+    plausible = valid & ops.not_(ctc_imputed)
     touched["ctc_missing_dropped"] = ops.not_(valid)
-    touched["ctc_below_bound_raised"] = valid & (ctc_raw < rules.ctc_low)
-    touched["ctc_above_bound_lowered"] = valid & (ctc_raw > rules.ctc_high)
-    ctc = ops.clip(ops.where(valid, ctc_raw, rules.ctc_low), rules.ctc_low, rules.ctc_high)
+    touched["ctc_implausible_imputed"] = ctc_imputed
+    touched["ctc_above_bound_lowered"] = plausible & (ctc_raw > rules.ctc_high)
+    ctc = ops.minimum(ops.where(plausible, ctc_raw, rules.ctc_min), rules.ctc_high)
 
     # ctc_updated_year
     cuy = ops.floats(columns.get("ctc_updated_year", missing_number))
@@ -442,10 +479,18 @@ def _apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops) -> 
     touched["orgyear_after_ctc_update_imputed"] = after
     impute = missing | implausible | after
     if ops.any(impute):
-        peers = ops.take(
-            rules.orgyear_band_values, ops.band(rules.orgyear_band_edges, ops.log(ctc))
+        peers = ops.where(
+            plausible,
+            ops.take(rules.orgyear_band_values, ops.band(rules.orgyear_band_edges, ops.log(ctc))),
+            rules.orgyear_fallback,
         )
         orgyear = ops.where(impute, ops.minimum(ops.round(peers), cuy), orgyear)
+
+    # Implausible CTC: the median CTC of experience peers (same orgyear, plausible CTC).
+    if ops.any(ctc_imputed):
+        upper = len(rules.ctc_by_orgyear) - 1
+        by_year = ops.take(rules.ctc_by_orgyear, ops.to_index(orgyear - rules.orgyear_min, upper))
+        ctc = ops.where(ctc_imputed, by_year, ctc)
 
     return CleanRows(
         company=company,

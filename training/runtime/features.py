@@ -17,8 +17,10 @@ log_ctc             natural log of the cleaned CTC
 n_records           history: rows the learner had in the table (1 for a served learner)
 ctc_growth          history: yearly log growth of CTC over the learner's records (0 without history)
 log_company_size    log(1 + learners of the company in training); 0 for an unknown company
-company_tier        1..n_tiers from quantile bands of company median CTC (1 = best paid)
-job_class           1..n_job_classes from quantile bands of job-title median CTC (1 = best paid)
+company_tier        1..n_tiers from quantile bands of company median CTC (1 = best paid);
+                    imputed from pay peers when the company is unknown (see below)
+job_class           1..n_job_classes from quantile bands of job-title median CTC (1 = best
+                    paid); imputed from pay peers when the title is missing
 pay_vs_company      log CTC minus the company's median (tier flag's basis)
 pay_vs_title        log CTC minus the job title's median (class flag's basis)
 pay_vs_peers        log CTC minus the company x title median (designation flag's basis)
@@ -32,9 +34,21 @@ title_known         1 when the title's group (the title, or for a rare title the
 ==================  ===============================================================================
 
 Fallbacks: a group with fewer than ``min_group_size`` learners is not used; the learner falls back
-to the next coarser group: company x title -> company -> title -> population for peers, title ->
-role family -> population for titles, company -> population for companies. Companies and titles
-never seen in training take the same path.
+to the next coarser group: company x title -> company -> title for peers, title -> role family
+for titles. Companies and titles never seen in training take the same path.
+
+Missing values do not make segments. A learner whose company is unknown (missing, not a name,
+never seen or too small a group: ``company_known`` = 0, about 29 % of learners on the default
+table) or whose title is missing is *not* given a fixed stand-in value: with one (the population
+median) a third of all learners shared one company tier, and with the median of learners
+without a title those learners formed a job class of their own. Instead the missing figure (the
+company's median pay, the title's median pay) is imputed from *pay peers*: the median of that
+figure among learners whose company (title) is known and whose own CTC falls in the same decile
+band (``pay_band_edges``). It is the conditional median given what is known of the learner, so
+imputed learners spread over the tiers and classes as learners like them do; the flags
+``company_known`` and ``title_known`` say which figures were imputed, and the service warns the
+learner. The tables are fitted in training and applied by this one function in training and in
+serving alike.
 """
 
 from __future__ import annotations
@@ -85,7 +99,9 @@ class FeatureTables:
     """Frozen peer-group tables; JSON-serialisable and all a served learner needs.
 
     Medians are of natural-log CTC. Only groups with at least ``min_group_size`` learners have a
-    median; ``company_size`` counts every company seen.
+    median; ``company_size`` counts every company seen. ``pay_band_edges`` are the inner decile
+    edges of learners' log CTC; ``company_median_by_band`` and ``title_median_by_band`` (one
+    value per band) impute the company's and the title's median for a learner without one.
     """
 
     reference_year: int
@@ -100,6 +116,9 @@ class FeatureTables:
     experience_median: list[float]
     tier_edges: list[float]
     class_edges: list[float]
+    pay_band_edges: list[float]
+    company_median_by_band: list[float]
+    title_median_by_band: list[float]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +138,9 @@ class FeatureTables:
             experience_median=[float(x) for x in data["experience_median"]],
             tier_edges=[float(x) for x in data["tier_edges"]],
             class_edges=[float(x) for x in data["class_edges"]],
+            pay_band_edges=[float(x) for x in data["pay_band_edges"]],
+            company_median_by_band=[float(x) for x in data["company_median_by_band"]],
+            title_median_by_band=[float(x) for x in data["title_median_by_band"]],
         )
 
 
@@ -136,20 +158,29 @@ def _flag(ops: Ops, diff: Any, band: float) -> Any:
 
 
 def _company_stats(company: Any, tables: FeatureTables) -> tuple[float, float, float]:
-    """Company size, median log CTC (population median when unknown), whether known (1/0)."""
-    median = tables.company_median.get(company) if isinstance(company, str) else None
+    """Company size, median log CTC (NaN when unknown: imputed by the caller), known (1/0)."""
+    if not isinstance(company, str):
+        return 0.0, math.nan, 0.0
+    size = float(tables.company_size.get(company, 0))
+    median = tables.company_median.get(company)
     if median is None:
-        size = float(tables.company_size.get(company, 0)) if isinstance(company, str) else 0.0
-        return size, tables.population_median, 0.0
-    return float(tables.company_size.get(company, 0)), median, 1.0
+        return size, math.nan, 0.0
+    return size, median, 1.0
 
 
 def _title_stats(title: Any, family: Any, tables: FeatureTables) -> tuple[float, float]:
-    """Title median log CTC (role family, then population, when unknown), whether known."""
-    median = tables.title_median.get(title) if isinstance(title, str) else None
+    """Title median log CTC (a rare title: its role family's), known (1/0); NaN when unknown."""
+    if not isinstance(title, str):
+        return math.nan, 0.0
+    median = tables.title_median.get(title)
     if median is None:
-        return tables.family_median.get(family, tables.population_median), 0.0
+        return tables.family_median.get(family, math.nan), 0.0
     return median, 1.0
+
+
+def _impute(ops: Ops, median: Any, by_band: list[float], pay_band: Any) -> Any:
+    """``median`` where known, else the median of learners in the same pay band."""
+    return ops.where(ops.isfinite(median), median, ops.take(by_band, pay_band))
 
 
 def _pair_median(company: Any, title: Any, tables: FeatureTables) -> tuple[float]:
@@ -190,11 +221,15 @@ def compute_features(
     ctc = ops.floats(columns["ctc"])
     n = ops.length(ctc)
     # Peer figures, with the fallbacks of the module docstring: company x title, else the
-    # company when known, else the title (role family, population).
+    # company when known, else the title (role family); an unknown company's or title's median
+    # is imputed from pay peers.
     company, title = columns["company"], columns["job_title"]
     size, company_med, company_known = ops.lookup(_company_stats, (company,), 3, tables)
     title_med, title_known = ops.lookup(_title_stats, (title, columns["role_family"]), 2, tables)
     log_ctc = ops.log(ctc)
+    pay_band = ops.band(tables.pay_band_edges, log_ctc)
+    company_med = _impute(ops, company_med, tables.company_median_by_band, pay_band)
+    title_med = _impute(ops, title_med, tables.title_median_by_band, pay_band)
     years = ops.maximum(tables.reference_year - ops.floats(columns["orgyear"]), 0.0)
     pay_vs_company = log_ctc - company_med
     pay_vs_title = log_ctc - title_med
@@ -291,7 +326,10 @@ def learner_features(
 FALLBACK_FLAGS = ("company_known", "title_known")
 #: The peer-group fallbacks a learner is warned about: name -> the warning.
 FALLBACKS: dict[str, str] = {
-    "company_fallback": "company not seen in training (or too few learners): population fallback",
+    "company_fallback": (
+        "company not seen in training (or too few learners): its pay level is imputed from "
+        "learners with similar pay"
+    ),
     "title_fallback": "job title not seen in training (or too few learners): role family fallback",
 }
 

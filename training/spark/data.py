@@ -37,7 +37,7 @@ import logging
 import math
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +52,14 @@ from pyspark.sql import functions as sf
 from pyspark.sql.pandas.functions import pandas_udf
 from pyspark.sql.types import DoubleType
 
-from training.cleaning import CleaningReport, ctc_growth, learner_ids, make_rules, title_vocabulary
+from training.cleaning import (
+    CleaningReport,
+    ctc_growth,
+    learner_ids,
+    make_rules,
+    title_vocabulary,
+    year_curve,
+)
 from training.config import TrainingSettings
 from training.data import (
     NUMERIC_COLUMNS,
@@ -63,8 +70,15 @@ from training.data import (
     match_columns,
     read_learners_frame,
 )
-from training.features import band_edges, experience_curve
-from training.runtime.cleaning import RULES, CleaningRules, apply_rules, display_title, fold_title
+from training.features import PAY_BANDS, band_edges, experience_curve
+from training.runtime.cleaning import (
+    RULES,
+    UNKNOWN_FAMILY,
+    CleaningRules,
+    apply_rules,
+    display_title,
+    fold_title,
+)
 from training.runtime.features import FEATURE_COLUMNS, PEER_SEP, FeatureTables, compute_features
 from training.runtime.ops import ARRAY
 from training.synth import generate_learners
@@ -82,6 +96,7 @@ LEARNER_COLUMNS = (
     "orgyear",
     "ctc",
     "ctc_updated_year",
+    "ctc_imputed",
 )
 
 _NUMERIC_NA_TOKENS = ("", "nan", "na", "n/a", "null", "none")
@@ -372,20 +387,28 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
     settings : TrainingSettings
     """
     ctc, cuy, org = sf.col("ctc"), sf.col("ctc_updated_year"), sf.col("orgyear")
-    positive = ctc.isNotNull() & (ctc > 0)
+    plausible_ctc = (
+        ctc.isNotNull()
+        & (ctc >= sf.lit(settings.ctc_plausible_min))
+        & (ctc <= sf.lit(settings.ctc_plausible_max))
+    )
     plausible = cuy.isNotNull() & (cuy >= settings.orgyear_min) & (cuy <= 2100)
-    quantiles = [settings.ctc_lower_quantile, settings.ctc_upper_quantile]
     head = table.agg(
-        sf.count_if(positive).alias("positive"),
-        sf.percentile(sf.when(positive, ctc), quantiles).alias("ctc_q"),
+        sf.count_if(plausible_ctc).alias("plausible_ctc"),
+        sf.percentile(sf.when(plausible_ctc, ctc), settings.ctc_upper_quantile).alias("ctc_q"),
+        sf.percentile(sf.when(plausible_ctc, ctc), 0.5).alias("ctc_median"),
         sf.count_if(plausible).alias("plausible"),
         sf.max(sf.when(plausible, cuy)).alias("cuy_max"),
         sf.percentile(sf.when(plausible, cuy), 0.5).alias("cuy_median"),
     ).first()
     assert head is not None
-    if not head["positive"]:
-        raise ValueError("The learner table has no row with a positive CTC; nothing to learn from.")
-    ctc_low, ctc_high = (float(x) for x in head["ctc_q"])
+    if not head["plausible_ctc"]:
+        raise ValueError(
+            "The learner table has no row with a plausible yearly CTC (between "
+            f"{settings.ctc_plausible_min:,.0f} and {settings.ctc_plausible_max:,.0f}); "
+            "nothing to learn from."
+        )
+    ctc_high = float(head["ctc_q"])
     if settings.reference_year is not None:
         reference_year = settings.reference_year
     elif head["plausible"]:
@@ -396,11 +419,18 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
         )
     cuy_fallback = int(head["cuy_median"]) if head["plausible"] else reference_year - 1
 
-    # Pay peers for orgyear imputation: median orgyear per CTC decile band (numpy's log).
-    good = org.isNotNull() & (org >= settings.orgyear_min) & (org <= reference_year) & positive
+    # Pay peers for orgyear imputation: median orgyear per CTC decile band (numpy's log); and
+    # experience peers for CTC imputation: median CTC per orgyear.
+    good = (
+        org.isNotNull()
+        & (org >= settings.orgyear_min)
+        & (org <= reference_year)
+        & (org == sf.floor(org))
+        & plausible_ctc
+    )
+    capped = sf.least(ctc, sf.lit(ctc_high))
     peers = table.where(good).select(
-        org.alias("orgyear"),
-        _log_udf()(sf.least(sf.greatest(ctc, sf.lit(ctc_low)), sf.lit(ctc_high))).alias("log_ctc"),
+        org.alias("orgyear"), capped.alias("ctc"), _log_udf()(capped).alias("log_ctc")
     )
     peers.persist()
     try:
@@ -409,13 +439,16 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
             sf.count(sf.lit(1)).alias("n"),
             sf.percentile("log_ctc", deciles).alias("q"),
             sf.percentile("orgyear", 0.5).alias("median"),
+            sf.percentile("ctc", 0.5).alias("ctc_median"),
         ).first()
         assert spread is not None
         if spread["n"]:
             edges = [float(e) for e in np.unique(np.asarray(spread["q"], np.float64))]
             overall = float(spread["median"])
+            fallback_ctc = float(spread["ctc_median"])
         else:
             edges, overall = [], float(reference_year - 5)
+            fallback_ctc = float(head["ctc_median"])
         band = sum(
             ((sf.col("log_ctc") >= sf.lit(e)).cast("int") for e in edges), sf.lit(0)
         )  # numpy.searchsorted(edges, value, side="right")
@@ -425,6 +458,13 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
             .agg(sf.percentile("orgyear", 0.5).alias("median"))
             .collect()
         }
+        by_year = {
+            int(r["orgyear"]): float(r["median"])
+            for r in peers.groupBy("orgyear")
+            .agg(sf.count(sf.lit(1)).alias("n"), sf.percentile("ctc", 0.5).alias("median"))
+            .collect()
+            if r["n"] >= settings.min_group_size
+        }
     finally:
         peers.unpersist()
     values = [medians.get(b, overall) for b in range(len(edges) + 1)]
@@ -432,11 +472,13 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
     return make_rules(
         settings,
         reference_year=reference_year,
-        ctc_quantiles=(ctc_low, ctc_high),
+        ctc_high=ctc_high,
         ctc_updated_year_fallback=cuy_fallback,
         title_map=_fit_titles(table, settings.min_title_learners),
         orgyear_band_edges=edges,
         orgyear_band_values=values,
+        orgyear_fallback=overall,
+        ctc_by_orgyear=year_curve(by_year, settings.orgyear_min, reference_year, fallback_ctc),
     )
 
 
@@ -488,7 +530,8 @@ class CleanedLearners:
 
 _CLEAN_SCHEMA = (
     "learner_id string, company string, job_title string, role_family string, orgyear double, "
-    "ctc double, ctc_updated_year double, has_title boolean, valid boolean, touched bigint, "
+    "ctc double, ctc_updated_year double, ctc_imputed boolean, has_title boolean, "
+    "valid boolean, touched bigint, "
     "malformed boolean, _file string, _block bigint, _pos bigint"
 )
 _RULE_BITS = {name: bit for bit, name in enumerate(RULES)}
@@ -524,6 +567,7 @@ def _clean_batches(rules: CleaningRules) -> Any:
                     "orgyear": cleaned.orgyear,
                     "ctc": cleaned.ctc,
                     "ctc_updated_year": cleaned.ctc_updated_year,
+                    "ctc_imputed": np.asarray(cleaned.ctc_imputed, bool),
                     "has_title": pd.notna(pd.Series(cleaned.job_title)).to_numpy(),
                     "valid": np.asarray(cleaned.valid, bool),
                     "touched": touched,
@@ -618,7 +662,7 @@ def collapse_learners(rows: DataFrame) -> DataFrame:
     the least: struct comparison is field by field, and the order columns make it a total order.
     """
     key = ("ctc_updated_year", "has_title", *ORDER_COLUMNS)
-    kept = ("company", "job_title", "role_family", "orgyear", "ctc")
+    kept = ("company", "job_title", "role_family", "orgyear", "ctc", "ctc_imputed")
     grouped = rows.groupBy("learner_id").agg(
         sf.count(sf.lit(1)).cast("double").alias("n_records"),
         sf.max(sf.struct(*key, *kept)).alias("last"),
@@ -681,7 +725,9 @@ def fit_feature_tables(
     title_median = {
         str(r["job_title"]): float(r["median"]) for r in titles if r["size"] >= min_size
     }
-    families = _group_medians(learners, ["role_family"])
+    families = _group_medians(
+        learners.where(sf.col("role_family") != sf.lit(UNKNOWN_FAMILY)), ["role_family"]
+    )
     family_median = {
         str(r["role_family"]): float(r["median"]) for r in families if r["size"] >= min_size
     }
@@ -703,6 +749,21 @@ def fit_feature_tables(
     max_year = int(head["max_year"]) if head["n"] else 0
     company_median = dict(sorted(company_median.items()))
     title_median = dict(sorted(title_median.items()))
+
+    # Pay peers for a learner without a company (title) median: by decile band of own log CTC.
+    points = [float(q) for q in np.linspace(0, 1, PAY_BANDS + 1)[1:-1]]
+    spread = learners.agg(sf.percentile("log_ctc", points).alias("q")).first()
+    pay_edges = [float(e) for e in spread["q"]] if spread is not None and head["n"] else []
+    band = sum(
+        ((sf.col("log_ctc") >= sf.lit(e)).cast("int") for e in pay_edges), sf.lit(0)
+    )  # numpy.searchsorted(edges, value, side="right")
+    by_band = {
+        name: _band_medians(learners, key, medians, band, len(pay_edges) + 1, population)
+        for name, key, medians in (
+            ("company", "company", company_median),
+            ("title", "job_title", title_median),
+        )
+    }
     return FeatureTables(
         reference_year=rules.reference_year,
         min_group_size=min_size,
@@ -718,12 +779,38 @@ def fit_feature_tables(
         class_edges=band_edges(
             np.fromiter(title_median.values(), np.float64), settings.n_job_classes
         ),
+        pay_band_edges=pay_edges,
+        company_median_by_band=by_band["company"],
+        title_median_by_band=by_band["title"],
     )
+
+
+def _band_medians(
+    learners: DataFrame,
+    key: str,
+    medians: Mapping[str, float],
+    band: Column,
+    bands: int,
+    fallback: float,
+) -> list[float]:
+    """:func:`training.features.band_medians` of the group medians of ``key``, by pay band."""
+    if not medians:
+        return [float(fallback)] * bands
+    spark = learners.sparkSession
+    table = spark.createDataFrame(list(medians.items()), f"{key} string, _median double")
+    rows = (
+        learners.join(sf.broadcast(table), key)
+        .groupBy(band.alias("band"))
+        .agg(sf.percentile("_median", 0.5).alias("median"))
+        .collect()
+    )
+    found = {int(r["band"]): float(r["median"]) for r in rows}
+    return [found.get(b, float(fallback)) for b in range(bands)]
 
 
 _LEARNER_SCHEMA = (
     "learner_id string, company string, job_title string, role_family string, orgyear double, "
-    "ctc double, ctc_updated_year double"
+    "ctc double, ctc_updated_year double, ctc_imputed boolean"
 )
 FEATURES_SCHEMA = _LEARNER_SCHEMA + "".join(f", {name} double" for name in FEATURE_COLUMNS)
 """Schema of the learner frame: cleaned learner columns, then every feature."""
@@ -747,6 +834,7 @@ def _feature_batches(tables: FeatureTables) -> Any:
             out |= {
                 c: batch[c].to_numpy(np.float64) for c in ("orgyear", "ctc", "ctc_updated_year")
             }
+            out["ctc_imputed"] = batch["ctc_imputed"].to_numpy(bool)
             out |= {name: np.asarray(values[name], np.float64) for name in FEATURE_COLUMNS}
             yield pd.DataFrame(out)
 

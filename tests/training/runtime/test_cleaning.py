@@ -21,16 +21,24 @@ from training.runtime.cleaning import (
 )
 
 
+def _ctc_of(orgyear: int) -> float:
+    """The experience peers' median CTC of the test rules: INR 1 lakh more per year worked."""
+    return 500_000.0 + (2022 - orgyear) * 100_000.0
+
+
 def _rules(**overrides: object) -> CleaningRules:
     base: dict[str, object] = {
         "reference_year": 2022,
         "orgyear_min": 1980,
-        "ctc_low": 30_000.0,
+        "ctc_min": 50_000.0,
+        "ctc_max": 100_000_000.0,
         "ctc_high": 15_000_000.0,
         "ctc_updated_year_fallback": 2020,
         "title_map": {"backend engineer": "Backend Engineer", "fullstack engineer": "FullStack"},
         "orgyear_band_edges": [13.0, 14.0],
         "orgyear_band_values": [2019.0, 2016.0, 2010.0],
+        "orgyear_fallback": 2017.0,
+        "ctc_by_orgyear": [_ctc_of(year) for year in range(1980, 2023)],
     }
     base.update(overrides)
     return CleaningRules.from_dict(base)
@@ -122,7 +130,7 @@ def test_apply_rules_handles_each_junk_kind() -> None:
                 "Backend Engineer",
             ],
             "orgyear": [20165, 1, 208, 1900, 2204, 2022, np.nan, 2015],
-            "ctc": [2, 1_000, 500_000, 1_000_150_000, 800_000, 1_200_000, 3_000_000, None],
+            "ctc": [2, 1_000, 300_000, 1_000_150_000, 800_000, 1_200_000, 20_000_000, None],
             "ctc_updated_year": [2019, 2019, None, 2021, 2020, 2019, 2030, 2019],
         },
         rules,
@@ -132,8 +140,8 @@ def test_apply_rules_handles_each_junk_kind() -> None:
     assert touched["orgyear_implausible_imputed"] == [0, 1, 1, 1, 1, 0, 0, 0]
     assert touched["orgyear_after_ctc_update_imputed"] == [0, 0, 0, 0, 0, 1, 0, 0]
     assert touched["orgyear_missing_imputed"] == [0, 0, 0, 0, 0, 0, 1, 0]
-    assert touched["ctc_below_bound_raised"] == [1, 1, 0, 0, 0, 0, 0, 0]
-    assert touched["ctc_above_bound_lowered"] == [0, 0, 0, 1, 0, 0, 0, 0]
+    assert touched["ctc_implausible_imputed"] == [1, 1, 0, 1, 0, 0, 0, 0]
+    assert touched["ctc_above_bound_lowered"] == [0, 0, 0, 0, 0, 0, 1, 0]
     assert touched["ctc_missing_dropped"] == [0, 0, 0, 0, 0, 0, 0, 1]
     assert touched["ctc_updated_year_imputed"] == [0, 0, 1, 0, 0, 0, 0, 0]
     assert touched["ctc_updated_year_capped"] == [0, 0, 0, 0, 0, 0, 1, 0]
@@ -141,16 +149,24 @@ def test_apply_rules_handles_each_junk_kind() -> None:
     assert touched["company_normalised"] == [1, 0, 0, 0, 0, 0, 0, 0]
     assert touched["job_title_placeholder"] == [0, 1, 0, 0, 0, 0, 0, 0]
     assert touched["job_title_rare_to_family"] == [0, 0, 0, 0, 1, 1, 0, 0]
+    assert clean.ctc_imputed.tolist() == touched["ctc_implausible_imputed"]
 
-    assert clean.orgyear[0] == 2016
-    assert clean.ctc[0] == 30_000 and clean.ctc[3] == 15_000_000
+    # A CTC that cannot be a yearly salary takes the median CTC of its experience peers (same
+    # orgyear), not a bound: 2 with orgyear 20165 (read as 2016) takes 2016's median.
+    assert clean.orgyear[0] == 2016 and clean.ctc[0] == _ctc_of(2016)
+    # Neither orgyear nor CTC usable: the orgyear is the fallback (no pay peers), then the CTC
+    # follows it.
+    assert clean.orgyear[1] == 2017 and clean.ctc[1] == _ctc_of(2017)
+    assert clean.orgyear[3] == 2017 and clean.ctc[3] == _ctc_of(2017)
+    # A plausible CTC over the learned bound is lowered to it.
+    assert clean.ctc[6] == 15_000_000
     assert clean.ctc_updated_year[2] == 2020 and clean.ctc_updated_year[6] == 2022
     assert clean.valid.tolist() == [True] * 7 + [False]
     # Imputed years come from the pay band and never fall after the CTC was recorded.
-    assert clean.orgyear[1] == 2019  # ctc raised to 30,000: lowest band
-    assert clean.orgyear[3] == 2010  # ctc 15M: top band
+    assert clean.orgyear[2] == 2019  # ctc 300,000: lowest band
+    assert clean.orgyear[4] == 2016  # ctc 800,000: middle band
     assert clean.orgyear[5] == 2016 and clean.orgyear[5] <= clean.ctc_updated_year[5]
-    assert clean.orgyear[6] == 2010
+    assert clean.orgyear[6] == 2010  # ctc 20M: top band
     assert np.all((clean.orgyear >= 1980) & (clean.orgyear <= clean.ctc_updated_year))
     assert clean.company.tolist()[:3] == ["xzegojo", None, None]
     assert clean.job_title.tolist()[:6] == [
@@ -205,7 +221,14 @@ def test_every_junk_value_of_the_real_rows_is_caught(real_raw: pd.DataFrame) -> 
     after = ~junk_year & (org > raw["ctc_updated_year"].to_numpy())
     assert after.sum() >= 2  # e.g. orgyear 2022 recorded with ctc_updated_year 2019
     assert np.array_equal(touched["orgyear_after_ctc_update_imputed"], after)
-    assert touched["ctc_below_bound_raised"][raw["ctc"].to_numpy() == 1_000].all()
+    ctc = raw["ctc"].to_numpy(np.float64)
+    assert (ctc < 50_000).sum() == 3  # 1,000, 12,600 and 24,000: not a yearly salary
+    assert np.array_equal(touched["ctc_implausible_imputed"], ctc < 50_000)
+    # ... imputed from experience peers: the training median CTC of their orgyear.
+    imputed = touched["ctc_implausible_imputed"]
+    expected = [rules.ctc_by_orgyear[int(y) - rules.orgyear_min] for y in clean.orgyear[imputed]]
+    assert clean.ctc[imputed].tolist() == expected
+    assert (clean.ctc[imputed] >= 50_000).all()
     assert touched["company_missing"][(raw["company_hash"] == "2020").to_numpy()].all()
     assert (
         touched["job_title_placeholder"].sum() == (raw["job_position"] == "Not Available").sum() > 0
@@ -214,7 +237,7 @@ def test_every_junk_value_of_the_real_rows_is_caught(real_raw: pd.DataFrame) -> 
     assert no_title.sum() > 30 and (clean.role_family[no_title] == "Unknown").all()
     # Nothing implausible survives.
     assert (clean.orgyear >= 1980).all() and (clean.orgyear <= clean.ctc_updated_year).all()
-    assert (clean.ctc >= rules.ctc_low).all() and (clean.ctc <= rules.ctc_high).all()
+    assert (clean.ctc >= rules.ctc_min).all() and (clean.ctc <= rules.ctc_high).all()
     result = clean_learners(raw, settings)
     truncated = raw["email_hash"].str.endswith("...").sum()
     assert result.report.counts()["email_hash_malformed"] == truncated > 50

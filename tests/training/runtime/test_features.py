@@ -14,9 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import raw_learners
 from training.features import LearnerData
-from training.runtime.cleaning import CleaningRules
-from training.runtime.features import FEATURE_COLUMNS, FeatureTables, learner_features
+from training.runtime.cleaning import CleaningRules, apply_rules
+from training.runtime.features import (
+    FEATURE_COLUMNS,
+    FeatureTables,
+    clean_columns,
+    compute_features,
+    learner_features,
+)
 
 
 def _single_record_rows(raw: pd.DataFrame, data: LearnerData, n: int) -> pd.DataFrame:
@@ -80,17 +87,23 @@ def test_unseen_company_and_title_fall_back(small_data: LearnerData) -> None:
         tables,
     )  # fmt: skip
     log_ctc = np.log(1_000_000)
+    pay_band = int(np.searchsorted(tables.pay_band_edges, log_ctc, side="right"))
     assert got.features["company_known"] == 0
     assert got.features["log_company_size"] == 0
-    assert got.features["pay_vs_company"] == pytest.approx(log_ctc - tables.population_median)
+    # an unknown company's median is imputed from pay peers: learners in the same pay band
+    assert got.features["pay_vs_company"] == pytest.approx(
+        log_ctc - tables.company_median_by_band[pay_band]
+    )
     # a rare title joins its role family's group of rare titles, or the whole family if too small
     family = tables.title_median.get("Data & Research", tables.family_median["Data & Research"])
     assert got.features["pay_vs_title"] == pytest.approx(log_ctc - family)
     assert got.features["title_known"] == float("Data & Research" in tables.title_median)
     missing = learner_features({"ctc": 1_000_000}, rules, tables)
     assert missing.features["title_known"] == 0 and missing.features["company_known"] == 0
+    # a missing title is imputed from pay peers too, never from the learners without a title
+    assert "Unknown" not in tables.family_median
     assert missing.features["pay_vs_title"] == pytest.approx(
-        log_ctc - tables.family_median.get("Unknown", tables.population_median)
+        log_ctc - tables.title_median_by_band[pay_band]
     )
     assert any("company not seen in training" in w for w in got.warnings)
     assert any("rare: mapped to role family" in w for w in got.warnings)
@@ -123,3 +136,54 @@ def test_tables_round_trip_and_single_path_needs_no_pandas(
     )
     assert json.loads(result.stdout) == pytest.approx(expected)
     assert CleaningRules.from_dict(json.loads(rules_json)) == small_data.rules
+
+
+def test_missing_values_are_imputed_alike_in_training_and_serving(
+    real_raw: pd.DataFrame, small_data: LearnerData
+) -> None:
+    """Real rows with no title, an unknown company or a CTC that is no salary, placed with a
+    model's frozen rules and tables: the batch path (training) and the one-learner path (the
+    service) give the same features, and the imputed figures are the pay peers' own."""
+    rules, tables = small_data.rules, small_data.tables
+    clean = apply_rules(
+        {c: real_raw[c].to_numpy() for c in ("company_hash", "job_position")}
+        | {c: real_raw[c].to_numpy(np.float64) for c in ("orgyear", "ctc", "ctc_updated_year")},
+        rules,
+    )
+    batch = compute_features(clean_columns(clean), tables)
+    for i, row in enumerate(raw_learners(real_raw)):
+        single = learner_features(row, rules, tables)
+        assert single.features == {name: batch[name][i] for name in FEATURE_COLUMNS}, i
+
+    no_title = np.array([title is None for title in clean.job_title])
+    unknown = batch["company_known"] == 0
+    # 33 rows without a title and 2 'Not Available'; CTC 1,000, 12,600 and 24,000
+    assert no_title.sum() == 35 and unknown.sum() >= 30 and clean.ctc_imputed.sum() == 3
+    log_ctc = np.log(clean.ctc)
+    band = np.searchsorted(tables.pay_band_edges, log_ctc, side="right")
+    np.testing.assert_allclose(
+        batch["pay_vs_company"][unknown],
+        (log_ctc - np.take(tables.company_median_by_band, band))[unknown],
+    )
+    np.testing.assert_allclose(
+        batch["pay_vs_title"][no_title],
+        (log_ctc - np.take(tables.title_median_by_band, band))[no_title],
+    )
+
+
+def test_imputed_values_spread_instead_of_piling_on_one(small_data: LearnerData) -> None:
+    """No stand-in value: learners with an unknown company, no title or an implausible CTC take
+    several values, as learners with their pay or experience do."""
+    features, learners = small_data.features, small_data.learners
+    unknown = features["company_known"] == 0
+    assert unknown.mean() > 0.1
+    assert features.loc[unknown, "company_tier"].nunique() == 3
+    # A missing title takes the median title pay of its pay peers: mostly the commonest titles'
+    # (their class, never the worst by default), and its pay against it varies with the pay.
+    no_title = learners["job_title"].isna().to_numpy()
+    assert (features.loc[no_title, "job_class"] < 3).all()
+    assert features.loc[no_title, "pay_vs_title"].nunique() > 100
+    imputed = learners["ctc_imputed"].to_numpy(bool)
+    assert imputed.sum() >= 10
+    # several values, none holding most of the imputed learners
+    assert learners.loc[imputed, "ctc"].value_counts(normalize=True).iloc[0] < 0.5
