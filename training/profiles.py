@@ -129,6 +129,13 @@ class GroupFigures:
         Learners without a job title or without a company.
     role_families, company_tiers : mapping of str to int
         Learners per role family and per ``"tier <n>"``; for ties, the first listed comes first.
+    experience_bands : mapping of int to (int, int)
+        Per experience band (:data:`EXPERIENCE_BANDS`, by index): learners, and learners of them
+        without a job title.
+    ctc_imputed : int
+        Learners whose CTC could not be a yearly salary and was imputed.
+    company_imputed : int
+        Learners whose company's pay level was imputed (``company_known`` = 0).
     """
 
     size: int
@@ -142,13 +149,17 @@ class GroupFigures:
     incomplete: int
     role_families: Mapping[str, int]
     company_tiers: Mapping[str, int]
+    experience_bands: Mapping[int, tuple[int, int]]
+    ctc_imputed: int
+    company_imputed: int
 
 
 @dataclass(frozen=True)
 class PopulationFigures:
     """Figures of all learners that group profiles are compared with.
 
-    ``feature_std`` is the population standard deviation (ddof 0); zeros are read as 1.
+    ``feature_std`` is the population standard deviation (ddof 0); zeros are read as 1. The
+    other fields are as in :class:`GroupFigures`.
     """
 
     size: int
@@ -157,6 +168,47 @@ class PopulationFigures:
     incomplete: int
     role_families: Mapping[str, int]
     company_tiers: Mapping[str, int]
+    experience_bands: Mapping[int, tuple[int, int]]
+    ctc_imputed: int
+    company_imputed: int
+
+
+#: Lower edges of the experience bands (years) the expected share of missing titles is
+#: computed by: 0-2, 3-4, 5-6, 7-9, 10-13 and 14+ years. Titles go missing more often early in a
+#: career, so a segment of juniors is expected to hold more learners without one.
+EXPERIENCE_BANDS: tuple[int, ...] = (3, 5, 7, 10, 14)
+EXPERIENCE_BAND_LABELS: tuple[str, ...] = ("0-2", "3-4", "5-6", "7-9", "10-13", "14+")
+
+
+def experience_band(years: FloatArray) -> IntArray:
+    """Index of each learner's experience band (see :data:`EXPERIENCE_BANDS`)."""
+    return np.searchsorted(np.asarray(EXPERIENCE_BANDS, np.float64), years, side="right")
+
+
+def data_quality(group: GroupFigures, population: PopulationFigures) -> dict[str, float]:
+    """How much of a group rests on missing or imputed values, against what is expected.
+
+    ``no_title_expected_share`` is the share of learners without a title the group would have if
+    titles went missing as in the whole population *at the same experience*: the population's
+    rate in each experience band, weighted by the group's learners in those bands. The ratio of
+    the actual to the expected share is 1 when the group holds no more and no fewer untitled
+    learners than its experience explains; a segment made of missing data is far from 1.
+    """
+    n = group.size
+    expected = 0.0
+    for band, (learners, _) in group.experience_bands.items():
+        total, missing = population.experience_bands.get(band, (0, 0))
+        if total:
+            expected += learners * missing / total
+    no_title = sum(missing for _, missing in group.experience_bands.values())
+    share, expected_share = no_title / n, expected / n
+    return {
+        "no_title_share": round(share, 4),
+        "no_title_expected_share": round(expected_share, 4),
+        "no_title_ratio": round(share / expected_share, 3) if expected_share else 1.0,
+        "ctc_imputed_share": round(group.ctc_imputed / n, 4),
+        "company_imputed_share": round(group.company_imputed / n, 4),
+    }
 
 
 def _tier_labels(features: pd.DataFrame) -> pd.Series:
@@ -172,10 +224,37 @@ def _value_counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in labels.value_counts().items()}
 
 
+def _experience_bands(
+    learners: pd.DataFrame, features: pd.DataFrame, members: npt.NDArray[np.bool_] | None = None
+) -> dict[int, tuple[int, int]]:
+    band = experience_band(features["years_experience"].to_numpy(np.float64))
+    no_title = learners["job_title"].isna().to_numpy()
+    if members is not None:
+        band, no_title = band[members], no_title[members]
+    learners_per_band = np.bincount(band, minlength=len(EXPERIENCE_BAND_LABELS))
+    missing_per_band = np.bincount(band[no_title], minlength=len(EXPERIENCE_BAND_LABELS))
+    return {
+        b: (int(learners_per_band[b]), int(missing_per_band[b]))
+        for b in range(len(EXPERIENCE_BAND_LABELS))
+        if learners_per_band[b]
+    }
+
+
+def _imputed_counts(
+    learners: pd.DataFrame, features: pd.DataFrame, members: npt.NDArray[np.bool_] | None = None
+) -> tuple[int, int]:
+    ctc = learners["ctc_imputed"].to_numpy(bool)
+    company = features["company_known"].to_numpy() == 0
+    if members is not None:
+        ctc, company = ctc[members], company[members]
+    return int(ctc.sum()), int(company.sum())
+
+
 def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> PopulationFigures:
     """:class:`PopulationFigures` of a learner frame and its feature frame (pandas)."""
     mean = features.mean()
     std = features.std(ddof=0)
+    ctc_imputed, company_imputed = _imputed_counts(learners, features)
     return PopulationFigures(
         size=len(features),
         feature_mean={name: float(mean[name]) for name in FEATURE_COLUMNS},
@@ -183,6 +262,9 @@ def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> Popula
         incomplete=int(_incomplete(learners).sum()),
         role_families=_value_counts(learners["role_family"]),
         company_tiers=_value_counts(_tier_labels(features)),
+        experience_bands=_experience_bands(learners, features),
+        ctc_imputed=ctc_imputed,
+        company_imputed=company_imputed,
     )
 
 
@@ -201,6 +283,7 @@ def group_figures(
     ctc = learners["ctc"].to_numpy(np.float64)[members]
     mean = features[members].mean()
     median_ctc = float(np.median(ctc))
+    ctc_imputed, company_imputed = _imputed_counts(learners, features, members)
     return GroupFigures(
         size=int(members.sum()),
         years_median=float(np.median(years)),
@@ -213,6 +296,9 @@ def group_figures(
         incomplete=int(_incomplete(learners)[members].sum()),
         role_families=_value_counts(learners["role_family"][members]),
         company_tiers=_value_counts(_tier_labels(features)[members]),
+        experience_bands=_experience_bands(learners, features, members),
+        ctc_imputed=ctc_imputed,
+        company_imputed=company_imputed,
     )
 
 
@@ -257,6 +343,7 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
         "incomplete_lift": round(
             incomplete / max(population.incomplete / population.size, 1e-9), 3
         ),
+        "data_quality": data_quality(group, population),
     }
 
 

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from service.segmenter import Segmenter
 from tests.helpers import EXPECTED_FILES, REAL_ROWS, joblib_assign, numpy_assign
+from training import profiles as profiling
 from training.__main__ import app
 from training.config import TrainingSettings
 from training.data import DataError, load_learners
@@ -128,7 +129,7 @@ def spark_learners(trained: tuple[TrainingResult, Any]) -> pd.DataFrame:
     model = trained[1]
     frame: pd.DataFrame = model.scored.select(
         "learner_id", "company", "job_title", "role_family", "orgyear", "ctc",
-        "ctc_updated_year", *FEATURE_COLUMNS, "segment",
+        "ctc_updated_year", "ctc_imputed", *FEATURE_COLUMNS, "segment",
     ).toPandas()  # fmt: skip
     return frame
 
@@ -177,6 +178,8 @@ def test_features_equal_learner_by_learner(
             atol=1e-12,
             err_msg=column,
         )
+    assert both["ctc_imputed"].astype(bool).sum() > 0  # the table has implausible CTCs
+    assert (both["ctc_imputed"].astype(bool) == both["ctc_imputed_spark"].astype(bool)).all()
 
 
 # ---------------------------------------------------------------------------- the artifact
@@ -198,6 +201,25 @@ def test_artifact_layout_and_manifest(trained: tuple[TrainingResult, Any]) -> No
     profiles = json.loads((result.folder / "profiles.json").read_text())
     assert sum(s["size"] for s in profiles["segments"]) == 37_272
     assert [s["id"] for s in profiles["segments"]] == list(range(K))
+
+
+@needs_spark
+def test_data_quality_of_the_profiles_equals_the_pandas_figures(
+    trained: tuple[TrainingResult, Any], spark_learners: pd.DataFrame
+) -> None:
+    """Spark's aggregations give each segment the data-quality figures pandas gives it."""
+    profiles = json.loads((trained[0].folder / "profiles.json").read_text())["segments"]
+    learners = spark_learners.assign(ctc_imputed=spark_learners["ctc_imputed"].astype(bool))
+    features = learners[list(FEATURE_COLUMNS)]
+    population = profiling.population_figures(learners, features)
+    ordered = np.sort(learners["ctc"].to_numpy(np.float64))
+    for profile in profiles:
+        members = (learners["segment"] == profile["id"]).to_numpy()
+        group = profiling.group_figures(members, learners, features, population_ctc=ordered)
+        assert profile["data_quality"] == profiling.data_quality(group, population)
+    assert sum(p["data_quality"]["ctc_imputed_share"] * p["size"] for p in profiles) == (
+        pytest.approx(learners["ctc_imputed"].sum(), abs=0.5)
+    )
 
 
 @needs_spark

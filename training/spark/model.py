@@ -34,7 +34,7 @@ from training.config import TrainingSettings
 from training.estimators import QuantileClipper
 from training.hierarchy import weighted_ward_linkage
 from training.model import standard_scale
-from training.profiles import GroupFigures, PopulationFigures
+from training.profiles import EXPERIENCE_BANDS, GroupFigures, PopulationFigures
 from training.report import BISECTING
 from training.runtime.features import FEATURE_COLUMNS
 from training.spark.data import SparkLearnerData
@@ -382,6 +382,39 @@ def _incomplete() -> Column:
     return (sf.col("job_title").isNull() | sf.col("company").isNull()).cast("int")
 
 
+def _experience_band() -> Column:
+    """:func:`training.profiles.experience_band` (numpy.searchsorted, side='right')."""
+    years = sf.col("years_experience")
+    return sum(((years >= sf.lit(float(e))).cast("int") for e in EXPERIENCE_BANDS), sf.lit(0))
+
+
+def _bands(rows: list[Any], key: str) -> dict[int, dict[int, tuple[int, int]]]:
+    out: dict[int, dict[int, tuple[int, int]]] = {}
+    for row in rows:
+        out.setdefault(int(row[key]), {})[int(row["band"])] = (int(row["n"]), int(row["missing"]))
+    return {g: dict(sorted(bands.items())) for g, bands in out.items()}
+
+
+def _experience_bands(frame: DataFrame, key: str) -> dict[int, dict[int, tuple[int, int]]]:
+    rows = (
+        frame.groupBy(key, _experience_band().alias("band"))
+        .agg(
+            sf.count(sf.lit(1)).alias("n"),
+            sf.count_if(sf.col("job_title").isNull()).alias("missing"),
+        )
+        .collect()
+    )
+    return _bands(rows, key)
+
+
+def _imputed() -> tuple[Column, Column]:
+    """Learners with an imputed CTC, and with an imputed company pay level."""
+    return (
+        sf.count_if(sf.col("ctc_imputed")).alias("ctc_imputed"),
+        sf.count_if(sf.col("company_known") == 0).alias("company_imputed"),
+    )
+
+
 def _tier() -> Column:
     return sf.concat(sf.lit("tier "), sf.col("company_tier").cast("int").cast("string"))
 
@@ -406,10 +439,12 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
             sf.percentile("ctc", _DECILES).alias("ctc"),
             sf.percentile("pay_vs_peers", 0.5).alias("peers"),
             sf.sum(_incomplete()).alias("incomplete"),
+            *_imputed(),
             *(sf.avg(name).alias(name) for name in FEATURE_COLUMNS),
         )
         .collect()
     )
+    bands = _experience_bands(frame, key)
     families = _counts(
         frame.groupBy(key, "role_family").agg(sf.count(sf.lit(1)).alias("n")).collect(),
         key,
@@ -442,6 +477,9 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
             incomplete=int(r["incomplete"]),
             role_families=families.get(g, {}),
             company_tiers=tiers.get(g, {}),
+            experience_bands=bands.get(g, {}),
+            ctc_imputed=int(r["ctc_imputed"]),
+            company_imputed=int(r["company_imputed"]),
         )
     return out
 
@@ -452,6 +490,7 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
     head = everyone.agg(
         sf.count(sf.lit(1)).alias("n"),
         sf.sum(_incomplete()).alias("incomplete"),
+        *_imputed(),
         *(sf.avg(name).alias(f"mean_{name}") for name in FEATURE_COLUMNS),
         *(sf.stddev_pop(name).alias(f"std_{name}") for name in FEATURE_COLUMNS),
     ).first()
@@ -475,6 +514,9 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
         incomplete=int(head["incomplete"]),
         role_families=families.get(0, {}),
         company_tiers=tiers.get(0, {}),
+        experience_bands=_experience_bands(everyone, "_all").get(0, {}),
+        ctc_imputed=int(head["ctc_imputed"]),
+        company_imputed=int(head["company_imputed"]),
     )
 
 
