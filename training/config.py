@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from training.recommendations import DEFAULT_THRESHOLDS
 from training.runtime.features import FEATURE_COLUMNS
 
 #: The case study's original link to the real 205,843-row file.
@@ -29,8 +30,8 @@ DEFAULT_CLUSTER_FEATURES: tuple[str, ...] = (
 )
 """Default features K-Means sees: experience, pay against learners of the same experience, and
 the pay tier of the company. Chosen on the embedded default (generator seeds 0, 1 and 2) as the
-set whose segments survive resampling at the knee of the elbow curve, k = 4 (overall bootstrap
-stability 0.88-0.92, every segment's Jaccard >= 0.88), where experience with raw pay and the
+set whose segments survive resampling at the knee of the elbow curve, k = 5 (overall bootstrap
+stability 0.93-0.98, every segment's Jaccard >= 0.87), with every smaller k stable too, where the
 earlier five inputs (adding pay within the company and the job class) are stable only at k <= 3
 (docs/segmentation.md, bench/segmentation.py). No title-based input: a missing title cannot
 shape a segment. Any subset of ``FEATURE_COLUMNS`` can be set instead."""
@@ -174,6 +175,15 @@ class TrainingSettings(BaseSettings):
         default=None, description="A previous model folder whose segment ids and names to keep."
     )
 
+    # --- insights ---------------------------------------------------------------------------
+    recommendation_thresholds: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_THRESHOLDS),
+        description=(
+            "Threshold of each recommendation rule (docs/recommendations.md), by rule id; rules "
+            "left out keep their default. As JSON in LEARNSEG_RECOMMENDATION_THRESHOLDS."
+        ),
+    )
+
     # --- engine -----------------------------------------------------------------------------
     engine: Literal["sklearn", "spark"] = Field(
         default="sklearn",
@@ -218,6 +228,16 @@ class TrainingSettings(BaseSettings):
                 f"Unknown cluster features: {', '.join(unknown)}; "
                 f"choose from {', '.join(FEATURE_COLUMNS)}."
             )
+        unknown_rules = sorted(set(self.recommendation_thresholds) - set(DEFAULT_THRESHOLDS))
+        if unknown_rules:
+            raise ValueError(
+                f"Unknown recommendation rules: {', '.join(unknown_rules)}; choose from "
+                f"{', '.join(DEFAULT_THRESHOLDS)}."
+            )
+        self.recommendation_thresholds = {
+            **DEFAULT_THRESHOLDS,
+            **{k: float(v) for k, v in self.recommendation_thresholds.items()},
+        }
         if self.ctc_plausible_min >= self.ctc_plausible_max:
             raise ValueError(
                 f"ctc_plausible_min ({self.ctc_plausible_min:,.0f}) must be smaller than "

@@ -26,7 +26,12 @@ from training.data import load_learners, read_learners_frame
 from training.features import LearnerData, build_learner_data
 from training.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
 from training.model import build_pipeline
-from training.profiles import build_coarse_profiles, build_profiles
+from training.profiles import (
+    build_coarse_profiles,
+    build_profiles,
+    population_figures,
+    profiles_document,
+)
 from training.publish import (
     ModelParts,
     manifest_fields,
@@ -215,6 +220,7 @@ def run(
         sizes = np.bincount(labels, minlength=k)
         coarse = coarse_groups(centers, sizes)
         best_match = {int(a): m for a, m in comparison["best_match_jaccard"].items()}
+        thresholds = settings.recommendation_thresholds
         segments = build_profiles(
             labels,
             data.learners,
@@ -223,12 +229,18 @@ def run(
             silhouette=silhouettes,
             best_match=best_match,
             coarse=dict(enumerate(coarse)),
+            thresholds=thresholds,
         )
         coarse_labels = np.asarray(coarse)[labels]
         members: dict[int, list[int]] = {}
         for seg, group in enumerate(coarse):
             members.setdefault(group, []).append(seg)
-        macro = build_coarse_profiles(coarse_labels, data.learners, data.features, members)
+        macro = build_coarse_profiles(
+            coarse_labels, data.learners, data.features, members, thresholds
+        )
+        profiles_doc = profiles_document(
+            k, segments, macro, population_figures(data.learners, data.features)
+        )
 
     metrics: dict[str, Any] = {
         "sweep": sweep.to_dict(),
@@ -246,7 +258,6 @@ def run(
         },
         "comparison": comparison,
     }
-    profiles_doc = {"k": k, "segments": segments, "coarse": macro}
     rng = np.random.default_rng(settings.seed)
     sample = np.sort(rng.choice(n, size=min(n, 5_000), replace=False))
     parts = ModelParts(

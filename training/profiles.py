@@ -1,31 +1,34 @@
 """Segment profiles: figures in original units, lifts, z-scores, names and recommendations.
 
-Names and recommendations come from documented rules over the profile, so the same profile
-always gets the same words and a reader can tell why.
+Figures come from :class:`GroupFigures` and :class:`PopulationFigures`, which either engine
+computes (pandas here, Spark aggregations in :mod:`training.spark.model`); everything after them
+is shared. Names and recommendations come from documented rules over those figures, so the same
+segment always gets the same words, and ``profiles.json`` keeps each word's rule and the figure
+that met it.
 
-Name: ``"<career stage>, <pay band>"`` plus the segment's most over-represented trait.
+Names: a vocabulary, each word with a rule on the segment's numbers against all learners.
 
-* career stage by median years of experience: < 3 "Early-career", 3-5 "Mid-level", 6-10
-  "Senior", >= 11 "Veteran";
-* pay band by where the segment's median CTC falls among all learners: top quartile,
-  bottom quartile, else "mid-range pay";
-* trait: "no job title on file" when learners without a title are >= 40 % of the segment and
-  over-represented 1.5x; else a role family with lift >= 1.5 and share >= 20 %; else company
-  tier 1 or 3 with lift >= 1.4 ("at top-paying companies" / "at lower-paying companies"), else pay
-  against company x title peers when its z-score is beyond +-0.5 ("paid above peers" /
-  "paid below peers").
+==========================  ===================================================================
+word                        rule
+==========================  ===================================================================
+Early-career                median experience at or below all learners' 25th percentile
+Senior                      median experience at or above all learners' 75th percentile
+Mid-career                  otherwise
+low pay                     at least half the segment in all learners' bottom pay quartile
+top pay                     at least half the segment in the top pay quartile
+mid pay                     otherwise
+tier-1 companies            at least half the segment at tier-1 companies
+lower-paying companies      at least half at tier-3 companies
+<family> roles              the role family with the largest share among known titles, when
+                            its lift over all learners' known titles is at least 1.2
+paid above / below peers    at least 60 % above / below their company x title peers
+==========================  ===================================================================
 
-Recommendations, in priority order, the first four that apply (at least two always do):
+A name is the experience word and the pay word, then the most distinctive qualifier that fired
+(companies, role, peers; ordered by how far the figure is past its threshold); while two names
+are the same, each gets its next qualifier; a name still shared ends with its id.
 
-1. early-career -> foundations and placement preparation;
-2. paid below peers (median pay_vs_peers < -10 %) -> negotiation and switch support;
-3. senior or veteran with top-quartile pay -> leadership / system-design track, mentors;
-4. lower-paying companies over-represented -> product-company interview track;
-5. an over-represented role family -> that family's specialisation track;
-6. mid-level -> advanced engineering (system design, scale) and job-switch support;
-7. many incomplete profiles (no title or company for >= 30 %, 1.5x the population's share) ->
-   profile-completion nudges;
-8. fallback -> personalised learning paths and career counselling.
+Recommendations: the catalogue of :mod:`training.recommendations` (docs/recommendations.md).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.recommendations import DEFAULT_THRESHOLDS, assign_actions
+from training.runtime.cleaning import UNKNOWN_FAMILY
 from training.runtime.features import FEATURE_COLUMNS
 
 IntArray = npt.NDArray[np.intp]
@@ -45,38 +50,12 @@ FloatArray = npt.NDArray[np.float64]
 
 LPA = 100_000.0  # one lakh per annum, the unit Indian pay is quoted in
 
-FAMILY_TRACKS: dict[str, str] = {
-    "Data & Research": "a data science and machine-learning specialisation track",
-    "DevOps & Infra": "a cloud, DevOps and site-reliability track",
-    "QA & Testing": "an SDET track: test automation, then a move into development",
-    "Mobile": "a mobile engineering track (Android/iOS architecture, performance)",
-    "Frontend": "a frontend engineering track (web performance, design systems)",
-    "Full-stack": "a full-stack track with system design for product companies",
-    "Backend & SDE": "a backend track: distributed systems and scalable services",
-    "Leadership": "an engineering-management and leadership programme",
-    "Architect": "an architecture track: large-scale system design reviews",
-    "Product & Design": "a product management and design track",
-    "Support & Non-coding": "a programming-foundations bridge course into development roles",
-    "Intern": "an internship-to-full-time placement programme",
-}
-
-
-def _stage(years: float) -> str:
-    if years < 3:
-        return "Early-career"
-    if years < 6:
-        return "Mid-level"
-    if years < 11:
-        return "Senior"
-    return "Veteran"
-
-
-def _pay_band(percentile: float) -> str:
-    if percentile >= 75:
-        return "top-quartile pay"
-    if percentile <= 25:
-        return "bottom-quartile pay"
-    return "mid-range pay"
+#: The naming vocabulary's thresholds (module docstring).
+HALF = 0.5
+ROLE_LIFT = 1.2
+PEERS_SHARE = 0.6
+#: A CTC last updated this many years before the latest update counts as stale.
+STALE_YEARS = 3
 
 
 def _lifts(
@@ -136,6 +115,20 @@ class GroupFigures:
         Learners whose CTC could not be a yearly salary and was imputed.
     company_imputed : int
         Learners whose company's pay level was imputed (``company_known`` = 0).
+    pay_quartiles : (int, int)
+        Learners with a CTC at or below the population's 25th percentile, and at or above its
+        75th.
+    flags : mapping of str to (int, int, int)
+        For ``"designation"``, ``"class"`` and ``"tier"`` (pay against company x title, title and
+        company peers): learners above, at and below their peers.
+    ctc_years : mapping of int to int
+        Learners by the year their CTC was last updated.
+    below_experience : int
+        Learners paid at least 20 % less than the median learner with their experience
+        (``pay_vs_experience`` <= -log(1.25)).
+    top_companies : sequence of (str, int, int)
+        The (up to) five commonest known companies: name, learners in the group, learners in
+        the population; by learners in the group, then by name.
     """
 
     size: int
@@ -152,14 +145,20 @@ class GroupFigures:
     experience_bands: Mapping[int, tuple[int, int]]
     ctc_imputed: int
     company_imputed: int
+    pay_quartiles: tuple[int, int]
+    flags: Mapping[str, tuple[int, int, int]]
+    ctc_years: Mapping[int, int]
+    below_experience: int
+    top_companies: Sequence[tuple[str, int, int]]
 
 
 @dataclass(frozen=True)
 class PopulationFigures:
     """Figures of all learners that group profiles are compared with.
 
-    ``feature_std`` is the population standard deviation (ddof 0); zeros are read as 1. The
-    other fields are as in :class:`GroupFigures`.
+    ``feature_std`` is the population standard deviation (ddof 0); zeros are read as 1.
+    ``years_quartiles`` and ``ctc_quartiles`` are the 25th, 50th and 75th percentiles. The other
+    fields are as in :class:`GroupFigures`.
     """
 
     size: int
@@ -171,6 +170,23 @@ class PopulationFigures:
     experience_bands: Mapping[int, tuple[int, int]]
     ctc_imputed: int
     company_imputed: int
+    years_quartiles: tuple[float, float, float]
+    ctc_quartiles: tuple[float, float, float]
+    flags: Mapping[str, tuple[int, int, int]]
+    ctc_years: Mapping[int, int]
+    below_experience: int
+
+
+#: Pay against the median learner with the same experience at or below which a learner is
+#: "paid at least 20 % less than the median learner with their experience".
+BELOW_EXPERIENCE = -float(np.log(1.25))
+#: The peer flags of the features, by the name the profiles use (1 above, 2 at, 3 below).
+FLAG_FEATURES: dict[str, str] = {
+    "designation": "designation_flag",
+    "class": "class_flag",
+    "tier": "tier_flag",
+}
+TOP_COMPANIES = 5
 
 
 #: Lower edges of the experience bands (years) the expected share of missing titles is
@@ -250,11 +266,44 @@ def _imputed_counts(
     return int(ctc.sum()), int(company.sum())
 
 
+def _flag_counts(features: pd.DataFrame) -> dict[str, tuple[int, int, int]]:
+    out = {}
+    for name, column in FLAG_FEATURES.items():
+        values = features[column].to_numpy()
+        above, at, below = (int((values == v).sum()) for v in (1.0, 2.0, 3.0))
+        out[name] = (above, at, below)
+    return out
+
+
+def _year_counts(learners: pd.DataFrame) -> dict[int, int]:
+    years = learners["ctc_updated_year"].to_numpy(np.float64).astype(np.int64)
+    found, counts = np.unique(years, return_counts=True)
+    return {int(y): int(c) for y, c in zip(found, counts, strict=True)}
+
+
+def _below_experience(features: pd.DataFrame) -> int:
+    return int((features["pay_vs_experience"].to_numpy() <= BELOW_EXPERIENCE).sum())
+
+
+def _top_companies(
+    company: pd.Series, members: npt.NDArray[np.bool_]
+) -> list[tuple[str, int, int]]:
+    known = company.notna().to_numpy()
+    inside = company[members & known].value_counts()
+    ranked = sorted(((-int(c), str(k)) for k, c in inside.items()))[:TOP_COMPANIES]
+    if not ranked:
+        return []
+    everyone = company[known].value_counts()
+    return [(name, -neg, int(everyone[name])) for neg, name in ranked]
+
+
 def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> PopulationFigures:
     """:class:`PopulationFigures` of a learner frame and its feature frame (pandas)."""
     mean = features.mean()
     std = features.std(ddof=0)
     ctc_imputed, company_imputed = _imputed_counts(learners, features)
+    years_q = np.percentile(features["years_experience"].to_numpy(np.float64), [25, 50, 75])
+    ctc_q = np.percentile(learners["ctc"].to_numpy(np.float64), [25, 50, 75])
     return PopulationFigures(
         size=len(features),
         feature_mean={name: float(mean[name]) for name in FEATURE_COLUMNS},
@@ -265,6 +314,11 @@ def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> Popula
         experience_bands=_experience_bands(learners, features),
         ctc_imputed=ctc_imputed,
         company_imputed=company_imputed,
+        years_quartiles=(float(years_q[0]), float(years_q[1]), float(years_q[2])),
+        ctc_quartiles=(float(ctc_q[0]), float(ctc_q[1]), float(ctc_q[2])),
+        flags=_flag_counts(features),
+        ctc_years=_year_counts(learners),
+        below_experience=_below_experience(features),
     )
 
 
@@ -277,13 +331,14 @@ def group_figures(
 ) -> GroupFigures:
     """:class:`GroupFigures` of the learners in ``members`` (pandas).
 
-    ``population_ctc`` is the sorted CTC of all learners.
+    ``population_ctc`` is the sorted CTC of all learners (its quartiles place the group's pay).
     """
     years = features["years_experience"].to_numpy()[members]
     ctc = learners["ctc"].to_numpy(np.float64)[members]
     mean = features[members].mean()
     median_ctc = float(np.median(ctc))
     ctc_imputed, company_imputed = _imputed_counts(learners, features, members)
+    low, high = np.percentile(population_ctc, [25, 75])
     return GroupFigures(
         size=int(members.sum()),
         years_median=float(np.median(years)),
@@ -299,6 +354,11 @@ def group_figures(
         experience_bands=_experience_bands(learners, features, members),
         ctc_imputed=ctc_imputed,
         company_imputed=company_imputed,
+        pay_quartiles=(int((ctc <= low).sum()), int((ctc >= high).sum())),
+        flags=_flag_counts(features[members]),
+        ctc_years=_year_counts(learners[members]),
+        below_experience=_below_experience(features[members]),
+        top_companies=_top_companies(learners["company"], members),
     )
 
 
@@ -344,6 +404,87 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
             incomplete / max(population.incomplete / population.size, 1e-9), 3
         ),
         "data_quality": data_quality(group, population),
+        "pay_quartile_shares": {
+            "bottom": round(group.pay_quartiles[0] / n, 4),
+            "top": round(group.pay_quartiles[1] / n, 4),
+        },
+        "experience_shares": {
+            label: round(group.experience_bands.get(b, (0, 0))[0] / n, 4)
+            for b, label in enumerate(EXPERIENCE_BAND_LABELS)
+        },
+        "company_tier_shares": {
+            str(tier): round(count / n, 4) for tier, count in sorted(group.company_tiers.items())
+        },
+        "peer_flags": _flag_shares(group.flags, n),
+        "below_experience_share": round(group.below_experience / n, 4),
+        "ctc_years": {str(year): count for year, count in sorted(group.ctc_years.items())},
+        "top_companies": [
+            {
+                "name": name,
+                "learners": count,
+                "share": round(count / n, 4),
+                "lift": round((count / n) / (total / population.size), 2),
+            }
+            for name, count, total in group.top_companies
+        ],
+        "known_titles": n - group.role_families.get(UNKNOWN_FAMILY, 0),
+        "dominant_family": _dominant_family(group, population),
+    }
+
+
+def _flag_shares(flags: Mapping[str, tuple[int, int, int]], n: int) -> dict[str, dict[str, float]]:
+    return {
+        name: {
+            word: round(count / n, 4)
+            for word, count in zip(("above", "at", "below"), counts, strict=True)
+        }
+        for name, counts in flags.items()
+    }
+
+
+def _dominant_family(group: GroupFigures, population: PopulationFigures) -> dict[str, Any] | None:
+    """The role family with the largest share among the group's known titles, with its lift."""
+    known = {k: v for k, v in group.role_families.items() if k != UNKNOWN_FAMILY}
+    everyone = {k: v for k, v in population.role_families.items() if k != UNKNOWN_FAMILY}
+    if not known or not everyone:
+        return None
+    name = max(sorted(known), key=lambda k: known[k])
+    share = known[name] / sum(known.values())
+    base = everyone.get(name, 0) / sum(everyone.values())
+    return {
+        "name": name,
+        "share": round(share, 4),
+        "lift": round(share / base, 3) if base else 0.0,
+    }
+
+
+def population_summary(population: PopulationFigures) -> dict[str, Any]:
+    """All learners' figures that names, recommendations and the report compare segments with."""
+    n = population.size
+    keys = ("p25", "p50", "p75")
+    known = {k: v for k, v in population.role_families.items() if k != UNKNOWN_FAMILY}
+    known_total = sum(known.values()) or 1
+    latest = max(population.ctc_years) if population.ctc_years else 0
+    return {
+        "learners": n,
+        "years_experience": dict(zip(keys, population.years_quartiles, strict=True)),
+        "ctc_inr": {k: round(v) for k, v in zip(keys, population.ctc_quartiles, strict=True)},
+        "ctc_lpa": {
+            k: round(v / LPA, 2) for k, v in zip(keys, population.ctc_quartiles, strict=True)
+        },
+        "role_families_known": {
+            k: round(v / known_total, 4) for k, v in sorted(known.items(), key=lambda i: -i[1])
+        },
+        "company_tier_shares": {
+            str(k): round(v / n, 4) for k, v in sorted(population.company_tiers.items())
+        },
+        "peer_flags": _flag_shares(population.flags, n),
+        "below_experience_share": round(population.below_experience / n, 4),
+        "ctc_years": {str(y): c for y, c in sorted(population.ctc_years.items())},
+        "stale_ctc_year": latest - STALE_YEARS,
+        "no_title_share": round(sum(m for _, m in population.experience_bands.values()) / n, 4),
+        "ctc_imputed_share": round(population.ctc_imputed / n, 4),
+        "company_imputed_share": round(population.company_imputed / n, 4),
     }
 
 
@@ -371,88 +512,181 @@ def profile_group(
     )
 
 
-def name_profile(profile: Mapping[str, Any]) -> str:
-    """A human-readable name from the profile (rules in the module docstring)."""
-    stage = _stage(profile["center"]["years_experience"])
-    pay = _pay_band(profile["ctc_percentile"])
-    trait = ""
-    family = next(
-        (
-            f
-            for f in profile["top_role_families"]
-            if f["lift"] >= 1.5 and f["share"] >= 0.2 and f["name"] not in ("Unknown", "Other")
-        ),
-        None,
-    )
-    tiers = {t["name"]: t for t in profile["company_tiers"]}
-    z_peers = profile["feature_z"]["pay_vs_peers"]
-    unknown = next((f for f in profile["top_role_families"] if f["name"] == "Unknown"), None)
-    if unknown is not None and unknown["share"] >= 0.4 and unknown["lift"] >= 1.5:
-        trait = "no job title on file"
-    elif family is not None:
-        trait = family["name"]
-    elif tiers.get("tier 1", {}).get("lift", 0) >= 1.4:
-        trait = "at top-paying companies"
-    elif tiers.get("tier 3", {}).get("lift", 0) >= 1.4:
-        trait = "at lower-paying companies"
-    elif z_peers >= 0.5:
-        trait = "paid above peers"
-    elif z_peers <= -0.5:
-        trait = "paid below peers"
-    name = f"{stage}, {pay}"
-    return f"{name}, {trait}" if trait else name
+@dataclass(frozen=True)
+class Word:
+    """One word of a segment name, the rule that gives it and the figure that met the rule."""
+
+    word: str
+    kind: str
+    rule: str
+    figure: str
+    strength: float  # how far the figure is past its threshold (1 = at it); orders qualifiers
+
+    def to_dict(self) -> dict[str, str]:
+        return {"word": self.word, "kind": self.kind, "rule": self.rule, "figure": self.figure}
 
 
-def recommend(profile: Mapping[str, Any]) -> list[str]:
-    """2-4 recommendations for the school, by the rules in the module docstring."""
-    stage = _stage(profile["center"]["years_experience"])
-    pay = _pay_band(profile["ctc_percentile"])
-    tiers = {t["name"]: t for t in profile["company_tiers"]}
-    out: list[str] = []
-    if stage == "Early-career":
-        out.append(
-            "Offer a foundations track (data structures, algorithms, core CS) with placement "
-            "preparation: mock interviews and resume reviews."
+def _pct(share: float) -> str:
+    return f"{100 * share:.0f} %"
+
+
+def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> list[Word]:
+    """The words a profile earns, by the vocabulary's rules (module docstring), in name order.
+
+    Experience and pay always give a word; companies, role and peers only when their rule fires.
+    """
+    years = profile["center"]["years_experience"]
+    p25, p75 = population["years_experience"]["p25"], population["years_experience"]["p75"]
+    if years <= p25:
+        experience = Word(
+            "Early-career",
+            "experience",
+            "median experience at or below the 25th percentile of all learners",
+            f"median {years:g} years; all learners' 25th percentile {p25:g}",
+            1.0,
         )
-    if profile["pay_vs_peers_median"] < -0.10:
-        out.append(
-            "Most are paid below learners with the same title at the same company: offer salary "
-            "negotiation coaching and job-switch support through the referral network."
+    elif years >= p75:
+        experience = Word(
+            "Senior",
+            "experience",
+            "median experience at or above the 75th percentile of all learners",
+            f"median {years:g} years; all learners' 75th percentile {p75:g}",
+            1.0,
         )
-    if stage in ("Senior", "Veteran") and pay == "top-quartile pay":
-        out.append(
-            "Offer leadership and large-scale system design programmes, and invite these learners "
-            "as mentors and alumni speakers."
+    else:
+        experience = Word(
+            "Mid-career",
+            "experience",
+            "median experience between the 25th and 75th percentiles of all learners",
+            f"median {years:g} years; all learners' 25th-75th percentiles {p25:g}-{p75:g}",
+            1.0,
         )
-    if tiers.get("tier 3", {}).get("lift", 0) >= 1.3:
-        out.append(
-            "Many work at lower-paying companies: run a product-company interview track aligned "
-            "with tier-1 hiring bars."
+    bottom, top = profile["pay_quartile_shares"]["bottom"], profile["pay_quartile_shares"]["top"]
+    low_lpa, high_lpa = population["ctc_lpa"]["p25"], population["ctc_lpa"]["p75"]
+    if bottom >= HALF:
+        pay = Word(
+            "low pay",
+            "pay",
+            "at least half in the bottom pay quartile of all learners",
+            f"{_pct(bottom)} earn INR {low_lpa:g} LPA or less",
+            bottom / HALF,
         )
-    for family in profile["top_role_families"]:
-        track = FAMILY_TRACKS.get(family["name"])
-        if track and family["lift"] >= 1.3 and family["share"] >= 0.15:
-            out.append(f"{family['name']} is over-represented: offer {track}.")
+    elif top >= HALF:
+        pay = Word(
+            "top pay",
+            "pay",
+            "at least half in the top pay quartile of all learners",
+            f"{_pct(top)} earn INR {high_lpa:g} LPA or more",
+            top / HALF,
+        )
+    else:
+        pay = Word(
+            "mid pay",
+            "pay",
+            "fewer than half in either the bottom or the top pay quartile",
+            f"{_pct(bottom)} in the bottom quartile, {_pct(top)} in the top",
+            1.0,
+        )
+    qualifiers: list[Word] = []
+    tiers = profile["company_tier_shares"]
+    if tiers.get("tier 1", 0.0) >= HALF:
+        qualifiers.append(
+            Word(
+                "tier-1 companies",
+                "companies",
+                "at least half at tier-1 (best-paying) companies",
+                f"{_pct(tiers['tier 1'])} at tier-1 companies",
+                tiers["tier 1"] / HALF,
+            )
+        )
+    elif tiers.get("tier 3", 0.0) >= HALF:
+        qualifiers.append(
+            Word(
+                "lower-paying companies",
+                "companies",
+                "at least half at tier-3 (lower-paying) companies",
+                f"{_pct(tiers['tier 3'])} at tier-3 companies",
+                tiers["tier 3"] / HALF,
+            )
+        )
+    family = profile["dominant_family"]
+    if family is not None and family["lift"] >= ROLE_LIFT:
+        qualifiers.append(
+            Word(
+                f"{family['name']} roles",
+                "role",
+                f"the commonest role family among known titles, {ROLE_LIFT:g}x or more as "
+                "common as among all learners",
+                f"{_pct(family['share'])} of known titles, {family['lift']:.2f}x all learners'",
+                family["lift"] / ROLE_LIFT,
+            )
+        )
+    flags = profile["peer_flags"]["designation"]
+    if flags["above"] >= PEERS_SHARE:
+        qualifiers.append(
+            Word(
+                "paid above peers",
+                "peers",
+                "at least 60 % paid above colleagues with the same title at their company",
+                f"{_pct(flags['above'])} above their company x title peers",
+                flags["above"] / PEERS_SHARE,
+            )
+        )
+    elif flags["below"] >= PEERS_SHARE:
+        qualifiers.append(
+            Word(
+                "paid below peers",
+                "peers",
+                "at least 60 % paid below colleagues with the same title at their company",
+                f"{_pct(flags['below'])} below their company x title peers",
+                flags["below"] / PEERS_SHARE,
+            )
+        )
+    qualifiers.sort(key=lambda w: -w.strength)
+    return [experience, pay, *qualifiers]
+
+
+def _compose(words: Sequence[Word]) -> str:
+    first, *rest = (w.word for w in words)
+    return ", ".join([first, *rest])
+
+
+def name_profiles(profiles: list[dict[str, Any]], population: Mapping[str, Any]) -> None:
+    """Name every profile in place: experience and pay, then its most distinctive qualifier;
+    more qualifiers, most distinctive first, while two names are the same; the id last.
+
+    Sets ``name`` and ``name_words`` (each word with its rule and the figure that met it).
+    """
+    earned = [name_words(p, population) for p in profiles]
+    used = [min(len(w), 3) for w in earned]
+    while True:
+        names = [_compose(w[:u]) for w, u in zip(earned, used, strict=True)]
+        clashes = {n for n in names if names.count(n) > 1}
+        grow = [i for i, n in enumerate(names) if n in clashes and used[i] < len(earned[i])]
+        if not grow:
             break
-    if stage == "Mid-level":
-        out.append(
-            "Offer advanced engineering courses (system design, scalability) and structured "
-            "job-switch support."
-        )
-    if profile["incomplete_share"] >= 0.30 and profile["incomplete_lift"] >= 1.5:
-        out.append(
-            f"{100 * profile['incomplete_share']:.0f} % have no job title or company on file: "
-            "nudge them to complete their profiles so advice can be personalised."
-        )
-    fallback = [
-        "Offer personalised learning paths built from the segment's skills gaps.",
-        "Offer one-to-one career counselling to set goals for the next role.",
-    ]
-    for item in fallback:
-        if len(out) >= 2:
-            break
-        out.append(item)
-    return out[:4]
+        for i in grow:
+            used[i] += 1
+    for profile, words, count, name in zip(profiles, earned, used, names, strict=True):
+        profile["name"] = name if name not in clashes else f"{name} (#{profile['id']})"
+        profile["name_words"] = [w.to_dict() for w in words[:count]]
+
+
+def recommend_profiles(
+    profiles: list[dict[str, Any]],
+    population: Mapping[str, Any],
+    thresholds: Mapping[str, float],
+) -> None:
+    """Give every profile its actions (:mod:`training.recommendations`), in place.
+
+    Sets ``actions`` (rule, text, figure, threshold, reach, score) and ``recommendations`` (the
+    texts alone, as the service lists them).
+    """
+    for profile, actions in zip(
+        profiles, assign_actions(profiles, population, thresholds), strict=True
+    ):
+        profile["actions"] = [a.to_dict() for a in actions]
+        profile["recommendations"] = [a.text for a in actions]
 
 
 def build_profiles(
@@ -464,8 +698,9 @@ def build_profiles(
     silhouette: Mapping[int, float],
     best_match: Mapping[int, Mapping[str, Any]],
     coarse: Mapping[int, int],
+    thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
 ) -> list[dict[str, Any]]:
-    """One profile per segment id in ``labels`` (sorted by id), names made unique.
+    """One profile per segment id in ``labels`` (sorted by id), named and with its actions.
 
     Parameters
     ----------
@@ -476,6 +711,8 @@ def build_profiles(
     silhouette : mapping id -> mean silhouette of the segment (on the evaluation sample)
     best_match : mapping id -> {"match": hierarchical cluster, "jaccard": float}
     coarse : mapping id -> coarse segment id
+    thresholds : mapping of rule id -> threshold
+        The recommendation catalogue's thresholds (``TrainingSettings``).
     """
     population_ctc = np.sort(learners["ctc"].to_numpy(np.float64))
     figures = {
@@ -489,6 +726,7 @@ def build_profiles(
         silhouette=silhouette,
         best_match=best_match,
         coarse=coarse,
+        thresholds=thresholds,
     )
 
 
@@ -500,6 +738,7 @@ def profiles_from_figures(
     silhouette: Mapping[int, float],
     best_match: Mapping[int, Mapping[str, Any]],
     coarse: Mapping[int, int],
+    thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
 ) -> list[dict[str, Any]]:
     """:func:`build_profiles` from pre-aggregated figures (segment id -> its figures)."""
     ids = sorted(figures)
@@ -517,10 +756,10 @@ def profiles_from_figures(
         profile["silhouette"] = round(float(silhouette.get(seg, float("nan"))), 4)
         profile["hierarchical_match"] = dict(best_match.get(seg, {}))
         profile["coarse_segment_id"] = int(coarse[seg])
-        profile["name"] = name_profile(profile)
-        profile["recommendations"] = recommend(profile)
         profiles.append(profile)
-    _make_names_unique(profiles)
+    summary = population_summary(population)
+    name_profiles(profiles, summary)
+    recommend_profiles(profiles, summary, thresholds)
     return profiles
 
 
@@ -529,6 +768,7 @@ def build_coarse_profiles(
     learners: pd.DataFrame,
     features: pd.DataFrame,
     members: Mapping[int, Sequence[int]],
+    thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
 ) -> list[dict[str, Any]]:
     """Profiles of the macro-segments (``members``: coarse id -> its segment ids)."""
     population_ctc = np.sort(learners["ctc"].to_numpy(np.float64))
@@ -536,32 +776,65 @@ def build_coarse_profiles(
         cid: group_figures(coarse_labels == cid, learners, features, population_ctc=population_ctc)
         for cid in members
     }
-    return coarse_profiles_from_figures(figures, population_figures(learners, features), members)
+    return coarse_profiles_from_figures(
+        figures, population_figures(learners, features), members, thresholds
+    )
 
 
 def coarse_profiles_from_figures(
     figures: Mapping[int, GroupFigures],
     population: PopulationFigures,
     members: Mapping[int, Sequence[int]],
+    thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
 ) -> list[dict[str, Any]]:
     """:func:`build_coarse_profiles` from pre-aggregated figures (coarse id -> its figures)."""
     profiles = []
     for cid in sorted(members):
         profile: dict[str, Any] = {"id": cid, "segments": sorted(int(s) for s in members[cid])}
         profile |= profile_from_figures(figures[cid], population)
-        profile["name"] = name_profile(profile)
-        profile["recommendations"] = recommend(profile)
         profiles.append(profile)
-    _make_names_unique(profiles)
+    summary = population_summary(population)
+    name_profiles(profiles, summary)
+    recommend_profiles(profiles, summary, thresholds)
     return profiles
 
 
-def _make_names_unique(profiles: list[dict[str, Any]]) -> None:
-    """Two segments with the same name get their dominant role family, then their id, appended."""
-    seen: dict[str, int] = {}
-    for profile in profiles:
-        seen[profile["name"]] = seen.get(profile["name"], 0) + 1
-    for profile in profiles:
-        if seen[profile["name"]] > 1:
-            family = profile["top_role_families"][0]["name"] if profile["top_role_families"] else ""
-            profile["name"] = f"{profile['name']} ({family}, #{profile['id']})"
+def profiles_document(
+    k: int,
+    segments: list[dict[str, Any]],
+    coarse: list[dict[str, Any]],
+    population: PopulationFigures,
+) -> dict[str, Any]:
+    """The ``profiles.json`` document: all learners' figures, a summary, the segments.
+
+    ``summary.segments`` lists the segments by size, each with its name; ``summary.actions`` the
+    three actions to take first: each segment's action of the largest reach, the three largest
+    (three actions for three groups of learners rather than three for one).
+    """
+    actions = sorted(
+        (
+            {"segment_id": p["id"], "segment_name": p["name"], **a}
+            for p in segments
+            for a in sorted(p["actions"], key=lambda a: (-a["reach"], a["rule"]))[:1]
+        ),
+        key=lambda a: (-a["reach"], a["segment_id"], a["rule"]),
+    )
+    years = sorted({int(y) for p in segments for y in p["ctc_years"]})
+    by_year = {
+        str(year): {str(p["id"]): p["ctc_years"].get(str(year), 0) for p in segments}
+        for year in years
+    }
+    return {
+        "k": k,
+        "population": population_summary(population),
+        "summary": {
+            "segments": [
+                {"id": p["id"], "name": p["name"], "share": p["share"]}
+                for p in sorted(segments, key=lambda p: (-p["size"], p["id"]))
+            ],
+            "actions": actions[:3],
+        },
+        "by_year": by_year,
+        "segments": segments,
+        "coarse": coarse,
+    }

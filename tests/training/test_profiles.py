@@ -21,7 +21,9 @@ def test_profiles_describe_every_segment(trained_small: TrainingResult) -> None:
     assert sum(s["size"] for s in segments) == trained_small.learners
     assert len({s["name"] for s in segments}) == len(segments)
     for s in segments:
-        assert 2 <= len(s["recommendations"]) <= 4
+        assert len(s["recommendations"]) <= 3
+        assert s["recommendations"] == [a["text"] for a in s["actions"]]
+        assert [w["word"] for w in s["name_words"]][:2] == s["name"].split(", ")[:2]
         assert s["ctc_inr"]["p10"] <= s["ctc_inr"]["p50"] <= s["ctc_inr"]["p90"]
         assert s["center"]["ctc_lpa"] == pytest.approx(s["center"]["ctc_inr"] / 1e5, abs=0.01)
         assert s["nearest_segment"]["id"] != s["id"]

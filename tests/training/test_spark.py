@@ -204,19 +204,39 @@ def test_artifact_layout_and_manifest(trained: tuple[TrainingResult, Any]) -> No
 
 
 @needs_spark
-def test_data_quality_of_the_profiles_equals_the_pandas_figures(
+def test_profiles_names_and_actions_equal_the_pandas_path(
     trained: tuple[TrainingResult, Any], spark_learners: pd.DataFrame
 ) -> None:
-    """Spark's aggregations give each segment the data-quality figures pandas gives it."""
-    profiles = json.loads((trained[0].folder / "profiles.json").read_text())["segments"]
+    """Spark's aggregations give each segment the figures, name and actions pandas gives it."""
+    doc = json.loads((trained[0].folder / "profiles.json").read_text())
+    profiles = doc["segments"]
     learners = spark_learners.assign(ctc_imputed=spark_learners["ctc_imputed"].astype(bool))
     features = learners[list(FEATURE_COLUMNS)]
     population = profiling.population_figures(learners, features)
     ordered = np.sort(learners["ctc"].to_numpy(np.float64))
-    for profile in profiles:
-        members = (learners["segment"] == profile["id"]).to_numpy()
-        group = profiling.group_figures(members, learners, features, population_ctc=ordered)
-        assert profile["data_quality"] == profiling.data_quality(group, population)
+    figures = {
+        p["id"]: profiling.group_figures(
+            (learners["segment"] == p["id"]).to_numpy(), learners, features, population_ctc=ordered
+        )
+        for p in profiles
+    }
+    expected = profiling.profiles_from_figures(
+        figures,
+        population,
+        centers=np.zeros((len(profiles), 1)),
+        silhouette={},
+        best_match={},
+        coarse={p["id"]: p["coarse_segment_id"] for p in profiles},
+    )
+    shared = (
+        "size", "data_quality", "pay_quartile_shares", "experience_shares",
+        "company_tier_shares", "peer_flags", "below_experience_share", "ctc_years",
+        "top_companies", "known_titles", "dominant_family", "name", "name_words", "actions",
+    )  # fmt: skip
+    for ours, theirs in zip(profiles, expected, strict=True):
+        for key in shared:
+            assert ours[key] == theirs[key], (ours["id"], key)
+    assert doc["population"] == profiling.population_summary(population)
     assert sum(p["data_quality"]["ctc_imputed_share"] * p["size"] for p in profiles) == (
         pytest.approx(learners["ctc_imputed"].sum(), abs=0.5)
     )

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from pyspark.ml.clustering import BisectingKMeans, KMeans, KMeansModel
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import VectorAssembler
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as sf
 from sklearn.cluster import BisectingKMeans as SkBisectingKMeans
 
@@ -34,7 +34,14 @@ from training.config import TrainingSettings
 from training.estimators import QuantileClipper
 from training.hierarchy import weighted_ward_linkage
 from training.model import standard_scale
-from training.profiles import EXPERIENCE_BANDS, GroupFigures, PopulationFigures
+from training.profiles import (
+    BELOW_EXPERIENCE,
+    EXPERIENCE_BANDS,
+    FLAG_FEATURES,
+    TOP_COMPANIES,
+    GroupFigures,
+    PopulationFigures,
+)
 from training.report import BISECTING
 from training.runtime.features import FEATURE_COLUMNS
 from training.spark.data import SparkLearnerData
@@ -415,6 +422,59 @@ def _imputed() -> tuple[Column, Column]:
     )
 
 
+def _flag_columns() -> list[Column]:
+    """Learners above (1), at (2) and below (3) their peers, for each peer flag."""
+    return [
+        sf.count_if(sf.col(column) == sf.lit(float(value))).alias(f"{name}_{value}")
+        for name, column in FLAG_FEATURES.items()
+        for value in (1, 2, 3)
+    ]
+
+
+def _flags(row: Any) -> dict[str, tuple[int, int, int]]:
+    return {
+        name: (int(row[f"{name}_1"]), int(row[f"{name}_2"]), int(row[f"{name}_3"]))
+        for name in FLAG_FEATURES
+    }
+
+
+def _years(frame: DataFrame, key: str) -> dict[int, dict[int, int]]:
+    rows = (
+        frame.groupBy(key, sf.col("ctc_updated_year").cast("long").alias("year"))
+        .agg(sf.count(sf.lit(1)).alias("n"))
+        .collect()
+    )
+    out: dict[int, dict[int, int]] = {}
+    for row in rows:
+        out.setdefault(int(row[key]), {})[int(row["year"])] = int(row["n"])
+    return {g: dict(sorted(years.items())) for g, years in out.items()}
+
+
+def _top_companies(frame: DataFrame, key: str) -> dict[int, list[tuple[str, int, int]]]:
+    """Each group's commonest known companies (by learners, then name), with population counts."""
+    known = frame.where(sf.col("company").isNotNull())
+    totals = known.groupBy("company").agg(sf.count(sf.lit(1)).alias("total"))
+    ranked = (
+        known.groupBy(key, "company")
+        .agg(sf.count(sf.lit(1)).alias("n"))
+        .withColumn(
+            "rank",
+            sf.row_number().over(
+                Window.partitionBy(key).orderBy(sf.col("n").desc(), sf.col("company"))
+            ),
+        )
+        .where(sf.col("rank") <= TOP_COMPANIES)
+        .join(totals, "company")
+        .collect()
+    )
+    out: dict[int, list[tuple[int, str, int, int]]] = {}
+    for row in ranked:
+        out.setdefault(int(row[key]), []).append(
+            (int(row["rank"]), str(row["company"]), int(row["n"]), int(row["total"]))
+        )
+    return {g: [(c, n, t) for _, c, n, t in sorted(rows)] for g, rows in out.items()}
+
+
 def _tier() -> Column:
     return sf.concat(sf.lit("tier "), sf.col("company_tier").cast("int").cast("string"))
 
@@ -431,9 +491,16 @@ def _counts(rows: list[Any], key: str, value: str) -> dict[int, dict[str, int]]:
 
 def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
     """:class:`~training.profiles.GroupFigures` of each value of ``key`` (Spark aggregations)."""
+    quartiles = frame.agg(sf.percentile("ctc", [0.25, 0.75]).alias("q")).first()
+    assert quartiles is not None
+    low, high = (float(x) for x in quartiles["q"])
     main = (
         frame.groupBy(key)
         .agg(
+            sf.count_if(sf.col("ctc") <= sf.lit(low)).alias("low_pay"),
+            sf.count_if(sf.col("ctc") >= sf.lit(high)).alias("top_pay"),
+            sf.count_if(sf.col("pay_vs_experience") <= sf.lit(BELOW_EXPERIENCE)).alias("below"),
+            *_flag_columns(),
             sf.count(sf.lit(1)).alias("n"),
             sf.percentile("years_experience", _DECILES).alias("years"),
             sf.percentile("ctc", _DECILES).alias("ctc"),
@@ -445,6 +512,8 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
         .collect()
     )
     bands = _experience_bands(frame, key)
+    years_by_group = _years(frame, key)
+    companies = _top_companies(frame, key)
     families = _counts(
         frame.groupBy(key, "role_family").agg(sf.count(sf.lit(1)).alias("n")).collect(),
         key,
@@ -480,6 +549,11 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
             experience_bands=bands.get(g, {}),
             ctc_imputed=int(r["ctc_imputed"]),
             company_imputed=int(r["company_imputed"]),
+            pay_quartiles=(int(r["low_pay"]), int(r["top_pay"])),
+            flags=_flags(r),
+            ctc_years=years_by_group.get(g, {}),
+            below_experience=int(r["below"]),
+            top_companies=companies.get(g, []),
         )
     return out
 
@@ -491,6 +565,10 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
         sf.count(sf.lit(1)).alias("n"),
         sf.sum(_incomplete()).alias("incomplete"),
         *_imputed(),
+        sf.percentile("years_experience", [0.25, 0.5, 0.75]).alias("years_q"),
+        sf.percentile("ctc", [0.25, 0.5, 0.75]).alias("ctc_q"),
+        sf.count_if(sf.col("pay_vs_experience") <= sf.lit(BELOW_EXPERIENCE)).alias("below"),
+        *_flag_columns(),
         *(sf.avg(name).alias(f"mean_{name}") for name in FEATURE_COLUMNS),
         *(sf.stddev_pop(name).alias(f"std_{name}") for name in FEATURE_COLUMNS),
     ).first()
@@ -517,7 +595,17 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
         experience_bands=_experience_bands(everyone, "_all").get(0, {}),
         ctc_imputed=int(head["ctc_imputed"]),
         company_imputed=int(head["company_imputed"]),
+        years_quartiles=_three(head["years_q"]),
+        ctc_quartiles=_three(head["ctc_q"]),
+        flags=_flags(head),
+        ctc_years=_years(everyone, "_all").get(0, {}),
+        below_experience=int(head["below"]),
     )
+
+
+def _three(values: Any) -> tuple[float, float, float]:
+    first, second, third = (float(x) for x in values)
+    return first, second, third
 
 
 # --------------------------------------------------------------------------------------------

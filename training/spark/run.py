@@ -41,7 +41,11 @@ from training.config import TrainingSettings
 from training.hierarchy import coarse_groups
 from training.model import fitted_pipeline
 from training.pipeline import StepClock, TrainingResult, segment_silhouettes
-from training.profiles import coarse_profiles_from_figures, profiles_from_figures
+from training.profiles import (
+    coarse_profiles_from_figures,
+    profiles_document,
+    profiles_from_figures,
+)
 from training.publish import (
     PROBES,
     ModelParts,
@@ -209,11 +213,18 @@ def train(
             silhouette=silhouettes,
             best_match=best_match,
             coarse=dict(enumerate(coarse)),
+            thresholds=settings.recommendation_thresholds,
         )
         members: dict[int, list[int]] = {}
         for seg, group in enumerate(coarse):
             members.setdefault(group, []).append(seg)
-        macro = coarse_profiles_from_figures(group_figures(grouped, "coarse"), population, members)
+        macro = coarse_profiles_from_figures(
+            group_figures(grouped, "coarse"),
+            population,
+            members,
+            settings.recommendation_thresholds,
+        )
+        profiles_doc = profiles_document(k_fit, segments, macro, population)
         grouped.unpersist()
 
     metrics: dict[str, Any] = {
@@ -259,7 +270,7 @@ def train(
         rules=data.rules,
         tables=data.tables,
         probes=_probes(data, settings.seed),
-        profiles={"k": k_fit, "segments": segments, "coarse": macro},
+        profiles=profiles_doc,
         linkage=linkage,
         hierarchy_method=HIERARCHY_METHOD,
         map_z=sample.z[rows],

@@ -39,6 +39,7 @@ def test_both_paths_find_the_same_nearest_runner_up_and_margin(small_data: Learn
     brute = np.sqrt(((x[:, None, :] - kernel.centers[None]) ** 2).sum(axis=2))
     np.testing.assert_allclose(kernel.distances(x), brute, rtol=1e-12)
     assert found.runner_up is not None and found.margin is not None
+    assert found.runner_up_distance is not None
     for i in range(0, 2_000, 7):
         best, d1, second, d2 = kernel.nearest_one(x[i].tolist())
         assert (best, second) == (found.nearest[i], found.runner_up[i])
