@@ -194,8 +194,8 @@ async def segment_batch(
     responses={200: {"links": _LIST_LINKS}, **_INVALID, **_NO_MODEL},
 )
 async def list_segments(segmenter: SegmenterDep, level: Level = "segment") -> dict[str, Any]:
-    """Every segment (or macro-segment with level=coarse) at a glance."""
-    return {"segments": segmenter.segments(level)}
+    """Every segment (or macro-segment with level=coarse) at a glance, and the model's summary."""
+    return {"segments": segmenter.segments(level), **segmenter.overview}
 
 
 @api.get(

@@ -310,6 +310,15 @@ class Range(BaseModel):
     p90: float
 
 
+class NameWord(BaseModel):
+    """One word of a segment's name, the rule that gives it and the figure that met the rule."""
+
+    word: str = Field(examples=["top pay"])
+    kind: str = Field(description="experience, pay, companies, role or peers.")
+    rule: str = Field(examples=["at least half in the top pay quartile of all learners"])
+    figure: str = Field(examples=["77 % earn INR 17 LPA or more"])
+
+
 class SegmentSummary(BaseModel):
     """A segment at a glance (the full profile is at /segments/{id})."""
 
@@ -322,6 +331,9 @@ class SegmentSummary(BaseModel):
     center: dict[str, float]
     ctc_lpa: Range
     years_experience: Range
+    name_words: list[NameWord] = Field(
+        default_factory=list, description="Why the segment has its name, word by word."
+    )
     recommendations: list[str]
     coarse_segment_id: int | None = Field(default=None, description="Fine segments only.")
     segments: list[int] | None = Field(
@@ -329,8 +341,34 @@ class SegmentSummary(BaseModel):
     )
 
 
+class Action(BaseModel):
+    """A recommendation, the segment it is for, the figure that fired it and its reach."""
+
+    model_config = ConfigDict(extra="allow")
+
+    segment_id: int
+    segment_name: str
+    rule: str = Field(description="The catalogue rule (docs/recommendations.md).")
+    text: str
+    reach: int = Field(description="Learners the figure counts.")
+
+
+class ModelSummary(BaseModel):
+    """What to read first: the segments by size and the three actions to take first."""
+
+    segments: list[dict[str, Any]] = Field(description="id, name and share, largest first.")
+    actions: list[Action]
+
+
 class SegmentList(BaseModel):
     segments: list[SegmentSummary]
+    summary: ModelSummary | None = Field(
+        default=None, description="The model's summary (as the report opens with)."
+    )
+    population: dict[str, Any] | None = Field(
+        default=None,
+        description="All learners' figures the segments are compared with (medians, quartiles).",
+    )
 
 
 class SegmentProfile(BaseModel):

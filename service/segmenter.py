@@ -123,6 +123,7 @@ class Segmenter:
     profiles: list[dict[str, Any]]
     coarse_profiles: list[dict[str, Any]]
     pipeline_check: dict[str, int] = field(default_factory=dict)
+    overview: dict[str, Any] = field(default_factory=dict)
     _names: dict[int, str] = field(init=False, repr=False)
     _ids: tuple[list[int], list[int]] = field(init=False, repr=False)
     _version: str = field(init=False, repr=False)
@@ -169,6 +170,7 @@ class Segmenter:
             profiles=list(profiles["segments"]),
             coarse_profiles=list(profiles.get("coarse", [])),
             pipeline_check=check,
+            overview={key: profiles[key] for key in ("population", "summary") if key in profiles},
         )
 
     @property
@@ -355,12 +357,14 @@ class Segmenter:
 
     # ------------------------------------------------------------------------------ profiles
     def segments(self, level: str = "segment") -> list[dict[str, Any]]:
-        """Profile summaries (id, name, size, share, centre, CTC range, recommendations)."""
+        """Profile summaries (id, name and its words, size, share, centre, CTC range,
+        recommendations)."""
         source = self.coarse_profiles if level == "coarse" else self.profiles
         keys = ("id", "name", "size", "share", "center", "ctc_lpa", "years_experience")
         summaries = []
         for profile in source:
             summary = {key: profile[key] for key in keys}
+            summary["name_words"] = profile.get("name_words", [])
             summary["recommendations"] = profile["recommendations"]
             if level == "coarse":
                 summary["segments"] = profile["segments"]

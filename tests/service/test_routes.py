@@ -164,6 +164,21 @@ def test_segments_and_coarse_segments(client: TestClient, trained_small: Trainin
     assert {s.coarse_segment_id for s in fine} == {s.id for s in coarse}
 
 
+def test_segments_carry_the_summary_and_each_names_words(
+    client: TestClient, trained_small: TrainingResult
+) -> None:
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    listing = SegmentList.model_validate(client.get("/segments").json())
+    assert listing.summary is not None and listing.population is not None
+    assert listing.population == profiles["population"]
+    assert [a.text for a in listing.summary.actions] == [
+        a["text"] for a in profiles["summary"]["actions"]
+    ]
+    for summary, profile in zip(listing.segments, profiles["segments"], strict=True):
+        assert [w.model_dump() for w in summary.name_words] == profile["name_words"]
+        assert summary.recommendations == profile["recommendations"]
+
+
 def test_segment_profile(client: TestClient, trained_small: TrainingResult) -> None:
     profiles = json.loads((trained_small.folder / "profiles.json").read_text())
     response = client.get("/segments/1")

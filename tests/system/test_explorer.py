@@ -95,11 +95,30 @@ def test_page_lists_segments_and_assigns_a_learner(server: str, browser: Any) ->
     driver.get(server + "/")
     wait = WebDriverWait(driver, 20)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segments .card")))
-    segments = httpx.get(f"{server}/segments").json()["segments"]
+    listing = httpx.get(f"{server}/segments").json()
+    segments = listing["segments"]
     cards = driver.find_elements(By.CSS_SELECTOR, "#segments .card")
     assert len(cards) == len(segments)
     assert segments[0]["name"] in cards[0].text
     assert "Model " in driver.find_element(By.ID, "model").text
+    # The summary: all learners' medians, the segments by size, the actions to take first.
+    summary = driver.find_element(By.ID, "summary").text
+    assert f"median {listing['population']['years_experience']['p50']:g} years" in summary
+    listed = driver.find_elements(By.CSS_SELECTOR, "#summary-segments li")
+    assert [li.text.split(" (")[0] for li in listed] == [
+        s["name"] for s in listing["summary"]["segments"]
+    ]
+    actions = driver.find_elements(By.CSS_SELECTOR, "#summary-actions li")
+    assert len(actions) == len(listing["summary"]["actions"]) > 0
+    for action, item in zip(listing["summary"]["actions"], actions, strict=True):
+        assert action["text"] in item.text and f"{action['reach']:,} learners" in item.text
+    # Each word of a name shows, on hover, the figure that earned it and the rule.
+    words = cards[0].find_elements(By.CSS_SELECTOR, "h3 .word")
+    expected = segments[0]["name_words"]
+    assert [w.text for w in words] == [w["word"] for w in expected]
+    assert [w.get_attribute("title") for w in words] == [
+        f"{w['figure']} ({w['rule']})" for w in expected
+    ]
 
     learner = {
         "ctc": "2500000",

@@ -4,6 +4,8 @@ k; names are unique and keep the figures that justified each word."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
@@ -21,7 +23,7 @@ def seed_two_data(settings: TrainingSettings) -> LearnerData:
     return build_learner_data(raw, settings)
 
 
-def _segment(data: LearnerData, k: int) -> tuple[np.ndarray, list[dict]]:
+def _segment(data: LearnerData, k: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
     x = data.features[list(DEFAULT_CLUSTER_FEATURES)].to_numpy(np.float64)
     z = (x - x.mean(axis=0)) / x.std(axis=0)
     kmeans = KMeans(n_clusters=k, n_init=3, random_state=0).fit(z)
