@@ -410,6 +410,11 @@ class ModelInfo(BaseModel):
     version: str
     k: int
     k_choice: dict[str, Any]
+    ids: dict[str, Any] | None = Field(
+        default=None,
+        description="How segment ids were kept: the version they were matched to (null: "
+        "numbered by size), why, and how many training learners that version placed elsewhere.",
+    )
     features: list[str]
     trained_at: str
     reference_year: int

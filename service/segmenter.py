@@ -192,6 +192,7 @@ class Segmenter:
             "version": self.version,
             "k": self.k,
             "k_choice": m["k_choice"],
+            "ids": m.get("ids"),
             "features": list(self.model.features),
             "trained_at": m["created_at"],
             "reference_year": m["reference_year"],

@@ -263,8 +263,16 @@ def train(
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of every random step.")] = None,
     previous: Annotated[
-        Path | None, typer.Option(help="Previous model folder whose segment ids to keep.")
+        Path | None,
+        typer.Option(help="Model folder whose segment ids to keep (default: the latest model)."),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Number segments by size (0 = largest) instead of keeping the latest model's ids.",
+        ),
+    ] = False,
     engine: Annotated[
         str | None,
         typer.Option(help="sklearn (default) or spark (needs the spark extra and Java 17)."),
@@ -289,6 +297,8 @@ def train(
             raise UserError(f"--engine must be sklearn or spark, not {engine!r}.")
         if previous is not None and not (previous / "segmenter.json").is_file():
             raise UserError(f"--previous {previous} is not a model folder (no segmenter.json).")
+        if previous is not None and fresh:
+            raise UserError("--previous keeps a model's segment ids and --fresh drops them: use one.")
         settings = _settings(
             data=data,
             model_dir=out,
@@ -298,6 +308,7 @@ def train(
             hierarchical=hierarchical,
             seed=seed,
             previous=previous,
+            fresh=fresh or None,
             engine=engine,
             spark_master=master,
         )
@@ -363,6 +374,15 @@ def _print_training(result: Any, seconds: float) -> None:
     table.add_row(
         "K-Means vs Ward (ARI / NMI)", f"{comparison['ari']:.3f} / {comparison['nmi']:.3f}"
     )
+    ids = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8")).get("ids")
+    if ids:
+        changed = (
+            f"; {ids['learners_changed_segment']:,} of {ids['learners_compared']:,} learners "
+            "changed segment"
+            if "learners_changed_segment" in ids
+            else ""
+        )
+        table.add_row("segment ids", f"{ids['reason']}{changed}")
     table.add_row("artifacts", str(result.folder))
     table.add_row("report", str(result.folder / "report.html"))
     table.add_row("total time", f"{seconds:.1f} s")

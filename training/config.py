@@ -171,8 +171,16 @@ class TrainingSettings(BaseSettings):
         "over all learners (fastcluster, minutes).",
     )
     n_micro: int = Field(default=2000, ge=10, description="Micro-clusters of the two-stage Ward.")
+    fresh: bool = Field(
+        default=False,
+        description=(
+            "Number segments by size (0 = largest) even when model_dir/LATEST could keep ids "
+            "stable; by default ids are matched to LATEST when it uses the same features."
+        ),
+    )
     previous: Path | None = Field(
-        default=None, description="A previous model folder whose segment ids and names to keep."
+        default=None,
+        description="A previous model folder whose segment ids to keep (default: LATEST).",
     )
 
     # --- insights ---------------------------------------------------------------------------
@@ -227,6 +235,10 @@ class TrainingSettings(BaseSettings):
             raise ValueError(
                 f"Unknown cluster features: {', '.join(unknown)}; "
                 f"choose from {', '.join(FEATURE_COLUMNS)}."
+            )
+        if self.fresh and self.previous is not None:
+            raise ValueError(
+                "fresh numbers segments by size and previous keeps a model's ids: choose one."
             )
         unknown_rules = sorted(set(self.recommendation_thresholds) - set(DEFAULT_THRESHOLDS))
         if unknown_rules:

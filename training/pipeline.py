@@ -34,6 +34,8 @@ from training.profiles import (
 )
 from training.publish import (
     ModelParts,
+    id_reference,
+    ids_report,
     manifest_fields,
     previous_centers,
     public_ids,
@@ -171,7 +173,8 @@ def run(
         pipeline.steps[-1] = ("kmeans", kmeans)
         scaler = pipeline.named_steps["scale"]
         centers_orig = kmeans.cluster_centers_ * scaler.scale_ + scaler.mean_
-        previous = previous_centers(settings.previous, features) if settings.previous else None
+        reference = id_reference(settings, features)
+        previous = previous_centers(reference.folder, features) if reference.folder else None
         ids = public_ids(
             np.bincount(kmeans.labels_, minlength=k),
             centers_orig,
@@ -183,6 +186,7 @@ def run(
         centers[ids] = kmeans.cluster_centers_
         if previous is not None and len(previous) < k:
             log.info("%d new segments got fresh ids", k - len(previous))
+        ids_doc = ids_report(reference, x, labels)
     with clock.step("stability", f"Bootstrap stability of the {k} segments"):
         rows = np.sort(
             np.random.default_rng(settings.seed).choice(
@@ -292,6 +296,7 @@ def run(
             },
             settings=settings,
             metrics=metrics,
+            ids=ids_doc,
             timings=clock.timings,
         )
         version = publish_model(settings.model_dir, created_at, parts, fields)

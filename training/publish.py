@@ -49,7 +49,7 @@ from training.runtime.artifacts import (
 )
 from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, CleaningRules, apply_rules
 from training.runtime.features import FEATURE_COLUMNS, FeatureTables
-from training.runtime.segmenter import EngineFreeSegmenter
+from training.runtime.segmenter import SEGMENTER_FORMAT, EngineFreeSegmenter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -457,6 +457,62 @@ def _remove_stale_staging(model_dir: Path, stale_after: float) -> None:
 # --------------------------------------------------------------------------------------------
 # Publishing a trained model
 # --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IdReference:
+    """The model whose segment ids a run keeps (None: ids by size), and why."""
+
+    folder: Path | None
+    reason: str
+
+
+def id_reference(settings: TrainingSettings, features: list[str]) -> IdReference:
+    """Which model's ids this run keeps: ``previous`` when given, else ``LATEST`` of the model
+    folder when it uses the same features (unless ``fresh``), else none (ids by size)."""
+    if settings.previous is not None:
+        return IdReference(settings.previous, f"matched to {settings.previous.name} (--previous)")
+    if settings.fresh:
+        return IdReference(None, "numbered by size (--fresh)")
+    latest = read_latest_name(settings.model_dir)
+    folder = settings.model_dir / latest if latest else None
+    if folder is None or not (folder / SEGMENTER_JSON).is_file():
+        return IdReference(None, "numbered by size (no earlier model to keep ids from)")
+    try:
+        doc = json.loads((folder / SEGMENTER_JSON).read_text(encoding="utf-8"))
+        same = doc.get("format") == SEGMENTER_FORMAT and doc.get("features") == features
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        return IdReference(
+            None, f"numbered by size (the latest model, {latest}, uses other features or format)"
+        )
+    return IdReference(folder, f"matched to the latest model, {latest}")
+
+
+def ids_report(
+    reference: IdReference, x: np.ndarray[Any, Any], labels: np.ndarray[Any, Any]
+) -> dict[str, Any]:
+    """The manifest's ``ids``: which version the ids were matched to, and how many of the
+    learners ``x`` (this run's features, original units) the reference model placed elsewhere.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, n_features)
+    labels : ndarray of int, shape (n,)
+        This run's public ids of those learners.
+    """
+    out: dict[str, Any] = {
+        "matched_to": reference.folder.name if reference.folder else None,
+        "reason": reference.reason,
+    }
+    if reference.folder is not None:
+        doc = json.loads((reference.folder / SEGMENTER_JSON).read_text(encoding="utf-8"))
+        before = EngineFreeSegmenter.from_dict(doc)
+        previous_ids = before.segment_ids[before.assign(np.asarray(x, np.float64))]
+        out["learners_compared"] = len(labels)
+        out["learners_changed_segment"] = int((previous_ids != labels).sum())
+    return out
+
+
 def previous_centers(previous: Path, features: list[str]) -> np.ndarray[Any, Any]:
     """The previous model's centres in original feature units, rows in public-id order."""
     doc = json.loads((previous / SEGMENTER_JSON).read_text(encoding="utf-8"))
@@ -614,13 +670,16 @@ def manifest_fields(
     settings: TrainingSettings,
     metrics: dict[str, Any],
     timings: dict[str, float],
+    ids: dict[str, Any],
 ) -> dict[str, Any]:
     """What the manifest says of a training run, after ``engine`` (the engine's own fields),
-    the same for both engines: k and its choice, features, data, cleaning, settings, metrics."""
+    the same for both engines: k and its choice, how the ids were kept (:func:`ids_report`),
+    features, data, cleaning, settings, metrics."""
     return {
         **engine,
         "k": k,
         "k_choice": choice.to_dict(),
+        "ids": ids,
         "reference_year": rules.reference_year,
         "features": features,
         "feature_columns": list(FEATURE_COLUMNS),

@@ -219,6 +219,9 @@ def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
     assert {"numpy", "scikit-learn", "python"} <= set(info.library_versions)
     assert {"kmeans", "hierarchical", "comparison"} <= set(info.metrics)
     assert info.trained_at.startswith("20")
+    manifest = json.loads((trained_small.folder / "manifest.json").read_text())
+    assert info.ids == manifest["ids"] and info.ids is not None
+    assert "numbered by size" in info.ids["reason"]
 
 
 def test_openapi_documents_every_route_with_examples(client: TestClient) -> None:

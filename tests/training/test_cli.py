@@ -103,5 +103,12 @@ def test_train_cli_summary_and_errors(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "two-stage or exact" in bad.stderr
     bad = runner.invoke(app, ["train", "--previous", str(tmp_path), "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "not a model folder" in bad.stderr
+    model = tmp_path / "m"
+    (model).mkdir()
+    (model / "segmenter.json").write_text("{}")
+    both = runner.invoke(
+        app, ["train", "--previous", str(model), "--fresh", "--out", str(tmp_path)]
+    )
+    assert both.exit_code == 2 and "use one" in both.stderr
     missing = runner.invoke(app, ["train", "--data", str(tmp_path / "none.csv")])
     assert missing.exit_code == 2 and "does not exist" in missing.stderr

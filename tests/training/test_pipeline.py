@@ -124,6 +124,48 @@ def test_previous_model_keeps_segment_ids(trained_small: TrainingResult, tmp_pat
         assert after["center"]["ctc_inr"] == pytest.approx(before["center"]["ctc_inr"], rel=0.15)
 
 
+def test_ids_are_kept_from_the_latest_model_unless_fresh(
+    trained_small: TrainingResult, tmp_path: Path
+) -> None:
+    """A retrain into a model folder keeps the latest model's ids by default, says so in the
+    manifest with the learners that changed segment, and numbers by size with fresh."""
+    model_dir = tmp_path / "models"
+    subprocess.run(["cp", "-r", str(trained_small.folder.parent), str(model_dir)], check=True)
+    first = json.loads((trained_small.folder / "manifest.json").read_text())["ids"]
+    assert first["matched_to"] is None and "numbered by size" in first["reason"]
+
+    kept = run(small_training_settings(model_dir, seed=7, k=trained_small.k))
+    ids = json.loads((kept.folder / "manifest.json").read_text())["ids"]
+    assert ids["matched_to"] == trained_small.version
+    assert ids["reason"] == f"matched to the latest model, {trained_small.version}"
+    assert ids["learners_compared"] == kept.learners
+    # the same table and k with another seed: a few learners at the edges move, most stay
+    assert 0 <= ids["learners_changed_segment"] < 0.1 * kept.learners
+    old = json.loads((trained_small.folder / "profiles.json").read_text())["segments"]
+    new = json.loads((kept.folder / "profiles.json").read_text())["segments"]
+    for before, after in zip(old, new, strict=True):
+        assert after["center"]["ctc_inr"] == pytest.approx(before["center"]["ctc_inr"], rel=0.15)
+
+    fresh = run(small_training_settings(model_dir, seed=7, k=trained_small.k, fresh=True))
+    ids = json.loads((fresh.folder / "manifest.json").read_text())["ids"]
+    assert ids == {"matched_to": None, "reason": "numbered by size (--fresh)"}
+    sizes = [
+        s["size"] for s in json.loads((fresh.folder / "profiles.json").read_text())["segments"]
+    ]
+    assert sizes == sorted(sizes, reverse=True)
+
+    other = run(
+        small_training_settings(model_dir, k=3, cluster_features=("log_ctc", "years_experience"))
+    )
+    ids = json.loads((other.folder / "manifest.json").read_text())["ids"]
+    assert ids["matched_to"] is None and "uses other features" in ids["reason"]
+
+
+def test_fresh_and_previous_together_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="choose one"):
+        small_training_settings(tmp_path, fresh=True, previous=tmp_path)
+
+
 def test_killed_run_leaves_latest_untouched(trained_small: TrainingResult, tmp_path: Path) -> None:
     model_dir = tmp_path / "models"
     subprocess.run(["cp", "-r", str(trained_small.folder.parent), str(model_dir)], check=True)

@@ -49,6 +49,8 @@ from training.profiles import (
 from training.publish import (
     PROBES,
     ModelParts,
+    id_reference,
+    ids_report,
     manifest_fields,
     previous_centers,
     public_ids,
@@ -167,7 +169,8 @@ def train(
         k_fit = raw_centers.shape[0]
         sizes = np.array(kmeans.summary.clusterSizes, np.intp)
         centers_orig = raw_centers * scaling.scale + scaling.mean
-        previous = previous_centers(settings.previous, features) if settings.previous else None
+        reference = id_reference(settings, features)
+        previous = previous_centers(reference.folder, features) if reference.folder else None
         ids = public_ids(sizes, centers_orig, (scaling.mean, scaling.scale), previous)
         centers = np.empty_like(raw_centers)
         centers[ids] = raw_centers
@@ -177,6 +180,9 @@ def train(
         )
         fitted_labels = sample.labels(kmeans.transform(sample.frame))
         sample_labels = ids[fitted_labels]
+        # How many learners the reference model places elsewhere, on the evaluation sample
+        # (its clipped features, back in original units).
+        ids_doc = ids_report(reference, sample.z * scaling.scale + scaling.mean, sample_labels)
     with clock.step("stability", f"Bootstrap stability of the {k_fit} segments (sample)"):
         stability = bootstrap_stability(
             sample.z,
@@ -307,6 +313,7 @@ def train(
             settings=settings,
             metrics=metrics,
             timings=clock.timings,
+            ids=ids_doc,
         )
         version = publish_model(settings.model_dir, created_at, parts, fields)
     sample.frame.unpersist()
