@@ -298,7 +298,9 @@ def train(
         if previous is not None and not (previous / "segmenter.json").is_file():
             raise UserError(f"--previous {previous} is not a model folder (no segmenter.json).")
         if previous is not None and fresh:
-            raise UserError("--previous keeps a model's segment ids and --fresh drops them: use one.")
+            raise UserError(
+                "--previous keeps a model's segment ids and --fresh drops them: use one."
+            )
         settings = _settings(
             data=data,
             model_dir=out,

@@ -173,7 +173,7 @@ def run(
         pipeline.steps[-1] = ("kmeans", kmeans)
         scaler = pipeline.named_steps["scale"]
         centers_orig = kmeans.cluster_centers_ * scaler.scale_ + scaler.mean_
-        reference = id_reference(settings, features)
+        reference = id_reference(settings, features, k)
         previous = previous_centers(reference.folder, features) if reference.folder else None
         ids = public_ids(
             np.bincount(kmeans.labels_, minlength=k),

@@ -465,9 +465,28 @@ class IdReference:
     reason: str
 
 
-def id_reference(settings: TrainingSettings, features: list[str]) -> IdReference:
+def id_reference(settings: TrainingSettings, features: list[str], k: int) -> IdReference:
     """Which model's ids this run keeps: ``previous`` when given, else ``LATEST`` of the model
-    folder when it uses the same features (unless ``fresh``), else none (ids by size)."""
+    folder when it uses the same features (unless ``fresh``), else none (ids by size).
+
+    A model with more segments than ``k`` cannot lend its ids: its unmatched ids would leave
+    gaps, and ids are always 0..k-1. Then the ids are numbered by size, and the reason says so.
+    """
+    reference = _id_source(settings, features)
+    if reference.folder is None:
+        return reference
+    doc = json.loads((reference.folder / SEGMENTER_JSON).read_text(encoding="utf-8"))
+    k_before = len(doc["kmeans"]["segment_ids"])
+    if k_before > k:
+        return IdReference(
+            None,
+            f"numbered by size ({reference.folder.name} has {k_before} segments, this run {k}: "
+            "its ids cannot all be kept)",
+        )
+    return reference
+
+
+def _id_source(settings: TrainingSettings, features: list[str]) -> IdReference:
     if settings.previous is not None:
         return IdReference(settings.previous, f"matched to {settings.previous.name} (--previous)")
     if settings.fresh:

@@ -154,6 +154,13 @@ def test_ids_are_kept_from_the_latest_model_unless_fresh(
     ]
     assert sizes == sorted(sizes, reverse=True)
 
+    fewer = run(small_training_settings(model_dir, k=trained_small.k - 1))
+    ids = json.loads((fewer.folder / "manifest.json").read_text())["ids"]
+    assert ids["matched_to"] is None and "its ids cannot all be kept" in ids["reason"]
+    assert [
+        s["id"] for s in json.loads((fewer.folder / "profiles.json").read_text())["segments"]
+    ] == (list(range(trained_small.k - 1)))
+
     other = run(
         small_training_settings(model_dir, k=3, cluster_features=("log_ctc", "years_experience"))
     )

@@ -169,7 +169,7 @@ def train(
         k_fit = raw_centers.shape[0]
         sizes = np.array(kmeans.summary.clusterSizes, np.intp)
         centers_orig = raw_centers * scaling.scale + scaling.mean
-        reference = id_reference(settings, features)
+        reference = id_reference(settings, features, k_fit)
         previous = previous_centers(reference.folder, features) if reference.folder else None
         ids = public_ids(sizes, centers_orig, (scaling.mean, scaling.scale), previous)
         centers = np.empty_like(raw_centers)
