@@ -18,14 +18,18 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 
 WORKDIR /opt/src
+# Serving's dependencies only (no pandas, pyarrow, matplotlib or pyspark), pinned with hashes in
+# the lock file CI installs from too; then the project itself, non-editable, resolving nothing
+# more. The cache mount keeps downloaded wheels between builds without putting them in a layer
+# (the venv is all the runtime stage takes from here).
+COPY requirements/serve.lock requirements/serve.lock
+RUN --mount=type=cache,target=/root/.cache/pip \
+    /opt/venv/bin/python -m pip install --require-hashes -r requirements/serve.lock
 # Only what the wheel is built from; .dockerignore keeps everything else out of the context.
 COPY pyproject.toml README.md ./
 COPY training/ training/
 COPY service/ service/
-# Non-editable, no dev extras. The cache mount keeps downloaded wheels between builds without
-# putting them in a layer (the venv is all the runtime stage takes from here).
-RUN --mount=type=cache,target=/root/.cache/pip \
-    /opt/venv/bin/python -m pip install .
+RUN /opt/venv/bin/python -m pip install --no-deps .
 
 # Models: correct by construction whether or not any model was trained. COPY fails on a missing
 # source, so the source is the models/ folder itself, which always exists (models/README.md is

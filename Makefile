@@ -9,22 +9,31 @@ ROWS ?= 205843
 SEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-run run serve train report inspect synth test lint format bench docker docker-run clean
+.PHONY: help install install-run lock run serve train report inspect synth test lint format bench docker docker-run clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-$(RUN_STAMP): pyproject.toml
+# Dependencies come pinned, with hashes, from requirements/*.lock (`make lock` writes them from
+# pyproject.toml); the project itself is then installed without resolving anything more.
+$(RUN_STAMP): pyproject.toml requirements/run.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --require-hashes -r requirements/run.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(RUN_STAMP)
 
-$(DEV_STAMP): $(RUN_STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,spark]'
+$(DEV_STAMP): $(RUN_STAMP) requirements/dev.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.lock
 	@touch $(DEV_STAMP)
 
 install-run: $(RUN_STAMP) ## Create .venv with what training and serving need (no Spark, no dev tools)
+
+lock: ## Re-pin every dependency (requirements/{serve,run,dev}.lock, with hashes) from pyproject.toml
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --universal --generate-hashes --no-header -q -o requirements/serve.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra train --python-version 3.11 --universal --generate-hashes --no-header -q -o requirements/run.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra train --extra dev --extra spark --python-version 3.11 --universal --generate-hashes --no-header -q -o requirements/dev.lock
 
 install: $(DEV_STAMP) ## install-run, plus the dev tools and the Spark engine (tests, lint, bench)
 
@@ -47,12 +56,14 @@ inspect: install-run ## Data-quality summary of SOURCE=path-or-URL (default: the
 synth: install-run ## Write the embedded default table to OUT=path (ROWS, SEED)
 	$(PY) -m training synth --rows $(ROWS) --seed $(SEED) --out $(or $(OUT),data/learners.csv)
 
-lint: install ## ruff (lint + format check), mypy, import contracts (import-linter) and hadolint
+lint: install ## ruff, mypy, import contracts (import-linter), hadolint, deploy/ manifests (offline)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -140,9 +140,30 @@ def test_build_stage_installs_the_project_into_a_venv(stages: list[Stage]) -> No
     runs = [split_flags(r.args)[1] for r in stages[0].all("RUN")]
     assert "python -m venv /opt/venv" in runs
     pip = [r for r in runs if "pip install" in r]
-    assert pip == ["/opt/venv/bin/python -m pip install ."]  # non-editable, no [dev] extras
+    # serving's pinned, hashed dependencies, then the project: non-editable, no extras
+    assert pip == [
+        "/opt/venv/bin/python -m pip install --require-hashes -r requirements/serve.lock",
+        "/opt/venv/bin/python -m pip install --no-deps .",
+    ]
     sources = {shlex.split(split_flags(c.args)[1])[0] for c in stages[0].all("COPY")}
-    assert sources == {"pyproject.toml", "training/", "service/", "models/"}
+    assert sources == {
+        "requirements/serve.lock",
+        "pyproject.toml",
+        "training/",
+        "service/",
+        "models/",
+    }
+
+
+def test_the_serving_lock_pins_only_what_serving_needs() -> None:
+    """Every requirement pinned to one version with hashes; none of the training stack."""
+    lock = (REPO / "requirements" / "serve.lock").read_text(encoding="utf-8")
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", lock, flags=re.MULTILINE)
+    names = {name.lower() for name, _ in pins}
+    assert {"numpy", "scikit-learn", "fastapi", "uvicorn", "orjson", "pydantic"} <= names
+    assert not names & {"pandas", "pyarrow", "matplotlib", "pyspark", "kneed", "fastcluster"}
+    blocks = [b for b in re.split(r"\n(?=[A-Za-z0-9_.-]+==)", lock) if "==" in b]
+    assert blocks and all("--hash=sha256:" in b for b in blocks)
 
 
 def test_final_stage_runs_as_non_root_with_the_settings(stages: list[Stage]) -> None:
@@ -229,6 +250,7 @@ def test_dockerignore_keeps_only_what_the_build_needs() -> None:
     kept = [
         "pyproject.toml",
         "README.md",
+        "requirements/serve.lock",
         "training/features.py",
         "service/main.py",
         "service/static/index.html",
@@ -250,6 +272,8 @@ def test_dockerignore_keeps_only_what_the_build_needs() -> None:
         "learnseg.egg-info/PKG-INFO",
         "Makefile",
         ".ci/run",
+        "requirements/dev.lock",
+        "deploy/compose.yaml",
         "models/.staging-20261128-1-123/manifest.json",
         "models/LATEST.tmp-123",
         ".env",
@@ -487,8 +511,11 @@ def test_replayed_image_serves_and_passes_its_healthcheck(
     final = stages[-1]
     venv = replay.root / "opt" / "venv"
 
-    # Every file of the packages (data files too, e.g. service/static) is in the installed wheel.
+    # Every file of the packages (data files too, e.g. service/static) is in the installed wheel,
+    # and none of the training stack is.
     site = next(venv.glob("lib/python3*/site-packages"))
+    for heavy in ("pandas", "pyarrow", "matplotlib", "pyspark"):
+        assert not (site / heavy).exists(), f"{heavy} is in the serving image"
     for package in ("training", "service"):
         for file in (context / package).rglob("*"):
             if file.is_file():
