@@ -80,8 +80,8 @@ bench: install ## Benchmarks (tables on stdout; results go to docs/benchmarks.md
 docker: ## Build the image (models mounted at run time; BAKE_MODELS=true bakes models/LATEST in)
 	docker build -t learnseg $(if $(BAKE_MODELS),--build-arg BAKE_MODELS=$(BAKE_MODELS)) .
 
-docker-run: ## Run the image with ./models mounted read-only on port 8000
-	docker run --rm -p 8000:8000 -v "$$PWD/models:/app/models:ro" learnseg
+docker-run: ## Run the image with ./models mounted read-only on port 8000 (LEARNSEG_API_KEYS=... set)
+	docker run --rm -p 8000:8000 -e LEARNSEG_API_KEYS -e LEARNSEG_ADMIN_KEYS -v "$$PWD/models:/app/models:ro" learnseg
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -62,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"error: setting {where}: {first['msg']}.", file=sys.stderr)
         raise SystemExit(2) from None
 
+    if settings.anonymous and not settings.loopback_only and not settings.allow_anonymous:
+        print(
+            f"error: refusing to serve on {settings.host} without any key: set LEARNSEG_API_KEYS "
+            "(and LEARNSEG_ADMIN_KEYS to reload), listen on 127.0.0.1, or set "
+            "LEARNSEG_ALLOW_ANONYMOUS=true to serve anyone who can reach the port.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
     import uvicorn
     from fastapi import FastAPI
 

@@ -9,6 +9,7 @@ both ignore the variables they do not know (``extra="ignore"``).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,17 @@ class ServiceSettings(BaseSettings):
         default=(),
         repr=False,
         description="Comma-separated API keys; empty = no authentication (development only).",
+    )
+    admin_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        repr=False,
+        description="Comma-separated admin keys: they may also reload the model; empty = "
+        "reloading over HTTP is off.",
+    )
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Serve without any key on an interface other than loopback (refused "
+        "otherwise: anyone who can reach the port could read and place learners).",
     )
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
@@ -70,7 +82,7 @@ class ServiceSettings(BaseSettings):
     )
     log_level: LogLevel = Field(default="info", description="Level of the service's logs.")
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -85,6 +97,16 @@ class ServiceSettings(BaseSettings):
         return value.lower() if isinstance(value, str) else value
 
     @property
+    def anonymous(self) -> bool:
+        """True when no key of either role is configured: every client route is open."""
+        return not self.api_keys and not self.admin_keys
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when the service listens on a loopback interface only."""
+        return _is_loopback(self.host)
+
+    @property
     def body_limit(self) -> int:
         """The request-body limit in bytes (explicit, or derived from ``max_batch``)."""
         if self.max_body_bytes is not None:
@@ -95,3 +117,12 @@ class ServiceSettings(BaseSettings):
 def get_settings(**overrides: Any) -> ServiceSettings:
     """Read the settings now: `overrides` (None values are skipped), then the environment."""
     return ServiceSettings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

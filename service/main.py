@@ -14,6 +14,7 @@ whole learner, ``email_hash`` and ``company_hash`` included. An unexpected error
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -41,10 +42,12 @@ train`: one learner (`POST /segment`) or up to `max_batch` (`POST /segment/batch
 distance to the segment, the runner-up, the engineered features and every repair or fallback
 the cleaning rules made. Segment profiles at `/segments`, the model at `/model`.
 
-When API keys are configured, send one as `X-API-Key: <key>` or `Authorization: Bearer <key>`
-(all routes but `/health/*` and the docs).
+When keys are configured, send one as `X-API-Key: <key>` or `Authorization: Bearer <key>` (all
+routes but `/health/*` and the docs): a client key places learners and reads profiles, an admin
+key may also reload the model (`POST /admin/reload` needs one; without admin keys it is off).
 """
 _CTX_TYPES = (str, int, float, bool)
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -60,6 +63,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             # default threshold the cyclic collector runs dozens of times per batch and
             # halves throughput (docs/benchmarks.md). Process-wide, like the server itself.
             gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
+        if settings.anonymous:
+            log.warning(
+                "No API key is configured: anyone who can reach %s:%s may place learners and "
+                "read profiles (reloading over HTTP is off).",
+                settings.host,
+                settings.port,
+            )
         app.state.holder.load(settings.model_version)
         yield
 
@@ -76,6 +86,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
+    app.state.admin_keys = tuple(key.encode("utf-8") for key in settings.admin_keys)
     app.state.holder = ModelHolder(settings.model_dir, metrics)
 
     app.add_middleware(RequestContextMiddleware, metrics=metrics, body_limit=settings.body_limit)
@@ -86,7 +97,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(routes.health)
     if settings.explorer:
         app.include_router(routes.pages)
-    if settings.api_keys:
+    if not settings.anonymous:
         app.include_router(
             routes.api,
             dependencies=[Depends(require_api_key)],

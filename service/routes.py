@@ -32,6 +32,7 @@ from service.deps import (
     SegmenterDep,
     SettingsDep,
     current_segmenter,
+    require_admin_key,
     require_json_body,
 )
 from service.metrics import CONTENT_TYPE
@@ -248,10 +249,15 @@ async def model_info(segmenter: SegmenterDep) -> dict[str, Any]:
     response_model=ReloadResult,
     responses={
         400: {"model": ErrorDetail, "description": "Two different versions asked for."},
+        401: {"model": ErrorDetail, "description": "Missing or wrong key."},
+        403: {
+            "model": ErrorDetail,
+            "description": "Reloading is off (no admin key configured), or a client key.",
+        },
         409: {"model": ErrorDetail, "description": "Reload failed; the old model serves."},
         **_BAD_BODY,
     },
-    dependencies=[Depends(require_json_body)],
+    dependencies=[Depends(require_admin_key), Depends(require_json_body)],
 )
 async def reload_model(
     holder: HolderDep,

@@ -32,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from starlette.exceptions import StarletteDeprecationWarning
 
 from service.config import ServiceSettings
+from service.main import create_app
 from training.config import TrainingSettings
 from training.publish import finalize_manifest, staged_model, write_json
 from training.runtime.cleaning import RAW_FIELDS
@@ -43,6 +44,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 __all__ = [
+    "ADMIN_HEADERS",
+    "ADMIN_KEY",
     "EXPECTED_FILES",
     "FIGURES",
     "JUNK",
@@ -57,6 +60,7 @@ __all__ = [
     "SHARED_DATA",
     "LiveService",
     "TestClient",
+    "admin_client",
     "copy_models",
     "fitted_scaler",
     "flip_byte",
@@ -189,6 +193,17 @@ def raw_learners(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a raw table as the API would receive them (NaN/NA as None)."""
     rows = frame[list(RAW_FIELDS)].astype(object).where(frame[list(RAW_FIELDS)].notna(), None)
     return [{key: row[key] for key in RAW_FIELDS} for row in rows.to_dict(orient="records")]
+
+
+#: The admin key of test apps that reload (``admin_client``); admin keys may use every route.
+ADMIN_KEY = "test-admin-key-7d1f0c9a2b"
+ADMIN_HEADERS = {"X-API-Key": ADMIN_KEY}
+
+
+def admin_client(settings: ServiceSettings) -> TestClient:
+    """A test client of an app with :data:`ADMIN_KEY` configured, sent on every request."""
+    settings = settings.model_copy(update={"admin_keys": (*settings.admin_keys, ADMIN_KEY)})
+    return TestClient(create_app(settings), headers=ADMIN_HEADERS)
 
 
 def service_settings(model_dir: Path, **overrides: Any) -> ServiceSettings:

@@ -180,3 +180,74 @@ def _run_blocked(model_dir: Path) -> subprocess.CompletedProcess[str]:
 def test_serves_with_pandas_matplotlib_and_pyspark_blocked(service_model_dir: Path) -> None:
     result = _run_blocked(service_model_dir)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "learnseg.example"])
+def test_refuses_to_serve_anyone_on_a_public_interface_without_keys(
+    host: str, no_learnseg_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--host", host])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: refusing to serve on {host} without any key: set LEARNSEG_API_KEYS (and "
+        "LEARNSEG_ADMIN_KEYS to reload), listen on 127.0.0.1, or set "
+        "LEARNSEG_ALLOW_ANONYMOUS=true to serve anyone who can reach the port.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "env"),
+    [
+        ("127.0.0.1", {}),
+        ("::1", {}),
+        ("localhost", {}),
+        ("0.0.0.0", {"LEARNSEG_ALLOW_ANONYMOUS": "true"}),
+        ("0.0.0.0", {"LEARNSEG_API_KEYS": "k1"}),
+        ("0.0.0.0", {"LEARNSEG_ADMIN_KEYS": "a1"}),
+    ],
+)
+def test_starts_on_loopback_with_keys_or_when_told(
+    host: str, env: dict[str, str], no_learnseg_env: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        no_learnseg_env.setenv(name, value)
+    started: list[dict[str, object]] = []
+    import uvicorn
+
+    no_learnseg_env.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    main(["--host", host])
+    assert [call["host"] for call in started] == [host]
+
+
+def test_an_anonymous_start_is_logged_as_a_warning(tmp_path: Path) -> None:
+    port = free_port()
+    env = service_env(LEARNSEG_MODEL_DIR=str(tmp_path))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0]
+    warnings = [
+        json.loads(line)
+        for line in output.splitlines()
+        if line.startswith("{") and json.loads(line).get("level") == "warning"
+    ]
+    assert any(
+        w["logger"] == "service.main" and w["msg"].startswith("No API key is configured")
+        for w in warnings
+    ), output

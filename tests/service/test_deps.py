@@ -1,5 +1,7 @@
-"""API keys (service.deps): required everywhere but health and docs when configured; off when
-not."""
+"""API keys and roles (service.deps): client keys place learners and read; admin keys may also
+reload; keys are required everywhere but health and docs when any is configured; without an admin
+key reloading is off; without any key the service is open (and refuses a public interface unless
+told, see tests/service/test_cli.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from service.deps import UNAUTHORIZED
+from service.deps import NOT_ADMIN, RELOAD_OFF, UNAUTHORIZED
 from service.main import create_app
 from tests.helpers import LEARNERS, TestClient, service_settings
 
 KEYS = ("key-one-8f2d", "key-two-1c9e")
-# Every route that needs a key: (method, path, JSON body)
-PROTECTED: list[tuple[str, str, Any]] = [
+ADMIN = "admin-key-3b7a"
+# Every client route: (method, path, JSON body)
+CLIENT_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/segment", LEARNERS[0]),
     ("POST", "/segment/batch", {"learners": LEARNERS}),
     ("GET", "/segments", None),
@@ -23,14 +26,15 @@ PROTECTED: list[tuple[str, str, Any]] = [
     ("GET", "/segments/0", None),
     ("GET", "/model", None),
     ("GET", "/metrics", None),
-    ("POST", "/admin/reload", None),
 ]
+RELOAD = ("POST", "/admin/reload", None)
+PROTECTED = [*CLIENT_ROUTES, RELOAD]
 OPEN = ["/health/live", "/health/ready", "/docs", "/openapi.json"]
 
 
 @pytest.fixture(scope="module")
 def client(service_model_dir: Path) -> Iterator[TestClient]:
-    app = create_app(service_settings(service_model_dir, api_keys=KEYS))
+    app = create_app(service_settings(service_model_dir, api_keys=KEYS, admin_keys=(ADMIN,)))
     with TestClient(app) as client:
         yield client
 
@@ -54,11 +58,49 @@ def test_protected_routes_need_a_key(client: TestClient, method: str, path: str,
         assert response.status_code == 401, (headers, response.text)
         assert response.json() == {"detail": UNAUTHORIZED}
         assert response.headers["www-authenticate"] == "Bearer"
-    assert _call(client, method, path, body, **{"X-API-Key": KEYS[0]}).status_code == 200
+    # each role where it belongs: the admin key everywhere, a client key but for reloading
+    assert _call(client, method, path, body, **{"X-API-Key": ADMIN}).status_code == 200
+    expected = 403 if (method, path, body) == RELOAD else 200
+    assert _call(client, method, path, body, **{"X-API-Key": KEYS[0]}).status_code == expected
     bearer = _call(client, method, path, body, Authorization=f"Bearer {KEYS[1]}")
-    assert bearer.status_code == 200
+    assert bearer.status_code == expected
     lower = _call(client, method, path, body, Authorization=f"bearer {KEYS[0]}")
-    assert lower.status_code == 200
+    assert lower.status_code == expected
+
+
+def test_a_client_key_may_not_reload(client: TestClient) -> None:
+    response = _call(client, *RELOAD, **{"X-API-Key": KEYS[0]})
+    assert response.status_code == 403
+    assert response.json() == {"detail": NOT_ADMIN}
+    assert NOT_ADMIN == (
+        "This key may place learners and read profiles; reloading the model needs an admin key."
+    )
+    admin = _call(client, *RELOAD, Authorization=f"Bearer {ADMIN}")
+    assert admin.status_code == 200 and admin.json()["version"]
+
+
+@pytest.mark.parametrize("keys", [(), KEYS], ids=["anonymous", "client keys only"])
+def test_without_an_admin_key_reloading_is_off(
+    service_model_dir: Path, keys: tuple[str, ...]
+) -> None:
+    headers = {"X-API-Key": keys[0]} if keys else {}
+    app = create_app(service_settings(service_model_dir, api_keys=keys))
+    with TestClient(app, headers=headers) as client:
+        response = client.post("/admin/reload")
+        assert response.status_code == 403
+        assert response.json() == {"detail": RELOAD_OFF}
+        assert client.get("/model").status_code == 200
+    assert RELOAD_OFF == (
+        "Reloading over HTTP is off: set LEARNSEG_ADMIN_KEYS and send an admin key to use it."
+    )
+
+
+def test_admin_keys_alone_protect_every_route(service_model_dir: Path) -> None:
+    app = create_app(service_settings(service_model_dir, admin_keys=(ADMIN,)))
+    with TestClient(app) as client:
+        for method, path, body in PROTECTED:
+            assert _call(client, method, path, body).status_code == 401, path
+            assert _call(client, method, path, body, **{"X-API-Key": ADMIN}).status_code == 200
 
 
 def test_the_401_text(client: TestClient) -> None:
@@ -85,12 +127,12 @@ def test_openapi_declares_both_schemes(client: TestClient) -> None:
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
-        "description": "One of LEARNSEG_API_KEYS.",
+        "description": "A client key (LEARNSEG_API_KEYS) or an admin key (LEARNSEG_ADMIN_KEYS).",
     }
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
 
 
-@pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
+@pytest.mark.parametrize(("method", "path", "body"), CLIENT_ROUTES)
 def test_no_keys_no_auth(service_model_dir: Path, method: str, path: str, body: Any) -> None:
     with TestClient(create_app(service_settings(service_model_dir))) as client:
         assert _call(client, method, path, body).status_code == 200

@@ -19,6 +19,7 @@ from service.segmenter import Segmenter
 from tests.helpers import (
     JUNK,
     TestClient,
+    admin_client,
     copy_models,
     joblib_assign,
     raw_learners,
@@ -86,7 +87,7 @@ def test_a_joblib_that_disagrees_with_the_json_is_refused_at_start_and_at_reload
     bad = "20990101-000000"
     shutil.copytree(model_dir / good, model_dir / bad)
     _swap_two_centres(model_dir / bad)
-    with TestClient(create_app(service_settings(model_dir))) as client:
+    with admin_client(service_settings(model_dir)) as client:
         reload = client.post("/admin/reload", json={"version": bad})
         assert reload.status_code == 409
         detail = reload.json()["detail"]

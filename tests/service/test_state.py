@@ -6,10 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from service.main import create_app
 from tests.helpers import (
     LEARNERS,
-    TestClient,
+    admin_client,
     copy_models,
     flip_byte,
     service_settings,
@@ -22,7 +21,7 @@ def test_reload_serves_a_newly_trained_model(
     service_model_dir: Path, trained_small: TrainingResult, tmp_path: Path
 ) -> None:
     model_dir = copy_models(service_model_dir, tmp_path / "models")
-    with TestClient(create_app(service_settings(model_dir))) as client:
+    with admin_client(service_settings(model_dir)) as client:
         assert client.post("/segment", json=LEARNERS[0]).json()["model_version"] == (
             trained_small.version
         )
@@ -59,7 +58,7 @@ def test_a_failed_reload_keeps_the_old_model(
     bad = "20990101-000000"
     shutil.copytree(model_dir / trained_small.version, model_dir / bad)
     flip_byte(model_dir / bad / "profiles.json")
-    with TestClient(create_app(service_settings(model_dir))) as client:
+    with admin_client(service_settings(model_dir)) as client:
         response = client.post("/admin/reload", json={"version": bad})
         assert response.status_code == 409
         assert response.json() == {
@@ -83,7 +82,7 @@ def test_a_failed_reload_keeps_the_old_model(
 
 def test_reload_after_starting_empty(service_model_dir: Path, tmp_path: Path) -> None:
     model_dir = tmp_path / "models"
-    with TestClient(create_app(service_settings(model_dir))) as client:
+    with admin_client(service_settings(model_dir)) as client:
         failed = client.post("/admin/reload")
         assert failed.status_code == 409
         assert failed.json()["detail"].startswith(

@@ -43,9 +43,12 @@ import pytest
 
 from service.main import create_app
 from tests.helpers import (
+    ADMIN_HEADERS,
+    ADMIN_KEY,
     LEARNERS,
     REPO,
     TestClient,
+    admin_client,
     copy_models,
     flip_byte,
     live_service,
@@ -186,7 +189,7 @@ def test_a_flipped_byte_in_any_artifact_is_refused_at_start_up(
 def test_a_flipped_byte_on_reload_keeps_the_old_model_serving(model_dir: Path) -> None:
     good = _latest(model_dir)
     corruptions = _corruptions(model_dir / good)
-    with TestClient(create_app(service_settings(model_dir))) as client:
+    with admin_client(service_settings(model_dir)) as client:
         for i, corruption in enumerate(corruptions):
             bad = f"{good}-bad{i}"
             corruption.apply(_add_version(model_dir, good, bad))
@@ -212,7 +215,7 @@ def test_no_models_says_how_to_train(tmp_path: Path, layout: str) -> None:
         model_dir.mkdir()
     if layout == "only a staging folder":  # a first training run that was killed
         (model_dir / f"{STAGING_PREFIX}20261128-000000-4242").mkdir()
-    with TestClient(create_app(service_settings(model_dir))) as client:
+    with admin_client(service_settings(model_dir)) as client:
         _assert_not_ready(client, NO_MODEL.format(model_dir))
         failed = client.post("/admin/reload")
     assert failed.status_code == 409
@@ -283,7 +286,7 @@ def test_other_library_major_minor_is_refused_naming_both(
     other = f"{good}-{dist}"
     _write_versions(_add_version(model_dir, good, other), dist, written)
 
-    with TestClient(create_app(service_settings(model_dir))) as client:  # serving `good`
+    with admin_client(service_settings(model_dir)) as client:  # serving `good`
         response = client.post("/admin/reload", json={"version": other})
         assert response.status_code == 409
         assert response.json()["detail"] == (
@@ -379,6 +382,9 @@ def _make_version_b(model_dir: Path, a: str) -> str:
     return b
 
 
+CLIENT_KEY = "drill-client-key-5c2e"
+
+
 def test_reload_under_load_fails_no_request(
     model_dir: Path, tmp_path: Path, figures: list[str]
 ) -> None:
@@ -396,7 +402,7 @@ def test_reload_under_load_fails_no_request(
         return version
 
     def client_loop(url: str, out: list[Answer]) -> None:
-        with httpx.Client(base_url=url, timeout=30.0) as client:
+        with httpx.Client(base_url=url, timeout=30.0, headers={"X-API-Key": CLIENT_KEY}) as client:
             for i in range(MAX_REQUESTS_PER_THREAD):
                 if stop.is_set() or time.monotonic() > deadline:
                     return
@@ -415,7 +421,8 @@ def test_reload_under_load_fails_no_request(
                     out.append(Answer(sent, time.monotonic(), frozenset(), repr(exc)))
 
     reloads: list[tuple[float, float, str]] = []
-    with live_service(model_dir, tmp_path / "service.log") as service:
+    keys = {"LEARNSEG_API_KEYS": CLIENT_KEY, "LEARNSEG_ADMIN_KEYS": ADMIN_KEY}
+    with live_service(model_dir, tmp_path / "service.log", env=keys) as service:
         threads = [
             threading.Thread(target=client_loop, args=(service.url, answers[t]), daemon=True)
             for t in range(THREADS)
@@ -423,7 +430,7 @@ def test_reload_under_load_fails_no_request(
         for thread in threads:
             thread.start()
         try:
-            with httpx.Client(base_url=service.url, timeout=60.0) as admin:
+            with httpx.Client(base_url=service.url, timeout=60.0, headers=ADMIN_HEADERS) as admin:
                 time.sleep(PAUSE_SECONDS)
                 for r in range(RELOADS):
                     target = b if r % 2 == 0 else a

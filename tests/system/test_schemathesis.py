@@ -62,7 +62,8 @@ FAILED: Counter[str] = Counter()
 
 
 def _settings(model_dir: Path, *, keys: bool) -> ServiceSettings:
-    return service_settings(model_dir, api_keys=(KEY,) if keys else ())
+    # the keyed variant holds an admin key: it may use every route, reload included
+    return service_settings(model_dir, admin_keys=(KEY,) if keys else ())
 
 
 class AppSlot:

@@ -31,6 +31,8 @@ from service.logs import JsonFormatter
 from service.main import create_app
 from service.segmenter import Segmenter
 from tests.helpers import (
+    ADMIN_HEADERS,
+    ADMIN_KEY,
     JUNK,
     LEARNERS,
     TestClient,
@@ -151,10 +153,12 @@ def test_logs_never_hold_ids_or_keys_in_batches_errors_and_reloads(
     manifest = json.loads((bad / MANIFEST_FILE).read_text(encoding="utf-8"))
     finalize_manifest(bad, {**manifest, "version": bad.name})
     flip_byte(bad / "profiles.json")
-    secrets = [KEY, JUNK["company_hash"], JUNK["email_hash"]]
+    secrets = [KEY, ADMIN_KEY, JUNK["company_hash"], JUNK["email_hash"]]
     secrets += [v for learner in LEARNERS for f, v in learner.items() if f.endswith("_hash")]
     caplog.set_level(logging.DEBUG)
-    app = create_app(service_settings(model_dir, api_keys=(KEY,), max_batch=5))
+    app = create_app(
+        service_settings(model_dir, api_keys=(KEY,), admin_keys=(ADMIN_KEY,), max_batch=5)
+    )
     key = {"X-API-Key": KEY}
     everyone = [*LEARNERS, JUNK]
     with TestClient(app, headers=key) as client:
@@ -183,9 +187,15 @@ def test_logs_never_hold_ids_or_keys_in_batches_errors_and_reloads(
             response = client.post("/segment", json=JUNK, headers={"X-API-Key": near_miss})
             assert response.status_code == 401
         # reloads: one that works, one that fails (a flipped byte), one of a version not there
-        assert client.post("/admin/reload", json={"version": good}).status_code == 200
-        assert client.post("/admin/reload", json={"version": bad.name}).status_code == 409
-        assert client.post("/admin/reload", params={"version": "20990101-0"}).status_code == 409
+        admin = ADMIN_HEADERS
+        assert client.post("/admin/reload", json={"version": good}).status_code == 403
+        assert (
+            client.post("/admin/reload", json={"version": good}, headers=admin).status_code == 200
+        )
+        reload = client.post("/admin/reload", json={"version": bad.name}, headers=admin)
+        assert reload.status_code == 409
+        missing = client.post("/admin/reload", params={"version": "20990101-0"}, headers=admin)
+        assert missing.status_code == 409
         # a 500, logged with its traceback
         monkeypatch.setattr(Segmenter, "assign", _explode)
         assert client.post("/segment", json=JUNK).status_code == 500
