@@ -16,17 +16,31 @@ request twice is safe. Waits grow exponentially from ``backoff`` and are capped 
 a 503's ``Retry-After`` header, when present, is honoured instead (capped too). A 4xx is never
 retried: the same request would fail the same way.
 
-Errors: any non-2xx answer raises `LearnsegError` carrying the status code and the server's
-``detail`` (a sentence, or FastAPI's list of field errors for a 422). No answer at all (a
-connection error after the retries, or a read timeout, which is not retried: the service may be
-busy with that very request) raises `LearnsegError` with ``status_code=None``; the httpx
+Errors: any non-2xx answer raises a `LearnsegError` subclass by status: `UnauthorizedError` 401,
+`ForbiddenError` 403, `NotFoundError` 404, `ConflictError` 409, `TooLargeError` 413,
+`InvalidRequestError` 400 and 422 (with the offending ``fields``), `NotReadyError` 503. Each
+carries the status code, the server's ``detail`` (a sentence, or FastAPI's list of field errors
+for a 422) and the ``request_id``. No answer at all (a connection error after the retries, or a
+read timeout, which is not retried: the service may be busy with that very request) raises
+`LearnsegError` with ``status_code=None``; the httpx
 exception is its ``__cause__``.
+
+Request ids: every call sends an ``X-Request-ID`` (a new one per call, or the ``request_id`` you
+pass, e.g. your own trace id); the service logs it and echoes it, and every error keeps it, so a
+failed call can be found in the service's logs. Each call also takes its own ``timeout`` and extra
+``headers``.
+
+Batches: `segment_batch` takes any number of learners. It reads the service's ``max_batch`` from
+``GET /model`` once, sends the learners in chunks of that size, and returns one result per
+learner in input order (an `ItemError`'s ``index`` is the learner's position in your list).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,11 +54,18 @@ __all__ = [
     "RETRYABLE_ERRORS",
     "Assignment",
     "AsyncLearnsegClient",
+    "ConflictError",
+    "ForbiddenError",
+    "InvalidRequestError",
     "ItemError",
     "LearnsegClient",
     "LearnsegError",
     "Level",
+    "NotFoundError",
+    "NotReadyError",
     "RunnerUp",
+    "TooLargeError",
+    "UnauthorizedError",
 ]
 
 Level = Literal["segment", "coarse"]
@@ -59,6 +80,7 @@ RETRYABLE_ERRORS: tuple[type[httpx.TransportError], ...] = (
 )
 _RETRY_STATUS = 503
 _USER_AGENT = "learnseg-client/0.1"
+_DEFAULT_MAX_BATCH = 10_000  # the service's default, for a service that does not say
 
 
 class LearnsegError(Exception):
@@ -70,13 +92,72 @@ class LearnsegError(Exception):
         The HTTP status, or None when no answer was received (after the retries).
     detail : str or list
         The server's ``detail``: one sentence, or FastAPI's list of field errors for a 422.
+    request_id : str or None
+        The ``X-Request-ID`` of the failed call (the service's echo, else the one sent).
     """
 
-    def __init__(self, status_code: int | None, detail: str | list[Any]) -> None:
+    def __init__(
+        self, status_code: int | None, detail: str | list[Any], request_id: str | None = None
+    ) -> None:
         self.status_code = status_code
         self.detail = detail
+        self.request_id = request_id
         text = _detail_text(detail)
-        super().__init__(text if status_code is None else f"{status_code}: {text}")
+        where = f" (request {request_id})" if request_id else ""
+        super().__init__(
+            f"{text}{where}" if status_code is None else f"{status_code}: {text}{where}"
+        )
+
+
+class UnauthorizedError(LearnsegError):
+    """401: no key, or a key the service does not know."""
+
+
+class ForbiddenError(LearnsegError):
+    """403: the key may not do this (reloading needs an admin key), or reloading is off."""
+
+
+class NotFoundError(LearnsegError):
+    """404: no such segment (the detail lists the valid ids) or route."""
+
+
+class ConflictError(LearnsegError):
+    """409: a reload failed (the old model keeps serving), or a version is not loaded."""
+
+
+class TooLargeError(LearnsegError):
+    """413: the body or the batch is over the service's limit."""
+
+
+class InvalidRequestError(LearnsegError):
+    """400 or 422: the request is malformed; ``fields`` names what was wrong (may be empty)."""
+
+    @property
+    def fields(self) -> list[str]:
+        """Dotted locations of the invalid fields (``learners.3.ctc``), for a 422."""
+        if not isinstance(self.detail, list):
+            return []
+        return [
+            ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+            for item in self.detail
+            if isinstance(item, Mapping)
+        ]
+
+
+class NotReadyError(LearnsegError):
+    """503: no verified model is loaded yet (after the retries); the detail says why."""
+
+
+_ERRORS: dict[int, type[LearnsegError]] = {
+    400: InvalidRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: TooLargeError,
+    422: InvalidRequestError,
+    503: NotReadyError,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +230,11 @@ def _detail_text(detail: str | list[Any]) -> str:
     return "; ".join(parts)
 
 
+def _request_id(response: httpx.Response) -> str | None:
+    echoed = response.headers.get("X-Request-ID") or response.request.headers.get("X-Request-ID")
+    return str(echoed) if echoed else None
+
+
 def _error_from(response: httpx.Response) -> LearnsegError:
     """The error for a non-2xx response, with the server's detail when it sent one."""
     detail: str | list[Any]
@@ -162,7 +248,8 @@ def _error_from(response: httpx.Response) -> LearnsegError:
         # Not the service's own error shape (a proxy's HTML page, say): keep it short.
         text = response.text.strip()
         detail = text[:200] if text else response.reason_phrase or "Error."
-    return LearnsegError(response.status_code, detail)
+    kind = _ERRORS.get(response.status_code, LearnsegError)
+    return kind(response.status_code, detail, _request_id(response))
 
 
 def _json_of(response: httpx.Response) -> Any:
@@ -173,7 +260,7 @@ def _json_of(response: httpx.Response) -> Any:
         return response.json()
     except ValueError as exc:
         raise LearnsegError(
-            response.status_code, "The service sent a body that is not JSON."
+            response.status_code, "The service sent a body that is not JSON.", _request_id(response)
         ) from exc
 
 
@@ -184,18 +271,35 @@ def _parse(response: httpx.Response, build: Callable[[Any], T]) -> T:
         return build(body)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LearnsegError(
-            response.status_code, f"Unexpected response from the service: {exc!r}."
+            response.status_code,
+            f"Unexpected response from the service: {exc!r}.",
+            _request_id(response),
         ) from exc
 
 
-def _batch_results(body: Any) -> list[Assignment | ItemError]:
+def _batch_results(body: Any, offset: int = 0) -> list[Assignment | ItemError]:
     out: list[Assignment | ItemError] = []
     for item in body["results"]:
         if "error" in item:
-            out.append(ItemError(index=int(item["index"]), error=str(item["error"])))
+            out.append(ItemError(index=offset + int(item["index"]), error=str(item["error"])))
         else:
             out.append(Assignment.from_dict(item))
     return out
+
+
+def _chunks(
+    learners: Sequence[Mapping[str, Any]], size: int
+) -> list[tuple[int, list[dict[str, Any]]]]:
+    """(offset, learners) of each request a batch is split into, in order."""
+    return [
+        (start, [dict(learner) for learner in learners[start : start + size]])
+        for start in range(0, len(learners), size)
+    ]
+
+
+def _max_batch(body: Any) -> int:
+    limits = body.get("limits") or {}
+    return int(limits.get("max_batch") or _DEFAULT_MAX_BATCH)
 
 
 def _segment_list(body: Any) -> list[dict[str, Any]]:
@@ -259,6 +363,7 @@ class _Base:
         self.backoff = backoff
         self.max_delay = max_delay
         self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        self._max_batch: int | None = None  # read from GET /model by the first split batch
         if api_key is not None:
             self._headers["X-API-Key"] = api_key
 
@@ -266,11 +371,25 @@ class _Base:
         return _retry_delay(attempt, response, backoff=self.backoff, max_delay=self.max_delay)
 
     @staticmethod
-    def _unreachable(method: str, path: str, attempts: int, exc: Exception) -> LearnsegError:
+    def _call_options(
+        timeout: float | None, headers: Mapping[str, str] | None, request_id: str | None
+    ) -> dict[str, Any]:
+        """httpx arguments of one call: its timeout, its headers and its request id."""
+        sent = {**(headers or {}), "X-Request-ID": request_id or uuid.uuid4().hex}
+        options: dict[str, Any] = {"headers": sent}
+        if timeout is not None:
+            options["timeout"] = timeout
+        return options
+
+    @staticmethod
+    def _unreachable(
+        method: str, path: str, attempts: int, exc: Exception, request_id: str | None
+    ) -> LearnsegError:
         return LearnsegError(
             None,
             f"No answer from the service to {method} {path} after {attempts} attempt(s) "
             f"({type(exc).__name__}: {exc}).",
+            request_id,
         )
 
 
@@ -327,35 +446,71 @@ class LearnsegClient(_Base):
         """Close the connection pool."""
         self._http.close()
 
-    def segment(self, learner: Mapping[str, Any]) -> Assignment:
-        """Place one learner (only ``ctc`` is required)."""
-        response = self._request("POST", "/segment", json=dict(learner))
+    def segment(self, learner: Mapping[str, Any], **call: Any) -> Assignment:
+        """Place one learner (only ``ctc`` is required).
+
+        Every method takes the keyword arguments ``timeout`` (seconds, this call only),
+        ``headers`` (extra headers) and ``request_id`` (sent as ``X-Request-ID``).
+        """
+        response = self._request("POST", "/segment", json=dict(learner), **call)
         return _parse(response, Assignment.from_dict)
 
-    def segment_batch(self, learners: Sequence[Mapping[str, Any]]) -> list[Assignment | ItemError]:
-        """Place many learners; an item that cannot be placed comes back as an `ItemError`."""
-        body = {"learners": [dict(learner) for learner in learners]}
-        response = self._request("POST", "/segment/batch", json=body)
-        return _parse(response, _batch_results)
+    def segment_batch(
+        self, learners: Sequence[Mapping[str, Any]], **call: Any
+    ) -> list[Assignment | ItemError]:
+        """Place any number of learners, in chunks of the service's ``max_batch``, in order; an
+        item that cannot be placed comes back as an `ItemError` with its index in `learners`."""
+        if not learners:
+            return []
+        size = self._batch_size(**call)
+        out: list[Assignment | ItemError] = []
+        for offset, chunk in _chunks(learners, size):
+            response = self._request("POST", "/segment/batch", json={"learners": chunk}, **call)
+            out.extend(_parse(response, functools.partial(_batch_results, offset=offset)))
+        return out
 
-    def segments(self, level: Level = "segment") -> list[dict[str, Any]]:
+    def segments(self, level: Level = "segment", **call: Any) -> list[dict[str, Any]]:
         """Profiles of all segments (``level="coarse"`` for the coarse ones)."""
-        response = self._request("GET", "/segments", params={"level": level})
+        response = self._request("GET", "/segments", params={"level": level}, **call)
         return _parse(response, _segment_list)
 
-    def segment_profile(self, segment_id: int, level: Level = "segment") -> dict[str, Any]:
+    def segment_profile(
+        self, segment_id: int, level: Level = "segment", **call: Any
+    ) -> dict[str, Any]:
         """The profile of one segment."""
-        response = self._request("GET", f"/segments/{int(segment_id)}", params={"level": level})
+        response = self._request(
+            "GET", f"/segments/{int(segment_id)}", params={"level": level}, **call
+        )
         return _parse(response, _profile)
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def model(self, **call: Any) -> dict[str, Any]:
+        """The model being served: version, k, features, metrics, limits (``GET /model``)."""
+        return _parse(self._request("GET", "/model", **call), _profile)
+
+    def _batch_size(self, **call: Any) -> int:
+        if self._max_batch is None:
+            self._max_batch = _parse(self._request("GET", "/model", **call), _max_batch)
+        return self._max_batch
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        options = self._call_options(timeout, headers, request_id)
+        sent_id = options["headers"]["X-Request-ID"]
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._http.request(method, path, **options, **kwargs)
             except httpx.TransportError as exc:
                 if last or not isinstance(exc, RETRYABLE_ERRORS):
-                    raise self._unreachable(method, path, attempt + 1, exc) from exc
+                    raise self._unreachable(method, path, attempt + 1, exc, sent_id) from exc
                 self._sleep(self._delay(attempt, None))
                 continue
             if response.status_code != _RETRY_STATUS or last:
@@ -403,39 +558,68 @@ class AsyncLearnsegClient(_Base):
         """Close the connection pool."""
         await self._http.aclose()
 
-    async def segment(self, learner: Mapping[str, Any]) -> Assignment:
-        """Place one learner (only ``ctc`` is required)."""
-        response = await self._request("POST", "/segment", json=dict(learner))
+    async def segment(self, learner: Mapping[str, Any], **call: Any) -> Assignment:
+        """Place one learner (only ``ctc`` is required); see `LearnsegClient.segment`."""
+        response = await self._request("POST", "/segment", json=dict(learner), **call)
         return _parse(response, Assignment.from_dict)
 
     async def segment_batch(
-        self, learners: Sequence[Mapping[str, Any]]
+        self, learners: Sequence[Mapping[str, Any]], **call: Any
     ) -> list[Assignment | ItemError]:
-        """Place many learners; an item that cannot be placed comes back as an `ItemError`."""
-        body = {"learners": [dict(learner) for learner in learners]}
-        response = await self._request("POST", "/segment/batch", json=body)
-        return _parse(response, _batch_results)
+        """Place any number of learners, in chunks of the service's ``max_batch``, in order."""
+        if not learners:
+            return []
+        size = await self._batch_size(**call)
+        out: list[Assignment | ItemError] = []
+        for offset, chunk in _chunks(learners, size):
+            response = await self._request(
+                "POST", "/segment/batch", json={"learners": chunk}, **call
+            )
+            out.extend(_parse(response, functools.partial(_batch_results, offset=offset)))
+        return out
 
-    async def segments(self, level: Level = "segment") -> list[dict[str, Any]]:
+    async def segments(self, level: Level = "segment", **call: Any) -> list[dict[str, Any]]:
         """Profiles of all segments (``level="coarse"`` for the coarse ones)."""
-        response = await self._request("GET", "/segments", params={"level": level})
+        response = await self._request("GET", "/segments", params={"level": level}, **call)
         return _parse(response, _segment_list)
 
-    async def segment_profile(self, segment_id: int, level: Level = "segment") -> dict[str, Any]:
+    async def segment_profile(
+        self, segment_id: int, level: Level = "segment", **call: Any
+    ) -> dict[str, Any]:
         """The profile of one segment."""
         response = await self._request(
-            "GET", f"/segments/{int(segment_id)}", params={"level": level}
+            "GET", f"/segments/{int(segment_id)}", params={"level": level}, **call
         )
         return _parse(response, _profile)
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def model(self, **call: Any) -> dict[str, Any]:
+        """The model being served: version, k, features, metrics, limits (``GET /model``)."""
+        return _parse(await self._request("GET", "/model", **call), _profile)
+
+    async def _batch_size(self, **call: Any) -> int:
+        if self._max_batch is None:
+            self._max_batch = _parse(await self._request("GET", "/model", **call), _max_batch)
+        return self._max_batch
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        options = self._call_options(timeout, headers, request_id)
+        sent_id = options["headers"]["X-Request-ID"]
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = await self._http.request(method, path, **kwargs)
+                response = await self._http.request(method, path, **options, **kwargs)
             except httpx.TransportError as exc:
                 if last or not isinstance(exc, RETRYABLE_ERRORS):
-                    raise self._unreachable(method, path, attempt + 1, exc) from exc
+                    raise self._unreachable(method, path, attempt + 1, exc, sent_id) from exc
                 await self._sleep(self._delay(attempt, None))
                 continue
             if response.status_code != _RETRY_STATUS or last:

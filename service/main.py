@@ -48,6 +48,8 @@ key may also reload the model (`POST /admin/reload` needs one; without admin key
 """
 _CTX_TYPES = (str, int, float, bool)
 log = logging.getLogger(__name__)
+#: Seconds a 503 asks a client to wait before trying again (the ``Retry-After`` header).
+RETRY_AFTER_SECONDS = 2
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -116,7 +118,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         detail = _default_detail(request, exc.status_code)
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 503:
+        # Not ready yet (loading) or without a model: ask clients to come back, not to hammer.
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
 
 def _default_detail(request: Request, code: int) -> str:

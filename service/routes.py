@@ -238,9 +238,12 @@ def _no_such_segment(segment_id: int, level: str, ids: list[int]) -> str:
 
 # ------------------------------------------------------------------------------------ model
 @api.get("/model", tags=["model"], response_model=ModelInfo, responses={**_NO_MODEL})
-async def model_info(segmenter: SegmenterDep) -> dict[str, Any]:
-    """Version, k, metrics, when and on what data it was trained, library versions."""
-    return segmenter.info()
+async def model_info(segmenter: SegmenterDep, settings: SettingsDep) -> dict[str, Any]:
+    """Version, k, metrics, when and on what data it was trained, library versions, limits."""
+    return {
+        **segmenter.info(),
+        "limits": {"max_batch": settings.max_batch, "max_body_bytes": settings.body_limit},
+    }
 
 
 @api.post(

@@ -410,6 +410,11 @@ class ModelInfo(BaseModel):
     version: str
     k: int
     k_choice: dict[str, Any]
+    limits: dict[str, int] | None = Field(
+        default=None,
+        description="What one request may carry: max_batch (learners in a batch) and "
+        "max_body_bytes.",
+    )
     ids: dict[str, Any] | None = Field(
         default=None,
         description="How segment ids were kept: the version they were matched to (null: "

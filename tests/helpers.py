@@ -297,11 +297,12 @@ def running_service(
     *,
     cwd: Path = REPO,
     timeout: float = 60.0,
+    wait_for: str = "/health/ready",
 ) -> Iterator[str]:
-    """Start `command`, wait until /health/ready answers 200, yield its base URL, then stop it."""
+    """Start `command`, wait until `wait_for` answers 200, yield its base URL, then stop it."""
     base = f"http://127.0.0.1:{port}"
     with _process(command, env, log, cwd) as process:
-        _wait_for_200(process, f"{base}/health/ready", log, timeout)
+        _wait_for_200(process, f"{base}{wait_for}", log, timeout)
         yield base
 
 

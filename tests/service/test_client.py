@@ -15,10 +15,17 @@ import pytest
 from service.client import (
     Assignment,
     AsyncLearnsegClient,
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
     ItemError,
     LearnsegClient,
     LearnsegError,
+    NotFoundError,
+    NotReadyError,
     RunnerUp,
+    TooLargeError,
+    UnauthorizedError,
     _retry_delay,
 )
 from tests.helpers import REPO, SERVICE_READY, free_port, running_service, service_env
@@ -42,6 +49,8 @@ ASSIGNMENT: dict[str, Any] = {
 
 
 # --------------------------------------------------------------------------- mock transport
+def _model_info() -> httpx.Response:
+    return httpx.Response(200, json={"version": "v1", "limits": {"max_batch": 10_000}})
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -225,7 +234,9 @@ def test_4xx_is_not_retried_and_carries_the_detail(status: int, detail: str) -> 
     assert len(rec.requests) == 1 and sleeps == []
     assert info.value.status_code == status
     assert info.value.detail == detail
-    assert str(info.value) == f"{status}: {detail}"
+    sent = rec.requests[0].headers["X-Request-ID"]
+    assert info.value.request_id == sent and len(sent) == 32
+    assert str(info.value) == f"{status}: {detail} (request {sent})"
 
 
 def test_422_keeps_the_field_errors_and_says_them_in_one_line() -> None:
@@ -240,7 +251,11 @@ def test_422_keeps_the_field_errors_and_says_them_in_one_line() -> None:
     assert len(rec.requests) == 1 and sleeps == []
     assert info.value.status_code == 422
     assert info.value.detail == errors
-    assert str(info.value) == "422: ctc: Field required; x: Extra inputs are not permitted"
+    assert isinstance(info.value, InvalidRequestError) and info.value.fields == ["ctc", "x"]
+    assert str(info.value) == (
+        "422: ctc: Field required; x: Extra inputs are not permitted "
+        f"(request {info.value.request_id})"
+    )
 
 
 def test_an_error_that_is_not_the_service_shape_keeps_its_text() -> None:
@@ -268,7 +283,7 @@ def test_batch_parses_assignments_and_item_errors_in_order() -> None:
         {"index": 1, "error": "ctc must be a positive number for a learner to be placed."},
         {**ASSIGNMENT, "segment_id": 0, "runner_up": None, "margin": None, "relative_margin": None},
     ]
-    rec = Recorder(httpx.Response(200, json={"results": results}))
+    rec = Recorder(_model_info(), httpx.Response(200, json={"results": results}))
     client, _ = _sync(rec)
     learners = [{"ctc": 1_000_000}, {"ctc": -5}, {"ctc": 300_000}]
     with client:
@@ -276,7 +291,8 @@ def test_batch_parses_assignments_and_item_errors_in_order() -> None:
     assert isinstance(got[0], Assignment) and got[0].segment_id == 3
     assert got[1] == ItemError(1, "ctc must be a positive number for a learner to be placed.")
     assert isinstance(got[2], Assignment) and got[2].runner_up is None
-    request = rec.requests[0]
+    assert str(rec.requests[0].url) == f"{BASE}/model"  # max_batch, read once
+    request = rec.requests[1]
     assert request.url == f"{BASE}/segment/batch"
     assert json.loads(request.content) == {"learners": learners}
 
@@ -353,6 +369,7 @@ def test_async_4xx_is_not_retried(status: int) -> None:
 
 def test_async_batch_segments_and_profile() -> None:
     rec = Recorder(
+        _model_info(),
         httpx.Response(200, json={"results": [{"index": 0, "error": "Bad."}, ASSIGNMENT]}),
         httpx.Response(200, json={"segments": [{"id": 0}]}),
         httpx.Response(200, json={"id": 0}),
@@ -372,7 +389,87 @@ def test_async_batch_segments_and_profile() -> None:
     assert isinstance(batch[1], Assignment)
     assert segments == [{"id": 0}]
     assert profile == {"id": 0}
-    assert str(rec.requests[2].url) == f"{BASE}/segments/0?level=segment"
+    assert str(rec.requests[3].url) == f"{BASE}/segments/0?level=segment"
+
+
+def test_a_batch_of_any_size_is_split_by_max_batch_and_kept_in_order() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/model":
+            return httpx.Response(200, json={"limits": {"max_batch": 3}})
+        learners = json.loads(request.content)["learners"]
+        results = [
+            {"index": i, "error": "Bad."}
+            if learner["ctc"] < 0
+            else {**ASSIGNMENT, "distance": float(learner["ctc"])}
+            for i, learner in enumerate(learners)
+        ]
+        return httpx.Response(200, json={"results": results})
+
+    seen: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    client, _ = _sync(recording)
+    learners = [{"ctc": -1 if i in (4, 7) else i + 1} for i in range(8)]
+    with client:
+        got = client.segment_batch(learners)
+        again = client.segment_batch(learners[:2])
+    paths = [r.url.path for r in seen]
+    assert paths == ["/model"] + ["/segment/batch"] * 3 + ["/segment/batch"]  # /model once
+    assert [len(json.loads(r.content)["learners"]) for r in seen[1:4]] == [3, 3, 2]
+    assert [g.index for g in got if isinstance(g, ItemError)] == [4, 7]  # positions in the list
+    assert [g.distance for g in got if isinstance(g, Assignment)] == [1, 2, 3, 4, 6, 7]
+    assert len(again) == 2
+
+
+def test_each_call_has_its_timeout_headers_and_request_id() -> None:
+    rec = Recorder(httpx.Response(200, json=ASSIGNMENT))
+    client, _ = _sync(rec, api_key="k1")
+    with client:
+        client.segment({"ctc": 1}, timeout=0.5, headers={"X-Tenant": "lms-7"}, request_id="trace-1")
+        client.segment({"ctc": 1})
+    first, second = rec.requests
+    assert first.headers["X-Tenant"] == "lms-7" and first.headers["X-Request-ID"] == "trace-1"
+    assert first.extensions["timeout"] == {"connect": 0.5, "read": 0.5, "write": 0.5, "pool": 0.5}
+    assert first.headers["X-API-Key"] == "k1" and second.headers["X-API-Key"] == "k1"
+    assert "X-Tenant" not in second.headers and second.extensions["timeout"]["read"] == 10.0
+    assert second.headers["X-Request-ID"] != first.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, InvalidRequestError),
+        (401, UnauthorizedError),
+        (403, ForbiddenError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (413, TooLargeError),
+        (422, InvalidRequestError),
+        (503, NotReadyError),
+        (418, LearnsegError),
+    ],
+)
+def test_errors_are_typed_and_keep_the_servers_request_id(
+    status: int, kind: type[LearnsegError]
+) -> None:
+    rec = Recorder(_detail(status, "Why.", **{"X-Request-ID": "server-id-9"}))
+    client, _ = _sync(rec, retries=0)
+    with client, pytest.raises(LearnsegError) as info:
+        client.model()
+    assert type(info.value) is kind and info.value.request_id == "server-id-9"
+    assert str(info.value) == f"{status}: Why. (request server-id-9)"
+
+
+def test_no_answer_keeps_the_request_id_sent() -> None:
+    rec = Recorder(httpx.ConnectError("refused"))
+    client, _ = _sync(rec, retries=1)
+    with client, pytest.raises(LearnsegError) as info:
+        client.segment({"ctc": 1}, request_id="mine-1")
+    assert info.value.status_code is None and info.value.request_id == "mine-1"
+    assert [r.headers["X-Request-ID"] for r in rec.requests] == ["mine-1", "mine-1"]
 
 
 # --------------------------------------------------------------------------- the real service
@@ -548,3 +645,50 @@ def test_client_imports_neither_pandas_nor_sklearn() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+@live
+def test_live_split_batches_typed_errors_and_retry_after(
+    trained_small: TrainingResult, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Against a real server: a batch over max_batch is split and kept in order; errors are
+    typed and keep the request id the service logged; a 503 carries Retry-After."""
+    port = free_port()
+    model_dir = str(trained_small.folder.parent)
+    command = [sys.executable, "-m", "service", "--model-dir", model_dir, "--port", str(port)]
+    log = tmp_path_factory.mktemp("split") / "service.log"
+    env = service_env(LEARNSEG_API_KEYS="k1", LEARNSEG_MAX_BATCH="2")
+    learners = [*LEARNERS, {"ctc": -5}, LEARNERS[0]]
+    with running_service(command, env, port, log) as base:
+        with LearnsegClient(base, api_key="k1") as client:
+            assert client.model()["limits"]["max_batch"] == 2
+            got = client.segment_batch(learners)
+            singles = [client.segment(learner) for learner in LEARNERS]
+            with pytest.raises(NotFoundError) as missing:
+                client.segment_profile(99, request_id="lms-trace-42")
+            with pytest.raises(InvalidRequestError) as invalid:
+                client.segment({"orgyear": 2016})
+        with (
+            LearnsegClient(base, api_key="wrong", retries=0) as stranger,
+            pytest.raises(UnauthorizedError),
+        ):
+            stranger.segments()
+    assert len(got) == 5 and got[3] == ItemError(3, got[3].error)  # type: ignore[union-attr]
+    for item, single in zip([*got[:3], got[4]], [*singles, singles[0]], strict=True):
+        _check_same_placement(item, single)
+    assert missing.value.request_id == "lms-trace-42"
+    assert "lms-trace-42" in log.read_text(encoding="utf-8")  # findable in the service's logs
+    assert invalid.value.fields == ["ctc"] and invalid.value.request_id
+
+    empty = tmp_path_factory.mktemp("empty")
+    port = free_port()
+    command = [sys.executable, "-m", "service", "--model-dir", str(empty), "--port", str(port)]
+    with running_service(command, service_env(), port, log, wait_for="/health/live") as base:
+        response = httpx.get(f"{base}/model")
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+        with (
+            LearnsegClient(base, retries=1, max_delay=0.01) as client,
+            pytest.raises(NotReadyError) as not_ready,
+        ):
+            client.model()
+    assert "No trained model" in str(not_ready.value.detail)
