@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -86,17 +86,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             value = getattr(settings, name)
             if value is not None:
                 os.environ[variable] = str(value)
-    uvicorn.run(
-        app,
-        factory=settings.workers > 1,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=log_config(settings.log_level),
-        log_level=settings.log_level,
-        access_log=False,
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": log_config(settings.log_level),
+        "log_level": settings.log_level,
+        "access_log": False,
+        "server_header": False,
+    }
+    if isinstance(app, FastAPI):
+        from service.lifecycle import run_draining
+
+        run_draining(app, app.state.drain, settings.drain_seconds, **options)
+    else:
+        uvicorn.run(app, factory=True, workers=settings.workers, **options)
 
 
 if __name__ == "__main__":

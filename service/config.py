@@ -76,6 +76,13 @@ class ServiceSettings(BaseSettings):
         "(gc.set_threshold); 0 leaves Python's default (700), which runs it dozens of times "
         "per batch request for objects reference counting frees anyway.",
     )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="On SIGTERM, how long to wait for requests in flight (readiness answers "
+        "503 meanwhile) before shutting down; keep it under the orchestrator's grace period.",
+    )
     docs: bool = Field(default=True, description="Serve /docs and /openapi.json.")
     explorer: bool = Field(
         default=True, description="Serve the segment explorer page at / (a static page)."

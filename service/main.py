@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException
 from service import routes
 from service.config import ServiceSettings, get_settings
 from service.deps import require_api_key
+from service.lifecycle import Drain
 from service.metrics import ServiceMetrics
 from service.middleware import REQUEST_ID_KEY, RequestContextMiddleware, internal_error_body
 from service.schemas import ErrorDetail
@@ -91,7 +92,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.admin_keys = tuple(key.encode("utf-8") for key in settings.admin_keys)
     app.state.holder = ModelHolder(settings.model_dir, metrics)
 
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, body_limit=settings.body_limit)
+    app.state.drain = Drain()
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        body_limit=settings.body_limit,
+        drain=app.state.drain,
+    )
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)

@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.lifecycle import Drain
 from service.logs import ACCESS_LOGGER, request_id_from
 from service.metrics import ServiceMetrics
 
@@ -57,15 +58,29 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, body_limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: ServiceMetrics, body_limit: int, drain: Drain | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.body_limit = body_limit
+        self.drain = drain if drain is not None else Drain()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Health probes are not work to finish before a shutdown: they are not counted.
+        counted = not scope["path"].startswith("/health/")
+        if counted:
+            self.drain.in_flight += 1
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            if counted:
+                self.drain.in_flight -= 1
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         request_id = request_id_from(_header(scope, b"x-request-id"))
         scope[REQUEST_ID_KEY] = request_id

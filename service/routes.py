@@ -35,6 +35,7 @@ from service.deps import (
     require_admin_key,
     require_json_body,
 )
+from service.lifecycle import DRAINING
 from service.metrics import CONTENT_TYPE
 from service.schemas import (
     JUNK_LEARNER_EXAMPLE,
@@ -140,8 +141,10 @@ async def live() -> Live:
         503: {"model": ErrorDetail, "description": "Not ready, and why."},
     },
 )
-async def ready(holder: HolderDep) -> Ready:
-    """200 when a verified model is loaded; 503 with the reason otherwise."""
+async def ready(request: Request, holder: HolderDep) -> Ready:
+    """200 when a verified model is loaded; 503 with the reason otherwise (or while draining)."""
+    if request.app.state.drain.draining:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=DRAINING)
     state = holder.current
     if state.segmenter is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=state.reason)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from service.__main__ import main, settings_from_args
 from tests.helpers import JUNK, LEARNERS, REPO, free_port, service_env
+from training.pipeline import TrainingResult
 
 
 def test_help() -> None:
@@ -213,9 +217,11 @@ def test_starts_on_loopback_with_keys_or_when_told(
     for name, value in env.items():
         no_learnseg_env.setenv(name, value)
     started: list[dict[str, object]] = []
-    import uvicorn
+    from service import lifecycle
 
-    no_learnseg_env.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    no_learnseg_env.setattr(
+        lifecycle, "run_draining", lambda app, drain, seconds, **kw: started.append(kw)
+    )
     main(["--host", host])
     assert [call["host"] for call in started] == [host]
 
@@ -251,3 +257,73 @@ def test_an_anonymous_start_is_logged_as_a_warning(tmp_path: Path) -> None:
         w["logger"] == "service.main" and w["msg"].startswith("No API key is configured")
         for w in warnings
     ), output
+
+
+def test_sigterm_drains_readiness_503_while_a_long_batch_finishes(
+    trained_small: TrainingResult, tmp_path: Path
+) -> None:
+    """SIGTERM: readiness turns 503 at once (new connections still accepted), the batch in
+    flight finishes with 200, then the process shuts down on its own."""
+    port = free_port()
+    learners = [dict(LEARNERS[i % len(LEARNERS)]) for i in range(150_000)]
+    env = service_env(
+        LEARNSEG_MODEL_DIR=str(trained_small.folder.parent),
+        LEARNSEG_MAX_BATCH="150000",
+        LEARNSEG_MAX_BODY_BYTES=str(64 * 1024 * 1024),
+    )
+    log = tmp_path / "service.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        body = json.dumps({"learners": learners}).encode()
+        result: dict[str, Any] = {}
+
+        def long_batch() -> None:
+            response = httpx.post(
+                f"{base}/segment/batch",
+                content=body,
+                headers={"content-type": "application/json"},
+                timeout=120,
+            )
+            result["status"] = response.status_code
+            result["results"] = len(response.json()["results"])
+
+        sender = threading.Thread(target=long_batch)
+        sender.start()
+        time.sleep(0.3)  # the body is on its way: the batch is in flight
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        ready = httpx.get(f"{base}/health/ready", timeout=5)
+        assert ready.status_code == 503 and ready.headers["Retry-After"] == "2"
+        assert ready.json() == {
+            "detail": "The service is shutting down: it finishes the requests in flight and "
+            "takes no new work."
+        }
+        assert httpx.get(f"{base}/health/live", timeout=5).status_code == 200
+        sender.join(timeout=120)
+        assert result == {"status": 200, "results": len(learners)}
+        # uvicorn ends by re-raising the signal it caught, as a process manager expects
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    text = log.read_text()
+    assert "Draining: readiness answers 503" in text
+    assert text.index("Draining") < text.index("Application shutdown complete")
