@@ -19,13 +19,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from service import routes
@@ -34,7 +37,7 @@ from service.deps import require_api_key
 from service.lifecycle import Drain
 from service.metrics import ServiceMetrics
 from service.middleware import REQUEST_ID_KEY, RequestContextMiddleware, internal_error_body
-from service.schemas import ErrorDetail
+from service.schemas import BODY_COMPONENTS, ErrorDetail
 from service.state import ModelHolder
 
 DESCRIPTION = """\
@@ -82,10 +85,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version=_package_version(),
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs else None,
-        redoc_url="/redoc" if settings.docs else None,
+        docs_url=None,  # served below from bundled assets, so they work without internet
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
+        generate_unique_id_function=routes.operation_id,
     )
+    if settings.docs:
+        _add_offline_docs(app)
+    _add_body_components(app)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
@@ -117,6 +124,52 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return app
 
 
+def _add_body_components(app: FastAPI) -> None:
+    """Put the hand-documented request bodies (``Learner``, ``BatchRequest``) in the OpenAPI
+    document's components, where the routes' ``$ref`` point."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_COMPONENTS)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` from assets shipped with the package, not a CDN."""
+    import fastapi_offline
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title}: API",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title}: API",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """``{"detail": ...}``; Starlette's bare defaults ("Not Found") become sentences."""
     assert isinstance(exc, HTTPException)
@@ -135,7 +188,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def _default_detail(request: Request, code: int) -> str:
     method, path = request.method, request.url.path
     if code == 404:
-        docs = "; see /docs for the API" if request.app.docs_url else ""
+        docs = "; see /docs for the API" if request.app.state.settings.docs else ""
         return f"There is no route {path}{docs}."
     if code == 405:
         return f"{path} does not accept {method}."

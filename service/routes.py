@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import FileResponse, Response
+from fastapi.routing import APIRoute
 
 from service.batch import answer_batch
 from service.deps import (
@@ -58,6 +59,31 @@ from service.schemas import (
     parse_learner,
 )
 from service.state import ReloadError
+
+#: The OpenAPI operation id of each route, by its function's name: stable names a client
+#: generator turns into method names (``client.segmentLearner(...)``).
+OPERATION_IDS: dict[str, str] = {
+    "live": "getLiveness",
+    "ready": "getReadiness",
+    "segment": "segmentLearner",
+    "segment_batch": "segmentBatch",
+    "list_segments": "listSegments",
+    "get_segment": "getSegment",
+    "model_info": "getModel",
+    "reload_model": "reloadModel",
+    "plot": "getPlot",
+    "prometheus_metrics": "getMetrics",
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route's operation id: from :data:`OPERATION_IDS`, else its name in camelCase."""
+    known = OPERATION_IDS.get(route.name)
+    if known is not None:
+        return known
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
 
 health = APIRouter(tags=["health"])
 api = APIRouter()

@@ -165,20 +165,28 @@ def _request_error(exc: ValidationError) -> RequestValidationError:
     )
 
 
+#: Request-body models the POST routes document by hand (see :func:`openapi_body`), as OpenAPI
+#: components: ``create_app`` adds them to the document, so each has one name (``Learner``).
+BODY_COMPONENTS: dict[str, Any] = {}
+_COMPONENT_REF = "#/components/schemas/{model}"
+
+
 def openapi_body(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, Any]:
-    """``openapi_extra`` declaring a JSON request body of `model` (schema inlined), with examples.
+    """``openapi_extra`` declaring a JSON request body of `model` (a component), with examples.
 
     The POST routes read their raw body and validate it with ``model_validate_json`` (faster,
-    and the same JSON rules for one learner and for a batch), so FastAPI cannot see the model.
+    and the same JSON rules for one learner and for a batch), so FastAPI cannot see the model:
+    its schema and the schemas it uses are registered in :data:`BODY_COMPONENTS`.
     """
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
+    schema = model.model_json_schema(ref_template=_COMPONENT_REF)
+    BODY_COMPONENTS.update(schema.pop("$defs", {}))
+    BODY_COMPONENTS[model.__name__] = schema
     return {
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": _inline_refs(schema, defs),
+                    "schema": {"$ref": _COMPONENT_REF.format(model=model.__name__)},
                     "examples": {
                         name: {"summary": name, "value": value} for name, value in examples.items()
                     },
@@ -186,17 +194,6 @@ def openapi_body(model: type[BaseModel], examples: dict[str, Any]) -> dict[str, 
             },
         }
     }
-
-
-def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
-        return {key: _inline_refs(value, defs) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_inline_refs(item, defs) for item in node]
-    return node
 
 
 def _describe(error: ErrorDetails) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -237,14 +238,36 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
         "/admin/reload",
         "/metrics",
     } <= set(schema["paths"])
+    components = schema["components"]["schemas"]
     body = schema["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
-    assert body["schema"]["required"] == ["ctc"]
-    assert body["schema"]["additionalProperties"] is False
+    # one Learner component, used by both placement routes
+    assert body["schema"] == {"$ref": "#/components/schemas/Learner"}
+    assert components["Learner"]["required"] == ["ctc"]
+    assert components["Learner"]["additionalProperties"] is False
     assert {"a clean learner", "junk to repair"} <= set(body["examples"])
     batch = schema["paths"]["/segment/batch"]["post"]["requestBody"]["content"]
-    items = batch["application/json"]["schema"]["properties"]["learners"]["items"]
-    # A learner (inlined, no dangling $ref), or any other value: that item gets an error.
-    assert items["anyOf"][0]["required"] == ["ctc"] and items["anyOf"][1] == {}
+    assert batch["application/json"]["schema"] == {"$ref": "#/components/schemas/BatchRequest"}
+    items = components["BatchRequest"]["properties"]["learners"]["items"]
+    # A learner, or any other value: that item gets an error.
+    assert items["anyOf"] == [{"$ref": "#/components/schemas/Learner"}, {}]
+    text = json.dumps(schema)
+    assert all(
+        ref.removeprefix("#/components/schemas/") in components
+        for ref in (part.split('"')[0] for part in text.split('"$ref": "')[1:])
+    )  # no dangling reference
+    operation_ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+    assert {
+        "segmentLearner",
+        "segmentBatch",
+        "listSegments",
+        "getSegment",
+        "getModel",
+        "reloadModel",
+        "getReadiness",
+        "getLiveness",
+        "getMetrics",
+    } <= set(operation_ids)
+    assert len(operation_ids) == len(set(operation_ids))
     ok = schema["paths"]["/segment"]["post"]["responses"]["200"]["content"]["application/json"]
     assert ok["schema"] == {"$ref": "#/components/schemas/SegmentResult"}
     assert schema["components"]["schemas"]["SegmentResult"]["examples"]
@@ -258,6 +281,18 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert secured == {("/admin/reload", "post")}
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_need_no_internet(client: TestClient, page: str) -> None:
+    """/docs and /redoc load their scripts and styles from the service itself, not a CDN."""
+    html = client.get(page).text
+    assert "http://" not in html and "https://" not in html, html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/docs-assets/") for a in assets)
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 1_000, asset
 
 
 def test_a_batch_in_small_chunks_answers_the_same(service_model_dir: Path) -> None:

@@ -147,3 +147,24 @@ def test_page_lists_segments_and_assigns_a_learner(server: str, browser: Any) ->
     OUTPUT.mkdir(exist_ok=True)
     driver.save_screenshot(str(OUTPUT / "explorer.png"))
     assert (OUTPUT / "explorer.png").stat().st_size > 10_000
+
+
+def test_the_api_docs_render_without_internet(server: str, browser: Any) -> None:
+    """Swagger UI at /docs draws every operation from the bundled assets (Chromium runs with
+    background networking off; the page names no external host)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server + "/docs")
+    WebDriverWait(driver, 20).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, ".swagger-ui .opblock"))
+    )
+    operations = driver.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock")
+    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    assert len(operations) == sum(len(methods) for methods in paths.values())
+    loaded = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert loaded and all(name.startswith(server) for name in loaded), loaded
