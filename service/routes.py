@@ -232,6 +232,7 @@ async def list_segments(segmenter: SegmenterDep, level: Level = "segment") -> di
     "/segments/{segment_id}",
     tags=["segments"],
     response_model=SegmentProfile,
+    response_model_exclude_unset=True,  # a segment has no `segments`, a macro-segment no ids
     responses={
         404: {"model": ErrorDetail, "description": "No such segment."},
         **_INVALID,

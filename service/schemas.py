@@ -368,16 +368,127 @@ class SegmentList(BaseModel):
     )
 
 
+class Center(BaseModel):
+    """The segment's median learner."""
+
+    years_experience: float
+    ctc_inr: float
+    ctc_lpa: float
+
+
+class GroupShare(BaseModel):
+    """A value's share of the segment and its lift over all learners (share / their share)."""
+
+    name: str
+    share: float
+    lift: float
+
+
+class CompanyShare(GroupShare):
+    """A company (hashed, as in the data) and its learners in the segment."""
+
+    learners: int
+
+
+class PeerShares(BaseModel):
+    """Shares of the segment paid above, at and below their peers."""
+
+    above: float
+    at: float
+    below: float
+
+
+class DataQuality(BaseModel):
+    """How much of the segment rests on missing or imputed values."""
+
+    no_title_share: float
+    no_title_expected_share: float = Field(
+        description="The share without a title expected from the segment's experience mix."
+    )
+    no_title_ratio: float
+    ctc_imputed_share: float = Field(description="CTC not a yearly salary, imputed.")
+    company_imputed_share: float = Field(description="Company pay level imputed from peers.")
+
+
+class PayQuartileShares(BaseModel):
+    """Shares of the segment in all learners' bottom and top pay quartiles."""
+
+    bottom: float
+    top: float
+
+
+class NearestSegment(BaseModel):
+    id: int
+    distance: float
+
+
+class HierarchicalMatch(BaseModel):
+    """The hierarchical reference's cluster that best matches the segment, and their Jaccard."""
+
+    match: int | None = None
+    jaccard: float | None = None
+
+
+class ProfileAction(BaseModel):
+    """A recommendation for the segment, the figure that fired it and its reach."""
+
+    rule: str = Field(description="The catalogue rule (docs/recommendations.md).")
+    text: str
+    figure: float
+    threshold: float
+    reach: int = Field(description="Learners the figure counts.")
+    score: float = Field(description="reach x figure / threshold: how actions are ranked.")
+
+
 class SegmentProfile(BaseModel):
-    """Everything training learned about a segment (all fields of profiles.json)."""
+    """Everything training learned about a segment or a macro-segment (profiles.json)."""
 
     model_config = ConfigDict(extra="allow")
 
     id: int
     name: str
+    name_words: list[NameWord] = Field(default_factory=list)
     size: int
     share: float
+    center: Center
+    years_experience: Range
+    ctc_inr: Range
+    ctc_lpa: Range
+    ctc_percentile: float = Field(description="All learners paid at most the median, in %.")
+    top_role_families: list[GroupShare]
+    company_tiers: list[GroupShare]
+    feature_z: dict[str, float] = Field(description="Mean of each feature as a z-score.")
+    pay_vs_peers_median: float
+    incomplete_share: float
+    incomplete_lift: float
+    data_quality: DataQuality
+    pay_quartile_shares: PayQuartileShares
+    experience_shares: dict[str, float] = Field(description="By years: 0-2, 3-4, ..., 14+.")
+    company_tier_shares: dict[str, float]
+    peer_flags: dict[str, PeerShares] = Field(
+        description="designation (company x title peers), class (title), tier (company)."
+    )
+    below_experience_share: float = Field(
+        description="Paid at least 20 % less than the median learner with their experience."
+    )
+    ctc_years: dict[str, int] = Field(description="Learners by the year CTC was last updated.")
+    top_companies: list[CompanyShare]
+    known_titles: int
+    dominant_family: GroupShare | None = None
+    actions: list[ProfileAction]
     recommendations: list[str]
+    nearest_segment: NearestSegment | None = Field(default=None, description="Segments only.")
+    silhouette: float | None = Field(default=None, description="Segments only.")
+    hierarchical_match: HierarchicalMatch | None = Field(
+        default=None, description="Segments only."
+    )
+    coarse_segment_id: int | None = Field(default=None, description="Segments only.")
+    low_confidence_share: float | None = Field(
+        default=None, description="Segments only: learners placed with low confidence."
+    )
+    segments: list[int] | None = Field(
+        default=None, description="Macro-segments only: the segments in it."
+    )
 
 
 class DataInfo(BaseModel):

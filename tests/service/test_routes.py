@@ -190,6 +190,15 @@ def test_segment_profile(client: TestClient, trained_small: TrainingResult) -> N
     assert coarse.status_code == 200 and coarse.json() == profiles["coarse"][0]
 
 
+def test_every_field_of_a_profile_is_typed_in_the_contract(trained_small: TrainingResult) -> None:
+    """A client generated from the OpenAPI document gets every profile field typed."""
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    typed = set(SegmentProfile.model_fields)
+    for profile in [*profiles["segments"], *profiles["coarse"]]:
+        assert set(profile) <= typed, set(profile) - typed
+        SegmentProfile.model_validate(profile)
+
+
 def test_unknown_segment_is_404(client: TestClient, trained_small: TrainingResult) -> None:
     k = trained_small.k
     response = client.get("/segments/99")
