@@ -304,10 +304,13 @@ def _section(anchor: str, body: str) -> str:
     return f"<section id='{anchor}'><h2>{_e(heading)}</h2>{body}</section>"
 
 
+#: How both engines name the embedded default in ``manifest.data.source``.
+SYNTHETIC_SOURCE = "embedded default (synthetic"
+
+
 def is_synthetic(manifest: Mapping[str, Any]) -> bool:
     """Whether the model was trained on the embedded synthetic default table."""
-    source = str(manifest.get("data", {}).get("source", ""))
-    return source.startswith("embedded default") or "synthetic" in source
+    return str(manifest.get("data", {}).get("source", "")).startswith(SYNTHETIC_SOURCE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,11 +498,20 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
         if other in ks and k in ks:
             best, here = sweep["silhouette"][ks.index(other)], sweep["silhouette"][ks.index(k)]
             gap = "a small difference" if best - here < 0.05 else "a clear difference"
+            kept = {
+                "fixed": f"{k} was set by hand",
+                "most-stable": f"{k} was kept because its segments came back most often when "
+                "the learners were resampled",
+            }.get(
+                str(manifest["k_choice"].get("source")),
+                f"{k} was kept because its segments are stable and tell apart groups that call "
+                "for different actions",
+            )
+            change = "merge some of them" if other < k else "split some of them further"
             return (
-                f"With {other} segments learners would sit a little more clearly in their own "
-                f"segment ({_term('silhouette')} {best:.2f} against {here:.2f} with {k}: {gap}). "
-                f"{k} was kept because its segments are stable and split groups that call for "
-                f"different actions; {other} segments would merge some of them."
+                f"With {other} segments learners would sit more clearly in their own segment "
+                f"({_term('silhouette')} {best:.2f} against {here:.2f} with {k}: {gap}). "
+                f"{kept}; {other} segments would {change}."
             )
     if warning.startswith("no knee in the elbow curve"):
         return (
@@ -665,10 +677,11 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         _figure(
             "elbow",
             "elbow plot with stability per number of segments",
-            f"Top: the {_term('elbow', 'elbow curve')} (blue; lower is tighter segments) and the "
-            f"{_term('silhouette')} (green) for each number of segments; the red line is the "
-            "number published, the grey dashed line the knee when it differs. Bottom: "
-            f"{_term('stability')} per number of segments; under the dotted lines (shaded) "
+            f"Top: the {_term('elbow', 'elbow curve')} (solid; lower means tighter segments) "
+            f"and the {_term('silhouette')} (dashed) for each number of segments; the red line "
+            "is the number published, the grey dash-dot line the knee when it differs. Bottom: "
+            f"{_term('stability')} per number of segments, overall (solid) and of the least "
+            "stable segment (dashed); under the dotted lines (shaded) "
             "segments do not reliably come back.",
         )
     )
@@ -679,7 +692,7 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
             f"The top of the tree of the {_term('hierarchical', 'hierarchical')} reference: "
             "learners merge upwards into ever larger groups; the dashed line cuts it into as "
             "many groups as there are segments. Each branch has the colour of the K-Means "
-            "segment holding at least half of its learners (grey when none does); a segment's "
+            "segment holding more than half of its learners (grey when none does); a segment's "
             "colour spread over several branches, or two colours under one cut, is where the two "
             "methods disagree.",
         )

@@ -182,7 +182,7 @@ def plot_elbow(
 #: The Spark engine's hierarchical reference, bisecting K-Means
 #: (``training.spark.model.HIERARCHY_METHOD``).
 BISECTING = "bisecting-kmeans"
-#: A branch takes a segment's colour when that segment holds at least this share of its learners.
+#: A branch takes a segment's colour when that segment holds more than this share of its learners.
 MOSTLY = 0.5
 
 
@@ -215,14 +215,14 @@ def branch_segments(linkage: FloatArray, leaf_segments: npt.ArrayLike) -> FloatA
 def branch_color(counts: FloatArray) -> str:
     """The colour of a branch holding `counts` learners of each segment.
 
-    The colour of the segment holding at least :data:`MOSTLY` of its learners; grey
+    The colour of the segment holding more than :data:`MOSTLY` (half) of its learners; grey
     (:data:`~training.report.style.MIXED_COLOR`) when no segment does.
     """
     total = float(counts.sum())
     if total <= 0:
         return MIXED_COLOR
     top = int(np.argmax(counts))
-    return segment_color(top) if counts[top] / total >= MOSTLY else MIXED_COLOR
+    return segment_color(top) if counts[top] / total > MOSTLY else MIXED_COLOR
 
 
 def _compact(n: float) -> str:
@@ -296,7 +296,9 @@ def draw_dendrogram(
             )
             for s in shown
         ]
-        handles.append(_line(color=MIXED_COLOR, linewidth=3, label="no segment holds half"))
+        handles.append(
+            _line(color=MIXED_COLOR, linewidth=3, label="no segment holds more than half")
+        )
         ax.legend(
             handles=handles,
             loc="upper center",
@@ -304,7 +306,7 @@ def draw_dendrogram(
             ncol=2,
             fontsize=8,
             frameon=False,
-            title="colour: the K-Means segment holding at least half of the branch's learners",
+            title="colour: the K-Means segment holding more than half of the branch's learners",
             title_fontsize=8,
         )
     return fig
