@@ -263,12 +263,15 @@ def test_hennigs_reading(jaccard: float, reading: str) -> None:
     assert stability_reading(jaccard) == reading
 
 
+@pytest.mark.parametrize("macro", ["shared", "alone"])
 def test_trust_reads_each_segments_stability_and_says_when_to_use_the_macro_segment(
-    manifest: dict[str, Any], profiles: dict[str, Any]
+    macro: str, manifest: dict[str, Any], profiles: dict[str, Any]
 ) -> None:
     jaccard = manifest["metrics"]["stability"]["jaccard"]
-    first = profiles["segments"][0]
+    first, second = profiles["segments"][:2]
     jaccard[str(first["id"])] = 0.55
+    group = next(c for c in profiles["coarse"] if c["id"] == first["coarse_segment_id"])
+    group["segments"] = [first["id"], second["id"]] if macro == "shared" else [first["id"]]
     trust = _section(render_page(manifest, profiles), "trust")
     rows = _rows(trust)
     for segment in profiles["segments"]:
@@ -276,7 +279,14 @@ def test_trust_reads_each_segments_stability_and_says_when_to_use_the_macro_segm
         value = float(jaccard[str(segment["id"])])
         assert f"{value:.2f}" in row and stability_reading(value) in row
     row = next(_text(r) for r in rows if f"href='#segment-{first['id']}'" in r)
-    assert f"act on macro-segment {first['coarse_segment_id']}" in row and "dissolves" in row
+    assert "dissolves" in row
+    if macro == "shared":
+        assert (
+            f"act on macro-segment {group['id']} (segments {first['id']}, {second['id']}) "
+            "instead" in row
+        )
+    else:  # a macro-segment of one segment is no way out
+        assert "act with care" in row and "macro-segment" not in row
     text = _text(trust)
     assert f"ARI {manifest['metrics']['comparison']['ari']:.2f}" in text
     assert "When to act on the macro-segments instead" in text

@@ -574,17 +574,15 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         match = segment.get("hierarchical_match") or {}
         both = float(match.get("jaccard", 0.0))
         macro = coarse.get(int(segment.get("coarse_segment_id", -1)))
-        macro_text = (
-            f"macro-segment {macro['id']} (segments {', '.join(str(x) for x in macro['segments'])})"
-            if macro
-            else "its macro-segment"
-        )
         if j is None:
             reading, use = "not measured", "act with care"
         else:
             reading = stability_reading(j)
-            if j < 0.75:
-                use = f"act on {macro_text} instead"
+            if j < 0.75 and macro and len(macro["segments"]) > 1:
+                members = ", ".join(str(x) for x in macro["segments"])
+                use = f"act on macro-segment {macro['id']} (segments {members}) instead"
+            elif j < 0.75:  # its macro-segment is itself: nothing coarser to fall back on
+                use = "act with care: it may not come back on new data"
             elif both < FOUND_BY_BOTH:
                 use = "act on it; who sits near its edge depends on the method"
             else:
