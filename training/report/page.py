@@ -229,7 +229,19 @@ def ordinal(value: float) -> str:
 
 
 def stability_reading(jaccard: float) -> str:
-    """Hennig's reading of a segment's bootstrap Jaccard (:data:`STABILITY_READINGS`)."""
+    """Hennig's reading of a segment's bootstrap Jaccard.
+
+    Parameters
+    ----------
+    jaccard : float
+        The segment's mean best-match Jaccard over the bootstrap resamples, in [0, 1].
+
+    Returns
+    -------
+    str
+        ``"dissolves"`` under 0.6, ``"doubtful"`` from 0.6, ``"stable"`` from 0.75, ``"highly
+        stable"`` from 0.85 (:data:`STABILITY_READINGS`).
+    """
     for lower, reading in STABILITY_READINGS:
         if jaccard >= lower:
             return reading
@@ -309,7 +321,18 @@ SYNTHETIC_SOURCE = "embedded default (synthetic"
 
 
 def is_synthetic(manifest: Mapping[str, Any]) -> bool:
-    """Whether the model was trained on the embedded synthetic default table."""
+    """Whether the model was trained on the embedded synthetic default table.
+
+    Parameters
+    ----------
+    manifest : mapping
+        The model's ``manifest.json``; both engines name the default in ``data.source`` as
+        ``"embedded default (synthetic, <rows> rows, seed <seed>)"``.
+
+    Returns
+    -------
+    bool
+    """
     return str(manifest.get("data", {}).get("source", "")).startswith(SYNTHETIC_SOURCE)
 
 
@@ -338,8 +361,23 @@ def distinctive_facts(
     Every candidate fact is scored by its z-score against all learners (a share's z-score for a
     share; see the glossary): median experience, median pay, the share at each company tier,
     the share paid above or below company-and-title peers, the share paid at least 20 % under
-    the median of their experience, and a role family's share. The `top` facts with
-    ``|z| >= DISTINCT_Z`` are returned; none when the segment is close to all learners on all.
+    the median of their experience, and a role family's share.
+
+    Parameters
+    ----------
+    segment : mapping
+        One segment of ``profiles.json``.
+    population : mapping
+        ``profiles.json``'s ``population`` (all learners).
+    top : int, default=2
+        The most facts returned.
+
+    Returns
+    -------
+    list of str
+        The `top` facts with ``|z| >= DISTINCT_Z``, largest ``|z|`` first, each quoting the
+        segment's figure and all learners'; empty when the segment is close to all learners on
+        every figure.
     """
     z = segment["feature_z"]
     candidates: list[tuple[float, str]] = []
@@ -489,7 +527,22 @@ def _k_choice_words(manifest: Mapping[str, Any]) -> str:
 
 
 def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
-    """A warning of the choice of k in plain words (HTML), for someone who acts on segments."""
+    """A warning of the choice of k in plain words, for someone who acts on segments.
+
+    Parameters
+    ----------
+    warning : str
+        One of ``manifest["k_choice"]["warnings"]``, as :func:`training.clustering.choose_k`
+        words it.
+    manifest : mapping
+        The model's ``manifest.json`` (k, how it was chosen, the sweep's figures).
+
+    Returns
+    -------
+    str
+        HTML: what the warning means and what to do about it. A warning of a kind this function
+        does not know gets a general sentence (the page still shows the warning beside it).
+    """
     sweep = manifest["metrics"]["sweep"]
     k = manifest["k"]
     ks = list(sweep["ks"])
@@ -1167,7 +1220,21 @@ def render_page(
 def render_report(folder: Path) -> Path:
     """Write ``report.html`` in a model folder from its ``manifest.json`` and ``profiles.json``.
 
-    Returns the path written; raises :class:`ReportError` for a model the page cannot describe.
+    Parameters
+    ----------
+    folder : Path
+        A model folder (its plots are referenced by relative path, see :data:`PLOTS`).
+
+    Returns
+    -------
+    Path
+        ``folder / "report.html"``.
+
+    Raises
+    ------
+    ReportError
+        For a model the page cannot describe (written before ``profiles.json`` held the
+        population, the summary and the by-year figures); nothing is written then.
     """
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
