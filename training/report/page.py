@@ -266,7 +266,7 @@ def _lpa(lpa: float) -> str:
 
 def _term(anchor: str, text: str | None = None) -> str:
     """A jargon word, linked to its glossary entry."""
-    label = text if text is not None else anchor.replace("-", " ")
+    label = text if text is not None else anchor
     return f"<a class='term' href='#g-{anchor}'>{_e(label)}</a>"
 
 
