@@ -479,9 +479,7 @@ class SegmentProfile(BaseModel):
     recommendations: list[str]
     nearest_segment: NearestSegment | None = Field(default=None, description="Segments only.")
     silhouette: float | None = Field(default=None, description="Segments only.")
-    hierarchical_match: HierarchicalMatch | None = Field(
-        default=None, description="Segments only."
-    )
+    hierarchical_match: HierarchicalMatch | None = Field(default=None, description="Segments only.")
     coarse_segment_id: int | None = Field(default=None, description="Segments only.")
     low_confidence_share: float | None = Field(
         default=None, description="Segments only: learners placed with low confidence."

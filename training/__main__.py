@@ -396,22 +396,49 @@ def _print_training(result: Any, seconds: float) -> None:
 @app.command()
 def report(
     folder: Annotated[Path, typer.Argument(help="A model folder, e.g. models/20261128-180000.")],
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write report.pdf (needs Chromium).")
+    ] = False,
+    chromium: Annotated[
+        str | None,
+        typer.Option(help="Chromium executable for --pdf; default: chromium on PATH."),
+    ] = None,
 ) -> None:
-    """Rebuild the plots that need only JSON and report.html of a model, after verifying it."""
+    """Rebuild the plots that need only JSON and report.html of a model, after verifying it.
+
+    With --pdf, headless Chromium also prints the page to report.pdf in the same folder.
+    """
     from training.publish import finalize_manifest
-    from training.report import REBUILT_FILES, plot_from_json, render_report
+    from training.report import REBUILT_FILES, ReportError, plot_from_json, render_report
+    from training.report.pdf import REPORT_PDF, find_chromium, write_pdf
     from training.runtime.artifacts import ArtifactError, verify_model
 
     def body() -> None:
+        if chromium is not None and not pdf:
+            raise UserError("--chromium applies to --pdf.")
         try:
-            manifest = verify_model(folder, check_versions=False, rebuildable=REBUILT_FILES)
-        except ArtifactError as exc:
+            # No Chromium: say so before anything in the folder changes.
+            executable = find_chromium(chromium) if pdf else None
+            manifest = verify_model(
+                folder, check_versions=False, rebuildable=(*REBUILT_FILES, REPORT_PDF)
+            )
+        except (ArtifactError, ReportError) as exc:
             raise UserError(str(exc)) from None
         profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
-        plot_from_json(folder, manifest, profiles)
-        out = render_report(folder)
-        finalize_manifest(folder, {k: v for k, v in manifest.items() if k != "files"})
-        console.print(f"Rebuilt {out}")
+        fields = {k: v for k, v in manifest.items() if k != "files"}
+        written = []
+        try:
+            written.append(render_report(folder))  # first: it refuses a model it cannot describe
+            plot_from_json(folder, manifest, profiles)
+            if executable is not None:
+                with _step(f"Printing {REPORT_PDF} with {executable}"):
+                    written.append(write_pdf(folder, chromium=executable))
+        except ReportError as exc:
+            raise UserError(str(exc)) from None
+        finally:  # the manifest lists what the folder holds now, whatever was rebuilt
+            finalize_manifest(folder, fields)
+        for path in written:
+            console.print(f"Wrote {path}")
 
     _run(body)
 

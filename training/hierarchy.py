@@ -63,6 +63,9 @@ class Hierarchy:
         Wall time of the call.
     leaf_sizes : ndarray of shape (n_leaves,) or None
         Learners in each leaf (micro-cluster) for two-stage; None for exact (one learner each).
+    leaf_of : ndarray of shape (n_samples,) or None
+        The leaf each row is in (its micro-cluster) for two-stage; None for exact (row i is
+        leaf i).
     """
 
     labels: IntArray
@@ -71,6 +74,25 @@ class Hierarchy:
     n_micro: int | None
     seconds: float
     leaf_sizes: IntArray | None = None
+    leaf_of: IntArray | None = None
+
+    def leaf_counts(self, labels: IntArray, k: int) -> IntArray:
+        """Rows of each label (another clustering of the same rows) in each leaf of the tree.
+
+        Parameters
+        ----------
+        labels : ndarray of shape (n_samples,)
+            Ids in ``0..k-1``, e.g. the K-Means segments (the dendrogram's colours).
+        k : int
+
+        Returns
+        -------
+        ndarray of shape (n_leaves, k)
+        """
+        leaf = self.leaf_of if self.leaf_of is not None else np.arange(labels.size)
+        counts = np.zeros((self.linkage.shape[0] + 1, k), dtype=np.intp)
+        np.add.at(counts, (leaf, labels), 1)
+        return counts
 
 
 def hierarchical_two_stage(
@@ -152,6 +174,7 @@ def hierarchical_two_stage(
         n_micro=int(sizes.size),
         seconds=seconds,
         leaf_sizes=np.asarray(sizes, dtype=np.intp),
+        leaf_of=micro_labels,
     )
 
 

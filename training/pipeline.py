@@ -279,6 +279,7 @@ def run(
         map_labels=labels[sample],
         low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
+        leaf_segments=hierarchy.leaf_counts(labels, k),
     )
     with clock.step("write", "Writing artifacts, plots and report"):
         fields = manifest_fields(

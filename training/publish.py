@@ -599,6 +599,10 @@ class ModelParts:
         confidence (see :func:`confidence_threshold`).
     centers : ndarray of shape (k, n_features)
         Centres in the scaled space, row i = public id i.
+    leaf_segments : ndarray of shape (m, k) or None
+        Learners of each public id in each leaf of ``linkage``, to colour the dendrogram by
+        segment; None where the engine does not give them (a bisecting reference's leaves are
+        then read from the comparison's contingency table).
     """
 
     pipeline: Pipeline
@@ -615,6 +619,7 @@ class ModelParts:
     map_labels: np.ndarray[Any, Any]
     low_confidence_quantile: float
     centers: np.ndarray[Any, Any]
+    leaf_segments: np.ndarray[Any, Any] | None = None
 
 
 def publish_model(
@@ -656,18 +661,22 @@ def publish_model(
         write_json(folder / SEGMENTER_JSON, segmenter_doc)
         write_json(folder / PROBES_JSON, probes)
         write_json(folder / PROFILES_JSON, profiles)
+        names = {s["id"]: s["name"] for s in profiles["segments"]}
         report.plot_dendrogram(
             folder / report.PLOTS["dendrogram"],
             parts.linkage,
             len(ids),
             method=parts.hierarchy_method,
+            leaf_segments=_leaf_segments(parts, manifest_fields),
+            names=names,
         )
         report.plot_segment_map(
             folder / report.PLOTS["segment_map"],
             parts.map_z,
             parts.map_labels,
             parts.centers,
-            {s["id"]: s["name"] for s in profiles["segments"]},
+            names,
+            parts.features,
         )
         manifest = {"version": version, "created_at": created_at.isoformat(), **manifest_fields}
         write_json(folder / MANIFEST_FILE, manifest)
@@ -675,6 +684,26 @@ def publish_model(
         report.render_report(folder)
         finalize_manifest(folder, manifest)
     return version
+
+
+def _leaf_segments(parts: ModelParts, fields: Mapping[str, Any]) -> np.ndarray[Any, Any] | None:
+    """Learners of each segment in each leaf of the hierarchical tree (see ``ModelParts``).
+
+    The bisecting reference's tree has one leaf per bisecting cluster, in id order, so its
+    counts are the columns of the comparison's contingency table (on the evaluation sample).
+    """
+    if parts.leaf_segments is not None:
+        return parts.leaf_segments
+    comparison = fields.get("metrics", {}).get("comparison", {})
+    if parts.hierarchy_method != report.BISECTING or "contingency" not in comparison:
+        return None
+    k = len(parts.segment_ids)
+    counts = np.zeros((parts.linkage.shape[0] + 1, k), dtype=np.intp)
+    table = comparison["contingency"]
+    for row, segment in zip(table, comparison["labels_a"], strict=True):
+        for count, leaf in zip(row, comparison["labels_b"], strict=True):
+            counts[int(leaf), int(segment)] = count
+    return counts
 
 
 def manifest_fields(

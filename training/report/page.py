@@ -1,0 +1,1243 @@
+"""``report.html``: what to do first, then why to trust it, then the detail.
+
+The page is written from a model folder's ``manifest.json`` and ``profiles.json`` alone, so
+``python -m training report`` can rebuild it at any time. Its sections, in order, are elements
+with the ids of :data:`SECTIONS`. Every jargon word links to its entry in the glossary; every
+figure is quoted with what it is compared with (all learners, unless said otherwise).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from training.report.plots import BISECTING, PLOTS
+from training.report.style import feature_label, segment_color
+
+#: The page's sections in order: (element id, heading).
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "What to do first"),
+    ("trust", "How far to trust the segments"),
+    ("segments", "The segments"),
+    ("companies", "Top companies of each segment"),
+    ("peers", "Pay against peers"),
+    ("by-year", "Segment mix by the year pay was last updated"),
+    ("data-quality", "Data quality"),
+    ("glossary", "Glossary"),
+)
+
+#: Hennig's reading of a segment's bootstrap Jaccard (clusterboot): (lower bound, reading).
+STABILITY_READINGS: tuple[tuple[float, str], ...] = (
+    (0.85, "highly stable"),
+    (0.75, "stable"),
+    (0.6, "doubtful"),
+    (0.0, "dissolves"),
+)
+#: A segment is "found by both methods" when its best-matching hierarchical cluster shares at
+#: least this Jaccard with it.
+FOUND_BY_BOTH = 0.5
+#: A fact sets a segment apart when its z-score against all learners is at least this.
+DISTINCT_Z = 0.25
+
+#: The glossary: (anchor, term, definition). Definitions are HTML.
+GLOSSARY: tuple[tuple[str, str, str], ...] = (
+    (
+        "ctc",
+        "CTC, LPA",
+        "Cost to company: a learner's yearly pay package as entered in the data. LPA is lakh "
+        "per annum; 1 LPA = INR 100,000 a year.",
+    ),
+    (
+        "percentile",
+        "Percentile",
+        "The n-th percentile is the value under which n % of all learners fall. A segment whose "
+        "median pay is at the 80th percentile earns more than 80 % of all learners. The median "
+        "is the 50th percentile; the 25th and 75th percentiles bound the middle half.",
+    ),
+    (
+        "lift",
+        "Lift",
+        "How many times more common something is in a segment than among all learners: a "
+        "company that employs 4 % of a segment and 2 % of all learners has a lift of 2. Lift 1 "
+        "is no difference; under 1 is rarer than usual.",
+    ),
+    (
+        "z-score",
+        "z-score",
+        "How far a segment's average lies from all learners' average, in standard deviations "
+        "(the typical spread of learners around the average). 0 is the same as all learners, "
+        "+1 is one typical spread above, -1 one below; beyond about 0.5 either way the "
+        "difference is clear. For a share (say, the share at tier-1 companies) it is the "
+        "difference in shares divided by the spread of a yes/no figure with all learners' share.",
+    ),
+    (
+        "tier",
+        "Company tier, title class",
+        "Companies are put in three tiers by the median pay of their learners: tier 1 pays best, "
+        "tier 3 least. Job titles are put in three classes the same way. A learner whose "
+        "company (title) is unknown gets the tier (class) of learners with similar pay.",
+    ),
+    (
+        "peers",
+        "Pay against peers",
+        "A learner's pay against the median of learners with the same company and title "
+        "(the designation flag), the same title (class flag) or the same company (tier flag): "
+        "above, at (within the tolerance) or below.",
+    ),
+    (
+        "k-means",
+        "K-Means",
+        "The method that forms the segments: it places k centres among the learners and gives "
+        "each learner to the nearest centre, moving the centres until they settle. Its inputs "
+        "are the few figures listed under the heatmap's first panel.",
+    ),
+    (
+        "hierarchical",
+        "Hierarchical clustering (Ward)",
+        "A second, independent method used as a check: it starts with every learner (or small "
+        "group) apart and repeatedly merges the two closest groups, forming a tree "
+        "(the dendrogram); cutting the tree gives k clusters. Where it finds the same groups as "
+        "K-Means, the segments do not depend on the method.",
+    ),
+    (
+        "elbow",
+        "Elbow and knee",
+        "The elbow curve shows how much of the spread between learners is left unexplained "
+        "(inertia) for each number of segments k. It always falls as k grows; the knee is the k "
+        "after which adding segments helps much less.",
+    ),
+    (
+        "silhouette",
+        "Silhouette",
+        "For each learner: how much nearer it is to its own segment than to the next one, "
+        "from -1 (in the wrong segment) through 0 (on the border) to 1 (clearly in its own). "
+        "Learner data rarely falls into sharply separated groups; 0.3-0.5 is usual.",
+    ),
+    (
+        "stability",
+        "Stability (bootstrap)",
+        "Whether the segments come back when the analysis is repeated on resampled learners "
+        "(random draws of learners, with replacement). Overall stability is the mean ARI "
+        "between the segments of each draw and the published ones; a segment's stability is "
+        "its mean Jaccard with the best-matching segment of each draw.",
+    ),
+    (
+        "jaccard",
+        "Jaccard",
+        "The overlap of two groups: learners in both divided by learners in either. 1 is the "
+        "same group, 0 no learner in common. Hennig's reading for a segment's stability: under "
+        "0.6 it dissolves, 0.6-0.75 doubtful, 0.75 and over stable, 0.85 and over highly stable.",
+    ),
+    (
+        "ari",
+        "ARI (adjusted Rand index)",
+        "The agreement of two groupings of the same learners: 1 is identical, 0 no better than "
+        "chance. It counts pairs of learners that both groupings put together (or apart).",
+    ),
+    (
+        "macro-segment",
+        "Macro-segment",
+        "A group of neighbouring segments (merged by Ward on the segment centres): coarser, and "
+        "safer to act on when a segment is not stable.",
+    ),
+    (
+        "reach",
+        "Reach",
+        "The number of learners an action is for: those the figure that fired the rule counts "
+        "(say, the 82 % of a segment paid below their peers).",
+    ),
+    (
+        "low-confidence",
+        "Low confidence",
+        "A learner nearly as close to another segment's centre as to its own (among the 10 % "
+        "least clear-cut placements of the training learners). Such learners sit on a border.",
+    ),
+    (
+        "imputed",
+        "Imputed",
+        "A missing or impossible value replaced by an estimate (for example, the median of "
+        "learners like this one), and flagged so that it can be counted.",
+    ),
+)
+
+_CSS = """
+:root{--ink:#1d2329;--muted:#5b6570;--line:#dfe3e8;--soft:#f5f7f9}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1120px;
+margin:1.2em auto 3em;padding:0 1.2em;color:var(--ink);line-height:1.45;font-size:15px}
+h1{margin:.1em 0 .1em;font-size:1.75em} h2{margin:1.6em 0 .4em;padding-top:.4em;
+border-top:2px solid var(--ink);font-size:1.35em} h3{margin:1.1em 0 .35em;font-size:1.08em}
+.muted{color:var(--muted)} .small{font-size:.86em}
+nav{font-size:.86em;margin:.4em 0 .6em} nav a{margin-right:.9em;white-space:nowrap}
+a{color:#1f5fa8} a.term{color:inherit;text-decoration:underline dotted #7a8793}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
+th,td{border-bottom:1px solid var(--line);padding:.3em .55em;text-align:left;vertical-align:top}
+table.segs td:first-child{min-width:15em}
+th{background:var(--soft);font-weight:600} td.num,th.num{text-align:right;
+font-variant-numeric:tabular-nums} tr.all td{font-weight:600;background:var(--soft)}
+.sw{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;
+vertical-align:baseline}
+.lead{font-size:1.08em;margin:.3em 0 .6em}
+.notice{border:2px solid #b35c00;background:#fff4e5;padding:.55em .8em;border-radius:6px;
+margin:.6em 0}
+.note{border-left:4px solid #7a8793;background:var(--soft);padding:.45em .8em;margin:.5em 0}
+ol.actions{padding-left:1.4em;margin:.3em 0} ol.actions li{margin:.3em 0}
+.seg{border:1px solid var(--line);border-left-width:8px;border-radius:6px;padding:.6em 1em;
+margin:1em 0;break-inside:avoid} .seg h3{margin:.1em 0}
+.why{font-size:.84em;color:var(--muted);margin:.15em 0 .5em}
+.word{border-bottom:1px dotted #7a8793;cursor:help}
+.seg ul{margin:.2em 0 .5em;padding-left:1.2em}
+figure{margin:.8em 0 1.2em} figure img{max-width:100%;border:1px solid var(--line)}
+figcaption{font-size:.86em;color:var(--muted);max-width:60em}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:0 1.4em}
+.bar{display:flex;height:1em;width:100%;min-width:12em;border-radius:2px;overflow:hidden}
+.bar span{display:block;height:100%}
+dl.glossary dt{font-weight:600;margin-top:.6em} dl.glossary dd{margin:.1em 0 0 1.2em}
+details{margin:.5em 0} summary{cursor:pointer;color:var(--muted)}
+@media print{body{max-width:none;font-size:11px} h2{break-before:auto} figure,table,.seg
+{break-inside:avoid} nav{display:none}}
+"""
+
+
+class ReportError(ValueError):
+    """A model folder the report cannot be written from; the message is one sentence."""
+
+
+# --------------------------------------------------------------------------------------------
+# Words and numbers
+# --------------------------------------------------------------------------------------------
+def ordinal(value: float) -> str:
+    """A number rounded to a whole one, as an English ordinal: 1st, 2nd, 3rd, 11th, 58th.
+
+    Parameters
+    ----------
+    value : float
+        A rank or percentile; halves round up (58.5 -> "59th").
+
+    Returns
+    -------
+    str
+    """
+    n = math.floor(float(value) + 0.5)
+    teens = n % 100 in (11, 12, 13)  # 11th, 12th, 13th, 111th, ...
+    suffix = "th" if teens else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def stability_reading(jaccard: float) -> str:
+    """Hennig's reading of a segment's bootstrap Jaccard.
+
+    Parameters
+    ----------
+    jaccard : float
+        The segment's mean best-match Jaccard over the bootstrap resamples, in [0, 1].
+
+    Returns
+    -------
+    str
+        ``"dissolves"`` under 0.6, ``"doubtful"`` from 0.6, ``"stable"`` from 0.75, ``"highly
+        stable"`` from 0.85 (:data:`STABILITY_READINGS`).
+    """
+    for lower, reading in STABILITY_READINGS:
+        if jaccard >= lower:
+            return reading
+    return STABILITY_READINGS[-1][1]
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.0f}\u00a0%"  # a no-break space: "13 %" never splits
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _lpa(lpa: float) -> str:
+    return f"INR {lpa:g} LPA"
+
+
+def _term(anchor: str, text: str | None = None) -> str:
+    """A jargon word, linked to its glossary entry."""
+    label = text if text is not None else anchor
+    return f"<a class='term' href='#g-{anchor}'>{_e(label)}</a>"
+
+
+def _swatch(segment_id: int) -> str:
+    return f"<span class='sw' style='background:{segment_color(segment_id)}'></span>"
+
+
+def _segment(segment: Mapping[str, Any]) -> str:
+    """A segment's colour, id and name, linked to its card."""
+    return (
+        f"{_swatch(segment['id'])}<a href='#segment-{segment['id']}'>{segment['id']}. "
+        f"{_e(segment['name'])}</a>"
+    )
+
+
+def _table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = ()
+) -> str:
+    """An HTML table; cells are HTML already; columns in `numeric` are right-aligned."""
+    head = "".join(
+        f"<th class='num'>{h}</th>" if i in numeric else f"<th>{h}</th>"
+        for i, h in enumerate(headers)
+    )
+    body = []
+    for row in rows:
+        css = ""
+        if row and row[0].startswith("<!--all-->"):
+            css = " class='all'"
+        cells = "".join(
+            f"<td class='num'>{c}</td>" if i in numeric else f"<td>{c}</td>"
+            for i, c in enumerate(row)
+        )
+        body.append(f"<tr{css}>{cells}</tr>")
+    css = " class='segs'" if headers and headers[0] == "Segment" else ""
+    return f"<table{css}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(plot: str, alt: str, caption: str) -> str:
+    return (
+        f"<figure><img src='{PLOTS[plot]}' alt='{_e(alt)}'>"
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def _section(anchor: str, body: str) -> str:
+    heading = dict(SECTIONS)[anchor]
+    return f"<section id='{anchor}'><h2>{_e(heading)}</h2>{body}</section>"
+
+
+#: How both engines name the embedded default in ``manifest.data.source``.
+SYNTHETIC_SOURCE = "embedded default (synthetic"
+
+
+def is_synthetic(manifest: Mapping[str, Any]) -> bool:
+    """Whether the model was trained on the embedded synthetic default table.
+
+    Parameters
+    ----------
+    manifest : mapping
+        The model's ``manifest.json``; both engines name the default in ``data.source`` as
+        ``"embedded default (synthetic, <rows> rows, seed <seed>)"``.
+
+    Returns
+    -------
+    bool
+    """
+    return str(manifest.get("data", {}).get("source", "")).startswith(SYNTHETIC_SOURCE)
+
+
+# --------------------------------------------------------------------------------------------
+# What sets a segment apart
+# --------------------------------------------------------------------------------------------
+_TIER_WORDS = {
+    "tier 1": "tier-1 (best-paying)",
+    "tier 2": "tier-2 (mid-paying)",
+    "tier 3": "tier-3 (lower-paying)",
+}
+
+
+def _share_z(share: float, base: float) -> float:
+    """The z-score of a yes/no figure: the difference in shares over its spread at `base`."""
+    if not 0.0 < base < 1.0:
+        return 0.0
+    return (share - base) / math.sqrt(base * (1.0 - base))
+
+
+def distinctive_facts(
+    segment: Mapping[str, Any], population: Mapping[str, Any], *, top: int = 2
+) -> list[str]:
+    """What sets a segment apart from all learners, most distinctive first (HTML).
+
+    Every candidate fact is scored by its z-score against all learners (a share's z-score for a
+    share; see the glossary): median experience, median pay, the share at each company tier,
+    the share paid above or below company-and-title peers, the share paid at least 20 % under
+    the median of their experience, and a role family's share.
+
+    Parameters
+    ----------
+    segment : mapping
+        One segment of ``profiles.json``.
+    population : mapping
+        ``profiles.json``'s ``population`` (all learners).
+    top : int, default=2
+        The most facts returned.
+
+    Returns
+    -------
+    list of str
+        The `top` facts with ``|z| >= DISTINCT_Z``, largest ``|z|`` first, each quoting the
+        segment's figure and all learners'; empty when the segment is close to all learners on
+        every figure.
+    """
+    z = segment["feature_z"]
+    candidates: list[tuple[float, str]] = []
+    years = segment["center"]["years_experience"]
+    candidates.append(
+        (
+            z.get("years_experience", 0.0),
+            f"median {_num(years)} years of experience "
+            f"(all learners: {_num(population['years_experience']['p50'])})",
+        )
+    )
+    candidates.append(
+        (
+            z.get("log_ctc", 0.0),
+            f"median pay {_lpa(segment['center']['ctc_lpa'])}, the "
+            f"{ordinal(segment['ctc_percentile'])} {_term('percentile', 'percentile')} of all "
+            "learners",
+        )
+    )
+    for tier, base in population["company_tier_shares"].items():
+        share = segment["company_tier_shares"].get(tier, 0.0)
+        if share > base and tier in _TIER_WORDS:
+            candidates.append(
+                (
+                    _share_z(share, base),
+                    f"{_pct(share)} at {_TIER_WORDS[tier]} companies (all learners: {_pct(base)})",
+                )
+            )
+    for side in ("above", "below"):
+        share = segment["peer_flags"]["designation"][side]
+        base = population["peer_flags"]["designation"][side]
+        if share > base:
+            candidates.append(
+                (
+                    _share_z(share, base),
+                    f"{_pct(share)} paid {side} colleagues with the same title at their company "
+                    f"(all learners: {_pct(base)})",
+                )
+            )
+    share, base = segment["below_experience_share"], population["below_experience_share"]
+    if share > base:
+        candidates.append(
+            (
+                _share_z(share, base),
+                f"{_pct(share)} paid at least 20 % less than the median learner with their "
+                f"experience (all learners: {_pct(base)})",
+            )
+        )
+    for family in segment["top_role_families"]:
+        if family["name"] == "Unknown" or family["lift"] <= 1.0:
+            continue
+        base = family["share"] / family["lift"]
+        candidates.append(
+            (
+                _share_z(family["share"], base),
+                f"{_e(family['name'])} titles {family['lift']:.1f}x as common as among all "
+                f"learners ({_pct(family['share'])} of the segment)",
+            )
+        )
+    ranked = sorted(candidates, key=lambda c: -abs(c[0]))
+    return [text for score, text in ranked if abs(score) >= DISTINCT_Z][:top]
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+def _summary(profiles: Mapping[str, Any]) -> str:
+    """All learners' medians, the three actions to take first, one line per segment."""
+    population = profiles["population"]
+    by_id = {s["id"]: s for s in profiles["segments"]}
+    years, lpa = population["years_experience"], population["ctc_lpa"]
+    parts = [
+        f"<p class='lead'>All {population['learners']:,} learners: median experience "
+        f"<b>{_num(years['p50'])} years</b> (the middle half between {_num(years['p25'])} and "
+        f"{_num(years['p75'])}), median pay <b>{_lpa(lpa['p50'])}</b> (the middle half between "
+        f"{_num(lpa['p25'])} and {_num(lpa['p75'])} LPA).</p>",
+        f"<h3>Three actions to take first</h3><p class='small muted'>Of each segment's "
+        f"actions, the one of the widest {_term('reach')}; then the three that reach the most "
+        "learners.</p>",
+    ]
+    items = []
+    for action in profiles["summary"]["actions"]:
+        segment = by_id[action["segment_id"]]
+        items.append(
+            f"<li><b>{action['reach']:,} learners</b> of {_segment(segment)}: "
+            f"{_e(action['text'])}</li>"
+        )
+    if items:
+        parts.append(f"<ol class='actions'>{''.join(items)}</ol>")
+    else:
+        parts.append("<p>No rule of the catalogue fires on any segment.</p>")
+    parts.append("<h3>The segments, largest first</h3>")
+    rows = []
+    for entry in profiles["summary"]["segments"]:
+        segment = by_id[entry["id"]]
+        facts = distinctive_facts(segment, population)
+        rows.append(
+            [
+                _segment(segment),
+                _pct(segment["share"]),
+                "; ".join(facts) if facts else "close to all learners on every figure",
+            ]
+        )
+    parts.append(
+        _table(
+            ["Segment", "Share of learners", "What sets it apart from all learners"],
+            rows,
+            numeric=(1,),
+        )
+    )
+    return _section("summary", "".join(parts))
+
+
+def _k_choice_words(manifest: Mapping[str, Any]) -> str:
+    choice = manifest["k_choice"]
+    sweep = manifest["metrics"]["sweep"]
+    k, knee, source = manifest["k"], choice.get("knee"), choice.get("source")
+    span = f"{sweep['ks'][0]} to {sweep['ks'][-1]}"
+    resampled = f"came back when the learners were resampled ({_term('stability')})"
+    if source == "knee":
+        text = (
+            f"We tried {span} segments. Beyond {k}, more segments explain little more of how "
+            f"learners differ (the {_term('elbow', 'knee of the elbow curve')}), and the {k} "
+            f"segments {resampled}."
+        )
+    elif source == "nearest-stable":
+        text = (
+            f"We tried {span} segments. The {_term('elbow', 'knee of the elbow curve')} is at "
+            f"{knee}, but those segments did not reliably come back when the learners were "
+            f"resampled; {k} is the nearest number of segments that did ({_term('stability')})."
+        )
+    elif source == "most-stable":
+        text = (
+            f"We tried {span} segments, and no number of them reliably came back when the "
+            f"learners were resampled; {k} came back most often ({_term('stability')}). Treat "
+            "every segment as provisional and prefer the macro-segments."
+        )
+    elif source == "fixed":
+        text = f"The number of segments was set to {k} by hand (the setting k)."
+    else:
+        text = (
+            f"We tried {span} segments. The elbow curve has no clear knee, so the number with "
+            f"the clearest separation ({_term('silhouette')}) was taken, {k}, and its segments "
+            f"{resampled}."
+        )
+    return f"<p>{text} <span class='small muted'>({_e(choice['reason'])})</span></p>"
+
+
+def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
+    """A warning of the choice of k in plain words, for someone who acts on segments.
+
+    Parameters
+    ----------
+    warning : str
+        One of ``manifest["k_choice"]["warnings"]``, as :func:`training.clustering.choose_k`
+        words it.
+    manifest : mapping
+        The model's ``manifest.json`` (k, how it was chosen, the sweep's figures).
+
+    Returns
+    -------
+    str
+        HTML: what the warning means and what to do about it. A warning of a kind this function
+        does not know gets a general sentence (the page still shows the warning beside it).
+    """
+    sweep = manifest["metrics"]["sweep"]
+    k = manifest["k"]
+    ks = list(sweep["ks"])
+    if warning.startswith("silhouette peaks at k = "):
+        other = int(warning.removeprefix("silhouette peaks at k = ").split(",")[0])
+        if other in ks and k in ks:
+            best, here = sweep["silhouette"][ks.index(other)], sweep["silhouette"][ks.index(k)]
+            gap = "a small difference" if best - here < 0.05 else "a clear difference"
+            kept = {
+                "fixed": f"{k} was set by hand",
+                "most-stable": f"{k} was kept because its segments came back most often when "
+                "the learners were resampled",
+            }.get(
+                str(manifest["k_choice"].get("source")),
+                f"{k} was kept because its segments are stable and tell apart groups that call "
+                "for different actions",
+            )
+            change = "merge some of them" if other < k else "split some of them further"
+            return (
+                f"With {other} segments learners would sit more clearly in their own segment "
+                f"({_term('silhouette')} {best:.2f} against {here:.2f} with {k}: {gap}). "
+                f"{kept}; {other} segments would {change}."
+            )
+    if warning.startswith("no knee in the elbow curve"):
+        return (
+            "Each added segment explained about as much as the one before, so the data has no "
+            f"natural number of segments; the clearest separation ({_term('silhouette')}) chose "
+            "it instead. Expect the segments to shift more than usual on new data."
+        )
+    if warning.startswith("the knee is at the end of the range"):
+        return (
+            f"The best number of segments may lie above the largest one tried ({ks[-1]}); a "
+            "wider sweep (the setting k_max) should be run before relying on the segments."
+        )
+    if warning.startswith("the fixed k = "):
+        return (
+            f"The number of segments was forced to {k}, and those segments did not reliably "
+            "come back when the learners were resampled: act on the macro-segments."
+        )
+    if " is outside the sweep " in warning:
+        return (
+            f"The number of segments was forced to {k}, which the sweep did not test, so there "
+            "are no stability figures for it."
+        )
+    if " of the sweep is at k = " in warning:
+        return f"The data alone points to another number of segments than the {k} set by hand."
+    if warning.startswith("no k in "):
+        return (
+            "No number of segments reliably came back when the learners were resampled: the "
+            "segments may not survive new data. Act on the macro-segments, and retrain on "
+            "fresh data before large decisions."
+        )
+    return "A check of the number of segments disagreed with the choice; see the figures below."
+
+
+def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
+    metrics = manifest["metrics"]
+    comparison = metrics["comparison"]
+    segments = profiles["segments"]
+    coarse = {c["id"]: c for c in profiles.get("coarse", [])}
+    stability = metrics.get("stability", {})
+    jaccard = {int(i): float(v) for i, v in stability.get("jaccard", {}).items()}
+    parts = [_k_choice_words(manifest)]
+    for warning in manifest["k_choice"].get("warnings", []):
+        parts.append(
+            f"<div class='note'><b>Note.</b> {explain_warning(warning, manifest)} "
+            f"<span class='small muted'>(check: {_e(warning)})</span></div>"
+        )
+    if "ari" in stability:
+        parts.append(
+            f"<p>Overall, the segments of {stability.get('resamples', 20)} resampled draws "
+            "agree with the published ones at "
+            f"{_term('ari', 'ARI')} {stability['ari']:.2f} on average (1 = identical). Each "
+            f"segment's own {_term('stability')} is its {_term('jaccard', 'Jaccard')} overlap "
+            "with its match in each draw; Hennig's reading: under 0.6 the segment dissolves, "
+            "0.6-0.75 it is doubtful, 0.75 and over stable, 0.85 and over highly stable.</p>"
+        )
+    rows = []
+    for segment in segments:
+        sid = segment["id"]
+        j = jaccard.get(sid)
+        match = segment.get("hierarchical_match") or {}
+        both = float(match.get("jaccard", 0.0))
+        macro = coarse.get(int(segment.get("coarse_segment_id", -1)))
+        if j is None:
+            reading, use = "not measured", "act with care"
+        else:
+            reading = stability_reading(j)
+            if j < 0.75 and macro and len(macro["segments"]) > 1:
+                members = ", ".join(str(x) for x in macro["segments"])
+                use = f"act on macro-segment {macro['id']} (segments {members}) instead"
+            elif j < 0.75:  # its macro-segment is itself: nothing coarser to fall back on
+                use = "act with care: it may not come back on new data"
+            elif both < FOUND_BY_BOTH:
+                use = "act on it; who sits near its edge depends on the method"
+            else:
+                use = "act on it"
+        rows.append(
+            [
+                _segment(segment),
+                "" if j is None else f"{j:.2f}",
+                reading,
+                f"{both:.2f} ({'yes' if both >= FOUND_BY_BOTH else 'no'})",
+                _pct(float(segment.get("low_confidence_share", 0.0))),
+                use,
+            ]
+        )
+    parts.append(
+        _table(
+            [
+                "Segment",
+                f"Stability ({_term('jaccard', 'Jaccard')})",
+                "Reading",
+                f"Found by the {_term('hierarchical', 'hierarchical method')} too (Jaccard)",
+                f"{_term('low-confidence', 'Low-confidence')} learners",
+                "Use",
+            ],
+            rows,
+            numeric=(1, 3, 4),
+        )
+    )
+    method = str(metrics.get("hierarchical", {}).get("method", ""))
+    reference = "bisecting K-Means" if method == BISECTING else "Ward"
+    ari = float(comparison["ari"])
+    if ari >= 0.9:
+        agreement = "nearly the same grouping: the segments do not depend on the method"
+    elif ari >= 0.75:
+        agreement = "strong agreement: the segments hardly depend on the method"
+    elif ari >= 0.5:
+        agreement = (
+            "moderate agreement: the broad groups are the same, but some boundaries between "
+            "segments depend on the method"
+        )
+    else:
+        agreement = "weak agreement: the segments depend on the method; lean on the macro-segments"
+    found = [s for s in segments if (s.get("hierarchical_match") or {}).get("jaccard", 0) >= 0.5]
+    missed = [s for s in segments if s not in found]
+    parts.append(f"<h3>K-Means against the hierarchical ({reference}) reference</h3>")
+    parts.append(
+        f"<p>The learners were also grouped by a second, independent method, "
+        f"{_term('hierarchical', 'hierarchical clustering')} ({_e(reference)}), into the same "
+        f"number of groups. The two groupings agree at {_term('ari', 'ARI')} {ari:.2f}: "
+        f"{agreement}. "
+        + (
+            f"Both methods find {', '.join(_segment(s) for s in found)}. "
+            if found
+            else "No segment is found by both methods. "
+        )
+        + (
+            f"The hierarchical method draws {', '.join(_segment(s) for s in missed)} "
+            "differently: its best-matching group overlaps it by less than half "
+            f"({_term('jaccard', 'Jaccard')} under {FOUND_BY_BOTH}), so learners near "
+            "these segments' edges could as well belong to a neighbour."
+            if missed
+            else ""
+        )
+        + "</p>"
+    )
+    parts.append(
+        "<p><b>When to act on the macro-segments instead.</b> A "
+        f"{_term('macro-segment')} merges neighbouring segments. Act on it rather than on a "
+        "segment when the segment is doubtful or dissolves, when a decision hinges on exactly "
+        "who is at a segment's edge and the two methods disagree on that segment, or when a "
+        "programme is too costly to run for each segment apart.</p>"
+    )
+    by_id = {s["id"]: s for s in segments}
+    macro_rows = [
+        [
+            str(c["id"]),
+            _e(c["name"]),
+            "<br>".join(_segment(by_id[s]) for s in c["segments"] if s in by_id),
+            _pct(c["share"]),
+        ]
+        for c in profiles.get("coarse", [])
+    ]
+    if macro_rows:
+        parts.append(
+            _table(
+                ["Macro-segment", "Name", "Segments", "Share of learners"], macro_rows, numeric=(3,)
+            )
+        )
+    parts.append(
+        _figure(
+            "elbow",
+            "elbow plot with stability per number of segments",
+            f"Top: the {_term('elbow', 'elbow curve')} (solid; lower means tighter segments) "
+            f"and the {_term('silhouette')} (dashed) for each number of segments; the red line "
+            "is the number published, the grey dash-dot line the knee when it differs. Bottom: "
+            f"{_term('stability')} per number of segments, overall (solid) and of the least "
+            "stable segment (dashed); under the dotted lines (shaded) "
+            "segments do not reliably come back.",
+        )
+    )
+    parts.append(
+        _figure(
+            "dendrogram",
+            "dendrogram of the hierarchical reference, coloured by segment",
+            f"The top of the tree of the {_term('hierarchical', 'hierarchical')} reference: "
+            "learners merge upwards into ever larger groups; the dashed line cuts it into as "
+            "many groups as there are segments. Each branch has the colour of the K-Means "
+            "segment holding more than half of its learners (grey when none does); a segment's "
+            "colour spread over several branches, or two colours under one cut, is where the two "
+            "methods disagree.",
+        )
+    )
+    parts.append(_analyst_details(manifest))
+    return _section("trust", "".join(parts))
+
+
+def _analyst_details(manifest: Mapping[str, Any]) -> str:
+    metrics = manifest["metrics"]
+    sweep, comparison = metrics["sweep"], metrics["comparison"]
+    rows = []
+    for i, k in enumerate(sweep["ks"]):
+        p10, jaccard = sweep.get("stability_p10"), sweep.get("jaccard")
+        rows.append(
+            [
+                str(k),
+                f"{sweep['inertia'][i]:,.0f}",
+                f"{sweep['silhouette'][i]:.3f}",
+                f"{sweep['davies_bouldin'][i]:.3f}",
+                f"{sweep['calinski_harabasz'][i]:,.0f}",
+                f"{sweep['stability'][i]:.3f}",
+                "" if p10 is None else f"{p10[i]:.3f}",
+                "" if jaccard is None else f"{min(jaccard[i]):.3f}",
+            ]
+        )
+    sweep_table = _table(
+        [
+            "k",
+            "inertia",
+            "silhouette",
+            "Davies-Bouldin",
+            "Calinski-Harabasz",
+            "stability (mean ARI)",
+            "ARI p10",
+            "least stable segment (Jaccard)",
+        ],
+        rows,
+        numeric=range(8),
+    )
+    labels_b = comparison.get("labels_b", list(range(len(comparison["contingency"][0]))))
+    contingency = _table(
+        ["K-Means segment", *[f"cluster {b}" for b in labels_b], "best match (Jaccard)"],
+        [
+            [
+                str(a),
+                *[f"{v:,}" for v in row],
+                f"{comparison['best_match_jaccard'].get(str(a), {}).get('match', '')} "
+                f"({comparison['best_match_jaccard'].get(str(a), {}).get('jaccard', 0):.2f})",
+            ]
+            for a, row in zip(
+                comparison.get("labels_a", range(len(comparison["contingency"]))),
+                comparison["contingency"],
+                strict=True,
+            )
+        ],
+        numeric=range(1, len(labels_b) + 1),
+    )
+    return (
+        "<details><summary>Figures for analysts: every k of the sweep, and the learners of each "
+        "segment in each hierarchical cluster</summary>"
+        f"{sweep_table}{contingency}"
+        f"<p class='small muted'>Normalised mutual information {comparison.get('nmi', 0):.3f}; "
+        f"silhouette K-Means {comparison.get('silhouette_a', 0):.3f}, hierarchical "
+        f"{comparison.get('silhouette_b', 0):.3f}.</p></details>"
+    )
+
+
+def _name_html(segment: Mapping[str, Any]) -> tuple[str, str]:
+    """The segment's name with each word's rule on hover, and the line of justifications."""
+    words = segment.get("name_words") or []
+    if not words:
+        return _e(segment["name"]), ""
+    spans = [
+        f"<span class='word' title='{_e(w['rule'])}: {_e(w['figure'])}'>{_e(w['word'])}</span>"
+        for w in words
+    ]
+    name = ", ".join(spans)
+    composed = ", ".join(w["word"] for w in words)
+    if segment["name"] != composed and segment["name"].startswith(composed):
+        name += _e(segment["name"][len(composed) :])
+    why = " · ".join(f"<b>{_e(w['word'])}</b>: {_e(w['figure'])}" for w in words)
+    return name, why
+
+
+def _segment_card(
+    segment: Mapping[str, Any], population: Mapping[str, Any], coarse: Mapping[int, Any]
+) -> str:
+    sid = segment["id"]
+    name, why = _name_html(segment)
+    years, lpa = segment["years_experience"], segment["ctc_lpa"]
+    families = ", ".join(
+        f"{_e(f['name'])} {_pct(f['share'])} ({_term('lift')} {f['lift']:.2f})"
+        for f in segment["top_role_families"]
+    )
+    tiers = ", ".join(
+        f"{_e(t['name'])} {_pct(t['share'])} ({_term('lift')} {t['lift']:.2f})"
+        for t in segment["company_tiers"]
+    )
+    bands = ", ".join(
+        f"{_e(band)} years {_pct(share)}"
+        for band, share in segment["experience_shares"].items()
+        if share >= 0.005
+    )
+    macro = coarse.get(int(segment.get("coarse_segment_id", -1)))
+    facts = [
+        f"<b>{segment['size']:,} learners</b>, {_pct(segment['share'])} of all.",
+        f"Experience: median {_num(segment['center']['years_experience'])} years; the middle "
+        f"80 % between {_num(years['p10'])} and {_num(years['p90'])} (all learners' median "
+        f"{_num(population['years_experience']['p50'])}). By band: {bands}.",
+        f"Pay: median {_lpa(segment['center']['ctc_lpa'])}, the "
+        f"{ordinal(segment['ctc_percentile'])} {_term('percentile')} of all learners; the "
+        f"middle 80 % between {_num(lpa['p10'])} and {_num(lpa['p90'])} LPA.",
+        f"Role families (all titles): {families}.",
+        f"{_term('tier', 'Company tiers')} (tier 1 pays best): {tiers}.",
+        f"{_pct(float(segment.get('low_confidence_share', 0.0)))} placed with "
+        f"{_term('low-confidence', 'low confidence')}"
+        + (
+            f"; nearest segment: {segment['nearest_segment']['id']}"
+            if segment.get("nearest_segment")
+            else ""
+        )
+        + (f"; macro-segment {macro['id']}" if macro else "")
+        + ".",
+    ]
+    actions = segment.get("actions") or []
+    if actions:
+        items = "".join(
+            f"<li><b>{a['reach']:,} learners</b> ({_pct(a['reach'] / segment['size'])} of the "
+            f"segment): {_e(a['text'])}</li>"
+            for a in actions
+        )
+        todo = f"<ol class='actions'>{items}</ol>"
+    else:
+        todo = (
+            "<p class='small'>No rule of the catalogue fires on this segment, so nothing is "
+            "recommended that its figures do not support.</p>"
+        )
+    return (
+        f"<article class='seg' id='segment-{sid}' style='border-left-color:{segment_color(sid)}'>"
+        f"<h3>{sid}. {name}</h3><p class='why'>{why}</p>"
+        f"<ul>{''.join(f'<li>{f}</li>' for f in facts)}</ul>"
+        f"<p><b>Actions</b> <span class='small muted'>(with their {_term('reach')})</span></p>"
+        f"{todo}</article>"
+    )
+
+
+def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
+    population = profiles["population"]
+    coarse = {c["id"]: c for c in profiles.get("coarse", [])}
+    inputs = [feature_label(f) for f in manifest.get("features", [])]
+    parts = [
+        "<p>Each name is made of words with a rule on the segment's figures against all "
+        "learners; hover over a word for its rule, and the line under each name gives the "
+        "figure that earned it (docs/recommendations.md lists the vocabulary and the "
+        "actions' rules).</p>",
+        _figure(
+            "ranges",
+            "pay and experience by segment",
+            "Pay (left, log scale) and years of experience (right) of each segment: the bar "
+            "spans its middle 80 % of learners (10th to 90th percentile), the dot is its "
+            "median, the dashed line all learners' median.",
+        ),
+        _figure(
+            "heatmap",
+            "heatmap of each segment against all learners",
+            f"How each segment differs from all learners, as {_term('z-score', 'z-scores')}: "
+            "0 (white) is all learners, blue is more, red is less, on every row alike (rows "
+            "where a low number means better, like company tier 1, are turned round and "
+            "labelled accordingly). The first panel holds the model's inputs, the only figures "
+            f"the segments are formed from ({_e(', '.join(inputs))}); the second holds the "
+            "other figures, for context.",
+        ),
+        _figure(
+            "segment_map",
+            "map of learners and segment centres",
+            "A sample of learners, placed so that learners with similar inputs sit close "
+            "together. The model has more inputs than a page has dimensions, so the map shows "
+            "the two directions along which learners differ most (the first two principal "
+            "components of the scaled inputs); each axis label gives its share of the spread "
+            "between learners and the inputs that rise (↑) or fall (↓) along it. Segments "
+            "that overlap here may still be apart along a direction the map leaves out.",
+        ),
+    ]
+    parts += [_segment_card(s, population, coarse) for s in profiles["segments"]]
+    return _section("segments", "".join(parts))
+
+
+def _companies(profiles: Mapping[str, Any]) -> str:
+    parts = [
+        "<p>The five commonest known companies of each segment, with their share of the "
+        f"segment and their {_term('lift')} (how many times more common than among all "
+        "learners). Company names are hashed in the source data and are shown as they are "
+        "there.</p><div class='grid'>"
+    ]
+    for segment in profiles["segments"]:
+        rows = [
+            [
+                f"<code>{_e(c['name'])}</code>",
+                f"{c['learners']:,}",
+                _pct(c["share"]) if c["share"] >= 0.005 else f"{100 * c['share']:.1f} %",
+                f"{c['lift']:.2f}",
+            ]
+            for c in segment.get("top_companies", [])
+        ]
+        table = (
+            _table(["Company (hashed)", "Learners", "Share", "Lift"], rows, numeric=(1, 2, 3))
+            if rows
+            else "<p class='small'>No known company.</p>"
+        )
+        parts.append(f"<div><h3>{_segment(segment)}</h3>{table}</div>")
+    parts.append("</div>")
+    return _section("companies", "".join(parts))
+
+
+_FLAGS = (
+    ("designation", "same company and title"),
+    ("class", "same title"),
+    ("tier", "same company"),
+)
+
+
+def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
+    population = profiles["population"]
+    tolerance = float(manifest.get("settings", {}).get("flag_tolerance", 0.1))
+    parts = [
+        f"<p>Each learner's pay against the median of their {_term('peers', 'peers')}: "
+        "learners at the same company with the same title (the designation flag), with the "
+        "same title anywhere (class flag), at the same company (tier flag). <i>At</i> means "
+        f"within {100 * tolerance:.0f} % of the peers' median. Shares of each segment; a share "
+        "10 points or more away from all learners' is in bold.</p>"
+    ]
+    headers = ["Segment"]
+    for _, words in _FLAGS:
+        headers += [f"Above ({words})", "At", "Below"]
+
+    def cells(flags: Mapping[str, Mapping[str, float]], bold: bool) -> list[str]:
+        out = []
+        for flag, _ in _FLAGS:
+            for side in ("above", "at", "below"):
+                share = flags[flag][side]
+                text = _pct(share)
+                base = population["peer_flags"][flag][side]
+                out.append(f"<b>{text}</b>" if bold and abs(share - base) >= 0.1 else text)
+        return out
+
+    rows = [["<!--all-->All learners", *cells(population["peer_flags"], False)]]
+    rows += [[_segment(s), *cells(s["peer_flags"], True)] for s in profiles["segments"]]
+    parts.append(_table(headers, rows, numeric=range(1, 10)))
+    return _section("peers", "".join(parts))
+
+
+def _by_year(profiles: Mapping[str, Any]) -> str:
+    segments = profiles["segments"]
+    by_year = profiles.get("by_year", {})
+    years = sorted(by_year, key=int)
+    rows = []
+    shares: dict[str, dict[int, float]] = {}
+    for year in years:
+        counts = {int(s): int(n) for s, n in by_year[year].items()}
+        total = sum(counts.values())
+        shares[year] = {s: (n / total if total else 0.0) for s, n in counts.items()}
+        bar = "".join(
+            f"<span style='width:{100 * shares[year].get(s['id'], 0.0):.2f}%;"
+            f"background:{segment_color(s['id'])}' title='{s['id']}: "
+            f"{_pct(shares[year].get(s['id'], 0.0))}'></span>"
+            for s in segments
+        )
+        rows.append(
+            [
+                year,
+                f"{total:,}",
+                f"<div class='bar'>{bar}</div>",
+                *[_pct(shares[year].get(s["id"], 0.0)) for s in segments],
+            ]
+        )
+    parts = [
+        "<p>Learners by the year their pay (CTC) was last updated, and each segment's share of "
+        "them. A pay figure updated long ago may no longer be true; a segment that grows among "
+        "recent updates is growing, or updating more.</p>"
+    ]
+    if len(years) >= 2:
+        first, last = years[0], years[-1]
+        shift = max(
+            segments,
+            key=lambda s: abs(shares[last].get(s["id"], 0.0) - shares[first].get(s["id"], 0.0)),
+        )
+        a, b = shares[first].get(shift["id"], 0.0), shares[last].get(shift["id"], 0.0)
+        parts.append(
+            f"<p>The largest shift: {_segment(shift)} is {_pct(a)} of the learners whose pay "
+            f"was last updated in {first} and {_pct(b)} of those updated in {last}.</p>"
+        )
+    parts.append(
+        _table(
+            ["Year", "Learners", "Mix", *[f"{_swatch(s['id'])}{s['id']}" for s in segments]],
+            rows,
+            numeric=[1, *range(3, 3 + len(segments))],
+        )
+    )
+    return _section("by-year", "".join(parts))
+
+
+def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
+    data = manifest["data"]
+    cleaning = manifest.get("cleaning", {})
+    parts = []
+    if is_synthetic(manifest):
+        parts.append(
+            "<div class='notice' id='synthetic-notice'><b>These figures describe synthetic "
+            "learners.</b> The model was trained on learnseg's embedded default table "
+            f"({_e(data['source'])}), generated to look like the case study's file. No real "
+            "learner is in it: do not act on these segments; train on the real file "
+            "(<code>python -m training train --data FILE</code>) and read its report.</div>"
+        )
+    parts.append(
+        f"<p>Source: {_e(data['source'])}. {data['rows']:,} raw rows; "
+        f"{cleaning.get('rows_out', data['rows']):,} rows after cleaning; "
+        f"{data['learners']:,} learners (one row each). Experience is counted to "
+        f"{manifest.get('reference_year', '')}.</p>"
+    )
+    rules = cleaning.get("rules", [])
+    if rules:
+        parts.append("<h3>Every cleaning rule, in the order it runs</h3>")
+        parts.append(
+            _table(
+                ["Rule", "What it does", "Rows"],
+                [
+                    [f"<code>{_e(r['name'])}</code>", _e(r["description"]), f"{r['count']:,}"]
+                    for r in rules
+                ],
+                numeric=(2,),
+            )
+        )
+    population = profiles["population"]
+    parts.append(
+        "<h3>Missing and imputed values by segment</h3>"
+        f"<p>Learners without a job title, against the share their experience explains (titles "
+        "go missing more often early in a career; a ratio near 1 means the segment is not made "
+        f"of missing titles); learners whose pay could not be a yearly salary and was "
+        f"{_term('imputed')}; learners whose company was unknown, so that its pay level was "
+        "imputed from learners with similar pay. Before clustering, each of the model's inputs "
+        "is also clipped to its 1st-99th percentile, so that a few extreme values do not pull a "
+        "segment.</p>"
+    )
+    rows = [
+        [
+            "<!--all-->All learners",
+            _pct(population["no_title_share"]),
+            "",
+            "",
+            f"{100 * population['ctc_imputed_share']:.1f} %",
+            _pct(population["company_imputed_share"]),
+        ]
+    ]
+    for segment in profiles["segments"]:
+        quality = segment["data_quality"]
+        rows.append(
+            [
+                _segment(segment),
+                _pct(quality["no_title_share"]),
+                _pct(quality["no_title_expected_share"]),
+                f"{quality['no_title_ratio']:.2f}",
+                f"{100 * quality['ctc_imputed_share']:.1f} %",
+                _pct(quality["company_imputed_share"]),
+            ]
+        )
+    parts.append(
+        _table(
+            [
+                "Segment",
+                "No job title",
+                "Expected from experience",
+                "Ratio",
+                "Pay imputed",
+                "Company unknown",
+            ],
+            rows,
+            numeric=(1, 2, 3, 4, 5),
+        )
+    )
+    return _section("data-quality", "".join(parts))
+
+
+def _glossary() -> str:
+    entries = "".join(
+        f"<dt id='g-{anchor}'>{_e(term)}</dt><dd>{definition}</dd>"
+        for anchor, term, definition in GLOSSARY
+    )
+    return _section("glossary", f"<dl class='glossary'>{entries}</dl>")
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+#: What the page reads of profiles.json that models before issue 13 did not write.
+_NEEDED = ("population", "summary", "by_year")
+_NEEDED_PER_SEGMENT = ("name_words", "actions", "peer_flags", "top_companies", "data_quality")
+
+
+def _check(profiles: Mapping[str, Any], folder: Path | None) -> None:
+    where = "profiles.json" if folder is None else str(folder / "profiles.json")
+    missing = [key for key in _NEEDED if key not in profiles]
+    segments = profiles.get("segments") or [{}]
+    missing += [key for key in _NEEDED_PER_SEGMENT if key not in segments[0]]
+    if missing:
+        raise ReportError(
+            f"{where} has no {', '.join(missing)}: it was written by an older learnseg; "
+            "retrain the model to get this report."
+        )
+
+
+def render_page(
+    manifest: Mapping[str, Any], profiles: Mapping[str, Any], *, folder: Path | None = None
+) -> str:
+    """The report page of a model, as one HTML document.
+
+    Parameters
+    ----------
+    manifest, profiles : mapping
+        The model's ``manifest.json`` and ``profiles.json``.
+    folder : Path, optional
+        The model folder, named in errors.
+
+    Returns
+    -------
+    str
+        The page: a header, then the sections of :data:`SECTIONS` in order. Images are the
+        folder's plots, by relative path.
+
+    Raises
+    ------
+    ReportError
+        If ``profiles.json`` lacks what the page needs (a model written before it).
+    """
+    _check(profiles, folder)
+    segments = profiles["segments"]
+    data = manifest["data"]
+    nav = " ".join(f"<a href='#{anchor}'>{_e(title)}</a>" for anchor, title in SECTIONS)
+    head = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>learnseg model {_e(manifest['version'])}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<header><h1>Who are our learners?</h1>",
+        f"<p class='muted small'>{len(segments)} segments of {data['learners']:,} learners. "
+        f"Model {_e(manifest['version'])}, trained {_e(manifest['created_at'])}; source: "
+        f"{_e(data['source'])}.</p>",
+    ]
+    if is_synthetic(manifest):
+        head.append(
+            "<p class='notice'><b>Synthetic data.</b> This model was trained on the embedded "
+            "synthetic table, not on real learners (see <a href='#data-quality'>Data "
+            "quality</a>).</p>"
+        )
+    head.append(f"<nav>{nav}</nav></header><main>")
+    body = [
+        _summary(profiles),
+        _trust(manifest, profiles),
+        _segments(manifest, profiles),
+        _companies(profiles),
+        _peers(manifest, profiles),
+        _by_year(profiles),
+        _data_quality(manifest, profiles),
+        _glossary(),
+    ]
+    foot = (
+        "</main><footer><p class='small muted'>Names and actions come from documented rules "
+        "(docs/recommendations.md); figures are medians unless said otherwise.</p></footer>"
+        "</body></html>"
+    )
+    return "\n".join([*head, *body, foot])
+
+
+def render_report(folder: Path) -> Path:
+    """Write ``report.html`` in a model folder from its ``manifest.json`` and ``profiles.json``.
+
+    Parameters
+    ----------
+    folder : Path
+        A model folder (its plots are referenced by relative path, see :data:`PLOTS`).
+
+    Returns
+    -------
+    Path
+        ``folder / "report.html"``.
+
+    Raises
+    ------
+    ReportError
+        For a model the page cannot describe (written before ``profiles.json`` held the
+        population, the summary and the by-year figures); nothing is written then.
+    """
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
+    out = folder / "report.html"
+    out.write_text(render_page(manifest, profiles, folder=folder), encoding="utf-8")
+    return out
