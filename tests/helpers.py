@@ -65,6 +65,7 @@ __all__ = [
     "fitted_scaler",
     "flip_byte",
     "free_port",
+    "headless_chromium",
     "joblib_assign",
     "live_service",
     "numpy_assign",
@@ -344,3 +345,40 @@ def _wait_for_200(process: subprocess.Popen[bytes], url: str, log: Path, timeout
 
 def _tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+#: Debian's Chromium and its driver (``.ci/run`` installs both); browser tests skip without.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+HAS_CHROMIUM = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+NO_CHROMIUM = (
+    "Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+    "chromium-driver; .ci/run does it)"
+)
+
+
+@contextmanager
+def headless_chromium(*flags: str) -> Iterator[Any]:
+    """A Selenium driver of headless Chromium with the network quiet (no background calls)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        *flags,
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()

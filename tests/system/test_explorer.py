@@ -7,7 +7,6 @@ installs both). The screenshot goes to ``test-output/explorer.png``.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,18 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import REPO, free_port
+from tests.helpers import HAS_CHROMIUM, NO_CHROMIUM, REPO, free_port, headless_chromium
 from training.pipeline import TrainingResult
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 OUTPUT = REPO / "test-output"
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-    reason="Debian's chromium and chromium-driver are not installed (apt-get install chromium "
-    "chromium-driver; .ci/run does it)",
-)
+pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason=NO_CHROMIUM)
 
 
 @pytest.fixture(scope="module")
@@ -62,28 +55,8 @@ def server(trained_small: TrainingResult) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1600",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with headless_chromium("--window-size=1280,1600") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_page_lists_segments_and_assigns_a_learner(server: str, browser: Any) -> None:

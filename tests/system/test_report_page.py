@@ -9,54 +9,26 @@ image committed as ``docs/report-first-screen.png``.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import HAS_CHROMIUM, NO_CHROMIUM, REPO, headless_chromium
 from training.pipeline import TrainingResult
 from training.report.page import SECTIONS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 OUTPUT = REPO / "test-output"
 #: The first screen of a laptop.
 WIDTH, HEIGHT = 1280, 900
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-    reason="Debian's chromium and chromium-driver are not installed (apt-get install chromium "
-    "chromium-driver; .ci/run does it)",
-)
+pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason=NO_CHROMIUM)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with headless_chromium("--hide-scrollbars", f"--window-size={WIDTH},{HEIGHT}") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_report_opens_with_every_image_and_section_and_the_actions_on_the_first_screen(
