@@ -151,8 +151,9 @@ SHOTS = [
     ),
     Shot("batch not a list", _post("/segment/batch", b'{"learners": {}}', JSON), _status(422)),
     Shot("batch wrong envelope", _post("/segment/batch", b"[]", JSON), _status(422)),
-    # anonymous service: reloading over HTTP is off, whatever the request (403 before parsing)
-    Shot("reload undecodable", _post("/admin/reload", b"\x00" * 5, JSON), _status(403)),
+    # anonymous service: reloading over HTTP is off (403); a body FastAPI cannot decode is
+    # refused first (400), before any dependency runs
+    Shot("reload undecodable", _post("/admin/reload", b"\x00" * 5, JSON), _status(400, 403)),
     Shot("reload traversal", _post("/admin/reload?version=..%2F..%2Fetc", b"", JSON), _status(403)),
     Shot("wrong method", _request("PATCH", "/segment"), _status(405)),
     Shot("bad query", _request("GET", "/segments?level=%FF"), _status(422)),
