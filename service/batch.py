@@ -22,7 +22,8 @@ from service.config import ServiceSettings
 from service.metrics import ServiceMetrics
 from service.render import render_batch
 from service.schemas import Learner, describe_item_error, learner_columns, parse_batch
-from service.segmenter import Placement, Segmenter
+from service.segmenter import Segmenter
+from training.runtime.placement import Placement
 
 __all__ = ["answer_batch", "assign_batch_body", "batch_turn", "check_batch_size"]
 

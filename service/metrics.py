@@ -22,7 +22,8 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.segmenter import Assignment, Placement
+from service.segmenter import Assignment
+from training.runtime.placement import Placement
 
 __all__ = ["CONTENT_TYPE", "RULE_KINDS", "ServiceMetrics", "warning_kind"]
 

@@ -8,7 +8,8 @@ kernel, ``pipeline.predict``, the JSON model and the labels stored at training m
 probe learner of ``probes.json``; a disagreement refuses the model, as a hash mismatch does.
 
 Placing: the runtime kernel (:mod:`training.runtime`), on the scalar backend for one learner and
-on the numpy backend for a batch. Nothing here imports pandas or scikit-learn.
+on the numpy backend for a batch (:func:`training.runtime.placement.place`, which ``python -m
+training assign`` shares). Nothing here imports pandas or scikit-learn.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from service.unpickle import load_allowed
@@ -34,13 +34,9 @@ from training.runtime.artifacts import (
     resolve_model,
     verify_model,
 )
-from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, describe_rows
-from training.runtime.features import (
-    FALLBACK_FLAGS,
-    FALLBACKS,
-    fallback_masks,
-    learner_features,
-)
+from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.features import FALLBACK_FLAGS, learner_features
+from training.runtime.placement import Placement, place
 from training.runtime.segmenter import HIGH, EngineFreeSegmenter, relative_margin
 
 
@@ -91,26 +87,6 @@ class Assignment:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of this placement: the attributes named in :attr:`FIELDS`, in order."""
         return {key: getattr(self, key) for key in self.FIELDS}
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Learners placed at once on the numpy path; row i of every field is the i-th learner.
-
-    For the metrics, ``segment_counts`` says how many learners each segment id got, and
-    ``warning_counts`` how many each warning rule (a name of ``training.cleaning.WARNING_RULES``)
-    or peer-group fallback (a key of ``training.features.FALLBACKS``) warned.
-    """
-
-    nearest: npt.NDArray[np.intp]  # index of the nearest centre
-    distance: npt.NDArray[np.float64]
-    runner_up: npt.NDArray[np.intp] | None  # None when the model has a single segment
-    runner_up_distance: npt.NDArray[np.float64] | None
-    relative_margin: npt.NDArray[np.float64] | None  # (d2 - d1) / d2, computed once here
-    features: npt.NDArray[np.float64]  # (n, n_features): the model's features, in its order
-    warnings: list[list[str]]
-    segment_counts: dict[int, int]
-    warning_counts: dict[str, int]
 
 
 @dataclass
@@ -252,41 +228,12 @@ class Segmenter:
     def place(self, columns: Mapping[str, Sequence[Any]]) -> Placement:
         """Place learners given as raw columns (``RAW_FIELDS``, n values each), all at once.
 
-        Cleaning, features, distances, nearest and runner-up centres are numpy over the columns;
-        warnings are formatted once per distinct sentence. Every ``ctc`` must be positive
-        (validated at the edge): ``ValueError`` otherwise.
+        :func:`training.runtime.placement.place`, the one batch implementation (``python -m
+        training assign`` runs it too): cleaning, features, distances, nearest and runner-up
+        centres are numpy over the columns; warnings are formatted once per distinct sentence.
+        Every ``ctc`` must be positive (validated at the edge): ``ValueError`` otherwise.
         """
-        model = self.model
-        clean, values = model.featurize(columns, FALLBACK_FLAGS)
-        if not np.all(clean.valid):
-            raise ValueError("ctc must be a positive number for a learner to be placed.")
-        x = model.matrix(values)
-        found = model.nearest(x)
-        nearest = found.nearest
-        warnings = describe_rows(clean, columns)
-        counts = {name: int(np.count_nonzero(clean.touched[name])) for name in WARNING_RULES}
-        for name, mask in fallback_masks(clean, values).items():
-            warned = np.flatnonzero(mask).tolist()
-            counts[name] = len(warned)
-            for i in warned:
-                warnings[i].append(FALLBACKS[name])
-        return Placement(
-            nearest=nearest,
-            distance=found.distance,
-            runner_up=found.runner_up,
-            runner_up_distance=found.runner_up_distance,
-            relative_margin=found.relative_margin,
-            features=x,
-            warnings=warnings,
-            segment_counts=dict(
-                zip(
-                    model.segment_ids.tolist(),
-                    np.bincount(nearest, minlength=len(model.segment_ids)).tolist(),
-                    strict=True,
-                )
-            ),
-            warning_counts=counts,
-        )
+        return place(self.model, columns)
 
     def assignments(self, placed: Placement) -> list[Assignment]:
         """One :class:`Assignment` per placed learner, in order (``render_batch`` writes the

@@ -165,16 +165,24 @@ class EngineFreeSegmenter:
 
     # ------------------------------------------------------------------------ many learners
     def featurize(
-        self, columns: Mapping[str, Sequence[Any]], extra: Sequence[str] = ()
+        self,
+        columns: Mapping[str, Sequence[Any]],
+        extra: Sequence[str] = (),
+        history: Mapping[str, Any] | None = None,
     ) -> tuple[CleanRows, dict[str, Any]]:
         """Clean raw columns (``RAW_FIELDS``, n values each) and compute the model's features.
 
         ``extra`` names features wanted besides the model's (the fallback flags the service's
-        warnings read). Returns the cleaned rows and the feature columns.
+        warnings read); ``history`` may hold ``n_records`` and ``ctc_growth`` columns (learners
+        collapsed from several rows; by default one record, no growth). Returns the cleaned rows
+        and the feature columns.
         """
         clean = apply_rules(columns, self.rules, ARRAY)
         names = tuple(dict.fromkeys((*self.features, *extra)))
-        return clean, compute_features(clean_columns(clean), self.tables, ARRAY, names)
+        cleaned = clean_columns(clean)
+        if history is not None:
+            cleaned.update(history)
+        return clean, compute_features(cleaned, self.tables, ARRAY, names)
 
     def matrix(self, features: Mapping[str, Any]) -> FloatMatrix:
         """Stack feature columns (name -> array of n) into the (n, n_features) model matrix."""
