@@ -76,6 +76,8 @@ async def assign_batch_body(
         indices = valid[start : start + chunk]
         placed = segmenter.place(learner_columns([items[i] for i in indices]))
         metrics.observe_placement(placed)
+        if segmenter.drift is not None:
+            segmenter.drift.observe_placement(placed)
         parts.append((placed, indices))
     errors = {
         i: {"index": i, "error": describe_item_error(item)}

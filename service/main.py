@@ -76,7 +76,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
-    app.state.holder = ModelHolder(settings.model_dir, metrics)
+    app.state.holder = ModelHolder(
+        settings.model_dir, metrics, drift_window=settings.drift_window if settings.drift else None
+    )
 
     app.add_middleware(RequestContextMiddleware, metrics=metrics, body_limit=settings.body_limit)
     app.add_exception_handler(HTTPException, _http_error)

@@ -383,6 +383,52 @@ class ModelInfo(BaseModel):
     pipeline_check: PipelineCheck
 
 
+Verdict = Literal["stable", "moderate", "major", "no_data"]
+
+
+class FeatureDrift(BaseModel):
+    """One model feature: its PSI against the training population, and what that means."""
+
+    feature: str
+    psi: float | None = Field(
+        description="Population stability index of the placements counted (over the training "
+        "deciles); None before any placement."
+    )
+    verdict: Verdict = Field(description="below 0.1 stable, 0.1-0.25 moderate, 0.25+ major.")
+
+
+class SegmentShare(BaseModel):
+    """One segment: its share of the training learners and of the placements counted."""
+
+    segment_id: int
+    training_share: float
+    served_share: float | None = Field(description="None before any placement.")
+
+
+class DriftFigures(BaseModel):
+    """Drift figures of a set of placements (the window, or everything since start)."""
+
+    count: int = Field(description="Placements counted.")
+    verdict: Verdict = Field(description="The worst feature's verdict.")
+    features: list[FeatureDrift]
+    segments: list[SegmentShare]
+
+
+class DriftBands(BaseModel):
+    moderate: float
+    major: float
+
+
+class DriftInfo(BaseModel):
+    """Drift of the learners placed by this process since the model was loaded."""
+
+    model_version: str
+    window_size: int = Field(description="Latest placements the window covers (at most).")
+    bands: DriftBands
+    window: DriftFigures
+    since_start: DriftFigures
+
+
 class ReloadRequest(BaseModel):
     """Which version to load; none = the one ``LATEST`` names."""
 

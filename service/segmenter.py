@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from service.drift import DriftMonitor
 from service.unpickle import load_allowed
 from training.runtime.artifacts import (
+    DRIFT_JSON,
     PROBES_JSON,
     PROFILES_JSON,
     SEGMENTER_JOBLIB,
@@ -35,6 +37,7 @@ from training.runtime.artifacts import (
     verify_model,
 )
 from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.drift import DriftReference
 from training.runtime.features import FALLBACK_FLAGS, learner_features
 from training.runtime.placement import Placement, place
 from training.runtime.segmenter import HIGH, EngineFreeSegmenter, relative_margin
@@ -99,6 +102,10 @@ class Segmenter:
     profiles: list[dict[str, Any]]
     coarse_profiles: list[dict[str, Any]]
     pipeline_check: dict[str, int] = field(default_factory=dict)
+    #: The training population's bins and shares (None for a model trained before drift.json).
+    drift_reference: DriftReference | None = None
+    #: The counts of this model's placements (None when drift tracking is off or impossible).
+    drift: DriftMonitor | None = None
     _names: dict[int, str] = field(init=False, repr=False)
     _ids: tuple[list[int], list[int]] = field(init=False, repr=False)
     _version: str = field(init=False, repr=False)
@@ -113,12 +120,16 @@ class Segmenter:
 
     # ------------------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, model_dir: Path, version: str | None = None) -> Segmenter:
+    def load(
+        cls, model_dir: Path, version: str | None = None, *, drift_window: int | None = None
+    ) -> Segmenter:
         """Resolve (``LATEST`` unless ``version``), verify, unpickle, cross-check and load.
 
-        Raises ``ArtifactError`` with one clear sentence when there is no model, a file does not
-        match its SHA-256, the libraries differ in major.minor, the joblib file names anything
-        outside the allow-list, or the pipeline and the JSON model disagree.
+        With ``drift_window``, placements are counted for drift over that many (see
+        :mod:`service.drift`), when the model has a drift reference. Raises ``ArtifactError``
+        with one clear sentence when there is no model, a file does not match its SHA-256, the
+        libraries differ in major.minor, the joblib file names anything outside the
+        allow-list, or the pipeline, the JSON model and the drift reference disagree.
         """
         folder = resolve_model(model_dir, version)
         manifest = verify_model(folder)
@@ -138,6 +149,16 @@ class Segmenter:
         )
         check = _check_pipeline(pipeline, kernel, exported, document(PROBES_JSON))
         profiles = document(PROFILES_JSON)
+        reference = (
+            _drift_reference(document(DRIFT_JSON), kernel, folder.name)
+            if DRIFT_JSON in manifest["files"]
+            else None
+        )
+        monitor = (
+            DriftMonitor(reference, kernel.segment_ids.tolist(), drift_window)
+            if reference is not None and drift_window is not None
+            else None
+        )
         return cls(
             folder=folder,
             manifest=manifest,
@@ -145,6 +166,8 @@ class Segmenter:
             profiles=list(profiles["segments"]),
             coarse_profiles=list(profiles.get("coarse", [])),
             pipeline_check=check,
+            drift_reference=reference,
+            drift=monitor,
         )
 
     @property
@@ -324,6 +347,25 @@ class Segmenter:
     def ids(self, level: str = "segment") -> list[int]:
         source = self.coarse_profiles if level == "coarse" else self.profiles
         return sorted(int(p["id"]) for p in source)
+
+
+def _drift_reference(doc: Any, kernel: EngineFreeSegmenter, version: str) -> DriftReference:
+    """The model's drift reference; refused with a sentence when it is not the model's."""
+    try:
+        reference = DriftReference.from_dict(doc)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(
+            f"Model {version} cannot be served: {DRIFT_JSON} is not usable ({exc}). Retrain it "
+            "with this learnseg."
+        ) from None
+    if reference.features != kernel.features or sorted(reference.segment_ids) != sorted(
+        kernel.segment_ids.tolist()
+    ):
+        raise ArtifactError(
+            f"{DRIFT_JSON} and {SEGMENTER_JSON} describe different models (features or segment "
+            "ids differ); the model is refused."
+        )
+    return reference
 
 
 def _kernel_from_joblib(

@@ -106,6 +106,7 @@ EXPECTED_FILES = {
     "segmenter.json",
     "probes.json",
     "profiles.json",
+    "drift.json",
     "report.html",
     "plots/elbow.png",
     "plots/dendrogram.png",

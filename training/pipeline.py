@@ -35,6 +35,7 @@ from training.publish import (
     publish_model,
     select_probes,
 )
+from training.runtime.drift import fit_reference
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -264,6 +265,7 @@ def run(
         map_labels=labels[sample],
         low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
+        drift=fit_reference(features, x, labels, sorted(int(i) for i in ids)),
     )
     with clock.step("write", "Writing artifacts, plots and report"):
         fields = manifest_fields(

@@ -57,6 +57,7 @@ from training.spark.model import (
     HIERARCHY_METHOD,
     SWEEP_SILHOUETTE,
     SparkModel,
+    drift_reference,
     evaluation_sample,
     fit_best,
     fit_bisecting,
@@ -215,6 +216,10 @@ def train(
             members.setdefault(group, []).append(seg)
         macro = coarse_profiles_from_figures(group_figures(grouped, "coarse"), population, members)
         grouped.unpersist()
+    with clock.step("drift", "Drift reference: decile bins and segment shares (Spark)"):
+        drift = drift_reference(
+            data.learners, features, {int(i): int(n) for i, n in enumerate(public_sizes)}
+        )
 
     metrics: dict[str, Any] = {
         "sweep": sweep.to_dict(),
@@ -266,6 +271,7 @@ def train(
         map_labels=sample_labels[rows],
         low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
+        drift=drift,
     )
     java = java_version()
     with clock.step("write", "Writing artifacts, plots and report"):
