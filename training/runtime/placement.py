@@ -46,7 +46,7 @@ LIMITS = Limits()
 _YEARS = ("orgyear", "ctc_updated_year")
 
 
-def learner_errors(columns: Mapping[str, Sequence[Any]]) -> list[str | None]:
+def learner_errors(columns: Mapping[str, Any]) -> list[str | None]:
     """Why each row cannot be placed (None when it can), as the service words it.
 
     Parameters
@@ -126,7 +126,7 @@ class Placement:
 
 def place(
     model: EngineFreeSegmenter,
-    columns: Mapping[str, Sequence[Any]],
+    columns: Mapping[str, Any],
     history: Mapping[str, Any] | None = None,
 ) -> Placement:
     """Place learners given as raw columns, all at once, on the numpy backend.
@@ -135,7 +135,7 @@ def place(
     ----------
     model : EngineFreeSegmenter
         The model (its frozen rules, peer tables and centres).
-    columns : mapping of str to sequence, each of length n
+    columns : mapping of str to sequence or ndarray, each of length n
         ``RAW_FIELDS``; every ``ctc`` must be positive (see :func:`learner_errors`).
     history : mapping, optional
         ``n_records`` and ``ctc_growth`` arrays of length n, for learners collapsed from several

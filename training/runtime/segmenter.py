@@ -166,7 +166,7 @@ class EngineFreeSegmenter:
     # ------------------------------------------------------------------------ many learners
     def featurize(
         self,
-        columns: Mapping[str, Sequence[Any]],
+        columns: Mapping[str, Any],
         extra: Sequence[str] = (),
         history: Mapping[str, Any] | None = None,
     ) -> tuple[CleanRows, dict[str, Any]]:
