@@ -202,6 +202,8 @@ def service_settings(model_dir: Path, **overrides: Any) -> ServiceSettings:
         "max_body_bytes": None,
         "docs": True,
         "log_level": "info",
+        "drift": True,
+        "drift_window": 100_000,
     }
     values.update(overrides)
     return ServiceSettings(**values)

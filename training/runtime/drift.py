@@ -136,11 +136,11 @@ class DriftReference:
     segment_shares: tuple[float, ...]
     learners: int
     # Where each feature's bins start in the flat bin index, and the segment id -> slot map.
-    _offsets: tuple[int, ...] = field(init=False, repr=False)
-    _starts: tuple[int, ...] = field(init=False, repr=False)
-    _edge_arrays: tuple[npt.NDArray[np.float64], ...] = field(init=False, repr=False)
-    _slots: dict[int, int] = field(init=False, repr=False)
-    _slot_table: IntArray = field(init=False, repr=False)
+    _offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _edge_arrays: tuple[npt.NDArray[np.float64], ...] = field(init=False, repr=False, compare=False)
+    _slots: dict[int, int] = field(init=False, repr=False, compare=False)
+    _slot_table: IntArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         d = len(self.features)
