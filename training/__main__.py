@@ -488,7 +488,7 @@ def assign(
     """
 
     def body() -> None:
-        from training.assign import assign_table, output_format
+        from training.assign import OutputError, assign_table, output_format
 
         if engine not in ("local", "spark"):
             raise UserError(f"--engine must be local or spark, not {engine!r}.")
@@ -496,7 +496,7 @@ def assign(
             raise UserError("--master applies to --engine spark.")
         try:
             kind = output_format(out)
-        except ValueError as exc:
+        except OutputError as exc:
             raise UserError(str(exc)) from None
         placing = _placement_model(model)
         settings = _settings(assign_chunk_rows=chunk_rows, spark_master=master)
@@ -520,7 +520,7 @@ def assign(
                         cache_dir=settings.cache_dir,
                         progress=progress,
                     )
-                except ValueError as exc:
+                except OutputError as exc:
                     raise UserError(str(exc)) from None
                 except OSError as exc:
                     raise UserError(f"Cannot write '{out}': {exc.strerror or exc}.") from None
@@ -544,12 +544,13 @@ def _assign_on_spark(placing: Any, data: str, out: Path, settings: TrainingSetti
         check_spark()
     except SparkUnavailable as exc:
         raise UserError(str(exc)) from None
+    from training.assign import OutputError
     from training.spark.assign import run as assign_spark  # imports pyspark: only once found
 
     with _step(f"Assigning {data} on Spark ({settings.spark_master})"):
         try:
             return assign_spark(placing, data, out, settings)
-        except ValueError as exc:
+        except OutputError as exc:
             raise UserError(str(exc)) from None
 
 

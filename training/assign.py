@@ -64,6 +64,7 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "OUTPUT_SUFFIXES",
     "AssignSummary",
+    "OutputError",
     "PlacementModel",
     "assign_columns",
     "assign_table",
@@ -186,7 +187,12 @@ def raw_arrays(frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
         if name in NUMERIC_COLUMNS:
             out[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            out[name] = column.to_numpy(dtype=object)
+            values = column.to_numpy(dtype=object)
+            missing = column.isna().to_numpy(dtype=bool)
+            if missing.any():  # NaN from a Parquet round trip; the array may be read-only
+                values = values.copy()
+                values[missing] = None
+            out[name] = values
     return out
 
 
@@ -272,13 +278,17 @@ def assign_columns(
 
 
 # ------------------------------------------------------------------------------------- writing
+class OutputError(ValueError):
+    """An output that cannot be written as asked; the message is one sentence."""
+
+
 def output_format(out: Path) -> str:
-    """``parquet``, ``csv`` or ``csv.gz`` by the name of ``out``; ValueError for another name."""
+    """``parquet``, ``csv`` or ``csv.gz`` by the name of ``out``; OutputError for another name."""
     name = out.name.lower()
     for suffix in sorted(OUTPUT_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix) and len(name) > len(suffix):
             return OUTPUT_SUFFIXES[suffix]
-    raise ValueError(f"Cannot write '{out}': name it .parquet, .pq, .csv or .csv.gz.")
+    raise OutputError(f"Cannot write '{out}': name it .parquet, .pq, .csv or .csv.gz.")
 
 
 class _Output:
@@ -401,12 +411,12 @@ def assign_table(
     ------
     training.data.DataError
         The source cannot be read (nothing is written).
-    ValueError
+    OutputError
         ``out`` has another extension, or is the source itself.
     """
     kind = output_format(out)
     if Path(str(source)).expanduser().resolve() == out.resolve():
-        raise ValueError(f"--out {out} is the table being read; write the answers elsewhere.")
+        raise OutputError(f"--out {out} is the table being read; write the answers elsewhere.")
     started = time.perf_counter()
     table = open_learner_chunks(source, chunk_rows=chunk_rows, cache_dir=cache_dir)
     output = _Output(out, kind)

@@ -199,7 +199,9 @@ class EngineFreeSegmenter:
         Computed from the differences (not the expanded square), so they match the one-learner
         path's ``math.dist`` to the last bits and never go negative.
         """
-        z = self.scaled(np.asarray(X, np.float64))
+        # C order whatever X's: einsum's summation order follows the layout, and a Fortran-ordered
+        # matrix (a DataFrame's to_numpy) would differ from a column_stack in the last bit.
+        z = np.ascontiguousarray(self.scaled(np.asarray(X, np.float64)))
         out: FloatMatrix = np.empty((z.shape[0], self.k), np.float64)
         for start in range(0, z.shape[0], _BLOCK_ROWS):
             diff = z[start : start + _BLOCK_ROWS, None, :] - self.centers[None, :, :]

@@ -27,7 +27,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
-from training.assign import AssignSummary, PlacementModel, assign_columns
+from training.assign import AssignSummary, OutputError, PlacementModel, assign_columns
 from training.config import TrainingSettings
 from training.data import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 from training.spark.data import _with_row_positions, read_learners
@@ -93,7 +93,7 @@ def assign(
     if local:
         final = Path(target.removeprefix("file://"))
         if final.resolve() == Path(source).expanduser().resolve():
-            raise ValueError(f"--out {out} is the table being read; write the answers elsewhere.")
+            raise OutputError(f"--out {out} is the table being read; write the answers elsewhere.")
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.part")
         try:
