@@ -479,6 +479,10 @@ def assign(
     chunk_rows: Annotated[
         int | None, typer.Option(min=1, help="Rows placed at once (local engine).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes placing chunks side by side (local; default 2)."),
+    ] = None,
 ) -> None:
     """Place every row of a learner table as the service would; rows out = rows in.
 
@@ -499,7 +503,9 @@ def assign(
         except OutputError as exc:
             raise UserError(str(exc)) from None
         placing = _placement_model(model)
-        settings = _settings(assign_chunk_rows=chunk_rows, spark_master=master)
+        settings = _settings(
+            assign_chunk_rows=chunk_rows, assign_workers=workers, spark_master=master
+        )
         if engine == "spark":
             if kind != "parquet":
                 raise UserError(f"--engine spark writes Parquet: name --out {out} .parquet.")
@@ -517,6 +523,7 @@ def assign(
                         placing,
                         chunk_rows=settings.assign_chunk_rows,
                         per_learner=per_learner,
+                        workers=settings.assign_workers,
                         cache_dir=settings.cache_dir,
                         progress=progress,
                     )

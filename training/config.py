@@ -201,6 +201,13 @@ class TrainingSettings(BaseSettings):
         description="Rows `assign` and `drift` read and place at once: memory is bounded by it "
         "(about 0.5 KB a row), not by the table.",
     )
+    assign_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Processes `assign` places chunks in, side by side (1: this process alone); "
+        "each holds the model and a chunk or two.",
+    )
 
     @model_validator(mode="after")
     def _check_ranges(self) -> TrainingSettings:

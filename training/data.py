@@ -76,7 +76,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import httpx
 import numpy as np
@@ -257,6 +257,30 @@ def read_learners_frame(
     return pd.DataFrame(columns, index=pd.RangeIndex(len(df)))
 
 
+@dataclass(frozen=True)
+class RawChunk:
+    """A chunk of a learner table as read, before the loader's rules (:func:`decode_chunk`).
+
+    Cheap to send to another process: ``data`` is an Arrow record batch (Parquet) or a frame of
+    strings (CSV).
+    """
+
+    data: Any
+    origin: str
+    first_row: int  # data rows of the table before this chunk
+    names: tuple[str, ...] | None = None  # a CSV header as written (duplicates kept)
+
+
+def decode_chunk(chunk: RawChunk) -> pd.DataFrame:
+    """A raw chunk in the loader's schema: :func:`read_learners_frame` with whole-table rows."""
+    data = chunk.data
+    frame = data if isinstance(data, pd.DataFrame) else data.to_pandas()
+    if chunk.names is not None and frame.shape[1] == len(chunk.names):
+        # pandas renames duplicate headers ('ctc', 'ctc.1'); check the names as written.
+        frame.columns = pd.Index(list(chunk.names), dtype=object)
+    return read_learners_frame(frame, origin=chunk.origin, first_row=chunk.first_row)
+
+
 @dataclass
 class LearnerChunks:
     """A learner table opened for reading chunk by chunk (see :func:`open_learner_chunks`).
@@ -269,14 +293,20 @@ class LearnerChunks:
         The local file read (the cached download for a URL).
     rows : int or None
         Data rows, when the format says so up front (Parquet); None for CSV.
-    chunks : iterator of DataFrame
-        Consecutive chunks in the loader's schema (:func:`read_learners_frame`), in row order.
+    raw : iterator of RawChunk
+        Consecutive chunks as read, in row order; :func:`decode_chunk` applies the loader's
+        rules to each (in this process or another).
     """
 
     origin: str
     path: Path
     rows: int | None
-    chunks: Iterator[pd.DataFrame]
+    raw: Iterator[RawChunk]
+
+    @property
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """The chunks in the loader's schema (:func:`read_learners_frame`), in row order."""
+        return map(decode_chunk, self.raw)
 
 
 def open_learner_chunks(
@@ -361,7 +391,7 @@ def _parquet_chunks(path: Path, origin: str, chunk_rows: int) -> LearnerChunks:
     if rows == 0:
         raise DataError(f"The learner table {origin} has no rows.")
 
-    def chunks() -> Iterator[pd.DataFrame]:
+    def chunks() -> Iterator[RawChunk]:
         done = 0
         batches = handle.iter_batches(
             batch_size=chunk_rows, columns=[names[p] for p in positions], use_threads=False
@@ -373,11 +403,10 @@ def _parquet_chunks(path: Path, origin: str, chunk_rows: int) -> LearnerChunks:
                 raise _not_parquet(path, origin, exc) from exc
             if batch is None:
                 return
-            frame = read_learners_frame(batch.to_pandas(), origin=origin, first_row=done)
-            done += len(frame)
-            yield frame
+            yield RawChunk(data=batch, origin=origin, first_row=done)
+            done += batch.num_rows
 
-    return LearnerChunks(origin=origin, path=path, rows=rows, chunks=chunks())
+    return LearnerChunks(origin=origin, path=path, rows=rows, raw=chunks())
 
 
 def _csv_chunks(path: Path, origin: str, head: bytes, chunk_rows: int) -> LearnerChunks:
@@ -395,7 +424,7 @@ def _csv_chunks(path: Path, origin: str, head: bytes, chunk_rows: int) -> Learne
         names = _read_csv_header(path, compression)
         match_columns(names)
 
-    def chunks() -> Iterator[pd.DataFrame]:
+    def chunks() -> Iterator[RawChunk]:
         with _csv_errors(origin):
             reader = pd.read_csv(
                 path,
@@ -417,17 +446,14 @@ def _csv_chunks(path: Path, origin: str, head: bytes, chunk_rows: int) -> Learne
                     raw = next(reader, None)
                 if raw is None:
                     break
-                if raw.shape[1] == len(names):
-                    raw.columns = pd.Index(names, dtype=object)
                 if len(raw) == 0:
                     continue
-                frame = read_learners_frame(raw, origin=origin, first_row=done)
-                done += len(frame)
-                yield frame
+                yield RawChunk(data=raw, origin=origin, first_row=done, names=tuple(names))
+                done += len(raw)
         if done == 0:
             raise DataError(f"The learner table {origin} has no rows.")
 
-    return LearnerChunks(origin=origin, path=path, rows=None, chunks=chunks())
+    return LearnerChunks(origin=origin, path=path, rows=None, raw=chunks())
 
 
 def download(url: str, cache_dir: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:

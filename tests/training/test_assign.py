@@ -387,3 +387,35 @@ def test_a_version_folder_and_its_models_folder_are_the_same_model(
     assert by_folder.version == by_version.version
     assert by_folder.names == by_version.names and by_folder.drift == by_version.drift
     assert math.isfinite(by_folder.model.confidence_threshold)
+
+
+def test_worker_processes_give_the_same_table_and_stop_cleanly(
+    service_model_dir: Path, tmp_path: Path
+) -> None:
+    """Chunks placed by two worker processes: the table one process writes, byte for byte in
+    content; a run interrupted in the middle stops its workers and leaves nothing."""
+    frame = _with_junk(read_learners_frame(generate_learners(rows=4_000, seed=6), origin="t"), 90)
+    source = write_learners(frame, tmp_path / "in.parquet")
+    placing = load_placement_model(service_model_dir)
+    folder = tmp_path / "out"
+    one = assign_table(source, folder / "one.parquet", placing, chunk_rows=500)
+    two = assign_table(source, folder / "two.parquet", placing, chunk_rows=500, workers=2)
+    assert one.rows_out == two.rows_out == len(frame) and one.errors == two.errors > 0
+    assert pq.read_table(folder / "one.parquet").equals(pq.read_table(folder / "two.parquet"))
+
+    def stop_after_two_chunks(label: str, rows: int, total: int | None) -> None:
+        seen.append(rows)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    seen: list[int] = []
+    with pytest.raises(KeyboardInterrupt):
+        assign_table(
+            source,
+            folder / "stopped.parquet",
+            placing,
+            chunk_rows=500,
+            workers=2,
+            progress=stop_after_two_chunks,
+        )
+    assert sorted(p.name for p in folder.iterdir()) == ["one.parquet", "two.parquet"]

@@ -97,11 +97,19 @@ def _floats(values: Sequence[Any]) -> npt.NDArray[np.float64]:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _too_long(name: str, values: Sequence[Any], limit: int) -> tuple[str, npt.NDArray[np.bool_]]:
+def _too_long(name: str, values: Any, limit: int) -> tuple[str, npt.NDArray[np.bool_]]:
+    message = f"{name}: String should have at most {limit} characters"
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    try:  # the usual case, no text over the limit, found at C speed
+        longest = max(map(len, filter(None, items)), default=0)
+    except TypeError:  # something that is not text: look row by row
+        longest = limit + 1
+    if longest <= limit:
+        return message, np.zeros(len(items), dtype=bool)
     mask = np.fromiter(
-        (isinstance(v, str) and len(v) > limit for v in values), dtype=bool, count=len(values)
+        (isinstance(v, str) and len(v) > limit for v in items), dtype=bool, count=len(items)
     )
-    return f"{name}: String should have at most {limit} characters", mask
+    return message, mask
 
 
 @dataclass(frozen=True, slots=True)

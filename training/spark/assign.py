@@ -14,6 +14,7 @@ This module imports pyspark at import time: import it only after
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -27,7 +28,13 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
-from training.assign import AssignSummary, OutputError, PlacementModel, assign_columns
+from training.assign import (
+    GC_THRESHOLD,
+    AssignSummary,
+    OutputError,
+    PlacementModel,
+    assign_columns,
+)
 from training.config import TrainingSettings
 from training.data import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 from training.spark.data import _with_row_positions, read_learners
@@ -133,6 +140,7 @@ def _answers(placing: PlacementModel) -> Any:
     """The ``mapInArrow`` function: raw Arrow batches in, answer batches out."""
 
     def answer(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        gc.set_threshold(max(GC_THRESHOLD, gc.get_threshold()[0]), *gc.get_threshold()[1:])
         for batch in batches:
             columns: dict[str, Any] = {}
             for name in REQUIRED_COLUMNS:
