@@ -4,8 +4,9 @@ For every table size (Parquet: 0.2M, 2M and 10M raw rows by default; CSV: 0.2M a
 child processes one after the other so each has its own peak RSS:
 
 - baseline: pyarrow reads the table and writes it back, streaming batches of the same size
-  (``ParquetFile.iter_batches`` -> ``ParquetWriter``; for CSV ``pyarrow.csv.open_csv`` ->
-  ``CSVWriter``): the floor of any tool that reads and writes such a table;
+  (``ParquetFile(pre_buffer=False).iter_batches`` -> ``ParquetWriter``, as the loader reads;
+  for CSV ``pyarrow.csv.open_csv`` -> ``CSVWriter``): the floor of any tool that reads and
+  writes such a table;
 - ``assign``: :func:`training.assign.assign_table` with the model of ``--model-dir``
   (verification, chunked reading with the loader's rules, the service's edge rules and
   placement, writing through a temporary file), timed from the call to the renamed output;
@@ -221,9 +222,10 @@ def _copy_with_pyarrow(source: Path, out: Path, chunk: int) -> int:
 
     rows = 0
     if source.suffix == ".parquet":
-        reader = pq.ParquetFile(source)
+        # As the loader reads (pre_buffer would keep the whole file in memory by the end).
+        reader = pq.ParquetFile(source, pre_buffer=False)
         with pq.ParquetWriter(out, reader.schema_arrow) as writer:
-            for batch in reader.iter_batches(batch_size=chunk):
+            for batch in reader.iter_batches(batch_size=chunk, use_threads=False):
                 writer.write_batch(batch)
                 rows += batch.num_rows
         return rows

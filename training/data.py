@@ -382,7 +382,8 @@ def _parquet_chunks(path: Path, origin: str, chunk_rows: int) -> LearnerChunks:
 
     unreadable = (pa.ArrowException, OSError, ValueError)
     try:
-        handle = pq.ParquetFile(path)
+        # pre_buffer (pyarrow's default) keeps what it read ahead: the whole file, by the end.
+        handle = pq.ParquetFile(path, pre_buffer=False)
         names = [str(name) for name in handle.schema_arrow.names]
         rows = int(handle.metadata.num_rows)
     except unreadable as exc:
