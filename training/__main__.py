@@ -481,7 +481,7 @@ def assign(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="Processes placing chunks side by side (local; default 2)."),
+        typer.Option(min=1, help="Processes placing chunks side by side (local; default 1)."),
     ] = None,
 ) -> None:
     """Place every row of a learner table as the service would; rows out = rows in.

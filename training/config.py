@@ -202,11 +202,12 @@ class TrainingSettings(BaseSettings):
         "(about 0.5 KB a row), not by the table.",
     )
     assign_workers: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=64,
-        description="Processes `assign` places chunks in, side by side (1: this process alone); "
-        "each holds the model and a chunk or two.",
+        description="Processes `assign` places chunks in, side by side (1: this process alone). "
+        "Each adds about 400 MB; on 2 cores shared with other jobs 2 were slower than 1 "
+        "(docs/benchmarks.md).",
     )
 
     @model_validator(mode="after")
