@@ -9,7 +9,7 @@ ROWS ?= 205843
 SEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-run lock run serve train report inspect synth test lint format bench docker docker-run clean
+.PHONY: help install install-run lock run serve train report inspect synth test lint format bench bench-assign docker docker-run clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench: install ## Benchmarks (tables on stdout; results go to docs/benchmarks.md
 	$(PY) bench/data.py
 	$(PY) bench/train.py
 	$(PY) bench/clustering.py
+
+bench-assign: install ## Bulk assignment against pyarrow on 0.2M/2M/10M rows (tables kept in /tmp)
+	$(PY) bench/assign.py
 
 docker: ## Build the image (models mounted at run time; BAKE_MODELS=true bakes models/LATEST in)
 	docker build -t learnseg $(if $(BAKE_MODELS),--build-arg BAKE_MODELS=$(BAKE_MODELS)) .

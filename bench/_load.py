@@ -164,10 +164,13 @@ class BenchServer:
         log_level: str = "info",
         ready_timeout: float = 120,
         wait: bool = True,
+        server_args: Sequence[str] = (),
     ) -> None:
         """`wait=False`: entering only starts the process; call :meth:`wait_ready` before use
-        (the caller can prepare its requests while the server imports and loads its model)."""
+        (the caller can prepare its requests while the server imports and loads its model).
+        `server_args` go to ``bench/_server.py`` (``--drift off``)."""
         self.wait = wait
+        self.server_args = tuple(server_args)
         self.model_dir = model_dir
         self.log_level = log_level
         self.ready_timeout = ready_timeout
@@ -194,6 +197,7 @@ class BenchServer:
                     str(self.port),
                     "--log-level",
                     self.log_level,
+                    *self.server_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

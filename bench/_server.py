@@ -71,6 +71,9 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log-level", choices=get_args(LogLevel), default="info")
+    parser.add_argument(
+        "--drift", choices=["on", "off"], default="on", help="Drift tracking (default: on)."
+    )
     args = parser.parse_args()
     # Every setting explicit, so no LEARNSEG_* variable of the caller changes what is measured.
     settings = ServiceSettings(
@@ -87,6 +90,8 @@ def main() -> None:
         docs=True,
         explorer=True,
         log_level=args.log_level,
+        drift=args.drift == "on",
+        drift_window=100_000,
     )
     # The same uvicorn options as `python -m service` with one worker.
     uvicorn.run(

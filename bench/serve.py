@@ -16,12 +16,19 @@ route's work, per learner, against pydantic's validation of the same learner as 
 Learners: the seeded synthetic default's rows (clean ones and its own junk) plus 5 % explicitly
 junk ones. Prints one table; ratios are against the baseline of the same run.
 
+With ``--drift-cost``, instead: the cost of drift tracking (issue 14). Two servers, drift on and
+drift off (``LEARNSEG_DRIFT``), take turns on (b) and (d), in ``--rounds`` rounds whose order
+alternates (on off, off on, ...); the table gives each one's learners/s and learners per
+CPU-second and the ratio on / off (target: >= 0.95), then, in process, the counting itself
+per learner (``DriftMonitor.observe_one`` / ``observe_placement``) against the placement.
+
 Each endpoint's ``--duration`` is split into ``--rounds`` interleaved pieces (a b c d a b c d),
 and after each piece the server is left to finish what it had queued before the next starts.
 Besides requests/s, the table gives the server's share of a core and learners per CPU-second of
 the server: on cores shared with other jobs, the ratio of those is the steadier one.
 
     .venv/bin/python bench/serve.py [--model-dir models] [--duration 10] [--connections 32]
+    .venv/bin/python bench/serve.py --drift-cost [--duration 20] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -69,6 +76,8 @@ SINGLE_RATIO_TARGET = 0.8  # (b) / (a), requests/s
 BATCH_RATIO_TARGET = 0.5  # (d) / (c), learners/s
 BATCH_RATE_TARGET = 100_000  # (d), learners/s
 ASSIGN_TARGET_US = 25.0  # Segmenter.assign, per learner
+# Target of issue 14: drift tracking costs at most 5 % of /segment and /segment/batch.
+DRIFT_RATIO_TARGET = 0.95
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,11 @@ def main() -> int:
     parser.add_argument("--tool", choices=get_args(Tool), default="auto")
     parser.add_argument("--log-level", default="info", help="The server's (default: info).")
     parser.add_argument("--skip-http", action="store_true", help="In-process rows only.")
+    parser.add_argument(
+        "--drift-cost",
+        action="store_true",
+        help="Measure drift tracking instead: drift on against drift off, (b) and (d).",
+    )
     args = parser.parse_args()
     problem = missing_model(args.model_dir)
     if problem is not None:
@@ -119,10 +133,14 @@ def main() -> int:
     rows: list[Row] = []
     failures = 0
     tool = pick_tool(args.tool)
-    if not args.skip_http:
+    if args.drift_cost:
+        rows, failures = _measure_drift_cost(args, tool, singles, batches)
+        rows += _measure_drift_in_process(args.model_dir, singles, batches[0])
+    elif not args.skip_http:
         http_rows, failures = _measure_http(args, tool, singles, batches)
         rows += http_rows
-    rows += _measure_in_process(args.model_dir, singles, batches[0])
+    if not args.drift_cost:
+        rows += _measure_in_process(args.model_dir, singles, batches[0])
 
     segmenter = Segmenter.load(args.model_dir)
     warned = sum(bool(segmenter.assign(x).warnings) for x in _raws(singles))
@@ -207,6 +225,109 @@ def _measure_http(
         ),
     ]
     return rows, sum(r.failures for r in (a, b, c, d))
+
+
+def _measure_drift_cost(
+    args: argparse.Namespace, tool: str, singles: list[bytes], batches: list[bytes]
+) -> tuple[list[Row], int]:
+    """(b) and (d) on two servers, drift on and drift off, taking turns; ratios on / off."""
+    n, conns = args.batch_size, args.connections
+    specs = [
+        LoadSpec("(b) POST /segment", "/segment", singles, conns),
+        LoadSpec(f"(d) POST /segment/batch ({n:,})", "/segment/batch", batches, conns, n),
+    ]
+    modes = ("on", "off")
+    runs: dict[tuple[int, str], list[LoadResult]] = {(k, m): [] for k in range(2) for m in modes}
+    cpu = dict.fromkeys(runs, 0.0)
+    piece = args.duration / args.rounds
+    level = args.log_level
+    with (
+        BenchServer(args.model_dir, log_level=level, server_args=["--drift", "on"]) as on,
+        BenchServer(args.model_dir, log_level=level, server_args=["--drift", "off"]) as off,
+    ):
+        servers = {"on": on, "off": off}
+        for server in (on, off):
+            for spec in specs:
+                _check_once(server.url, spec)
+                if args.warmup > 0:
+                    run_loads(server.url, [spec], args.warmup, args.tool)
+            wait_idle(server.pid)
+        for r in range(args.rounds):
+            order = modes if r % 2 == 0 else modes[::-1]
+            for k, spec in enumerate(specs):
+                for mode in order:
+                    server = servers[mode]
+                    cpu0 = cpu_seconds(server.pid)
+                    runs[k, mode] += run_loads(server.url, [spec], piece, args.tool)
+                    wait_idle(server.pid)
+                    cpu[k, mode] += cpu_seconds(server.pid) - cpu0
+        drift = httpx.get(on.url + "/model/drift", timeout=10).json()["since_start"]["count"]
+        if drift <= 0 or httpx.get(off.url + "/model/drift", timeout=10).status_code != 404:
+            raise RuntimeError("The drift-on server counted nothing, or drift-off counts.")
+    rows: list[Row] = []
+    failures = 0
+    for k, spec in enumerate(specs):
+        merged = {m: merge_results(runs[k, m]) for m in modes}
+        served = {m: merged[m].requests + conns * args.rounds for m in modes}
+        per_cpu = {m: served[m] * spec.items / cpu[k, m] for m in modes}
+        ratio = merged["on"].learners_rate / merged["off"].learners_rate
+        cpu_ratio = per_cpu["on"] / per_cpu["off"]
+        for mode in ("off", "on"):
+            result = merged[mode]
+            failures += result.failures
+            rows.append(
+                Row(
+                    what=f"{spec.name}, drift {mode}",
+                    req_s=result.rate,
+                    learners_s=result.learners_rate,
+                    us_per_learner=1e6 / result.learners_rate if result.learners_rate else None,
+                    p50_ms=result.p50_ms,
+                    p99_ms=result.p99_ms,
+                    cpu=cpu[k, mode] / result.seconds * 100,
+                    per_cpu_s=per_cpu[mode],
+                    ratio="1.00 (baseline)" if mode == "off" else f"{ratio:.3f} x drift off",
+                    cpu_ratio="1.00" if mode == "off" else f"{cpu_ratio:.3f}",
+                    target="" if mode == "off" else f">= {DRIFT_RATIO_TARGET} x drift off",
+                    met=None if mode == "off" else min(ratio, cpu_ratio) >= DRIFT_RATIO_TARGET,
+                )
+            )
+    return rows, failures
+
+
+def _measure_drift_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> list[Row]:
+    """The counting alone, per learner, against the placement it follows (CPU time)."""
+    segmenter = Segmenter.load(model_dir, drift_window=100_000)
+    monitor = segmenter.drift
+    if monitor is None:
+        raise RuntimeError(f"The model in {model_dir} has no drift reference: retrain it.")
+    assignments = [segmenter.assign(raw) for raw in _raws(singles)]
+    columns = learner_columns(parse_batch(batch))
+    placed = segmenter.place(columns)
+    n = len(placed.nearest)
+
+    def observe_one() -> None:
+        for a in assignments:
+            monitor.observe_one(a.features.values(), a.segment_id)
+
+    raws = _raws(singles)
+    assign_us = _best_us(lambda: [segmenter.assign(raw) for raw in raws], len(raws))
+    place_us = _best_us(lambda: segmenter.place(columns), n)
+    one_us = _best_us(observe_one, len(assignments))
+    many_us = _best_us(lambda: monitor.observe_placement(placed), n)
+    return [
+        Row(what="in process: Segmenter.assign", us_per_learner=assign_us, ratio="1.00"),
+        Row(
+            what="in process: DriftMonitor.observe_one",
+            us_per_learner=one_us,
+            ratio=f"{one_us / assign_us:.3f} x assign",
+        ),
+        Row(what=f"in process: Segmenter.place ({n:,})", us_per_learner=place_us, ratio="1.00"),
+        Row(
+            what=f"in process: DriftMonitor.observe_placement ({n:,})",
+            us_per_learner=many_us,
+            ratio=f"{many_us / place_us:.3f} x place",
+        ),
+    ]
 
 
 def _check_once(url: str, spec: LoadSpec) -> None:

@@ -22,7 +22,8 @@ from service.config import ServiceSettings
 from service.metrics import ServiceMetrics
 from service.render import render_batch
 from service.schemas import Learner, describe_item_error, learner_columns, parse_batch
-from service.segmenter import Placement, Segmenter
+from service.segmenter import Segmenter
+from training.runtime.placement import Placement
 
 __all__ = ["answer_batch", "assign_batch_body", "batch_turn", "check_batch_size"]
 
@@ -75,6 +76,8 @@ async def assign_batch_body(
         indices = valid[start : start + chunk]
         placed = segmenter.place(learner_columns([items[i] for i in indices]))
         metrics.observe_placement(placed)
+        if segmenter.drift is not None:
+            segmenter.drift.observe_placement(placed)
         parts.append((placed, indices))
     errors = {
         i: {"index": i, "error": describe_item_error(item)}

@@ -89,6 +89,20 @@ class ServiceSettings(BaseSettings):
     )
     log_level: LogLevel = Field(default="info", description="Level of the service's logs.")
 
+    # --- drift (issue 14) ---------------------------------------------------------------------
+    drift: bool = Field(
+        default=True,
+        description="Count placements against the model's training bins (GET /model/drift, "
+        "learnseg_feature_psi); false turns the counting off.",
+    )
+    drift_window: int = Field(
+        default=100_000,
+        ge=10,
+        le=100_000_000,
+        description="Latest placements the drift window covers (counted in 10 blocks, so "
+        "between 90 % and 100 % of it); counts since start are kept besides.",
+    )
+
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:

@@ -97,7 +97,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
     app.state.admin_keys = tuple(key.encode("utf-8") for key in settings.admin_keys)
-    app.state.holder = ModelHolder(settings.model_dir, metrics)
+    app.state.holder = ModelHolder(
+        settings.model_dir, metrics, drift_window=settings.drift_window if settings.drift else None
+    )
 
     app.state.drain = Drain()
     app.add_middleware(

@@ -10,6 +10,11 @@
 - ``learnseg_batch_learners``: learners per batch request.
 - ``learnseg_model_info{version}`` (1 for the model being served) and ``learnseg_model_ready``
   (1 when a verified model is loaded); ``learnseg_reloads_total{outcome}``.
+- Drift (:mod:`service.drift`), set at each scrape from the drift window of the model being
+  served: ``learnseg_feature_psi{feature}`` (PSI against training; absent until a learner is
+  placed), ``learnseg_segment_share{segment,source}`` (``source="training"`` or ``"served"``)
+  and ``learnseg_drift_observed{scope}`` (placements counted, ``scope="window"`` or
+  ``"since_start"``). All absent when drift is off or the model has no drift reference.
 
 With several uvicorn workers each process has its own registry and a scrape sees one worker:
 run one worker per container (and scale containers) when the numbers matter.
@@ -22,7 +27,8 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.segmenter import Assignment, Placement
+from service.segmenter import Assignment, Segmenter
+from training.runtime.placement import Placement
 
 __all__ = ["CONTENT_TYPE", "RULE_KINDS", "ServiceMetrics", "warning_kind"]
 
@@ -129,6 +135,26 @@ class ServiceMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.feature_psi = Gauge(
+            "learnseg_feature_psi",
+            "Population stability index of each model feature over the drift window, against "
+            "the training population (0.1 moderate, 0.25 major).",
+            ["feature"],
+            registry=self.registry,
+        )
+        self.segment_share = Gauge(
+            "learnseg_segment_share",
+            "Share of learners per segment: of the training population (source=training) and "
+            "of the placements in the drift window (source=served).",
+            ["segment", "source"],
+            registry=self.registry,
+        )
+        self.drift_observed = Gauge(
+            "learnseg_drift_observed",
+            "Placements counted for drift: in the window (scope=window) and since start.",
+            ["scope"],
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._segment_children: dict[int, Any] = {}
         self._kind_children: dict[str, Any] = {}
@@ -182,6 +208,25 @@ class ServiceMetrics:
         if version is not None:
             self.model_info.labels(version).set(1)
         self.model_ready.set(0 if version is None else 1)
+
+    def observe_drift(self, segmenter: Segmenter | None) -> None:
+        """Set the drift gauges from the window of the model being served (cleared without)."""
+        for gauge in (self.feature_psi, self.segment_share, self.drift_observed):
+            gauge.clear()
+        if segmenter is None or segmenter.drift is None:
+            return
+        report = segmenter.drift.report(segmenter.version)
+        window = report["window"]
+        for feature in window["features"]:
+            if feature["psi"] is not None:
+                self.feature_psi.labels(feature["feature"]).set(feature["psi"])
+        for segment in window["segments"]:
+            label = str(segment["segment_id"])
+            self.segment_share.labels(label, "training").set(segment["training_share"])
+            if segment["served_share"] is not None:
+                self.segment_share.labels(label, "served").set(segment["served_share"])
+        self.drift_observed.labels("window").set(window["count"])
+        self.drift_observed.labels("since_start").set(report["since_start"]["count"])
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

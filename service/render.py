@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.segmenter import Assignment, Placement, Segmenter
+from service.segmenter import Assignment, Segmenter
+from training.runtime.placement import Placement
 from training.runtime.segmenter import HIGH, LOW
 
 __all__ = ["render_batch"]

@@ -27,6 +27,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.routing import APIRoute
 
 from service.batch import answer_batch
+from service.config import ServiceSettings
 from service.deps import (
     HolderDep,
     MetricsDep,
@@ -43,6 +44,7 @@ from service.schemas import (
     LEARNER_EXAMPLE,
     BatchRequest,
     BatchResponse,
+    DriftInfo,
     ErrorDetail,
     Learner,
     Level,
@@ -58,6 +60,7 @@ from service.schemas import (
     openapi_body,
     parse_learner,
 )
+from service.segmenter import Segmenter
 from service.state import ReloadError
 
 #: The OpenAPI operation id of each route, by its function's name: stable names a client
@@ -196,6 +199,8 @@ async def segment(request: Request) -> Response:
     learner = parse_learner(await request.body())
     assignment = segmenter.assign(learner.raw())
     request.app.state.metrics.observe_assignment(assignment)
+    if segmenter.drift is not None:
+        segmenter.drift.observe_one(assignment.features.values(), assignment.segment_id)
     return JSONBytes(orjson.dumps(assignment.to_dict()))
 
 
@@ -274,6 +279,31 @@ async def model_info(segmenter: SegmenterDep, settings: SettingsDep) -> dict[str
         **segmenter.info(),
         "limits": {"max_batch": settings.max_batch, "max_body_bytes": settings.body_limit},
     }
+
+
+@api.get(
+    "/model/drift",
+    tags=["model"],
+    response_model=DriftInfo,
+    responses={
+        404: {"model": ErrorDetail, "description": "Drift is not tracked for this model."},
+        **_NO_MODEL,
+    },
+)
+async def model_drift(segmenter: SegmenterDep, settings: SettingsDep) -> dict[str, Any]:
+    """PSI per feature and segment shares of the learners placed, against training."""
+    if segmenter.drift is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=_no_drift(segmenter, settings))
+    return segmenter.drift.report(segmenter.version)
+
+
+def _no_drift(segmenter: Segmenter, settings: ServiceSettings) -> str:
+    if not settings.drift:
+        return "Drift tracking is off (setting LEARNSEG_DRIFT=false)."
+    return (
+        f"Model {segmenter.version} was trained without a drift reference (drift.json): "
+        "retrain it to track drift."
+    )
 
 
 @api.post(
@@ -365,6 +395,7 @@ async def plot(
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
 )
-async def prometheus_metrics(metrics: MetricsDep) -> Response:
-    """Prometheus metrics: requests, latency, assignments, fallbacks, model version."""
+async def prometheus_metrics(metrics: MetricsDep, holder: HolderDep) -> Response:
+    """Prometheus metrics: requests, latency, assignments, fallbacks, model version, drift."""
+    metrics.observe_drift(holder.current.segmenter)
     return Response(metrics.render(), media_type=CONTENT_TYPE)

@@ -22,10 +22,14 @@ from pydantic_core import ErrorDetails
 
 from service.segmenter import Assignment
 from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.placement import LIMITS
 
-# Numbers are JSON numbers only (a string or a boolean is refused, not coerced), finite.
-Year = Annotated[float, Strict(), Field(ge=0, le=100_000)]
-Ctc = Annotated[float, Strict(), Field(gt=0, le=1e12)]
+# Numbers are JSON numbers only (a string or a boolean is refused, not coerced), finite. The
+# bounds are the runtime's (training.runtime.placement.LIMITS), which `python -m training
+# assign` checks table rows against too.
+Year = Annotated[float, Strict(), Field(ge=LIMITS.year_min, le=LIMITS.year_max)]
+Ctc = Annotated[float, Strict(), Field(gt=0, le=LIMITS.ctc_max)]
+Text = Annotated[str, Field(max_length=LIMITS.text_max)]
 Level = Literal["segment", "coarse"]
 
 LEARNER_EXAMPLE: dict[str, Any] = {
@@ -53,7 +57,7 @@ class Learner(BaseModel):
         json_schema_extra={"examples": [LEARNER_EXAMPLE]},
     )
 
-    company_hash: Annotated[str, Field(max_length=200)] | None = Field(
+    company_hash: Text | None = Field(
         default=None, description="Employer id (anonymised); unknown ones fall back to peers."
     )
     orgyear: Year | None = Field(
@@ -62,11 +66,11 @@ class Learner(BaseModel):
         "implausible years imputed, with a warning.",
     )
     ctc: Ctc = Field(description="Current yearly pay in INR (> 0, at most 1e12).")
-    job_position: Annotated[str, Field(max_length=200)] | None = Field(
+    job_position: Text | None = Field(
         default=None, description="Job title as the learner wrote it."
     )
     ctc_updated_year: Year | None = Field(default=None, description="Year ctc was last updated.")
-    email_hash: Annotated[str, Field(max_length=128)] | None = Field(
+    email_hash: Annotated[str, Field(max_length=LIMITS.email_max)] | None = Field(
         default=None,
         description="Learner id; accepted for convenience, never used, stored or logged.",
     )
@@ -533,6 +537,52 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
     library_versions: dict[str, str]
     pipeline_check: PipelineCheck
+
+
+Verdict = Literal["stable", "moderate", "major", "no_data"]
+
+
+class FeatureDrift(BaseModel):
+    """One model feature: its PSI against the training population, and what that means."""
+
+    feature: str
+    psi: float | None = Field(
+        description="Population stability index of the placements counted (over the training "
+        "deciles); None before any placement."
+    )
+    verdict: Verdict = Field(description="below 0.1 stable, 0.1-0.25 moderate, 0.25+ major.")
+
+
+class SegmentShare(BaseModel):
+    """One segment: its share of the training learners and of the placements counted."""
+
+    segment_id: int
+    training_share: float
+    served_share: float | None = Field(description="None before any placement.")
+
+
+class DriftFigures(BaseModel):
+    """Drift figures of a set of placements (the window, or everything since start)."""
+
+    count: int = Field(description="Placements counted.")
+    verdict: Verdict = Field(description="The worst feature's verdict.")
+    features: list[FeatureDrift]
+    segments: list[SegmentShare]
+
+
+class DriftBands(BaseModel):
+    moderate: float
+    major: float
+
+
+class DriftInfo(BaseModel):
+    """Drift of the learners placed by this process since the model was loaded."""
+
+    model_version: str
+    window_size: int = Field(description="Latest placements the window covers (at most).")
+    bands: DriftBands
+    window: DriftFigures
+    since_start: DriftFigures
 
 
 class ReloadRequest(BaseModel):

@@ -8,7 +8,8 @@ kernel, ``pipeline.predict``, the JSON model and the labels stored at training m
 probe learner of ``probes.json``; a disagreement refuses the model, as a hash mismatch does.
 
 Placing: the runtime kernel (:mod:`training.runtime`), on the scalar backend for one learner and
-on the numpy backend for a batch. Nothing here imports pandas or scikit-learn.
+on the numpy backend for a batch (:func:`training.runtime.placement.place`, which ``python -m
+training assign`` shares). Nothing here imports pandas or scikit-learn.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from service.drift import DriftMonitor
 from service.unpickle import load_allowed
 from training.runtime.artifacts import (
+    DRIFT_JSON,
     PROBES_JSON,
     PROFILES_JSON,
     SEGMENTER_JOBLIB,
@@ -34,13 +36,10 @@ from training.runtime.artifacts import (
     resolve_model,
     verify_model,
 )
-from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, describe_rows
-from training.runtime.features import (
-    FALLBACK_FLAGS,
-    FALLBACKS,
-    fallback_masks,
-    learner_features,
-)
+from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.drift import DriftReference
+from training.runtime.features import FALLBACK_FLAGS, learner_features
+from training.runtime.placement import Placement, place
 from training.runtime.segmenter import HIGH, EngineFreeSegmenter, relative_margin
 
 
@@ -93,26 +92,6 @@ class Assignment:
         return {key: getattr(self, key) for key in self.FIELDS}
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Learners placed at once on the numpy path; row i of every field is the i-th learner.
-
-    For the metrics, ``segment_counts`` says how many learners each segment id got, and
-    ``warning_counts`` how many each warning rule (a name of ``training.cleaning.WARNING_RULES``)
-    or peer-group fallback (a key of ``training.features.FALLBACKS``) warned.
-    """
-
-    nearest: npt.NDArray[np.intp]  # index of the nearest centre
-    distance: npt.NDArray[np.float64]
-    runner_up: npt.NDArray[np.intp] | None  # None when the model has a single segment
-    runner_up_distance: npt.NDArray[np.float64] | None
-    relative_margin: npt.NDArray[np.float64] | None  # (d2 - d1) / d2, computed once here
-    features: npt.NDArray[np.float64]  # (n, n_features): the model's features, in its order
-    warnings: list[list[str]]
-    segment_counts: dict[int, int]
-    warning_counts: dict[str, int]
-
-
 @dataclass
 class Segmenter:
     """A loaded, verified model: assignment, profiles and model information."""
@@ -124,6 +103,10 @@ class Segmenter:
     coarse_profiles: list[dict[str, Any]]
     pipeline_check: dict[str, int] = field(default_factory=dict)
     overview: dict[str, Any] = field(default_factory=dict)
+    #: The training population's bins and shares (None for a model trained before drift.json).
+    drift_reference: DriftReference | None = None
+    #: The counts of this model's placements (None when drift tracking is off or impossible).
+    drift: DriftMonitor | None = None
     _names: dict[int, str] = field(init=False, repr=False)
     _ids: tuple[list[int], list[int]] = field(init=False, repr=False)
     _version: str = field(init=False, repr=False)
@@ -138,12 +121,16 @@ class Segmenter:
 
     # ------------------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, model_dir: Path, version: str | None = None) -> Segmenter:
+    def load(
+        cls, model_dir: Path, version: str | None = None, *, drift_window: int | None = None
+    ) -> Segmenter:
         """Resolve (``LATEST`` unless ``version``), verify, unpickle, cross-check and load.
 
-        Raises ``ArtifactError`` with one clear sentence when there is no model, a file does not
-        match its SHA-256, the libraries differ in major.minor, the joblib file names anything
-        outside the allow-list, or the pipeline and the JSON model disagree.
+        With ``drift_window``, placements are counted for drift over that many (see
+        :mod:`service.drift`), when the model has a drift reference. Raises ``ArtifactError``
+        with one clear sentence when there is no model, a file does not match its SHA-256, the
+        libraries differ in major.minor, the joblib file names anything outside the
+        allow-list, or the pipeline, the JSON model and the drift reference disagree.
         """
         folder = resolve_model(model_dir, version)
         manifest = verify_model(folder)
@@ -163,6 +150,16 @@ class Segmenter:
         )
         check = _check_pipeline(pipeline, kernel, exported, document(PROBES_JSON))
         profiles = document(PROFILES_JSON)
+        reference = (
+            _drift_reference(document(DRIFT_JSON), kernel, folder.name)
+            if DRIFT_JSON in manifest["files"]
+            else None
+        )
+        monitor = (
+            DriftMonitor(reference, kernel.segment_ids.tolist(), drift_window)
+            if reference is not None and drift_window is not None
+            else None
+        )
         return cls(
             folder=folder,
             manifest=manifest,
@@ -171,6 +168,8 @@ class Segmenter:
             coarse_profiles=list(profiles.get("coarse", [])),
             pipeline_check=check,
             overview={key: profiles[key] for key in ("population", "summary") if key in profiles},
+            drift_reference=reference,
+            drift=monitor,
         )
 
     @property
@@ -255,41 +254,12 @@ class Segmenter:
     def place(self, columns: Mapping[str, Sequence[Any]]) -> Placement:
         """Place learners given as raw columns (``RAW_FIELDS``, n values each), all at once.
 
-        Cleaning, features, distances, nearest and runner-up centres are numpy over the columns;
-        warnings are formatted once per distinct sentence. Every ``ctc`` must be positive
-        (validated at the edge): ``ValueError`` otherwise.
+        :func:`training.runtime.placement.place`, the one batch implementation (``python -m
+        training assign`` runs it too): cleaning, features, distances, nearest and runner-up
+        centres are numpy over the columns; warnings are formatted once per distinct sentence.
+        Every ``ctc`` must be positive (validated at the edge): ``ValueError`` otherwise.
         """
-        model = self.model
-        clean, values = model.featurize(columns, FALLBACK_FLAGS)
-        if not np.all(clean.valid):
-            raise ValueError("ctc must be a positive number for a learner to be placed.")
-        x = model.matrix(values)
-        found = model.nearest(x)
-        nearest = found.nearest
-        warnings = describe_rows(clean, columns)
-        counts = {name: int(np.count_nonzero(clean.touched[name])) for name in WARNING_RULES}
-        for name, mask in fallback_masks(clean, values).items():
-            warned = np.flatnonzero(mask).tolist()
-            counts[name] = len(warned)
-            for i in warned:
-                warnings[i].append(FALLBACKS[name])
-        return Placement(
-            nearest=nearest,
-            distance=found.distance,
-            runner_up=found.runner_up,
-            runner_up_distance=found.runner_up_distance,
-            relative_margin=found.relative_margin,
-            features=x,
-            warnings=warnings,
-            segment_counts=dict(
-                zip(
-                    model.segment_ids.tolist(),
-                    np.bincount(nearest, minlength=len(model.segment_ids)).tolist(),
-                    strict=True,
-                )
-            ),
-            warning_counts=counts,
-        )
+        return place(self.model, columns)
 
     def assignments(self, placed: Placement) -> list[Assignment]:
         """One :class:`Assignment` per placed learner, in order (``render_batch`` writes the
@@ -382,6 +352,25 @@ class Segmenter:
     def ids(self, level: str = "segment") -> list[int]:
         source = self.coarse_profiles if level == "coarse" else self.profiles
         return sorted(int(p["id"]) for p in source)
+
+
+def _drift_reference(doc: Any, kernel: EngineFreeSegmenter, version: str) -> DriftReference:
+    """The model's drift reference; refused with a sentence when it is not the model's."""
+    try:
+        reference = DriftReference.from_dict(doc)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(
+            f"Model {version} cannot be served: {DRIFT_JSON} is not usable ({exc}). Retrain it "
+            "with this learnseg."
+        ) from None
+    if reference.features != kernel.features or sorted(reference.segment_ids) != sorted(
+        kernel.segment_ids.tolist()
+    ):
+        raise ArtifactError(
+            f"{DRIFT_JSON} and {SEGMENTER_JSON} describe different models (features or segment "
+            "ids differ); the model is refused."
+        )
+    return reference
 
 
 def _kernel_from_joblib(

@@ -45,10 +45,15 @@ class ReloadError(Exception):
 _PROBE = {"ctc": 1_000_000.0, "orgyear": 2016.0, "job_position": "Software Engineer"}
 
 
-def load_state(model_dir: Path, version: str | None = None) -> ModelState:
-    """Load and verify a model, and place a probe learner; never raises (keeps the reason)."""
+def load_state(
+    model_dir: Path, version: str | None = None, drift_window: int | None = None
+) -> ModelState:
+    """Load and verify a model, and place a probe learner; never raises (keeps the reason).
+
+    With ``drift_window``, the new model counts its placements for drift (a fresh count).
+    """
     try:
-        segmenter = Segmenter.load(model_dir, version)
+        segmenter = Segmenter.load(model_dir, version, drift_window=drift_window)
         segmenter.assign(_PROBE)
         segmenter.assign_batch([_PROBE])
         return ModelState(segmenter)
@@ -64,15 +69,18 @@ def load_state(model_dir: Path, version: str | None = None) -> ModelState:
 class ModelHolder:
     """Holds the current :class:`ModelState` of one app."""
 
-    def __init__(self, model_dir: Path, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, model_dir: Path, metrics: ServiceMetrics, drift_window: int | None = None
+    ) -> None:
         self.model_dir = model_dir
         self.metrics = metrics
+        self.drift_window = drift_window
         self.current = ModelState(None, "The service is starting: the model is not loaded yet.")
         self._lock = asyncio.Lock()
 
     def load(self, version: str | None = None) -> ModelState:
         """Load at start-up (blocking); whatever happens, the app starts."""
-        state = load_state(self.model_dir, version)
+        state = load_state(self.model_dir, version, self.drift_window)
         self._publish(state)
         if state.segmenter is None:
             log.warning("No model is being served: %s", state.reason)
@@ -89,7 +97,7 @@ class ModelHolder:
         """
         async with self._lock:
             previous = self.current
-            state = await run_in_threadpool(load_state, self.model_dir, version)
+            state = await run_in_threadpool(load_state, self.model_dir, version, self.drift_window)
             segmenter = state.segmenter
             if segmenter is None:
                 self.metrics.reloads.labels("failed").inc()

@@ -111,6 +111,7 @@ EXPECTED_FILES = {
     "segmenter.json",
     "probes.json",
     "profiles.json",
+    "drift.json",
     "report.html",
     "plots/elbow.png",
     "plots/dendrogram.png",
@@ -217,6 +218,8 @@ def service_settings(model_dir: Path, **overrides: Any) -> ServiceSettings:
         "max_body_bytes": None,
         "docs": True,
         "log_level": "info",
+        "drift": True,
+        "drift_window": 100_000,
     }
     values.update(overrides)
     return ServiceSettings(**values)

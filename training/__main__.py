@@ -19,7 +19,17 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from training.config import DEFAULT_ROWS, TrainingSettings
 
@@ -28,7 +38,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="training",
-    help="learnseg training: make, inspect and (later) segment the learner table.",
+    help="learnseg training: make, inspect and segment the learner table; place whole tables "
+    "and measure their drift.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -441,6 +452,243 @@ def report(
             console.print(f"Wrote {path}")
 
     _run(body)
+
+
+# ------------------------------------------------------------------------- assign and drift
+class _RowsPerSecond(ProgressColumn):
+    """Rows done and their rate (rich's own speed columns count bytes)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        rate = f"{speed:,.0f} rows/s" if speed else "- rows/s"
+        return Text(f"{int(task.completed):,} rows, {rate}")
+
+
+@contextmanager
+def _row_progress() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress bar on stderr with rows/s; yields the callback the runs report to."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        _RowsPerSecond(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(label: str, rows: int, total: int | None) -> None:
+            task = tasks.get(label)
+            if task is None:
+                task = tasks[label] = bar.add_task(label, total=total)
+            bar.update(task, advance=rows, total=total)
+
+        yield report
+
+
+def _placement_model(path: Path) -> Any:
+    from training.assign import load_placement_model
+    from training.runtime.artifacts import ArtifactError
+
+    try:
+        return load_placement_model(path)
+    except ArtifactError as exc:
+        raise UserError(str(exc)) from None
+
+
+@app.command()
+def assign(
+    model: Annotated[
+        Path, typer.Option(help="A model version folder, or a models folder (its LATEST).")
+    ],
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Path or http(s) URL of the table: CSV, CSV.gz or Parquet (with --engine "
+            "spark also a folder, a glob or an object-store path)."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Where the answers go: .parquet/.pq or .csv/.csv.gz (--engine spark: Parquet); "
+            "written under a temporary name and renamed when complete."
+        ),
+    ],
+    per_learner: Annotated[
+        bool,
+        typer.Option(
+            "--per-learner",
+            help="First collapse the rows of each email with the training rules (one row per "
+            "learner, with its record count).",
+        ),
+    ] = False,
+    engine: Annotated[str, typer.Option(help="local (default) or spark.")] = "local",
+    master: Annotated[
+        str | None, typer.Option(help="Spark master with --engine spark (default local[*]).")
+    ] = None,
+    chunk_rows: Annotated[
+        int | None, typer.Option(min=1, help="Rows placed at once (local engine).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes placing chunks side by side (local; default 1)."),
+    ] = None,
+) -> None:
+    """Place every row of a learner table as the service would; rows out = rows in.
+
+    Each output row holds the input's row number and email_hash, the segment, its name, the
+    macro-segment, the distance, the relative margin and confidence, the warnings and the
+    model version, or the error that keeps the row from being placed.
+    """
+
+    def body() -> None:
+        from training.assign import OutputError, assign_table, output_format
+
+        if engine not in ("local", "spark"):
+            raise UserError(f"--engine must be local or spark, not {engine!r}.")
+        if engine != "spark" and master is not None:
+            raise UserError("--master applies to --engine spark.")
+        try:
+            kind = output_format(out)
+        except OutputError as exc:
+            raise UserError(str(exc)) from None
+        placing = _placement_model(model)
+        settings = _settings(
+            assign_chunk_rows=chunk_rows, assign_workers=workers, spark_master=master
+        )
+        if engine == "spark":
+            if kind != "parquet":
+                raise UserError(f"--engine spark writes Parquet: name --out {out} .parquet.")
+            if per_learner:
+                raise UserError(
+                    "--per-learner runs on the local engine; drop --engine spark or --per-learner."
+                )
+            summary = _assign_on_spark(placing, data, out, settings)
+        else:
+            with _row_progress() as progress:
+                try:
+                    summary = assign_table(
+                        data,
+                        out,
+                        placing,
+                        chunk_rows=settings.assign_chunk_rows,
+                        per_learner=per_learner,
+                        workers=settings.assign_workers,
+                        cache_dir=settings.cache_dir,
+                        progress=progress,
+                    )
+                except OutputError as exc:
+                    raise UserError(str(exc)) from None
+                except OSError as exc:
+                    raise UserError(f"Cannot write '{out}': {exc.strerror or exc}.") from None
+        table = Table(title=f"Assigned with model {summary.model_version}", show_header=False)
+        table.add_row("rows read", f"{summary.rows_in:,}")
+        written = "rows written (learners)" if per_learner else "rows written"
+        table.add_row(written, f"{summary.rows_out:,}")
+        table.add_row("placed", f"{summary.placed:,}")
+        table.add_row("cannot be placed (see the error column)", f"{summary.errors:,}")
+        table.add_row("time", f"{summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s)")
+        table.add_row("output", str(summary.out))
+        console.print(table)
+
+    _run(body)
+
+
+def _assign_on_spark(placing: Any, data: str, out: Path, settings: TrainingSettings) -> Any:
+    from training.spark.session import SparkUnavailable, check_spark
+
+    try:
+        check_spark()
+    except SparkUnavailable as exc:
+        raise UserError(str(exc)) from None
+    from training.assign import OutputError
+    from training.spark.assign import run as assign_spark  # imports pyspark: only once found
+
+    with _step(f"Assigning {data} on Spark ({settings.spark_master})"):
+        try:
+            return assign_spark(placing, data, out, settings)
+        except OutputError as exc:
+            raise UserError(str(exc)) from None
+
+
+@app.command()
+def drift(
+    model: Annotated[
+        Path, typer.Option(help="A model version folder, or a models folder (its LATEST).")
+    ],
+    data: Annotated[
+        str, typer.Option(help="Path or http(s) URL of the new table (CSV, CSV.gz, Parquet).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """PSI per feature and segment shares of a new table against the model's training data.
+
+    The figures the service's GET /model/drift gives for the same learners. Exit code 1 when
+    any feature's PSI is major (0.25 or more), for cron jobs and pipelines.
+    """
+    from training.runtime.drift import MAJOR
+
+    def body() -> dict[str, Any]:
+        from training.assign import drift_table
+        from training.runtime.artifacts import ArtifactError
+
+        placing = _placement_model(model)
+        settings = _settings()
+        with _row_progress() if not as_json else _no_progress() as progress:
+            try:
+                return drift_table(
+                    data,
+                    placing,
+                    chunk_rows=settings.assign_chunk_rows,
+                    cache_dir=settings.cache_dir,
+                    progress=progress,
+                )
+            except ArtifactError as exc:
+                raise UserError(str(exc)) from None
+
+    report = _run(body)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_drift(report)
+    if any(feature["verdict"] == MAJOR for feature in report["features"]):
+        raise typer.Exit(code=1)
+
+
+@contextmanager
+def _no_progress() -> Iterator[Callable[[str, int, int | None], None]]:
+    yield lambda label, rows, total: None
+
+
+def _print_drift(report: dict[str, Any]) -> None:
+    features = Table(
+        title=f"Drift of {report['count']:,} placed rows against model {report['model_version']} "
+        f"({report['errors']:,} of {report['rows']:,} rows cannot be placed)"
+    )
+    features.add_column("feature")
+    features.add_column("PSI", justify="right")
+    features.add_column("verdict")
+    for feature in report["features"]:
+        psi = feature["psi"]
+        shown = "-" if psi is None else f"{psi:.4f}"
+        features.add_row(feature["feature"], shown, feature["verdict"])
+    console.print(features)
+    segments = Table(title="Segment shares")
+    segments.add_column("segment")
+    segments.add_column("training", justify="right")
+    segments.add_column("this table", justify="right")
+    for segment in report["segments"]:
+        served = segment["served_share"]
+        segments.add_row(
+            str(segment["segment_id"]),
+            f"{segment['training_share']:.1%}",
+            "-" if served is None else f"{served:.1%}",
+        )
+    console.print(segments)
+    console.print(
+        f"verdict: {report['verdict']} (PSI below 0.1 stable, 0.1-0.25 moderate, 0.25+ major)"
+    )
 
 
 def main() -> None:

@@ -226,6 +226,23 @@ class TrainingSettings(BaseSettings):
         '"org.apache.hadoop:hadoop-aws:3.4.1"} to read s3a:// paths.',
     )
 
+    # --- bulk assignment and drift (issue 14) --------------------------------------------------
+    assign_chunk_rows: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="Rows `assign` and `drift` read and place at once: memory is bounded by it "
+        "(about 0.5 KB a row), not by the table.",
+    )
+    assign_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes `assign` places chunks in, side by side (1: this process alone). "
+        "Each adds about 400 MB; on 2 cores shared with other jobs 2 were slower than 1 "
+        "(docs/benchmarks.md).",
+    )
+
     @model_validator(mode="after")
     def _check_ranges(self) -> TrainingSettings:
         if self.k_min >= self.k_max:

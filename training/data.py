@@ -74,8 +74,9 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import httpx
 import numpy as np
@@ -98,8 +99,10 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "TEXT_COLUMNS",
     "DataError",
+    "LearnerChunks",
     "download",
     "load_learners",
+    "open_learner_chunks",
     "read_learners_frame",
 ]
 
@@ -209,7 +212,9 @@ def load_learners(
     return frame
 
 
-def read_learners_frame(df: pd.DataFrame, *, origin: str = "frame") -> pd.DataFrame:
+def read_learners_frame(
+    df: pd.DataFrame, *, origin: str = "frame", first_row: int = 0
+) -> pd.DataFrame:
     """Apply the loader's schema check and NA/number rules to a raw in-memory table.
 
     Parameters
@@ -221,6 +226,9 @@ def read_learners_frame(df: pd.DataFrame, *, origin: str = "frame") -> pd.DataFr
         (numbers, ``None``, ``NaN``). It is not modified.
     origin : str, default="frame"
         What the table is, for messages (a path, a URL, "synthetic default").
+    first_row : int, default=0
+        Data rows of the table before this frame (a chunk of it), so messages give row numbers
+        of the whole table.
 
     Returns
     -------
@@ -241,10 +249,212 @@ def read_learners_frame(df: pd.DataFrame, *, origin: str = "frame") -> pd.DataFr
     for name, position in zip(REQUIRED_COLUMNS, positions, strict=True):
         raw = df.iloc[:, position]
         if name in NUMERIC_COLUMNS:
-            columns[name] = pd.Series(_numeric_values(raw, name), dtype="float64", copy=False)
+            values = _numeric_values(raw, name, first_row)
+            columns[name] = pd.Series(values, dtype="float64", copy=False)
         else:
-            columns[name] = pd.Series(_text_values(raw, name, origin), dtype=object, copy=False)
+            text = _text_values(raw, name, origin, first_row)
+            columns[name] = pd.Series(text, dtype=object, copy=False)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(df)))
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """A chunk of a learner table as read, before the loader's rules (:func:`decode_chunk`).
+
+    Cheap to send to another process: ``data`` is an Arrow record batch (Parquet) or a frame of
+    strings (CSV).
+    """
+
+    data: Any
+    origin: str
+    first_row: int  # data rows of the table before this chunk
+    names: tuple[str, ...] | None = None  # a CSV header as written (duplicates kept)
+
+
+def decode_chunk(chunk: RawChunk) -> pd.DataFrame:
+    """A raw chunk in the loader's schema: :func:`read_learners_frame` with whole-table rows."""
+    data = chunk.data
+    frame = data if isinstance(data, pd.DataFrame) else data.to_pandas()
+    if chunk.names is not None and frame.shape[1] == len(chunk.names):
+        # pandas renames duplicate headers ('ctc', 'ctc.1'); check the names as written.
+        frame.columns = pd.Index(list(chunk.names), dtype=object)
+    return read_learners_frame(frame, origin=chunk.origin, first_row=chunk.first_row)
+
+
+@dataclass
+class LearnerChunks:
+    """A learner table opened for reading chunk by chunk (see :func:`open_learner_chunks`).
+
+    Attributes
+    ----------
+    origin : str
+        The source, for messages.
+    path : Path
+        The local file read (the cached download for a URL).
+    rows : int or None
+        Data rows, when the format says so up front (Parquet); None for CSV.
+    raw : iterator of RawChunk
+        Consecutive chunks as read, in row order; :func:`decode_chunk` applies the loader's
+        rules to each (in this process or another).
+    """
+
+    origin: str
+    path: Path
+    rows: int | None
+    raw: Iterator[RawChunk]
+
+    @property
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """The chunks in the loader's schema (:func:`read_learners_frame`), in row order."""
+        return map(decode_chunk, self.raw)
+
+
+def open_learner_chunks(
+    source: str | Path,
+    *,
+    chunk_rows: int,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> LearnerChunks:
+    """Open a learner table to read it chunk by chunk, in memory bounded by the chunk.
+
+    The same sources, formats, schema check and NA/number rules as :func:`load_learners`; the
+    file is opened and its header (or Parquet schema) checked here, before any chunk is read, so
+    a wrong file fails before anything is written from it.
+
+    Parameters
+    ----------
+    source : str or Path
+        A local path or an http(s) URL (downloaded once into the cache, as by
+        :func:`load_learners`). CSV (optionally compressed) or Parquet.
+    chunk_rows : int
+        Rows per chunk (the last one may be shorter).
+    cache_dir : Path or None, default=None
+        Where a downloaded file is kept (None: the settings' default).
+    progress : bool, default=True
+        Show a download progress bar on stderr.
+    timeout : float, default=60.0
+        Seconds allowed for each network operation of a download.
+
+    Returns
+    -------
+    LearnerChunks
+        Whose ``chunks`` yields DataFrames of at most ``chunk_rows`` rows with exactly
+        :data:`REQUIRED_COLUMNS`; row numbers in messages count from the table's first row.
+
+    Raises
+    ------
+    DataError
+        As :func:`load_learners`, when opening or while reading a chunk (a value that is not a
+        number names its row in the whole table); a table without rows once read to the end.
+    """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1.")
+    if not str(source).strip():
+        raise DataError("No learner table given: the source is an empty string.")
+    url = _url_of(source)
+    if url is not None:
+        directory = cache_dir if cache_dir is not None else _default_cache_dir()
+        path = download(url, directory, progress=progress, timeout=timeout)
+        origin = f"{url} (cached at {path})"
+    else:
+        path = Path(source).expanduser()
+        origin = str(source)
+        _check_local_file(path, origin)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise DataError(
+            f"The learner table {origin} could not be opened ({exc.strerror or exc})."
+        ) from exc
+    if not head:
+        raise DataError(f"The learner table {origin} is empty (0 bytes).")
+    if head.startswith(_PARQUET_MAGIC) or path.suffix.lower() in _PARQUET_SUFFIXES:
+        return _parquet_chunks(path, origin, chunk_rows)
+    return _csv_chunks(path, origin, head, chunk_rows)
+
+
+def _parquet_chunks(path: Path, origin: str, chunk_rows: int) -> LearnerChunks:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    unreadable = (pa.ArrowException, OSError, ValueError)
+    try:
+        # pre_buffer (pyarrow's default) keeps what it read ahead: the whole file, by the end.
+        handle = pq.ParquetFile(path, pre_buffer=False)
+        names = [str(name) for name in handle.schema_arrow.names]
+        rows = int(handle.metadata.num_rows)
+    except unreadable as exc:
+        raise _not_parquet(path, origin, exc) from exc
+    positions = match_columns(names)  # read only the columns needed
+    if rows == 0:
+        raise DataError(f"The learner table {origin} has no rows.")
+
+    def chunks() -> Iterator[RawChunk]:
+        done = 0
+        batches = handle.iter_batches(
+            batch_size=chunk_rows, columns=[names[p] for p in positions], use_threads=False
+        )
+        while True:
+            try:
+                batch = next(batches, None)
+            except unreadable as exc:
+                raise _not_parquet(path, origin, exc) from exc
+            if batch is None:
+                return
+            yield RawChunk(data=batch, origin=origin, first_row=done)
+            done += batch.num_rows
+
+    return LearnerChunks(origin=origin, path=path, rows=rows, raw=chunks())
+
+
+def _csv_chunks(path: Path, origin: str, head: bytes, chunk_rows: int) -> LearnerChunks:
+    compression: _Compression
+    if head.startswith(_GZIP_MAGIC):
+        compression = "gzip"
+        head = _gunzip_head(path, origin)
+    elif path.suffix.lower() in _OTHER_COMPRESSION_SUFFIXES:
+        compression = "infer"
+        head = b""
+    else:
+        compression = None
+    _sniff_text(head, origin)
+    with _csv_errors(origin):
+        names = _read_csv_header(path, compression)
+        match_columns(names)
+
+    def chunks() -> Iterator[RawChunk]:
+        with _csv_errors(origin):
+            reader = pd.read_csv(
+                path,
+                sep=",",
+                header=0,
+                index_col=False,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                compression=compression,
+                encoding="utf-8",
+                chunksize=chunk_rows,
+            )
+        done = 0
+        with reader:
+            while True:
+                # Each chunk is read under the parser's error rules, never across a yield.
+                with _csv_errors(origin):
+                    raw = next(reader, None)
+                if raw is None:
+                    break
+                if len(raw) == 0:
+                    continue
+                yield RawChunk(data=raw, origin=origin, first_row=done, names=tuple(names))
+                done += len(raw)
+        if done == 0:
+            raise DataError(f"The learner table {origin} has no rows.")
+
+    return LearnerChunks(origin=origin, path=path, rows=None, raw=chunks())
 
 
 def download(url: str, cache_dir: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:
@@ -675,7 +885,7 @@ def _object_values(column: pd.Series) -> _ObjectArray:
     return values
 
 
-def _text_values(column: pd.Series, name: str, origin: str) -> _ObjectArray:
+def _text_values(column: pd.Series, name: str, origin: str, first_row: int = 0) -> _ObjectArray:
     """Python str or None; empty and whitespace-only fields become None, the rest verbatim."""
     values: _ObjectArray = _object_values(column)
     if _is_string_column(column):
@@ -684,7 +894,7 @@ def _text_values(column: pd.Series, name: str, origin: str) -> _ObjectArray:
         return values
     out = np.empty(len(values), dtype=object)
     for i, value in enumerate(values):
-        out[i] = _as_text(value, name, i, origin)
+        out[i] = _as_text(value, name, first_row + i, origin)
     return out
 
 
@@ -702,7 +912,7 @@ def _as_text(value: object, name: str, row: int, origin: str) -> str | None:
     return text if text.strip() else None
 
 
-def _numeric_values(column: pd.Series, name: str) -> _FloatArray:
+def _numeric_values(column: pd.Series, name: str, first_row: int = 0) -> _FloatArray:
     """float64 with NaN for missing; DataError listing values that are not finite numbers."""
     dtype = column.dtype
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
@@ -710,7 +920,7 @@ def _numeric_values(column: pd.Series, name: str) -> _FloatArray:
             column.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64, copy=True
         )
         if np.isinf(values).any():
-            _raise_bad_numbers(name, column.to_numpy(dtype=object), np.isinf(values))
+            _raise_bad_numbers(name, column.to_numpy(dtype=object), np.isinf(values), first_row)
         return values
     if _is_string_column(column):
         strings = column  # pandas' own (Arrow-backed) string methods: no Python loop
@@ -724,7 +934,7 @@ def _numeric_values(column: pd.Series, name: str) -> _FloatArray:
     values = np.array(parsed.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
     bad = ~missing & ~np.isfinite(values)
     if bad.any():
-        _raise_bad_numbers(name, _object_values(column), bad)
+        _raise_bad_numbers(name, _object_values(column), bad, first_row)
     return values
 
 
@@ -737,10 +947,12 @@ def _number_text(value: object) -> str | None:
     return str(value)  # 2018 -> '2018', 2018.0 -> '2018.0', True -> 'True' (refused)
 
 
-def _raise_bad_numbers(name: str, raw: _ObjectArray, bad: npt.NDArray[np.bool_]) -> None:
+def _raise_bad_numbers(
+    name: str, raw: _ObjectArray, bad: npt.NDArray[np.bool_], first_row: int = 0
+) -> None:
     rows = np.flatnonzero(bad)
     examples = ", ".join(
-        f"row {row + 1}: {_clip(str(raw[row]), 30)!r}" for row in rows[:_MAX_EXAMPLES]
+        f"row {first_row + row + 1}: {_clip(str(raw[row]), 30)!r}" for row in rows[:_MAX_EXAMPLES]
     )
     count = (
         "1 value that is not a number"

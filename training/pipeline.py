@@ -42,6 +42,7 @@ from training.publish import (
     publish_model,
     select_probes,
 )
+from training.runtime.drift import fit_reference
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -280,6 +281,7 @@ def run(
         low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
         leaf_segments=hierarchy.leaf_counts(labels, k),
+        drift=fit_reference(features, x, labels, sorted(int(i) for i in ids)),
     )
     with clock.step("write", "Writing artifacts, plots and report"):
         fields = manifest_fields(

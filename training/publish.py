@@ -31,6 +31,7 @@ from training.cleaning import CleaningReport
 from training.clustering import KChoice, match_segments
 from training.config import TrainingSettings
 from training.runtime.artifacts import (
+    DRIFT_JSON,
     LATEST_FILE,
     MANIFEST_DIGEST_KEY,
     MANIFEST_FILE,
@@ -48,6 +49,7 @@ from training.runtime.artifacts import (
     walk_files,
 )
 from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, CleaningRules, apply_rules
+from training.runtime.drift import DriftReference
 from training.runtime.features import FEATURE_COLUMNS, FeatureTables
 from training.runtime.segmenter import SEGMENTER_FORMAT, EngineFreeSegmenter
 
@@ -599,6 +601,8 @@ class ModelParts:
         confidence (see :func:`confidence_threshold`).
     centers : ndarray of shape (k, n_features)
         Centres in the scaled space, row i = public id i.
+    drift : DriftReference
+        The training population's decile bins per feature and segment shares (``drift.json``).
     leaf_segments : ndarray of shape (m, k) or None
         Learners of each public id in each leaf of ``linkage``, to colour the dendrogram by
         segment; None where the engine does not give them (a bisecting reference's leaves are
@@ -619,6 +623,7 @@ class ModelParts:
     map_labels: np.ndarray[Any, Any]
     low_confidence_quantile: float
     centers: np.ndarray[Any, Any]
+    drift: DriftReference
     leaf_segments: np.ndarray[Any, Any] | None = None
 
 
@@ -661,6 +666,7 @@ def publish_model(
         write_json(folder / SEGMENTER_JSON, segmenter_doc)
         write_json(folder / PROBES_JSON, probes)
         write_json(folder / PROFILES_JSON, profiles)
+        write_json(folder / DRIFT_JSON, parts.drift.to_dict())
         names = {s["id"]: s["name"] for s in profiles["segments"]}
         report.plot_dendrogram(
             folder / report.PLOTS["dendrogram"],

@@ -91,3 +91,23 @@ def test_the_deployment_matches_the_service_and_the_image() -> None:
     assert (
         docs["Service"]["spec"]["selector"] == docs["Deployment"]["spec"]["selector"]["matchLabels"]
     )
+
+
+def test_compose_mounts_files_that_exist_and_its_prometheus_config_checks(tmp_path: Path) -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    for service in compose["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert (DEPLOY / source).exists(), source
+    assert compose["services"]["prometheus"]["secrets"] == ["learnseg_api_key"]
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian's prometheus package; .ci/run installs it)")
+    config = tmp_path / "prometheus.yml"
+    key = tmp_path / "key"
+    key.write_text("a-client-key\n", encoding="utf-8")
+    text = (DEPLOY / "prometheus" / "compose-prometheus.yml").read_text(encoding="utf-8")
+    config.write_text(text.replace("/run/secrets/learnseg_api_key", str(key)), encoding="utf-8")
+    shutil.copy(DEPLOY / "prometheus" / "learnseg-rules.yml", tmp_path / "learnseg-rules.yml")
+    checked = _run(promtool, "check", "config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr

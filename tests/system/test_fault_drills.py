@@ -69,6 +69,7 @@ MODEL_ROUTES = [
     ("POST", "/segment/batch", {"learners": LEARNERS}),
     ("GET", "/segments", None),
     ("GET", "/model", None),
+    ("GET", "/model/drift", None),
 ]
 # A small, fast training run (~5 s) for the drills that run the training CLI.
 TRAIN_ENV = {

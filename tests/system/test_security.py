@@ -85,9 +85,9 @@ def _url(path: str) -> str:
 
 def test_every_operation_of_the_schema_but_health_needs_a_key(keyed: TestClient) -> None:
     operations = _operations(keyed)
-    assert len(operations) == 10
+    assert len(operations) == 11
     protected = [(m, p) for m, p in operations if not p.startswith(OPEN_PREFIXES)]
-    assert len(protected) == 8
+    assert len(protected) == 9
     for method, path in operations:
         url, body = _url(path), BODIES.get(path)
         if (method, path) not in protected:

@@ -29,6 +29,7 @@ from training.features import LearnerData, build_learner_data
 from training.model import build_pipeline
 from training.pipeline import TrainingResult
 from training.runtime import artifacts
+from training.runtime.drift import DriftReference, fit_reference
 from training.runtime.features import FEATURE_COLUMNS
 from training.spark import session as spark_session
 from training.spark.session import MIN_JAVA, java_version, quiet_pandas_warning, start_session
@@ -416,3 +417,76 @@ def test_old_java_is_one_sentence(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setattr(spark_session, "java_version", lambda: None)
     result = CliRunner().invoke(app, ["train", "--engine", "spark", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "found no Java runtime" in result.stderr
+
+
+# ----------------------------------------------------------------- assign and drift (issue 14)
+@needs_spark
+def test_drift_reference_equals_the_pandas_engine_s_bins(
+    trained: tuple[TrainingResult, Any], spark_learners: pd.DataFrame
+) -> None:
+    """drift.json of the Spark run: the deciles and bin shares fit_reference gives the same
+    learners' features, and the segment shares of Spark's own partition."""
+    reference = DriftReference.from_dict(
+        json.loads((trained[0].folder / artifacts.DRIFT_JSON).read_text(encoding="utf-8"))
+    )
+    features = list(reference.features)
+    expected = fit_reference(
+        features,
+        spark_learners[features].to_numpy(np.float64),
+        spark_learners["segment"].to_numpy(),
+        list(range(K)),
+    )
+    assert reference.learners == expected.learners == len(spark_learners)
+    for ours, theirs in zip(reference.edges, expected.edges, strict=True):
+        assert ours == pytest.approx(theirs, rel=1e-12)
+    for ours, theirs in zip(reference.shares, expected.shares, strict=True):
+        assert ours == pytest.approx(theirs, abs=2 / len(spark_learners))
+    assert reference.segment_shares == pytest.approx(expected.segment_shares, rel=1e-12)
+
+
+@needs_spark
+def test_assign_on_spark_equals_the_local_engine(
+    spark: Any, trained: tuple[TrainingResult, Any], tmp_path: Path
+) -> None:
+    """The same rows (synthetic, junk the service refuses, the genuine ones) placed by the
+    local engine and by --engine spark (mapInArrow on the runtime kernel): the same answers."""
+    from training.assign import assign_table, load_placement_model
+
+    rows = pd.concat(
+        [
+            generate_learners(rows=3_000, seed=21),
+            load_learners(REAL_ROWS, progress=False) if REAL_ROWS.exists() else None,
+            pd.DataFrame({"ctc": [None, 0.0, -1.0, 3e12], "email_hash": ["j1", None, "j3", "j4"]}),
+        ],
+        ignore_index=True,
+    )
+    source = write_learners(rows, tmp_path / "rows.parquet")
+    model = trained[0].folder
+    placing = load_placement_model(model)
+    local = assign_table(source, tmp_path / "local.parquet", placing)
+    out = tmp_path / "spark.parquet"
+    with quiet_pandas_warning():
+        result = CliRunner().invoke(
+            app,
+            ["assign", "--model", str(model), "--data", str(source), "--out", str(out),
+             "--engine", "spark"],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "rows read" in result.stdout and f"{len(rows):,}" in result.stdout
+    assert out.is_dir() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    expected = pd.read_parquet(tmp_path / "local.parquet")
+    got = pd.read_parquet(out).sort_values("row", ignore_index=True)
+    assert local.rows_out == len(got) == len(rows) and local.errors == 4
+    assert list(got.columns) == list(expected.columns)
+    for column in expected.columns:
+        left, right = got[column].tolist(), expected[column].tolist()
+        if column == "warnings":
+            left = [None if w is None else list(w) for w in left]
+            right = [None if w is None else list(w) for w in right]
+        assert [None if _missing(v) else v for v in left] == [
+            None if _missing(v) else v for v in right
+        ], column
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))

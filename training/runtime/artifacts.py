@@ -10,6 +10,7 @@ Layout of the model folder (``models/`` by default; every file name is defined h
             segmenter.json          the same model, engine-free (JSON), with rules and tables
             probes.json             raw learners and the centre the pipeline gave each
             profiles.json           segment profiles
+            drift.json              decile bins and segment shares of the training population
             plots/*.png
             report.html
         .staging-<version>-<pid>/   hidden, only while a run writes (see training.publish)
@@ -58,6 +59,9 @@ SEGMENTER_JSON = "segmenter.json"
 PROBES_JSON = "probes.json"
 #: Segment and macro-segment profiles.
 PROFILES_JSON = "profiles.json"
+#: The training population's decile bins per feature and segment shares, the reference drift is
+#: measured against (see :mod:`training.runtime.drift`). Models written before it have none.
+DRIFT_JSON = "drift.json"
 #: The HTML report.
 REPORT_HTML = "report.html"
 #: The folder of the report's plots.

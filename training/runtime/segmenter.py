@@ -165,16 +165,24 @@ class EngineFreeSegmenter:
 
     # ------------------------------------------------------------------------ many learners
     def featurize(
-        self, columns: Mapping[str, Sequence[Any]], extra: Sequence[str] = ()
+        self,
+        columns: Mapping[str, Any],
+        extra: Sequence[str] = (),
+        history: Mapping[str, Any] | None = None,
     ) -> tuple[CleanRows, dict[str, Any]]:
         """Clean raw columns (``RAW_FIELDS``, n values each) and compute the model's features.
 
         ``extra`` names features wanted besides the model's (the fallback flags the service's
-        warnings read). Returns the cleaned rows and the feature columns.
+        warnings read); ``history`` may hold ``n_records`` and ``ctc_growth`` columns (learners
+        collapsed from several rows; by default one record, no growth). Returns the cleaned rows
+        and the feature columns.
         """
         clean = apply_rules(columns, self.rules, ARRAY)
         names = tuple(dict.fromkeys((*self.features, *extra)))
-        return clean, compute_features(clean_columns(clean), self.tables, ARRAY, names)
+        cleaned = clean_columns(clean)
+        if history is not None:
+            cleaned.update(history)
+        return clean, compute_features(cleaned, self.tables, ARRAY, names)
 
     def matrix(self, features: Mapping[str, Any]) -> FloatMatrix:
         """Stack feature columns (name -> array of n) into the (n, n_features) model matrix."""
@@ -192,7 +200,9 @@ class EngineFreeSegmenter:
         squares summed feature by feature in order: the same operations, in the same order, as
         the one-learner path, so both give the same bits (``math.dist`` and ``einsum`` do not).
         """
-        z = self.scaled(np.asarray(X, np.float64))
+        # C order whatever X's: einsum's summation order follows the layout, and a Fortran-ordered
+        # matrix (a DataFrame's to_numpy) would differ from a column_stack in the last bit.
+        z = np.ascontiguousarray(self.scaled(np.asarray(X, np.float64)))
         out: FloatMatrix = np.empty((z.shape[0], self.k), np.float64)
         for start in range(0, z.shape[0], _BLOCK_ROWS):
             diff = z[start : start + _BLOCK_ROWS, None, :] - self.centers[None, :, :]

@@ -43,6 +43,7 @@ from training.profiles import (
     PopulationFigures,
 )
 from training.report import BISECTING
+from training.runtime.drift import DECILES, DriftReference
 from training.runtime.features import FEATURE_COLUMNS
 from training.spark.data import SparkLearnerData
 
@@ -101,6 +102,41 @@ def fit_scaling(learners: DataFrame, features: list[str]) -> Scaling:
     var = np.array([moments[f"var{j}"] for j in range(len(features))], np.float64)
     n = int(bounds["n"])
     return Scaling(lower, upper, mean, var, standard_scale(mean, var, n), n)
+
+
+def drift_reference(
+    learners: DataFrame, features: list[str], segment_sizes: dict[int, int]
+) -> DriftReference:
+    """The drift reference over every learner: :func:`training.runtime.drift.fit_reference`'s.
+
+    The deciles are exact (numpy's linear interpolation), their distinct values the edges; a
+    second pass counts the learners of every bin of every feature (bin = edges <= the value).
+
+    Parameters
+    ----------
+    learners : DataFrame
+        One row per learner with the feature columns.
+    features : list of str
+        The model's features, in its order.
+    segment_sizes : dict of int to int
+        Learners per public segment id.
+    """
+    row = learners.agg(*(sf.percentile(name, list(DECILES)).alias(name) for name in features))
+    deciles = row.first()
+    assert deciles is not None
+    edges = [sorted({float(v) for v in deciles[name]}) for name in features]
+    counts = []
+    for name, cuts in zip(features, edges, strict=True):
+        bin_of = sum(((sf.col(name) >= sf.lit(e)).cast("int") for e in cuts), sf.lit(0))
+        counts += [sf.count_if(bin_of == b) for b in range(len(cuts) + 1)]
+    figures = learners.agg(*(c.alias(f"c{i}") for i, c in enumerate(counts))).first()
+    assert figures is not None
+    flat = [int(figures[f"c{i}"]) for i in range(len(counts))]
+    bins, start = [], 0
+    for cuts in edges:
+        bins.append(flat[start : start + len(cuts) + 1])
+        start += len(cuts) + 1
+    return DriftReference.from_counts(features, edges, bins, segment_sizes)
 
 
 def _clip(col: Column, lower: float, upper: float) -> Column:

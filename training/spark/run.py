@@ -63,6 +63,7 @@ from training.spark.model import (
     HIERARCHY_METHOD,
     SWEEP_SILHOUETTE,
     SparkModel,
+    drift_reference,
     evaluation_sample,
     fit_best,
     fit_bisecting,
@@ -232,6 +233,10 @@ def train(
         )
         profiles_doc = profiles_document(k_fit, segments, macro, population)
         grouped.unpersist()
+    with clock.step("drift", "Drift reference: decile bins and segment shares (Spark)"):
+        drift = drift_reference(
+            data.learners, features, {int(i): int(n) for i, n in enumerate(public_sizes)}
+        )
 
     metrics: dict[str, Any] = {
         "sweep": sweep.to_dict(),
@@ -283,6 +288,7 @@ def train(
         map_labels=sample_labels[rows],
         low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
+        drift=drift,
     )
     java = java_version()
     with clock.step("write", "Writing artifacts, plots and report"):

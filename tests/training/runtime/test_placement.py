@@ -1,0 +1,74 @@
+"""The runtime's batch placement (training.runtime.placement): its edge rules are the service's
+request bounds, sentence for sentence, and a learner's history reaches its features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from service.schemas import Learner, describe_item_error
+from service.segmenter import Segmenter
+from tests.helpers import JUNK, LEARNERS
+from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.placement import LIMITS, learner_errors, place, raw_columns
+
+ITEMS: list[dict[str, Any]] = [
+    {"ctc": None},
+    {"ctc": 0},
+    {"ctc": -3.5},
+    {"ctc": LIMITS.ctc_max},
+    {"ctc": LIMITS.ctc_max * 1.5},
+    {"ctc": 5e5, "orgyear": -1},
+    {"ctc": 5e5, "orgyear": LIMITS.year_max + 1, "ctc_updated_year": -0.5},
+    {"ctc": 5e5, "company_hash": "c" * LIMITS.text_max},
+    {"ctc": 5e5, "company_hash": "c" * (LIMITS.text_max + 1)},
+    {"ctc": 5e5, "job_position": "j" * 999},
+    {"ctc": 5e5, "email_hash": "e" * (LIMITS.email_max + 1)},
+    {"ctc": 0, "orgyear": -1, "company_hash": "c" * 300, "email_hash": "e" * 200},
+    JUNK,
+    *LEARNERS,
+]
+
+
+def test_the_edge_rules_are_the_service_s_sentence_for_sentence() -> None:
+    """Every item: the runtime's error is the one /segment/batch gives it (None: it is placed)."""
+    columns = {name: [item.get(name) for item in ITEMS] for name in (*RAW_FIELDS, "email_hash")}
+    for item, error in zip(ITEMS, learner_errors(columns), strict=True):
+        try:
+            Learner.model_validate(item)
+        except ValueError:
+            assert error == describe_item_error(item), item
+        else:
+            assert error is None, item
+
+
+@pytest.mark.parametrize("name", ["ctc", "orgyear", "company_hash"])
+def test_numpy_columns_and_lists_give_the_same_errors(name: str) -> None:
+    columns: dict[str, Any] = {field: [item.get(field) for item in ITEMS] for field in RAW_FIELDS}
+    arrays = dict(columns)
+    numeric = name in ("ctc", "orgyear")
+    arrays[name] = np.array(
+        [np.nan if v is None else v for v in columns[name]] if numeric else columns[name],
+        dtype=np.float64 if numeric else object,
+    )
+    assert learner_errors(arrays) == learner_errors(columns)
+
+
+def test_history_reaches_the_features(service_model_dir: Path) -> None:
+    segmenter = Segmenter.load(service_model_dir)
+    learners = [LEARNERS[0], LEARNERS[0]]
+    columns = raw_columns(learners)
+    alone = place(segmenter.model, columns)
+    np.testing.assert_array_equal(alone.features, segmenter.place(columns).features)
+    _, plain = segmenter.model.featurize(columns, ("n_records", "ctc_growth"))
+    _, with_history = segmenter.model.featurize(
+        columns,
+        ("n_records", "ctc_growth"),
+        {"n_records": np.array([1.0, 4.0]), "ctc_growth": np.array([0.0, 0.2])},
+    )
+    assert plain["n_records"].tolist() == [1.0, 1.0]
+    assert with_history["n_records"].tolist() == [1.0, 4.0]
+    assert with_history["ctc_growth"].tolist() == [0.0, 0.2]
