@@ -18,9 +18,15 @@ junk ones. Prints one table; ratios are against the baseline of the same run.
 
 With ``--drift-cost``, instead: the cost of drift tracking (issue 14). Two servers, drift on and
 drift off (``LEARNSEG_DRIFT``), take turns on (b) and (d), in ``--rounds`` rounds whose order
-alternates (on off, off on, ...); the table gives each one's learners/s and learners per
-CPU-second and the ratio on / off (target: >= 0.95), then, in process, the counting itself
-per learner (``DriftMonitor.observe_one`` / ``observe_placement``) against the placement.
+alternates (on off, off on, ...), half of them on a second pair of servers started in the other
+order (the server started first measured 5-10 % slower in an A/A run); the table gives each
+one's learners/s and learners per CPU-second and the ratio on / off (target: >= 0.95). Over
+HTTP on shared cores that ratio moves by +-7 % from run to run, so the table then gives the same
+comparison in process, in CPU time, alternated: each route's whole work (validation,
+placement, metrics, the counting, the JSON) with and without drift, and the counting itself per
+learner (``DriftMonitor.observe_one`` / ``observe_placement``).
+``--aa`` gives both servers drift on: what the same comparison shows with no difference at all
+(the harness's own bias).
 
 Each endpoint's ``--duration`` is split into ``--rounds`` interleaved pieces (a b c d a b c d),
 and after each piece the server is left to finish what it had queued before the next starts.
@@ -28,7 +34,7 @@ Besides requests/s, the table gives the server's share of a core and learners pe
 the server: on cores shared with other jobs, the ratio of those is the steadier one.
 
     .venv/bin/python bench/serve.py [--model-dir models] [--duration 10] [--connections 32]
-    .venv/bin/python bench/serve.py --drift-cost [--duration 20] [--rounds 6]
+    .venv/bin/python bench/serve.py --drift-cost [--aa] [--duration 40] [--rounds 8]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import argparse
 import asyncio
 import datetime as dt
 import gc
+import math
 import os
 import sys
 import time
@@ -118,6 +125,11 @@ def main() -> int:
         action="store_true",
         help="Measure drift tracking instead: drift on against drift off, (b) and (d).",
     )
+    parser.add_argument(
+        "--aa",
+        action="store_true",
+        help="With --drift-cost: both servers with drift on (an A/A run: the harness's own bias).",
+    )
     args = parser.parse_args()
     problem = missing_model(args.model_dir)
     if problem is not None:
@@ -134,7 +146,8 @@ def main() -> int:
     failures = 0
     tool = pick_tool(args.tool)
     if args.drift_cost:
-        rows, failures = _measure_drift_cost(args, tool, singles, batches)
+        if not args.skip_http:
+            rows, failures = _measure_drift_cost(args, tool, singles, batches)
         rows += _measure_drift_in_process(args.model_dir, singles, batches[0])
     elif not args.skip_http:
         http_rows, failures = _measure_http(args, tool, singles, batches)
@@ -240,30 +253,16 @@ def _measure_drift_cost(
     runs: dict[tuple[int, str], list[LoadResult]] = {(k, m): [] for k in range(2) for m in modes}
     cpu = dict.fromkeys(runs, 0.0)
     piece = args.duration / args.rounds
-    level = args.log_level
-    with (
-        BenchServer(args.model_dir, log_level=level, server_args=["--drift", "on"]) as on,
-        BenchServer(args.model_dir, log_level=level, server_args=["--drift", "off"]) as off,
-    ):
-        servers = {"on": on, "off": off}
-        for server in (on, off):
-            for spec in specs:
-                _check_once(server.url, spec)
-                if args.warmup > 0:
-                    run_loads(server.url, [spec], args.warmup, args.tool)
-            wait_idle(server.pid)
-        for r in range(args.rounds):
-            order = modes if r % 2 == 0 else modes[::-1]
-            for k, spec in enumerate(specs):
-                for mode in order:
-                    server = servers[mode]
-                    cpu0 = cpu_seconds(server.pid)
-                    runs[k, mode] += run_loads(server.url, [spec], piece, args.tool)
-                    wait_idle(server.pid)
-                    cpu[k, mode] += cpu_seconds(server.pid) - cpu0
-        drift = httpx.get(on.url + "/model/drift", timeout=10).json()["since_start"]["count"]
-        if drift <= 0 or httpx.get(off.url + "/model/drift", timeout=10).status_code != 404:
-            raise RuntimeError("The drift-on server counted nothing, or drift-off counts.")
+    settings = {"on": "on", "off": "on" if args.aa else "off"}  # A/A: "off" counts too
+    # The server started first measured 5-10 % slower in an A/A run (both with drift on), so
+    # the rounds are split between two pairs of servers started in either order.
+    halves = (args.rounds // 2, args.rounds - args.rounds // 2)
+    for first, rounds in zip(modes, halves, strict=True):
+        if rounds:
+            second = "off" if first == "on" else "on"
+            started = _drift_pair(args, specs, (first, second), settings, rounds, piece, runs, cpu)
+            if not started:
+                raise RuntimeError("The drift-on server counted nothing, or drift-off counts.")
     rows: list[Row] = []
     failures = 0
     for k, spec in enumerate(specs):
@@ -277,7 +276,7 @@ def _measure_drift_cost(
             failures += result.failures
             rows.append(
                 Row(
-                    what=f"{spec.name}, drift {mode}",
+                    what=f"{spec.name}, drift {mode}" + (" (A/A: on too)" if args.aa else ""),
                     req_s=result.rate,
                     learners_s=result.learners_rate,
                     us_per_learner=1e6 / result.learners_rate if result.learners_rate else None,
@@ -292,6 +291,47 @@ def _measure_drift_cost(
                 )
             )
     return rows, failures
+
+
+def _drift_pair(
+    args: argparse.Namespace,
+    specs: list[LoadSpec],
+    order: tuple[str, str],
+    settings: dict[str, str],
+    rounds: int,
+    piece: float,
+    runs: dict[tuple[int, str], list[LoadResult]],
+    cpu: dict[tuple[int, str], float],
+) -> bool:
+    """`rounds` rounds on a pair of servers started in `order`; False when drift misbehaves."""
+    level = args.log_level
+    with (
+        BenchServer(
+            args.model_dir, log_level=level, server_args=["--drift", settings[order[0]]]
+        ) as first,
+        BenchServer(
+            args.model_dir, log_level=level, server_args=["--drift", settings[order[1]]]
+        ) as second,
+    ):
+        servers = dict(zip(order, (first, second), strict=True))
+        for server in (first, second):
+            for spec in specs:
+                _check_once(server.url, spec)
+                if args.warmup > 0:
+                    run_loads(server.url, [spec], args.warmup, args.tool)
+            wait_idle(server.pid)
+        for r in range(rounds):
+            turn = order if r % 2 == 0 else order[::-1]
+            for k, spec in enumerate(specs):
+                for mode in turn:
+                    server = servers[mode]
+                    cpu0 = cpu_seconds(server.pid)
+                    runs[k, mode] += run_loads(server.url, [spec], piece, args.tool)
+                    wait_idle(server.pid)
+                    cpu[k, mode] += cpu_seconds(server.pid) - cpu0
+        counted = httpx.get(servers["on"].url + "/model/drift", timeout=10).json()
+        off_status = httpx.get(servers["off"].url + "/model/drift", timeout=10).status_code
+        return bool(counted["since_start"]["count"] > 0 and (off_status == 404) != args.aa)
 
 
 def _measure_drift_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> list[Row]:
@@ -314,7 +354,54 @@ def _measure_drift_in_process(model_dir: Path, singles: list[bytes], batch: byte
     place_us = _best_us(lambda: segmenter.place(columns), n)
     one_us = _best_us(observe_one, len(assignments))
     many_us = _best_us(lambda: monitor.observe_placement(placed), n)
+    # The routes' whole work with and without the counting, alternated, best of 9 each.
+    plain = Segmenter.load(model_dir)
+    metrics = ServiceMetrics()
+    loop = asyncio.new_event_loop()
+    gc.set_threshold(ServiceSettings().gc_threshold, *gc.get_threshold()[1:])
+
+    def single_route(model: Segmenter) -> Callable[[], None]:
+        def run() -> None:
+            for body in singles:
+                assignment = model.assign(Learner.model_validate_json(body).raw())
+                metrics.observe_assignment(assignment)
+                if model.drift is not None:
+                    model.drift.observe_one(assignment.features.values(), assignment.segment_id)
+                orjson.dumps(assignment.to_dict())
+
+        return run
+
+    def batch_route(model: Segmenter) -> Callable[[], None]:
+        def run() -> None:
+            loop.run_until_complete(
+                assign_batch_body(batch, model, metrics, max_batch=10_000, chunk=1_000)
+            )
+
+        return run
+
+    route_rows = []
+    for what, make, count in (
+        ("/segment work (parse, assign, metrics, JSON)", single_route, len(singles)),
+        (f"/segment/batch work: assign_batch_body ({n:,})", batch_route, n),
+    ):
+        best = {"on": math.inf, "off": math.inf}
+        for r in range(9):
+            for mode, model in (("on", segmenter), ("off", plain))[:: 1 if r % 2 else -1]:
+                best[mode] = min(best[mode], _best_us(make(model), count, repeat=1))
+        for mode in ("off", "on"):
+            route_rows.append(
+                Row(
+                    what=f"in process: {what}, drift {mode}",
+                    us_per_learner=best[mode],
+                    ratio="1.00"
+                    if mode == "off"
+                    else f"{best['off'] / best['on']:.3f} x drift off (per CPU-s)",
+                    target="" if mode == "off" else f">= {DRIFT_RATIO_TARGET} x drift off",
+                    met=None if mode == "off" else best["off"] / best["on"] >= DRIFT_RATIO_TARGET,
+                )
+            )
     return [
+        *route_rows,
         Row(what="in process: Segmenter.assign", us_per_learner=assign_us, ratio="1.00"),
         Row(
             what="in process: DriftMonitor.observe_one",

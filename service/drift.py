@@ -18,6 +18,7 @@ at a time, so the counts need no lock.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -62,6 +63,7 @@ class DriftMonitor:
         self._centre_slots = np.array(
             [self._bins + reference.slot(int(i)) for i in centre_ids], np.int64
         )
+        self._edge_starts = list(zip(reference.edges, reference.starts, strict=True))
         self._segment_slots = {
             segment: self._bins + reference.slot(segment) for segment in reference.segment_ids
         }
@@ -71,10 +73,13 @@ class DriftMonitor:
         self._filled = 0
 
     def observe_one(self, features: Iterable[float], segment_id: int) -> None:
-        """Count one learner placed on the single path (its model features, in order)."""
+        """Count one learner placed on the single path (its model features, in order).
+
+        :meth:`DriftReference.bin_one`'s bins, inlined: this runs on every ``/segment``.
+        """
         current = self._current
-        for i in self.reference.bin_one(features):
-            current[i] += 1
+        for (edges, start), value in zip(self._edge_starts, features, strict=True):
+            current[bisect_right(edges, value) + start] += 1
         current[self._segment_slots[segment_id]] += 1
         self._filled += 1
         if self._filled >= self.block:

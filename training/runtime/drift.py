@@ -174,6 +174,11 @@ class DriftReference:
     def k(self) -> int:
         return len(self.segment_ids)
 
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """Where each feature's bins start in the flat bin index."""
+        return self._starts
+
     # ------------------------------------------------------------------------------ counting
     def bin_rows(self, X: npt.ArrayLike) -> IntArray:
         """Flat bin index of every learner's every feature.
