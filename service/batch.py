@@ -13,6 +13,7 @@ learner fails alone: it gets ``{"index": i, "error": "..."}`` in the 200 answer.
 from __future__ import annotations
 
 from collections.abc import Sized
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -23,19 +24,29 @@ from service.metrics import ServiceMetrics
 from service.render import render_batch
 from service.schemas import Learner, describe_item_error, learner_columns, parse_batch
 from service.segmenter import Segmenter
-from training.runtime.placement import Placement
+from training.runtime.placement import LIMITS, Placement
 
-__all__ = ["answer_batch", "assign_batch_body", "batch_turn", "check_batch_size"]
+__all__ = ["answer_batch", "assign_batch_body", "batch_turn", "check_batch_size", "echo_hash"]
 
 
 async def answer_batch(
-    request: Request, segmenter: Segmenter, settings: ServiceSettings, metrics: ServiceMetrics
+    request: Request,
+    segmenter: Segmenter,
+    settings: ServiceSettings,
+    metrics: ServiceMetrics,
+    *,
+    compact: bool = False,
 ) -> bytes:
     """The JSON answer to a ``/segment/batch`` request: its body read, then placed in its turn."""
     body = await request.body()
     async with batch_turn(request):
         return await assign_batch_body(
-            body, segmenter, metrics, max_batch=settings.max_batch, chunk=settings.batch_chunk
+            body,
+            segmenter,
+            metrics,
+            max_batch=settings.max_batch,
+            chunk=settings.batch_chunk,
+            compact=compact,
         )
 
 
@@ -58,9 +69,18 @@ def check_batch_size(items: Sized, max_batch: int) -> None:
 
 
 async def assign_batch_body(
-    body: bytes, segmenter: Segmenter, metrics: ServiceMetrics, *, max_batch: int, chunk: int
+    body: bytes,
+    segmenter: Segmenter,
+    metrics: ServiceMetrics,
+    *,
+    max_batch: int,
+    chunk: int,
+    compact: bool = False,
 ) -> bytes:
     """Validate a batch body, place its valid learners ``chunk`` at a time, render the results.
+
+    Each result echoes its learner's ``email_hash`` when one was sent; ``compact`` keeps only
+    the ids, the name, the confidence and the model version (:func:`service.render.render_batch`).
 
     Between two chunks the event loop serves whatever else is waiting (a single learner, a
     health probe), so none waits for more than about one chunk's work.
@@ -80,8 +100,22 @@ async def assign_batch_body(
             segmenter.drift.observe_placement(placed)
         parts.append((placed, indices))
     errors = {
-        i: {"index": i, "error": describe_item_error(item)}
+        i: {"index": i, **echo_hash(item), "error": describe_item_error(item)}
         for i, item in enumerate(items)
         if not isinstance(item, Learner)
     }
-    return render_batch(segmenter, parts, errors)
+    hashes = {i: h for i in valid if (h := items[i].email_hash) is not None}
+    return render_batch(segmenter, parts, errors, hashes, compact=compact)
+
+
+def echo_hash(item: Any) -> dict[str, str]:
+    """``{"email_hash": ...}`` for an invalid item that still carries a usable one, else ``{}``.
+
+    A caller matching results by learner can then tell which learner an error is about.
+    """
+    if not isinstance(item, dict):
+        return {}
+    value = item.get("email_hash")
+    if isinstance(value, str) and len(value) <= LIMITS.email_max:
+        return {"email_hash": value}
+    return {}

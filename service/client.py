@@ -452,7 +452,7 @@ class LearnsegClient(_Base):
         Every method takes the keyword arguments ``timeout`` (seconds, this call only),
         ``headers`` (extra headers) and ``request_id`` (sent as ``X-Request-ID``).
         """
-        response = self._request("POST", "/segment", json=dict(learner), **call)
+        response = self._request("POST", "/v1/segment", json=dict(learner), **call)
         return _parse(response, Assignment.from_dict)
 
     def segment_batch(
@@ -465,13 +465,13 @@ class LearnsegClient(_Base):
         size = self._batch_size(**call)
         out: list[Assignment | ItemError] = []
         for offset, chunk in _chunks(learners, size):
-            response = self._request("POST", "/segment/batch", json={"learners": chunk}, **call)
+            response = self._request("POST", "/v1/segment/batch", json={"learners": chunk}, **call)
             out.extend(_parse(response, functools.partial(_batch_results, offset=offset)))
         return out
 
     def segments(self, level: Level = "segment", **call: Any) -> list[dict[str, Any]]:
         """Profiles of all segments (``level="coarse"`` for the coarse ones)."""
-        response = self._request("GET", "/segments", params={"level": level}, **call)
+        response = self._request("GET", "/v1/segments", params={"level": level}, **call)
         return _parse(response, _segment_list)
 
     def segment_profile(
@@ -479,17 +479,17 @@ class LearnsegClient(_Base):
     ) -> dict[str, Any]:
         """The profile of one segment."""
         response = self._request(
-            "GET", f"/segments/{int(segment_id)}", params={"level": level}, **call
+            "GET", f"/v1/segments/{int(segment_id)}", params={"level": level}, **call
         )
         return _parse(response, _profile)
 
     def model(self, **call: Any) -> dict[str, Any]:
         """The model being served: version, k, features, metrics, limits (``GET /model``)."""
-        return _parse(self._request("GET", "/model", **call), _profile)
+        return _parse(self._request("GET", "/v1/model", **call), _profile)
 
     def _batch_size(self, **call: Any) -> int:
         if self._max_batch is None:
-            self._max_batch = _parse(self._request("GET", "/model", **call), _max_batch)
+            self._max_batch = _parse(self._request("GET", "/v1/model", **call), _max_batch)
         return self._max_batch
 
     def _request(
@@ -560,7 +560,7 @@ class AsyncLearnsegClient(_Base):
 
     async def segment(self, learner: Mapping[str, Any], **call: Any) -> Assignment:
         """Place one learner (only ``ctc`` is required); see `LearnsegClient.segment`."""
-        response = await self._request("POST", "/segment", json=dict(learner), **call)
+        response = await self._request("POST", "/v1/segment", json=dict(learner), **call)
         return _parse(response, Assignment.from_dict)
 
     async def segment_batch(
@@ -573,14 +573,14 @@ class AsyncLearnsegClient(_Base):
         out: list[Assignment | ItemError] = []
         for offset, chunk in _chunks(learners, size):
             response = await self._request(
-                "POST", "/segment/batch", json={"learners": chunk}, **call
+                "POST", "/v1/segment/batch", json={"learners": chunk}, **call
             )
             out.extend(_parse(response, functools.partial(_batch_results, offset=offset)))
         return out
 
     async def segments(self, level: Level = "segment", **call: Any) -> list[dict[str, Any]]:
         """Profiles of all segments (``level="coarse"`` for the coarse ones)."""
-        response = await self._request("GET", "/segments", params={"level": level}, **call)
+        response = await self._request("GET", "/v1/segments", params={"level": level}, **call)
         return _parse(response, _segment_list)
 
     async def segment_profile(
@@ -588,17 +588,17 @@ class AsyncLearnsegClient(_Base):
     ) -> dict[str, Any]:
         """The profile of one segment."""
         response = await self._request(
-            "GET", f"/segments/{int(segment_id)}", params={"level": level}, **call
+            "GET", f"/v1/segments/{int(segment_id)}", params={"level": level}, **call
         )
         return _parse(response, _profile)
 
     async def model(self, **call: Any) -> dict[str, Any]:
         """The model being served: version, k, features, metrics, limits (``GET /model``)."""
-        return _parse(await self._request("GET", "/model", **call), _profile)
+        return _parse(await self._request("GET", "/v1/model", **call), _profile)
 
     async def _batch_size(self, **call: Any) -> int:
         if self._max_batch is None:
-            self._max_batch = _parse(await self._request("GET", "/model", **call), _max_batch)
+            self._max_batch = _parse(await self._request("GET", "/v1/model", **call), _max_batch)
         return self._max_batch
 
     async def _request(

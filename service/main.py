@@ -36,7 +36,12 @@ from service.config import ServiceSettings, get_settings
 from service.deps import require_api_key
 from service.lifecycle import Drain
 from service.metrics import ServiceMetrics
-from service.middleware import REQUEST_ID_KEY, RequestContextMiddleware, internal_error_body
+from service.middleware import (
+    API_PREFIX,
+    REQUEST_ID_KEY,
+    RequestContextMiddleware,
+    internal_error_body,
+)
 from service.schemas import BODY_COMPONENTS, ErrorDetail
 from service.state import ModelHolder
 
@@ -49,6 +54,10 @@ the cleaning rules made. Segment profiles at `/segments`, the model at `/model`.
 When keys are configured, send one as `X-API-Key: <key>` or `Authorization: Bearer <key>` (all
 routes but `/health/*` and the docs): a client key places learners and reads profiles, an admin
 key may also reload the model (`POST /admin/reload` needs one; without admin keys it is off).
+
+Every path of the API is under `/v1/`; the same paths without the prefix (`/segment`,
+`/segments`, `/model`, `/metrics`, ...) are kept as aliases of the `/v1/` routes and answer the
+same. Health probes (`/health/live`, `/health/ready`) are not versioned.
 """
 _CTX_TYPES = (str, int, float, bool)
 log = logging.getLogger(__name__)
@@ -115,14 +124,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(routes.health)
     if settings.explorer:
         app.include_router(routes.pages)
-    if not settings.anonymous:
-        app.include_router(
-            routes.api,
-            dependencies=[Depends(require_api_key)],
-            responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key."}},
-        )
-    else:
-        app.include_router(routes.api)
+    # The API lives under /v1/; its paths without the prefix are kept as aliases (the same
+    # routes, left out of the OpenAPI document so a generated client has one method each).
+    for prefix, documented in ((API_PREFIX, True), ("", False)):
+        if not settings.anonymous:
+            app.include_router(
+                routes.api,
+                prefix=prefix,
+                include_in_schema=documented,
+                dependencies=[Depends(require_api_key)],
+                responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key."}},
+            )
+        else:
+            app.include_router(routes.api, prefix=prefix, include_in_schema=documented)
     return app
 
 

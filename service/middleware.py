@@ -4,7 +4,8 @@ It is the outermost of the app's own middleware. For every HTTP request it
 
 1. takes the client's ``X-Request-ID`` when it is a sane token, else makes one, keeps it in the
    scope (``learnseg.request_id``) and echoes it in the ``X-Request-ID`` response header;
-2. times the request and counts it by route template and status (:mod:`service.metrics`);
+2. times the request and counts it by route template and status (:mod:`service.metrics`), a
+   ``/v1/`` route and its alias as one (:func:`canonical_route`);
 3. refuses a body over the byte limit with a 413 ``{"detail": ...}``: at once when
    ``Content-Length`` says so, else when the route reads past the limit;
 4. writes one JSON access line (:mod:`service.logs`), with the model version a route used; the
@@ -39,11 +40,22 @@ from service.metrics import ServiceMetrics
 REQUEST_ID_KEY = "learnseg.request_id"
 MODEL_VERSION_KEY = "learnseg.model_version"
 UNMATCHED_ROUTE = "<unmatched>"
+#: The prefix of the versioned API; its paths without it are aliases (``service.main``).
+API_PREFIX = "/v1"
 #: Status recorded (metrics, access log) for a client that hung up mid-request; never sent.
 CLIENT_CLOSED_REQUEST = 499
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 log = logging.getLogger(__name__)
+
+
+def canonical_route(template: str) -> str:
+    """A route template without the API's version prefix (``/v1/segment`` -> ``/segment``).
+
+    The versioned routes and their aliases count as one route in the metrics and the access
+    log, so dashboards and alert rules keep one series per route whichever path a client uses.
+    """
+    return template[len(API_PREFIX) :] if template.startswith(API_PREFIX + "/") else template
 
 
 def internal_error_body(request_id: str) -> bytes:
@@ -134,7 +146,7 @@ class RequestContextMiddleware:
         finally:
             seconds = time.perf_counter() - start
             route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            template = canonical_route(getattr(route, "path", None) or UNMATCHED_ROUTE)
             path = scope["path"] if status < 400 else template
             self.metrics.observe_request(scope["method"], template, status, seconds)
             access_log.info(

@@ -15,6 +15,10 @@ from its numpy columns instead (docs/benchmarks.md, "Writing the batch answer"):
   (:func:`_numbers`, so they read exactly as orjson writes them), and what depends only on the
   learner's centre (its segment's id, name, coarse id) once per centre (:func:`_per_centre`).
 - Each row is joined into its object, and the objects, in index order, into the body.
+
+A learner that sent an ``email_hash`` gets it echoed after ``index`` (so a caller can match
+results by learner, not only by position); ``compact=True`` writes only
+``Assignment.COMPACT_FIELDS``.
 """
 
 from __future__ import annotations
@@ -40,31 +44,44 @@ def render_batch(
     segmenter: Segmenter,
     parts: Sequence[tuple[Placement, Sequence[int]]],
     errors: Mapping[int, dict[str, Any]],
+    hashes: Mapping[int, str] | None = None,
+    *,
+    compact: bool = False,
 ) -> bytes:
     """``{"results": [...]}``: every placed learner at its index, ``errors`` at theirs.
 
     ``parts`` holds learners placed together and their item indices (``indices[i]`` is the
     index of the i-th learner of that placement); ``errors`` maps the index of every other item
-    to its JSON object. Items are written in index order.
+    to its JSON object. ``hashes`` maps the index of a placed learner that sent an
+    ``email_hash`` to it: its object echoes it right after ``index``. ``compact`` writes only
+    the keys of ``Assignment.COMPACT_FIELDS``. Items are written in index order.
     """
+    keys = Assignment.COMPACT_FIELDS if compact else Assignment.FIELDS
+    echoed = hashes or {}
     objects = [b""] * (sum(len(indices) for _, indices in parts) + len(errors))
     for placed, indices in parts:
-        for index, text in zip(indices, _objects(segmenter, placed, indices), strict=True):
+        texts = _objects(segmenter, placed, indices, echoed, keys)
+        for index, text in zip(indices, texts, strict=True):
             objects[index] = text
     for index, error in errors.items():
         objects[index] = orjson.dumps(error)
     return b'{"results":[' + b",".join(objects) + b"]}"
 
 
-def _objects(segmenter: Segmenter, placed: Placement, indices: Sequence[int]) -> list[bytes]:
+def _objects(
+    segmenter: Segmenter,
+    placed: Placement,
+    indices: Sequence[int],
+    hashes: Mapping[int, str],
+    keys: Sequence[str],
+) -> list[bytes]:
     """The JSON object of every placed learner, in order."""
     if len(placed.nearest) != len(indices):
         raise ValueError("Give one index per placed learner.")
     index: list[Piece] = [_numbers(np.asarray(indices, dtype=np.int64))]
-    members = [
-        ("index", index),
-        *((key, _VALUES[key](segmenter, placed)) for key in Assignment.FIELDS),
-    ]
+    if hashes:  # `,"email_hash":"..."` for a learner that sent one, nothing for the others
+        index.append([_echo(hashes.get(i)) for i in indices])
+    members = [("index", index), *((key, _VALUES[key](segmenter, placed)) for key in keys)]
     columns = [repeat(piece) if isinstance(piece, bytes) else piece for piece in _object(members)]
     # strict=False: a piece that is the same for every learner repeats without end.
     return [b"".join(row) for row in zip(*columns, strict=False)]
@@ -155,7 +172,7 @@ _VALUES: dict[str, Callable[[Segmenter, Placement], list[Piece]]] = {
     "warnings": _warnings,
     "model_version": _model_version,
 }
-if _VALUES.keys() != set(Assignment.FIELDS):
+if _VALUES.keys() != set(Assignment.FIELDS) or not set(Assignment.COMPACT_FIELDS) <= _VALUES.keys():
     raise ImportError(
         f"render_batch writes {tuple(_VALUES)}, but a placement's JSON has {Assignment.FIELDS} "
         "(service.segmenter.Assignment)."
@@ -167,6 +184,11 @@ def _numbers(values: np.ndarray[Any, Any]) -> list[bytes]:
     """The JSON text of every number of a 1-D array, as orjson writes it."""
     text = orjson.dumps(np.ascontiguousarray(values), option=orjson.OPT_SERIALIZE_NUMPY)
     return text[1:-1].split(b",") if len(values) else []
+
+
+def _echo(email_hash: str | None) -> bytes:
+    """The ``email_hash`` member of a learner's object (after ``index``), or nothing."""
+    return b"" if email_hash is None else b',"email_hash":' + orjson.dumps(email_hash)
 
 
 def _per_centre(texts: Iterable[bytes]) -> np.ndarray[Any, Any]:

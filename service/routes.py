@@ -1,5 +1,8 @@
 """Thin endpoints: schema in, one Segmenter call, schema out.
 
+The API router is mounted under ``/v1`` (``service.middleware.API_PREFIX``) and again at the
+root, where its paths are aliases left out of the OpenAPI document (``service.main``).
+
 ``/segment`` is ``async def``: placing one learner takes tens of microseconds, less than a hop
 to the threadpool. A batch (validation, numpy placement, rendering: :mod:`service.batch`) takes
 milliseconds and runs on the event loop too, one batch at a time, handing the loop back to other
@@ -113,7 +116,7 @@ _BAD_BODY: dict[int | str, dict[str, Any]] = {
 
 # OpenAPI links: where a response's values lead (they document the API, and let schemathesis'
 # stateful tests chain a placement to its segment's profile, and readiness to a reload).
-_PROFILE = "#/paths/~1segments~1{segment_id}/get"
+_PROFILE = "#/paths/~1v1~1segments~1{segment_id}/get"
 _SEGMENT_LINKS: dict[str, Any] = {
     "SegmentProfile": {
         "operationRef": _PROFILE,
@@ -135,7 +138,7 @@ _LIST_LINKS: dict[str, Any] = {
 }
 _READY_LINKS: dict[str, Any] = {
     "ReloadServedVersion": {
-        "operationRef": "#/paths/~1admin~1reload/post",
+        "operationRef": "#/paths/~1v1~1admin~1reload/post",
         "parameters": {"version": "$response.body#/model_version"},
         "description": "Reload the version being served (a no-op swap).",
     }
@@ -215,10 +218,23 @@ async def segment(request: Request) -> Response:
     ),
 )
 async def segment_batch(
-    request: Request, segmenter: SegmenterDep, settings: SettingsDep, metrics: MetricsDep
+    request: Request,
+    segmenter: SegmenterDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    compact: Annotated[
+        bool,
+        Query(
+            description="Only the email_hash, ids, name, confidence and model version of each "
+            "learner (a fifth of the bytes)."
+        ),
+    ] = False,
 ) -> Response:
-    """Place up to max_batch learners, in input order; an invalid one gets an error instead."""
-    return JSONBytes(await answer_batch(request, segmenter, settings, metrics))
+    """Place up to max_batch learners, in input order; an invalid one gets an error instead.
+
+    Each result echoes the learner's email_hash when one was sent.
+    """
+    return JSONBytes(await answer_batch(request, segmenter, settings, metrics, compact=compact))
 
 
 # --------------------------------------------------------------------------------- profiles

@@ -72,7 +72,8 @@ class Learner(BaseModel):
     ctc_updated_year: Year | None = Field(default=None, description="Year ctc was last updated.")
     email_hash: Annotated[str, Field(max_length=LIMITS.email_max)] | None = Field(
         default=None,
-        description="Learner id; accepted for convenience, never used, stored or logged.",
+        description="Learner id: echoed in a batch answer so results can be matched by learner; "
+        "never used for placing, stored or logged.",
     )
 
     def raw(self) -> dict[str, Any]:
@@ -284,23 +285,51 @@ _check_documents(SegmentResult, Assignment.FIELDS)
 _check_documents(RunnerUp, Assignment.RUNNER_UP_FIELDS)
 
 
+_ECHOED = Field(
+    default=None,
+    description="The learner's email_hash, echoed when the request sent one (absent otherwise).",
+)
+
+
 class BatchAssigned(SegmentResult):
     """A valid batch item: its index in the request and its segment."""
 
     index: int
+    email_hash: str | None = _ECHOED
+
+
+class CompactResult(BaseModel):
+    """A valid batch item with ``compact=true``: who, which segment, how sure, which model."""
+
+    segment_id: int = Field(description="Fine segment id.")
+    segment_name: str
+    coarse_segment_id: int = Field(description="Macro-segment the fine segment belongs to.")
+    confidence: Literal["high", "low"]
+    model_version: str
+
+
+_check_documents(CompactResult, Assignment.COMPACT_FIELDS)
+
+
+class BatchCompactAssigned(CompactResult):
+    """A valid batch item with ``compact=true``: its index in the request and its segment."""
+
+    index: int
+    email_hash: str | None = _ECHOED
 
 
 class BatchItemError(BaseModel):
     """An invalid batch item: its index in the request and what is wrong, in one sentence."""
 
     index: int
+    email_hash: str | None = _ECHOED
     error: str = Field(examples=["ctc: Input should be greater than 0"])
 
 
 class BatchResponse(BaseModel):
-    """One result per learner, in input order."""
+    """One result per learner, in input order (compact ones with ``compact=true``)."""
 
-    results: list[BatchAssigned | BatchItemError]
+    results: list[BatchAssigned | BatchCompactAssigned | BatchItemError]
 
 
 class Range(BaseModel):

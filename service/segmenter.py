@@ -76,6 +76,14 @@ class Assignment:
         "warnings",
         "model_version",
     )
+    #: The keys of a compact placement (``/segment/batch?compact=true``), in order.
+    COMPACT_FIELDS = (
+        "segment_id",
+        "segment_name",
+        "coarse_segment_id",
+        "confidence",
+        "model_version",
+    )
     #: The keys of ``runner_up``, in order.
     RUNNER_UP_FIELDS = ("segment_id", "distance")
 

@@ -35,7 +35,7 @@ def test_a_batch_answers_every_item_at_its_index_whatever_the_chunk(segmenter: S
     valid = [i for i in range(len(items)) if i not in (1, len(items) - 2, len(items) - 1)]
     placed = segmenter.place(learner_columns([Learner.model_validate(items[i]) for i in valid]))
     placements = [
-        {"index": i, **assignment.to_dict()}
+        {"index": i, **_echoed(items[i]), **assignment.to_dict()}
         for i, assignment in zip(valid, segmenter.assignments(placed), strict=True)
     ]
     errors = {
@@ -48,6 +48,52 @@ def test_a_batch_answers_every_item_at_its_index_whatever_the_chunk(segmenter: S
         assert [r["index"] for r in results] == list(range(len(items)))
         assert [r for r in results if "error" not in r] == placements
         assert {r["index"]: r["error"] for r in results if "error" in r} == errors
+
+
+def _echoed(item: dict[str, Any]) -> dict[str, Any]:
+    return {"email_hash": item["email_hash"]} if "email_hash" in item else {}
+
+
+def test_results_echo_the_email_hash_sent_and_only_then(segmenter: Segmenter) -> None:
+    """A caller can match results by learner: placed or refused, an item echoes its hash."""
+    items: list[Any] = [
+        {**LEARNERS[0], "email_hash": "a" * 64},
+        {"ctc": 1_000_000.0},  # no hash: no key at all
+        {"ctc": -1, "email_hash": "refused"},  # an error still says whose
+        {"ctc": -1, "email_hash": "x" * 500},  # a hash over the limit is not echoed
+        {**LEARNERS[1], "email_hash": 'b"quoted\u00e9'},
+    ]
+    results = _assign(segmenter, items, chunk=2)["results"]
+    assert [r.get("email_hash") for r in results] == [
+        "a" * 64,
+        None,
+        "refused",
+        None,
+        'b"quoted\u00e9',
+    ]
+    assert "email_hash" not in results[1] and "email_hash" not in results[3]
+    assert list(results[0])[:2] == ["index", "email_hash"]
+
+
+def test_compact_results_keep_the_hash_ids_name_confidence_and_version(
+    segmenter: Segmenter,
+) -> None:
+    items: list[Any] = [{**JUNK, "email_hash": "h0"}, {"ctc": 0}, *LEARNERS[:3]]
+    full = _assign(segmenter, items, chunk=2)["results"]
+    body = orjson.dumps({"learners": items})
+
+    async def work() -> bytes:
+        return await assign_batch_body(
+            body, segmenter, ServiceMetrics(), max_batch=10, chunk=2, compact=True
+        )
+
+    compact = orjson.loads(anyio.run(work))["results"]
+    keys = ["index", "email_hash", "segment_id", "segment_name", "coarse_segment_id"]
+    assert list(compact[0]) == [*keys, "confidence", "model_version"]
+    assert compact[1] == full[1]  # an error is the same either way
+    for short, long in zip(compact, full, strict=True):
+        assert short == {key: long[key] for key in short}
+    assert len(orjson.dumps(compact)) < len(orjson.dumps(full)) / 3
 
 
 def test_a_batch_over_max_batch_is_refused_with_its_size() -> None:

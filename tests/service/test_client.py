@@ -115,7 +115,7 @@ def test_segment_parses_the_assignment_and_sends_the_key() -> None:
     )
     (request,) = rec.requests
     assert request.method == "POST"
-    assert request.url == f"{BASE}/segment"
+    assert request.url == f"{BASE}/v1/segment"
     assert request.headers["X-API-Key"] == "k1"
     assert json.loads(request.content) == {"ctc": 1_000_000, "orgyear": 2015}
 
@@ -130,7 +130,7 @@ def test_no_key_header_without_a_key_and_a_base_path_is_kept() -> None:
         got = client.segment({"ctc": 1})
     assert got.runner_up is None and got.margin is None
     assert "X-API-Key" not in rec.requests[0].headers
-    assert rec.requests[0].url == f"{BASE}/learnseg/segment"
+    assert rec.requests[0].url == f"{BASE}/learnseg/v1/segment"
 
 
 def test_retries_a_503_then_succeeds_with_exponential_backoff() -> None:
@@ -291,9 +291,9 @@ def test_batch_parses_assignments_and_item_errors_in_order() -> None:
     assert isinstance(got[0], Assignment) and got[0].segment_id == 3
     assert got[1] == ItemError(1, "ctc must be a positive number for a learner to be placed.")
     assert isinstance(got[2], Assignment) and got[2].runner_up is None
-    assert str(rec.requests[0].url) == f"{BASE}/model"  # max_batch, read once
+    assert str(rec.requests[0].url) == f"{BASE}/v1/model"  # max_batch, read once
     request = rec.requests[1]
-    assert request.url == f"{BASE}/segment/batch"
+    assert request.url == f"{BASE}/v1/segment/batch"
     assert json.loads(request.content) == {"learners": learners}
 
 
@@ -307,8 +307,8 @@ def test_segments_and_profile_send_the_level() -> None:
         assert client.segments(level="coarse") == [{"id": 0, "name": "a"}]
         assert client.segment_profile(2, level="coarse") == {"id": 2, "name": "b"}
     assert [str(r.url) for r in rec.requests] == [
-        f"{BASE}/segments?level=coarse",
-        f"{BASE}/segments/2?level=coarse",
+        f"{BASE}/v1/segments?level=coarse",
+        f"{BASE}/v1/segments/2?level=coarse",
     ]
     assert all(r.method == "GET" for r in rec.requests)
 
@@ -389,12 +389,12 @@ def test_async_batch_segments_and_profile() -> None:
     assert isinstance(batch[1], Assignment)
     assert segments == [{"id": 0}]
     assert profile == {"id": 0}
-    assert str(rec.requests[3].url) == f"{BASE}/segments/0?level=segment"
+    assert str(rec.requests[3].url) == f"{BASE}/v1/segments/0?level=segment"
 
 
 def test_a_batch_of_any_size_is_split_by_max_batch_and_kept_in_order() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/model":
+        if request.url.path == "/v1/model":
             return httpx.Response(200, json={"limits": {"max_batch": 3}})
         learners = json.loads(request.content)["learners"]
         results = [
@@ -417,7 +417,7 @@ def test_a_batch_of_any_size_is_split_by_max_batch_and_kept_in_order() -> None:
         got = client.segment_batch(learners)
         again = client.segment_batch(learners[:2])
     paths = [r.url.path for r in seen]
-    assert paths == ["/model"] + ["/segment/batch"] * 3 + ["/segment/batch"]  # /model once
+    assert paths == ["/v1/model"] + ["/v1/segment/batch"] * 4  # /model once
     assert [len(json.loads(r.content)["learners"]) for r in seen[1:4]] == [3, 3, 2]
     assert [g.index for g in got if isinstance(g, ItemError)] == [4, 7]  # positions in the list
     assert [g.distance for g in got if isinstance(g, Assignment)] == [1, 2, 3, 4, 6, 7]

@@ -13,6 +13,7 @@ import pytest
 
 from service.main import create_app
 from service.schemas import (
+    LEARNER_EXAMPLE,
     BatchAssigned,
     BatchItemError,
     BatchResponse,
@@ -100,7 +101,8 @@ def test_batch_keeps_order_reports_bad_items_and_matches_single(client: TestClie
     for result in results:
         if isinstance(result, BatchAssigned):
             single = client.post("/segment", json=items[result.index]).json()
-            assert_same_result(result.model_dump(exclude={"index"}), single)
+            assert result.email_hash == items[result.index].get("email_hash")
+            assert_same_result(result.model_dump(exclude={"index", "email_hash"}), single)
 
 
 def test_batch_of_many_matches_single_results(client: TestClient) -> None:
@@ -113,7 +115,8 @@ def test_batch_of_many_matches_single_results(client: TestClient) -> None:
     assert len(batch) == len(learners)
     for i in range(0, len(learners), 7):
         single = client.post("/segment", json=learners[i]).json()
-        assert_same_result({k: v for k, v in batch[i].items() if k != "index"}, single)
+        echoed = {"index", "email_hash"}
+        assert_same_result({k: v for k, v in batch[i].items() if k not in echoed}, single)
 
 
 def assert_same_result(batch: dict[str, Any], single: dict[str, Any]) -> None:
@@ -236,25 +239,28 @@ def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
 
 def test_openapi_documents_every_route_with_examples(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
-    assert {
-        "/segment",
-        "/segment/batch",
-        "/segments",
-        "/segments/{segment_id}",
-        "/model",
+    # The API under /v1/ (its unprefixed aliases are served but not documented twice).
+    assert set(schema["paths"]) == {
+        "/v1/segment",
+        "/v1/segment/batch",
+        "/v1/segments",
+        "/v1/segments/{segment_id}",
+        "/v1/model",
+        "/v1/model/drift",
         "/health/live",
         "/health/ready",
-        "/admin/reload",
-        "/metrics",
-    } <= set(schema["paths"])
+        "/v1/admin/reload",
+        "/v1/plots/{name}.png",
+        "/v1/metrics",
+    }
     components = schema["components"]["schemas"]
-    body = schema["paths"]["/segment"]["post"]["requestBody"]["content"]["application/json"]
+    body = schema["paths"]["/v1/segment"]["post"]["requestBody"]["content"]["application/json"]
     # one Learner component, used by both placement routes
     assert body["schema"] == {"$ref": "#/components/schemas/Learner"}
     assert components["Learner"]["required"] == ["ctc"]
     assert components["Learner"]["additionalProperties"] is False
     assert {"a clean learner", "junk to repair"} <= set(body["examples"])
-    batch = schema["paths"]["/segment/batch"]["post"]["requestBody"]["content"]
+    batch = schema["paths"]["/v1/segment/batch"]["post"]["requestBody"]["content"]
     assert batch["application/json"]["schema"] == {"$ref": "#/components/schemas/BatchRequest"}
     items = components["BatchRequest"]["properties"]["learners"]["items"]
     # A learner, or any other value: that item gets an error.
@@ -277,7 +283,7 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
         "getMetrics",
     } <= set(operation_ids)
     assert len(operation_ids) == len(set(operation_ids))
-    ok = schema["paths"]["/segment"]["post"]["responses"]["200"]["content"]["application/json"]
+    ok = schema["paths"]["/v1/segment"]["post"]["responses"]["200"]["content"]["application/json"]
     assert ok["schema"] == {"$ref": "#/components/schemas/SegmentResult"}
     assert schema["components"]["schemas"]["SegmentResult"]["examples"]
     # no keys configured: only reloading asks for one (an admin key, which is always needed)
@@ -287,9 +293,34 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
         for method, operation in operations.items()
         if operation.get("security")
     }
-    assert secured == {("/admin/reload", "post")}
+    assert secured == {("/v1/admin/reload", "post")}
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/segment", LEARNER_EXAMPLE),
+        ("POST", "/segment/batch", {"learners": [LEARNER_EXAMPLE, {"ctc": -1}]}),
+        ("GET", "/segments", None),
+        ("GET", "/segments/0?level=coarse", None),
+        ("GET", "/model", None),
+        ("GET", "/segments/99", None),
+    ],
+)
+def test_unprefixed_paths_are_aliases_of_v1(
+    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """/v1/x and /x answer alike, and count as one route in the metrics."""
+    versioned = client.request(method, "/v1" + path, json=body)
+    alias = client.request(method, path, json=body)
+    assert versioned.status_code == alias.status_code
+    assert versioned.json() == alias.json()
+    route = path.split("?")[0].replace("/0", "/{segment_id}").replace("/99", "/{segment_id}")
+    metrics = client.get("/v1/metrics").text
+    assert f'route="{route}"' in metrics
+    assert f'route="/v1{route}"' not in metrics
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -348,3 +379,19 @@ def test_other_requests_are_served_between_the_chunks_of_a_batch(
 
     anyio.run(scenario)
     assert done == ["probe", "batch"]
+
+
+def test_compact_batch_over_http(client: TestClient) -> None:
+    learners = [{**learner, "email_hash": f"id-{i}"} for i, learner in enumerate(LEARNERS)]
+    full = client.post("/v1/segment/batch", json={"learners": learners})
+    compact = client.post("/v1/segment/batch?compact=true", json={"learners": learners})
+    assert compact.status_code == 200, compact.text
+    results = BatchResponse.model_validate(compact.json()).results
+    assert [r.email_hash for r in results] == [f"id-{i}" for i in range(len(LEARNERS))]
+    assert [r.model_dump(exclude_unset=True) for r in results] == [
+        {key: r[key] for key in r if key in set(compact.json()["results"][0])}
+        for r in full.json()["results"]
+    ]
+    refused = client.post("/v1/segment/batch?compact=maybe", json={"learners": learners})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "compact"]
