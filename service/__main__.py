@@ -8,8 +8,11 @@ with one sentence on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
@@ -86,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             value = getattr(settings, name)
             if value is not None:
                 os.environ[variable] = str(value)
+        if settings.reload_signal is None:
+            # A reload over HTTP reaches one worker; it tells the others through this file.
+            signal_dir = Path(tempfile.mkdtemp(prefix="learnseg-"))
+            atexit.register(shutil.rmtree, signal_dir, ignore_errors=True)
+            os.environ["LEARNSEG_RELOAD_SIGNAL"] = str(signal_dir / "reload-signal.json")
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -17,7 +17,8 @@ a 503's ``Retry-After`` header, when present, is honoured instead (capped too). 
 retried: the same request would fail the same way.
 
 Errors: any non-2xx answer raises a `LearnsegError` subclass by status: `UnauthorizedError` 401,
-`ForbiddenError` 403, `NotFoundError` 404, `ConflictError` 409, `TooLargeError` 413,
+`ForbiddenError` 403, `NotFoundError` 404, `ConflictError` 409 (`VersionNotLoadedError` for a
+pinned call whose version the service does not hold), `TooLargeError` 413,
 `InvalidRequestError` 400 and 422 (with the offending ``fields``), `NotReadyError` 503. Each
 carries the status code, the server's ``detail`` (a sentence, or FastAPI's list of field errors
 for a 422) and the ``request_id``. No answer at all (a connection error after the retries, or a
@@ -29,6 +30,11 @@ Request ids: every call sends an ``X-Request-ID`` (a new one per call, or the ``
 pass, e.g. your own trace id); the service logs it and echoes it, and every error keeps it, so a
 failed call can be found in the service's logs. Each call also takes its own ``timeout`` and extra
 ``headers``.
+
+Versions: every call answers with the model version it used (``model_version``). Pin one with
+``version=`` on a call, or for every call with ``LearnsegClient(..., version="20261204-101500")``:
+the service keeps the last few versions loaded, so a long run started on a version ends on it
+even when the service switches to a new model in between.
 
 Batches: `segment_batch` takes any number of learners. It reads the service's ``max_batch`` from
 ``GET /model`` once, sends the learners in chunks of that size, and returns one result per
@@ -66,6 +72,7 @@ __all__ = [
     "RunnerUp",
     "TooLargeError",
     "UnauthorizedError",
+    "VersionNotLoadedError",
 ]
 
 Level = Literal["segment", "coarse"]
@@ -123,6 +130,11 @@ class NotFoundError(LearnsegError):
 
 class ConflictError(LearnsegError):
     """409: a reload failed (the old model keeps serving), or a version is not loaded."""
+
+
+class VersionNotLoadedError(ConflictError):
+    """409 to a pinned call: the service does not hold that version (the detail lists the
+    loaded ones)."""
 
 
 class TooLargeError(LearnsegError):
@@ -183,6 +195,7 @@ class Assignment:
     features: dict[str, float]
     warnings: list[str]
     model_version: str
+    email_hash: str | None = None  # echoed by a batch when the learner sent one
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Assignment:
@@ -204,6 +217,7 @@ class Assignment:
             features={str(k): float(v) for k, v in data["features"].items()},
             warnings=[str(w) for w in data["warnings"]],
             model_version=str(data["model_version"]),
+            email_hash=None if data.get("email_hash") is None else str(data["email_hash"]),
         )
 
 
@@ -213,6 +227,7 @@ class ItemError:
 
     index: int
     error: str
+    email_hash: str | None = None  # echoed when the item carried one
 
 
 def _detail_text(detail: str | list[Any]) -> str:
@@ -249,6 +264,8 @@ def _error_from(response: httpx.Response) -> LearnsegError:
         text = response.text.strip()
         detail = text[:200] if text else response.reason_phrase or "Error."
     kind = _ERRORS.get(response.status_code, LearnsegError)
+    if kind is ConflictError and response.request.url.params.get("version") is not None:
+        kind = VersionNotLoadedError
     return kind(response.status_code, detail, _request_id(response))
 
 
@@ -281,7 +298,14 @@ def _batch_results(body: Any, offset: int = 0) -> list[Assignment | ItemError]:
     out: list[Assignment | ItemError] = []
     for item in body["results"]:
         if "error" in item:
-            out.append(ItemError(index=offset + int(item["index"]), error=str(item["error"])))
+            echoed = item.get("email_hash")
+            out.append(
+                ItemError(
+                    index=offset + int(item["index"]),
+                    error=str(item["error"]),
+                    email_hash=None if echoed is None else str(echoed),
+                )
+            )
         else:
             out.append(Assignment.from_dict(item))
     return out
@@ -354,6 +378,7 @@ class _Base:
         retries: int,
         backoff: float,
         max_delay: float,
+        version: str | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be 0 or more.")
@@ -362,6 +387,7 @@ class _Base:
         self.retries = retries
         self.backoff = backoff
         self.max_delay = max_delay
+        self.version = version
         self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
         self._max_batch: int | None = None  # read from GET /model by the first split batch
         if api_key is not None:
@@ -370,15 +396,23 @@ class _Base:
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
         return _retry_delay(attempt, response, backoff=self.backoff, max_delay=self.max_delay)
 
-    @staticmethod
     def _call_options(
-        timeout: float | None, headers: Mapping[str, str] | None, request_id: str | None
+        self,
+        timeout: float | None,
+        headers: Mapping[str, str] | None,
+        request_id: str | None,
+        version: str | None,
+        params: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
-        """httpx arguments of one call: its timeout, its headers and its request id."""
+        """httpx arguments of one call: its timeout, headers, request id and pinned version."""
         sent = {**(headers or {}), "X-Request-ID": request_id or uuid.uuid4().hex}
         options: dict[str, Any] = {"headers": sent}
         if timeout is not None:
             options["timeout"] = timeout
+        pinned = version if version is not None else self.version
+        query = {**(params or {}), **({"version": pinned} if pinned is not None else {})}
+        if query:
+            options["params"] = query
         return options
 
     @staticmethod
@@ -412,6 +446,8 @@ class LearnsegClient(_Base):
         Cap on any wait, computed or asked for by ``Retry-After``.
     transport : httpx.BaseTransport or None, default=None
         For tests (`httpx.MockTransport`) or a custom connection pool.
+    version : str or None, default=None
+        Pin every call to this model version (a call's own ``version=`` wins).
     """
 
     def __init__(
@@ -424,8 +460,11 @@ class LearnsegClient(_Base):
         *,
         max_delay: float = 5.0,
         transport: httpx.BaseTransport | None = None,
+        version: str | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, retries=retries, backoff=backoff, max_delay=max_delay)
+        super().__init__(
+            api_key=api_key, retries=retries, backoff=backoff, max_delay=max_delay, version=version
+        )
         self._sleep: Callable[[float], None] = time.sleep
         self._http = httpx.Client(
             base_url=base_url, headers=self._headers, timeout=timeout, transport=transport
@@ -450,7 +489,9 @@ class LearnsegClient(_Base):
         """Place one learner (only ``ctc`` is required).
 
         Every method takes the keyword arguments ``timeout`` (seconds, this call only),
-        ``headers`` (extra headers) and ``request_id`` (sent as ``X-Request-ID``).
+        ``headers`` (extra headers), ``request_id`` (sent as ``X-Request-ID``) and ``version``
+        (answer with this model version; `VersionNotLoadedError` when the service does not hold
+        it).
         """
         response = self._request("POST", "/v1/segment", json=dict(learner), **call)
         return _parse(response, Assignment.from_dict)
@@ -500,9 +541,11 @@ class LearnsegClient(_Base):
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        version: str | None = None,
+        params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        options = self._call_options(timeout, headers, request_id)
+        options = self._call_options(timeout, headers, request_id, version, params)
         sent_id = options["headers"]["X-Request-ID"]
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
@@ -536,8 +579,11 @@ class AsyncLearnsegClient(_Base):
         *,
         max_delay: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        version: str | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, retries=retries, backoff=backoff, max_delay=max_delay)
+        super().__init__(
+            api_key=api_key, retries=retries, backoff=backoff, max_delay=max_delay, version=version
+        )
         self._sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep
         self._http = httpx.AsyncClient(
             base_url=base_url, headers=self._headers, timeout=timeout, transport=transport
@@ -609,9 +655,11 @@ class AsyncLearnsegClient(_Base):
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        version: str | None = None,
+        params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        options = self._call_options(timeout, headers, request_id)
+        options = self._call_options(timeout, headers, request_id, version, params)
         sent_id = options["headers"]["X-Request-ID"]
         for attempt in range(self.retries + 1):
             last = attempt == self.retries

@@ -89,6 +89,33 @@ class ServiceSettings(BaseSettings):
     )
     log_level: LogLevel = Field(default="info", description="Level of the service's logs.")
 
+    # --- versions and rollouts ------------------------------------------------------------------
+    keep_versions: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="Verified model versions kept loaded (the served one included): a request "
+        "may pin any of them with ?version=, so a run started on one version ends on it "
+        "across a reload.",
+    )
+    follow_latest: bool = Field(
+        default=True,
+        description="Serve the version models/LATEST names as it changes (checked every "
+        "poll_seconds; the new model is verified before it is served).",
+    )
+    poll_seconds: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=3600.0,
+        description="How often each worker looks at models/LATEST and the reload signal; 0 "
+        "turns the polling off (then only POST /admin/reload switches, in one worker).",
+    )
+    reload_signal: Path | None = Field(
+        default=None,
+        description="A file through which POST /admin/reload reaches every worker of the "
+        "process; python -m service sets one when it starts more than one worker.",
+    )
+
     # --- drift (issue 14) ---------------------------------------------------------------------
     drift: bool = Field(
         default=True,

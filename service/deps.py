@@ -21,14 +21,14 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi import Depends, HTTPException, Query, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.config import ServiceSettings
 from service.metrics import ServiceMetrics
 from service.middleware import MODEL_VERSION_KEY
 from service.segmenter import Segmenter
-from service.state import ModelHolder
+from service.state import ModelHolder, VersionNotLoadedError
 
 UNAUTHORIZED = (
     "Missing or invalid API key: send it in the X-API-Key header or as Authorization: Bearer <key>."
@@ -60,23 +60,42 @@ async def get_holder(request: Request) -> ModelHolder:
     return holder
 
 
-def current_segmenter(request: Request) -> Segmenter:
-    """The model serving this request, read once; 503 with the reason when there is none.
+#: The ``version`` query parameter of the model routes: pin one of the loaded versions.
+VersionQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="Answer with this model version (one of those GET /model lists as "
+        "loaded_versions); none = the version served now. A version not loaded is a 409.",
+    ),
+]
 
-    A plain function too: ``POST /segment`` calls it directly, as a dependency costs more than
-    placing the learner (see ``service.routes``).
+
+def current_segmenter(request: Request, version: str | None = None) -> Segmenter:
+    """The model serving this request, read once: the served one, or the pinned `version`.
+
+    503 with the reason when no model is served; 409 naming the loaded versions when `version`
+    is not one of them. The version answering goes into the ``X-Model-Version`` header. A plain
+    function too: ``POST /segment`` calls it directly, as a dependency costs more than placing
+    the learner (see ``service.routes``).
     """
-    state = request.app.state.holder.current
+    holder: ModelHolder = request.app.state.holder
+    state = holder.current
     if state.segmenter is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=state.reason)
-    request.scope[MODEL_VERSION_KEY] = state.segmenter.version
     segmenter: Segmenter = state.segmenter
+    if version is not None and version != segmenter.version:
+        try:
+            segmenter = holder.pinned(version)
+        except VersionNotLoadedError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    request.scope[MODEL_VERSION_KEY] = segmenter.version
     return segmenter
 
 
-async def get_segmenter(request: Request) -> Segmenter:
-    """:func:`current_segmenter` as a dependency."""
-    return current_segmenter(request)
+async def get_segmenter(request: Request, version: VersionQuery = None) -> Segmenter:
+    """:func:`current_segmenter` as a dependency (with the ``version`` query parameter)."""
+    return current_segmenter(request, version)
 
 
 def _given_key(api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> bytes | None:

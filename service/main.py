@@ -13,6 +13,8 @@ whole learner, ``email_hash`` and ``company_hash`` included. An unexpected error
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -85,8 +87,18 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 settings.host,
                 settings.port,
             )
-        app.state.holder.load(settings.model_version)
-        yield
+        holder: ModelHolder = app.state.holder
+        holder.load(settings.model_version)
+        follower = None
+        if settings.poll_seconds > 0 and (settings.follow_latest or settings.reload_signal):
+            follower = asyncio.create_task(holder.follow(settings.poll_seconds))
+        try:
+            yield
+        finally:
+            if follower is not None:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
 
     app = FastAPI(
         title="learnseg",
@@ -107,7 +119,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
     app.state.admin_keys = tuple(key.encode("utf-8") for key in settings.admin_keys)
     app.state.holder = ModelHolder(
-        settings.model_dir, metrics, drift_window=settings.drift_window if settings.drift else None
+        settings.model_dir,
+        metrics,
+        drift_window=settings.drift_window if settings.drift else None,
+        keep_versions=settings.keep_versions,
+        follow_latest=settings.follow_latest,
+        reload_signal=settings.reload_signal,
     )
 
     app.state.drain = Drain()
@@ -146,11 +163,50 @@ def _add_body_components(app: FastAPI) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
         schema = build()
         schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_COMPONENTS)
+        _document_headers(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The request's id (the one sent, when it was a sane token): in the "
+        "service's logs and in every error.",
+        "schema": {"type": "string"},
+    },
+    "X-Model-Version": {
+        "description": "The model version that answered (the pinned one with ?version=).",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again (the model is loading or absent).",
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def _document_headers(schema: dict[str, Any]) -> None:
+    """Document the response headers the middleware and the error handlers add: the request
+    id on every response, the model version on a model route's answers, Retry-After on 503."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            params = operation.get("parameters", [])
+            uses_model = any(p.get("name") == "version" for p in params) or (
+                operation.get("operationId") in ("getReadiness", "reloadModel")
+            )
+            for code, response in operation.get("responses", {}).items():
+                names = ["X-Request-ID"]
+                if uses_model and str(code).startswith("2"):
+                    names.append("X-Model-Version")
+                if str(code) == "503":
+                    names.append("Retry-After")
+                headers = response.setdefault("headers", {})
+                headers.update({name: _HEADERS[name] for name in names})
 
 
 DOCS_ASSETS = "/docs-assets"

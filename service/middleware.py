@@ -3,7 +3,9 @@
 It is the outermost of the app's own middleware. For every HTTP request it
 
 1. takes the client's ``X-Request-ID`` when it is a sane token, else makes one, keeps it in the
-   scope (``learnseg.request_id``) and echoes it in the ``X-Request-ID`` response header;
+   scope (``learnseg.request_id``) and echoes it in the ``X-Request-ID`` response header; the
+   model version a route answered with (``learnseg.model_version``) goes into
+   ``X-Model-Version``;
 2. times the request and counts it by route template and status (:mod:`service.metrics`), a
    ``/v1/`` route and its alias as one (:func:`canonical_route`);
 3. refuses a body over the byte limit with a 413 ``{"detail": ...}``: at once when
@@ -106,7 +108,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                version = scope.get(MODEL_VERSION_KEY)
+                if version is not None:  # set by every route that used a model
+                    headers["X-Model-Version"] = version
             await send(message)
 
         async def receive_within_limit() -> Message:

@@ -12,11 +12,13 @@ threadpool. Status codes:
 - 401 missing or wrong API key (when keys are configured), 404 unknown segment or route,
   413 batch over ``max_batch`` or body over the byte limit, 415 a body that is not JSON,
   422 invalid input (FastAPI's list of field errors, without the ``input`` values),
-- 409 a reload that failed (the previous model keeps serving; ``detail`` says why),
+- 409 a reload that failed (the previous model keeps serving; ``detail`` says why), or a
+  ``?version=`` that is not loaded (``detail`` lists the loaded versions),
 - 503 no verified model loaded (``detail`` is the reason, e.g. how to train one).
 
-A reload swaps the model of the process that answers it: with ``--workers`` above 1 the other
-workers keep theirs, so run one worker per container (scale containers) or restart to switch.
+Every route that used a model answers with an ``X-Model-Version`` header. A reload swaps the
+model of the worker that answers it at once, and of the other workers of the process within
+one polling interval (``service.state``).
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ from service.deps import (
     MetricsDep,
     SegmenterDep,
     SettingsDep,
+    VersionQuery,
     current_segmenter,
     require_admin_key,
     require_json_body,
 )
 from service.lifecycle import DRAINING
 from service.metrics import CONTENT_TYPE
+from service.middleware import MODEL_VERSION_KEY
 from service.schemas import (
     JUNK_LEARNER_EXAMPLE,
     LEARNER_EXAMPLE,
@@ -103,7 +107,11 @@ _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationErrors, "description": "Invalid input, field by field."}
 }
 _NO_MODEL: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorDetail, "description": "No verified model is loaded."}
+    409: {
+        "model": ErrorDetail,
+        "description": "The version asked for is not loaded (the sentence lists those loaded).",
+    },
+    503: {"model": ErrorDetail, "description": "No verified model is loaded."},
 }
 _BAD_BODY: dict[int | str, dict[str, Any]] = {
     413: {
@@ -180,6 +188,7 @@ async def ready(request: Request, holder: HolderDep) -> Ready:
     state = holder.current
     if state.segmenter is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=state.reason)
+    request.scope[MODEL_VERSION_KEY] = state.segmenter.version
     return Ready(model_version=state.segmenter.version)
 
 
@@ -194,11 +203,11 @@ async def ready(request: Request, holder: HolderDep) -> Ready:
         Learner, {"a clean learner": LEARNER_EXAMPLE, "junk to repair": JUNK_LEARNER_EXAMPLE}
     ),
 )
-async def segment(request: Request) -> Response:
+async def segment(request: Request, version: VersionQuery = None) -> Response:
     """Place one learner in a segment, with the distance, the runner-up and any repairs."""
     # The model and the metrics are read here rather than injected: two dependencies cost
     # more than the placement itself (docs/benchmarks.md).
-    segmenter = current_segmenter(request)
+    segmenter = current_segmenter(request, version)
     learner = parse_learner(await request.body())
     assignment = segmenter.assign(learner.raw())
     request.app.state.metrics.observe_assignment(assignment)
@@ -289,11 +298,20 @@ def _no_such_segment(segment_id: int, level: str, ids: list[int]) -> str:
 
 # ------------------------------------------------------------------------------------ model
 @api.get("/model", tags=["model"], response_model=ModelInfo, responses={**_NO_MODEL})
-async def model_info(segmenter: SegmenterDep, settings: SettingsDep) -> dict[str, Any]:
-    """Version, k, metrics, when and on what data it was trained, library versions, limits."""
+async def model_info(
+    segmenter: SegmenterDep, settings: SettingsDep, holder: HolderDep
+) -> dict[str, Any]:
+    """Version, k, metrics, when and on what data it was trained, library versions, limits,
+    and the versions this process holds."""
     return {
         **segmenter.info(),
         "limits": {"max_batch": settings.max_batch, "max_body_bytes": settings.body_limit},
+        "serving": {
+            "version": holder.current.version,
+            "loaded_versions": holder.versions,
+            "follows_latest": settings.follow_latest and settings.poll_seconds > 0,
+            "poll_seconds": settings.poll_seconds,
+        },
     }
 
 
@@ -339,6 +357,7 @@ def _no_drift(segmenter: Segmenter, settings: ServiceSettings) -> str:
     dependencies=[Depends(require_admin_key), Depends(require_json_body)],
 )
 async def reload_model(
+    request: Request,
     holder: HolderDep,
     version: Annotated[
         str | None,
@@ -349,7 +368,8 @@ async def reload_model(
     ] = None,
     body: Annotated[ReloadRequest | None, Body()] = None,
 ) -> ReloadResult:
-    """Load and verify a model, then swap it in; on failure the old model keeps serving (409)."""
+    """Load and verify a model, then swap it in (in every worker of the process); on failure
+    the old model keeps serving (409)."""
     wanted = body.version if body is not None and body.version is not None else version
     if version is not None and wanted != version:
         raise HTTPException(
@@ -357,9 +377,10 @@ async def reload_model(
             detail=f"Two versions were asked for ({version} and {wanted}): give one.",
         )
     try:
-        previous, segmenter = await holder.reload(wanted)
+        previous, segmenter = await holder.reload(wanted, announce=True)
     except ReloadError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    request.scope[MODEL_VERSION_KEY] = segmenter.version
     return ReloadResult(version=segmenter.version, k=segmenter.k, previous_version=previous)
 
 

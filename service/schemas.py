@@ -541,8 +541,19 @@ class PipelineCheck(BaseModel):
     )
 
 
+class Serving(BaseModel):
+    """What this process serves: the version unpinned requests get, and the versions held."""
+
+    version: str | None = Field(description="The version served when none is asked for.")
+    loaded_versions: list[str] = Field(
+        description="Versions a request may pin with ?version= (the served one first)."
+    )
+    follows_latest: bool = Field(description="Whether a new models/LATEST is served as it lands.")
+    poll_seconds: float = Field(description="How often LATEST and the reload signal are read.")
+
+
 class ModelInfo(BaseModel):
-    """The model being served."""
+    """The model being served (or the pinned one, with ?version=)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -559,6 +570,7 @@ class ModelInfo(BaseModel):
         description="How segment ids were kept: the version they were matched to (null: "
         "numbered by size), why, and how many training learners that version placed elsewhere.",
     )
+    serving: Serving | None = None
     features: list[str]
     trained_at: str
     reference_year: int

@@ -220,6 +220,9 @@ def service_settings(model_dir: Path, **overrides: Any) -> ServiceSettings:
         "log_level": "info",
         "drift": True,
         "drift_window": 100_000,
+        # Tests switch models explicitly; those of following LATEST turn it on.
+        "follow_latest": False,
+        "reload_signal": None,
     }
     values.update(overrides)
     return ServiceSettings(**values)

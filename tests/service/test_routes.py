@@ -296,6 +296,15 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert secured == {("/v1/admin/reload", "post")}
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Response headers are documented: the request id everywhere, the model version on a
+    # model route's answers (with the version parameter that pins it), Retry-After on a 503.
+    placed = schema["paths"]["/v1/segment"]["post"]
+    assert [p["name"] for p in placed["parameters"]] == ["version"]
+    assert set(placed["responses"]["200"]["headers"]) == {"X-Request-ID", "X-Model-Version"}
+    assert set(placed["responses"]["503"]["headers"]) == {"X-Request-ID", "Retry-After"}
+    assert "409" in placed["responses"]
+    live = schema["paths"]["/health/live"]["get"]["responses"]["200"]
+    assert set(live["headers"]) == {"X-Request-ID"}
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,7 @@ def _call(case: Any, variant: str, headers: dict[str, str]) -> None:
     label = f"{variant} {case.operation.label}"
     TALLY[label] += 1
     try:
-        if case.operation.label == "POST /admin/reload":
+        if case.operation.label == "POST /v1/admin/reload":
             response = case.call_and_validate(
                 headers=headers, excluded_checks=[positive_data_acceptance]
             )
@@ -192,7 +192,7 @@ def test_stateful_links(open_app: AppSlot) -> None:
             TALLY[label] += 1
             excluded = []
             try:
-                if case.operation.label == "POST /admin/reload":
+                if case.operation.label == "POST /v1/admin/reload":
                     excluded.append(positive_data_acceptance)
                     _check_reload_conflict(case, response)
                 case.validate_response(
@@ -211,7 +211,7 @@ def test_stateful_links(open_app: AppSlot) -> None:
         )
     )
     followed = [label for label in TALLY if label.startswith("stateful ")]
-    assert "stateful GET /segments/{segment_id}" in followed
+    assert "stateful GET /v1/segments/{segment_id}" in followed
 
 
 def test_schemathesis_cli_against_a_live_server(

@@ -47,7 +47,7 @@ KEY = "key-security-9c4e1a"
 OPEN_PREFIXES = ("/health/",)
 # Values for path parameters, so a request with the key reaches the route itself.
 PATH_VALUES = {"{segment_id}": "0", "{name}": "elbow"}
-BODIES = {"/segment": LEARNERS[0], "/segment/batch": {"learners": LEARNERS}}
+BODIES = {"/v1/segment": LEARNERS[0], "/v1/segment/batch": {"learners": LEARNERS}}
 WRONG = [
     {},
     {"X-API-Key": ""},
@@ -98,7 +98,7 @@ def test_every_operation_of_the_schema_but_health_needs_a_key(keyed: TestClient)
             assert response.status_code == 401, (method, path, headers, response.text)
             assert response.json() == {"detail": UNAUTHORIZED}
         # a client key everywhere but reloading, which needs an admin key (off without one)
-        expected = 403 if path == "/admin/reload" else 200
+        expected = 403 if path == "/v1/admin/reload" else 200
         for headers in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"}):
             response = keyed.request(method, url, json=body, headers=headers)
             assert response.status_code == expected, (method, path, response.text)
