@@ -43,6 +43,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Docstrings are wrapped at 100 columns in the source: markdown joins their lines into
+    # paragraphs, which the terminal then wraps at its own width.
+    rich_markup_mode="markdown",
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -293,7 +296,7 @@ def train(
         typer.Option(help="Spark master with --engine spark: local[*] (default), spark://..."),
     ] = None,
 ) -> None:
-    """Train the segmentation model and publish it under models/<version> (and models/LATEST).
+    """Train the segmentation model and publish it under models/VERSION (and models/LATEST).
 
     With --engine spark, --data may also be a folder, a glob or an object-store path
     (s3a://bucket/learners/*.parquet).
