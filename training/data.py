@@ -191,22 +191,12 @@ def load_learners(
         missing or ambiguous), has no rows, or holds a numeric value that is not a number.
     """
     started = time.perf_counter()
-    if not str(source).strip():
-        raise DataError("No learner table given: the source is an empty string.")
-    url = _url_of(source)
-    if url is not None:
-        directory = cache_dir if cache_dir is not None else _default_cache_dir()
-        path = download(url, directory, progress=progress, timeout=timeout)
-        origin = f"{url} (cached at {path})"
-    else:
-        path = Path(source).expanduser()
-        origin = str(source)
-        _check_local_file(path, origin)
+    path, origin = _local_source(source, cache_dir, progress=progress, timeout=timeout)
     frame = _read_file(path, origin)
     logger.info(
         "Loaded %d learner rows from %s in %.2f s.",
         len(frame),
-        url or path,
+        _url_of(source) or path,
         time.perf_counter() - started,
     )
     return frame
@@ -351,17 +341,7 @@ def open_learner_chunks(
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1.")
-    if not str(source).strip():
-        raise DataError("No learner table given: the source is an empty string.")
-    url = _url_of(source)
-    if url is not None:
-        directory = cache_dir if cache_dir is not None else _default_cache_dir()
-        path = download(url, directory, progress=progress, timeout=timeout)
-        origin = f"{url} (cached at {path})"
-    else:
-        path = Path(source).expanduser()
-        origin = str(source)
-        _check_local_file(path, origin)
+    path, origin = _local_source(source, cache_dir, progress=progress, timeout=timeout)
     try:
         with path.open("rb") as stream:
             head = stream.read(_SNIFF_BYTES)
@@ -523,6 +503,23 @@ def download(url: str, cache_dir: Path, *, progress: bool = True, timeout: float
 # --------------------------------------------------------------------------------------------
 # sources and downloads
 # --------------------------------------------------------------------------------------------
+
+
+def _local_source(
+    source: str | Path, cache_dir: Path | None, *, progress: bool, timeout: float
+) -> tuple[Path, str]:
+    """The local file to read for `source` (a URL is downloaded into the cache first), and how
+    messages name it; a missing or unreadable local file is a DataError here."""
+    if not str(source).strip():
+        raise DataError("No learner table given: the source is an empty string.")
+    url = _url_of(source)
+    if url is not None:
+        directory = cache_dir if cache_dir is not None else _default_cache_dir()
+        path = download(url, directory, progress=progress, timeout=timeout)
+        return path, f"{url} (cached at {path})"
+    path = Path(source).expanduser()
+    _check_local_file(path, str(source))
+    return path, str(source)
 
 
 def _default_cache_dir() -> Path:
