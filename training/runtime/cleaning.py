@@ -59,14 +59,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from string import Formatter
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from training.runtime.ops import ARRAY, Ops
+from training.runtime.ops import ARRAY, Coded, Ops, decoded
 
 #: The raw fields of one learner that cleaning reads (the file's column names; ``email_hash``
 #: only identifies a learner and ``Unnamed: 0`` is a stray index).
@@ -338,7 +338,10 @@ class CleanRows:
     """Cleaned columns and, per rule, which rows it touched.
 
     With the array backend every field is a numpy array of length n (object arrays for text);
-    with the scalar backend every field is one Python value (one learner).
+    with the scalar backend every field is one Python value (one learner). ``coded`` holds the
+    text fields (``company``, ``job_title``, ``role_family``) also as
+    :class:`~training.runtime.ops.Coded` columns when the raw text came coded (array backend),
+    so the feature lookups run once per distinct raw value.
     """
 
     company: Any  # str or None
@@ -349,6 +352,7 @@ class CleanRows:
     ctc_updated_year: Any
     valid: Any  # False where the row cannot be placed (no usable CTC)
     touched: dict[str, Any]
+    coded: dict[str, Coded] = field(default_factory=dict)
 
     @property
     def ctc_imputed(self) -> Any:
@@ -492,15 +496,17 @@ def _apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops) -> 
         by_year = ops.take(rules.ctc_by_orgyear, ops.to_index(orgyear - rules.orgyear_min, upper))
         ctc = ops.where(ctc_imputed, by_year, ctc)
 
+    texts = {"company": company, "job_title": job_title, "role_family": family}
     return CleanRows(
-        company=company,
-        job_title=job_title,
-        role_family=family,
+        company=decoded(company),
+        job_title=decoded(job_title),
+        role_family=decoded(family),
         orgyear=orgyear,
         ctc=ctc,
         ctc_updated_year=cuy,
         valid=valid,
         touched=touched,
+        coded={name: column for name, column in texts.items() if isinstance(column, Coded)},
     )
 
 

@@ -202,6 +202,7 @@ def compute_features(
     ----------
     columns : mapping
         Cleaned values: ``company`` and ``job_title`` (str or None), ``role_family`` (str),
+        each possibly a :class:`~training.runtime.ops.Coded` column (array backend),
         ``orgyear`` and ``ctc`` (float); optional history ``n_records`` and ``ctc_growth``
         (default 1 and 0). Arrays of length n with ``ops=ARRAY``, one learner's values with
         ``ops=SCALAR``.
@@ -273,10 +274,11 @@ def compute_features(
 
 def clean_columns(clean: CleanRows) -> dict[str, Any]:
     """The cleaned columns of :class:`CleanRows` under the names :func:`compute_features` reads."""
+    coded = clean.coded
     return {
-        "company": clean.company,
-        "job_title": clean.job_title,
-        "role_family": clean.role_family,
+        "company": coded.get("company", clean.company),
+        "job_title": coded.get("job_title", clean.job_title),
+        "role_family": coded.get("role_family", clean.role_family),
         "orgyear": clean.orgyear,
         "ctc": clean.ctc,
     }
