@@ -119,34 +119,54 @@ class ArrayOps:
 
     @staticmethod
     def derive(
-        fn: Callable[..., tuple[Any, ...]], values: Any, dtypes: Sequence[type], *args: Any
+        fn: Callable[..., tuple[Any, ...]],
+        values: Any,
+        dtypes: Sequence[type],
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> tuple[Any, ...]:
         """``fn(value, *args)`` (one value per dtype) once per distinct value; one column per dtype.
 
         Columns of text repeat a lot (a few thousand companies for 200,000 learners), so the
-        values are numbered first (one dict lookup each) and ``fn`` runs on the distinct ones.
-        A :class:`Coded` column comes numbered; its columns of ``object`` dtype are then
-        returned as :class:`Coded` too (with the same codes), for lookups that follow.
+        values are numbered first (one dict lookup each) and ``fn`` runs on the distinct ones,
+        or ``many(distinct, *args)`` on all of them at once (one sequence per dtype, the same
+        values as ``fn``'s). A :class:`Coded` column comes numbered; its columns of ``object``
+        dtype are then returned as :class:`Coded` too (same codes), for lookups that follow.
         """
         codes, uniques = _factorize(values)
-        results = [fn(value, *args) for value in uniques]
+        if many is not None:
+            columns = many(uniques, *args)
+        else:
+            results = [fn(value, *args) for value in uniques]
+            columns = [[row[j] for row in results] for j in range(len(dtypes))]
         out: list[Any] = []
-        for j, dtype in enumerate(dtypes):
+        for column, dtype in zip(columns, dtypes, strict=True):
             if isinstance(values, Coded) and dtype is object:
-                out.append(Coded(codes, [row[j] for row in results]))
-            elif results:
-                out.append(np.array([row[j] for row in results], dtype=dtype)[codes])
+                out.append(Coded(codes, list(column)))
+            elif len(uniques):
+                out.append(np.array(column, dtype=dtype)[codes])
             else:
                 out.append(np.empty(0, dtype=dtype))
         return tuple(out)
 
     @staticmethod
     def lookup(
-        fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int, *args: Any
+        fn: Callable[..., tuple[float, ...]],
+        columns: Sequence[Any],
+        width: int,
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> Any:
-        """``fn(*row, *args)`` (``width`` floats) once per distinct row; one column per float."""
+        """``fn(*row, *args)`` (``width`` floats) once per distinct row; one column per float.
+
+        For one column, ``many(distinct, *args)`` (``width`` sequences, the same floats as
+        ``fn``'s) may do the distinct values all at once.
+        """
         if len(columns) == 1:
             codes, uniques = _factorize(columns[0])
+            if many is not None and len(uniques):
+                stats = np.array(many(uniques, *args), dtype=np.float64)
+                return tuple(stats.reshape(width, len(uniques)).T[codes].T)
             table = np.array([fn(value, *args) for value in uniques], dtype=np.float64)
             return tuple(table.reshape(len(uniques), width)[codes].T)
         if all(isinstance(column, Coded) for column in columns):
@@ -213,13 +233,21 @@ class ScalarOps:
 
     @staticmethod
     def derive(
-        fn: Callable[..., tuple[Any, ...]], value: Any, dtypes: Sequence[type], *args: Any
+        fn: Callable[..., tuple[Any, ...]],
+        value: Any,
+        dtypes: Sequence[type],
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> tuple[Any, ...]:
         return fn(value, *args)
 
     @staticmethod
     def lookup(
-        fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int, *args: Any
+        fn: Callable[..., tuple[float, ...]],
+        columns: Sequence[Any],
+        width: int,
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> Any:
         return fn(*columns, *args)
 
@@ -348,6 +376,7 @@ class Ops(Protocol):
         values: Any,
         dtypes: Sequence[type],
         *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> tuple[Any, ...]: ...
     def lookup(
         self,
@@ -355,6 +384,7 @@ class Ops(Protocol):
         columns: Sequence[Any],
         width: int,
         *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> Any: ...
     def quiet(self) -> Any: ...
     def isfinite(self, x: Any) -> Any: ...
