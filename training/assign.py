@@ -514,9 +514,12 @@ class _WriteBehind:
     def __enter__(self) -> _WriteBehind:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         try:
             self._wait()
+        except Exception:
+            if kind is None:  # else the error already on its way says what stopped the run
+                raise
         finally:
             self._pool.shutdown(wait=True)
 
