@@ -36,11 +36,11 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +67,7 @@ from training.runtime.artifacts import (
 )
 from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.drift import DriftReference
+from training.runtime.ops import Coded
 from training.runtime.placement import learner_errors, place
 from training.runtime.segmenter import HIGH, LOW, EngineFreeSegmenter
 
@@ -115,6 +116,8 @@ OUTPUT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv
 #: service (``LEARNSEG_GC_THRESHOLD``), Python's 700 runs it dozens of times per chunk for the
 #: lists and strings reference counting frees anyway (measured: chunks take 1.3-1.7x longer).
 GC_THRESHOLD = 50_000
+
+_T = TypeVar("_T")
 
 Progress = Callable[[str, int, int | None], None]
 """Called with what is being done (``"placing"``, ...), the input rows done since the previous
@@ -294,7 +297,7 @@ def assign_columns(
     table = pa.table(
         {
             "row": pa.array(rows, pa.int64()),
-            "email_hash": pa.array(columns["email_hash"], pa.string()),
+            "email_hash": _text_array(columns["email_hash"]),
             "segment_id": per_centre(model.segment_ids.tolist(), pa.int64()),
             "segment_name": pa.DictionaryArray.from_arrays(
                 at_centre, pa.array(placing.centre_names(), pa.string())
@@ -311,6 +314,83 @@ def assign_columns(
         }
     )
     return decode_answers(table) if decoded else table
+
+
+def _text_array(values: Any) -> pa.Array:
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values.cast(pa.string())
+    return pa.array(values, pa.string())
+
+
+def arrow_columns(batch: Any) -> tuple[dict[str, Any], npt.NDArray[np.int64]] | None:
+    """A Parquet batch of typed columns as the columns placement reads, without Python strings.
+
+    The loader's rules (:func:`training.data.read_learners_frame`) for a batch whose numeric
+    columns are numbers and whose text columns are strings, applied with Arrow: numbers as
+    float64 with NaN for missing; blank text (empty or whitespace, as pandas' ``str.strip``
+    sees it) missing; ``company_hash`` and ``job_position`` as
+    :class:`~training.runtime.ops.Coded` columns (numbered by an Arrow dictionary, so the rules
+    run once per distinct value), ``email_hash`` left an Arrow array.
+
+    Parameters
+    ----------
+    batch : pyarrow.RecordBatch
+        :data:`training.data.REQUIRED_COLUMNS`, in that order (as the loader reads Parquet);
+        anything else (a CSV chunk's frame) gives None.
+
+    Returns
+    -------
+    (columns, email_lengths) or None
+        The columns by name, and the length in characters of each ``email_hash`` (0 when
+        missing); None when the batch needs the loader's general rules (numbers given as text,
+        other types, infinities, no rows), which :func:`training.data.decode_chunk` applies.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(batch, pa.RecordBatch):
+        return None
+    if batch.num_rows == 0 or batch.num_columns != len(REQUIRED_COLUMNS):
+        return None
+    columns: dict[str, Any] = {}
+    email_lengths: npt.NDArray[np.int64] | None = None
+    for name, column in zip(REQUIRED_COLUMNS, batch.columns, strict=True):
+        kind = column.type
+        if name in NUMERIC_COLUMNS:
+            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+                return None
+            numbers = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            values = np.array(numbers, dtype=np.float64)
+            if np.isinf(values).any():  # refused by the loader, with its message
+                return None
+            columns[name] = values
+            continue
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return None
+        if name == "email_hash":
+            blank = pc.equal(pc.utf8_trim_whitespace(column), "")
+            text = pc.if_else(blank, pa.scalar(None, kind), column)
+            email_lengths = np.asarray(
+                pc.utf8_length(text).fill_null(0).to_numpy(zero_copy_only=False), np.int64
+            )
+            columns[name] = text
+            continue
+        encoded = pc.dictionary_encode(column)  # nulls stay out of the dictionary
+        words = encoded.dictionary
+        blank = pc.equal(pc.utf8_trim_whitespace(words), "").to_numpy(zero_copy_only=False)
+        uniques: list[Any] = words.to_pylist()
+        for i in np.flatnonzero(blank).tolist():
+            uniques[i] = None
+        uniques.append(None)  # the code of a missing value
+        codes = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
+        columns[name] = Coded(np.asarray(codes, np.intp), uniques)
+    if email_lengths is None:
+        return None
+    return columns, email_lengths
 
 
 def decode_answers(table: pa.Table) -> pa.Table:
@@ -409,6 +489,58 @@ class _Output:
             stream.close()
 
 
+class _WriteBehind:
+    """Writes tables to an :class:`_Output` in a background thread, one at a time and in order.
+
+    pyarrow releases the GIL while it encodes and writes, so the next chunk is placed meanwhile;
+    at most one table waits (memory stays bounded). An error of a write is raised by the next
+    call, or on leaving the block.
+    """
+
+    def __init__(self, output: _Output) -> None:
+        self._output = output
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="learnseg-write")
+        self._pending: Future[None] | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._output.write, table)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> _WriteBehind:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            self._wait()
+        except Exception:
+            if kind is None:  # else the error already on its way says what stopped the run
+                raise
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """The items of an iterator, each next one produced by a background thread meanwhile.
+
+    Reading and decoding a Parquet batch (pyarrow releases the GIL) overlaps with placing the
+    previous one; one item is read ahead at most.
+    """
+    end = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="learnseg-read") as reader:
+        ahead: Future[Any] = reader.submit(next, items, end)
+        while True:
+            item = ahead.result()
+            if item is end:
+                return
+            ahead = reader.submit(next, items, end)
+            yield item
+
+
 def _csv_ready(table: pa.Table) -> pa.Table:
     """``warnings`` as JSON text (CSV has no lists): ``[]`` for none, empty for an error row."""
     import pyarrow as pa
@@ -493,13 +625,14 @@ def assign_table(
                 rows_in, rows_out, placed = _assign_per_learner(table, placing, output, progress)
             else:
                 rows_in = rows_out = placed = 0
-                for n, answers in _answers(table, placing, workers):
-                    output.write(answers)
-                    placed += answers.num_rows - _errors(answers)
-                    rows_in += n
-                    rows_out += answers.num_rows
-                    if progress is not None:
-                        progress("placing", n, table.rows)
+                with _WriteBehind(output) as writer:
+                    for n, answers in _answers(table, placing, workers):
+                        writer.write(answers)
+                        placed += answers.num_rows - _errors(answers)
+                        rows_in += n
+                        rows_out += answers.num_rows
+                        if progress is not None:
+                            progress("placing", n, table.rows)
         output.commit()
     except BaseException:
         output.discard()
@@ -521,11 +654,30 @@ def assign_table(
 _WORKER_MODEL: PlacementModel | None = None
 
 
-def _answer(placing: PlacementModel, chunk: RawChunk, *, decoded: bool = True) -> pa.Table:
-    """The answers to one raw chunk (the loader's rules, then :func:`assign_columns`)."""
-    frame = decode_chunk(chunk)
-    rows = np.arange(chunk.first_row + 1, chunk.first_row + len(frame) + 1)
-    return assign_columns(placing, raw_arrays(frame), rows, decoded=decoded)
+def _prepared(chunk: RawChunk) -> tuple[RawChunk, Any]:
+    """A raw chunk and its :func:`arrow_columns` (work done ahead, in the reading thread)."""
+    return chunk, arrow_columns(chunk.data)
+
+
+def _answer(
+    placing: PlacementModel, chunk: RawChunk, *, decoded: bool = True, typed: Any = False
+) -> pa.Table:
+    """The answers to one raw chunk (the loader's rules, then :func:`assign_columns`).
+
+    ``typed`` is the chunk's :func:`arrow_columns` when already computed (False: not yet).
+    """
+    if typed is False:
+        typed = arrow_columns(chunk.data)
+    if typed is None:
+        frame = decode_chunk(chunk)
+        rows = np.arange(chunk.first_row + 1, chunk.first_row + len(frame) + 1)
+        return assign_columns(placing, raw_arrays(frame), rows, decoded=decoded)
+    columns, email_lengths = typed
+    errors = learner_errors(
+        {name: columns[name] for name in RAW_FIELDS}, {"email_hash": email_lengths}
+    )
+    rows = np.arange(chunk.first_row + 1, chunk.first_row + len(email_lengths) + 1)
+    return assign_columns(placing, columns, rows, errors=errors, decoded=decoded)
 
 
 def _start_worker(placing: PlacementModel) -> None:
@@ -549,8 +701,8 @@ def _answers(
     raw = iter(table.raw)
     head = list(itertools.islice(raw, 2))
     if workers <= 1 or len(head) < 2:
-        for chunk in itertools.chain(head, raw):
-            yield len(chunk.data), _answer(placing, chunk)
+        for chunk, typed in _read_ahead(map(_prepared, itertools.chain(head, raw))):
+            yield len(chunk.data), _answer(placing, chunk, typed=typed)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process with Arrow threads
     with ProcessPoolExecutor(
@@ -558,7 +710,7 @@ def _answers(
     ) as pool:
         pending: deque[tuple[int, Future[pa.Table]]] = deque()
         try:
-            for chunk in itertools.chain(head, raw):
+            for chunk in _read_ahead(itertools.chain(head, raw)):
                 pending.append((len(chunk.data), pool.submit(_answer_in_worker, chunk)))
                 if len(pending) > workers:
                     n, answer = pending.popleft()

@@ -239,8 +239,8 @@ class TrainingSettings(BaseSettings):
         ge=1,
         le=64,
         description="Processes `assign` places chunks in, side by side (1: this process alone). "
-        "Each adds about 400 MB; on 2 cores shared with other jobs 2 were slower than 1 "
-        "(docs/benchmarks.md).",
+        "Each adds about 400 MB; on 2 cores one process (which reads and writes in threads) "
+        "was as fast as 2, in half the memory (docs/benchmarks.md).",
     )
 
     @model_validator(mode="after")

@@ -53,8 +53,9 @@ serving alike.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -168,6 +169,20 @@ def _company_stats(company: Any, tables: FeatureTables) -> tuple[float, float, f
     return size, median, 1.0
 
 
+def _companies_stats(
+    companies: Sequence[Any], tables: FeatureTables
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_company_stats` of many companies, as its three columns (C-level dict lookups)."""
+    keys = [company if isinstance(company, str) else None for company in companies]
+    n = len(keys)
+    sizes: Callable[..., Any] = tables.company_size.get
+    medians: Callable[..., Any] = tables.company_median.get
+    size = np.fromiter(map(sizes, keys, itertools.repeat(0)), np.float64, n)
+    median = np.fromiter(map(medians, keys, itertools.repeat(math.nan)), np.float64, n)
+    known = np.fromiter(map(tables.company_median.__contains__, keys), np.float64, n)
+    return size, median, known
+
+
 def _title_stats(title: Any, family: Any, tables: FeatureTables) -> tuple[float, float]:
     """Title median log CTC (a rare title: its role family's), known (1/0); NaN when unknown."""
     if not isinstance(title, str):
@@ -202,6 +217,7 @@ def compute_features(
     ----------
     columns : mapping
         Cleaned values: ``company`` and ``job_title`` (str or None), ``role_family`` (str),
+        each possibly a :class:`~training.runtime.ops.Coded` column (array backend),
         ``orgyear`` and ``ctc`` (float); optional history ``n_records`` and ``ctc_growth``
         (default 1 and 0). Arrays of length n with ``ops=ARRAY``, one learner's values with
         ``ops=SCALAR``.
@@ -224,7 +240,9 @@ def compute_features(
     # company when known, else the title (role family); an unknown company's or title's median
     # is imputed from pay peers.
     company, title = columns["company"], columns["job_title"]
-    size, company_med, company_known = ops.lookup(_company_stats, (company,), 3, tables)
+    size, company_med, company_known = ops.lookup(
+        _company_stats, (company,), 3, tables, many=_companies_stats
+    )
     title_med, title_known = ops.lookup(_title_stats, (title, columns["role_family"]), 2, tables)
     log_ctc = ops.log(ctc)
     pay_band = ops.band(tables.pay_band_edges, log_ctc)
@@ -273,10 +291,11 @@ def compute_features(
 
 def clean_columns(clean: CleanRows) -> dict[str, Any]:
     """The cleaned columns of :class:`CleanRows` under the names :func:`compute_features` reads."""
+    coded = clean.coded
     return {
-        "company": clean.company,
-        "job_title": clean.job_title,
-        "role_family": clean.role_family,
+        "company": coded.get("company", clean.company),
+        "job_title": coded.get("job_title", clean.job_title),
+        "role_family": coded.get("role_family", clean.role_family),
         "orgyear": clean.orgyear,
         "ctc": clean.ctc,
     }

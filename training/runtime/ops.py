@@ -13,7 +13,8 @@ import bisect
 import contextlib
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,57 @@ def _float_or_nan(value: Any) -> float:
 
 
 _NUMBER_TYPES = (int, float, np.number)
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A column of repeated values given by number: row i holds ``uniques[codes[i]]``.
+
+    The array backend takes one wherever it takes a text column (``company_hash``,
+    ``job_position``): the rules and lookups then run once per entry of ``uniques`` without
+    numbering the rows again (a reader that already numbered them, such as an Arrow dictionary,
+    saves that pass). Entries of ``uniques`` need not be distinct.
+
+    Attributes
+    ----------
+    codes : ndarray of intp, shape (n,)
+        Index into ``uniques`` of each row.
+    uniques : list
+        The values (str or None).
+    """
+
+    codes: npt.NDArray[np.intp]
+    uniques: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: Any) -> Coded: ...
+    def __getitem__(self, index: Any) -> Any:
+        """The value of row ``index`` (an int), or the rows it selects (an array, a slice)."""
+        if isinstance(index, (int, np.integer)):
+            return self.uniques[self.codes[index]]
+        return Coded(self.codes[index], self.uniques)
+
+    def decoded(self) -> npt.NDArray[np.object_]:
+        """The rows' values as an object array."""
+        table = np.empty(len(self.uniques), dtype=object)
+        table[:] = self.uniques
+        out: npt.NDArray[np.object_] = table[self.codes]
+        return out
+
+    def tolist(self) -> list[Any]:
+        """The rows' values as a list."""
+        values: list[Any] = self.decoded().tolist()
+        return values
+
+
+def decoded(values: Any) -> Any:
+    """A :class:`Coded` column as an object array; anything else as it is."""
+    return values.decoded() if isinstance(values, Coded) else values
 
 
 class ArrayOps:
@@ -67,31 +119,58 @@ class ArrayOps:
 
     @staticmethod
     def derive(
-        fn: Callable[..., tuple[Any, ...]], values: Any, dtypes: Sequence[type], *args: Any
+        fn: Callable[..., tuple[Any, ...]],
+        values: Any,
+        dtypes: Sequence[type],
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> tuple[Any, ...]:
         """``fn(value, *args)`` (one value per dtype) once per distinct value; one column per dtype.
 
         Columns of text repeat a lot (a few thousand companies for 200,000 learners), so the
-        values are numbered first (one dict lookup each) and ``fn`` runs on the distinct ones.
+        values are numbered first (one dict lookup each) and ``fn`` runs on the distinct ones,
+        or ``many(distinct, *args)`` on all of them at once (one sequence per dtype, the same
+        values as ``fn``'s). A :class:`Coded` column comes numbered; its columns of ``object``
+        dtype are then returned as :class:`Coded` too (same codes), for lookups that follow.
         """
         codes, uniques = _factorize(values)
-        results = [fn(value, *args) for value in uniques]
-        return tuple(
-            np.array([row[j] for row in results], dtype=dtype)[codes]
-            if results
-            else np.empty(0, dtype=dtype)
-            for j, dtype in enumerate(dtypes)
-        )
+        if many is not None:
+            columns = many(uniques, *args)
+        else:
+            results = [fn(value, *args) for value in uniques]
+            columns = [[row[j] for row in results] for j in range(len(dtypes))]
+        out: list[Any] = []
+        for column, dtype in zip(columns, dtypes, strict=True):
+            if isinstance(values, Coded) and dtype is object:
+                out.append(Coded(codes, list(column)))
+            elif len(uniques):
+                out.append(np.array(column, dtype=dtype)[codes])
+            else:
+                out.append(np.empty(0, dtype=dtype))
+        return tuple(out)
 
     @staticmethod
     def lookup(
-        fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int, *args: Any
+        fn: Callable[..., tuple[float, ...]],
+        columns: Sequence[Any],
+        width: int,
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> Any:
-        """``fn(*row, *args)`` (``width`` floats) once per distinct row; one column per float."""
+        """``fn(*row, *args)`` (``width`` floats) once per distinct row; one column per float.
+
+        For one column, ``many(distinct, *args)`` (``width`` sequences, the same floats as
+        ``fn``'s) may do the distinct values all at once.
+        """
         if len(columns) == 1:
             codes, uniques = _factorize(columns[0])
+            if many is not None and len(uniques):
+                stats = np.array(many(uniques, *args), dtype=np.float64)
+                return tuple(stats.reshape(width, len(uniques)).T[codes].T)
             table = np.array([fn(value, *args) for value in uniques], dtype=np.float64)
             return tuple(table.reshape(len(uniques), width)[codes].T)
+        if all(isinstance(column, Coded) for column in columns):
+            return _coded_lookup(fn, columns, width, args)
         seen: dict[tuple[Any, ...], tuple[float, ...]] = {}
         rows = []
         for row in zip(*columns, strict=True):
@@ -154,13 +233,21 @@ class ScalarOps:
 
     @staticmethod
     def derive(
-        fn: Callable[..., tuple[Any, ...]], value: Any, dtypes: Sequence[type], *args: Any
+        fn: Callable[..., tuple[Any, ...]],
+        value: Any,
+        dtypes: Sequence[type],
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> tuple[Any, ...]:
         return fn(value, *args)
 
     @staticmethod
     def lookup(
-        fn: Callable[..., tuple[float, ...]], columns: Sequence[Any], width: int, *args: Any
+        fn: Callable[..., tuple[float, ...]],
+        columns: Sequence[Any],
+        width: int,
+        *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> Any:
         return fn(*columns, *args)
 
@@ -228,8 +315,41 @@ class ScalarOps:
         return int(min(max(math.floor(value), 0), upper))
 
 
+def _coded_lookup(
+    fn: Callable[..., tuple[float, ...]],
+    columns: Sequence[Coded],
+    width: int,
+    args: tuple[Any, ...],
+) -> tuple[FloatArray, ...]:
+    """:meth:`ArrayOps.lookup` of :class:`Coded` columns: once per distinct combination of codes."""
+    sizes = [len(column.uniques) for column in columns]
+    if math.prod(sizes) >= 1 << 62:  # the combined code would overflow: tuples, row by row
+        plain = [column.decoded() for column in columns]
+        found: tuple[FloatArray, ...] = ArrayOps.lookup(fn, plain, width, *args)
+        return found
+    key = np.zeros(len(columns[0]), np.int64)
+    for column, size in zip(columns, sizes, strict=True):
+        key *= size
+        key += column.codes
+    distinct, inverse = np.unique(key, return_inverse=True)
+    parts: list[list[Any]] = []
+    rest = distinct
+    for column, size in zip(reversed(columns), reversed(sizes), strict=True):
+        rest, code = np.divmod(rest, size)
+        uniques = column.uniques
+        parts.append([uniques[i] for i in code.tolist()])
+    parts.reverse()
+    table = np.array([fn(*row, *args) for row in zip(*parts, strict=True)], dtype=np.float64)
+    return tuple(table.reshape(len(distinct), width)[inverse.reshape(-1)].T)
+
+
 def _factorize(values: Any) -> tuple[npt.NDArray[np.intp], list[Any]]:
-    """(codes, distinct values): ``values[i] == distinct[codes[i]]``, first-seen order."""
+    """(codes, distinct values): ``values[i] == distinct[codes[i]]``, first-seen order.
+
+    A :class:`Coded` column is already numbered (its values need not be distinct).
+    """
+    if isinstance(values, Coded):
+        return values.codes, values.uniques
     index: dict[Any, int] = {}
     try:
         codes = [index.setdefault(value, len(index)) for value in values]
@@ -256,6 +376,7 @@ class Ops(Protocol):
         values: Any,
         dtypes: Sequence[type],
         *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> tuple[Any, ...]: ...
     def lookup(
         self,
@@ -263,6 +384,7 @@ class Ops(Protocol):
         columns: Sequence[Any],
         width: int,
         *args: Any,
+        many: Callable[..., Any] | None = None,
     ) -> Any: ...
     def quiet(self) -> Any: ...
     def isfinite(self, x: Any) -> Any: ...

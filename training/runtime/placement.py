@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, describe_rows
 from training.runtime.features import FALLBACK_FLAGS, FALLBACKS, fallback_masks
+from training.runtime.ops import Coded
 from training.runtime.segmenter import EngineFreeSegmenter
 
 __all__ = ["LIMITS", "Limits", "Placement", "learner_errors", "place", "raw_columns"]
@@ -46,14 +47,20 @@ LIMITS = Limits()
 _YEARS = ("orgyear", "ctc_updated_year")
 
 
-def learner_errors(columns: Mapping[str, Any]) -> list[str | None]:
+def learner_errors(
+    columns: Mapping[str, Any], lengths: Mapping[str, npt.NDArray[np.int64]] | None = None
+) -> list[str | None]:
     """Why each row cannot be placed (None when it can), as the service words it.
 
     Parameters
     ----------
     columns : mapping of str to sequence, each of length n
-        ``RAW_FIELDS`` (numbers as floats with NaN or None for missing, text as str or None)
-        and optionally ``email_hash``; a missing column counts as missing values.
+        ``RAW_FIELDS`` (numbers as floats with NaN or None for missing, text as str or None,
+        or a :class:`~training.runtime.ops.Coded` text column) and optionally ``email_hash``; a
+        missing column counts as missing values.
+    lengths : mapping of str to ndarray of int, optional
+        The length in characters (0 for a missing value) of each value of a text column not
+        given in ``columns`` (``email_hash`` counted by a reader, without making its strings).
 
     Returns
     -------
@@ -83,6 +90,9 @@ def learner_errors(columns: Mapping[str, Any]) -> list[str | None]:
                 problems.append(_too_long(name, columns[name], LIMITS.text_max))
     if "email_hash" in columns:
         problems.append(_too_long("email_hash", columns["email_hash"], LIMITS.email_max))
+    elif lengths is not None and "email_hash" in lengths:
+        message = _too_long_message("email_hash", LIMITS.email_max)
+        problems.append((message, np.asarray(lengths["email_hash"]) > LIMITS.email_max))
     out: list[str | None] = [None] * n
     for message, mask in problems:
         for i in np.flatnonzero(mask).tolist():
@@ -97,8 +107,15 @@ def _floats(values: Sequence[Any]) -> npt.NDArray[np.float64]:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
+def _too_long_message(name: str, limit: int) -> str:
+    return f"{name}: String should have at most {limit} characters"
+
+
 def _too_long(name: str, values: Any, limit: int) -> tuple[str, npt.NDArray[np.bool_]]:
-    message = f"{name}: String should have at most {limit} characters"
+    if isinstance(values, Coded):  # each distinct value once
+        message, bad = _too_long(name, values.uniques, limit)
+        return message, bad[values.codes] if bad.any() else np.zeros(len(values), dtype=bool)
+    message = _too_long_message(name, limit)
     items = values.tolist() if isinstance(values, np.ndarray) else list(values)
     try:  # the usual case, no text over the limit, found at C speed
         longest = max(map(len, filter(None, items)), default=0)

@@ -9,6 +9,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from training.cleaning import clean_learners
 from training.config import TrainingSettings
@@ -16,6 +18,7 @@ from training.runtime.cleaning import (
     CleaningRules,
     apply_rules,
     fold_title,
+    normalize_companies,
     normalize_company,
     role_family,
 )
@@ -59,6 +62,21 @@ def _rules(**overrides: object) -> CleaningRules:
 )
 def test_normalize_company(raw: str, expected: str | None) -> None:
     assert normalize_company(raw) == expected
+
+
+#: Characters whose lower case is context-dependent or leaves ASCII ('İ' -> 'i̇', Kelvin -> 'k',
+#: final sigma), line breaks (the separator of the many-value path), digits, spaces.
+TRICKY = st.sampled_from(
+    ["\u0130", "\u212a", "\u03a3", "A", "z", "7", " ", "\t", "\n", "\r", "-", "é"]
+)
+
+
+@given(st.lists(st.one_of(st.text(max_size=12), st.text(TRICKY, max_size=12)), max_size=20))
+def test_many_companies_normalise_as_one_by_one(values: list[str]) -> None:
+    assert normalize_companies(values) == [normalize_company(v) for v in values]
+    assert normalize_companies([v for v in values if "\n" not in v]) == [
+        normalize_company(v) for v in values if "\n" not in v
+    ]
 
 
 def test_title_variants_fold_together() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from training.runtime.ops import ARRAY, SCALAR
+from training.runtime.ops import ARRAY, SCALAR, Coded, decoded
 
 #: Halves (rounding), band edges, both infinities and NaN.
 EDGY = [-math.inf, -2.5, -1.5, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 7.25, math.inf, math.nan]
@@ -102,3 +102,30 @@ def test_derive_and_lookup_call_the_function_once_per_distinct_value() -> None:
     assert pairs == [("a", "x"), ("bb", "yy")]
     assert sizes.tolist() == [1.0, 2.0, 1.0] and lengths.tolist() == [1.0, 2.0, 1.0]
     assert SCALAR.lookup(stats, ["bb", "x"], 2) == (2.0, 1.0)
+
+
+def test_coded_columns_derive_and_look_up_as_plain_columns() -> None:
+    """A column given as codes (uniques repeated, None among them) gives the same columns; its
+    text results stay coded, with the same codes."""
+    values = ["b", None, "a", "b", "c", None, "a"]
+    coded = Coded(np.array([0, 1, 2, 0, 3, 4, 2], np.intp), ["b", None, "a", "c", None])
+
+    def describe(value: Any) -> tuple[Any, bool]:
+        return (None if value is None else value.upper()), value is None
+
+    plain = ARRAY.derive(describe, np.array(values, dtype=object), (object, bool))
+    by_code = ARRAY.derive(describe, coded, (object, bool))
+    assert isinstance(by_code[0], Coded)
+    assert by_code[0].tolist() == plain[0].tolist() == decoded(by_code[0]).tolist()
+    np.testing.assert_array_equal(by_code[1], plain[1])
+    assert coded[2] == "a" and coded[np.array([4, 1])].tolist() == ["c", None]
+
+    def size(*row: Any) -> tuple[float, float]:
+        return float(sum(len(v) for v in row if v)), float(len(row))
+
+    other = Coded(np.array([1, 0, 0, 1, 1, 0, 0], np.intp), ["x", "yy"])
+    for columns in ([coded], [coded, other], [other, coded, coded]):
+        got = ARRAY.lookup(size, columns, 2)
+        want = ARRAY.lookup(size, [c.decoded() for c in columns], 2)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)

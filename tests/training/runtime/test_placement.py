@@ -13,6 +13,7 @@ from service.schemas import Learner, describe_item_error
 from service.segmenter import Segmenter
 from tests.helpers import JUNK, LEARNERS
 from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.ops import Coded
 from training.runtime.placement import LIMITS, learner_errors, place, raw_columns
 
 ITEMS: list[dict[str, Any]] = [
@@ -72,3 +73,44 @@ def test_history_reaches_the_features(service_model_dir: Path) -> None:
     assert plain["n_records"].tolist() == [1.0, 1.0]
     assert with_history["n_records"].tolist() == [1.0, 4.0]
     assert with_history["ctc_growth"].tolist() == [0.0, 0.2]
+
+
+def _coded(values: list[Any]) -> Coded:
+    """`values` numbered, with a repeated entry in the uniques (they need not be distinct)."""
+    uniques = [*dict.fromkeys(values), values[0]]
+    index = {value: i for i, value in enumerate(uniques[:-1])}
+    return Coded(np.array([index[v] for v in values], np.intp), uniques)
+
+
+def test_coded_text_and_counted_lengths_give_the_same_errors() -> None:
+    """Text given as codes, and email lengths counted by a reader, say what the strings say."""
+    columns: dict[str, Any] = {
+        field: [item.get(field) for item in ITEMS] for field in (*RAW_FIELDS, "email_hash")
+    }
+    coded = {
+        **{field: columns[field] for field in RAW_FIELDS},
+        "company_hash": _coded(columns["company_hash"]),
+        "job_position": _coded(columns["job_position"]),
+    }
+    lengths = np.array([len(v) if isinstance(v, str) else 0 for v in columns["email_hash"]])
+    assert learner_errors(coded, {"email_hash": lengths}) == learner_errors(columns)
+
+
+def test_coded_text_places_learners_as_plain_text(service_model_dir: Path) -> None:
+    """The same placement, warnings included, whether the text comes coded or as strings."""
+    segmenter = Segmenter.load(service_model_dir)
+    learners = [*LEARNERS, JUNK, *LEARNERS[::-1]]
+    errors = learner_errors(raw_columns(learners))
+    learners = [one for one, error in zip(learners, errors, strict=True) if error is None]
+    columns = raw_columns(learners)
+    coded = {
+        **columns,
+        "company_hash": _coded(columns["company_hash"]),
+        "job_position": _coded(columns["job_position"]),
+    }
+    plain, by_code = place(segmenter.model, columns), place(segmenter.model, coded)
+    np.testing.assert_array_equal(plain.features, by_code.features)
+    np.testing.assert_array_equal(plain.nearest, by_code.nearest)
+    np.testing.assert_array_equal(plain.distance, by_code.distance)
+    assert plain.warnings == by_code.warnings
+    assert plain.warning_counts == by_code.warning_counts
