@@ -44,11 +44,11 @@ import pandas as pd
 from training.recommendations import DEFAULT_THRESHOLDS, assign_actions
 from training.runtime.cleaning import UNKNOWN_FAMILY
 from training.runtime.features import FEATURE_COLUMNS
+from training.wording import LPA, lpa_text
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
 
-LPA = 100_000.0  # one lakh per annum, the unit Indian pay is quoted in
 
 #: The naming vocabulary's thresholds (module docstring).
 HALF = 0.5
@@ -568,7 +568,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
             "low pay",
             "pay",
             "at least half in the bottom pay quartile of all learners",
-            f"{_pct(bottom)} earn INR {low_lpa:g} LPA or less",
+            f"{_pct(bottom)} earn {lpa_text(low_lpa)} or less",
             bottom / HALF,
         )
     elif top >= HALF:
@@ -576,7 +576,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
             "top pay",
             "pay",
             "at least half in the top pay quartile of all learners",
-            f"{_pct(top)} earn INR {high_lpa:g} LPA or more",
+            f"{_pct(top)} earn {lpa_text(high_lpa)} or more",
             top / HALF,
         )
     else:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from training.wording import inr_text
+
 MAX_PER_SEGMENT = 3
 MAX_SEGMENTS_PER_RULE = 2
 
@@ -63,10 +65,6 @@ def _pct(share: float) -> str:
     return f"{100 * share:.0f} %"
 
 
-def _lpa(inr: float) -> str:
-    return f"INR {inr / 100_000:.1f} LPA"
-
-
 def _below_peers(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
     share = p["peer_flags"]["designation"]["below"]
     return Finding(
@@ -102,7 +100,7 @@ def _low_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} earn {_lpa(pop['ctc_inr']['p25'])} or less, the bottom quarter of all "
+        f"{_pct(share)} earn {inr_text(pop['ctc_inr']['p25'])} or less, the bottom quarter of all "
         "learners: offer job-ready upskilling with placement support.",
     )
 
@@ -145,7 +143,7 @@ def _senior_top_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | N
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} earn {_lpa(pop['ctc_inr']['p75'])} or more, the top quarter, with a "
+        f"{_pct(share)} earn {inr_text(pop['ctc_inr']['p75'])} or more, the top quarter, with a "
         f"median of {years:g} years' experience: offer leadership and large-scale system design "
         "programmes, and invite them as mentors and alumni speakers.",
     )

@@ -25,6 +25,7 @@ from training.report.page import (
     ordinal,
     stability_reading,
 )
+from training.wording import lpa_text
 
 #: The sections issue 13 asks for, in its order.
 ISSUE_SECTIONS = [
@@ -208,6 +209,26 @@ def test_every_ordinal_on_the_page_is_english(
         assert ordinal(float(number)) == number + suffix
 
 
+def test_every_pay_amount_is_written_one_way(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    """Every LPA amount of the page (names, actions, summary, cards) has one decimal at most
+    and no trailing ".0", whatever the digits profiles.json keeps: the same amount never reads
+    "INR 17.0 LPA" in one place and "INR 17 LPA" in another, nor "26.18" beside "24"."""
+    profiles["population"]["ctc_lpa"]["p50"] = 26.18
+    profiles["segments"][0]["center"]["ctc_lpa"] = 17.0
+    text = _text(render_page(manifest, profiles))
+    amounts = re.findall(r"INR ([0-9.]+) LPA", text) + re.findall(
+        r"between ([0-9.]+) and ([0-9.]+) LPA", text
+    )
+    flat = [a for found in amounts for a in ((found,) if isinstance(found, str) else found)]
+    assert len(flat) > len(profiles["segments"]) * 3
+    assert "INR 26.2 LPA" in text and "INR 17 LPA" in text
+    for amount in flat:
+        assert re.fullmatch(r"\d+(\.\d)?", amount), amount
+        assert not amount.endswith(".0"), amount
+
+
 # --- summary --------------------------------------------------------------------------------------
 def test_summary_gives_the_baseline_the_three_actions_and_a_line_per_segment_by_size(
     manifest: dict[str, Any], profiles: dict[str, Any]
@@ -216,7 +237,7 @@ def test_summary_gives_the_baseline_the_three_actions_and_a_line_per_segment_by_
     text = _text(summary)
     population = profiles["population"]
     assert f"median experience {population['years_experience']['p50']:g} years" in text
-    assert f"median pay INR {population['ctc_lpa']['p50']:g} LPA" in text
+    assert f"median pay {lpa_text(population['ctc_lpa']['p50'])}" in text
     actions = profiles["summary"]["actions"]
     assert 1 <= len(actions) <= 3
     for action in actions:

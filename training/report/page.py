@@ -17,6 +17,7 @@ from typing import Any
 
 from training.report.plots import BISECTING, PLOTS
 from training.report.style import feature_label, segment_color
+from training.wording import lpa_number, lpa_text
 
 #: The page's sections in order: (element id, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -260,10 +261,6 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def _lpa(lpa: float) -> str:
-    return f"INR {lpa:g} LPA"
-
-
 def _term(anchor: str, text: str | None = None) -> str:
     """A jargon word, linked to its glossary entry."""
     label = text if text is not None else anchor
@@ -392,7 +389,7 @@ def distinctive_facts(
     candidates.append(
         (
             z.get("log_ctc", 0.0),
-            f"median pay {_lpa(segment['center']['ctc_lpa'])}, the "
+            f"median pay {lpa_text(segment['center']['ctc_lpa'])}, the "
             f"{ordinal(segment['ctc_percentile'])} {_term('percentile', 'percentile')} of all "
             "learners",
         )
@@ -452,8 +449,8 @@ def _summary(profiles: Mapping[str, Any]) -> str:
     parts = [
         f"<p class='lead'>All {population['learners']:,} learners: median experience "
         f"<b>{_num(years['p50'])} years</b> (the middle half between {_num(years['p25'])} and "
-        f"{_num(years['p75'])}), median pay <b>{_lpa(lpa['p50'])}</b> (the middle half between "
-        f"{_num(lpa['p25'])} and {_num(lpa['p75'])} LPA).</p>",
+        f"{_num(years['p75'])}), median pay <b>{lpa_text(lpa['p50'])}</b> (the middle half between "
+        f"{lpa_number(lpa['p25'])} and {lpa_number(lpa['p75'])} LPA).</p>",
         f"<h3>Three actions to take first</h3><p class='small muted'>Of each segment's "
         f"actions, the one of the widest {_term('reach')}; then the three that reach the most "
         "learners.</p>",
@@ -854,9 +851,9 @@ def _segment_card(
         f"Experience: median {_num(segment['center']['years_experience'])} years; the middle "
         f"80 % between {_num(years['p10'])} and {_num(years['p90'])} (all learners' median "
         f"{_num(population['years_experience']['p50'])}). By band: {bands}.",
-        f"Pay: median {_lpa(segment['center']['ctc_lpa'])}, the "
+        f"Pay: median {lpa_text(segment['center']['ctc_lpa'])}, the "
         f"{ordinal(segment['ctc_percentile'])} {_term('percentile')} of all learners; the "
-        f"middle 80 % between {_num(lpa['p10'])} and {_num(lpa['p90'])} LPA.",
+        f"middle 80 % between {lpa_number(lpa['p10'])} and {lpa_number(lpa['p90'])} LPA.",
         f"Role families (all titles): {families}.",
         f"{_term('tier', 'Company tiers')} (tier 1 pays best): {tiers}.",
         f"{_pct(float(segment.get('low_confidence_share', 0.0)))} placed with "
