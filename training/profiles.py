@@ -21,7 +21,8 @@ tier-1 companies            at least half the segment at tier-1 companies
 lower-paying companies      at least half at tier-3 companies
 <family> roles              the role family with the largest share among known titles, when
                             its lift over all learners' known titles is at least 1.2
-paid above / below peers    at least 60 % above / below their company x title peers
+paid above / below          at least 60 % above / below colleagues with the same title at
+same-title colleagues       their company (company x title peers)
 ==========================  ===================================================================
 
 A name is the experience word and the pay word, then the most distinctive qualifier that fired
@@ -625,7 +626,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
     if flags["above"] >= PEERS_SHARE:
         qualifiers.append(
             Word(
-                "paid above peers",
+                "paid above same-title colleagues",
                 "peers",
                 "at least 60 % paid above colleagues with the same title at their company",
                 f"{_pct(flags['above'])} above their company x title peers",
@@ -635,7 +636,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
     elif flags["below"] >= PEERS_SHARE:
         qualifiers.append(
             Word(
-                "paid below peers",
+                "paid below same-title colleagues",
                 "peers",
                 "at least 60 % paid below colleagues with the same title at their company",
                 f"{_pct(flags['below'])} below their company x title peers",

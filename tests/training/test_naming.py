@@ -61,9 +61,9 @@ def _qualifier_holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
         return bool((tier == 1).mean() >= 0.5)
     if word == "lower-paying companies":
         return bool((tier == 3).mean() >= 0.5)
-    if word == "paid above peers":
+    if word == "paid above same-title colleagues":
         return bool((flag == 1).mean() >= 0.6)
-    if word == "paid below peers":
+    if word == "paid below same-title colleagues":
         return bool((flag == 3).mean() >= 0.6)
     assert word.endswith(" roles"), word
     family = word.removesuffix(" roles")
@@ -76,7 +76,12 @@ def _qualifier_holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
 def _any_qualifier_fires(data: LearnerData, members: np.ndarray) -> bool:
     families = data.learners.loc[members, "role_family"]
     known = families[families != "Unknown"]
-    words = ["tier-1 companies", "lower-paying companies", "paid above peers", "paid below peers"]
+    words = [
+        "tier-1 companies",
+        "lower-paying companies",
+        "paid above same-title colleagues",
+        "paid below same-title colleagues",
+    ]
     if len(known):
         words.append(f"{known.value_counts().index[0]} roles")
     return any(_qualifier_holds(w, data, members) for w in words)
