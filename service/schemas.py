@@ -372,12 +372,24 @@ class SegmentSummary(BaseModel):
 
 
 class Action(BaseModel):
-    """A recommendation, the segment it is for, the figure that fired it and its reach."""
+    """A recommendation, the segment (or macro-segment) it is for, the figure that fired it and
+    its reach."""
 
     model_config = ConfigDict(extra="allow")
 
-    segment_id: int
-    segment_name: str
+    level: Literal["segment", "macro-segment"] = Field(
+        default="segment",
+        description="What the action is for: a segment, or a macro-segment that stands in for "
+        "segments too unstable to act on one by one (bootstrap stability under 0.75).",
+    )
+    segment_id: int | None = Field(description="The segment; None for a macro-segment's action.")
+    segment_name: str = Field(description="The name of the segment or macro-segment.")
+    coarse_segment_id: int | None = Field(
+        default=None, description="The macro-segment, for a macro-segment's action."
+    )
+    segments: list[int] | None = Field(
+        default=None, description="The segments of the macro-segment, for its action."
+    )
     rule: str = Field(description="The catalogue rule (docs/recommendations.md).")
     text: str
     reach: int = Field(description="Learners the figure counts.")

@@ -244,7 +244,11 @@ def run(
             coarse_labels, data.learners, data.features, members, thresholds
         )
         profiles_doc = profiles_document(
-            k, segments, macro, population_figures(data.learners, data.features)
+            k,
+            segments,
+            macro,
+            population_figures(data.learners, data.features),
+            jaccard={int(i): float(j) for i, j in stability["jaccard"].items()},
         )
 
     metrics: dict[str, Any] = {

@@ -55,6 +55,10 @@ FloatArray = npt.NDArray[np.float64]
 HALF = 0.5
 ROLE_LIFT = 1.2
 PEERS_SHARE = 0.6
+#: Hennig's bar for a segment's bootstrap Jaccard: under it the segment is doubtful or
+#: dissolves (it may not come back on new data), so its learners are acted on through its
+#: macro-segment.
+STABLE_JACCARD = 0.75
 #: A CTC last updated this many years before the latest update counts as stale.
 STALE_YEARS = 3
 
@@ -800,26 +804,97 @@ def coarse_profiles_from_figures(
     return profiles
 
 
+def acted_through_macro(
+    segments: Sequence[Mapping[str, Any]],
+    coarse: Sequence[Mapping[str, Any]],
+    jaccard: Mapping[int, float] | None,
+) -> dict[int, int]:
+    """The segments to act on through their macro-segment: segment id -> macro-segment id.
+
+    A segment whose bootstrap Jaccard is under :data:`STABLE_JACCARD` (doubtful or dissolving),
+    in a macro-segment with other segments; a segment alone in its macro-segment has nothing
+    coarser to fall back on and stays (the report says to act on it with care).
+    """
+    if not jaccard:
+        return {}
+    size = {int(c["id"]): len(c["segments"]) for c in coarse}
+    out = {}
+    for p in segments:
+        cid = p.get("coarse_segment_id")
+        j = jaccard.get(int(p["id"]))
+        if j is not None and j < STABLE_JACCARD and cid is not None and size.get(int(cid), 0) > 1:
+            out[int(p["id"])] = int(cid)
+    return out
+
+
+def first_action(profile: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A profile's action of the widest reach (ties: by rule)."""
+    actions = sorted(profile["actions"], key=lambda a: (-a["reach"], a["rule"]))
+    return dict(actions[0]) if actions else None
+
+
+def summary_actions(
+    segments: Sequence[Mapping[str, Any]],
+    coarse: Sequence[Mapping[str, Any]],
+    jaccard: Mapping[int, float] | None = None,
+) -> list[dict[str, Any]]:
+    """The three actions to take first.
+
+    Each segment offers its action of the widest reach, except a segment acted on through its
+    macro-segment (:func:`acted_through_macro`): its macro-segment offers its own instead (once).
+    The three of the largest reach are kept: three actions for three groups of learners.
+    """
+    through = acted_through_macro(segments, coarse, jaccard)
+    candidates = []
+    for p in segments:
+        if int(p["id"]) in through:
+            continue
+        action = first_action(p)
+        if action is not None:
+            candidates.append(
+                {"level": "segment", "segment_id": p["id"], "segment_name": p["name"], **action}
+            )
+    for c in coarse:
+        if int(c["id"]) not in through.values():
+            continue
+        action = first_action(c)
+        if action is not None:
+            candidates.append(
+                {
+                    "level": "macro-segment",
+                    "segment_id": None,
+                    "segment_name": c["name"],
+                    "coarse_segment_id": c["id"],
+                    "segments": sorted(c["segments"]),
+                    **action,
+                }
+            )
+    # Ties: a segment before a macro-segment (the narrower group), then by id and rule.
+    candidates.sort(
+        key=lambda a: (
+            -a["reach"],
+            a["level"] != "segment",
+            a.get("segment_id") or 0,
+            a.get("coarse_segment_id") or 0,
+            a["rule"],
+        )
+    )
+    return candidates[:3]
+
+
 def profiles_document(
     k: int,
     segments: list[dict[str, Any]],
     coarse: list[dict[str, Any]],
     population: PopulationFigures,
+    jaccard: Mapping[int, float] | None = None,
 ) -> dict[str, Any]:
     """The ``profiles.json`` document: all learners' figures, a summary, the segments.
 
     ``summary.segments`` lists the segments by size, each with its name; ``summary.actions`` the
-    three actions to take first: each segment's action of the largest reach, the three largest
-    (three actions for three groups of learners rather than three for one).
+    three actions to take first (:func:`summary_actions`; ``jaccard`` is each segment's
+    bootstrap stability by id, when measured).
     """
-    actions = sorted(
-        (
-            {"segment_id": p["id"], "segment_name": p["name"], **a}
-            for p in segments
-            for a in sorted(p["actions"], key=lambda a: (-a["reach"], a["rule"]))[:1]
-        ),
-        key=lambda a: (-a["reach"], a["segment_id"], a["rule"]),
-    )
     years = sorted({int(y) for p in segments for y in p["ctc_years"]})
     by_year = {
         str(year): {str(p["id"]): p["ctc_years"].get(str(year), 0) for p in segments}
@@ -833,7 +908,7 @@ def profiles_document(
                 {"id": p["id"], "name": p["name"], "share": p["share"]}
                 for p in sorted(segments, key=lambda p: (-p["size"], p["id"]))
             ],
-            "actions": actions[:3],
+            "actions": summary_actions(segments, coarse, jaccard),
         },
         "by_year": by_year,
         "segments": segments,

@@ -185,3 +185,32 @@ def test_batch_item_errors_echo_only_the_learner_id(client: TestClient) -> None:
 def test_batch_with_wrong_content_type_is_415(client: TestClient) -> None:
     response = client.post("/segment/batch", content=b"{}", headers={"content-type": "text/plain"})
     assert response.status_code == 415
+
+
+def test_a_summary_action_may_be_a_macro_segment_s() -> None:
+    """A macro-segment's action (standing in for unstable segments) has no segment id; a
+    segment's action, as older models wrote it, reads as level "segment"."""
+    from service.schemas import ModelSummary
+
+    summary = ModelSummary.model_validate(
+        {
+            "segments": [],
+            "actions": [
+                {
+                    "level": "macro-segment",
+                    "segment_id": None,
+                    "segment_name": "AB",
+                    "coarse_segment_id": 0,
+                    "segments": [0, 1],
+                    "rule": "r",
+                    "text": "t",
+                    "reach": 3,
+                },
+                {"segment_id": 2, "segment_name": "C", "rule": "r", "text": "t", "reach": 2},
+            ],
+        }
+    )
+    macro, segment = summary.actions
+    assert macro.level == "macro-segment" and macro.segment_id is None
+    assert macro.coarse_segment_id == 0 and macro.segments == [0, 1]
+    assert segment.level == "segment" and segment.segment_id == 2

@@ -83,3 +83,71 @@ def test_every_profile_carries_its_data_quality(trained_small: TrainingResult) -
         assert 0 <= quality["ctc_imputed_share"] <= 1 and quality["no_title_ratio"] >= 0
         imputed += quality["ctc_imputed_share"] * s["size"]
     assert imputed > 0  # the small table has CTCs that are not salaries, and they are counted
+
+
+def _action(rule: str, reach: int) -> dict[str, object]:
+    return {"rule": rule, "text": f"do {rule}", "reach": reach}
+
+
+#: Segments 0 and 1 share macro-segment 0; segment 2 and segment 3 are alone in theirs.
+SEGMENTS = [
+    {
+        "id": 0,
+        "name": "A",
+        "coarse_segment_id": 0,
+        "actions": [_action("a0", 50), _action("a1", 9)],
+    },
+    {"id": 1, "name": "B", "coarse_segment_id": 0, "actions": [_action("b", 30)]},
+    {"id": 2, "name": "C", "coarse_segment_id": 1, "actions": [_action("c", 20)]},
+    {"id": 3, "name": "D", "coarse_segment_id": 2, "actions": [_action("d", 25)]},
+]
+COARSE = [
+    {"id": 0, "name": "AB", "segments": [0, 1], "actions": [_action("ab", 70), _action("x", 5)]},
+    {"id": 1, "name": "C", "segments": [2], "actions": [_action("c", 20)]},
+    {"id": 2, "name": "D", "segments": [3], "actions": [_action("d", 25)]},
+]
+
+
+def test_a_segment_that_does_not_come_back_is_acted_on_through_its_macro_segment() -> None:
+    """Segment 0 dissolves (0.55) and shares its macro-segment: the macro-segment's action of
+    the widest reach stands in for it in the summary. Segment 3 is doubtful (0.6) but alone
+    in its macro-segment, so it keeps its own (the report says to act on it with care)."""
+    jaccard = {0: 0.55, 1: 0.9, 2: 0.9, 3: 0.6}
+    assert profiling.acted_through_macro(SEGMENTS, COARSE, jaccard) == {0: 0}
+    actions = profiling.summary_actions(SEGMENTS, COARSE, jaccard)
+    assert [
+        (a["level"], a["segment_id"], a.get("coarse_segment_id"), a["rule"]) for a in actions
+    ] == [
+        ("macro-segment", None, 0, "ab"),
+        ("segment", 1, None, "b"),
+        ("segment", 3, None, "d"),
+    ]
+    assert actions[0]["segment_name"] == "AB" and actions[0]["segments"] == [0, 1]
+    assert actions[0]["reach"] == 70 and actions[0]["text"] == "do ab"
+
+
+def test_without_stability_or_with_stable_segments_each_segment_offers_its_own() -> None:
+    for jaccard in (None, {}, {0: 0.75, 1: 0.9, 2: 0.9, 3: 0.95}):
+        assert profiling.acted_through_macro(SEGMENTS, COARSE, jaccard) == {}
+        actions = profiling.summary_actions(SEGMENTS, COARSE, jaccard)
+        assert [(a["level"], a["segment_id"], a["rule"]) for a in actions] == [
+            ("segment", 0, "a0"),
+            ("segment", 1, "b"),
+            ("segment", 3, "d"),
+        ]
+
+
+def test_on_equal_reach_the_segment_comes_before_the_macro_segment() -> None:
+    segments = [dict(s) for s in SEGMENTS]
+    segments[1] = {**segments[1], "actions": [_action("b", 70)]}
+    actions = profiling.summary_actions(segments, COARSE, {0: 0.5, 1: 0.9, 2: 0.9, 3: 0.9})
+    assert [a["rule"] for a in actions] == ["b", "ab", "d"]
+
+
+def test_the_trained_summary_follows_the_model_s_stability(trained_small: TrainingResult) -> None:
+    """profiles.json's summary is summary_actions of its own segments and recorded stability."""
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    manifest = json.loads((trained_small.folder / "manifest.json").read_text())
+    jaccard = {int(i): v for i, v in manifest["metrics"]["stability"]["jaccard"].items()}
+    expected = profiling.summary_actions(profiles["segments"], profiles["coarse"], jaccard)
+    assert profiles["summary"]["actions"] == expected

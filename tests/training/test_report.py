@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from training import profiles as profiling
 from training.clustering import KChoice, KSweep, choose_k
 from training.pipeline import TrainingResult
 from training.report import ReportError, render_page, render_report
@@ -233,8 +234,11 @@ def test_every_pay_amount_is_written_one_way(
 def test_summary_gives_the_baseline_the_three_actions_and_a_line_per_segment_by_size(
     manifest: dict[str, Any], profiles: dict[str, Any]
 ) -> None:
+    stability = manifest["metrics"]["stability"]["jaccard"]
+    stability.update(dict.fromkeys(stability, 0.9))  # every segment stable: no stand-in
     summary = _section(render_page(manifest, profiles), "summary")
     text = _text(summary)
+    assert "did not come back" not in text
     population = profiles["population"]
     assert f"median experience {population['years_experience']['p50']:g} years" in text
     assert f"median pay {lpa_text(population['ctc_lpa']['p50'])}" in text
@@ -248,6 +252,54 @@ def test_summary_gives_the_baseline_the_three_actions_and_a_line_per_segment_by_
     assert order == [s["id"] for s in profiles["summary"]["segments"]]
     sizes = [next(p["size"] for p in profiles["segments"] if p["id"] == i) for i in order]
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_summary_acts_through_the_macro_segment_where_the_trust_table_says_so(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    """A dissolving segment sharing its macro-segment: the summary offers the macro-segment's
+    action (naming it and its segments) and marks the segment's line; the trust table's "Use"
+    says the same macro-segment."""
+    first, second = profiles["segments"][:2]
+    manifest["metrics"]["stability"]["jaccard"][str(first["id"])] = 0.55
+    for group in profiles["coarse"]:
+        group["segments"] = [s for s in group["segments"] if s not in (first["id"], second["id"])]
+    group = next(c for c in profiles["coarse"] if c["id"] == first["coarse_segment_id"])
+    group["segments"] = sorted([*group["segments"], first["id"], second["id"]])
+    second["coarse_segment_id"] = group["id"]
+    # The widest reach of all, so that it is among the three (whatever the small model's data).
+    widest = {"rule": "macro_rule", "text": "Offer the macro-segment's programme.", "reach": 10**6}
+    group["actions"] = [widest, *group.get("actions", [])]
+    jaccard = {int(i): v for i, v in manifest["metrics"]["stability"]["jaccard"].items()}
+    profiles["summary"]["actions"] = profiling.summary_actions(
+        profiles["segments"], profiles["coarse"], jaccard
+    )
+    macro_actions = [a for a in profiles["summary"]["actions"] if a["level"] == "macro-segment"]
+    assert [a["rule"] for a in macro_actions] == ["macro_rule"]
+    assert all(a["segment_id"] != first["id"] for a in profiles["summary"]["actions"])
+    page = render_page(manifest, profiles)
+    text = _text(_section(page, "summary"))
+    for action in macro_actions:
+        assert (
+            f"{action['reach']:,} learners of macro-segment {group['id']}, {group['name']}" in text
+        )
+        assert action["text"] in text
+    row = next(
+        _text(r) for r in _rows(_section(page, "summary")) if f"#segment-{first['id']}'" in r
+    )
+    assert f"dissolves (0.55): act on macro-segment {group['id']}" in row
+    assert (
+        f"Segment {first['id']} did not come back when the learners were resampled "
+        "(stability under 0.75): the action of its macro-segment stands in." in text
+    )
+    trust = next(
+        _text(r) for r in _rows(_section(page, "trust")) if f"#segment-{first['id']}'" in r
+    )
+    assert f"act on macro-segment {group['id']} " in trust
+    # The macro-segment table shows each macro-segment's first action.
+    assert "1,000,000 learners: Offer the macro-segment's programme." in _text(
+        _section(page, "trust")
+    )
 
 
 def test_what_sets_a_segment_apart_is_its_most_distant_figure(profiles: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from training.profiles import STABLE_JACCARD, acted_through_macro, first_action
 from training.report.plots import BISECTING, PLOTS
 from training.report.style import feature_label, segment_color
 from training.wording import lpa_number, lpa_text
@@ -34,7 +35,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 #: Hennig's reading of a segment's bootstrap Jaccard (clusterboot): (lower bound, reading).
 STABILITY_READINGS: tuple[tuple[float, str], ...] = (
     (0.85, "highly stable"),
-    (0.75, "stable"),
+    (STABLE_JACCARD, "stable"),
     (0.6, "doubtful"),
     (0.0, "dissolves"),
 )
@@ -441,9 +442,32 @@ def distinctive_facts(
 # --------------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------------
-def _summary(profiles: Mapping[str, Any]) -> str:
+def _jaccard(manifest: Mapping[str, Any]) -> dict[int, float]:
+    """Each segment's bootstrap stability (Jaccard) by id; empty when not measured."""
+    stability = manifest.get("metrics", {}).get("stability", {})
+    return {int(i): float(v) for i, v in stability.get("jaccard", {}).items()}
+
+
+def _stand_in(through: Mapping[int, int]) -> str:
+    """The summary's sentence on segments acted on through their macro-segment (none: empty)."""
+    if not through:
+        return ""
+    ids = [str(i) for i in sorted(through)]
+    if len(ids) == 1:
+        which, whose = f"Segment {ids[0]} did", "its"
+    else:
+        which, whose = f"Segments {', '.join(ids[:-1])} and {ids[-1]} did", "their"
+    return (
+        f" {which} not come back when the learners were resampled ({_term('stability')} "
+        f"under {STABLE_JACCARD:g}): the action of {whose} {_term('macro-segment')} stands in."
+    )
+
+
+def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     """All learners' medians, the three actions to take first, one line per segment."""
     population = profiles["population"]
+    jaccard = _jaccard(manifest)
+    through = acted_through_macro(profiles["segments"], profiles.get("coarse", []), jaccard)
     by_id = {s["id"]: s for s in profiles["segments"]}
     years, lpa = population["years_experience"], population["ctc_lpa"]
     parts = [
@@ -453,14 +477,20 @@ def _summary(profiles: Mapping[str, Any]) -> str:
         f"{lpa_number(lpa['p25'])} and {lpa_number(lpa['p75'])} LPA).</p>",
         f"<h3>Three actions to take first</h3><p class='small muted'>Of each segment's "
         f"actions, the one of the widest {_term('reach')}; then the three that reach the most "
-        "learners.</p>",
+        f"learners.{_stand_in(through)}</p>",
     ]
     items = []
     for action in profiles["summary"]["actions"]:
-        segment = by_id[action["segment_id"]]
+        if action.get("level") == "macro-segment":
+            members = ", ".join(_segment(by_id[i]) for i in action["segments"] if i in by_id)
+            target = (
+                f"macro-segment {action['coarse_segment_id']}, {_e(action['segment_name'])} "
+                f"({members})"
+            )
+        else:
+            target = _segment(by_id[action["segment_id"]])
         items.append(
-            f"<li><b>{action['reach']:,} learners</b> of {_segment(segment)}: "
-            f"{_e(action['text'])}</li>"
+            f"<li><b>{action['reach']:,} learners</b> of {target}: {_e(action['text'])}</li>"
         )
     if items:
         parts.append(f"<ol class='actions'>{''.join(items)}</ol>")
@@ -471,9 +501,15 @@ def _summary(profiles: Mapping[str, Any]) -> str:
     for entry in profiles["summary"]["segments"]:
         segment = by_id[entry["id"]]
         facts = distinctive_facts(segment, population)
+        caveat = (
+            f"<br><span class='small muted'>{stability_reading(jaccard[entry['id']])} "
+            f"({jaccard[entry['id']]:.2f}): act on macro-segment {through[entry['id']]}</span>"
+            if entry["id"] in through
+            else ""
+        )
         rows.append(
             [
-                _segment(segment),
+                _segment(segment) + caveat,
                 _pct(segment["share"]),
                 "; ".join(facts) if facts else "close to all learners on every figure",
             ]
@@ -601,7 +637,8 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     segments = profiles["segments"]
     coarse = {c["id"]: c for c in profiles.get("coarse", [])}
     stability = metrics.get("stability", {})
-    jaccard = {int(i): float(v) for i, v in stability.get("jaccard", {}).items()}
+    jaccard = _jaccard(manifest)
+    through = acted_through_macro(segments, list(coarse.values()), jaccard)
     parts = [_k_choice_words(manifest)]
     for warning in manifest["k_choice"].get("warnings", []):
         parts.append(
@@ -628,10 +665,10 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
             reading, use = "not measured", "act with care"
         else:
             reading = stability_reading(j)
-            if j < 0.75 and macro and len(macro["segments"]) > 1:
+            if sid in through and macro:
                 members = ", ".join(str(x) for x in macro["segments"])
                 use = f"act on macro-segment {macro['id']} (segments {members}) instead"
-            elif j < 0.75:  # its macro-segment is itself: nothing coarser to fall back on
+            elif j < STABLE_JACCARD:  # alone in its macro-segment: nothing coarser to act on
                 use = "act with care: it may not come back on new data"
             elif both < FOUND_BY_BOTH:
                 use = "act on it; who sits near its edge depends on the method"
@@ -706,19 +743,24 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         "programme is too costly to run for each segment apart.</p>"
     )
     by_id = {s["id"]: s for s in segments}
-    macro_rows = [
-        [
-            str(c["id"]),
-            _e(c["name"]),
-            "<br>".join(_segment(by_id[s]) for s in c["segments"] if s in by_id),
-            _pct(c["share"]),
-        ]
-        for c in profiles.get("coarse", [])
-    ]
+    macro_rows = []
+    for c in profiles.get("coarse", []):
+        first = first_action(c)
+        macro_rows.append(
+            [
+                str(c["id"]),
+                _e(c["name"]),
+                "<br>".join(_segment(by_id[s]) for s in c["segments"] if s in by_id),
+                _pct(c["share"]),
+                f"<b>{first['reach']:,} learners</b>: {_e(first['text'])}" if first else "",
+            ]
+        )
     if macro_rows:
         parts.append(
             _table(
-                ["Macro-segment", "Name", "Segments", "Share of learners"], macro_rows, numeric=(3,)
+                ["Macro-segment", "Name", "Segments", "Share of learners", "Its first action"],
+                macro_rows,
+                numeric=(3,),
             )
         )
     parts.append(
@@ -1197,7 +1239,7 @@ def render_page(
         )
     head.append(f"<nav>{nav}</nav></header><main>")
     body = [
-        _summary(profiles),
+        _summary(manifest, profiles),
         _trust(manifest, profiles),
         _segments(manifest, profiles),
         _companies(profiles),

@@ -231,7 +231,13 @@ def train(
             members,
             settings.recommendation_thresholds,
         )
-        profiles_doc = profiles_document(k_fit, segments, macro, population)
+        profiles_doc = profiles_document(
+            k_fit,
+            segments,
+            macro,
+            population,
+            jaccard={int(i): float(j) for i, j in stability["jaccard"].items()},
+        )
         grouped.unpersist()
     with clock.step("drift", "Drift reference: decile bins and segment shares (Spark)"):
         drift = drift_reference(
