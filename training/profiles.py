@@ -42,10 +42,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.clustering import MIN_JACCARD
 from training.recommendations import DEFAULT_THRESHOLDS, assign_actions
 from training.runtime.cleaning import UNKNOWN_FAMILY
 from training.runtime.features import FEATURE_COLUMNS
-from training.wording import LPA, lpa_text
+from training.wording import LPA, lpa_text, pct_text
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
@@ -55,10 +56,10 @@ FloatArray = npt.NDArray[np.float64]
 HALF = 0.5
 ROLE_LIFT = 1.2
 PEERS_SHARE = 0.6
-#: Hennig's bar for a segment's bootstrap Jaccard: under it the segment is doubtful or
-#: dissolves (it may not come back on new data), so its learners are acted on through its
-#: macro-segment.
-STABLE_JACCARD = 0.75
+#: Hennig's bar for a segment's bootstrap Jaccard (the default a stable k needs, too): under
+#: it the segment is doubtful or dissolves (it may not come back on new data), so its learners
+#: are acted on through its macro-segment.
+STABLE_JACCARD = MIN_JACCARD
 #: A CTC last updated this many years before the latest update counts as stale.
 STALE_YEARS = 3
 
@@ -531,10 +532,6 @@ class Word:
         return {"word": self.word, "kind": self.kind, "rule": self.rule, "figure": self.figure}
 
 
-def _pct(share: float) -> str:
-    return f"{100 * share:.0f} %"
-
-
 def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> list[Word]:
     """The words a profile earns, by the vocabulary's rules (module docstring), in name order.
 
@@ -573,7 +570,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
             "low pay",
             "pay",
             "at least half in the bottom pay quartile of all learners",
-            f"{_pct(bottom)} earn {lpa_text(low_lpa)} or less",
+            f"{pct_text(bottom)} earn {lpa_text(low_lpa)} or less",
             bottom / HALF,
         )
     elif top >= HALF:
@@ -581,7 +578,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
             "top pay",
             "pay",
             "at least half in the top pay quartile of all learners",
-            f"{_pct(top)} earn {lpa_text(high_lpa)} or more",
+            f"{pct_text(top)} earn {lpa_text(high_lpa)} or more",
             top / HALF,
         )
     else:
@@ -589,7 +586,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
             "mid pay",
             "pay",
             "fewer than half in either the bottom or the top pay quartile",
-            f"{_pct(bottom)} in the bottom quartile, {_pct(top)} in the top",
+            f"{pct_text(bottom)} in the bottom quartile, {pct_text(top)} in the top",
             1.0,
         )
     qualifiers: list[Word] = []
@@ -600,7 +597,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
                 "tier-1 companies",
                 "companies",
                 "at least half at tier-1 (best-paying) companies",
-                f"{_pct(tiers['tier 1'])} at tier-1 companies",
+                f"{pct_text(tiers['tier 1'])} at tier-1 companies",
                 tiers["tier 1"] / HALF,
             )
         )
@@ -610,7 +607,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
                 "lower-paying companies",
                 "companies",
                 "at least half at tier-3 (lower-paying) companies",
-                f"{_pct(tiers['tier 3'])} at tier-3 companies",
+                f"{pct_text(tiers['tier 3'])} at tier-3 companies",
                 tiers["tier 3"] / HALF,
             )
         )
@@ -622,7 +619,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
                 "role",
                 f"the commonest role family among known titles, {ROLE_LIFT:g}x or more as "
                 "common as among all learners",
-                f"{_pct(family['share'])} of known titles, {family['lift']:.2f}x all learners'",
+                f"{pct_text(family['share'])} of known titles, {family['lift']:.2f}x all learners'",
                 family["lift"] / ROLE_LIFT,
             )
         )
@@ -633,7 +630,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
                 "paid above same-title colleagues",
                 "peers",
                 "at least 60 % paid above colleagues with the same title at their company",
-                f"{_pct(flags['above'])} above their company x title peers",
+                f"{pct_text(flags['above'])} above their company x title peers",
                 flags["above"] / PEERS_SHARE,
             )
         )
@@ -643,7 +640,7 @@ def name_words(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
                 "paid below same-title colleagues",
                 "peers",
                 "at least 60 % paid below colleagues with the same title at their company",
-                f"{_pct(flags['below'])} below their company x title peers",
+                f"{pct_text(flags['below'])} below their company x title peers",
                 flags["below"] / PEERS_SHARE,
             )
         )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from training.wording import inr_text
+from training.wording import inr_text, pct_text
 
 MAX_PER_SEGMENT = 3
 MAX_SEGMENTS_PER_RULE = 2
@@ -61,16 +61,12 @@ class Rule:
     measure: Callable[[Mapping[str, Any], Mapping[str, Any]], Finding | None]
 
 
-def _pct(share: float) -> str:
-    return f"{100 * share:.0f} %"
-
-
 def _below_peers(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
     share = p["peer_flags"]["designation"]["below"]
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} earn less than colleagues with the same title at their company: offer "
+        f"{pct_text(share)} earn less than colleagues with the same title at their company: offer "
         "salary-negotiation coaching and referrals into better-paying teams.",
     )
 
@@ -80,8 +76,9 @@ def _above_peers(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} already earn more than colleagues with the same title at their company: "
-        "offer a promotion-readiness track (system design, leading projects) for the next title.",
+        f"{pct_text(share)} already earn more than colleagues with the same title at their "
+        "company: offer a promotion-readiness track (system design, leading projects) for the "
+        "next title.",
     )
 
 
@@ -90,7 +87,7 @@ def _early_career(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | Non
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} have at most 2 years of experience: offer a foundations track (data "
+        f"{pct_text(share)} have at most 2 years of experience: offer a foundations track (data "
         "structures, algorithms, core CS) with placement preparation and mock interviews.",
     )
 
@@ -100,8 +97,8 @@ def _low_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} earn {inr_text(pop['ctc_inr']['p25'])} or less, the bottom quarter of all "
-        "learners: offer job-ready upskilling with placement support.",
+        f"{pct_text(share)} earn {inr_text(pop['ctc_inr']['p25'])} or less, the bottom quarter "
+        "of all learners: offer job-ready upskilling with placement support.",
     )
 
 
@@ -110,7 +107,7 @@ def _below_experience(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding |
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} earn at least 20 % less than the median learner with the same "
+        f"{pct_text(share)} earn at least 20 % less than the median learner with the same "
         "experience: offer a job-switch programme with referrals and interview preparation.",
     )
 
@@ -120,7 +117,7 @@ def _lower_paying_companies(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Fin
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} work at lower-paying (tier-3) companies: offer a product-company "
+        f"{pct_text(share)} work at lower-paying (tier-3) companies: offer a product-company "
         "interview track matched to tier-1 hiring bars.",
     )
 
@@ -130,7 +127,7 @@ def _mid_tier_companies(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} work at mid-paying (tier-2) companies: offer a route into tier-1 "
+        f"{pct_text(share)} work at mid-paying (tier-2) companies: offer a route into tier-1 "
         "companies (system design and interview rounds at their bar, referrals).",
     )
 
@@ -143,9 +140,9 @@ def _senior_top_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | N
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} earn {inr_text(pop['ctc_inr']['p75'])} or more, the top quarter, with a "
-        f"median of {years:g} years' experience: offer leadership and large-scale system design "
-        "programmes, and invite them as mentors and alumni speakers.",
+        f"{pct_text(share)} earn {inr_text(pop['ctc_inr']['p75'])} or more, the top quarter, "
+        f"with a median of {years:g} years' experience: offer leadership and large-scale "
+        "system design programmes, and invite them as mentors and alumni speakers.",
     )
 
 
@@ -157,7 +154,7 @@ def _role_track(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
         family["lift"],
         round(family["share"] * p["known_titles"]),
         f"{family['name']} titles are {family['lift']:.1f}x as common as among all learners "
-        f"({_pct(family['share'])} of known titles): offer {FAMILY_TRACKS[family['name']]}.",
+        f"({pct_text(family['share'])} of known titles): offer {FAMILY_TRACKS[family['name']]}.",
     )
 
 
@@ -168,7 +165,7 @@ def _stale_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
     return Finding(
         share,
         count,
-        f"{_pct(share)} last updated their pay in {cutoff} or earlier: ask them to update it "
+        f"{pct_text(share)} last updated their pay in {cutoff} or earlier: ask them to update it "
         "before advising on a switch or a negotiation.",
     )
 
@@ -178,7 +175,7 @@ def _missing_titles(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | N
     return Finding(
         share,
         round(share * p["size"]),
-        f"{_pct(share)} have no job title on file: ask for it at their next login, so that "
+        f"{pct_text(share)} have no job title on file: ask for it at their next login, so that "
         "course and career advice can follow their role.",
     )
 
