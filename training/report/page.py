@@ -18,7 +18,7 @@ from typing import Any
 from training.profiles import STABLE_JACCARD, acted_through_macro, first_action
 from training.report.plots import BISECTING, PLOTS
 from training.report.style import feature_label, segment_color
-from training.wording import lpa_number, lpa_text
+from training.wording import lpa_number, lpa_text, pct_text
 
 #: The page's sections in order: (element id, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -255,7 +255,7 @@ def _e(value: Any) -> str:
 
 
 def _pct(share: float) -> str:
-    return f"{100 * share:.0f}\u00a0%"  # a no-break space: "13 %" never splits
+    return pct_text(share).replace(" ", "\u00a0")  # a no-break space: "13 %" never splits
 
 
 def _num(value: float) -> str:
