@@ -66,7 +66,7 @@ def learner_mix(n: int, *, seed: int = 0, junk_share: float = 0.05) -> list[dict
     replaced by a junk variant: a CTC of 2, a five-digit typo year, year 0, a placeholder title,
     a company nobody trained on, or only ``ctc``. Missing values are left out of the dict.
     """
-    from training.synth import generate_learners  # pandas: imported only when needed
+    from training.data.synth import generate_learners  # pandas: imported only when needed
 
     frame = generate_learners(rows=max(100, n), seed=seed).head(n)
     rng = np.random.default_rng(seed)

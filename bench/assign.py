@@ -146,7 +146,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.csv
     import pyarrow.parquet  # noqa: F401
 
-    from training.assign import assign_table, load_placement_model
+    from training.batch.assign import assign_table, load_placement_model
 
     source, out, chunk = Path(spec["source"]), Path(spec["out"]), int(spec["chunk"])
     kind = spec["kind"]
@@ -245,7 +245,7 @@ def _table(folder: Path, rows: int, fmt: str) -> Path:
 
     parquet = folder / f"learners-{rows}.parquet"
     if not parquet.exists():
-        from training.synth import generate_learners
+        from training.data.synth import generate_learners
 
         schema = pa.schema(
             [

@@ -1,4 +1,4 @@
-"""Benchmark of training/clustering.py and hierarchy.py on synthetic learner data; prints a table.
+"""Benchmark of training/model/kmeans.py and hierarchy.py on synthetic learner data; prints a table.
 
 Usage: ``python bench/clustering.py [--rows 153000] [--features 12] [--seed 0]
 [--exact-rows 20000] [--all-cores]``
@@ -28,14 +28,14 @@ from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.clustering import (
+from training.model.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
+from training.model.kmeans import (
     choose_k,
     compare_labelings,
     fit_kmeans,
     relabel_by_size,
     sweep_k,
 )
-from training.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
 
 Row = tuple[str, float | None, float, str]
 
@@ -87,7 +87,7 @@ class Table:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description="Benchmark training/clustering.py and training/hierarchy.py."
+        description="Benchmark training/model/kmeans.py and training/model/hierarchy.py."
     )
     parser.add_argument("--rows", type=int, default=153_000)
     parser.add_argument("--features", type=int, default=12)

@@ -20,9 +20,9 @@ from typing import TypeVar
 import pandas as pd
 
 from training.config import TrainingSettings
-from training.data import load_learners, read_learners_frame
-from training.features import build_learner_data
-from training.synth import generate_learners, write_learners
+from training.data.load import load_learners, read_learners_frame
+from training.data.synth import generate_learners, write_learners
+from training.prep.features import build_learner_data
 
 T = TypeVar("T")
 

@@ -18,11 +18,11 @@ import time
 
 import numpy as np
 
-from training import clustering
 from training.config import TrainingSettings
-from training.features import build_learner_data
-from training.model import build_pipeline
-from training.pipeline import load_raw
+from training.model import kmeans as clustering
+from training.model.pipeline import build_pipeline
+from training.prep.features import build_learner_data
+from training.run import load_raw
 
 INPUT_SETS: dict[str, tuple[str, ...]] = {
     "earlier five (pay within company, job class)": (

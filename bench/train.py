@@ -26,9 +26,9 @@ import joblib
 from sklearn.cluster import KMeans
 
 from training.config import TrainingSettings
-from training.features import build_learner_data
-from training.model import preprocess
-from training.pipeline import load_raw, run
+from training.model.pipeline import preprocess
+from training.prep.features import build_learner_data
+from training.run import load_raw, run
 
 
 def _peak_mb() -> float:

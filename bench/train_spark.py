@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from training.synth import generate_learners, write_learners
+from training.data.synth import generate_learners, write_learners
 
 SETTINGS = {
     "LEARNSEG_K": "5",

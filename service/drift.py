@@ -43,7 +43,7 @@ class DriftMonitor:
     reference : DriftReference
         The model's training bins and shares.
     centre_ids : sequence of int
-        The public segment id of each K-Means centre (``EngineFreeSegmenter.segment_ids``), so
+        The public segment id of each K-Means centre (``Kernel.segment_ids``), so
         a batch placement's centre indexes count into the right segment.
     window : int
         Placements the window covers (at most; at least ``window - window / BLOCKS`` once

@@ -31,8 +31,8 @@ import numpy as np
 import orjson
 
 from service.segmenter import Assignment, Segmenter
+from training.runtime.kernel import HIGH, LOW
 from training.runtime.placement import Placement
-from training.runtime.segmenter import HIGH, LOW
 
 __all__ = ["render_batch"]
 

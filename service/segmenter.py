@@ -27,10 +27,10 @@ from service.drift import DriftMonitor
 from service.unpickle import load_allowed
 from training.runtime.artifacts import (
     DRIFT_JSON,
+    KERNEL_JSON,
+    PIPELINE_JOBLIB,
     PROBES_JSON,
     PROFILES_JSON,
-    SEGMENTER_JOBLIB,
-    SEGMENTER_JSON,
     ArtifactError,
     read_verified,
     resolve_model,
@@ -39,8 +39,8 @@ from training.runtime.artifacts import (
 from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.drift import DriftReference
 from training.runtime.features import FALLBACK_FLAGS, learner_features
+from training.runtime.kernel import HIGH, Kernel, relative_margin
 from training.runtime.placement import Placement, place
-from training.runtime.segmenter import HIGH, EngineFreeSegmenter, relative_margin
 
 
 @dataclass(slots=True)
@@ -106,7 +106,7 @@ class Segmenter:
 
     folder: Path
     manifest: dict[str, Any]
-    model: EngineFreeSegmenter
+    model: Kernel
     profiles: list[dict[str, Any]]
     coarse_profiles: list[dict[str, Any]]
     pipeline_check: dict[str, int] = field(default_factory=dict)
@@ -146,15 +146,15 @@ class Segmenter:
         def document(name: str) -> Any:
             return json.loads(read_verified(folder, name, manifest, model_dir).decode("utf-8"))
 
-        doc = document(SEGMENTER_JSON)
+        doc = document(KERNEL_JSON)
         try:
-            exported = EngineFreeSegmenter.from_dict(doc)
+            exported = Kernel.from_dict(doc)
         except ValueError as exc:
             raise ArtifactError(
                 f"Model {folder.name} cannot be served: {exc} Retrain it with this learnseg."
             ) from None
         pipeline, kernel = _kernel_from_joblib(
-            read_verified(folder, SEGMENTER_JOBLIB, manifest, model_dir), exported
+            read_verified(folder, PIPELINE_JOBLIB, manifest, model_dir), exported
         )
         check = _check_pipeline(pipeline, kernel, exported, document(PROBES_JSON))
         profiles = document(PROFILES_JSON)
@@ -362,7 +362,7 @@ class Segmenter:
         return sorted(int(p["id"]) for p in source)
 
 
-def _drift_reference(doc: Any, kernel: EngineFreeSegmenter, version: str) -> DriftReference:
+def _drift_reference(doc: Any, kernel: Kernel, version: str) -> DriftReference:
     """The model's drift reference; refused with a sentence when it is not the model's."""
     try:
         reference = DriftReference.from_dict(doc)
@@ -375,15 +375,13 @@ def _drift_reference(doc: Any, kernel: EngineFreeSegmenter, version: str) -> Dri
         kernel.segment_ids.tolist()
     ):
         raise ArtifactError(
-            f"{DRIFT_JSON} and {SEGMENTER_JSON} describe different models (features or segment "
+            f"{DRIFT_JSON} and {KERNEL_JSON} describe different models (features or segment "
             "ids differ); the model is refused."
         )
     return reference
 
 
-def _kernel_from_joblib(
-    data: bytes, exported: EngineFreeSegmenter
-) -> tuple[Any, EngineFreeSegmenter]:
+def _kernel_from_joblib(data: bytes, exported: Kernel) -> tuple[Any, Kernel]:
     """The fitted pipeline of ``segmenter.joblib`` and the numpy kernel built from it.
 
     Clip bounds, scaler and centres come from the pipeline itself; the cleaning rules, the peer
@@ -393,7 +391,7 @@ def _kernel_from_joblib(
     try:
         bundle = load_allowed(data)
         pipeline, features, ids = bundle["pipeline"], bundle["features"], bundle["segment_ids"]
-        kernel = EngineFreeSegmenter.from_pipeline(
+        kernel = Kernel.from_pipeline(
             pipeline,
             features,
             segment_ids=ids,
@@ -404,14 +402,13 @@ def _kernel_from_joblib(
         )
     except Exception as exc:  # an unsafe pickle, or not the bundle training writes
         raise ArtifactError(
-            f"{SEGMENTER_JOBLIB} cannot be used ({type(exc).__name__}: {exc}); the model is "
-            "refused."
+            f"{PIPELINE_JOBLIB} cannot be used ({type(exc).__name__}: {exc}); the model is refused."
         ) from None
     if kernel.features != exported.features or not np.array_equal(
         kernel.segment_ids, exported.segment_ids
     ):
         raise ArtifactError(
-            f"{SEGMENTER_JOBLIB} and {SEGMENTER_JSON} describe different models (features or "
+            f"{PIPELINE_JOBLIB} and {KERNEL_JSON} describe different models (features or "
             "segment ids differ); the model is refused."
         )
     return pipeline, kernel
@@ -419,8 +416,8 @@ def _kernel_from_joblib(
 
 def _check_pipeline(
     pipeline: Any,
-    kernel: EngineFreeSegmenter,
-    exported: EngineFreeSegmenter,
+    kernel: Kernel,
+    exported: Kernel,
     probes: Mapping[str, Any],
 ) -> dict[str, int]:
     """Place the probe learners four ways; all must agree, or the model is refused.
@@ -444,7 +441,7 @@ def _check_pipeline(
     )
     if agree != len(x):
         raise ArtifactError(
-            f"{SEGMENTER_JOBLIB} and {SEGMENTER_JSON} disagree: {len(x) - agree} of {len(x)} "
+            f"{PIPELINE_JOBLIB} and {KERNEL_JSON} disagree: {len(x) - agree} of {len(x)} "
             "probe learners are placed differently by the pipeline and the numpy kernel; the "
             "model is refused."
         )

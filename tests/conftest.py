@@ -12,10 +12,10 @@ import pytest
 
 from tests.helpers import FIGURES, REAL_ROWS, small_training_settings
 from training.config import TrainingSettings
-from training.data import load_learners, read_learners_frame
-from training.features import LearnerData, build_learner_data
-from training.pipeline import TrainingResult, run
-from training.synth import generate_learners
+from training.data.load import load_learners, read_learners_frame
+from training.data.synth import generate_learners
+from training.prep.features import LearnerData, build_learner_data
+from training.run import TrainingResult, run
 
 
 @pytest.fixture(scope="session")

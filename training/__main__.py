@@ -70,7 +70,7 @@ def _step(label: str, *, quiet: bool = False) -> Iterator[None]:
 
 def _run(action: Callable[[], T]) -> T:
     """Run a command body; turn the errors a user can cause into one sentence and exit 2."""
-    from training.data import DataError
+    from training.data.load import DataError
 
     try:
         return action()
@@ -99,7 +99,7 @@ def synth(
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
 ) -> None:
     """Write the embedded default: a seeded, realistic raw learner table in the real schema."""
-    from training.synth import generate_learners, write_learners
+    from training.data.synth import generate_learners, write_learners
 
     def body() -> None:
         if out.suffix.lower() not in {".csv", ".gz", ".parquet", ".pq"}:
@@ -118,7 +118,7 @@ def synth(
 
 def load_source(source: str | None, settings: TrainingSettings) -> Any:
     """The raw table from a path/URL, or the embedded default when ``source`` is None."""
-    from training.pipeline import load_raw
+    from training.run import load_raw
 
     label = source or f"the embedded default ({settings.synth_rows:,} rows)"
     with _step(f"Loading {label}"):
@@ -166,7 +166,7 @@ def _summarize_table(
     top : int
         How many of the commonest job titles and companies to list.
     """
-    from training.features import build_learner_data
+    from training.prep.features import build_learner_data
 
     emails = raw["email_hash"].value_counts(dropna=True)
     data = build_learner_data(raw, settings)
@@ -301,7 +301,7 @@ def train(
     With --engine spark, --data may also be a folder, a glob or an object-store path
     (s3a://bucket/learners/*.parquet).
     """
-    from training.pipeline import run
+    from training.run import run
     from training.runtime.artifacts import ArtifactError
 
     def body() -> None:
@@ -422,10 +422,10 @@ def report(
 
     With --pdf, headless Chromium also prints the page to report.pdf in the same folder.
     """
-    from training.publish import finalize_manifest
     from training.report import REBUILT_FILES, ReportError, plot_from_json, render_report
     from training.report.pdf import REPORT_PDF, find_chromium, write_pdf
     from training.runtime.artifacts import ArtifactError, verify_model
+    from training.store.publish import finalize_manifest
 
     def body() -> None:
         if chromium is not None and not pdf:
@@ -490,7 +490,7 @@ def _row_progress() -> Iterator[Callable[[str, int, int | None], None]]:
 
 
 def _placement_model(path: Path) -> Any:
-    from training.assign import load_placement_model
+    from training.batch.assign import load_placement_model
     from training.runtime.artifacts import ArtifactError
 
     try:
@@ -546,7 +546,7 @@ def assign(
     """
 
     def body() -> None:
-        from training.assign import OutputError, assign_table, output_format
+        from training.batch.assign import OutputError, assign_table, output_format
 
         if engine not in ("local", "spark"):
             raise UserError(f"--engine must be local or spark, not {engine!r}.")
@@ -605,7 +605,7 @@ def _assign_on_spark(placing: Any, data: str, out: Path, settings: TrainingSetti
         check_spark()
     except SparkUnavailable as exc:
         raise UserError(str(exc)) from None
-    from training.assign import OutputError
+    from training.batch.assign import OutputError
     from training.spark.assign import run as assign_spark  # imports pyspark: only once found
 
     with _step(f"Assigning {data} on Spark ({settings.spark_master})"):
@@ -633,7 +633,7 @@ def drift(
     from training.runtime.drift import MAJOR
 
     def body() -> dict[str, Any]:
-        from training.assign import drift_table
+        from training.batch.assign import drift_table
         from training.runtime.artifacts import ArtifactError
 
         placing = _placement_model(model)

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from training.recommendations import DEFAULT_THRESHOLDS
+from training.insights.actions import DEFAULT_THRESHOLDS
 from training.runtime.features import FEATURE_COLUMNS
 
 #: The case study's original link to the real 205,843-row file.

@@ -17,7 +17,7 @@ import pytest
 
 from service.__main__ import main, settings_from_args
 from tests.helpers import JUNK, LEARNERS, REPO, free_port, service_env
-from training.pipeline import TrainingResult
+from training.run import TrainingResult
 
 
 def test_help() -> None:

@@ -29,7 +29,7 @@ from service.client import (
     _retry_delay,
 )
 from tests.helpers import REPO, SERVICE_READY, free_port, running_service, service_env
-from training.pipeline import TrainingResult
+from training.run import TrainingResult
 
 BASE = "http://learnseg.test"
 

@@ -23,7 +23,7 @@ from service.schemas import (
     SegmentResult,
 )
 from tests.helpers import JUNK, LEARNERS, TestClient, service_settings
-from training.pipeline import TrainingResult
+from training.run import TrainingResult
 
 
 def test_health(client: TestClient, trained_small: TrainingResult) -> None:

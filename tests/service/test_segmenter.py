@@ -25,13 +25,13 @@ from tests.helpers import (
     raw_learners,
     service_settings,
 )
-from training.pipeline import TrainingResult
-from training.publish import finalize_manifest
+from training.data.synth import generate_learners
+from training.run import TrainingResult
 from training.runtime.artifacts import MANIFEST_FILE
 from training.runtime.cleaning import RAW_FIELDS, apply_rules
 from training.runtime.features import clean_columns, compute_features
 from training.runtime.ops import ARRAY
-from training.synth import generate_learners
+from training.store.publish import finalize_manifest
 
 
 def test_both_paths_place_like_the_trained_pipeline(

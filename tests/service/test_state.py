@@ -14,7 +14,7 @@ from tests.helpers import (
     service_settings,
     small_training_settings,
 )
-from training.pipeline import TrainingResult, run
+from training.run import TrainingResult, run
 
 
 def test_reload_serves_a_newly_trained_model(

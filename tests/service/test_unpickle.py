@@ -15,7 +15,7 @@ import pytest
 from joblib.numpy_pickle import NumpyUnpickler
 
 from service.unpickle import ALLOWED_GLOBALS, UnsafePickleError, load_allowed
-from training.pipeline import TrainingResult
+from training.run import TrainingResult
 
 
 def _dumped(obj: Any) -> bytes:

@@ -27,7 +27,7 @@ from tests.helpers import (
     service_settings,
     small_training_settings,
 )
-from training.pipeline import TrainingResult, run
+from training.run import TrainingResult, run
 from training.runtime.artifacts import LATEST_FILE
 
 

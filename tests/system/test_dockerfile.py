@@ -26,7 +26,7 @@ import pytest
 
 from service.client import Assignment, LearnsegClient
 from tests.helpers import REPO, SERVICE_READY, free_port, running_service, service_env
-from training.pipeline import TrainingResult
+from training.run import TrainingResult
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -251,7 +251,7 @@ def test_dockerignore_keeps_only_what_the_build_needs() -> None:
         "pyproject.toml",
         "README.md",
         "requirements/serve.lock",
-        "training/features.py",
+        "training/prep/features.py",
         "service/main.py",
         "service/static/index.html",
         "models/README.md",

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.helpers import HAS_CHROMIUM, NO_CHROMIUM, REPO, free_port, headless_chromium
-from training.pipeline import TrainingResult
-from training.wording import inr_text
+from training.insights.wording import inr_text
+from training.run import TrainingResult
 
 OUTPUT = REPO / "test-output"
 
@@ -78,7 +78,7 @@ def test_page_lists_segments_and_assigns_a_learner(server: str, browser: Any) ->
     # The summary: all learners' medians, the segments by size, the actions to take first.
     summary = driver.find_element(By.ID, "summary").text
     assert f"median {listing['population']['years_experience']['p50']:g} years" in summary
-    # Pay reads as the report writes it (training.wording).
+    # Pay reads as the report writes it (training.insights.wording).
     assert f"median CTC {inr_text(listing['population']['ctc_inr']['p50'])}" in summary
     listed = driver.find_elements(By.CSS_SELECTOR, "#summary-segments li")
     assert [li.text.split(" (")[0] for li in listed] == [

@@ -7,7 +7,7 @@
 3. Artifacts written by another scikit-learn or numpy major.minor are refused, naming both
    versions, at start-up and on reload.
 4. A training run killed with SIGKILL:
-   tests/training/test_pipeline.py::test_killed_run_leaves_latest_untouched kills
+   tests/training/test_run.py::test_killed_run_leaves_latest_untouched kills
    ``python -m training train`` mid-way (cleaning or the sweep); here it is killed while it
    writes its artifacts.
    Either way LATEST names the last complete model, which still verifies and serves.
@@ -54,7 +54,6 @@ from tests.helpers import (
     live_service,
     service_settings,
 )
-from training.publish import STAGING_PREFIX, finalize_manifest, seal_manifest
 from training.runtime.artifacts import (
     LATEST_FILE,
     MANIFEST_FILE,
@@ -62,6 +61,7 @@ from training.runtime.artifacts import (
     resolve_model,
     verify_model,
 )
+from training.store.publish import STAGING_PREFIX, finalize_manifest, seal_manifest
 
 NO_MODEL = "No trained model in {}/: run `make train` (or `python -m training train`) first."
 MODEL_ROUTES = [
@@ -479,7 +479,7 @@ def test_reload_under_load_fails_no_request(
 # The training CLI with the artifact writer patched: the disk is "full" from the first JSON file.
 _DISK_FULL = """
 import errno, os, sys
-import training.publish as publish
+import training.store.publish as publish
 
 def disk_full(path, obj):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import HAS_CHROMIUM, NO_CHROMIUM, REPO, headless_chromium
-from training.pipeline import TrainingResult
 from training.report.page import SECTIONS
+from training.run import TrainingResult
 
 OUTPUT = REPO / "test-output"
 #: The first screen of a laptop.

@@ -20,7 +20,7 @@ from tests.helpers import (
     live_service,
     small_training_settings,
 )
-from training.pipeline import TrainingResult, run
+from training.run import TrainingResult, run
 
 POLL_SECONDS = 0.5
 #: Loading and verifying a small model takes well under a second; on a busy 2-core machine

@@ -40,8 +40,8 @@ from tests.helpers import (
     flip_byte,
     service_settings,
 )
-from training.publish import finalize_manifest
 from training.runtime.artifacts import MANIFEST_FILE
+from training.store.publish import finalize_manifest
 
 KEY = "key-security-9c4e1a"
 OPEN_PREFIXES = ("/health/",)

@@ -1,4 +1,4 @@
-"""Fixtures of the model store's tests (training.publish and training.runtime.artifacts)."""
+"""Fixtures of the model store's tests (training.store.publish and training.runtime.artifacts)."""
 
 from __future__ import annotations
 

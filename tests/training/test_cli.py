@@ -11,7 +11,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from training.__main__ import app
-from training.pipeline import TrainingResult
+from training.run import TrainingResult
 from training.runtime import artifacts
 
 runner = CliRunner()

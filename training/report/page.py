@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.profiles import STABLE_JACCARD, acted_through_macro, first_action
+from training.insights.profiles import STABLE_JACCARD, acted_through_coarse, first_action
+from training.insights.wording import lpa_number, lpa_text, pct_text
 from training.report.plots import BISECTING, PLOTS
 from training.report.style import feature_label, segment_color
-from training.wording import lpa_number, lpa_text, pct_text
 
 #: The page's sections in order: (element id, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -467,7 +467,7 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     """All learners' medians, the three actions to take first, one line per segment."""
     population = profiles["population"]
     jaccard = _jaccard(manifest)
-    through = acted_through_macro(profiles["segments"], profiles.get("coarse", []), jaccard)
+    through = acted_through_coarse(profiles["segments"], profiles.get("coarse", []), jaccard)
     by_id = {s["id"]: s for s in profiles["segments"]}
     years, lpa = population["years_experience"], population["ctc_lpa"]
     parts = [
@@ -638,7 +638,7 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     coarse = {c["id"]: c for c in profiles.get("coarse", [])}
     stability = metrics.get("stability", {})
     jaccard = _jaccard(manifest)
-    through = acted_through_macro(segments, list(coarse.values()), jaccard)
+    through = acted_through_coarse(segments, list(coarse.values()), jaccard)
     parts = [_k_choice_words(manifest)]
     for warning in manifest["k_choice"].get("warnings", []):
         parts.append(

@@ -13,13 +13,13 @@ Layout of the model folder (``models/`` by default; every file name is defined h
             drift.json              decile bins and segment shares of the training population
             plots/*.png
             report.html
-        .staging-<version>-<pid>/   hidden, only while a run writes (see training.publish)
+        .staging-<version>-<pid>/   hidden, only while a run writes (see training.store.publish)
 
 Reading goes through :func:`resolve_model` (which folder), :func:`verify_model` (every file
 matches its SHA-256 in the manifest, nothing unlisted, same numpy and scikit-learn
 major.minor) and :func:`read_verified` (the bytes of one listed file, checked once more as they
 are read). Every failure is an :class:`ArtifactError` whose message is one sentence for a
-person. Writing lives in :mod:`training.publish`.
+person. Writing lives in :mod:`training.store.publish`.
 
 The manifest is a JSON object::
 
@@ -52,9 +52,9 @@ from typing import Any
 import numpy as np
 
 #: The fitted scikit-learn pipeline, with the features and the public id of each centre.
-SEGMENTER_JOBLIB = "segmenter.joblib"
-#: The engine-free model (see :mod:`training.runtime.segmenter`).
-SEGMENTER_JSON = "segmenter.json"
+PIPELINE_JOBLIB = "segmenter.joblib"
+#: The engine-free model (see :mod:`training.runtime.kernel`).
+KERNEL_JSON = "segmenter.json"
 #: Raw learners stored at training time, and the centre the fitted pipeline gave each.
 PROBES_JSON = "probes.json"
 #: Segment and macro-segment profiles.

@@ -2,10 +2,10 @@
 
 Two halves share every rule:
 
-* **fit** (training only, pandas, :mod:`training.cleaning`): removes exact duplicates, learns the
-  data-dependent parts of the rules (CTC bounds, the reference year, the title vocabulary, the peer
-  medians used to impute orgyear) into a frozen :class:`CleaningRules`, applies them, and collapses
-  the table to one row per learner.
+* **fit** (training only, pandas, :mod:`training.prep.cleaning`): removes exact duplicates, learns
+  the data-dependent parts of the rules (CTC bounds, the reference year, the title vocabulary, the
+  peer medians used to impute orgyear) into a frozen :class:`CleaningRules`, applies them, and
+  collapses the table to one row per learner.
 * **apply** (here; training and serving, numpy only): :func:`apply_rules` cleans column arrays of
   any length, a batch of 200,000 rows or a single learner (n = 1), with nothing but the frozen
   rules; :func:`describe_touches` and :func:`describe_rows` word the warnings a served learner gets.

@@ -1,7 +1,7 @@
 """Learner-level features, *transform* half: frozen peer-group tables applied with numpy only.
 
-*Fit* (training only, pandas, :mod:`training.features`): ``fit_feature_tables`` learns, from the
-cleaned one-row-per-learner table, the peer groups a learner is compared with: companies, job
+*Fit* (training only, pandas, :mod:`training.prep.features`): ``fit_feature_tables`` learns, from
+the cleaned one-row-per-learner table, the peer groups a learner is compared with: companies, job
 titles, role families, company x title pairs and the population's pay-by-experience curve, each
 with its size and median log CTC, plus the quantile bands that give company tiers and classes.
 

@@ -2,7 +2,7 @@
 
 One implementation for everything that places a batch of raw rows: the service's
 ``/segment/batch`` (:meth:`service.segmenter.Segmenter.place`), ``python -m training assign``
-(:mod:`training.assign`, local and on Spark executors) and ``python -m training drift``.
+(:mod:`training.batch.assign`, local and on Spark executors) and ``python -m training drift``.
 
 * :func:`learner_errors` is the service's edge rules (a request body's bounds, see
   ``service.schemas.Learner``) over raw columns: which rows cannot be placed, and why, in the
@@ -24,8 +24,8 @@ import numpy.typing as npt
 
 from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, describe_rows
 from training.runtime.features import FALLBACK_FLAGS, FALLBACKS, fallback_masks
+from training.runtime.kernel import Kernel
 from training.runtime.ops import Coded
-from training.runtime.segmenter import EngineFreeSegmenter
 
 __all__ = ["LIMITS", "Limits", "Placement", "learner_errors", "place", "raw_columns"]
 
@@ -150,7 +150,7 @@ class Placement:
 
 
 def place(
-    model: EngineFreeSegmenter,
+    model: Kernel,
     columns: Mapping[str, Any],
     history: Mapping[str, Any] | None = None,
 ) -> Placement:
@@ -158,7 +158,7 @@ def place(
 
     Parameters
     ----------
-    model : EngineFreeSegmenter
+    model : Kernel
         The model (its frozen rules, peer tables and centres).
     columns : mapping of str to sequence or ndarray, each of length n
         ``RAW_FIELDS``; every ``ctc`` must be positive (see :func:`learner_errors`).

@@ -28,7 +28,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
-from training.assign import (
+from training.batch.assign import (
     GC_THRESHOLD,
     AssignSummary,
     OutputError,
@@ -36,7 +36,7 @@ from training.assign import (
     assign_columns,
 )
 from training.config import TrainingSettings
-from training.data import NUMERIC_COLUMNS, REQUIRED_COLUMNS
+from training.data.load import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 from training.spark.data import _with_row_positions, read_learners
 from training.spark.session import check_spark, quiet_pandas_warning, start_session
 

@@ -1,7 +1,7 @@
 """The data layer on Apache Spark: load, clean and compute learner features at scale.
 
-The rules and features are the pandas path's own (:mod:`training.cleaning`,
-:mod:`training.features`); only *where* the numbers are computed changes:
+The rules and features are the pandas path's own (:mod:`training.prep.cleaning`,
+:mod:`training.prep.features`); only *where* the numbers are computed changes:
 
 * **fit** with Spark aggregations: CTC quantiles and medians with Spark's exact ``percentile``
   (numpy's linear interpolation), the title vocabulary with distinct emails per folded title, the
@@ -19,7 +19,7 @@ The rules and features are the pandas path's own (:mod:`training.cleaning`,
 Every logarithm is numpy's (in pandas UDFs), never the JVM's, so learned edges and medians are
 bit-for-bit those of the pandas path and a learner exactly on an edge falls in the same band.
 
-Loading follows :mod:`training.data`: the required columns matched case-insensitively, text
+Loading follows :mod:`training.data.load`: the required columns matched case-insensitively, text
 fields verbatim with empty ones missing, numeric fields by the same NA tokens and the same
 refusal of anything that is not a plain finite number. Sources: a CSV or Parquet file, a folder
 of them or a glob, on any file system Spark can read (``s3a://bucket/learners/*.parquet`` with
@@ -52,16 +52,8 @@ from pyspark.sql import functions as sf
 from pyspark.sql.pandas.functions import pandas_udf
 from pyspark.sql.types import DoubleType
 
-from training.cleaning import (
-    CleaningReport,
-    ctc_growth,
-    learner_ids,
-    make_rules,
-    title_vocabulary,
-    year_curve,
-)
 from training.config import TrainingSettings
-from training.data import (
+from training.data.load import (
     NUMERIC_COLUMNS,
     REQUIRED_COLUMNS,
     TEXT_COLUMNS,
@@ -70,7 +62,16 @@ from training.data import (
     match_columns,
     read_learners_frame,
 )
-from training.features import PAY_BANDS, band_edges, experience_curve
+from training.data.synth import generate_learners
+from training.prep.cleaning import (
+    CleaningReport,
+    ctc_growth,
+    learner_ids,
+    make_rules,
+    title_vocabulary,
+    year_curve,
+)
+from training.prep.features import PAY_BANDS, band_edges, experience_curve
 from training.runtime.cleaning import (
     RULES,
     UNKNOWN_FAMILY,
@@ -81,7 +82,6 @@ from training.runtime.cleaning import (
 )
 from training.runtime.features import FEATURE_COLUMNS, PEER_SEP, FeatureTables, compute_features
 from training.runtime.ops import ARRAY
-from training.synth import generate_learners
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class RawTable:
 
 
 def read_learners(spark: SparkSession, source: str | None, settings: TrainingSettings) -> RawTable:
-    """Read the raw learner table with Spark, checked and typed as :mod:`training.data` does.
+    """Read the raw learner table with Spark, checked and typed as :mod:`training.data.load` does.
 
     Parameters
     ----------

@@ -29,12 +29,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as sf
 from sklearn.cluster import BisectingKMeans as SkBisectingKMeans
 
-from training import clustering
 from training.config import TrainingSettings
 from training.estimators import QuantileClipper
-from training.hierarchy import weighted_ward_linkage
-from training.model import standard_scale
-from training.profiles import (
+from training.insights.profiles import (
     BELOW_EXPERIENCE,
     EXPERIENCE_BANDS,
     FLAG_FEATURES,
@@ -42,6 +39,9 @@ from training.profiles import (
     GroupFigures,
     PopulationFigures,
 )
+from training.model import kmeans as clustering
+from training.model.hierarchy import weighted_ward_linkage
+from training.model.pipeline import standard_scale
 from training.report import BISECTING
 from training.runtime.drift import DECILES, DriftReference
 from training.runtime.features import FEATURE_COLUMNS

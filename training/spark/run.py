@@ -36,27 +36,16 @@ import pyspark
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as sf
 
-from training.clustering import Progress, bootstrap_stability, choose_k, compare_labelings
 from training.config import TrainingSettings
-from training.hierarchy import coarse_groups
-from training.model import fitted_pipeline
-from training.pipeline import StepClock, TrainingResult, segment_silhouettes
-from training.profiles import (
+from training.insights.profiles import (
     coarse_profiles_from_figures,
     profiles_document,
     profiles_from_figures,
 )
-from training.publish import (
-    PROBES,
-    ModelParts,
-    id_reference,
-    ids_report,
-    manifest_fields,
-    previous_centers,
-    public_ids,
-    publish_model,
-    select_probes,
-)
+from training.model.hierarchy import coarse_groups
+from training.model.kmeans import Progress, bootstrap_stability, choose_k, compare_labelings
+from training.model.pipeline import fitted_pipeline
+from training.run import StepClock, TrainingResult, segment_silhouettes
 from training.runtime.cleaning import RAW_FIELDS
 from training.spark.data import SparkLearnerData, build_learner_data, read_learners
 from training.spark.model import (
@@ -75,6 +64,17 @@ from training.spark.model import (
     sweep_k,
 )
 from training.spark.session import check_spark, java_version, quiet_pandas_warning, start_session
+from training.store.publish import (
+    PROBES,
+    ModelParts,
+    id_reference,
+    ids_report,
+    manifest_fields,
+    previous_centers,
+    public_ids,
+    publish_model,
+    select_probes,
+)
 
 _MAP_SAMPLE = 5_000
 

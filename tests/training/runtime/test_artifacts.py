@@ -1,7 +1,8 @@
 """The read side of the model store (training.runtime.artifacts): listing versions, finding a
 model (LATEST, a named version, path traversal refused), verifying it against its manifest, and
 reading a file only from inside the folder once its SHA-256 matches. The models here are written
-by tests.helpers.write_small_model; writing itself is tested in tests/training/test_publish.py."""
+by tests.helpers.write_small_model; writing itself is tested in
+tests/training/store/test_publish.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import pytest
 from sklearn.preprocessing import StandardScaler
 
 from tests.helpers import MODEL_FILES, PNG_BYTES, write_small_model
-from training.publish import STAGING_PREFIX, seal_manifest, write_json
 from training.runtime.artifacts import (
     LATEST_FILE,
     MANIFEST_FILE,
@@ -28,6 +28,7 @@ from training.runtime.artifacts import (
     sha256_file,
     verify_model,
 )
+from training.store.publish import STAGING_PREFIX, seal_manifest, write_json
 
 
 def _edit_manifest(folder: Path, **changes: Any) -> None:

@@ -1,6 +1,6 @@
 """The apply half of the cleaning rules (training.runtime.cleaning): normalisation, junk
 handling, the warnings' flags, one learner like a batch row. The fit half (learned bounds, dedupe,
-one row per learner) is in tests/training/test_cleaning.py."""
+one row per learner) is in tests/training/prep/test_cleaning.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from training.cleaning import clean_learners
 from training.config import TrainingSettings
+from training.prep.cleaning import clean_learners
 from training.runtime.cleaning import (
     CleaningRules,
     apply_rules,

@@ -1,6 +1,6 @@
 """Learner features (training.runtime.features): one implementation for the batch and the
 single-learner paths, its fallbacks, and frozen tables that need no pandas. The fit half is in
-tests/training/test_features.py."""
+tests/training/prep/test_features.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import raw_learners
-from training.features import LearnerData
+from training.prep.features import LearnerData
 from training.runtime.cleaning import CleaningRules, apply_rules
 from training.runtime.features import (
     FEATURE_COLUMNS,

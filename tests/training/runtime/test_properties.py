@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from training.features import LearnerData
+from training.prep.features import LearnerData
 from training.runtime.cleaning import CleaningRules, CleanRows, apply_rules, describe_rows
 from training.runtime.features import (
     FALLBACKS,

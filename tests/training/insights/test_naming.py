@@ -1,0 +1,123 @@
+"""Segment names (training.insights.profiles): every word of every name is checked against its rule,
+recomputed here from the learners themselves, on segmentations of two generator seeds at several
+k; names are unique and keep the figures that justified each word."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+
+from training.config import DEFAULT_CLUSTER_FEATURES, TrainingSettings
+from training.data.load import read_learners_frame
+from training.data.synth import generate_learners
+from training.insights.profiles import build_profiles
+from training.prep.features import LearnerData, build_learner_data
+
+
+@pytest.fixture(scope="module")
+def seed_two_data(settings: TrainingSettings) -> LearnerData:
+    raw = read_learners_frame(generate_learners(rows=20_000, seed=2), origin="test")
+    return build_learner_data(raw, settings)
+
+
+def _segment(data: LearnerData, k: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    x = data.features[list(DEFAULT_CLUSTER_FEATURES)].to_numpy(np.float64)
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    kmeans = KMeans(n_clusters=k, n_init=3, random_state=0).fit(z)
+    labels = kmeans.labels_.astype(np.intp)
+    profiles = build_profiles(
+        labels,
+        data.learners,
+        data.features,
+        centers=kmeans.cluster_centers_,
+        silhouette={},
+        best_match={},
+        coarse={i: 0 for i in range(k)},
+    )
+    return labels, profiles
+
+
+def _expected_experience(years: np.ndarray, members: np.ndarray) -> str:
+    p25, p75 = np.percentile(years, [25, 75])
+    median = np.median(years[members])
+    return "Early-career" if median <= p25 else "Senior" if median >= p75 else "Mid-career"
+
+
+def _expected_pay(ctc: np.ndarray, members: np.ndarray) -> str:
+    q25, q75 = np.percentile(ctc, [25, 75])
+    if (ctc[members] <= q25).mean() >= 0.5:
+        return "low pay"
+    return "top pay" if (ctc[members] >= q75).mean() >= 0.5 else "mid pay"
+
+
+def _qualifier_holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
+    features, learners = data.features, data.learners
+    tier = features["company_tier"].to_numpy()[members]
+    flag = features["designation_flag"].to_numpy()[members]
+    if word == "tier-1 companies":
+        return bool((tier == 1).mean() >= 0.5)
+    if word == "lower-paying companies":
+        return bool((tier == 3).mean() >= 0.5)
+    if word == "paid above same-title colleagues":
+        return bool((flag == 1).mean() >= 0.6)
+    if word == "paid below same-title colleagues":
+        return bool((flag == 3).mean() >= 0.6)
+    assert word.endswith(" roles"), word
+    family = word.removesuffix(" roles")
+    known = learners["role_family"] != "Unknown"
+    inside = learners.loc[members & known.to_numpy(), "role_family"].value_counts(normalize=True)
+    everyone = learners.loc[known, "role_family"].value_counts(normalize=True)
+    return bool(inside.index[0] == family and inside[family] / everyone[family] >= 1.2)
+
+
+def _any_qualifier_fires(data: LearnerData, members: np.ndarray) -> bool:
+    families = data.learners.loc[members, "role_family"]
+    known = families[families != "Unknown"]
+    words = [
+        "tier-1 companies",
+        "lower-paying companies",
+        "paid above same-title colleagues",
+        "paid below same-title colleagues",
+    ]
+    if len(known):
+        words.append(f"{known.value_counts().index[0]} roles")
+    return any(_qualifier_holds(w, data, members) for w in words)
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+@pytest.mark.parametrize("which", ["seed 1", "seed 2"])
+def test_every_word_of_every_name_meets_its_rule(
+    k: int, which: str, small_data: LearnerData, seed_two_data: LearnerData
+) -> None:
+    data = small_data if which == "seed 1" else seed_two_data
+    labels, profiles = _segment(data, k)
+    years = data.features["years_experience"].to_numpy()
+    ctc = data.learners["ctc"].to_numpy(np.float64)
+    names = [p["name"] for p in profiles]
+    assert len(set(names)) == k
+    for profile in profiles:
+        members = labels == profile["id"]
+        words = [w["word"] for w in profile["name_words"]]
+        assert words[0] == _expected_experience(years, members)
+        assert words[1] == _expected_pay(ctc, members)
+        for word in words[2:]:
+            assert _qualifier_holds(word, data, members), (profile["name"], word)
+        # the most distinctive qualifier is named whenever one fires
+        assert (len(words) >= 3) == _any_qualifier_fires(data, members)
+        assert profile["name"] in (", ".join(words), f"{', '.join(words)} (#{profile['id']})")
+        for word in profile["name_words"]:
+            assert word["rule"] and word["figure"] and word["kind"]
+
+
+def test_a_qualifier_is_added_only_to_tell_names_apart(small_data: LearnerData) -> None:
+    """Two segments that share experience and pay words get their next qualifiers; one that
+    is alone with its words keeps at most one."""
+    _, profiles = _segment(small_data, 7)
+    for profile in profiles:
+        base = ", ".join(profile["name"].split(", ")[:3])
+        others = [p for p in profiles if p is not profile and p["name"].startswith(base)]
+        if len(profile["name_words"]) > 3:
+            assert others or "(#" in profile["name"], profile["name"]

@@ -1,0 +1,224 @@
+"""The report's plots (training.report.plots): one colour per segment in every plot, no legend
+over data, the heatmap in words with only the model's inputs in its first panel on a scale
+centred on all learners, dendrogram branches coloured by the segment they mostly hold, the knee
+and the published k drawn once each."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex, to_rgba
+from matplotlib.figure import Figure
+from scipy.cluster.hierarchy import linkage as scipy_linkage
+
+from training.model.hierarchy import hierarchical_exact, hierarchical_two_stage
+from training.report.plots import (
+    MOSTLY,
+    branch_color,
+    branch_segments,
+    draw_dendrogram,
+    draw_elbow,
+    draw_heatmap,
+    draw_ranges,
+    draw_segment_map,
+    heatmap_limit,
+    heatmap_panels,
+)
+from training.report.style import (
+    DIVERGING_CMAP,
+    FEATURE_LABELS,
+    FEATURE_SIGNS,
+    MIXED_COLOR,
+    SEGMENT_COLORS,
+    segment_color,
+)
+from training.run import TrainingResult
+from training.runtime.features import FEATURE_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def docs(trained_small: TrainingResult) -> tuple[dict[str, Any], dict[str, Any]]:
+    folder = trained_small.folder
+    return (
+        json.loads((folder / "manifest.json").read_text(encoding="utf-8")),
+        json.loads((folder / "profiles.json").read_text(encoding="utf-8")),
+    )
+
+
+def _hexes(colors: Any) -> list[str]:
+    """Colours as matplotlib returns them (one or many RGBA rows), as ``#rrggbb``."""
+    return [to_hex(tuple(row)) for row in np.atleast_2d(np.asarray(colors, dtype=np.float64))]
+
+
+def _legends_clear_of_axes(fig: Figure) -> None:
+    """No legend's box overlaps the data area of any axes of the figure."""
+    canvas: Any = FigureCanvasAgg(fig)  # matplotlib leaves draw() and get_renderer() untyped
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    legends = [*fig.legends, *(legend for ax in fig.axes if (legend := ax.get_legend()))]
+    assert legends, "the figure has no legend to check"
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                continue
+            area = ax.get_window_extent(renderer)
+            overlap_w = min(box.x1, area.x1) - max(box.x0, area.x0)
+            overlap_h = min(box.y1, area.y1) - max(box.y0, area.y0)
+            assert overlap_w <= 0 or overlap_h <= 0, f"a legend covers {ax.get_title()!r}"
+
+
+# --- the palette ----------------------------------------------------------------------------------
+def test_the_palette_gives_each_segment_its_own_colour_never_grey_or_the_decision_red() -> None:
+    colors = [segment_color(i) for i in range(len(SEGMENT_COLORS))]
+    assert len(set(colors)) == len(colors) >= 12
+    assert MIXED_COLOR not in colors and "#d62728" not in colors and "#7f7f7f" not in colors
+    assert segment_color(len(SEGMENT_COLORS)) == segment_color(0)  # it starts again
+
+
+# --- the heatmap --------------------------------------------------------------------------------
+def test_heatmap_first_panel_is_the_models_inputs_in_words_turned_to_read_alike(
+    docs: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    manifest, profiles = docs
+    segments = profiles["segments"]
+    inputs = manifest["features"]
+    first, second = heatmap_panels(segments, inputs)
+    assert first.features == inputs
+    assert sorted(first.features + second.features) == sorted(FEATURE_COLUMNS)
+    for panel in (first, second):
+        assert all("_" not in label for label in panel.labels), panel.labels
+        assert panel.labels == [FEATURE_LABELS[f] for f in panel.features]
+        for i, feature in enumerate(panel.features):
+            raw = [s["feature_z"][feature] for s in segments]
+            np.testing.assert_allclose(
+                panel.values[i], np.multiply(raw, FEATURE_SIGNS.get(feature, 1))
+            )
+    # tier 1 is the best paid: a segment at better-paying companies reads as positive
+    assert FEATURE_SIGNS["company_tier"] == -1 and "Better-paying" in FEATURE_LABELS["company_tier"]
+
+
+def test_heatmap_scale_diverges_from_zero_for_all_learners(
+    docs: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    manifest, profiles = docs
+    segments = profiles["segments"]
+    fig = draw_heatmap(segments, manifest["features"])
+    images = [image for ax in fig.axes for image in ax.get_images()]
+    assert len(images) == 2  # the inputs, then the other features
+    limit = heatmap_limit(heatmap_panels(segments, manifest["features"]))
+    for image in images:
+        low, high = image.get_clim()
+        assert low == -high == -limit  # 0, all learners, in the middle
+        assert image.get_cmap().name == DIVERGING_CMAP
+        assert image.cmap(0.5)[:3] == pytest.approx((0.97, 0.97, 0.97), abs=0.03)  # white
+    shown = [ax.get_yticklabels() for ax in fig.axes if ax.get_images()]
+    assert [t.get_text() for t in shown[0]] == [FEATURE_LABELS[f] for f in manifest["features"]]
+
+
+# --- segment colours in every plot ----------------------------------------------------------------
+def test_segment_map_and_ranges_colour_each_segment_by_the_palette_with_legends_outside(
+    docs: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    manifest, profiles = docs
+    segments = profiles["segments"]
+    names = {s["id"]: s["name"] for s in segments}
+    rng = np.random.default_rng(0)
+    k, width = len(segments), len(manifest["features"])
+    centers = rng.normal(size=(k, width)) * 3
+    labels = np.repeat(np.arange(k), 50)
+    z = centers[labels] + rng.normal(size=(len(labels), width)) * 0.3
+    fig = draw_segment_map(z, labels, centers, names, manifest["features"])
+    ax = fig.axes[0]
+    colours = [_hexes(c.get_facecolor())[0] for c in ax.collections]
+    assert colours == [segment_color(s) for s in sorted(names) for _ in (0, 1)]  # dots, centre
+    assert "% of the spread" in ax.get_xlabel() and "% of the spread" in ax.get_ylabel()
+    assert any(FEATURE_LABELS[f] in ax.get_xlabel() + ax.get_ylabel() for f in manifest["features"])
+    _legends_clear_of_axes(fig)
+
+    fig = draw_ranges(segments, profiles["population"])
+    for ax in fig.axes:
+        bars = ax.collections[0]
+        assert _hexes(bars.get_edgecolor()) == [segment_color(s["id"]) for s in segments]
+    _legends_clear_of_axes(fig)
+
+
+def test_branch_colour_is_the_segment_holding_more_than_half() -> None:
+    assert branch_color(np.array([0.0, 6.0, 4.0])) == segment_color(1)
+    assert branch_color(np.array([5.0, 5.0, 0.0])) == MIXED_COLOR  # half is a tie, not "mostly"
+    assert branch_color(np.array([4.0, 3.0, 3.0])) == MIXED_COLOR
+    assert branch_color(np.zeros(3)) == MIXED_COLOR
+    assert MOSTLY == 0.5
+
+
+def test_dendrogram_branches_take_the_colour_of_the_segment_they_hold() -> None:
+    # two tight blobs far apart: leaves 0-9 are segment 1, leaves 10-19 segment 0
+    rng = np.random.default_rng(1)
+    points = np.vstack([rng.normal(0, 0.1, (10, 2)), rng.normal(10, 0.1, (10, 2))])
+    tree = scipy_linkage(points, method="ward")
+    leaves = np.zeros((20, 2))
+    leaves[:10, 1] = 1
+    leaves[10:, 0] = 1
+    counts = branch_segments(tree, leaves)
+    assert counts.shape == (39, 2) and counts[-1].tolist() == [10, 10]
+    fig = draw_dendrogram(tree, 2, method="exact", leaf_segments=leaves, names={0: "a", 1: "b"})
+    ax = fig.axes[0]
+    drawn = {c for coll in ax.collections for c in _hexes(coll.get_edgecolor())}
+    assert drawn == {segment_color(0), segment_color(1), MIXED_COLOR}  # the root is mixed
+    _legends_clear_of_axes(fig)
+    plain = draw_dendrogram(tree, 2, method="exact")
+    assert {c for coll in plain.axes[0].collections for c in _hexes(coll.get_edgecolor())} == {
+        MIXED_COLOR
+    }
+
+
+@pytest.mark.parametrize("method", ["two-stage", "exact"])
+def test_hierarchy_counts_each_segment_in_each_leaf(method: str) -> None:
+    rng = np.random.default_rng(2)
+    x = np.vstack([rng.normal(0, 1, (300, 2)), rng.normal(8, 1, (300, 2))])
+    hierarchy = (
+        hierarchical_two_stage(x, 2, n_micro=40)
+        if method == "two-stage"
+        else hierarchical_exact(x, 2)
+    )
+    segments = (x[:, 0] > 4).astype(np.intp)
+    counts = hierarchy.leaf_counts(segments, 2)
+    assert counts.shape == (hierarchy.linkage.shape[0] + 1, 2)
+    assert counts.sum(axis=0).tolist() == np.bincount(segments).tolist()
+    if hierarchy.leaf_sizes is not None:
+        assert counts.sum(axis=1).tolist() == hierarchy.leaf_sizes.tolist()
+
+
+# --- the elbow --------------------------------------------------------------------------------
+def _vertical_lines(fig: Figure) -> list[list[tuple[float, str]]]:
+    out = []
+    for ax in fig.axes:
+        found = []
+        for line in ax.get_lines():
+            xs = np.asarray(line.get_xdata(), dtype=np.float64)
+            if len(xs) == 2 and xs[0] == xs[1]:
+                found.append((float(xs[0]), to_hex(line.get_color())))
+        out.append(found)
+    return out
+
+
+@pytest.mark.parametrize("knee", [None, "same", "other"])
+def test_elbow_draws_the_knee_and_the_published_k_once_each(
+    knee: str | None, docs: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    manifest, _ = docs
+    sweep = dict(manifest["metrics"]["sweep"])
+    k = manifest["k"]
+    other = next(x for x in sweep["ks"] if x != k)
+    sweep["knee"] = {None: None, "same": k, "other": other}[knee]
+    fig = draw_elbow(sweep, k, min_stability=0.85, min_jaccard=0.75)
+    expected = sorted({k, other} if knee == "other" else {k})
+    for lines in _vertical_lines(fig)[:2]:  # the two panels (the third axes is the twin)
+        assert sorted(x for x, _ in lines) == expected
+    colours = {to_rgba(c) for ax in fig.axes for line in ax.get_lines() for c in [line.get_color()]}
+    assert not colours & {to_rgba(c) for c in SEGMENT_COLORS}  # no curve looks like a segment
+    _legends_clear_of_axes(fig)

@@ -1,0 +1,192 @@
+"""The training run end to end: artifacts, determinism, the engine-free contract, stable ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from tests.helpers import EXPECTED_FILES, joblib_assign, numpy_assign, small_training_settings
+from training.config import TrainingSettings
+from training.model.kmeans import fit_kmeans
+from training.model.pipeline import preprocess
+from training.prep.features import build_learner_data
+from training.run import TrainingResult, load_raw, run
+from training.runtime import artifacts
+from training.runtime.features import learner_features
+from training.runtime.kernel import Kernel
+
+
+def test_artifacts_are_complete_and_verified(trained_small: TrainingResult) -> None:
+    folder = trained_small.folder
+    manifest = artifacts.verify_model(folder)
+    assert set(manifest["files"]) == EXPECTED_FILES
+    assert (folder.parent / "LATEST").read_text().strip() == trained_small.version
+    for key in ("created_at", "versions", "k", "k_choice", "reference_year", "data", "cleaning"):
+        assert key in manifest, key
+    metrics = manifest["metrics"]
+    assert set(metrics) >= {"sweep", "kmeans", "hierarchical", "comparison"}
+    assert len(metrics["sweep"]["ks"]) == 7  # 2..8
+    comparison = metrics["comparison"]
+    assert 0 <= comparison["ari"] <= 1 and 0 <= comparison["nmi"] <= 1
+    assert sum(map(sum, comparison["contingency"])) == trained_small.learners
+    assert manifest["data"]["fingerprint"] and manifest["data"]["rows"] == 20_000
+    assert manifest["reference_year"] == 2022
+
+
+def test_same_seed_gives_identical_artifacts(tmp_path: Path) -> None:
+    a = run(small_training_settings(tmp_path / "a"))
+    b = run(small_training_settings(tmp_path / "b"))
+    for name in EXPECTED_FILES - {"report.html"}:
+        assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes(), name
+    report_a = (a.folder / "report.html").read_text().replace(a.version, "V")
+    report_b = (b.folder / "report.html").read_text().replace(b.version, "V")
+    ma = json.loads((a.folder / "manifest.json").read_text())
+    mb = json.loads((b.folder / "manifest.json").read_text())
+    report_a = report_a.replace(ma["created_at"], "T")
+    report_b = report_b.replace(mb["created_at"], "T")
+    assert report_a == report_b
+    for m in (ma, mb):
+        for key in ("version", "created_at", "timings", "files", "settings", "manifest_sha256"):
+            m.pop(key)
+        m["metrics"]["hierarchical"].pop("seconds")
+    assert ma == mb
+
+
+def test_engine_free_json_reproduces_joblib_on_default_and_real_rows(
+    trained_default: TrainingResult, real_raw: pd.DataFrame
+) -> None:
+    folder = trained_default.folder
+    doc = json.loads((folder / "segmenter.json").read_text())
+    model = Kernel.from_dict(doc)
+    # every learner of the default data, batch path
+    raw, _ = load_raw(TrainingSettings())
+    data = build_learner_data(raw, TrainingSettings())
+    x = data.features[list(model.features)].to_numpy()
+    expected = joblib_assign(folder, x)
+    assert len(expected) == 153_443
+    np.testing.assert_array_equal(numpy_assign(doc, x), expected)
+    np.testing.assert_array_equal(model.segment_ids[model.assign(x)], expected)
+    # every row of the genuine raw rows, single-learner path (frozen rules and tables only)
+    rows = [
+        learner_features({str(k): v for k, v in r.items()}, model.rules, model.tables)
+        for r in real_raw.to_dict(orient="records")
+    ]
+    assert all(r.valid for r in rows) and len(rows) == 116
+    xr = model.matrix({name: [r.features[name] for r in rows] for name in model.features})
+    np.testing.assert_array_equal(numpy_assign(doc, xr), joblib_assign(folder, xr))
+    np.testing.assert_array_equal(model.segment_ids[model.assign(xr)], joblib_assign(folder, xr))
+
+
+def test_default_model_k_and_seed_stability(trained_default: TrainingResult) -> None:
+    assert trained_default.k_choice.source == "knee"
+    assert 3 <= trained_default.k <= 8
+    bundle = joblib.load(trained_default.folder / "segmenter.joblib")
+    raw, _ = load_raw(TrainingSettings())
+    x = build_learner_data(raw, TrainingSettings()).features[bundle["features"]].to_numpy()
+    z = preprocess(bundle["pipeline"], x)
+    other = fit_kmeans(z, trained_default.k, seed=1, n_init=10).labels_
+    assert adjusted_rand_score(bundle["pipeline"][-1].labels_, other) >= 0.95
+
+
+def test_flipped_byte_is_detected(trained_small: TrainingResult, tmp_path: Path) -> None:
+    copy = tmp_path / trained_small.version
+    subprocess.run(["cp", "-r", str(trained_small.folder), str(copy)], check=True)
+    target = copy / "segmenter.json"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    with pytest.raises(artifacts.ArtifactError, match=r"segmenter\.json does not match"):
+        artifacts.verify_model(copy)
+
+
+def test_previous_model_keeps_segment_ids(trained_small: TrainingResult, tmp_path: Path) -> None:
+    # k fixed: this is about ids surviving a retrain, not about the choice of k
+    again = run(
+        small_training_settings(tmp_path, seed=7, previous=trained_small.folder, k=trained_small.k)
+    )
+    old = json.loads((trained_small.folder / "profiles.json").read_text())["segments"]
+    new = json.loads((again.folder / "profiles.json").read_text())["segments"]
+    assert again.k == trained_small.k
+    for before, after in zip(old, new, strict=True):
+        assert after["id"] == before["id"]
+        assert after["size"] == pytest.approx(before["size"], rel=0.1)
+        assert after["center"]["ctc_inr"] == pytest.approx(before["center"]["ctc_inr"], rel=0.15)
+
+
+def test_ids_are_kept_from_the_latest_model_unless_fresh(
+    trained_small: TrainingResult, tmp_path: Path
+) -> None:
+    """A retrain into a model folder keeps the latest model's ids by default, says so in the
+    manifest with the learners that changed segment, and numbers by size with fresh."""
+    model_dir = tmp_path / "models"
+    subprocess.run(["cp", "-r", str(trained_small.folder.parent), str(model_dir)], check=True)
+    first = json.loads((trained_small.folder / "manifest.json").read_text())["ids"]
+    assert first["matched_to"] is None and "numbered by size" in first["reason"]
+
+    kept = run(small_training_settings(model_dir, seed=7, k=trained_small.k))
+    ids = json.loads((kept.folder / "manifest.json").read_text())["ids"]
+    assert ids["matched_to"] == trained_small.version
+    assert ids["reason"] == f"matched to the latest model, {trained_small.version}"
+    assert ids["learners_compared"] == kept.learners
+    # the same table and k with another seed: a few learners at the edges move, most stay
+    assert 0 <= ids["learners_changed_segment"] < 0.1 * kept.learners
+    old = json.loads((trained_small.folder / "profiles.json").read_text())["segments"]
+    new = json.loads((kept.folder / "profiles.json").read_text())["segments"]
+    for before, after in zip(old, new, strict=True):
+        assert after["center"]["ctc_inr"] == pytest.approx(before["center"]["ctc_inr"], rel=0.15)
+
+    fresh = run(small_training_settings(model_dir, seed=7, k=trained_small.k, fresh=True))
+    ids = json.loads((fresh.folder / "manifest.json").read_text())["ids"]
+    assert ids == {"matched_to": None, "reason": "numbered by size (--fresh)"}
+    sizes = [
+        s["size"] for s in json.loads((fresh.folder / "profiles.json").read_text())["segments"]
+    ]
+    assert sizes == sorted(sizes, reverse=True)
+
+    fewer = run(small_training_settings(model_dir, k=trained_small.k - 1))
+    ids = json.loads((fewer.folder / "manifest.json").read_text())["ids"]
+    assert ids["matched_to"] is None and "its ids cannot all be kept" in ids["reason"]
+    assert [
+        s["id"] for s in json.loads((fewer.folder / "profiles.json").read_text())["segments"]
+    ] == (list(range(trained_small.k - 1)))
+
+    other = run(
+        small_training_settings(model_dir, k=3, cluster_features=("log_ctc", "years_experience"))
+    )
+    ids = json.loads((other.folder / "manifest.json").read_text())["ids"]
+    assert ids["matched_to"] is None and "uses other features" in ids["reason"]
+
+
+def test_fresh_and_previous_together_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="choose one"):
+        small_training_settings(tmp_path, fresh=True, previous=tmp_path)
+
+
+def test_killed_run_leaves_latest_untouched(trained_small: TrainingResult, tmp_path: Path) -> None:
+    model_dir = tmp_path / "models"
+    subprocess.run(["cp", "-r", str(trained_small.folder.parent), str(model_dir)], check=True)
+    before = (model_dir / "LATEST").read_text()
+    env = os.environ | {"LEARNSEG_SYNTH_ROWS": "205843"}  # a run of ~20 s: killed well before
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "training", "train", "--out", str(model_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(5.0)  # mid-way: cleaning or sweeping
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert (model_dir / "LATEST").read_text() == before
+    artifacts.verify_model(artifacts.resolve_model(model_dir))
+    assert artifacts.list_versions(model_dir) == [before.strip()]

@@ -1,0 +1,299 @@
+"""The recommendation catalogue: rules fired by a segment's measured figures, each quoting them.
+
+Every rule reads one figure of a segment profile (a share of its learners, or a lift), fires when
+the figure reaches the rule's threshold (``TrainingSettings.recommendation_thresholds``, which the
+business can change), and words its advice around that figure ("82 % earn less than colleagues
+with the same title at their company: ..."). docs/recommendations.md lists the catalogue.
+
+Choosing among the rules that fire (:func:`assign_actions`):
+
+* score = reach (learners the figure counts) x strength (figure / threshold, so 1 at the
+  threshold);
+* each segment gets at most ``MAX_PER_SEGMENT`` actions and each rule is given to at most
+  ``MAX_SEGMENTS_PER_RULE`` segments, taken greedily by score over the whole model: the same
+  advice is not repeated down the report, and it goes where it reaches most;
+* a segment where no rule fires gets no action: nothing is said that the data does not support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from training.insights.wording import inr_text, pct_text
+
+MAX_PER_SEGMENT = 3
+MAX_SEGMENTS_PER_RULE = 2
+
+FAMILY_TRACKS: dict[str, str] = {
+    "Data & Research": "a data science and machine-learning specialisation track",
+    "DevOps & Infra": "a cloud, DevOps and site-reliability track",
+    "QA & Testing": "an SDET track: test automation, then a move into development",
+    "Mobile": "a mobile engineering track (Android/iOS architecture, performance)",
+    "Frontend": "a frontend engineering track (web performance, design systems)",
+    "Full-stack": "a full-stack track with system design for product companies",
+    "Backend & SDE": "a backend track: distributed systems and scalable services",
+    "Leadership": "an engineering-management and leadership programme",
+    "Architect": "an architecture track: large-scale system design reviews",
+    "Product & Design": "a product management and design track",
+    "Support & Non-coding": "a programming-foundations bridge course into development roles",
+    "Intern": "an internship-to-full-time placement programme",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule measured on one segment: the figure, the learners it counts, the text."""
+
+    figure: float
+    reach: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One catalogue entry: its id, the figure it reads (in words), and how it measures."""
+
+    id: str
+    figure: str
+    default: float
+    measure: Callable[[Mapping[str, Any], Mapping[str, Any]], Finding | None]
+
+
+def _below_peers(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["peer_flags"]["designation"]["below"]
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} earn less than colleagues with the same title at their company: offer "
+        "salary-negotiation coaching and referrals into better-paying teams.",
+    )
+
+
+def _above_peers(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["peer_flags"]["designation"]["above"]
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} already earn more than colleagues with the same title at their "
+        "company: offer a promotion-readiness track (system design, leading projects) for the "
+        "next title.",
+    )
+
+
+def _early_career(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["experience_shares"]["0-2"]
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} have at most 2 years of experience: offer a foundations track (data "
+        "structures, algorithms, core CS) with placement preparation and mock interviews.",
+    )
+
+
+def _low_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["pay_quartile_shares"]["bottom"]
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} earn {inr_text(pop['ctc_inr']['p25'])} or less, the bottom quarter "
+        "of all learners: offer job-ready upskilling with placement support.",
+    )
+
+
+def _below_experience(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["below_experience_share"]
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} earn at least 20 % less than the median learner with the same "
+        "experience: offer a job-switch programme with referrals and interview preparation.",
+    )
+
+
+def _lower_paying_companies(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["company_tier_shares"].get("tier 3", 0.0)
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} work at lower-paying (tier-3) companies: offer a product-company "
+        "interview track matched to tier-1 hiring bars.",
+    )
+
+
+def _mid_tier_companies(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["company_tier_shares"].get("tier 2", 0.0)
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} work at mid-paying (tier-2) companies: offer a route into tier-1 "
+        "companies (system design and interview rounds at their bar, referrals).",
+    )
+
+
+def _senior_top_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    years = p["center"]["years_experience"]
+    if years < pop["years_experience"]["p75"]:
+        return None
+    share = p["pay_quartile_shares"]["top"]
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} earn {inr_text(pop['ctc_inr']['p75'])} or more, the top quarter, "
+        f"with a median of {years:g} years' experience: offer leadership and large-scale "
+        "system design programmes, and invite them as mentors and alumni speakers.",
+    )
+
+
+def _role_track(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    family = p["dominant_family"]
+    if family is None or family["name"] not in FAMILY_TRACKS:
+        return None
+    return Finding(
+        family["lift"],
+        round(family["share"] * p["known_titles"]),
+        f"{family['name']} titles are {family['lift']:.1f}x as common as among all learners "
+        f"({pct_text(family['share'])} of known titles): offer {FAMILY_TRACKS[family['name']]}.",
+    )
+
+
+def _stale_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    cutoff = pop["stale_ctc_year"]
+    count = sum(n for year, n in p["ctc_years"].items() if int(year) <= cutoff)
+    share = count / p["size"]
+    return Finding(
+        share,
+        count,
+        f"{pct_text(share)} last updated their pay in {cutoff} or earlier: ask them to update it "
+        "before advising on a switch or a negotiation.",
+    )
+
+
+def _missing_titles(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
+    share = p["data_quality"]["no_title_share"]
+    return Finding(
+        share,
+        round(share * p["size"]),
+        f"{pct_text(share)} have no job title on file: ask for it at their next login, so that "
+        "course and career advice can follow their role.",
+    )
+
+
+#: The catalogue, in the order docs/recommendations.md lists it.
+CATALOGUE: tuple[Rule, ...] = (
+    Rule("below_peers", "share paid below company x title peers", 0.5, _below_peers),
+    Rule("above_peers", "share paid above company x title peers", 0.5, _above_peers),
+    Rule("early_career", "share with 0-2 years of experience", 0.4, _early_career),
+    Rule("low_pay", "share in the bottom pay quartile of all learners", 0.5, _low_pay),
+    Rule(
+        "below_experience",
+        "share paid >= 20 % below the median at their experience",
+        0.4,
+        _below_experience,
+    ),
+    Rule(
+        "lower_paying_companies",
+        "share at tier-3 (lower-paying) companies",
+        0.5,
+        _lower_paying_companies,
+    ),
+    Rule(
+        "mid_tier_companies",
+        "share at tier-2 (mid-paying) companies",
+        0.6,
+        _mid_tier_companies,
+    ),
+    Rule(
+        "senior_top_pay",
+        "share in the top pay quartile, for a segment whose median experience is at or above "
+        "the population's 75th percentile",
+        0.5,
+        _senior_top_pay,
+    ),
+    Rule(
+        "role_track",
+        "lift of the commonest role family among known titles",
+        1.3,
+        _role_track,
+    ),
+    Rule(
+        "stale_pay",
+        "share whose CTC was last updated 4 or more years before the reference year",
+        0.25,
+        _stale_pay,
+    ),
+    Rule("missing_titles", "share without a job title", 0.35, _missing_titles),
+)
+DEFAULT_THRESHOLDS: dict[str, float] = {rule.id: rule.default for rule in CATALOGUE}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One fired rule on one segment: JSON via :meth:`to_dict`."""
+
+    rule: str
+    text: str
+    figure: float
+    threshold: float
+    reach: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "text": self.text,
+            "figure": round(self.figure, 4),
+            "threshold": self.threshold,
+            "reach": self.reach,
+            "score": round(self.score, 1),
+        }
+
+
+def fired_actions(
+    profile: Mapping[str, Any], population: Mapping[str, Any], thresholds: Mapping[str, float]
+) -> list[Action]:
+    """Every catalogue rule that fires on ``profile``, best score first."""
+    out = []
+    for rule in CATALOGUE:
+        threshold = float(thresholds.get(rule.id, rule.default))
+        found = rule.measure(profile, population)
+        if found is None or found.figure < threshold or found.reach <= 0:
+            continue
+        strength = found.figure / threshold if threshold > 0 else 1.0
+        out.append(
+            Action(
+                rule=rule.id,
+                text=found.text,
+                figure=found.figure,
+                threshold=threshold,
+                reach=found.reach,
+                score=found.reach * strength,
+            )
+        )
+    return sorted(out, key=lambda a: (-a.score, a.rule))
+
+
+def assign_actions(
+    profiles: Sequence[Mapping[str, Any]],
+    population: Mapping[str, Any],
+    thresholds: Mapping[str, float],
+) -> list[list[Action]]:
+    """The actions of each profile (same order): at most 3 each, each rule in at most 2 profiles.
+
+    Candidates of all profiles are taken greedily by score, so a rule goes to the profiles where
+    it reaches most; each profile's actions are listed best first.
+    """
+    candidates = [
+        (action, i)
+        for i, profile in enumerate(profiles)
+        for action in fired_actions(profile, population, thresholds)
+    ]
+    candidates.sort(key=lambda c: (-c[0].score, c[1], c[0].rule))
+    chosen: list[list[Action]] = [[] for _ in profiles]
+    uses: dict[str, int] = {}
+    for action, i in candidates:
+        if len(chosen[i]) < MAX_PER_SEGMENT and uses.get(action.rule, 0) < MAX_SEGMENTS_PER_RULE:
+            chosen[i].append(action)
+            uses[action.rule] = uses.get(action.rule, 0) + 1
+    return chosen
