@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from training.insights.actions import DEFAULT_THRESHOLDS
 from training.runtime.features import FEATURE_COLUMNS
 
 #: The case study's original link to the real 205,843-row file.
@@ -22,6 +21,33 @@ CASE_STUDY_URL = (
     "scaler_clustering.csv"
 )
 DEFAULT_ROWS = 205_843
+
+#: The default threshold of each recommendation rule (docs/recommendations.md), in the
+#: catalogue's order (:mod:`training.insights.actions` holds what each rule measures).
+RECOMMENDATION_THRESHOLDS: dict[str, float] = {
+    "below_peers": 0.5,
+    "above_peers": 0.5,
+    "early_career": 0.4,
+    "low_pay": 0.5,
+    "below_experience": 0.4,
+    "lower_paying_companies": 0.5,
+    "mid_tier_companies": 0.6,
+    "senior_top_pay": 0.5,
+    "role_track": 1.3,
+    "stale_pay": 0.25,
+    "missing_titles": 0.35,
+}
+
+# --- Hennig's reading of bootstrap stability (clusterboot), the one place for these bars ------
+#: Default overall stability (mean bootstrap ARI against the full fit) a stable k needs.
+MIN_STABILITY = 0.85
+#: Default bootstrap Jaccard every segment of a stable k needs: from here a segment is "stable"
+#: (valid), and a segment under it is acted on through its macro-segment.
+MIN_JACCARD = 0.75
+#: A segment's Jaccard from which it reads "highly stable".
+HIGHLY_STABLE_JACCARD = 0.85
+#: A segment's Jaccard under which it "dissolves" (0.6 up to MIN_JACCARD: doubtful).
+DISSOLVES_UNDER_JACCARD = 0.6
 
 DEFAULT_CLUSTER_FEATURES: tuple[str, ...] = (
     "years_experience",
@@ -146,13 +172,13 @@ class TrainingSettings(BaseSettings):
         "instability).",
     )
     min_stability: float = Field(
-        default=0.85,
+        default=MIN_STABILITY,
         gt=0.0,
         le=1.0,
         description="Overall stability (mean bootstrap ARI against the full fit) a stable k needs.",
     )
     min_jaccard: float = Field(
-        default=0.75,
+        default=MIN_JACCARD,
         gt=0.0,
         le=1.0,
         description="Bootstrap Jaccard every segment of a stable k needs (clusterboot: 0.75 = "
@@ -185,7 +211,7 @@ class TrainingSettings(BaseSettings):
 
     # --- insights ---------------------------------------------------------------------------
     recommendation_thresholds: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_THRESHOLDS),
+        default_factory=lambda: dict(RECOMMENDATION_THRESHOLDS),
         description=(
             "Threshold of each recommendation rule (docs/recommendations.md), by rule id; rules "
             "left out keep their default. As JSON in LEARNSEG_RECOMMENDATION_THRESHOLDS."
@@ -257,14 +283,14 @@ class TrainingSettings(BaseSettings):
             raise ValueError(
                 "fresh numbers segments by size and previous keeps a model's ids: choose one."
             )
-        unknown_rules = sorted(set(self.recommendation_thresholds) - set(DEFAULT_THRESHOLDS))
+        unknown_rules = sorted(set(self.recommendation_thresholds) - set(RECOMMENDATION_THRESHOLDS))
         if unknown_rules:
             raise ValueError(
                 f"Unknown recommendation rules: {', '.join(unknown_rules)}; choose from "
-                f"{', '.join(DEFAULT_THRESHOLDS)}."
+                f"{', '.join(RECOMMENDATION_THRESHOLDS)}."
             )
         self.recommendation_thresholds = {
-            **DEFAULT_THRESHOLDS,
+            **RECOMMENDATION_THRESHOLDS,
             **{k: float(v) for k, v in self.recommendation_thresholds.items()},
         }
         if self.ctc_plausible_min >= self.ctc_plausible_max:

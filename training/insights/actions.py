@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from training.config import RECOMMENDATION_THRESHOLDS
 from training.insights.wording import inr_text, pct_text
 
 MAX_PER_SEGMENT = 3
@@ -53,11 +54,13 @@ class Finding:
 
 @dataclass(frozen=True)
 class Rule:
-    """One catalogue entry: its id, the figure it reads (in words), and how it measures."""
+    """One catalogue entry: its id, the figure it reads (in words), and how it measures.
+
+    Its default threshold is ``training.config.RECOMMENDATION_THRESHOLDS[id]`` (the settings'
+    module holds every threshold)."""
 
     id: str
     figure: str
-    default: float
     measure: Callable[[Mapping[str, Any], Mapping[str, Any]], Finding | None]
 
 
@@ -182,50 +185,44 @@ def _missing_titles(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | N
 
 #: The catalogue, in the order docs/recommendations.md lists it.
 CATALOGUE: tuple[Rule, ...] = (
-    Rule("below_peers", "share paid below company x title peers", 0.5, _below_peers),
-    Rule("above_peers", "share paid above company x title peers", 0.5, _above_peers),
-    Rule("early_career", "share with 0-2 years of experience", 0.4, _early_career),
-    Rule("low_pay", "share in the bottom pay quartile of all learners", 0.5, _low_pay),
+    Rule("below_peers", "share paid below company x title peers", _below_peers),
+    Rule("above_peers", "share paid above company x title peers", _above_peers),
+    Rule("early_career", "share with 0-2 years of experience", _early_career),
+    Rule("low_pay", "share in the bottom pay quartile of all learners", _low_pay),
     Rule(
         "below_experience",
         "share paid >= 20 % below the median at their experience",
-        0.4,
         _below_experience,
     ),
     Rule(
         "lower_paying_companies",
         "share at tier-3 (lower-paying) companies",
-        0.5,
         _lower_paying_companies,
     ),
     Rule(
         "mid_tier_companies",
         "share at tier-2 (mid-paying) companies",
-        0.6,
         _mid_tier_companies,
     ),
     Rule(
         "senior_top_pay",
         "share in the top pay quartile, for a segment whose median experience is at or above "
         "the population's 75th percentile",
-        0.5,
         _senior_top_pay,
     ),
     Rule(
         "role_track",
         "lift of the commonest role family among known titles",
-        1.3,
         _role_track,
     ),
     Rule(
         "stale_pay",
         "share whose CTC was last updated 4 or more years before the reference year",
-        0.25,
         _stale_pay,
     ),
-    Rule("missing_titles", "share without a job title", 0.35, _missing_titles),
+    Rule("missing_titles", "share without a job title", _missing_titles),
 )
-DEFAULT_THRESHOLDS: dict[str, float] = {rule.id: rule.default for rule in CATALOGUE}
+DEFAULT_THRESHOLDS: dict[str, float] = dict(RECOMMENDATION_THRESHOLDS)
 
 
 @dataclass(frozen=True)
@@ -256,7 +253,7 @@ def fired_actions(
     """Every catalogue rule that fires on ``profile``, best score first."""
     out = []
     for rule in CATALOGUE:
-        threshold = float(thresholds.get(rule.id, rule.default))
+        threshold = float(thresholds.get(rule.id, DEFAULT_THRESHOLDS[rule.id]))
         found = rule.measure(profile, population)
         if found is None or found.figure < threshold or found.reach <= 0:
             continue

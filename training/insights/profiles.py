@@ -42,9 +42,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.config import MIN_JACCARD
 from training.insights.actions import DEFAULT_THRESHOLDS, assign_actions
 from training.insights.wording import LPA, lpa_text, pct_text
-from training.model.kmeans import MIN_JACCARD
 from training.runtime.cleaning import UNKNOWN_FAMILY
 from training.runtime.features import FEATURE_COLUMNS
 

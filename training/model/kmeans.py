@@ -44,15 +44,12 @@ from sklearn.metrics import (
 from sklearn.metrics.cluster import contingency_matrix
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from training.config import MIN_JACCARD, MIN_STABILITY
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 Progress = Callable[[str], None]
 
-MIN_STABILITY = 0.85
-"""Default overall stability (mean bootstrap ARI against the full fit) a k needs to be stable."""
-MIN_JACCARD = 0.75
-"""Default bootstrap Jaccard every segment needs (Hennig's clusterboot: under 0.6 a cluster
-dissolves, 0.6-0.75 is a pattern but doubtful, 0.75 and up valid and stable)."""
 
 _BLOCK_BYTES = 1 << 24
 """Size of one float32 block of the pairwise-distance matrix in the silhouette (16 MiB: measured
