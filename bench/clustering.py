@@ -28,14 +28,12 @@ from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from training.model.choice import choose_k
+from training.model.compare import compare_labelings
 from training.model.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
-from training.model.kmeans import (
-    choose_k,
-    compare_labelings,
-    fit_kmeans,
-    relabel_by_size,
-    sweep_k,
-)
+from training.model.ids import number_by_size
+from training.model.kmeans import fit_kmeans
+from training.model.sweep import sweep_k
 
 Row = tuple[str, float | None, float, str]
 
@@ -127,7 +125,10 @@ def main() -> None:
         ari = adjusted_rand_score(fits[n_init, seed].labels_, fits[n_init, seed + 1].labels_)
         table.note(f"  seed {seed} vs {seed + 1} (n_init={n_init})", f"ARI {ari:.4f}")
     final = fits[10, seed]
-    labels, centers = relabel_by_size(final.labels_, final.cluster_centers_)
+    ids = number_by_size(np.bincount(final.labels_, minlength=k), final.cluster_centers_)
+    labels = ids[final.labels_]
+    centers = np.empty_like(final.cluster_centers_)
+    centers[ids] = final.cluster_centers_
     two = table.run(
         "hierarchical_two_stage n_micro=2000",
         lambda: hierarchical_two_stage(X, k, seed=seed, n_micro=2000),

@@ -19,8 +19,9 @@ import time
 import numpy as np
 
 from training.config import TrainingSettings
-from training.model import kmeans as clustering
+from training.model.choice import choose_k
 from training.model.pipeline import build_pipeline
+from training.model.sweep import sweep_k
 from training.prep.features import build_learner_data
 from training.run import load_raw
 
@@ -88,7 +89,7 @@ def main() -> None:
             x = data.features[features].to_numpy(np.float64)
             z = build_pipeline(2, seed=0, n_init=1)[:-1].fit_transform(x)
             start = time.perf_counter()
-            sweep = clustering.sweep_k(
+            sweep = sweep_k(
                 z,
                 settings.k_min,
                 settings.k_max,
@@ -99,9 +100,7 @@ def main() -> None:
                 stability_sample=settings.stability_sample,
                 stability_n_init=args.n_init,
             )
-            choice = clustering.choose_k(
-                sweep, min_stability=base.min_stability, min_jaccard=base.min_jaccard
-            )
+            choice = choose_k(sweep, min_stability=base.min_stability, min_jaccard=base.min_jaccard)
             cells = []
             for i, k in enumerate(sweep.ks):
                 mark = "*" if sweep.is_stable(k, base.min_stability, base.min_jaccard) else " "

@@ -35,7 +35,7 @@ from service.config import ServiceSettings
 from service.main import create_app
 from training.config import TrainingSettings
 from training.runtime.cleaning import RAW_FIELDS
-from training.store.publish import finalize_manifest, staged_model, write_json
+from training.store.staging import finalize_manifest, staged_model, write_json
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 over httpx; either works for the TestClient (with httpx2 in the

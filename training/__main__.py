@@ -425,7 +425,7 @@ def report(
     from training.report import REBUILT_FILES, ReportError, plot_from_json, render_report
     from training.report.pdf import REPORT_PDF, find_chromium, write_pdf
     from training.runtime.artifacts import ArtifactError, verify_model
-    from training.store.publish import finalize_manifest
+    from training.store.staging import finalize_manifest
 
     def body() -> None:
         if chromium is not None and not pdf:

@@ -1,51 +1,82 @@
-"""One training run: ``run(settings) -> TrainingResult``, the steps in order.
+"""One training run: the engine's fit, then one tail both engines share.
 
-load -> clean + features -> preprocess -> elbow sweep + k choice -> K-Means -> hierarchical
-reference -> comparison -> coarse level -> profiles -> publish (:mod:`training.store.publish`: the
-artifacts staged, then published atomically with ``models/LATEST``, plots and report).
+``run(settings)`` is the scikit-learn engine: load -> clean + features -> preprocess -> elbow
+sweep + k choice -> K-Means. ``training.spark.run`` fits the same steps on Spark. Both then hand
+a :class:`KMeansFit` and their engine-specific steps (:class:`EngineSteps`) to
+:func:`finish_run`, the one tail: segment ids (numbered by size or matched to the previous
+model), bootstrap stability, the hierarchical reference, the comparison, coarse segments and
+profiles, metrics, the manifest's fields and publishing (:mod:`training.store.publish`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from training.config import TrainingSettings
 from training.data.load import load_learners, read_learners_frame
 from training.insights.profiles import (
-    build_coarse_profiles,
-    build_profiles,
+    GroupFigures,
+    PopulationFigures,
+    coarse_profiles_from_figures,
+    group_figures,
     population_figures,
     profiles_document,
+    profiles_from_figures,
 )
-from training.model import kmeans as clustering
-from training.model.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
+from training.model.choice import KChoice, choose_k
+from training.model.compare import compare_labelings, segment_silhouettes
+from training.model.hierarchy import (
+    Hierarchy,
+    coarse_groups,
+    hierarchical_exact,
+    hierarchical_two_stage,
+)
+from training.model.ids import id_reference, ids_report, previous_centers, public_ids
+from training.model.kmeans import fit_kmeans
 from training.model.pipeline import build_pipeline
+from training.model.stability import bootstrap_stability
+from training.model.sweep import KSweep, sweep_k
+from training.prep.cleaning import CleaningReport
 from training.prep.features import LearnerData, build_learner_data
-from training.runtime.drift import fit_reference
-from training.store.publish import (
-    ModelParts,
-    id_reference,
-    ids_report,
-    manifest_fields,
-    previous_centers,
-    public_ids,
-    publish_model,
-    select_probes,
-)
+from training.progress import StepClock, StepProgress
+from training.runtime.cleaning import CleaningRules
+from training.runtime.drift import DriftReference, fit_reference
+from training.runtime.features import FeatureTables
+from training.store.probes import select_probes
+from training.store.publish import ModelParts, manifest_fields, publish_model
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+__all__ = [
+    "EngineSteps",
+    "KMeansFit",
+    "ProfileFigures",
+    "Reference",
+    "TrainingResult",
+    "check_learners",
+    "fingerprint",
+    "finish_run",
+    "load_raw",
+    "run",
+]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+#: Learners drawn for the segment map (and for the low-confidence threshold).
+MAP_SAMPLE = 5_000
 
 
 @dataclass
@@ -55,29 +86,112 @@ class TrainingResult:
     version: str
     folder: Path
     k: int
-    k_choice: clustering.KChoice
+    k_choice: KChoice
     rows: int
     learners: int
     metrics: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------------------------
+# What an engine hands the tail
+# --------------------------------------------------------------------------------------------
 @dataclass
-class StepClock:
-    """Times named steps (seconds, 3 decimals) and reports each one's label as it starts."""
+class KMeansFit:
+    """An engine's fitted K-Means and what the shared tail needs of the run so far.
 
-    timings: dict[str, float] = field(default_factory=dict)
-    progress: Progress | None = None
+    Attributes
+    ----------
+    engine : dict
+        The manifest's engine fields (``{"engine": "scikit-learn"}``, or Spark's with versions).
+    features : list of str
+        The clustering inputs, in matrix column order.
+    sweep, choice
+        The elbow sweep and the choice of k.
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted ``clip`` -> ``scale`` -> ``kmeans``, in K-Means' own centre order.
+    sizes : ndarray of int, shape (k,)
+        Learners of each K-Means centre (all learners).
+    z : ndarray, shape (n_eval, n_features)
+        The evaluation learners, scaled: every learner (scikit-learn) or a seeded sample
+        (Spark). Stability, the comparison, silhouettes and the segment map are read on them.
+    labels : ndarray of int, shape (n_eval,)
+        Their K-Means centre (K-Means' own order).
+    x : ndarray, shape (n_eval, n_features)
+        The same learners in feature units, for the ids report (how many the previous model
+        places elsewhere).
+    kmeans_metrics : dict
+        ``inertia`` and the engine's own figures (seeds, iterations), for the manifest.
+    rules, tables, cleaning
+        The frozen cleaning rules, peer tables and the cleaning report.
+    probes : dict of str to list
+        Raw probe learners (:func:`training.store.probes.select_probes`).
+    source : dict
+        The manifest's ``data``: source, fingerprint, rows, learners.
+    """
 
-    @contextmanager
-    def step(self, name: str, label: str) -> Iterator[None]:
-        if self.progress:
-            self.progress(label)
-        start = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - start, 3)
+    engine: dict[str, Any]
+    features: list[str]
+    sweep: KSweep
+    choice: KChoice
+    pipeline: Pipeline
+    sizes: IntArray
+    z: FloatArray
+    labels: IntArray
+    x: FloatArray
+    kmeans_metrics: dict[str, Any]
+    rules: CleaningRules
+    tables: FeatureTables
+    cleaning: CleaningReport
+    probes: dict[str, list[Any]]
+    source: dict[str, Any]
 
 
+@dataclass
+class Reference:
+    """The hierarchical reference on the evaluation learners.
+
+    ``labels`` are its clusters (0 = largest), ``linkage`` its tree for the dendrogram,
+    ``metrics`` the manifest's ``hierarchical`` figures, ``leaf_counts`` (when the engine has
+    them) the learners of each segment in each leaf, given the public segment ids.
+    """
+
+    labels: IntArray
+    linkage: FloatArray
+    method: str
+    metrics: dict[str, Any]
+    leaf_counts: IntArray | None = None
+
+
+@dataclass
+class ProfileFigures:
+    """The figures profiles are built from: each segment's, each coarse segment's, all learners'."""
+
+    segments: dict[int, GroupFigures]
+    coarse: dict[int, GroupFigures]
+    population: PopulationFigures
+
+
+class EngineSteps(Protocol):
+    """The steps of the tail that each engine computes its own way."""
+
+    #: How the reference is named in the progress line (``"two-stage"``, ``"bisecting ..."``).
+    reference_label: str
+
+    def fit_reference(self, k: int, segment_of: IntArray) -> Reference:
+        """The hierarchical reference with ``k`` clusters; ``segment_of`` maps K-Means centres
+        to public ids."""
+
+    def figures(self, segment_of: IntArray, coarse: list[int]) -> ProfileFigures:
+        """Profile figures of every segment (public id) and coarse segment."""
+
+    def drift_reference(self, segment_of: IntArray, public_sizes: IntArray) -> DriftReference:
+        """The drift reference of every learner's features and segment."""
+
+
+# --------------------------------------------------------------------------------------------
+# The scikit-learn engine
+# --------------------------------------------------------------------------------------------
 def load_raw(settings: TrainingSettings) -> tuple[pd.DataFrame, str]:
     """The raw table named by ``settings.data``, or the embedded default; and a label for it."""
     if settings.data is None:
@@ -97,18 +211,13 @@ def fingerprint(raw: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def segment_silhouettes(
-    z: np.ndarray[Any, Any], labels: np.ndarray[Any, Any], seed: int, sample: int
-) -> dict[int, float]:
-    """Mean silhouette of each segment on a seeded sample of at most ``sample`` rows of z."""
-    from sklearn.metrics import silhouette_samples
-
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(len(z), size=min(sample, len(z)), replace=False))
-    if len(np.unique(labels[rows])) < 2:
-        return {}
-    values = silhouette_samples(z[rows], labels[rows])
-    return {int(s): float(values[labels[rows] == s].mean()) for s in np.unique(labels[rows])}
+def check_learners(n: int, settings: TrainingSettings) -> None:
+    """Refuse a table with too few learners to segment into up to ``k_max`` segments."""
+    if n < max(settings.k_max, 10) * 5:
+        raise ValueError(
+            f"Only {n} learners remain after cleaning: too few to segment into up to "
+            f"{settings.k_max} segments."
+        )
 
 
 def run(
@@ -116,9 +225,9 @@ def run(
     *,
     raw: pd.DataFrame | None = None,
     source: str | None = None,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
 ) -> TrainingResult:
-    """Train a segmentation model and publish it under ``settings.model_dir``.
+    """Train a segmentation model with scikit-learn and publish it under ``settings.model_dir``.
 
     Parameters
     ----------
@@ -139,168 +248,186 @@ def run(
         data: LearnerData = build_learner_data(raw, settings)
     features = list(settings.cluster_features)
     x = data.features[features].to_numpy(np.float64)
-    n = x.shape[0]
-    if n < max(settings.k_max, 10) * 5:
-        raise ValueError(
-            f"Only {n} learners remain after cleaning: too few to segment into up to "
-            f"{settings.k_max} segments."
-        )
-
+    check_learners(x.shape[0], settings)
     with clock.step("preprocess", "Preprocessing (clip + scale)"):
         pipeline = build_pipeline(2, seed=settings.seed, n_init=settings.n_init)
-        pre = pipeline[:-1].fit(x)
-        z = pre.transform(x)
+        z = pipeline[:-1].fit(x).transform(x)
     with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
-        sweep = clustering.sweep_k(
-            z,
-            settings.k_min,
-            settings.k_max,
-            seed=settings.seed,
-            n_init=settings.sweep_n_init,
-            silhouette_sample=settings.silhouette_sample,
-            stability_resamples=settings.stability_resamples,
-            stability_sample=settings.stability_sample,
-            stability_n_init=settings.stability_n_init,
-        )
-        choice = clustering.choose_k(
+        sweep = _sweep(z, settings)
+        choice = choose_k(
             sweep,
             settings.k,
             min_stability=settings.min_stability,
             min_jaccard=settings.min_jaccard,
         )
-    k = choice.k
-    with clock.step("kmeans", f"K-Means with k = {k}"):
-        kmeans = clustering.fit_kmeans(z, k, seed=settings.seed, n_init=settings.n_init)
+    with clock.step("kmeans", f"K-Means with k = {choice.k}"):
+        kmeans = fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
         pipeline.steps[-1] = ("kmeans", kmeans)
-        scaler = pipeline.named_steps["scale"]
-        centers_orig = kmeans.cluster_centers_ * scaler.scale_ + scaler.mean_
-        reference = id_reference(settings, features, k)
-        previous = previous_centers(reference.folder, features) if reference.folder else None
-        ids = public_ids(
-            np.bincount(kmeans.labels_, minlength=k),
-            centers_orig,
-            (scaler.mean_, scaler.scale_),
-            previous,
-        )
-        labels = ids[kmeans.labels_]
-        centers = np.empty_like(kmeans.cluster_centers_)
-        centers[ids] = kmeans.cluster_centers_
-        if previous is not None and len(previous) < k:
-            log.info("%d new segments got fresh ids", k - len(previous))
-        ids_doc = ids_report(reference, x, labels)
-    with clock.step("stability", f"Bootstrap stability of the {k} segments"):
-        rows = np.sort(
-            np.random.default_rng(settings.seed).choice(
-                n, size=min(n, settings.stability_sample), replace=False
-            )
-        )
-        stability = clustering.bootstrap_stability(
-            z[rows],
-            kmeans.labels_[rows],
-            k,
-            resamples=settings.stability_resamples,
-            seed=settings.seed,
-            n_init=settings.stability_n_init,
-        ).by_id(ids)
-    with clock.step("hierarchical", f"Hierarchical reference ({settings.hierarchical})"):
-        hierarchy = (
-            hierarchical_exact(z, k)
-            if settings.hierarchical == "exact"
-            else hierarchical_two_stage(z, k, seed=settings.seed, n_micro=settings.n_micro)
-        )
-        two_stage_vs_exact = None
-        if settings.hierarchical == "exact":
-            staged = hierarchical_two_stage(z, k, seed=settings.seed, n_micro=settings.n_micro)
-            from sklearn.metrics import adjusted_rand_score
-
-            two_stage_vs_exact = float(adjusted_rand_score(hierarchy.labels, staged.labels))
-    with clock.step("compare", "Comparing K-Means with the hierarchical reference"):
-        comparison = clustering.compare_labelings(
-            labels, hierarchy.labels, z, seed=settings.seed, sample=settings.silhouette_sample
-        )
-        silhouettes = segment_silhouettes(
-            z, labels, settings.seed, min(settings.silhouette_sample, 5_000)
-        )
-    with clock.step("profiles", "Profiling segments"):
-        sizes = np.bincount(labels, minlength=k)
-        coarse = coarse_groups(centers, sizes)
-        best_match = {int(a): m for a, m in comparison["best_match_jaccard"].items()}
-        thresholds = settings.recommendation_thresholds
-        segments = build_profiles(
-            labels,
-            data.learners,
-            data.features,
-            centers=centers,
-            silhouette=silhouettes,
-            best_match=best_match,
-            coarse=dict(enumerate(coarse)),
-            thresholds=thresholds,
-        )
-        coarse_labels = np.asarray(coarse)[labels]
-        members: dict[int, list[int]] = {}
-        for seg, group in enumerate(coarse):
-            members.setdefault(group, []).append(seg)
-        macro = build_coarse_profiles(
-            coarse_labels, data.learners, data.features, members, thresholds
-        )
-        profiles_doc = profiles_document(
-            k,
-            segments,
-            macro,
-            population_figures(data.learners, data.features),
-            jaccard={int(i): float(j) for i, j in stability["jaccard"].items()},
-        )
-
-    metrics: dict[str, Any] = {
-        "sweep": sweep.to_dict(),
-        "stability": stability,
-        "kmeans": {
-            "inertia": float(kmeans.inertia_),
-            "n_init": settings.n_init,
-            "silhouette": comparison["silhouette_a"],
-        },
-        "hierarchical": {
-            "method": hierarchy.method,
-            "n_micro": hierarchy.n_micro,
-            "seconds": round(hierarchy.seconds, 3),
-            "two_stage_vs_exact_ari": two_stage_vs_exact,
-        },
-        "comparison": comparison,
-    }
-    rng = np.random.default_rng(settings.seed)
-    sample = np.sort(rng.choice(n, size=min(n, 5_000), replace=False))
-    parts = ModelParts(
-        pipeline=pipeline,
+    fit = KMeansFit(
+        engine={"engine": "scikit-learn"},
         features=features,
-        segment_ids=ids,
-        coarse=coarse,
+        sweep=sweep,
+        choice=choice,
+        pipeline=pipeline,
+        sizes=np.bincount(kmeans.labels_, minlength=choice.k),
+        z=z,
+        labels=np.asarray(kmeans.labels_, np.intp),
+        x=x,
+        kmeans_metrics={"inertia": float(kmeans.inertia_), "n_init": settings.n_init},
         rules=data.rules,
         tables=data.tables,
+        cleaning=data.report,
         probes=select_probes(raw, data.rules, seed=settings.seed),
-        profiles=profiles_doc,
-        linkage=hierarchy.linkage,
-        hierarchy_method=hierarchy.method,
-        map_z=z[sample],
+        source={
+            "source": source or "dataframe",
+            "fingerprint": data_fingerprint,
+            "rows": len(raw),
+            "learners": int(x.shape[0]),
+        },
+    )
+    return finish_run(settings, fit, _LocalSteps(data, fit, settings), clock, created_at)
+
+
+def _sweep(z: FloatArray, settings: TrainingSettings) -> KSweep:
+    return sweep_k(
+        z,
+        settings.k_min,
+        settings.k_max,
+        seed=settings.seed,
+        n_init=settings.sweep_n_init,
+        silhouette_sample=settings.silhouette_sample,
+        stability_resamples=settings.stability_resamples,
+        stability_sample=settings.stability_sample,
+        stability_n_init=settings.stability_n_init,
+    )
+
+
+class _LocalSteps:
+    """The tail's engine steps on pandas and scikit-learn (every learner in memory)."""
+
+    def __init__(self, data: LearnerData, fit: KMeansFit, settings: TrainingSettings) -> None:
+        self.data, self.fit, self.settings = data, fit, settings
+        self.reference_label: str = settings.hierarchical
+        self._hierarchy: Hierarchy | None = None
+
+    def fit_reference(self, k: int, segment_of: IntArray) -> Reference:
+        settings, z = self.settings, self.fit.z
+        staged = hierarchical_two_stage(z, k, seed=settings.seed, n_micro=settings.n_micro)
+        hierarchy, versus_exact = staged, None
+        if settings.hierarchical == "exact":
+            from sklearn.metrics import adjusted_rand_score
+
+            hierarchy = hierarchical_exact(z, k)
+            versus_exact = float(adjusted_rand_score(hierarchy.labels, staged.labels))
+        return Reference(
+            labels=hierarchy.labels,
+            linkage=hierarchy.linkage,
+            method=hierarchy.method,
+            metrics={
+                "method": hierarchy.method,
+                "n_micro": hierarchy.n_micro,
+                "seconds": round(hierarchy.seconds, 3),
+                "two_stage_vs_exact_ari": versus_exact,
+            },
+            leaf_counts=hierarchy.leaf_counts(segment_of[self.fit.labels], k),
+        )
+
+    def figures(self, segment_of: IntArray, coarse: list[int]) -> ProfileFigures:
+        learners, features = self.data.learners, self.data.features
+        labels = segment_of[self.fit.labels]
+        coarse_labels = np.asarray(coarse)[labels]
+        population_ctc = np.sort(learners["ctc"].to_numpy(np.float64))
+
+        def of(members: npt.NDArray[np.bool_]) -> GroupFigures:
+            return group_figures(members, learners, features, population_ctc=population_ctc)
+
+        return ProfileFigures(
+            segments={int(s): of(labels == s) for s in np.unique(labels)},
+            coarse={int(c): of(coarse_labels == c) for c in sorted(set(coarse))},
+            population=population_figures(learners, features),
+        )
+
+    def drift_reference(self, segment_of: IntArray, public_sizes: IntArray) -> DriftReference:
+        ids = sorted(int(i) for i in segment_of)
+        return fit_reference(self.fit.features, self.fit.x, segment_of[self.fit.labels], ids)
+
+
+# --------------------------------------------------------------------------------------------
+# The tail both engines share
+# --------------------------------------------------------------------------------------------
+def finish_run(
+    settings: TrainingSettings,
+    fit: KMeansFit,
+    steps: EngineSteps,
+    clock: StepClock,
+    created_at: datetime,
+) -> TrainingResult:
+    """Everything after an engine's K-Means fit, the same for both engines.
+
+    Segment ids, bootstrap stability, the hierarchical reference and the comparison (on the
+    evaluation learners), coarse segments and profiles, the drift reference, metrics, the
+    manifest's fields, then the model is published.
+    """
+    k = int(fit.sizes.size)
+    with clock.step("ids", "Numbering the segments"):
+        segment_of, centers, ids_doc = _number_segments(settings, fit, k)
+        labels = segment_of[fit.labels]
+    with clock.step("stability", f"Bootstrap stability of the {k} segments"):
+        stability = _stability(settings, fit, k, segment_of)
+    with clock.step("hierarchical", f"Hierarchical reference ({steps.reference_label})"):
+        reference = steps.fit_reference(k, segment_of)
+    with clock.step("compare", "Comparing K-Means with the hierarchical reference"):
+        comparison = compare_labelings(
+            labels, reference.labels, fit.z, seed=settings.seed, sample=settings.silhouette_sample
+        )
+        silhouettes = segment_silhouettes(
+            fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
+        )
+    with clock.step("profiles", "Profiling segments"):
+        public_sizes = np.empty(k, np.intp)
+        public_sizes[segment_of] = fit.sizes
+        coarse = coarse_groups(centers, public_sizes)
+        profiles = _profiles(
+            settings, steps.figures(segment_of, coarse), centers, coarse, comparison, silhouettes
+        )
+        profiles = profiles_document(
+            k,
+            profiles["segments"],
+            profiles["coarse"],
+            profiles["population"],
+            jaccard={int(i): float(j) for i, j in stability["jaccard"].items()},
+        )
+    with clock.step("drift", "Drift reference: decile bins and segment shares"):
+        drift = steps.drift_reference(segment_of, public_sizes)
+    metrics = _metrics(settings, fit, stability, reference, comparison)
+    sample = _sample(len(fit.z), MAP_SAMPLE, settings.seed)
+    parts = ModelParts(
+        pipeline=fit.pipeline,
+        features=fit.features,
+        segment_ids=segment_of,
+        coarse=coarse,
+        rules=fit.rules,
+        tables=fit.tables,
+        probes=fit.probes,
+        profiles=profiles,
+        linkage=reference.linkage,
+        hierarchy_method=reference.method,
+        map_z=fit.z[sample],
         map_labels=labels[sample],
         low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
-        leaf_segments=hierarchy.leaf_counts(labels, k),
-        drift=fit_reference(features, x, labels, sorted(int(i) for i in ids)),
+        leaf_segments=reference.leaf_counts,
+        drift=drift,
     )
     with clock.step("write", "Writing artifacts, plots and report"):
         fields = manifest_fields(
-            {"engine": "scikit-learn"},
+            fit.engine,
             k=k,
-            choice=choice,
-            rules=data.rules,
-            cleaning=data.report,
-            features=features,
-            source={
-                "source": source or "dataframe",
-                "fingerprint": data_fingerprint,
-                "rows": len(raw),
-                "learners": int(n),
-            },
+            choice=fit.choice,
+            rules=fit.rules,
+            cleaning=fit.cleaning,
+            features=fit.features,
+            source=fit.source,
             settings=settings,
             metrics=metrics,
             ids=ids_doc,
@@ -311,9 +438,108 @@ def run(
         version=version,
         folder=settings.model_dir / version,
         k=k,
-        k_choice=choice,
-        rows=len(raw),
-        learners=n,
+        k_choice=fit.choice,
+        rows=int(fit.source["rows"]),
+        learners=int(fit.source["learners"]),
         metrics=metrics,
         timings=clock.timings,
     )
+
+
+def _number_segments(
+    settings: TrainingSettings, fit: KMeansFit, k: int
+) -> tuple[IntArray, FloatArray, dict[str, Any]]:
+    """The public id of each K-Means centre, the centres (scaled) in public-id order, and the
+    manifest's ``ids``.
+
+    Ids are matched to the previous model's (``--previous`` or ``LATEST``) when it can lend
+    them, else numbered by size; ``ids`` says which, and how many evaluation learners the
+    previous model places elsewhere.
+    """
+    scaler, kmeans = fit.pipeline.named_steps["scale"], fit.pipeline.named_steps["kmeans"]
+    raw_centers = np.asarray(kmeans.cluster_centers_, np.float64)
+    mean, scale = np.asarray(scaler.mean_), np.asarray(scaler.scale_)
+    reference = id_reference(settings, fit.features, k)
+    previous = previous_centers(reference.folder, fit.features) if reference.folder else None
+    segment_of = public_ids(fit.sizes, raw_centers * scale + mean, (mean, scale), previous)
+    if previous is not None and len(previous) < k:
+        log.info("%d new segments got fresh ids", k - len(previous))
+    centers = np.empty_like(raw_centers)
+    centers[segment_of] = raw_centers
+    return segment_of, centers, ids_report(reference, fit.x, segment_of[fit.labels])
+
+
+def _stability(
+    settings: TrainingSettings, fit: KMeansFit, k: int, segment_of: IntArray
+) -> dict[str, Any]:
+    """Bootstrap stability of the K-Means segments on a seeded sample of the evaluation
+    learners, each segment's Jaccard under its public id."""
+    rows = _sample(len(fit.z), settings.stability_sample, settings.seed)
+    return bootstrap_stability(
+        fit.z[rows],
+        fit.labels[rows],
+        k,
+        resamples=settings.stability_resamples,
+        seed=settings.seed,
+        n_init=settings.stability_n_init,
+    ).by_id(segment_of)
+
+
+def _metrics(
+    settings: TrainingSettings,
+    fit: KMeansFit,
+    stability: dict[str, Any],
+    reference: Reference,
+    comparison: dict[str, Any],
+) -> dict[str, Any]:
+    """The manifest's ``metrics``: sweep, stability, K-Means, the reference, the comparison."""
+    kmeans = {
+        "inertia": fit.kmeans_metrics["inertia"],
+        "n_init": settings.n_init,
+        "silhouette": comparison["silhouette_a"],
+    }
+    kmeans |= {key: v for key, v in fit.kmeans_metrics.items() if key not in kmeans}
+    return {
+        "sweep": fit.sweep.to_dict(),
+        "stability": stability,
+        "kmeans": kmeans,
+        "hierarchical": reference.metrics,
+        "comparison": comparison,
+    }
+
+
+def _sample(n: int, size: int, seed: int) -> IntArray:
+    """A sorted seeded sample of ``min(n, size)`` of ``n`` rows (all of them, in order, when
+    ``n <= size``)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=min(n, size), replace=False))
+
+
+def _profiles(
+    settings: TrainingSettings,
+    figures: ProfileFigures,
+    centers: FloatArray,
+    coarse: list[int],
+    comparison: dict[str, Any],
+    silhouettes: dict[int, float],
+) -> dict[str, Any]:
+    """Segment and coarse-segment profiles (named, with their actions) from the figures."""
+    members: dict[int, list[int]] = {}
+    for segment, group in enumerate(coarse):
+        members.setdefault(group, []).append(segment)
+    thresholds = settings.recommendation_thresholds
+    return {
+        "segments": profiles_from_figures(
+            figures.segments,
+            figures.population,
+            centers=centers,
+            silhouette=silhouettes,
+            best_match={int(a): m for a, m in comparison["best_match_jaccard"].items()},
+            coarse=dict(enumerate(coarse)),
+            thresholds=thresholds,
+        ),
+        "coarse": coarse_profiles_from_figures(
+            figures.coarse, figures.population, members, thresholds
+        ),
+        "population": figures.population,
+    }

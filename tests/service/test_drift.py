@@ -19,7 +19,7 @@ from tests.helpers import TestClient, admin_client, copy_models, raw_learners, s
 from training.runtime.artifacts import DRIFT_JSON, MANIFEST_FILE
 from training.runtime.drift import MAJOR, STABLE, DriftReference
 from training.runtime.placement import place, raw_columns
-from training.store.publish import finalize_manifest
+from training.store.staging import finalize_manifest
 
 
 def _sample(raw: pd.DataFrame, n: int, seed: int, ctc_factor: float = 1.0) -> list[dict[str, Any]]:

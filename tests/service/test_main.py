@@ -10,7 +10,7 @@ import pytest
 
 from service.main import create_app
 from tests.helpers import LEARNERS, TestClient, copy_models, flip_byte, service_settings
-from training.store.publish import seal_manifest
+from training.store.staging import seal_manifest
 
 MODEL_ROUTES = [
     ("POST", "/segment"),

@@ -31,7 +31,7 @@ from training.runtime.artifacts import MANIFEST_FILE
 from training.runtime.cleaning import RAW_FIELDS, apply_rules
 from training.runtime.features import clean_columns, compute_features
 from training.runtime.ops import ARRAY
-from training.store.publish import finalize_manifest
+from training.store.staging import finalize_manifest
 
 
 def test_both_paths_place_like_the_trained_pipeline(

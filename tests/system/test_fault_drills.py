@@ -61,7 +61,7 @@ from training.runtime.artifacts import (
     resolve_model,
     verify_model,
 )
-from training.store.publish import STAGING_PREFIX, finalize_manifest, seal_manifest
+from training.store.staging import STAGING_PREFIX, finalize_manifest, seal_manifest
 
 NO_MODEL = "No trained model in {}/: run `make train` (or `python -m training train`) first."
 MODEL_ROUTES = [

@@ -41,7 +41,7 @@ from tests.helpers import (
     service_settings,
 )
 from training.runtime.artifacts import MANIFEST_FILE
-from training.store.publish import finalize_manifest
+from training.store.staging import finalize_manifest
 
 KEY = "key-security-9c4e1a"
 OPEN_PREFIXES = ("/health/",)

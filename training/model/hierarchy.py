@@ -39,7 +39,9 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.cluster import MiniBatchKMeans
 
-from training.model.kmeans import FloatArray, IntArray, Progress, as_matrix, limit_threads
+from training.model.ids import number_by_size
+from training.model.kmeans import FloatArray, IntArray, as_matrix, limit_threads
+from training.progress import StepProgress
 
 # --------------------------------------------------------------------------- hierarchical
 
@@ -102,7 +104,7 @@ def hierarchical_two_stage(
     seed: int = 0,
     n_micro: int = 2000,
     n_threads: int | None = 1,
-    progress: Progress | None = None,
+    progress: StepProgress | None = None,
 ) -> Hierarchy:
     """Ward's hierarchy that scales: micro-clusters first, then size-weighted Ward on them.
 
@@ -163,7 +165,7 @@ def hierarchical_two_stage(
         progress(f"{sizes.size:,} micro-clusters ({time.perf_counter() - start:.1f} s)")
     linkage = _weighted_ward(centres, sizes)
     leaf_labels = _cut_tree(linkage, k)
-    labels = _order_by_size(leaf_labels[micro_labels], k)
+    labels = _by_size(leaf_labels[micro_labels], data, k)
     seconds = time.perf_counter() - start
     if progress is not None:
         progress(f"weighted Ward on {sizes.size:,} micro-centres, cut at k = {k} ({seconds:.1f} s)")
@@ -178,7 +180,9 @@ def hierarchical_two_stage(
     )
 
 
-def hierarchical_exact(X: npt.ArrayLike, k: int, *, progress: Progress | None = None) -> Hierarchy:
+def hierarchical_exact(
+    X: npt.ArrayLike, k: int, *, progress: StepProgress | None = None
+) -> Hierarchy:
     """Exact Ward on every row with fastcluster's memory-saving ``linkage_vector``.
 
     O(n) memory but O(n^2) time: ~320 s for 205k rows. Opt-in; the reference the two-stage
@@ -203,7 +207,7 @@ def hierarchical_exact(X: npt.ArrayLike, k: int, *, progress: Progress | None = 
     if progress is not None:
         progress(f"exact Ward on {data.shape[0]:,} rows (fastcluster, memory-saving)")
     linkage = np.asarray(fastcluster.linkage_vector(data, method="ward"), dtype=np.float64)
-    labels = _order_by_size(_cut_tree(linkage, k), k)
+    labels = _by_size(_cut_tree(linkage, k), data, k)
     seconds = time.perf_counter() - start
     if progress is not None:
         progress(f"exact Ward done ({seconds:.1f} s)")
@@ -378,12 +382,11 @@ def _cut_tree(linkage: FloatArray, k: int) -> IntArray:
     return labels.astype(np.intp)
 
 
-def _order_by_size(labels: IntArray, k: int) -> IntArray:
-    """Renumber 0..k-1 by decreasing size; ties by the first row of each cluster."""
+def _by_size(labels: IntArray, data: FloatArray, k: int) -> IntArray:
+    """The clusters renumbered by :func:`~training.model.ids.number_by_size` (their means break
+    ties in size)."""
     sizes = np.bincount(labels, minlength=k)
-    first = np.full(k, labels.size)
-    np.minimum.at(first, labels, np.arange(labels.size))
-    order = np.lexsort((first, -sizes))
-    new_id = np.empty(k, dtype=np.intp)
-    new_id[order] = np.arange(k)
-    return new_id[labels]
+    sums = np.zeros((k, data.shape[1]))
+    np.add.at(sums, labels, data)
+    centres = sums / np.maximum(sizes, 1)[:, None]
+    return number_by_size(sizes, centres)[labels]

@@ -39,9 +39,13 @@ from training.insights.profiles import (
     GroupFigures,
     PopulationFigures,
 )
-from training.model import kmeans as clustering
 from training.model.hierarchy import weighted_ward_linkage
+from training.model.ids import number_by_size
+from training.model.kmeans import fit_kmeans
 from training.model.pipeline import standard_scale
+from training.model.stability import StabilityScores, stability_scores
+from training.model.sweep import KSweep, find_knee
+from training.progress import StepProgress
 from training.report import BISECTING
 from training.runtime.drift import DECILES, DriftReference
 from training.runtime.features import FEATURE_COLUMNS
@@ -280,9 +284,9 @@ def sweep_k(
     sample: EvaluationSample,
     d: int,
     settings: TrainingSettings,
-    progress: clustering.Progress | None = None,
-) -> clustering.KSweep:
-    """:func:`training.clustering.sweep_k` with Spark ML K-Means.
+    progress: StepProgress | None = None,
+) -> KSweep:
+    """:func:`training.model.sweep.sweep_k` with Spark ML K-Means.
 
     Per k: the best of ``sweep_n_init`` seeds by ``trainingCost`` (the elbow curve), Davies-
     Bouldin and Calinski-Harabasz over every learner, and the silhouette of Spark's
@@ -291,7 +295,7 @@ def sweep_k(
     bootstrap resamples of about ``silhouette_sample`` learners are drawn once with Spark and
     collected, K-Means (scikit-learn, ``sweep_n_init`` restarts) is fitted on each for every k,
     each fit labels the evaluation sample, and is compared with the Spark fit's labels of that
-    sample (:func:`training.clustering.stability_scores`: mean ARI, its 10th percentile, each
+    sample (:func:`training.stability_scores`: mean ARI, its 10th percentile, each
     segment's best-match Jaccard). Fitting
     Spark ML on a few thousand rows would cost a Spark job per iteration for nothing.
     """
@@ -319,7 +323,7 @@ def sweep_k(
     davies: list[float] = []
     calinski: list[float] = []
     silhouette: list[float] = []
-    scores: list[clustering.StabilityScores] = []
+    scores: list[StabilityScores] = []
     for k in ks:
         model, _, costs = fit_best(scored, k, seeds, settings)
         inertia.append(min(costs))
@@ -330,15 +334,13 @@ def sweep_k(
         distinct = np.unique(sample.labels(on_sample)).size
         silhouette.append(float(evaluator.evaluate(on_sample)) if distinct > 1 else math.nan)
         boots = [
-            clustering.fit_kmeans(rows, k, seed=boot_seed, n_init=settings.sweep_n_init).predict(
-                sample.z
-            )
+            fit_kmeans(rows, k, seed=boot_seed, n_init=settings.sweep_n_init).predict(sample.z)
             for rows, boot_seed in zip(resamples, boot_seeds, strict=True)
         ]
-        scores.append(clustering.stability_scores(sample.labels(on_sample), boots, k))
+        scores.append(stability_scores(sample.labels(on_sample), boots, k))
         if progress is not None:
             progress(f"k = {k}: cost {inertia[-1]:.4g}, stability {scores[-1].ari:.2f}")
-    return clustering.KSweep(
+    return KSweep(
         ks=ks,
         inertia=inertia,
         silhouette=silhouette,
@@ -347,7 +349,7 @@ def sweep_k(
         stability=[s.ari for s in scores],
         stability_p10=[s.ari_p10 for s in scores],
         jaccard=[s.jaccard for s in scores],
-        knee=clustering.find_knee(ks, inertia),
+        knee=find_knee(ks, inertia),
         silhouette_sample=len(sample.learner_id),
         stability_resamples=settings.stability_resamples,
     )
@@ -404,18 +406,10 @@ def fit_bisecting(
         raw = np.asarray(local.labels_, np.intp)
         sizes = np.bincount(raw, minlength=k).tolist()
         found = np.asarray(local.cluster_centers_, np.float64)
-    ids = _by_size(sizes)
+    ids = number_by_size(sizes, found)
     centers = np.empty((len(sizes), sample.z.shape[1]))
     centers[ids] = found
     return ids[raw], weighted_ward_linkage(centers, np.sort(np.array(sizes))[::-1])
-
-
-def _by_size(sizes: list[int]) -> IntArray:
-    """New id of each cluster: 0 = largest, ties by the old id."""
-    order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], i))
-    new = np.empty(len(sizes), dtype=np.intp)
-    new[order] = np.arange(len(sizes))
-    return new
 
 
 # --------------------------------------------------------------------------------------------

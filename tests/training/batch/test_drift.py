@@ -16,7 +16,7 @@ from tests.helpers import TestClient, copy_models, service_settings
 from training.__main__ import app
 from training.data.synth import write_learners
 from training.runtime.artifacts import DRIFT_JSON, MANIFEST_FILE
-from training.store.publish import finalize_manifest
+from training.store.staging import finalize_manifest
 
 runner = CliRunner()
 

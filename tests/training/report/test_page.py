@@ -16,7 +16,8 @@ import pytest
 
 from training.insights import profiles as profiling
 from training.insights.wording import lpa_text
-from training.model.kmeans import KChoice, KSweep, choose_k
+from training.model.choice import KChoice, choose_k
+from training.model.sweep import KSweep
 from training.report import ReportError, render_page, render_report
 from training.report.page import (
     GLOSSARY,

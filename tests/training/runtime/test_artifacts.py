@@ -2,7 +2,7 @@
 model (LATEST, a named version, path traversal refused), verifying it against its manifest, and
 reading a file only from inside the folder once its SHA-256 matches. The models here are written
 by tests.helpers.write_small_model; writing itself is tested in
-tests/training/store/test_publish.py."""
+tests/training/store/test_staging.py."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from training.runtime.artifacts import (
     sha256_file,
     verify_model,
 )
-from training.store.publish import STAGING_PREFIX, seal_manifest, write_json
+from training.store.staging import STAGING_PREFIX, seal_manifest, write_json
 
 
 def _edit_manifest(folder: Path, **changes: Any) -> None:

@@ -204,6 +204,55 @@ def test_artifact_layout_and_manifest(trained: tuple[TrainingResult, Any]) -> No
     assert [s["id"] for s in profiles["segments"]] == list(range(K))
 
 
+def _shape(value: Any) -> Any:
+    """The names and JSON types of a document, recursively (a list: its first item's shape)."""
+    if isinstance(value, dict):
+        return {key: _shape(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return (
+        "number"
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else (type(value).__name__)
+    )
+
+
+#: Where the engines differ on purpose: Spark's own section, its K-Means seeds, the two-stage
+#: reference's micro-cluster count (None for bisecting K-Means), the data's identity.
+_ENGINE_OWN = {("spark",), ("metrics", "kmeans", "seed"), ("metrics", "kmeans", "seed_costs"),
+               ("metrics", "kmeans", "iterations"), ("metrics", "hierarchical", "n_micro"),
+               ("metrics", "hierarchical", "method")}  # fmt: skip
+
+
+def _differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if path in _ENGINE_OWN:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a and b and all(k.isdigit() for k in (*a, *b)):  # keyed by segment id: k may differ
+            return _differences(next(iter(a.values())), next(iter(b.values())), path)
+        out = [(*path, k) for k in a.keys() ^ b.keys() if (*path, k) not in _ENGINE_OWN]
+        return out + [d for k in a.keys() & b.keys() for d in _differences(a[k], b[k], (*path, k))]
+    if isinstance(a, list) and isinstance(b, list):
+        return _differences(a[0], b[0], path) if a and b else []
+    return [] if a == b or "NoneType" in (a, b) else [path]
+
+
+@needs_spark
+def test_spark_and_local_runs_write_the_same_manifest_fields(
+    trained: tuple[TrainingResult, Any], trained_small: TrainingResult
+) -> None:
+    """Both engines end in the one training-run tail: the same manifest fields, names and types
+    (the engine's own section and figures aside), in the same order."""
+    spark_doc = artifacts.verify_model(trained[0].folder)
+    local_doc = artifacts.verify_model(trained_small.folder)
+    assert local_doc["engine"] == "scikit-learn" and spark_doc["engine"] == "spark"
+    assert [k for k in spark_doc if k != "spark"] == list(local_doc)
+    assert list(spark_doc["metrics"]) == list(local_doc["metrics"])
+    assert _differences(_shape(spark_doc), _shape(local_doc)) == []
+    assert {k for k in spark_doc["metrics"]["kmeans"]} - set(local_doc["metrics"]["kmeans"]) == {
+        "seed", "seed_costs", "iterations"}  # fmt: skip
+
+
 @needs_spark
 def test_profiles_names_and_actions_equal_the_pandas_path(
     trained: tuple[TrainingResult, Any], spark_learners: pd.DataFrame

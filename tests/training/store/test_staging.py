@@ -1,4 +1,4 @@
-"""The write side of the model store (training.store.publish): version names, deterministic JSON, a
+"""The write side of the model store (training.store.staging): version names, deterministic JSON, a
 staged folder moved into place with its manifest, LATEST moved last, and what a full disk, an
 exception or a killed writer leave behind. Reading and verifying: tests/training/runtime/
 test_artifacts.py."""
@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-import training.store.publish as publish
+import training.store.staging as staging
 from tests.helpers import MODEL_CREATED, MODEL_FILES, REPO, fitted_scaler, write_small_model
 from training.runtime import artifacts
 from training.runtime.artifacts import LATEST_FILE, MANIFEST_FILE, ArtifactError
-from training.store.publish import (
+from training.store.staging import (
     STAGING_PREFIX,
     finalize_manifest,
     new_version,
@@ -184,7 +184,7 @@ def test_exception_inside_leaves_no_staging_and_latest_unchanged(
 def test_disk_full_while_writing_becomes_a_clear_error(
     model_dir: Path, model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write_json = publish.write_json
+    real_write_json = staging.write_json
     calls = 0
 
     def fill_up(path: Path, obj: Any) -> None:
@@ -194,7 +194,7 @@ def test_disk_full_while_writing_becomes_a_clear_error(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real_write_json(path, obj)
 
-    monkeypatch.setattr(publish, "write_json", fill_up)
+    monkeypatch.setattr(staging, "write_json", fill_up)
     with pytest.raises(ArtifactError) as info:
         write_small_model(model_dir, "v2")
     assert str(info.value) == (
@@ -211,14 +211,14 @@ def test_disk_full_while_writing_becomes_a_clear_error(
 def test_disk_full_when_writing_the_manifest(
     model_dir: Path, model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write_json = publish.write_json
+    real_write_json = staging.write_json
 
     def fill_up(path: Path, obj: Any) -> None:
         if path.name == MANIFEST_FILE:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real_write_json(path, obj)
 
-    monkeypatch.setattr(publish, "write_json", fill_up)
+    monkeypatch.setattr(staging, "write_json", fill_up)
     with pytest.raises(ArtifactError, match="No space left on device"):
         write_small_model(model_dir, "v2", finalize=False)
     assert _staging_folders(model_dir) == []
@@ -250,7 +250,7 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from training.store.publish import staged_model, write_json
+    from training.store.staging import staged_model, write_json
 
     model_dir, ready = Path(sys.argv[1]), Path(sys.argv[2])
     with staged_model(model_dir, "20990101-000000") as staging:

@@ -1,0 +1,53 @@
+"""Comparing partitions (training.model.compare): silhouettes as scikit-learn computes them,
+identical and different labelings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import silhouette_score
+
+from training.model.compare import compare_labelings, mean_silhouettes
+
+
+def test_silhouette_matches_scikit_learn() -> None:
+    X, y = make_blobs(n_samples=800, n_features=3, centers=4, random_state=1)
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 3, size=y.size)
+    singleton = y.copy()
+    singleton[0] = 9  # a cluster of one scores 0, as in scikit-learn
+    ours = mean_silhouettes(X, [y, noisy, singleton])
+    theirs = [silhouette_score(X, labels) for labels in (y, noisy, singleton)]
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_compare_identical_and_permuted_labelings() -> None:
+    X, y = make_blobs(n_samples=1_000, n_features=3, centers=4, random_state=0)
+    same = compare_labelings(y, y, X)
+    assert same["ari"] == pytest.approx(1.0) and same["nmi"] == pytest.approx(1.0)
+    assert same["silhouette_a"] == same["silhouette_b"]
+    perm = np.array([2, 3, 0, 1])
+    permuted = compare_labelings(y, perm[y], X)
+    assert permuted["ari"] == pytest.approx(1.0)
+    assert permuted["best_match_jaccard"] == {
+        str(a): {"match": int(perm[a]), "jaccard": 1.0} for a in range(4)
+    }
+    assert np.asarray(permuted["contingency"]).sum() == y.size
+    assert json.loads(json.dumps(permuted)) == permuted
+
+
+def test_compare_different_labelings() -> None:
+    X, y = make_blobs(n_samples=1_000, n_features=3, centers=4, random_state=0)
+    coarse = np.where(y < 2, 7, 8)  # other ids, fewer clusters
+    result = compare_labelings(y, coarse, X, sample=500)
+    assert 0 < result["ari"] < 1
+    assert result["labels_b"] == [7, 8]
+    table = np.asarray(result["contingency"])
+    assert table.shape == (4, 2) and table.sum() == y.size
+    assert result["silhouette_sample"] == 500
+    for a, match in result["best_match_jaccard"].items():
+        assert match["match"] == (7 if int(a) < 2 else 8)
+        assert 0 < match["jaccard"] < 1

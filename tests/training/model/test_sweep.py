@@ -1,0 +1,79 @@
+"""The elbow sweep (training.model.sweep): complete diagnostics, the knee at the planted k,
+determinism."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.datasets import make_blobs
+
+from training.model.choice import choose_k
+from training.model.sweep import KSweep, sweep_k
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def test_sweep_lists_are_complete_finite_and_json_ready(four_blobs_sweep: KSweep) -> None:
+    sweep = four_blobs_sweep
+    assert sweep.ks == list(range(2, 11))
+    for name in (
+        "inertia",
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "stability",
+        "stability_p10",
+    ):
+        values = getattr(sweep, name)
+        assert len(values) == len(sweep.ks), name
+        assert np.all(np.isfinite(values)), name
+    assert [len(j) for j in sweep.jaccard] == sweep.ks  # one Jaccard per segment of each k
+    assert all(p <= s for p, s in zip(sweep.stability_p10, sweep.stability, strict=True))
+    assert np.all(np.diff(sweep.inertia) < 0)
+    assert all(-1 <= s <= 1 for s in sweep.silhouette)
+    assert sweep.silhouette_sample == 2_000
+    assert sweep.stability_resamples == 5
+    assert json.loads(json.dumps(sweep.to_dict())) == sweep.to_dict()
+
+
+def test_knee_is_found_at_the_planted_k(four_blobs_sweep: KSweep) -> None:
+    assert four_blobs_sweep.knee == 4
+    choice = choose_k(four_blobs_sweep)
+    assert (choice.k, choice.source, choice.knee) == (4, "knee", 4)
+    assert choice.reason == (
+        "the knee of the elbow curve, k = 4, is stable (1.00, lowest segment Jaccard 1.00)."
+    )
+    assert choice.warnings == []
+    # the planted partition is the best and a stable one
+    i = four_blobs_sweep.ks.index(4)
+    assert int(np.argmax(four_blobs_sweep.silhouette)) == i
+    assert four_blobs_sweep.stability[i] > 0.99
+
+
+def test_sweep_is_deterministic_for_a_seed() -> None:
+    X, _ = make_blobs(n_samples=1_500, n_features=4, centers=3, random_state=0)
+    messages: list[str] = []
+    first, second = (
+        sweep_k(
+            X,
+            2,
+            5,
+            seed=5,
+            silhouette_sample=1_000,
+            stability_sample=1_000,
+            progress=messages.append,
+        )
+        for _ in range(2)
+    )
+    assert first.to_dict() == second.to_dict()
+    assert len(messages) == 2 * (4 + 1)  # one line per k, one for the silhouettes
+    assert messages[0].startswith("k = 2: inertia ")
+
+
+def test_planted_blobs_are_stable_at_the_knee(four_blobs_sweep: KSweep) -> None:
+    i = four_blobs_sweep.ks.index(4)
+    assert four_blobs_sweep.stability[i] > 0.99
+    assert min(four_blobs_sweep.jaccard[i]) > 0.95
+    assert choose_k(four_blobs_sweep).k == 4

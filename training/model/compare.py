@@ -1,0 +1,187 @@
+"""How far two partitions agree and how well each separates the data: K-Means against the
+hierarchical reference (:func:`compare_labelings`), silhouettes of many partitions from one pass
+of distances (:func:`mean_silhouettes`) and per segment (:func:`segment_silhouettes`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics.cluster import contingency_matrix
+
+from training.model.kmeans import FloatArray, IntArray, as_matrix, limit_threads, sample_rows
+
+_BLOCK_BYTES = 1 << 24
+"""Size of one float32 block of the pairwise-distance matrix in the silhouette (16 MiB: measured
+fastest; 128 MiB blocks ran 3x slower)."""
+
+__all__ = ["compare_labelings", "mean_silhouettes", "segment_silhouettes"]
+
+
+def compare_labelings(
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    X: npt.ArrayLike,
+    *,
+    seed: int = 0,
+    sample: int = 20_000,
+    n_threads: int | None = 1,
+) -> dict[str, Any]:
+    """How far two partitions of the same rows agree, and how well each separates the data.
+
+    Parameters
+    ----------
+    a, b : array-like of shape (n_samples,)
+        Integer labels (e.g. K-Means and two-stage Ward).
+    X : array-like of shape (n_samples, n_features)
+        The data both were fitted on (for the silhouettes).
+    seed : int, default=0
+        Seed of the silhouette sample.
+    sample : int, default=20_000
+        Rows of the silhouette sample (the same rows for a and b).
+    n_threads : int or None, default=1
+        Threads for the BLAS products of the silhouette (see :func:`fit_kmeans`).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable:
+
+        * ``ari``, ``nmi``: adjusted Rand index and normalised mutual information;
+        * ``labels_a``, ``labels_b``: the distinct labels, in the order of the contingency's rows
+          and columns;
+        * ``contingency``: list of lists, rows = a's labels, columns = b's labels (sums to n);
+        * ``best_match_jaccard``: ``{str(a_label): {"match": b_label, "jaccard": float}}``, the
+          b-cluster with the highest Jaccard index for each a-cluster (keys are strings so that
+          every JSON encoder accepts them);
+        * ``silhouette_a``, ``silhouette_b``: mean silhouettes on the same seeded sample (None
+          when a partition has fewer than 2 or more than sample - 1 clusters there);
+        * ``silhouette_sample``: rows of that sample.
+    """
+    la = np.asarray(a).ravel()
+    lb = np.asarray(b).ravel()
+    data = as_matrix(X)
+    if not la.shape[0] == lb.shape[0] == data.shape[0]:
+        raise ValueError(
+            f"Labelings and X must have the same number of rows; got {la.shape[0]}, "
+            f"{lb.shape[0]} and {data.shape[0]}."
+        )
+    labels_a, ia = np.unique(la, return_inverse=True)
+    labels_b, ib = np.unique(lb, return_inverse=True)
+    table = np.asarray(contingency_matrix(ia, ib), dtype=np.int64)
+    union = table.sum(axis=1, keepdims=True) + table.sum(axis=0, keepdims=True) - table
+    jaccard = table / union
+    best = np.argmax(jaccard, axis=1)
+    matches = {
+        str(labels_a[i].item()): {
+            "match": labels_b[best[i]].item(),
+            "jaccard": float(jaccard[i, best[i]]),
+        }
+        for i in range(labels_a.size)
+    }
+    idx = sample_rows(np.random.default_rng(seed), data.shape[0], sample)
+    with limit_threads(n_threads):
+        sil_a, sil_b = mean_silhouettes(data[idx], [ia[idx], ib[idx]])
+    return {
+        "ari": float(adjusted_rand_score(ia, ib)),
+        "nmi": float(normalized_mutual_info_score(ia, ib)),
+        "labels_a": labels_a.tolist(),
+        "labels_b": labels_b.tolist(),
+        "contingency": table.tolist(),
+        "best_match_jaccard": matches,
+        "silhouette_a": None if math.isnan(sil_a) else sil_a,
+        "silhouette_b": None if math.isnan(sil_b) else sil_b,
+        "silhouette_sample": int(idx.size),
+    }
+
+
+def mean_silhouettes(X: FloatArray, labelings: Sequence[IntArray]) -> list[float]:
+    """Mean silhouette of several labelings of the same rows, from one pass of distances.
+
+    Same definition as ``sklearn.metrics.silhouette_score`` (Euclidean; a point alone in its
+    cluster scores 0), but the distance matrix is computed once, block by block, and each block's
+    per-cluster distance sums come from one matrix product with the stacked one-hot encodings of
+    all labelings: for 11 partitions of 20,000 rows that is ~2 s instead of ~11 x 1.5 s.
+
+    Returns NaN for a labeling with fewer than 2 or more than n - 1 distinct labels.
+    """
+    n = X.shape[0]
+    codes: list[IntArray] = []
+    counts: list[FloatArray] = []
+    offsets = [0]
+    for labels in labelings:
+        _, code = np.unique(labels, return_inverse=True)
+        codes.append(code.astype(np.intp))
+        counts.append(np.bincount(code).astype(np.float64))
+        offsets.append(offsets[-1] + counts[-1].size)
+    onehot = np.zeros((n, offsets[-1]), dtype=np.float32)
+    for code, offset in zip(codes, offsets, strict=False):
+        onehot[np.arange(n), offset + code] = 1.0
+    totals = [np.zeros(n) for _ in labelings]
+    # float32 distances: 3x faster than float64 (K = n_features is tiny, so the products are
+    # memory-bound); centring first keeps the |x|^2 + |y|^2 - 2xy expansion accurate
+    points = (X - X.mean(axis=0)).astype(np.float32)
+    sq_norms = np.einsum("ij,ij->i", points, points)
+    block = max(1, _BLOCK_BYTES // (4 * n))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        dist = points[start:stop] @ points.T
+        dist *= -2.0
+        dist += sq_norms[start:stop, None]
+        dist += sq_norms[None, :]
+        np.maximum(dist, 0.0, out=dist)
+        np.sqrt(dist, out=dist)
+        dist[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        sums = (dist @ onehot).astype(np.float64)
+        rows = np.arange(stop - start)
+        for j, (code, count) in enumerate(zip(codes, counts, strict=True)):
+            part = sums[:, offsets[j] : offsets[j + 1]]
+            own = code[start:stop]
+            own_size = count[own]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                intra = part[rows, own] / (own_size - 1.0)
+                mean_other = part / count[None, :]
+            mean_other[rows, own] = np.inf
+            inter = mean_other.min(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = (inter - intra) / np.maximum(intra, inter)
+            score[own_size <= 1] = 0.0
+            totals[j][start:stop] = np.nan_to_num(score)
+    return [
+        float(np.mean(total)) if 2 <= count.size <= n - 1 else math.nan
+        for total, count in zip(totals, counts, strict=True)
+    ]
+
+
+def segment_silhouettes(
+    z: npt.NDArray[np.float64], labels: IntArray, seed: int, sample: int
+) -> dict[int, float]:
+    """Mean silhouette of each segment on a seeded sample of at most ``sample`` rows of z.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n, n_features)
+        Scaled learners.
+    labels : ndarray of int, shape (n,)
+        Their segment ids.
+    seed, sample : int
+        The sample's seed and size.
+
+    Returns
+    -------
+    dict of int to float
+        Segment id -> mean silhouette; empty when the sample holds one segment.
+    """
+    from sklearn.metrics import silhouette_samples
+
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(z), size=min(sample, len(z)), replace=False))
+    if len(np.unique(labels[rows])) < 2:
+        return {}
+    values = silhouette_samples(z[rows], labels[rows])
+    return {int(s): float(values[labels[rows] == s].mean()) for s in np.unique(labels[rows])}

@@ -1,0 +1,206 @@
+"""The elbow sweep: K-Means for every k of a range, each partition measured.
+
+:func:`sweep_k` gives the elbow curve (inertia), the silhouette, Davies-Bouldin,
+Calinski-Harabasz and bootstrap stability per k (:mod:`training.model.stability`), and the knee
+(:func:`find_knee`); :mod:`training.model.choice` picks k from it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from kneed import KneeLocator
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+from training.model.compare import mean_silhouettes
+from training.model.kmeans import IntArray, as_matrix, limit_threads, make_kmeans, sample_rows
+from training.model.stability import StabilityScores, bootstrap_stability
+from training.progress import StepProgress
+
+__all__ = ["KSweep", "find_knee", "sweep_k"]
+
+
+@dataclass
+class KSweep:
+    """Diagnostics of K-Means over a range of k, one list entry per k (JSON via :meth:`to_dict`).
+
+    Attributes
+    ----------
+    ks : list of int
+        The k values, increasing.
+    inertia : list of float
+        Within-cluster sum of squares of the fit on all rows (the elbow curve).
+    silhouette : list of float
+        Mean silhouette on a seeded sample of ``silhouette_sample`` rows (higher is better).
+    davies_bouldin : list of float
+        Davies-Bouldin index on all rows (lower is better).
+    calinski_harabasz : list of float
+        Calinski-Harabasz index on all rows (higher is better).
+    stability : list of float
+        Overall stability: mean adjusted Rand index between the fit on all rows and K-Means fits
+        on ``stability_resamples`` bootstrap resamples of the evaluation sample, every fit
+        labelling that whole sample (1 = the same partition whatever the resample).
+    stability_p10 : list of float
+        10th percentile of those ARIs (how bad a bad resample gets).
+    jaccard : list of list of float
+        Per k, per segment of the fit on all rows (its label order): the mean over resamples of
+        the best-matching resampled cluster's Jaccard index (Hennig's clusterboot).
+    knee : int or None
+        Knee of the inertia curve by ``kneed.KneeLocator(curve="convex", direction="decreasing")``,
+        None when kneed finds none.
+    silhouette_sample : int
+        Rows the silhouette and the stability were evaluated on.
+    stability_resamples : int
+        Bootstrap resamples per k.
+    """
+
+    ks: list[int]
+    inertia: list[float]
+    silhouette: list[float]
+    davies_bouldin: list[float]
+    calinski_harabasz: list[float]
+    stability: list[float]
+    stability_p10: list[float]
+    jaccard: list[list[float]]
+    knee: int | None
+    silhouette_sample: int
+    stability_resamples: int
+
+    def is_stable(self, k: int, min_stability: float, min_jaccard: float) -> bool:
+        """Whether ``k`` (one of ``ks``) passes both thresholds."""
+        i = self.ks.index(k)
+        return self.stability[i] >= min_stability and min(self.jaccard[i]) >= min_jaccard
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict of every field."""
+        return asdict(self)
+
+
+def sweep_k(
+    X: npt.ArrayLike,
+    k_min: int = 2,
+    k_max: int = 12,
+    *,
+    seed: int = 0,
+    n_init: int = 3,
+    silhouette_sample: int = 20_000,
+    stability_resamples: int = 20,
+    stability_sample: int = 20_000,
+    stability_n_init: int = 1,
+    n_threads: int | None = 1,
+    progress: StepProgress | None = None,
+) -> KSweep:
+    """Fit K-Means for every k in ``k_min..k_max`` and measure each partition.
+
+    Inertia, Davies-Bouldin and Calinski-Harabasz are computed on all rows (they cost O(n)). The
+    silhouette costs O(n^2), so it is computed on one seeded sample of ``silhouette_sample`` rows,
+    the same rows for every k, with one pass of pairwise distances shared by all k. Stability
+    (:func:`bootstrap_stability`) is measured on one seeded sample of ``stability_sample`` rows:
+    ``stability_resamples`` bootstrap resamples of it, K-Means on each (its own seed, so
+    initialisation noise counts too), each fit labelling the whole sample, compared with the fit
+    on all rows.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Scaled features.
+    k_min, k_max : int, default=2, 12
+        Range of k, both included; ``2 <= k_min <= k_max < n_samples``.
+    seed : int, default=0
+        Seed of every random step (K-Means initialisation, samples, resamples).
+    n_init : int, default=3
+        K-Means restarts of the fit on all rows (Lloyd). Small is enough to draw the curves; the
+        final model uses :func:`fit_kmeans` with more.
+    silhouette_sample : int, default=20_000
+        Rows for the silhouette (all rows when there are fewer).
+    stability_resamples : int, default=20
+        Bootstrap resamples per k (at least 2).
+    stability_sample : int, default=20_000
+        Size of the sample the resamples are drawn from and evaluated on.
+    stability_n_init : int, default=1
+        K-Means restarts of each resampled fit.
+    n_threads : int or None, default=1
+        Threads for scikit-learn's OpenMP loops and BLAS (see :func:`fit_kmeans`).
+    progress : callable, optional
+        Called with one line per k.
+
+    Returns
+    -------
+    KSweep
+    """
+    data = as_matrix(X)
+    n = data.shape[0]
+    if not 2 <= k_min <= k_max < n:
+        raise ValueError(f"Need 2 <= k_min <= k_max < n_samples; got {k_min}..{k_max}, n = {n}.")
+    rng = np.random.default_rng(seed)
+    eval_idx = sample_rows(rng, n, silhouette_sample)
+    stability_idx = sample_rows(rng, n, stability_sample)
+    ks = list(range(k_min, k_max + 1))
+    inertia: list[float] = []
+    davies: list[float] = []
+    calinski: list[float] = []
+    scores: list[StabilityScores] = []
+    sample_labels: list[IntArray] = []
+    for k in ks:
+        start = time.perf_counter()
+        with limit_threads(n_threads):
+            model = make_kmeans(k, seed, n_init).fit(data)
+            labels = model.labels_
+            inertia.append(float(model.inertia_))
+            davies.append(float(davies_bouldin_score(data, labels)))
+            calinski.append(float(calinski_harabasz_score(data, labels)))
+            sample_labels.append(np.asarray(labels[eval_idx], dtype=np.intp))
+        scores.append(
+            bootstrap_stability(
+                data[stability_idx],
+                np.asarray(labels[stability_idx], np.intp),
+                k,
+                resamples=stability_resamples,
+                seed=seed + k,
+                n_init=stability_n_init,
+                n_threads=n_threads,
+            )
+        )
+        if progress is not None:
+            progress(
+                f"k = {k}: inertia {inertia[-1]:.4g}, stability {scores[-1].ari:.2f}, "
+                f"lowest segment Jaccard {min(scores[-1].jaccard):.2f} "
+                f"({time.perf_counter() - start:.1f} s)"
+            )
+    start = time.perf_counter()
+    with limit_threads(n_threads):
+        silhouette = mean_silhouettes(data[eval_idx], sample_labels)
+    if progress is not None:
+        progress(
+            f"silhouette of {len(ks)} partitions on {len(eval_idx):,} rows "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+    return KSweep(
+        ks=ks,
+        inertia=inertia,
+        silhouette=[float(s) for s in silhouette],
+        davies_bouldin=davies,
+        calinski_harabasz=calinski,
+        stability=[s.ari for s in scores],
+        stability_p10=[s.ari_p10 for s in scores],
+        jaccard=[s.jaccard for s in scores],
+        knee=find_knee(ks, inertia),
+        silhouette_sample=len(eval_idx),
+        stability_resamples=stability_resamples,
+    )
+
+
+def find_knee(ks: list[int], inertia: list[float]) -> int | None:
+    """Knee of an elbow curve (``kneed``, convex and decreasing); None without one."""
+    if len(ks) < 3:
+        return None
+    with warnings.catch_warnings():
+        # older kneed versions warn "No knee/elbow found"; None is the answer we handle
+        warnings.filterwarnings("ignore", message="No knee", category=UserWarning)
+        knee = KneeLocator(ks, inertia, curve="convex", direction="decreasing").knee
+    return None if knee is None else int(knee)
