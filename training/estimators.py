@@ -8,6 +8,8 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
+__all__ = ["QuantileClipper"]
+
 
 class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Clip each column to its [lower_quantile, upper_quantile] learned at fit time.

@@ -43,6 +43,14 @@ from training.model.ids import number_by_size
 from training.model.kmeans import FloatArray, IntArray, as_matrix, limit_threads
 from training.progress import StepProgress
 
+__all__ = [
+    "Hierarchy",
+    "coarse_groups",
+    "hierarchical_exact",
+    "hierarchical_two_stage",
+    "weighted_ward_linkage",
+]
+
 # --------------------------------------------------------------------------- hierarchical
 
 

@@ -18,6 +18,13 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
+__all__ = [
+    "build_pipeline",
+    "fitted_pipeline",
+    "preprocess",
+    "standard_scale",
+]
+
 FloatMatrix = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 

@@ -141,37 +141,24 @@ def sweep_k(
     eval_idx = sample_rows(rng, n, silhouette_sample)
     stability_idx = sample_rows(rng, n, stability_sample)
     ks = list(range(k_min, k_max + 1))
-    inertia: list[float] = []
-    davies: list[float] = []
-    calinski: list[float] = []
-    scores: list[StabilityScores] = []
-    sample_labels: list[IntArray] = []
-    for k in ks:
-        start = time.perf_counter()
-        with limit_threads(n_threads):
-            model = make_kmeans(k, seed, n_init).fit(data)
-            labels = model.labels_
-            inertia.append(float(model.inertia_))
-            davies.append(float(davies_bouldin_score(data, labels)))
-            calinski.append(float(calinski_harabasz_score(data, labels)))
-            sample_labels.append(np.asarray(labels[eval_idx], dtype=np.intp))
-        scores.append(
-            bootstrap_stability(
-                data[stability_idx],
-                np.asarray(labels[stability_idx], np.intp),
-                k,
-                resamples=stability_resamples,
-                seed=seed + k,
-                n_init=stability_n_init,
-                n_threads=n_threads,
-            )
+    fits = [
+        _fit_one(
+            data,
+            k,
+            eval_idx,
+            stability_idx,
+            seed=seed,
+            n_init=n_init,
+            stability_resamples=stability_resamples,
+            stability_n_init=stability_n_init,
+            n_threads=n_threads,
+            progress=progress,
         )
-        if progress is not None:
-            progress(
-                f"k = {k}: inertia {inertia[-1]:.4g}, stability {scores[-1].ari:.2f}, "
-                f"lowest segment Jaccard {min(scores[-1].jaccard):.2f} "
-                f"({time.perf_counter() - start:.1f} s)"
-            )
+        for k in ks
+    ]
+    inertia = [f.inertia for f in fits]
+    scores = [f.stability for f in fits]
+    sample_labels = [f.sample_labels for f in fits]
     start = time.perf_counter()
     with limit_threads(n_threads):
         silhouette = mean_silhouettes(data[eval_idx], sample_labels)
@@ -184,8 +171,8 @@ def sweep_k(
         ks=ks,
         inertia=inertia,
         silhouette=[float(s) for s in silhouette],
-        davies_bouldin=davies,
-        calinski_harabasz=calinski,
+        davies_bouldin=[f.davies_bouldin for f in fits],
+        calinski_harabasz=[f.calinski_harabasz for f in fits],
         stability=[s.ari for s in scores],
         stability_p10=[s.ari_p10 for s in scores],
         jaccard=[s.jaccard for s in scores],
@@ -193,6 +180,58 @@ def sweep_k(
         silhouette_sample=len(eval_idx),
         stability_resamples=stability_resamples,
     )
+
+
+@dataclass(frozen=True)
+class _KFit:
+    """One k of the sweep: the fit's figures on all rows and its stability."""
+
+    inertia: float
+    davies_bouldin: float
+    calinski_harabasz: float
+    sample_labels: IntArray
+    stability: StabilityScores
+
+
+def _fit_one(
+    data: npt.NDArray[np.float64],
+    k: int,
+    eval_idx: IntArray,
+    stability_idx: IntArray,
+    *,
+    seed: int,
+    n_init: int,
+    stability_resamples: int,
+    stability_n_init: int,
+    n_threads: int | None,
+    progress: StepProgress | None,
+) -> _KFit:
+    """K-Means with ``k`` segments on all rows, its figures, and its bootstrap stability."""
+    start = time.perf_counter()
+    with limit_threads(n_threads):
+        model = make_kmeans(k, seed, n_init).fit(data)
+        labels = model.labels_
+        figures = (
+            float(model.inertia_),
+            float(davies_bouldin_score(data, labels)),
+            float(calinski_harabasz_score(data, labels)),
+        )
+    stability = bootstrap_stability(
+        data[stability_idx],
+        np.asarray(labels[stability_idx], np.intp),
+        k,
+        resamples=stability_resamples,
+        seed=seed + k,
+        n_init=stability_n_init,
+        n_threads=n_threads,
+    )
+    if progress is not None:
+        progress(
+            f"k = {k}: inertia {figures[0]:.4g}, stability {stability.ari:.2f}, "
+            f"lowest segment Jaccard {min(stability.jaccard):.2f} "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+    return _KFit(*figures, np.asarray(labels[eval_idx], dtype=np.intp), stability)
 
 
 def find_knee(ks: list[int], inertia: list[float]) -> int | None:

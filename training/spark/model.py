@@ -51,6 +51,25 @@ from training.runtime.drift import DECILES, DriftReference
 from training.runtime.features import FEATURE_COLUMNS
 from training.spark.data import SparkLearnerData
 
+__all__ = [
+    "HIERARCHY_METHOD",
+    "SWEEP_SILHOUETTE",
+    "EvaluationSample",
+    "Scaling",
+    "SparkModel",
+    "cluster_scores",
+    "drift_reference",
+    "evaluation_sample",
+    "fit_best",
+    "fit_bisecting",
+    "fit_scaling",
+    "group_figures",
+    "lookup_ids",
+    "population_figures",
+    "scale",
+    "sweep_k",
+]
+
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]

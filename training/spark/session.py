@@ -24,6 +24,16 @@ from training.config import TrainingSettings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+__all__ = [
+    "INSTALL_HINT",
+    "MIN_JAVA",
+    "SparkUnavailable",
+    "check_spark",
+    "java_version",
+    "quiet_pandas_warning",
+    "start_session",
+]
+
 MIN_JAVA = 17
 INSTALL_HINT = "Install the spark extra: pip install '.[spark]'"
 
