@@ -20,6 +20,13 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from service.config import LogLevel, ServiceSettings, get_settings
+from training.runtime.artifacts import LATEST_FILE
+
+__all__ = [
+    "build_parser",
+    "main",
+    "settings_from_args",
+]
 
 # Flag -> setting name; a given flag is also exported as LEARNSEG_<NAME> for worker processes.
 _FLAGS = {
@@ -40,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "LEARNSEG_DOCS, ... are environment-only).",
     )
     parser.add_argument("--model-dir", type=Path, help="Model folder (default: models).")
-    parser.add_argument("--model-version", help="Version to serve (default: LATEST).")
+    parser.add_argument("--model-version", help=f"Version to serve (default: {LATEST_FILE}).")
     parser.add_argument("--host", help="Interface to listen on (default: 127.0.0.1).")
     parser.add_argument("--port", type=int, help="Port (default: 8000).")
     parser.add_argument("--workers", type=int, help="Worker processes (default: 1).")

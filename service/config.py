@@ -16,6 +16,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from training.runtime.artifacts import LATEST_FILE
+
+__all__ = [
+    "LogLevel",
+    "ServiceSettings",
+    "get_settings",
+]
+
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 # Per learner, a generous bound on its JSON (three strings of at most 200/200/128 characters,
@@ -30,10 +38,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEARNSEG_", extra="ignore")
 
     model_dir: Path = Field(
-        default=Path("models"), description="Folder of versioned models (LATEST names one)."
+        default=Path("models"), description=f"Folder of versioned models ({LATEST_FILE} names one)."
     )
     model_version: str | None = Field(
-        default=None, description="Version to serve at start-up; None = the one LATEST names."
+        default=None,
+        description=f"Version to serve at start-up; None = the one {LATEST_FILE} names.",
     )
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
@@ -100,14 +109,14 @@ class ServiceSettings(BaseSettings):
     )
     follow_latest: bool = Field(
         default=True,
-        description="Serve the version models/LATEST names as it changes (checked every "
+        description=f"Serve the version models/{LATEST_FILE} names as it changes (checked every "
         "poll_seconds; the new model is verified before it is served).",
     )
     poll_seconds: float = Field(
         default=5.0,
         ge=0.0,
         le=3600.0,
-        description="How often each worker looks at models/LATEST and the reload signal; 0 "
+        description=f"How often each worker looks at models/{LATEST_FILE} and the reload signal; 0 "
         "turns the polling off (then only POST /admin/reload switches, in one worker).",
     )
     reload_signal: Path | None = Field(
@@ -116,7 +125,7 @@ class ServiceSettings(BaseSettings):
         "process; python -m service sets one when it starts more than one worker.",
     )
 
-    # --- drift (issue 14) ---------------------------------------------------------------------
+    # --- drift ----------------------------------------------------------------------------------
     drift: bool = Field(
         default=True,
         description="Count placements against the model's training bins (GET /model/drift, "

@@ -23,6 +23,13 @@ from typing import Any
 
 import uvicorn
 
+__all__ = [
+    "DRAINING",
+    "Drain",
+    "DrainingServer",
+    "run_draining",
+]
+
 log = logging.getLogger(__name__)
 
 DRAINING = "The service is shutting down: it finishes the requests in flight and takes no new work."

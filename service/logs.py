@@ -20,6 +20,14 @@ from typing import Any
 
 import orjson
 
+__all__ = [
+    "ACCESS_LOGGER",
+    "FIELDS",
+    "JsonFormatter",
+    "log_config",
+    "request_id_from",
+]
+
 #: Logger of the access lines (one per request).
 ACCESS_LOGGER = "service.access"
 #: The record attributes copied into the JSON object when a call passes them in ``extra``.

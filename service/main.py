@@ -33,9 +33,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from service import routes
+from service.api import api_router, health_router, operation_id, pages_router
 from service.config import ServiceSettings, get_settings
-from service.deps import require_api_key
 from service.lifecycle import Drain
 from service.metrics import ServiceMetrics
 from service.middleware import (
@@ -45,7 +44,10 @@ from service.middleware import (
     internal_error_body,
 )
 from service.schemas import BODY_COMPONENTS, ErrorDetail
+from service.security import require_api_key
 from service.state import ModelHolder
+
+__all__ = ["DESCRIPTION", "DOCS_ASSETS", "RETRY_AFTER_SECONDS", "create_app"]
 
 DESCRIPTION = """\
 Places learners of an online tech school in segments learned offline by `python -m training
@@ -109,7 +111,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         docs_url=None,  # served below from bundled assets, so they work without internet
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
-        generate_unique_id_function=routes.operation_id,
+        generate_unique_id_function=operation_id,
     )
     if settings.docs:
         _add_offline_docs(app)
@@ -138,22 +140,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
 
-    app.include_router(routes.health)
+    app.include_router(health_router)
     if settings.explorer:
-        app.include_router(routes.pages)
+        app.include_router(pages_router)
     # The API lives under /v1/; its paths without the prefix are kept as aliases (the same
     # routes, left out of the OpenAPI document so a generated client has one method each).
     for prefix, documented in ((API_PREFIX, True), ("", False)):
         if not settings.anonymous:
             app.include_router(
-                routes.api,
+                api_router,
                 prefix=prefix,
                 include_in_schema=documented,
                 dependencies=[Depends(require_api_key)],
                 responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key."}},
             )
         else:
-            app.include_router(routes.api, prefix=prefix, include_in_schema=documented)
+            app.include_router(api_router, prefix=prefix, include_in_schema=documented)
     return app
 
 

@@ -38,6 +38,18 @@ from service.lifecycle import Drain
 from service.logs import ACCESS_LOGGER, request_id_from
 from service.metrics import ServiceMetrics
 
+__all__ = [
+    "API_PREFIX",
+    "CLIENT_CLOSED_REQUEST",
+    "MODEL_VERSION_KEY",
+    "REQUEST_ID_KEY",
+    "UNMATCHED_ROUTE",
+    "BodyTooLarge",
+    "RequestContextMiddleware",
+    "canonical_route",
+    "internal_error_body",
+]
+
 #: Scope keys shared with the exception handlers and the dependencies.
 REQUEST_ID_KEY = "learnseg.request_id"
 MODEL_VERSION_KEY = "learnseg.model_version"

@@ -21,8 +21,66 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from pydantic_core import ErrorDetails
 
 from service.segmenter import Assignment
+from training.runtime.artifacts import KERNEL_JSON, LATEST_FILE
 from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.placement import LIMITS
+
+__all__ = [
+    "BODY_COMPONENTS",
+    "JUNK_LEARNER_EXAMPLE",
+    "LEARNER_EXAMPLE",
+    "Action",
+    "BatchAssigned",
+    "BatchCompactAssigned",
+    "BatchItemError",
+    "BatchRequest",
+    "BatchResponse",
+    "Center",
+    "CompactResult",
+    "CompanyShare",
+    "Ctc",
+    "DataInfo",
+    "DataQuality",
+    "DriftBands",
+    "DriftFigures",
+    "DriftInfo",
+    "ErrorDetail",
+    "FeatureDrift",
+    "FieldError",
+    "GroupShare",
+    "HierarchicalMatch",
+    "Learner",
+    "Level",
+    "Live",
+    "ModelInfo",
+    "ModelSummary",
+    "NameWord",
+    "NearestSegment",
+    "PayQuartileShares",
+    "PeerShares",
+    "PipelineCheck",
+    "ProfileAction",
+    "Range",
+    "Ready",
+    "ReloadRequest",
+    "ReloadResult",
+    "RunnerUp",
+    "SegmentList",
+    "SegmentProfile",
+    "SegmentResult",
+    "SegmentShare",
+    "SegmentSummary",
+    "Serving",
+    "Text",
+    "ValidationErrors",
+    "Verdict",
+    "Year",
+    "describe_item_error",
+    "learner_columns",
+    "openapi_body",
+    "parse_batch",
+    "parse_learner",
+]
 
 # Numbers are JSON numbers only (a string or a boolean is refused, not coerced), finite. The
 # bounds are the runtime's (training.runtime.placement.LIMITS), which `python -m training
@@ -548,7 +606,7 @@ class PipelineCheck(BaseModel):
 
     probes: int = Field(description="Probe learners stored with the model at training.")
     agree: int = Field(
-        description="Probes placed alike by the kernel, pipeline.predict, segmenter.json and "
+        description=f"Probes placed alike by the kernel, pipeline.predict, {KERNEL_JSON} and "
         "the centres recorded at training (a model is loaded only when all agree)."
     )
 
@@ -560,8 +618,12 @@ class Serving(BaseModel):
     loaded_versions: list[str] = Field(
         description="Versions a request may pin with ?version= (the served one first)."
     )
-    follows_latest: bool = Field(description="Whether a new models/LATEST is served as it lands.")
-    poll_seconds: float = Field(description="How often LATEST and the reload signal are read.")
+    follows_latest: bool = Field(
+        description=f"Whether a new models/{LATEST_FILE} is served as it lands."
+    )
+    poll_seconds: float = Field(
+        description=f"How often {LATEST_FILE} and the reload signal are read."
+    )
 
 
 class ModelInfo(BaseModel):

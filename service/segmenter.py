@@ -1,11 +1,14 @@
 """Segmenter: a verified model folder, loaded, checked, and placing learners with numpy only.
 
-Loading (:meth:`Segmenter.load`, at start-up and at every reload): the manifest's SHA-256 of every
-file is checked; the fitted pipeline is unpickled from ``segmenter.joblib`` through an allow-list
-(:mod:`service.unpickle`), and the numpy kernel is built from its fitted attributes (clip bounds,
-scaler, K-Means centres); the cleaning rules and peer tables come from ``segmenter.json``. Then the
-kernel, ``pipeline.predict``, the JSON model and the labels stored at training must agree on every
-probe learner of ``probes.json``; a disagreement refuses the model, as a hash mismatch does.
+Loading (:meth:`Segmenter.load`, at start-up and at every reload) starts with the one verified-model
+loader, :func:`training.runtime.loader.load_model`: every file checked against the manifest's
+SHA-256 and the library versions, ``segmenter.json`` read into the kernel, the profiles and the
+drift reference (checked against the kernel). Then what only the service does: the fitted
+pipeline is unpickled from ``segmenter.joblib`` through an allow-list (:mod:`service.unpickle`),
+and the numpy kernel is built from its fitted attributes (clip bounds, scaler, K-Means centres);
+the cleaning rules and peer tables come from ``segmenter.json``. The kernel, ``pipeline.predict``,
+the JSON model and the labels stored at training must agree on every probe learner of
+``probes.json``; a disagreement refuses the model, as a hash mismatch does.
 
 Placing: the runtime kernel (:mod:`training.runtime`), on the scalar backend for one learner and
 on the numpy backend for a batch (:func:`training.runtime.placement.place`, which ``python -m
@@ -14,7 +17,6 @@ training assign`` shares). Nothing here imports pandas or scikit-learn.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,21 +28,23 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from service.drift import DriftMonitor
 from service.unpickle import load_allowed
 from training.runtime.artifacts import (
-    DRIFT_JSON,
     KERNEL_JSON,
     PIPELINE_JOBLIB,
     PROBES_JSON,
-    PROFILES_JSON,
     ArtifactError,
-    read_verified,
     resolve_model,
-    verify_model,
 )
 from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.drift import DriftReference
 from training.runtime.features import FALLBACK_FLAGS, learner_features
 from training.runtime.kernel import HIGH, Kernel, relative_margin
+from training.runtime.loader import load_model
 from training.runtime.placement import Placement, place
+
+__all__ = [
+    "Assignment",
+    "Segmenter",
+]
 
 
 @dataclass(slots=True)
@@ -138,39 +142,24 @@ class Segmenter:
         :mod:`service.drift`), when the model has a drift reference. Raises ``ArtifactError``
         with one clear sentence when there is no model, a file does not match its SHA-256, the
         libraries differ in major.minor, the joblib file names anything outside the
-        allow-list, or the pipeline, the JSON model and the drift reference disagree.
+        allow-list, or the pipeline, the JSON model, the profiles and the drift reference
+        disagree.
         """
+        # The service is given a models folder, never a version folder: resolving it first
+        # keeps the sentences of an empty or missing folder (how to train a model).
         folder = resolve_model(model_dir, version)
-        manifest = verify_model(folder)
-
-        def document(name: str) -> Any:
-            return json.loads(read_verified(folder, name, manifest, model_dir).decode("utf-8"))
-
-        doc = document(KERNEL_JSON)
-        try:
-            exported = Kernel.from_dict(doc)
-        except ValueError as exc:
-            raise ArtifactError(
-                f"Model {folder.name} cannot be served: {exc} Retrain it with this learnseg."
-            ) from None
-        pipeline, kernel = _kernel_from_joblib(
-            read_verified(folder, PIPELINE_JOBLIB, manifest, model_dir), exported
-        )
-        check = _check_pipeline(pipeline, kernel, exported, document(PROBES_JSON))
-        profiles = document(PROFILES_JSON)
-        reference = (
-            _drift_reference(document(DRIFT_JSON), kernel, folder.name)
-            if DRIFT_JSON in manifest["files"]
-            else None
-        )
+        verified = load_model(model_dir, folder.name, check_versions=True, purpose="served")
+        pipeline, kernel = _kernel_from_joblib(verified.read(PIPELINE_JOBLIB), verified.kernel)
+        check = _check_pipeline(pipeline, kernel, verified.kernel, verified.document(PROBES_JSON))
+        profiles, reference = verified.profiles, verified.drift
         monitor = (
             DriftMonitor(reference, kernel.segment_ids.tolist(), drift_window)
             if reference is not None and drift_window is not None
             else None
         )
         return cls(
-            folder=folder,
-            manifest=manifest,
+            folder=verified.folder,
+            manifest=verified.manifest,
             model=kernel,
             profiles=list(profiles["segments"]),
             coarse_profiles=list(profiles.get("coarse", [])),
@@ -360,25 +349,6 @@ class Segmenter:
     def ids(self, level: str = "segment") -> list[int]:
         source = self.coarse_profiles if level == "coarse" else self.profiles
         return sorted(int(p["id"]) for p in source)
-
-
-def _drift_reference(doc: Any, kernel: Kernel, version: str) -> DriftReference:
-    """The model's drift reference; refused with a sentence when it is not the model's."""
-    try:
-        reference = DriftReference.from_dict(doc)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ArtifactError(
-            f"Model {version} cannot be served: {DRIFT_JSON} is not usable ({exc}). Retrain it "
-            "with this learnseg."
-        ) from None
-    if reference.features != kernel.features or sorted(reference.segment_ids) != sorted(
-        kernel.segment_ids.tolist()
-    ):
-        raise ArtifactError(
-            f"{DRIFT_JSON} and {KERNEL_JSON} describe different models (features or segment "
-            "ids differ); the model is refused."
-        )
-    return reference
 
 
 def _kernel_from_joblib(data: bytes, exported: Kernel) -> tuple[Any, Kernel]:

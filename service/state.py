@@ -37,7 +37,18 @@ from starlette.concurrency import run_in_threadpool
 
 from service.metrics import ServiceMetrics
 from service.segmenter import Segmenter
-from training.runtime.artifacts import ArtifactError, read_latest_name
+from training.runtime.artifacts import LATEST_FILE, ArtifactError, read_latest_name
+
+__all__ = [
+    "ModelHolder",
+    "ModelState",
+    "ReloadError",
+    "ReloadSignal",
+    "VersionNotLoadedError",
+    "load_state",
+    "read_signal",
+    "write_signal",
+]
 
 log = logging.getLogger(__name__)
 
@@ -257,12 +268,12 @@ class ModelHolder:
         self._seen_latest = latest
         if latest == self.current.version:
             return None
-        return await self._switch(latest, "LATEST names it")
+        return await self._switch(latest, f"{LATEST_FILE} names it")
 
     async def _switch(self, version: str | None, why: str) -> str | None:
         if version is not None and version == self.current.version:
             return None
-        log.info("Switching to model %s: %s.", version or "LATEST", why)
+        log.info("Switching to model %s: %s.", version or LATEST_FILE, why)
         try:
             _, segmenter = await self.reload(version)
         except ReloadError:

@@ -20,6 +20,15 @@ from typing import Any, ClassVar
 import numpy as np
 from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
 
+from training.runtime.artifacts import PIPELINE_JOBLIB
+
+__all__ = [
+    "ALLOWED_GLOBALS",
+    "AllowListUnpickler",
+    "UnsafePickleError",
+    "load_allowed",
+]
+
 #: (module, name) of every global a fitted ``clip -> scale -> kmeans`` pipeline may name.
 ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -51,7 +60,7 @@ class AllowListUnpickler(NumpyUnpickler):  # type: ignore[misc]
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in ALLOWED_GLOBALS:
             raise UnsafePickleError(
-                f"segmenter.joblib names {module}.{name}, which a fitted pipeline does not "
+                f"{PIPELINE_JOBLIB} names {module}.{name}, which a fitted pipeline does not "
                 "hold; it is refused unread"
             )
         return super().find_class(module, name)
@@ -64,7 +73,7 @@ class AllowListUnpickler(NumpyUnpickler):  # type: ignore[misc]
             dtype = state.get("dtype") if isinstance(state, dict) else None
             if not isinstance(dtype, np.dtype) or dtype.hasobject:
                 raise UnsafePickleError(
-                    "segmenter.joblib holds an array of Python objects, which a fitted pipeline "
+                    f"{PIPELINE_JOBLIB} holds an array of Python objects, which a fitted pipeline "
                     "does not; it is refused unread"
                 )
         super().load_build()
@@ -85,12 +94,12 @@ def load_allowed(data: bytes) -> Any:
     pickle.UnpicklingError
         The bytes are not a readable joblib pickle.
     """
-    unpickler = AllowListUnpickler("segmenter.joblib", io.BytesIO(data), True)
+    unpickler = AllowListUnpickler(PIPELINE_JOBLIB, io.BytesIO(data), True)
     try:
         return unpickler.load()
     except pickle.UnpicklingError:
         raise
     except Exception as exc:  # the pure-Python unpickler fails on junk with KeyError, EOFError...
         raise pickle.UnpicklingError(
-            f"segmenter.joblib is not a readable joblib pickle ({type(exc).__name__})"
+            f"{PIPELINE_JOBLIB} is not a readable joblib pickle ({type(exc).__name__})"
         ) from exc

@@ -1,138 +1,78 @@
-"""API keys and roles (service.deps): client keys place learners and read; admin keys may also
-reload; keys are required everywhere but health and docs when any is configured; without an admin
-key reloading is off; without any key the service is open (and refuses a public interface unless
-told, see tests/service/test_cli.py)."""
+"""The routes' dependencies (service.deps): a body must be declared as JSON, and a request is
+answered by the model served or by the version it pins (503 without a model, 409 for a version
+not loaded, the version that answered in X-Model-Version)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from service.deps import NOT_ADMIN, RELOAD_OFF, UNAUTHORIZED
+from service.deps import NOT_JSON
 from service.main import create_app
 from tests.helpers import LEARNERS, TestClient, service_settings
-
-KEYS = ("key-one-8f2d", "key-two-1c9e")
-ADMIN = "admin-key-3b7a"
-# Every client route: (method, path, JSON body)
-CLIENT_ROUTES: list[tuple[str, str, Any]] = [
-    ("POST", "/segment", LEARNERS[0]),
-    ("POST", "/segment/batch", {"learners": LEARNERS}),
-    ("GET", "/segments", None),
-    ("GET", "/segments?level=coarse", None),
-    ("GET", "/segments/0", None),
-    ("GET", "/model", None),
-    ("GET", "/metrics", None),
-]
-RELOAD = ("POST", "/admin/reload", None)
-PROTECTED = [*CLIENT_ROUTES, RELOAD]
-OPEN = ["/health/live", "/health/ready", "/docs", "/openapi.json"]
+from training.run import TrainingResult
 
 
-@pytest.fixture(scope="module")
-def client(service_model_dir: Path) -> Iterator[TestClient]:
-    app = create_app(service_settings(service_model_dir, api_keys=KEYS, admin_keys=(ADMIN,)))
-    with TestClient(app) as client:
-        yield client
-
-
-def _call(client: TestClient, method: str, path: str, body: Any, **headers: str) -> Any:
-    return client.request(method, path, json=body, headers=headers)
-
-
-@pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
-def test_protected_routes_need_a_key(client: TestClient, method: str, path: str, body: Any) -> None:
-    for headers in (
-        {},
-        {"X-API-Key": "wrong"},
-        {"Authorization": "Bearer wrong"},
-        {"Authorization": f"Basic {KEYS[0]}"},
-        {"Authorization": "Bearer"},
-        {"X-API-Key": KEYS[0][:-1]},
-        {"X-API-Key": KEYS[0] + "x"},
-    ):
-        response = _call(client, method, path, body, **headers)
-        assert response.status_code == 401, (headers, response.text)
-        assert response.json() == {"detail": UNAUTHORIZED}
-        assert response.headers["www-authenticate"] == "Bearer"
-    # each role where it belongs: the admin key everywhere, a client key but for reloading
-    assert _call(client, method, path, body, **{"X-API-Key": ADMIN}).status_code == 200
-    expected = 403 if (method, path, body) == RELOAD else 200
-    assert _call(client, method, path, body, **{"X-API-Key": KEYS[0]}).status_code == expected
-    bearer = _call(client, method, path, body, Authorization=f"Bearer {KEYS[1]}")
-    assert bearer.status_code == expected
-    lower = _call(client, method, path, body, Authorization=f"bearer {KEYS[0]}")
-    assert lower.status_code == expected
-
-
-def test_a_client_key_may_not_reload(client: TestClient) -> None:
-    response = _call(client, *RELOAD, **{"X-API-Key": KEYS[0]})
-    assert response.status_code == 403
-    assert response.json() == {"detail": NOT_ADMIN}
-    assert NOT_ADMIN == (
-        "This key may place learners and read profiles; reloading the model needs an admin key."
-    )
-    admin = _call(client, *RELOAD, Authorization=f"Bearer {ADMIN}")
-    assert admin.status_code == 200 and admin.json()["version"]
-
-
-@pytest.mark.parametrize("keys", [(), KEYS], ids=["anonymous", "client keys only"])
-def test_without_an_admin_key_reloading_is_off(
-    service_model_dir: Path, keys: tuple[str, ...]
-) -> None:
-    headers = {"X-API-Key": keys[0]} if keys else {}
-    app = create_app(service_settings(service_model_dir, api_keys=keys))
-    with TestClient(app, headers=headers) as client:
-        response = client.post("/admin/reload")
-        assert response.status_code == 403
-        assert response.json() == {"detail": RELOAD_OFF}
-        assert client.get("/model").status_code == 200
-    assert RELOAD_OFF == (
-        "Reloading over HTTP is off: set LEARNSEG_ADMIN_KEYS and send an admin key to use it."
-    )
-
-
-def test_admin_keys_alone_protect_every_route(service_model_dir: Path) -> None:
-    app = create_app(service_settings(service_model_dir, admin_keys=(ADMIN,)))
-    with TestClient(app) as client:
-        for method, path, body in PROTECTED:
-            assert _call(client, method, path, body).status_code == 401, path
-            assert _call(client, method, path, body, **{"X-API-Key": ADMIN}).status_code == 200
-
-
-def test_the_401_text(client: TestClient) -> None:
-    response = client.get("/model")
+def test_wrong_content_type_says_what_to_send(client: TestClient) -> None:
+    response = client.post("/segment", content=b"ctc=5", headers={"content-type": "text/csv"})
+    assert response.status_code == 415
     assert response.json() == {
-        "detail": "Missing or invalid API key: send it in the X-API-Key header or as "
-        "Authorization: Bearer <key>."
+        "detail": "Send the body as JSON, with the header Content-Type: application/json."
     }
+    ok = client.post(
+        "/segment",
+        content=b'{"ctc": 5}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert ok.status_code == 200
 
 
-@pytest.mark.parametrize("path", OPEN)
-def test_health_and_docs_stay_open(client: TestClient, path: str) -> None:
-    assert client.get(path).status_code == 200
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json", 200),
+        ("Application/JSON; charset=utf-8", 200),
+        ("application/learner+json", 200),
+        ("text/json", 415),
+        ("application/jsonl", 415),
+        ("", 415),
+    ],
+)
+def test_json_media_types(client: TestClient, content_type: str, status: int) -> None:
+    body = b'{"ctc": 900000}'
+    response = client.post("/v1/segment", content=body, headers={"content-type": content_type})
+    assert response.status_code == status, response.text
+    if status == 415:
+        assert response.json() == {"detail": NOT_JSON}
 
 
-def test_key_is_checked_before_the_body(client: TestClient) -> None:
-    response = client.post("/segment", content=b"{not json", headers={"content-type": "text/x"})
-    assert response.status_code == 401
-
-
-def test_openapi_declares_both_schemes(client: TestClient) -> None:
-    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
-    assert schemes["APIKeyHeader"] == {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-        "description": "A client key (LEARNSEG_API_KEYS) or an admin key (LEARNSEG_ADMIN_KEYS).",
+def test_a_request_pins_a_loaded_version_or_gets_a_409(
+    client: TestClient, trained_small: TrainingResult
+) -> None:
+    served = trained_small.version
+    pinned = client.get("/v1/segments", params={"version": served})
+    assert pinned.status_code == 200 and pinned.headers["x-model-version"] == served
+    placed = client.post("/v1/segment", params={"version": served}, json=LEARNERS[0])
+    assert placed.status_code == 200 and placed.headers["x-model-version"] == served
+    missing = client.get("/v1/model", params={"version": "19990101-000000"})
+    assert missing.status_code == 409
+    assert missing.json() == {
+        "detail": f"Model version 19990101-000000 is not loaded; the loaded versions are {served} "
+        "(the first is served when no version is given)."
     }
-    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert "x-model-version" not in missing.headers
+    assert client.get("/v1/model", params={"version": "../x"}).status_code == 422
 
 
-@pytest.mark.parametrize(("method", "path", "body"), CLIENT_ROUTES)
-def test_no_keys_no_auth(service_model_dir: Path, method: str, path: str, body: Any) -> None:
-    with TestClient(create_app(service_settings(service_model_dir))) as client:
-        assert _call(client, method, path, body).status_code == 200
+def test_without_a_model_every_model_route_is_a_503_with_the_reason(tmp_path: Path) -> None:
+    with TestClient(create_app(service_settings(tmp_path / "models"))) as client:
+        reason = client.get("/health/ready").json()["detail"]
+        for response in (
+            client.get("/v1/segments"),
+            client.get("/v1/model", params={"version": "20260101-000000"}),
+            client.post("/v1/segment", json=LEARNERS[0]),
+        ):
+            assert response.status_code == 503
+            assert response.json() == {"detail": reason}
+            assert "x-model-version" not in response.headers

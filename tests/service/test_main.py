@@ -1,14 +1,18 @@
 """The app (service.main): it starts without a usable model and says why on every model route,
-and its error handlers turn Starlette's defaults into sentences."""
+its error handlers turn Starlette's defaults into sentences, it mounts the API under /v1 and at
+the root (aliases left out of the document), documents it, and serves the docs offline."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from service.main import create_app
+from service.schemas import LEARNER_EXAMPLE
 from tests.helpers import LEARNERS, TestClient, copy_models, flip_byte, service_settings
 from training.store.staging import seal_manifest
 
@@ -86,3 +90,110 @@ def test_docs_can_be_turned_off(service_model_dir: Path) -> None:
         assert client.get("/redoc").status_code == 404
         assert client.get("/nope").json() == {"detail": "There is no route /nope."}
         assert client.post("/segment", json=LEARNERS[0]).status_code == 200
+
+
+def test_openapi_documents_every_route_with_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    # The API under /v1/ (its unprefixed aliases are served but not documented twice).
+    assert set(schema["paths"]) == {
+        "/v1/segment",
+        "/v1/segment/batch",
+        "/v1/segments",
+        "/v1/segments/{segment_id}",
+        "/v1/model",
+        "/v1/model/drift",
+        "/health/live",
+        "/health/ready",
+        "/v1/admin/reload",
+        "/v1/plots/{name}.png",
+        "/v1/metrics",
+    }
+    components = schema["components"]["schemas"]
+    body = schema["paths"]["/v1/segment"]["post"]["requestBody"]["content"]["application/json"]
+    # one Learner component, used by both placement routes
+    assert body["schema"] == {"$ref": "#/components/schemas/Learner"}
+    assert components["Learner"]["required"] == ["ctc"]
+    assert components["Learner"]["additionalProperties"] is False
+    assert {"a clean learner", "junk to repair"} <= set(body["examples"])
+    batch = schema["paths"]["/v1/segment/batch"]["post"]["requestBody"]["content"]
+    assert batch["application/json"]["schema"] == {"$ref": "#/components/schemas/BatchRequest"}
+    items = components["BatchRequest"]["properties"]["learners"]["items"]
+    # A learner, or any other value: that item gets an error.
+    assert items["anyOf"] == [{"$ref": "#/components/schemas/Learner"}, {}]
+    text = json.dumps(schema)
+    assert all(
+        ref.removeprefix("#/components/schemas/") in components
+        for ref in (part.split('"')[0] for part in text.split('"$ref": "')[1:])
+    )  # no dangling reference
+    operation_ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+    assert {
+        "segmentLearner",
+        "segmentBatch",
+        "listSegments",
+        "getSegment",
+        "getModel",
+        "reloadModel",
+        "getReadiness",
+        "getLiveness",
+        "getMetrics",
+    } <= set(operation_ids)
+    assert len(operation_ids) == len(set(operation_ids))
+    ok = schema["paths"]["/v1/segment"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/SegmentResult"}
+    assert schema["components"]["schemas"]["SegmentResult"]["examples"]
+    # no keys configured: only reloading asks for one (an admin key, which is always needed)
+    secured = {
+        (path, method)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security")
+    }
+    assert secured == {("/v1/admin/reload", "post")}
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Response headers are documented: the request id everywhere, the model version on a
+    # model route's answers (with the version parameter that pins it), Retry-After on a 503.
+    placed = schema["paths"]["/v1/segment"]["post"]
+    assert [p["name"] for p in placed["parameters"]] == ["version"]
+    assert set(placed["responses"]["200"]["headers"]) == {"X-Request-ID", "X-Model-Version"}
+    assert set(placed["responses"]["503"]["headers"]) == {"X-Request-ID", "Retry-After"}
+    assert "409" in placed["responses"]
+    live = schema["paths"]["/health/live"]["get"]["responses"]["200"]
+    assert set(live["headers"]) == {"X-Request-ID"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/segment", LEARNER_EXAMPLE),
+        ("POST", "/segment/batch", {"learners": [LEARNER_EXAMPLE, {"ctc": -1}]}),
+        ("GET", "/segments", None),
+        ("GET", "/segments/0?level=coarse", None),
+        ("GET", "/model", None),
+        ("GET", "/segments/99", None),
+    ],
+)
+def test_unprefixed_paths_are_aliases_of_v1(
+    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """/v1/x and /x answer alike, and count as one route in the metrics."""
+    versioned = client.request(method, "/v1" + path, json=body)
+    alias = client.request(method, path, json=body)
+    assert versioned.status_code == alias.status_code
+    assert versioned.json() == alias.json()
+    route = path.split("?")[0].replace("/0", "/{segment_id}").replace("/99", "/{segment_id}")
+    metrics = client.get("/v1/metrics").text
+    assert f'route="{route}"' in metrics
+    assert f'route="/v1{route}"' not in metrics
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_need_no_internet(client: TestClient, page: str) -> None:
+    """/docs and /redoc load their scripts and styles from the service itself, not a CDN."""
+    html = client.get(page).text
+    assert "http://" not in html and "https://" not in html, html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/docs-assets/") for a in assets)
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 1_000, asset

@@ -132,20 +132,6 @@ def test_bad_learner_is_a_clear_4xx(
     _check_error(client.post("/segment", content=body, headers=headers), status, where)
 
 
-def test_wrong_content_type_says_what_to_send(client: TestClient) -> None:
-    response = client.post("/segment", content=b"ctc=5", headers={"content-type": "text/csv"})
-    assert response.status_code == 415
-    assert response.json() == {
-        "detail": "Send the body as JSON, with the header Content-Type: application/json."
-    }
-    ok = client.post(
-        "/segment",
-        content=b'{"ctc": 5}',
-        headers={"content-type": "application/json; charset=utf-8"},
-    )
-    assert ok.status_code == 200
-
-
 @pytest.mark.parametrize(
     ("body", "where"),
     [

@@ -1,13 +1,15 @@
 """The Segmenter (service.segmenter): both paths place like the trained pipeline, the kernel is
-built from the joblib pipeline, and a model that disagrees with it or is of another format is
-refused."""
+built from the joblib pipeline, and a model that disagrees with it, is of another format or
+carries the drift reference of another model is refused (by the one verified-model loader)."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -27,7 +29,7 @@ from tests.helpers import (
 )
 from training.data.synth import generate_learners
 from training.run import TrainingResult
-from training.runtime.artifacts import MANIFEST_FILE
+from training.runtime.artifacts import DRIFT_JSON, LATEST_FILE, MANIFEST_FILE, ArtifactError
 from training.runtime.cleaning import RAW_FIELDS, apply_rules
 from training.runtime.features import clean_columns, compute_features
 from training.runtime.ops import ARRAY
@@ -153,3 +155,45 @@ def test_the_confidence_threshold_survives_the_artifacts_and_both_paths_agree(
     assert 0.03 < low_share < 0.25  # about the 10th percentile of the training learners
     for profile in segmenter.profiles:
         assert 0 <= profile["low_confidence_share"] <= 1
+
+
+def _edit_drift(model_dir: Path, edit: Callable[[dict[str, Any]], object]) -> str:
+    """Change drift.json of the model LATEST names, re-seal its manifest; return the version."""
+    folder = model_dir / (model_dir / LATEST_FILE).read_text().strip()
+    doc = json.loads((folder / DRIFT_JSON).read_text(encoding="utf-8"))
+    edit(doc)
+    (folder / DRIFT_JSON).write_text(json.dumps(doc), encoding="utf-8")
+    finalize_manifest(folder, json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")))
+    return folder.name
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda doc: doc["features"][0].update(feature="log_ctc"),
+        lambda doc: doc["segments"][0].update(segment_id=100),
+    ],
+    ids=["other features", "other segment ids"],
+)
+def test_a_drift_reference_of_another_model_is_refused_by_load(
+    service_model_dir: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], object]
+) -> None:
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    _edit_drift(model_dir, edit)
+    with pytest.raises(ArtifactError) as refused:
+        Segmenter.load(model_dir, drift_window=1_000)
+    assert str(refused.value) == (
+        "drift.json and segmenter.json describe different models (features or segment ids "
+        "differ); the model is refused."
+    )
+
+
+def test_an_unusable_drift_reference_is_refused_by_load(
+    service_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = copy_models(service_model_dir, tmp_path / "models")
+    version = _edit_drift(model_dir, lambda doc: doc.pop("features"))
+    with pytest.raises(ArtifactError, match=r"drift\.json is not usable") as refused:
+        Segmenter.load(model_dir)
+    assert str(refused.value).startswith(f"Model {version} cannot be served: drift.json is not ")
+    assert str(refused.value).endswith(". Retrain it with this learnseg.")

@@ -1,6 +1,6 @@
 """Security: keys on every route of the schema, nothing secret in logs, docs off, no joblib.
 
-tests/service/test_deps.py checks the 401 route by route from a hand-written list; here the
+tests/service/test_security.py checks the 401 route by route from a hand-written list; here the
 routes come from the app's own OpenAPI schema, so a route added later is covered without
 editing the test. The log test sends learners with known email_hash / company_hash values and
 a key through every path that logs (placements, batches, every kind of error, reloads that
@@ -26,9 +26,9 @@ import joblib
 import numpy as np
 import pytest
 
-from service.deps import UNAUTHORIZED
 from service.logs import JsonFormatter
 from service.main import create_app
+from service.security import UNAUTHORIZED
 from service.segmenter import Segmenter
 from tests.helpers import (
     ADMIN_HEADERS,

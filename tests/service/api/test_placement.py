@@ -1,0 +1,203 @@
+"""Placing learners (service.api.placement): one learner, a batch, in order, alike on both paths,
+limits, chunks that let other requests through, the compact form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from service.main import create_app
+from service.schemas import BatchAssigned, BatchItemError, BatchResponse, SegmentResult
+from tests.helpers import JUNK, LEARNERS, TestClient, service_settings
+from training.run import TrainingResult
+
+
+def test_segment_places_a_learner(client: TestClient, trained_small: TrainingResult) -> None:
+    response = client.post("/segment", json=LEARNERS[0])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    result = SegmentResult.model_validate(response.json())
+    assert 0 <= result.segment_id < trained_small.k
+    assert result.model_version == trained_small.version
+    assert result.runner_up is not None and result.runner_up.segment_id != result.segment_id
+    assert result.margin == pytest.approx(result.runner_up.distance - result.distance)
+    assert result.distance >= 0 and result.margin is not None and result.margin >= 0
+    # The features the model placed the learner by, in its order: the "why" of the segment.
+    assert list(result.features) == client.get("/model").json()["features"]
+    names = {s["id"]: s["name"] for s in client.get("/segments").json()["segments"]}
+    assert result.segment_name == names[result.segment_id]
+
+
+def test_junk_learner_is_repaired_with_warnings(client: TestClient) -> None:
+    response = client.post("/segment", json=JUNK)
+    assert response.status_code == 200, response.text
+    warnings = response.json()["warnings"]
+    assert "orgyear 20165 looks like a typo: read as 2016" in warnings
+    assert any(
+        w.startswith("ctc 2 cannot be a yearly salary: imputed as ")
+        and w.endswith(" from learners who started working the same year")
+        for w in warnings
+    )
+    assert (
+        "company not seen in training (or too few learners): its pay level is imputed from "
+        "learners with similar pay"
+    ) in warnings
+    assert "job_position 'Not Available' is a placeholder: treated as missing" in warnings
+
+
+@pytest.mark.parametrize("orgyear", [0, 1, 100_000, 2016.5, 20165.0, 3000])
+def test_absurd_but_numeric_years_are_accepted(client: TestClient, orgyear: float) -> None:
+    response = client.post("/segment", json={"ctc": 900_000, "orgyear": orgyear})
+    assert response.status_code == 200, response.text
+    assert any(w.startswith("orgyear") for w in response.json()["warnings"])
+
+
+def test_batch_keeps_order_reports_bad_items_and_matches_single(client: TestClient) -> None:
+    items: list[Any] = [
+        LEARNERS[0],
+        {"ctc": -5, "email_hash": "x"},
+        LEARNERS[1],
+        {**LEARNERS[2], "nickname": "bob"},
+        JUNK,
+        "not a learner",
+        {"orgyear": 2016},
+        LEARNERS[3],
+        {"ctc": 1e6, "company_hash": "x" * 201},
+        LEARNERS[4],
+    ]
+    response = client.post("/segment/batch", json={"learners": items})
+    assert response.status_code == 200, response.text
+    results = BatchResponse.model_validate(response.json()).results
+    assert [r.index for r in results] == list(range(len(items)))
+    errors = {r.index: r.error for r in results if isinstance(r, BatchItemError)}
+    assert errors == {
+        1: "ctc: Input should be greater than 0",
+        3: "nickname: Extra inputs are not permitted",
+        5: "The item must be a JSON object holding one learner (ctc at least).",
+        6: "ctc: Field required",
+        8: "company_hash: String should have at most 200 characters",
+    }
+    for result in results:
+        if isinstance(result, BatchAssigned):
+            single = client.post("/segment", json=items[result.index]).json()
+            assert result.email_hash == items[result.index].get("email_hash")
+            assert_same_result(result.model_dump(exclude={"index", "email_hash"}), single)
+
+
+def test_batch_of_many_matches_single_results(client: TestClient) -> None:
+    learners = [
+        {**learner, "ctc": learner["ctc"] * (1 + i / 50)}
+        for i in range(40)
+        for learner in (*LEARNERS, JUNK)
+    ]
+    batch = client.post("/segment/batch", json={"learners": learners}).json()["results"]
+    assert len(batch) == len(learners)
+    for i in range(0, len(learners), 7):
+        single = client.post("/segment", json=learners[i]).json()
+        echoed = {"index", "email_hash"}
+        assert_same_result({k: v for k, v in batch[i].items() if k not in echoed}, single)
+
+
+def assert_same_result(batch: dict[str, Any], single: dict[str, Any]) -> None:
+    """Same segment, features and warnings; distances equal up to rounding (numpy vs Python)."""
+    exact = ("segment_id", "segment_name", "coarse_segment_id", "features", "warnings")
+    assert {k: batch[k] for k in (*exact, "model_version")} == {
+        k: single[k] for k in (*exact, "model_version")
+    }
+    assert batch["runner_up"]["segment_id"] == single["runner_up"]["segment_id"]
+    for a, b in (
+        (batch["distance"], single["distance"]),
+        (batch["margin"], single["margin"]),
+        (batch["runner_up"]["distance"], single["runner_up"]["distance"]),
+    ):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
+    assert set(batch) == set(single)
+
+
+def test_empty_batch(client: TestClient) -> None:
+    response = client.post("/segment/batch", json={"learners": []})
+    assert response.status_code == 200 and response.json() == {"results": []}
+
+
+def test_batch_over_the_limit_is_413(client: TestClient) -> None:
+    response = client.post("/segment/batch", json={"learners": [{"ctc": 1}] * 10_001})
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "A batch holds at most 10000 learners; this one has 10001."
+    }
+
+
+def test_batch_limit_is_a_setting(service_model_dir: Path) -> None:
+    app = create_app(service_settings(service_model_dir, max_batch=3))
+    with TestClient(app) as client:
+        ok = client.post("/segment/batch", json={"learners": [{"ctc": 1e6}] * 3})
+        assert ok.status_code == 200
+        over = client.post("/segment/batch", json={"learners": [{"ctc": 1e6}] * 4})
+    assert over.status_code == 413
+    assert over.json()["detail"] == "A batch holds at most 3 learners; this one has 4."
+
+
+def test_a_batch_in_small_chunks_answers_the_same(service_model_dir: Path) -> None:
+    items: list[Any] = [*LEARNERS, {"ctc": -1}, JUNK, "x", *LEARNERS]
+    answers = []
+    for chunk in (1, 3, 1_000):
+        settings = service_settings(service_model_dir, batch_chunk=chunk)
+        with TestClient(create_app(settings)) as client:
+            response = client.post("/segment/batch", json={"learners": items})
+            assert response.status_code == 200
+            answers.append(response.content)
+    assert answers[0] == answers[1] == answers[2]
+
+
+def test_other_requests_are_served_between_the_chunks_of_a_batch(
+    service_model_dir: Path,
+) -> None:
+    """A batch runs on the event loop, but yields after every chunk: a probe sent after the
+    batch started is answered before the batch is."""
+    app = create_app(service_settings(service_model_dir, batch_chunk=1))
+    done: list[str] = []
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
+
+            async def batch() -> None:
+                body = {"learners": [LEARNERS[i % len(LEARNERS)] for i in range(1_500)]}
+                response = await client.post("/segment/batch", json=body)
+                assert response.status_code == 200
+                done.append("batch")
+
+            async def probe() -> None:
+                await anyio.sleep(0.05)  # the batch is under way by then
+                assert (await client.get("/health/live")).status_code == 200
+                done.append("probe")
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(batch)
+                tasks.start_soon(probe)
+
+    anyio.run(scenario)
+    assert done == ["probe", "batch"]
+
+
+def test_compact_batch_over_http(client: TestClient) -> None:
+    learners = [{**learner, "email_hash": f"id-{i}"} for i, learner in enumerate(LEARNERS)]
+    full = client.post("/v1/segment/batch", json={"learners": learners})
+    compact = client.post("/v1/segment/batch?compact=true", json={"learners": learners})
+    assert compact.status_code == 200, compact.text
+    results = BatchResponse.model_validate(compact.json()).results
+    assert [r.email_hash for r in results] == [f"id-{i}" for i in range(len(LEARNERS))]
+    assert [r.model_dump(exclude_unset=True) for r in results] == [
+        {key: r[key] for key in r if key in set(compact.json()["results"][0])}
+        for r in full.json()["results"]
+    ]
+    refused = client.post("/v1/segment/batch?compact=maybe", json={"learners": learners})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "compact"]

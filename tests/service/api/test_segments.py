@@ -1,0 +1,73 @@
+"""Segment profiles (service.api.segments): the list at both levels, one profile in full, every
+field typed in the contract, and the 404 sentence for an id the model does not have."""
+
+from __future__ import annotations
+
+import json
+
+from service.schemas import SegmentList, SegmentProfile
+from tests.helpers import TestClient
+from training.run import TrainingResult
+
+
+def test_segments_and_coarse_segments(client: TestClient, trained_small: TrainingResult) -> None:
+    fine = SegmentList.model_validate(client.get("/segments").json()).segments
+    assert [s.id for s in fine] == list(range(trained_small.k))
+    assert sum(s.size for s in fine) == trained_small.learners
+    coarse = SegmentList.model_validate(client.get("/segments?level=coarse").json()).segments
+    assert 1 <= len(coarse) < len(fine)
+    assert sorted(i for s in coarse for i in s.segments or []) == [s.id for s in fine]
+    assert {s.coarse_segment_id for s in fine} == {s.id for s in coarse}
+
+
+def test_segments_carry_the_summary_and_each_names_words(
+    client: TestClient, trained_small: TrainingResult
+) -> None:
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    listing = SegmentList.model_validate(client.get("/segments").json())
+    assert listing.summary is not None and listing.population is not None
+    assert listing.population == profiles["population"]
+    assert [a.text for a in listing.summary.actions] == [
+        a["text"] for a in profiles["summary"]["actions"]
+    ]
+    for summary, profile in zip(listing.segments, profiles["segments"], strict=True):
+        assert [w.model_dump() for w in summary.name_words] == profile["name_words"]
+        assert summary.recommendations == profile["recommendations"]
+
+
+def test_segment_profile(client: TestClient, trained_small: TrainingResult) -> None:
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    response = client.get("/segments/1")
+    assert response.status_code == 200
+    assert response.json() == profiles["segments"][1]
+    SegmentProfile.model_validate(response.json())
+    coarse = client.get("/segments/0", params={"level": "coarse"})
+    assert coarse.status_code == 200 and coarse.json() == profiles["coarse"][0]
+
+
+def test_every_field_of_a_profile_is_typed_in_the_contract(trained_small: TrainingResult) -> None:
+    """A client generated from the OpenAPI document gets every profile field typed."""
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    typed = set(SegmentProfile.model_fields)
+    for profile in [*profiles["segments"], *profiles["coarse"]]:
+        assert set(profile) <= typed, set(profile) - typed
+        SegmentProfile.model_validate(profile)
+
+
+def test_unknown_segment_is_404(client: TestClient, trained_small: TrainingResult) -> None:
+    k = trained_small.k
+    response = client.get("/segments/99")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": f"Segment 99 does not exist; this model has segments 0-{k - 1}."
+    }
+    n_coarse = len(client.get("/segments?level=coarse").json()["segments"])
+    coarse = client.get("/segments/7?level=coarse")
+    assert coarse.status_code == 404
+    assert coarse.json() == {
+        "detail": "Coarse segment 7 does not exist; this model has coarse segments "
+        f"0-{n_coarse - 1}."
+    }
+    assert client.get("/segments/-1").status_code == 404
+    assert client.get("/segments/abc").status_code == 422
+    assert client.get("/segments?level=micro").status_code == 422
