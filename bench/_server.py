@@ -25,12 +25,12 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
+from service.api.common import JSONBytes
 from service.batch import batch_turn, check_batch_size
 from service.config import LogLevel, ServiceSettings
 from service.deps import SettingsDep, require_json_body
 from service.logs import log_config
 from service.main import create_app
-from service.routes import JSONBytes
 from service.schemas import Learner, parse_batch, parse_learner
 
 LEARNER_CEILING = "/bench/learner"

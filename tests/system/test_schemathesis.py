@@ -177,7 +177,7 @@ def test_the_schema_is_the_one_served(service_model_dir: Path, keys: bool) -> No
     assert served.status_code == 200
     assert served.json() == _openapi(keys)  # what the module-level schemas were loaded from
     schema = KEYED_SCHEMA if keys else OPEN_SCHEMA
-    assert len(list(schema.get_all_operations())) == 11  # /model/drift made it 11 (issue 14)
+    assert len(list(schema.get_all_operations())) == 11  # /model/drift made it 11
 
 
 def test_stateful_links(open_app: AppSlot) -> None:

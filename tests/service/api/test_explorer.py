@@ -13,7 +13,7 @@ from service.main import create_app
 from tests.helpers import TestClient, copy_models, service_settings
 from training.run import TrainingResult
 from training.runtime.artifacts import LATEST_FILE, MANIFEST_FILE, plot_file
-from training.store.publish import finalize_manifest
+from training.store.staging import finalize_manifest
 
 
 def test_the_page_is_served_at_the_root_only(client: TestClient) -> None:
