@@ -70,10 +70,11 @@ def main() -> int:
         return 0
 
     from training.config import TrainingSettings
+    from training.runtime.artifacts import LATEST_FILE, MANIFEST_FILE
 
     chunk = args.chunk_rows or TrainingSettings().assign_chunk_rows
     workers = args.workers or TrainingSettings().assign_workers
-    if not (args.model_dir / "LATEST").exists() and not (args.model_dir / "manifest.json").exists():
+    if not any((args.model_dir / name).exists() for name in (LATEST_FILE, MANIFEST_FILE)):
         print(f"No model in {args.model_dir}: run `make train` first.", file=sys.stderr)
         return 2
     sizes = _sizes(args.sizes)
@@ -146,7 +147,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.csv
     import pyarrow.parquet  # noqa: F401
 
-    from training.batch.assign import assign_table, load_placement_model
+    from training.batch.assign import assign_table
+    from training.runtime.loader import load_model
 
     source, out, chunk = Path(spec["source"]), Path(spec["out"]), int(spec["chunk"])
     kind = spec["kind"]
@@ -157,7 +159,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         seconds = time.perf_counter() - start
     else:
         start = time.perf_counter()
-        placing = load_placement_model(Path(spec["model"]))
+        placing = load_model(Path(spec["model"]))
         summary = assign_table(
             source,
             out,

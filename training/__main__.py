@@ -490,11 +490,11 @@ def _row_progress() -> Iterator[Callable[[str, int, int | None], None]]:
 
 
 def _placement_model(path: Path) -> Any:
-    from training.batch.assign import load_placement_model
     from training.runtime.artifacts import ArtifactError
+    from training.runtime.loader import load_model
 
     try:
-        return load_placement_model(path)
+        return load_model(path)
     except ArtifactError as exc:
         raise UserError(str(exc)) from None
 
@@ -546,7 +546,8 @@ def assign(
     """
 
     def body() -> None:
-        from training.batch.assign import OutputError, assign_table, output_format
+        from training.batch.assign import assign_table
+        from training.batch.writing import OutputError, output_format
 
         if engine not in ("local", "spark"):
             raise UserError(f"--engine must be local or spark, not {engine!r}.")
@@ -605,7 +606,7 @@ def _assign_on_spark(placing: Any, data: str, out: Path, settings: TrainingSetti
         check_spark()
     except SparkUnavailable as exc:
         raise UserError(str(exc)) from None
-    from training.batch.assign import OutputError
+    from training.batch.writing import OutputError
     from training.spark.assign import run as assign_spark  # imports pyspark: only once found
 
     with _step(f"Assigning {data} on Spark ({settings.spark_master})"):
@@ -633,7 +634,7 @@ def drift(
     from training.runtime.drift import MAJOR
 
     def body() -> dict[str, Any]:
-        from training.batch.assign import drift_table
+        from training.batch.drift import drift_table
         from training.runtime.artifacts import ArtifactError
 
         placing = _placement_model(model)

@@ -2,11 +2,12 @@
 
 The table is read as the Spark training engine reads it (:func:`training.spark.data.read_learners`:
 a file, a folder or a glob, CSV or Parquet, the loader's schema and NA rules), every row is
-numbered in file order, and the executors run :func:`training.assign.assign_columns`, the local
-engine's own code over the runtime kernel, on Arrow batches (``mapInArrow``); the model travels
-to them inside that function. The answers are written as Parquet (a folder of part files, as
-Spark writes): for a local ``out`` under a hidden temporary name renamed when complete, for an
-object-store path straight to it (Spark's commit protocol writes ``_SUCCESS`` last).
+numbered in file order, and the executors run :func:`training.batch.answers.assign_columns`, the
+local engine's own code over the runtime kernel, on Arrow batches (``mapInArrow``); the model
+(:func:`training.runtime.loader.load_model`) travels to them inside that function. The answers
+are written as Parquet (a folder of part files, as Spark writes): for a local ``out`` under a
+hidden temporary name renamed when complete, for an object-store path straight to it (Spark's
+commit protocol writes ``_SUCCESS`` last).
 
 This module imports pyspark at import time: import it only after
 :func:`training.spark.session.check_spark`.
@@ -14,7 +15,6 @@ This module imports pyspark at import time: import it only after
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import time
@@ -28,21 +28,18 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
-from training.batch.assign import (
-    GC_THRESHOLD,
-    AssignSummary,
-    OutputError,
-    PlacementModel,
-    assign_columns,
-)
+from training.batch.answers import assign_columns, raise_gc_threshold
+from training.batch.assign import AssignSummary
+from training.batch.writing import OutputError
 from training.config import TrainingSettings
 from training.data.load import NUMERIC_COLUMNS, REQUIRED_COLUMNS
+from training.runtime.loader import VerifiedModel
 from training.spark.data import _with_row_positions, read_learners
 from training.spark.session import check_spark, quiet_pandas_warning, start_session
 
 __all__ = ["OUTPUT_SCHEMA", "assign", "run"]
 
-#: The Spark schema of :data:`training.assign.OUTPUT_COLUMNS`.
+#: The Spark schema of :data:`training.batch.answers.OUTPUT_COLUMNS`.
 OUTPUT_SCHEMA = (
     "row long, email_hash string, segment_id long, segment_name string, "
     "coarse_segment_id long, distance double, relative_margin double, confidence string, "
@@ -51,7 +48,7 @@ OUTPUT_SCHEMA = (
 
 
 def run(
-    placing: PlacementModel,
+    model: VerifiedModel,
     source: str,
     out: Path | str,
     settings: TrainingSettings,
@@ -62,8 +59,8 @@ def run(
 
     Parameters
     ----------
-    placing : PlacementModel
-        The verified model (:func:`training.assign.load_placement_model`).
+    model : VerifiedModel
+        The verified model (:func:`training.runtime.loader.load_model`).
     source : str
         A CSV/Parquet file, folder or glob, on any file system Spark reads, or an http(s) URL.
     out : Path or str
@@ -72,13 +69,22 @@ def run(
         ``spark_*`` settings for a session started here; ``cache_dir`` for a URL.
     spark : SparkSession, optional
         A session to use and leave running.
+
+    Returns
+    -------
+    AssignSummary
+
+    Raises
+    ------
+    OutputError
+        ``out`` is the table being read.
     """
     check_spark()
     with quiet_pandas_warning():
         running = spark if spark is not None else SparkSession.getActiveSession()
         session = running if running is not None else start_session(settings)
         try:
-            return assign(session, placing, source, out, settings)
+            return assign(session, model, source, out, settings)
         finally:
             if running is None:
                 session.stop()
@@ -86,15 +92,27 @@ def run(
 
 def assign(
     spark: SparkSession,
-    placing: PlacementModel,
+    model: VerifiedModel,
     source: str,
     out: Path | str,
     settings: TrainingSettings,
 ) -> AssignSummary:
-    """The body of :func:`run` on a running session."""
+    """The body of :func:`run` on a running session.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The running session (left running).
+    model, source, out, settings
+        As for :func:`run`.
+
+    Returns
+    -------
+    AssignSummary
+    """
     started = time.perf_counter()
     raw = read_learners(spark, source, settings)
-    answers = answer_frame(_with_row_positions(raw.rows), placing)
+    answers = answer_frame(_with_row_positions(raw.rows), model)
     target = str(out)
     local = "://" not in target or target.startswith("file://")
     if local:
@@ -122,7 +140,7 @@ def assign(
     rows, errors = int(figures["rows"]), int(figures["errors"])
     return AssignSummary(
         out=Path(written),
-        model_version=placing.version,
+        model_version=model.version,
         rows_in=raw.count,
         rows_out=rows,
         placed=rows - errors,
@@ -131,16 +149,29 @@ def assign(
     )
 
 
-def answer_frame(rows: DataFrame, placing: PlacementModel) -> DataFrame:
-    """The answers of numbered raw rows (``_row``, 0-based), computed on the executors."""
-    return rows.select(*REQUIRED_COLUMNS, "_row").mapInArrow(_answers(placing), OUTPUT_SCHEMA)
+def answer_frame(rows: DataFrame, model: VerifiedModel) -> DataFrame:
+    """The answers of numbered raw rows, computed on the executors.
+
+    Parameters
+    ----------
+    rows : pyspark.sql.DataFrame
+        :data:`training.data.load.REQUIRED_COLUMNS` and ``_row``, the 0-based row number.
+    model : VerifiedModel
+        The model the executors place with.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        :data:`OUTPUT_SCHEMA`, one row per input row (lazy: nothing runs until it is read).
+    """
+    return rows.select(*REQUIRED_COLUMNS, "_row").mapInArrow(_answers(model), OUTPUT_SCHEMA)
 
 
-def _answers(placing: PlacementModel) -> Any:
+def _answers(model: VerifiedModel) -> Any:
     """The ``mapInArrow`` function: raw Arrow batches in, answer batches out."""
 
     def answer(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        gc.set_threshold(max(GC_THRESHOLD, gc.get_threshold()[0]), *gc.get_threshold()[1:])
+        raise_gc_threshold()
         for batch in batches:
             columns: dict[str, Any] = {}
             for name in REQUIRED_COLUMNS:
@@ -150,7 +181,7 @@ def _answers(placing: PlacementModel) -> Any:
                 else:
                     columns[name] = np.array(values.to_pylist(), dtype=object)
             rows = batch.column("_row").to_numpy(zero_copy_only=False).astype(np.int64) + 1
-            yield from assign_columns(placing, columns, rows).to_batches()
+            yield from assign_columns(model, columns, rows).to_batches()
 
     return answer
 

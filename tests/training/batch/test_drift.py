@@ -1,6 +1,6 @@
-"""python -m training drift: the service's drift figures for a new table, offline; exit code 1
-when a feature drifted majorly; and the very numbers GET /model/drift gives for the same
-learners."""
+"""python -m training drift (training.batch.drift): the service's drift figures for a new table,
+offline; exit code 1 when a feature drifted majorly; the very numbers GET /model/drift gives for
+the same learners; and one sentence for a model without a usable drift reference."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from service.main import create_app
 from tests.helpers import TestClient, copy_models, service_settings
+from tests.training.batch.helpers import model_with_foreign_drift
 from training.__main__ import app
 from training.data.synth import write_learners
-from training.runtime.artifacts import DRIFT_JSON, MANIFEST_FILE
+from training.runtime.artifacts import DRIFT_JSON, KERNEL_JSON, LATEST_FILE, MANIFEST_FILE
 from training.store.staging import finalize_manifest
 
 runner = CliRunner()
@@ -99,7 +100,7 @@ def test_a_model_without_drift_reference_is_one_sentence(
     service_model_dir: Path, small_raw: pd.DataFrame, tmp_path: Path
 ) -> None:
     models = copy_models(service_model_dir, tmp_path / "models")
-    folder = models / (models / "LATEST").read_text().strip()
+    folder = models / (models / LATEST_FILE).read_text().strip()
     (folder / DRIFT_JSON).unlink()
     finalize_manifest(folder, json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")))
     source = tmp_path / "t.csv"
@@ -112,3 +113,22 @@ def test_a_model_without_drift_reference_is_one_sentence(
     )
     missing = _drift(service_model_dir, tmp_path / "nope.csv")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
+
+
+def test_a_drift_reference_of_other_features_is_refused_in_one_sentence(
+    service_model_dir: Path, small_raw: pd.DataFrame, tmp_path: Path
+) -> None:
+    """drift.json re-sealed in the manifest but written for other features: the model is
+    refused by the verified loader before any row is read (exit code 2, one sentence)."""
+    folder = model_with_foreign_drift(service_model_dir, tmp_path / "models")
+    source = tmp_path / "t.csv"
+    _table(small_raw, 100, 1, 1.0, source)
+    for model in (folder, folder.parent):
+        for extra in ((), ("--json",)):
+            result = _drift(model, source, *extra)
+            assert result.exit_code == 2, result.output
+            assert " ".join(result.stderr.split()) == (
+                f"error: {DRIFT_JSON} and {KERNEL_JSON} describe different models (features or "
+                "segment ids differ); the model is refused."
+            )
+            assert result.stdout == ""

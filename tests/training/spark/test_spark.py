@@ -499,7 +499,8 @@ def test_assign_on_spark_equals_the_local_engine(
 ) -> None:
     """The same rows (synthetic, junk the service refuses, the genuine ones) placed by the
     local engine and by --engine spark (mapInArrow on the runtime kernel): the same answers."""
-    from training.batch.assign import assign_table, load_placement_model
+    from training.batch.assign import assign_table
+    from training.runtime.loader import load_model
 
     rows = pd.concat(
         [
@@ -511,7 +512,7 @@ def test_assign_on_spark_equals_the_local_engine(
     )
     source = write_learners(rows, tmp_path / "rows.parquet")
     model = trained[0].folder
-    placing = load_placement_model(model)
+    placing = load_model(model)
     local = assign_table(source, tmp_path / "local.parquet", placing)
     out = tmp_path / "spark.parquet"
     with quiet_pandas_warning():
