@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
-import numpy as np
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -31,10 +30,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from training.config import DEFAULT_ROWS, TrainingSettings
+from training.config import DEFAULT_ROWS, SettingError, TrainingSettings
+from training.runtime.artifacts import MANIFEST_FILE, PROFILES_JSON, REPORT_HTML
 
-if TYPE_CHECKING:
-    import pandas as pd
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="training",
@@ -68,8 +67,12 @@ def _step(label: str, *, quiet: bool = False) -> Iterator[None]:
     err_console.print(f"[green]✓[/] {label} ({time.perf_counter() - start:.1f} s)")
 
 
-def _run(action: Callable[[], T]) -> T:
-    """Run a command body; turn the errors a user can cause into one sentence and exit 2."""
+def _run(action: Callable[[], T], *, options: Mapping[str, str] | None = None) -> T:
+    """Run a command body; turn the errors a user can cause into one sentence and exit 2.
+
+    ``options`` maps the settings the command was given on the command line to their options
+    (``{"previous": "--previous"}``): a refused setting is named as the user wrote it.
+    """
     from training.data.load import DataError
 
     try:
@@ -77,9 +80,17 @@ def _run(action: Callable[[], T]) -> T:
     except (UserError, DataError) as exc:
         _fail(str(exc))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        _fail(f"setting {where}: {first['msg']}.")
+        _fail(_setting_message(exc, options or {}))
+
+
+def _setting_message(exc: ValidationError, options: Mapping[str, str]) -> str:
+    """The first refused setting in one sentence: the settings' own, or ``setting X: why.``."""
+    first = exc.errors()[0]
+    error = first.get("ctx", {}).get("error")
+    if isinstance(error, SettingError):
+        return error.sentence(options)
+    where = ".".join(str(p) for p in first["loc"])
+    return f"setting {where}: {first['msg']}."
 
 
 def _fail(message: str) -> NoReturn:
@@ -116,7 +127,7 @@ def synth(
     _run(body)
 
 
-def load_source(source: str | None, settings: TrainingSettings) -> Any:
+def _load_source(source: str | None, settings: TrainingSettings) -> Any:
     """The raw table from a path/URL, or the embedded default when ``source`` is None."""
     from training.run import load_raw
 
@@ -137,77 +148,18 @@ def inspect(
     """Data-quality summary of a raw learner table: nulls, junk per rule, learners, figures."""
 
     def body() -> None:
+        from training.data.inspect import summarize_table
+
         settings = _settings()
-        raw = load_source(source, settings)
+        raw = _load_source(source, settings)
         with _step("Cleaning and computing features", quiet=as_json):
-            summary = _summarize_table(raw, settings, top=top)
+            summary = summarize_table(raw, settings, top=top)
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
         else:
             _print_summary(summary)
 
     _run(body)
-
-
-_PERCENTILES = (10, 25, 50, 75, 90)
-
-
-def _summarize_table(
-    raw: pd.DataFrame, settings: TrainingSettings, *, top: int = 10
-) -> dict[str, Any]:
-    """Everything ``inspect`` reports about a raw table, as one JSON-serialisable dict.
-
-    Parameters
-    ----------
-    raw : DataFrame, shape (n_rows, 6)
-        The loader's schema (see :func:`training.data.load_learners`).
-    settings : TrainingSettings
-        Cleaning and feature knobs (the same a training run would use).
-    top : int
-        How many of the commonest job titles and companies to list.
-    """
-    from training.prep.features import build_learner_data
-
-    emails = raw["email_hash"].value_counts(dropna=True)
-    data = build_learner_data(raw, settings)
-    years = data.features["years_experience"].to_numpy()
-    ctc = data.learners["ctc"].to_numpy(dtype=np.float64)
-    return {
-        "rows": len(raw),
-        "columns": list(raw.columns),
-        "nulls": {c: int(v) for c, v in raw.isna().sum().items()},
-        "duplicates": {
-            "exact_rows": int(raw.duplicated().sum()),
-            "emails_seen_more_than_once": int((emails > 1).sum()),
-            "max_rows_per_email": int(emails.max()) if len(emails) else 0,
-        },
-        "learners_raw": int(raw["email_hash"].nunique()),
-        "top_job_positions": _top(raw["job_position"], top),
-        "top_companies": _top(raw["company_hash"], top),
-        "cleaning": data.report.to_dict(),
-        "cleaned": {
-            "learners": len(data.learners),
-            "reference_year": data.rules.reference_year,
-            "ctc_plausible_range": [data.rules.ctc_min, data.rules.ctc_max],
-            "ctc_upper_bound": data.rules.ctc_high,
-            "ctc_imputed_learners": int(data.learners["ctc_imputed"].sum()),
-            "years_experience": _percentiles(years),
-            "ctc": _percentiles(ctc),
-            "role_families": _top(data.learners["role_family"], 20),
-        },
-    }
-
-
-def _percentiles(values: np.ndarray[Any, Any]) -> dict[str, float]:
-    if values.size == 0:
-        return {f"p{p}": float("nan") for p in _PERCENTILES}
-    points = np.percentile(values, _PERCENTILES)
-    return {f"p{p}": round(float(v), 2) for p, v in zip(_PERCENTILES, points, strict=True)}
-
-
-def _top(series: pd.Series, n: int) -> dict[str, int]:
-    counts = series.dropna().value_counts().head(n)
-    return {str(k): int(v) for k, v in counts.items()}
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -301,75 +253,83 @@ def train(
     With --engine spark, --data may also be a folder, a glob or an object-store path
     (s3a://bucket/learners/*.parquet).
     """
-    from training.run import run
-    from training.runtime.artifacts import ArtifactError
+    given = {  # setting: (its option, the value given; None = not given)
+        "data": ("--data", data),
+        "model_dir": ("--out", out),
+        "k": ("--k", k),
+        "k_min": ("--k-min", k_min),
+        "k_max": ("--k-max", k_max),
+        "hierarchical": ("--hierarchical", hierarchical),
+        "seed": ("--seed", seed),
+        "previous": ("--previous", previous),
+        "fresh": ("--fresh", fresh or None),
+        "engine": ("--engine", engine),
+        "spark_master": ("--master", master),
+    }
+    options = {name: option for name, (option, value) in given.items() if value is not None}
 
     def body() -> None:
-        if hierarchical is not None and hierarchical not in ("two-stage", "exact"):
-            raise UserError(f"--hierarchical must be two-stage or exact, not {hierarchical!r}.")
-        if engine is not None and engine not in ("sklearn", "spark"):
-            raise UserError(f"--engine must be sklearn or spark, not {engine!r}.")
-        if previous is not None and not (previous / "segmenter.json").is_file():
-            raise UserError(f"--previous {previous} is not a model folder (no segmenter.json).")
-        if previous is not None and fresh:
-            raise UserError(
-                "--previous keeps a model's segment ids and --fresh drops them: use one."
-            )
-        settings = _settings(
-            data=data,
-            model_dir=out,
-            k=k,
-            k_min=k_min,
-            k_max=k_max,
-            hierarchical=hierarchical,
-            seed=seed,
-            previous=previous,
-            fresh=fresh or None,
-            engine=engine,
-            spark_master=master,
-        )
-        if settings.engine != "spark" and master is not None:
-            raise UserError("--master applies to --engine spark.")
-        if settings.engine == "spark" and hierarchical is not None:
-            raise UserError(
-                "--hierarchical applies to the sklearn engine; the Spark engine's hierarchical "
-                "reference is bisecting K-Means."
-            )
-        train_model: Callable[..., Any] = run
-        if settings.engine == "spark":
-            from training.spark.session import SparkUnavailable, check_spark
-
-            try:
-                check_spark()
-            except SparkUnavailable as exc:
-                raise UserError(str(exc)) from None
-            from training.spark.run import run as run_spark  # imports pyspark: only once found
-
-            train_model = run_spark
+        settings = _settings(**{name: value for name, (_, value) in given.items()})
+        _check_engine_options(settings, master=master, hierarchical=hierarchical)
+        train_model = _training_run(settings)
         start = time.perf_counter()
-        last: list[tuple[str, float]] = []
-
-        def progress(label: str) -> None:
-            now = time.perf_counter()
-            if last:
-                err_console.print(f"[green]✓[/] {last[-1][0]} ({now - last[-1][1]:.1f} s)")
-            last.append((label, now))
-            status.update(f"{label}...")
-
-        with err_console.status("Starting...") as status:
-            try:
-                result = train_model(settings, progress=progress)
-            except ArtifactError as exc:
-                raise UserError(str(exc)) from None
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-        if last:
-            err_console.print(
-                f"[green]✓[/] {last[-1][0]} ({time.perf_counter() - last[-1][1]:.1f} s)"
-            )
+        result = _train_with_progress(train_model, settings)
         _print_training(result, time.perf_counter() - start)
 
-    _run(body)
+    _run(body, options=options)
+
+
+def _check_engine_options(
+    settings: TrainingSettings, *, master: str | None, hierarchical: str | None
+) -> None:
+    """Refuse an option the chosen engine would ignore."""
+    if settings.engine != "spark" and master is not None:
+        raise UserError("--master applies to --engine spark.")
+    if settings.engine == "spark" and hierarchical is not None:
+        raise UserError(
+            "--hierarchical applies to the sklearn engine; the Spark engine's hierarchical "
+            "reference is bisecting K-Means."
+        )
+
+
+def _training_run(settings: TrainingSettings) -> Callable[..., Any]:
+    """The training run of the chosen engine (Spark's only once Spark and Java are found)."""
+    if settings.engine != "spark":
+        from training.run import run
+
+        return run
+    from training.spark.session import SparkUnavailable, check_spark
+
+    try:
+        check_spark()
+    except SparkUnavailable as exc:
+        raise UserError(str(exc)) from None
+    from training.spark.run import run as run_spark  # imports pyspark: only once found
+
+    return run_spark
+
+
+def _train_with_progress(train_model: Callable[..., Any], settings: TrainingSettings) -> Any:
+    """Run a training run with a spinner on stderr, and each step's time once it is done."""
+    from training.runtime.artifacts import ArtifactError
+
+    last: list[tuple[str, float]] = []
+
+    def progress(label: str) -> None:
+        now = time.perf_counter()
+        if last:
+            err_console.print(f"[green]✓[/] {last[-1][0]} ({now - last[-1][1]:.1f} s)")
+        last.append((label, now))
+        status.update(f"{label}...")
+
+    with err_console.status("Starting...") as status:
+        try:
+            result = train_model(settings, progress=progress)
+        except (ArtifactError, ValueError) as exc:
+            raise UserError(str(exc)) from None
+    if last:
+        err_console.print(f"[green]✓[/] {last[-1][0]} ({time.perf_counter() - last[-1][1]:.1f} s)")
+    return result
 
 
 def _print_training(result: Any, seconds: float) -> None:
@@ -390,7 +350,7 @@ def _print_training(result: Any, seconds: float) -> None:
     table.add_row(
         "K-Means vs Ward (ARI / NMI)", f"{comparison['ari']:.3f} / {comparison['nmi']:.3f}"
     )
-    ids = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8")).get("ids")
+    ids = json.loads((result.folder / MANIFEST_FILE).read_text(encoding="utf-8")).get("ids")
     if ids:
         changed = (
             f"; {ids['learners_changed_segment']:,} of {ids['learners_compared']:,} learners "
@@ -400,7 +360,7 @@ def _print_training(result: Any, seconds: float) -> None:
         )
         table.add_row("segment ids", f"{ids['reason']}{changed}")
     table.add_row("artifacts", str(result.folder))
-    table.add_row("report", str(result.folder / "report.html"))
+    table.add_row("report", str(result.folder / REPORT_HTML))
     table.add_row("total time", f"{seconds:.1f} s")
     console.print(table)
     for warning in result.k_choice.warnings:
@@ -438,7 +398,7 @@ def report(
             )
         except (ArtifactError, ReportError) as exc:
             raise UserError(str(exc)) from None
-        profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
+        profiles = json.loads((folder / PROFILES_JSON).read_text(encoding="utf-8"))
         fields = {k: v for k, v in manifest.items() if k != "files"}
         written = []
         try:

@@ -7,20 +7,31 @@ import time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from training.runtime.artifacts import KERNEL_JSON
 from training.runtime.features import FEATURE_COLUMNS
+from training.runtime.schema import FILE_ROWS
 
-#: The case study's original link to the real 205,843-row file.
-CASE_STUDY_URL = (
-    "https://d2beiqkhq929f0.cloudfront.net/public_assets/assets/000/002/856/original/"
-    "scaler_clustering.csv"
-)
-DEFAULT_ROWS = 205_843
+__all__ = [
+    "DEFAULT_CLUSTER_FEATURES",
+    "DEFAULT_ROWS",
+    "DISSOLVES_UNDER_JACCARD",
+    "HIGHLY_STABLE_JACCARD",
+    "MIN_JACCARD",
+    "MIN_STABILITY",
+    "RECOMMENDATION_THRESHOLDS",
+    "SettingError",
+    "TrainingSettings",
+]
+
+#: Rows of the embedded default: as many as the case-study file.
+DEFAULT_ROWS = FILE_ROWS
 
 #: The default threshold of each recommendation rule (docs/recommendations.md), in the
 #: catalogue's order (:mod:`training.insights.actions` holds what each rule measures).
@@ -65,6 +76,33 @@ shape a segment. Any subset of ``FEATURE_COLUMNS`` can be set instead."""
 
 def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "learnseg"
+
+
+class SettingError(ValueError):
+    """A value the settings refuse, in one sentence that names the settings it involves.
+
+    The sentence names settings by field (``k_min``); :meth:`sentence` can name them as the
+    caller knows them instead (``--k-min`` on the command line).
+
+    Parameters
+    ----------
+    template : str
+        The sentence: ``{field}`` for a setting (a field of :class:`TrainingSettings`), any other
+        ``{key}`` (with format spec or conversion) for one of `values`.
+    **values
+        The values the sentence quotes.
+    """
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.template = template
+        self.values = values
+        super().__init__(self.sentence())
+
+    def sentence(self, names: Mapping[str, str] | None = None) -> str:
+        """The sentence, each setting named as in `names` (field -> name), else by its field."""
+        given = names or {}
+        settings = {field: given.get(field, field) for field in TrainingSettings.model_fields}
+        return self.template.format_map({**settings, **self.values})
 
 
 class TrainingSettings(BaseSettings):
@@ -252,7 +290,7 @@ class TrainingSettings(BaseSettings):
         '"org.apache.hadoop:hadoop-aws:3.4.1"} to read s3a:// paths.',
     )
 
-    # --- bulk assignment and drift (issue 14) --------------------------------------------------
+    # --- bulk assignment and drift -----------------------------------------------------------
     assign_chunk_rows: int = Field(
         default=100_000,
         ge=1,
@@ -269,33 +307,67 @@ class TrainingSettings(BaseSettings):
         "was as fast as 2, in half the memory (docs/benchmarks.md).",
     )
 
+    @field_validator("hierarchical", "engine", mode="before")
+    @classmethod
+    def _check_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        field = str(info.field_name)
+        choices = get_args(cls.model_fields[field].annotation)
+        if value not in choices:
+            raise SettingError(
+                f"{{{field}}} must be {{choices}}, not {{value!r}}.",
+                choices=" or ".join(choices),
+                value=value,
+            )
+        return value
+
+    @field_validator("previous")
+    @classmethod
+    def _check_previous(cls, previous: Path | None, info: ValidationInfo) -> Path | None:
+        if previous is None:
+            return None
+        if info.data.get("fresh"):  # fresh is validated first: it comes first
+            raise SettingError(
+                "{previous} keeps a model's segment ids and {fresh} drops them: choose one."
+            )
+        if not (previous / KERNEL_JSON).is_file():
+            raise SettingError(
+                "{previous} {folder} is not a model folder (no {file}).",
+                folder=str(previous),
+                file=KERNEL_JSON,
+            )
+        return previous
+
     @model_validator(mode="after")
     def _check_ranges(self) -> TrainingSettings:
         if self.k_min >= self.k_max:
-            raise ValueError(f"k_min ({self.k_min}) must be smaller than k_max ({self.k_max}).")
+            raise SettingError(
+                "{k_min} ({low}) must be smaller than {k_max} ({high}).",
+                low=self.k_min,
+                high=self.k_max,
+            )
         unknown = [f for f in self.cluster_features if f not in FEATURE_COLUMNS]
         if unknown:
-            raise ValueError(
-                f"Unknown cluster features: {', '.join(unknown)}; "
-                f"choose from {', '.join(FEATURE_COLUMNS)}."
-            )
-        if self.fresh and self.previous is not None:
-            raise ValueError(
-                "fresh numbers segments by size and previous keeps a model's ids: choose one."
+            raise SettingError(
+                "Unknown cluster features: {unknown}; choose from {choices}.",
+                unknown=", ".join(unknown),
+                choices=", ".join(FEATURE_COLUMNS),
             )
         unknown_rules = sorted(set(self.recommendation_thresholds) - set(RECOMMENDATION_THRESHOLDS))
         if unknown_rules:
-            raise ValueError(
-                f"Unknown recommendation rules: {', '.join(unknown_rules)}; choose from "
-                f"{', '.join(RECOMMENDATION_THRESHOLDS)}."
+            raise SettingError(
+                "Unknown recommendation rules: {unknown}; choose from {choices}.",
+                unknown=", ".join(unknown_rules),
+                choices=", ".join(RECOMMENDATION_THRESHOLDS),
             )
         self.recommendation_thresholds = {
             **RECOMMENDATION_THRESHOLDS,
             **{k: float(v) for k, v in self.recommendation_thresholds.items()},
         }
         if self.ctc_plausible_min >= self.ctc_plausible_max:
-            raise ValueError(
-                f"ctc_plausible_min ({self.ctc_plausible_min:,.0f}) must be smaller than "
-                f"ctc_plausible_max ({self.ctc_plausible_max:,.0f})."
+            raise SettingError(
+                "{ctc_plausible_min} ({low:,.0f}) must be smaller than "
+                "{ctc_plausible_max} ({high:,.0f}).",
+                low=self.ctc_plausible_min,
+                high=self.ctc_plausible_max,
             )
         return self

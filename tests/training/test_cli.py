@@ -8,30 +8,22 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from training.__main__ import app
+from training.config import TrainingSettings
+from training.data.inspect import summarize_table
 from training.run import TrainingResult
 from training.runtime import artifacts
 
 runner = CliRunner()
 
 
-def test_inspect_real_rows_json(real_rows_path: Path) -> None:
+def test_inspect_json_is_the_summary(real_rows_path: Path, real_raw: pd.DataFrame) -> None:
     result = runner.invoke(app, ["inspect", str(real_rows_path), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
-    assert summary["rows"] == 116
-    assert summary["nulls"]["job_position"] == 33
-    assert summary["duplicates"]["emails_seen_more_than_once"] == 7
-    counts = {rule["name"]: rule["count"] for rule in summary["cleaning"]["rules"]}
-    assert counts["orgyear_implausible_imputed"] >= 25
-    assert counts["ctc_implausible_imputed"] == 3  # CTC 1,000, 12,600 and 24,000
-    cleaned = summary["cleaned"]
-    assert cleaned["learners"] == 99
-    assert cleaned["reference_year"] == 2022
-    assert list(cleaned["years_experience"]) == ["p10", "p25", "p50", "p75", "p90"]
-    assert cleaned["ctc"]["p10"] <= cleaned["ctc"]["p50"] <= cleaned["ctc"]["p90"]
+    assert json.loads(result.stdout) == summarize_table(real_raw, TrainingSettings())
 
 
 def test_synth_then_inspect(tmp_path: Path) -> None:
@@ -109,6 +101,27 @@ def test_train_cli_summary_and_errors(tmp_path: Path) -> None:
     both = runner.invoke(
         app, ["train", "--previous", str(model), "--fresh", "--out", str(tmp_path)]
     )
-    assert both.exit_code == 2 and "use one" in both.stderr
+    assert both.exit_code == 2 and "choose one" in both.stderr
     missing = runner.invoke(app, ["train", "--data", str(tmp_path / "none.csv")])
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
+
+
+def test_train_names_a_refused_setting_as_it_was_given(
+    tmp_path: Path, no_learnseg_env: pytest.MonkeyPatch
+) -> None:
+    out = ["--out", str(tmp_path)]
+    bad = runner.invoke(app, ["train", "--hierarchical", "fast", *out])
+    assert bad.stderr == "error: --hierarchical must be two-stage or exact, not 'fast'.\n"
+    bad = runner.invoke(app, ["train", "--k-min", "5", "--k-max", "5", *out])
+    assert bad.stderr == "error: --k-min (5) must be smaller than --k-max (5).\n"
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / artifacts.KERNEL_JSON).write_text("{}")
+    both = runner.invoke(app, ["train", "--previous", str(model), "--fresh", *out])
+    assert both.stderr == (
+        "error: --previous keeps a model's segment ids and --fresh drops them: choose one.\n"
+    )
+    no_learnseg_env.setenv("LEARNSEG_HIERARCHICAL", "fast")  # not an option: named as a setting
+    bad = runner.invoke(app, ["train", *out])
+    assert bad.exit_code == 2
+    assert bad.stderr == "error: hierarchical must be two-stage or exact, not 'fast'.\n"

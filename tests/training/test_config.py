@@ -1,17 +1,20 @@
 """Training settings (training.config): the checks across fields say in one sentence what is
 wrong, whether the values come from arguments or from LEARNSEG_* variables.
 
-The plausible CTC range is checked across its two fields; the upper CTC quantile by its bounds.
+The plausible CTC range is checked across its two fields; the upper CTC quantile by its bounds;
+the engine and the hierarchical reference by their choices; a previous model by its folder.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from training.config import DEFAULT_CLUSTER_FEATURES, TrainingSettings
+from training.config import DEFAULT_CLUSTER_FEATURES, SettingError, TrainingSettings
+from training.runtime.artifacts import KERNEL_JSON
 from training.runtime.features import FEATURE_COLUMNS
 
 
@@ -62,3 +65,42 @@ def test_the_plausible_ctc_range_must_be_a_range(no_learnseg_env: pytest.MonkeyP
     defaults = TrainingSettings(ctc_plausible_min=50_000)
     assert (defaults.ctc_plausible_min, defaults.ctc_plausible_max) == (50_000, 100_000_000)
     assert defaults.ctc_upper_quantile == 1.0  # plausible CTCs are kept as they are
+
+
+def test_choices_are_named_in_one_sentence(no_learnseg_env: pytest.MonkeyPatch) -> None:
+    assert _errors(hierarchical="fast") == [
+        (("hierarchical",), "Value error, hierarchical must be two-stage or exact, not 'fast'.")
+    ]
+    no_learnseg_env.setenv("LEARNSEG_ENGINE", "dask")
+    assert _errors() == [(("engine",), "Value error, engine must be sklearn or spark, not 'dask'.")]
+    assert TrainingSettings(engine="spark", hierarchical="exact").engine == "spark"
+
+
+def test_previous_must_be_a_model_folder_and_not_fresh(
+    no_learnseg_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert _errors(previous=tmp_path) == [
+        (
+            ("previous",),
+            f"Value error, previous {tmp_path} is not a model folder (no {KERNEL_JSON}).",
+        )
+    ]
+    (tmp_path / KERNEL_JSON).write_text("{}")
+    assert TrainingSettings(previous=tmp_path).previous == tmp_path
+    assert _errors(previous=tmp_path, fresh=True) == [
+        (
+            ("previous",),
+            "Value error, previous keeps a model's segment ids and fresh drops them: choose one.",
+        )
+    ]
+
+
+def test_a_refused_setting_can_be_named_as_the_caller_knows_it(
+    no_learnseg_env: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        TrainingSettings(k_min=6, k_max=4)
+    error = info.value.errors()[0]["ctx"]["error"]
+    assert isinstance(error, SettingError)
+    assert str(error) == "k_min (6) must be smaller than k_max (4)."
+    assert error.sentence({"k_min": "--k-min"}) == "--k-min (6) must be smaller than k_max (4)."

@@ -7,8 +7,9 @@ what is not a learner table at all.
 Output contract
 ---------------
 :func:`load_learners` and :func:`read_learners_frame` return a DataFrame with exactly the columns
-:data:`REQUIRED_COLUMNS`, in that order (extra columns such as the stray ``Unnamed: 0`` index are
-dropped), the source's row order and a fresh ``RangeIndex``:
+:data:`REQUIRED_COLUMNS` (of :mod:`training.runtime.schema`, like the other column lists below),
+in that order (extra columns such as the stray ``Unnamed: 0`` index are dropped), the source's row
+order and a fresh ``RangeIndex``:
 
 * text columns (:data:`TEXT_COLUMNS`): ``object`` dtype holding Python ``str`` or ``None``, never
   pandas' ``str`` dtype, so that pandas 2 and 3 give the same frame;
@@ -93,40 +94,37 @@ from rich.progress import (
 )
 
 from training.config import TrainingSettings
+from training.runtime.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
 
+# NUMERIC_COLUMNS, REQUIRED_COLUMNS and TEXT_COLUMNS are training.runtime.schema's, exported here
+# too for the callers written before that module held them.
 __all__ = [
     "NUMERIC_COLUMNS",
+    "NUMERIC_NA_TOKENS",
+    "PARQUET_MAGIC",
+    "PARQUET_SUFFIXES",
     "REQUIRED_COLUMNS",
     "TEXT_COLUMNS",
     "DataError",
     "LearnerChunks",
+    "RawChunk",
+    "decode_chunk",
     "download",
     "load_learners",
+    "match_columns",
     "open_learner_chunks",
     "read_learners_frame",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: The columns of the loaded table, in this order.
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "company_hash",
-    "email_hash",
-    "orgyear",
-    "ctc",
-    "job_position",
-    "ctc_updated_year",
-)
-#: Columns parsed as numbers (float64, NaN for missing).
-NUMERIC_COLUMNS: tuple[str, ...] = ("orgyear", "ctc", "ctc_updated_year")
-#: Columns kept as text (object dtype, Python str or None).
-TEXT_COLUMNS: tuple[str, ...] = ("company_hash", "email_hash", "job_position")
-
 #: Tokens that mean "missing" in a numeric column (compared lower-cased, spaces stripped).
-_NUMERIC_NA_TOKENS: frozenset[str] = frozenset({"", "nan", "na", "n/a", "null", "none"})
+NUMERIC_NA_TOKENS: frozenset[str] = frozenset({"", "nan", "na", "n/a", "null", "none"})
 
-_PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
-_PARQUET_MAGIC = b"PAR1"
+#: File name endings read as Parquet (compared lower-cased).
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+#: The first bytes of every Parquet file.
+PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
 # Compressions pandas infers from the name; gzip is recognised by its magic bytes instead.
 _OTHER_COMPRESSION_SUFFIXES = frozenset({".bz2", ".xz", ".zip", ".zst", ".tar"})
@@ -351,7 +349,7 @@ def open_learner_chunks(
         ) from exc
     if not head:
         raise DataError(f"The learner table {origin} is empty (0 bytes).")
-    if head.startswith(_PARQUET_MAGIC) or path.suffix.lower() in _PARQUET_SUFFIXES:
+    if head.startswith(PARQUET_MAGIC) or path.suffix.lower() in PARQUET_SUFFIXES:
         return _parquet_chunks(path, origin, chunk_rows)
     return _csv_chunks(path, origin, head, chunk_rows)
 
@@ -648,7 +646,7 @@ def _read_file(path: Path, origin: str) -> pd.DataFrame:
         ) from exc
     if not head:
         raise DataError(f"The learner table {origin} is empty (0 bytes).")
-    if head.startswith(_PARQUET_MAGIC) or path.suffix.lower() in _PARQUET_SUFFIXES:
+    if head.startswith(PARQUET_MAGIC) or path.suffix.lower() in PARQUET_SUFFIXES:
         return _read_parquet(path, origin)
     return _read_csv(path, origin, head)
 
@@ -925,7 +923,7 @@ def _numeric_values(column: pd.Series, name: str, first_row: int = 0) -> _FloatA
         cells = [_number_text(value) for value in _object_values(column)]
         strings = pd.Series(np.array(cells, dtype=object), dtype=object, copy=False)
     text = strings.str.strip()
-    is_token = text.str.lower().isin(_NUMERIC_NA_TOKENS)
+    is_token = text.str.lower().isin(NUMERIC_NA_TOKENS)
     missing = (text.isna() | is_token).to_numpy(dtype=bool, na_value=True)
     parsed = pd.to_numeric(text.where(~missing), errors="coerce")
     values = np.array(parsed.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)

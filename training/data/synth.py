@@ -34,6 +34,7 @@ import gzip
 import io
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -41,24 +42,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["RAW_COLUMNS", "generate_learners", "write_learners"]
+from training.runtime.schema import FILE_COLUMNS, FILE_ROWS, INDEX_COLUMN
 
-RAW_COLUMNS: Final[list[str]] = [
-    "Unnamed: 0",
-    "company_hash",
-    "email_hash",
-    "orgyear",
-    "ctc",
-    "job_position",
-    "ctc_updated_year",
-]
+__all__ = ["generate_learners", "write_learners"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 # --- sizes of the real file (everything scales with rows / _FULL_ROWS) ----------------------------
-_FULL_ROWS: Final = 205_843
+_FULL_ROWS: Final = FILE_ROWS
 _FULL_INDEX_SPAN: Final = 206_923  # "Unnamed: 0" runs over range(0, 206_923) with gaps
 _FULL_LEARNERS: Final = 153_443  # distinct email_hash
 _FULL_REPEATED: Final = 41_216  # emails seen on more than one row
@@ -439,7 +432,7 @@ _NAME_WORDS: Final = (
 _NAME_LEGAL: Final = ("pvt ltd", "private limited", "limited", "inc", "llp", "ltd", "india pvt ltd")
 
 
-def generate_learners(rows: int = 205_843, seed: int = 0) -> pd.DataFrame:
+def generate_learners(rows: int = FILE_ROWS, seed: int = 0) -> pd.DataFrame:
     """Generate a seeded raw learner table shaped like the real case-study file.
 
     Parameters
@@ -453,7 +446,8 @@ def generate_learners(rows: int = 205_843, seed: int = 0) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame of shape (rows, 7)
-        Columns :data:`RAW_COLUMNS`: ``Unnamed: 0`` (int64, sorted, unique, with gaps),
+        Columns :data:`~training.runtime.schema.FILE_COLUMNS`: ``Unnamed: 0`` (int64, sorted,
+        unique, with gaps),
         ``company_hash`` (str, NaN for missing), ``email_hash`` (str, 64 hex digits),
         ``orgyear`` (float64, NaN for missing), ``ctc`` (int64), ``job_position`` (str, NaN for
         missing) and ``ctc_updated_year`` (float64).
@@ -467,98 +461,56 @@ def generate_learners(rows: int = 205_843, seed: int = 0) -> pd.DataFrame:
         raise ValueError(f"rows must be at least 100, got {rows}.")
     rng = np.random.default_rng(seed)
     scale = rows / _FULL_ROWS
-
-    # learners and their rows (rows of one learner are contiguous until the final shuffle)
-    sizes = _learner_sizes(rows, scale, rng)
-    n_learners = sizes.size
-    learner = np.repeat(np.arange(n_learners), sizes)
-    position = np.arange(rows) - (np.cumsum(sizes) - sizes)[learner]
-    # single-row learners that carry the nulls and the extreme values, in this order
-    reserved = rng.permutation(np.flatnonzero(sizes == 1))
-    n_no_company = _scaled(_FULL_NULL_COMPANY, scale)
-    n_no_year = _scaled(_FULL_NULL_ORGYEAR, scale)
-    junk_years = _scaled_counts(_ORGYEAR_JUNK, scale, rng)
-    n_junk_years = sum(junk_years.values())
-    no_company = reserved[:n_no_company]
-    no_year = reserved[n_no_company : n_no_company + n_no_year]
-    junk_year = reserved[n_no_company + n_no_year : n_no_company + n_no_year + n_junk_years]
-    extremes = reserved[-2:]
-
-    # hidden true start year (drives pay), experience and CTC year
-    years = np.array(sorted(_ORGYEAR_COUNTS), dtype=np.int64)
-    year_p = np.array([_ORGYEAR_COUNTS[y] for y in years], dtype=np.float64)
-    year_p /= year_p.sum()
-    true_year = years[_draw(rng, year_p, n_learners)]
-    experience = np.clip(_REFERENCE_YEAR - true_year, 1, len(_CTC_P50))
-    ctc_year = _draw_ctc_years(true_year, years, year_p, rng)
-
+    # Every step draws from the one generator, in this order: reordering them changes the table.
+    layout = _lay_out_learners(rows, scale, rng)
+    career = _draw_careers(layout.sizes.size, rng)
     # junk CTCs are decided first: those learners keep a single snapshot
-    junk_ctc = _draw_ctc_junk(n_learners, extremes, rng)
-    # a second snapshot (another CTC, sometimes a year earlier) for some repeated learners
-    split = np.where(
-        (sizes > 1) & (junk_ctc == 0) & (rng.random(n_learners) < _SPLIT_SHARE),
-        1 + np.floor(rng.random(n_learners) * (sizes - 1)).astype(np.int64),
-        np.int64(_MAX_ROWS_PER_LEARNER + 1),
-    )
-    snapshot = (position >= split[learner]).astype(np.int64)
-
-    # job titles per row, then each learner's pay offset from its titles
+    junk_ctc = _draw_ctc_junk(layout.sizes.size, layout.extremes, rng)
+    split, snapshot = _draw_snapshots(layout, junk_ctc, rng)
     titles, title_codes, title_pay = _assign_titles(
-        rows, scale, experience, learner, position, snapshot, split, sizes, rng
+        rows,
+        scale,
+        career.experience,
+        layout.learner,
+        layout.position,
+        snapshot,
+        split,
+        layout.sizes,
+        rng,
     )
-    row_pay = np.where(title_codes >= 0, title_pay[np.maximum(title_codes, 0)], _MISSING_TITLE_PAY)
-    role_pay = np.bincount(learner, weights=row_pay, minlength=n_learners) / sizes
-
-    # companies and their pay levels
-    company_names, company_pay, company_of = _assign_companies(scale, sizes, no_company, rng)
-    pay_level = np.where(company_of >= 0, company_pay[np.maximum(company_of, 0)], 0.0)
-
-    # CTC: the experience quartiles of the cleaned file, moved by company, role and the person
-    titled = np.bincount(learner, weights=title_codes >= 0, minlength=n_learners) > 0
-    z, package, cohort = _pay_scores(experience, role_pay, titled, pay_level, company_of, rng)
-    raw_ctc = _ctc_from_scores(z, experience)
-    style = np.where(package, 0, _draw(rng, np.asarray(_ROUNDING_SHARES), n_learners))
-    ctc = _round_ctc(raw_ctc, style)
-    # a package cohort (company, start year, band) also updated its CTC in the same year
-    cohort_id = cohort * len(years) + np.searchsorted(years, true_year)
-    _, first, inverse = np.unique(cohort_id, return_index=True, return_inverse=True)
-    cohort_year = _draw_ctc_years(true_year[first], years, year_p, rng)
-    ctc_year = np.where(package, cohort_year[inverse], ctc_year)
-    ctc = _apply_ctc_junk(ctc, junk_ctc, extremes, rng)
-    drift = np.exp(rng.normal(_SNAPSHOT_DRIFT[0], _SNAPSHOT_DRIFT[1], n_learners))
-    ctc_2 = _round_ctc(raw_ctc * drift, style)
-    step = np.maximum(10 ** np.floor(np.log10(np.maximum(ctc, 1))).astype(np.int64) // 10, 1)
-    ctc_2 = np.where(ctc_2 == ctc, ctc - step, ctc_2)
-    ctc_year_2 = np.maximum(ctc_year - (rng.random(n_learners) < 0.5), min(_CTC_YEAR_COUNTS))
-
-    # shown start year: the true year, junk for a few single-row learners, missing for a few
-    shown_year = true_year.astype(np.float64)
-    shown_year[junk_year] = np.repeat(
-        np.array(list(junk_years), dtype=np.float64), list(junk_years.values())
+    company_names, company_pay, company_of = _assign_companies(
+        scale, layout.sizes, layout.no_company, rng
     )
-    shown_year[no_year] = np.nan
-
+    pay = _draw_pay(
+        layout,
+        career,
+        title_codes,
+        title_pay,
+        company_pay,
+        company_of,
+        junk_ctc,
+        rng,
+    )
     # exact duplicate rows: a title repeated within one snapshot of one learner
-    title_codes = _plant_duplicates(title_codes, learner, snapshot, scale, rng)
+    title_codes = _plant_duplicates(title_codes, layout.learner, snapshot, scale, rng)
 
     # rows: shuffle, then a sorted gappy "Unnamed: 0" like the real file
     order = rng.permutation(rows)
-    learner, snapshot, title_codes = learner[order], snapshot[order], title_codes[order]
-    second = snapshot == 1
-    emails = _email_hashes(n_learners, rng)
+    learner, second = layout.learner[order], snapshot[order] == 1
+    emails = _email_hashes(layout.sizes.size, rng)
     return pd.DataFrame(
         {
-            "Unnamed: 0": _row_ids(rows, scale, rng),
+            INDEX_COLUMN: _row_ids(rows, scale, rng),
             "company_hash": _take_text(company_names, company_of[learner]),
             "email_hash": pd.array(emails[learner], dtype="str"),
-            "orgyear": shown_year[learner],
-            "ctc": np.where(second, ctc_2[learner], ctc[learner]).astype(np.int64),
-            "job_position": _take_text(titles, title_codes),
-            "ctc_updated_year": np.where(second, ctc_year_2[learner], ctc_year[learner]).astype(
-                np.float64
-            ),
+            "orgyear": _shown_years(career.true_year, layout)[learner],
+            "ctc": np.where(second, pay.ctc_2[learner], pay.ctc[learner]).astype(np.int64),
+            "job_position": _take_text(titles, title_codes[order]),
+            "ctc_updated_year": np.where(
+                second, pay.ctc_year_2[learner], pay.ctc_year[learner]
+            ).astype(np.float64),
         },
-        columns=RAW_COLUMNS,
+        columns=list(FILE_COLUMNS),
     )
 
 
@@ -612,6 +564,154 @@ def write_learners(df: pd.DataFrame, path: Path) -> Path:
         temp.unlink(missing_ok=True)
         raise
     return path
+
+
+# --- the steps of generate_learners ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Learners and their rows before the shuffle (the rows of one learner are contiguous)."""
+
+    sizes: IntArray  # rows per learner
+    learner: IntArray  # the learner of each row
+    position: IntArray  # the row's position among its learner's rows
+    no_company: IntArray  # single-row learners without a company
+    no_year: IntArray  # single-row learners without a start year
+    junk_year: IntArray  # single-row learners with an impossible start year
+    junk_years: dict[int, int]  # the impossible years and how many learners write each
+    extremes: IntArray  # the two single-row learners with the smallest and largest CTC
+
+
+@dataclass(frozen=True)
+class _Career:
+    """Per learner: the hidden true start year, years of experience and the CTC's year."""
+
+    true_year: IntArray
+    experience: IntArray
+    ctc_year: IntArray
+
+
+@dataclass(frozen=True)
+class _Pay:
+    """Per learner: CTC and its year, and those of a second snapshot (for learners with one)."""
+
+    ctc: IntArray
+    ctc_year: IntArray
+    ctc_2: IntArray
+    ctc_year_2: IntArray
+
+
+def _lay_out_learners(rows: int, scale: float, rng: np.random.Generator) -> _Layout:
+    """Rows per learner, and the single-row learners that carry the nulls and extreme values."""
+    sizes = _learner_sizes(rows, scale, rng)
+    learner = np.repeat(np.arange(sizes.size), sizes)
+    position = np.arange(rows) - (np.cumsum(sizes) - sizes)[learner]
+    # single-row learners that carry the nulls and the extreme values, in this order
+    reserved = rng.permutation(np.flatnonzero(sizes == 1))
+    n_no_company = _scaled(_FULL_NULL_COMPANY, scale)
+    n_no_year = _scaled(_FULL_NULL_ORGYEAR, scale)
+    junk_years = _scaled_counts(_ORGYEAR_JUNK, scale, rng)
+    n_junk_years = sum(junk_years.values())
+    return _Layout(
+        sizes=sizes,
+        learner=learner,
+        position=position,
+        no_company=reserved[:n_no_company],
+        no_year=reserved[n_no_company : n_no_company + n_no_year],
+        junk_year=reserved[n_no_company + n_no_year : n_no_company + n_no_year + n_junk_years],
+        junk_years=junk_years,
+        extremes=reserved[-2:],
+    )
+
+
+def _year_shares() -> tuple[IntArray, FloatArray]:
+    """The start years of the real file, sorted, and the share of rows of each."""
+    years = np.array(sorted(_ORGYEAR_COUNTS), dtype=np.int64)
+    year_p = np.array([_ORGYEAR_COUNTS[y] for y in years], dtype=np.float64)
+    year_p /= year_p.sum()
+    return years, year_p
+
+
+def _draw_careers(n_learners: int, rng: np.random.Generator) -> _Career:
+    """Each learner's hidden true start year (it drives pay), experience and CTC year."""
+    years, year_p = _year_shares()
+    true_year = years[_draw(rng, year_p, n_learners)]
+    experience = np.clip(_REFERENCE_YEAR - true_year, 1, len(_CTC_P50))
+    ctc_year = _draw_ctc_years(true_year, years, year_p, rng)
+    return _Career(true_year=true_year, experience=experience, ctc_year=ctc_year)
+
+
+def _draw_snapshots(
+    layout: _Layout, junk_ctc: IntArray, rng: np.random.Generator
+) -> tuple[IntArray, IntArray]:
+    """A second snapshot (another CTC, sometimes a year earlier) for some repeated learners.
+
+    Returns each learner's first row of the second snapshot (past its last row: none) and each
+    row's snapshot (0 or 1).
+    """
+    sizes = layout.sizes
+    n_learners = sizes.size
+    split = np.where(
+        (sizes > 1) & (junk_ctc == 0) & (rng.random(n_learners) < _SPLIT_SHARE),
+        1 + np.floor(rng.random(n_learners) * (sizes - 1)).astype(np.int64),
+        np.int64(_MAX_ROWS_PER_LEARNER + 1),
+    )
+    snapshot = (layout.position >= split[layout.learner]).astype(np.int64)
+    return split, snapshot
+
+
+def _draw_pay(
+    layout: _Layout,
+    career: _Career,
+    title_codes: IntArray,
+    title_pay: FloatArray,
+    company_pay: FloatArray,
+    company_of: IntArray,
+    junk_ctc: IntArray,
+    rng: np.random.Generator,
+) -> _Pay:
+    """CTC: the experience quartiles of the cleaned file, moved by company, role and person.
+
+    A package cohort (company, start year, band) also updated its CTC in the same year; junk CTCs
+    replace the drawn ones; a second snapshot drifts from the first and is often a year older.
+    """
+    learner, sizes = layout.learner, layout.sizes
+    n_learners = sizes.size
+    true_year, experience = career.true_year, career.experience
+    # each learner's pay offset from its titles, and its company's pay level
+    row_pay = np.where(title_codes >= 0, title_pay[np.maximum(title_codes, 0)], _MISSING_TITLE_PAY)
+    role_pay = np.bincount(learner, weights=row_pay, minlength=n_learners) / sizes
+    pay_level = np.where(company_of >= 0, company_pay[np.maximum(company_of, 0)], 0.0)
+    titled = np.bincount(learner, weights=title_codes >= 0, minlength=n_learners) > 0
+
+    z, package, cohort = _pay_scores(experience, role_pay, titled, pay_level, company_of, rng)
+    raw_ctc = _ctc_from_scores(z, experience)
+    style = np.where(package, 0, _draw(rng, np.asarray(_ROUNDING_SHARES), n_learners))
+    ctc = _round_ctc(raw_ctc, style)
+    years, year_p = _year_shares()
+    cohort_id = cohort * len(years) + np.searchsorted(years, true_year)
+    _, first, inverse = np.unique(cohort_id, return_index=True, return_inverse=True)
+    cohort_year = _draw_ctc_years(true_year[first], years, year_p, rng)
+    ctc_year = np.where(package, cohort_year[inverse], career.ctc_year)
+    ctc = _apply_ctc_junk(ctc, junk_ctc, layout.extremes, rng)
+
+    drift = np.exp(rng.normal(_SNAPSHOT_DRIFT[0], _SNAPSHOT_DRIFT[1], n_learners))
+    ctc_2 = _round_ctc(raw_ctc * drift, style)
+    step = np.maximum(10 ** np.floor(np.log10(np.maximum(ctc, 1))).astype(np.int64) // 10, 1)
+    ctc_2 = np.where(ctc_2 == ctc, ctc - step, ctc_2)
+    ctc_year_2 = np.maximum(ctc_year - (rng.random(n_learners) < 0.5), min(_CTC_YEAR_COUNTS))
+    return _Pay(ctc=ctc, ctc_year=ctc_year, ctc_2=ctc_2, ctc_year_2=ctc_year_2)
+
+
+def _shown_years(true_year: IntArray, layout: _Layout) -> FloatArray:
+    """The start year written: the true year, junk for a few single-row learners, else missing."""
+    shown = true_year.astype(np.float64)
+    shown[layout.junk_year] = np.repeat(
+        np.array(list(layout.junk_years), dtype=np.float64), list(layout.junk_years.values())
+    )
+    shown[layout.no_year] = np.nan
+    return shown
 
 
 # --- helpers -------------------------------------------------------------------------------------

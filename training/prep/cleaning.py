@@ -26,6 +26,7 @@ from training.runtime.cleaning import (
     display_title,
     fold_title,
 )
+from training.runtime.schema import NUMERIC_COLUMNS, RAW_FIELDS, TEXT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +36,27 @@ if TYPE_CHECKING:
 FloatArray = npt.NDArray[np.float64]
 ObjectArray = npt.NDArray[np.object_]
 BoolArray = npt.NDArray[np.bool_]
+
+__all__ = [
+    "LATEST_PLAUSIBLE_YEAR",
+    "CleanedTable",
+    "CleaningReport",
+    "PeerFigures",
+    "RuleCount",
+    "check_plausible_ctc",
+    "clean_learners",
+    "collapse_learners",
+    "ctc_growth",
+    "fit_rules",
+    "learner_ids",
+    "make_rules",
+    "reference_years",
+    "title_vocabulary",
+    "year_curve",
+]
+
+#: The latest ``ctc_updated_year`` that can be a year (later ones are junk, not the reference).
+LATEST_PLAUSIBLE_YEAR = 2100
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -79,18 +101,42 @@ class CleanedTable:
     report: CleaningReport
 
 
+@dataclass(frozen=True)
+class PeerFigures:
+    """The peer figures that impute orgyear and an implausible CTC, learned by either engine.
+
+    Fields as in :class:`~training.runtime.cleaning.CleaningRules`: pay peers impute orgyear
+    (the median orgyear per decile band of log CTC, and of all valid rows), experience peers
+    impute CTC (the median CTC per orgyear).
+    """
+
+    orgyear_band_edges: list[float]
+    orgyear_band_values: list[float]
+    orgyear_fallback: float
+    ctc_by_orgyear: list[float]
+
+
 def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
     """Learn the data-dependent parts of the rules from a de-duplicated raw table.
 
     Parameters
     ----------
     raw : DataFrame
-        Raw rows in the loader's schema (see :func:`training.data.load_learners`).
+        Raw rows in the loader's schema (see :func:`training.data.load.load_learners`).
     settings : TrainingSettings
         Thresholds: ``orgyear_min``, CTC quantiles, ``min_title_learners``, ``reference_year``.
-    """
-    import pandas as pd
 
+    Returns
+    -------
+    CleaningRules
+        The frozen rules (see :func:`make_rules`).
+
+    Raises
+    ------
+    ValueError
+        No row has a plausible yearly CTC, or no plausible ``ctc_updated_year`` gives the
+        reference year (and the settings set none).
+    """
     ctc = raw["ctc"].to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         plausible_ctc = (
@@ -98,27 +144,83 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
             & (ctc >= settings.ctc_plausible_min)
             & (ctc <= settings.ctc_plausible_max)
         )
-    if not plausible_ctc.any():
+    check_plausible_ctc(int(plausible_ctc.sum()), settings)
+    ctc_high = float(np.quantile(ctc[plausible_ctc], settings.ctc_upper_quantile))
+
+    cuy = raw["ctc_updated_year"].to_numpy(dtype=np.float64, na_value=np.nan)
+    plausible_cuy = cuy[
+        np.isfinite(cuy) & (cuy >= settings.orgyear_min) & (cuy <= LATEST_PLAUSIBLE_YEAR)
+    ]
+    reference_year, cuy_fallback = reference_years(
+        settings,
+        latest=float(plausible_cuy.max()) if plausible_cuy.size else None,
+        median=float(np.median(plausible_cuy)) if plausible_cuy.size else None,
+    )
+    return make_rules(
+        settings,
+        reference_year=reference_year,
+        ctc_high=ctc_high,
+        ctc_updated_year_fallback=cuy_fallback,
+        title_map=_fit_titles(raw, settings.min_title_learners),
+        peers=_fit_peers(raw, ctc, plausible_ctc, ctc_high, reference_year, settings),
+    )
+
+
+def check_plausible_ctc(count: int, settings: TrainingSettings) -> None:
+    """Refuse a table none of whose ``count`` rows has a plausible yearly CTC (both engines).
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is 0, with one sentence naming the plausible range.
+    """
+    if not count:
         raise ValueError(
             "The learner table has no row with a plausible yearly CTC (between "
             f"{settings.ctc_plausible_min:,.0f} and {settings.ctc_plausible_max:,.0f}); "
             "nothing to learn from."
         )
-    ctc_high = float(np.quantile(ctc[plausible_ctc], settings.ctc_upper_quantile))
 
-    cuy = raw["ctc_updated_year"].to_numpy(dtype=np.float64, na_value=np.nan)
-    plausible_cuy = cuy[np.isfinite(cuy) & (cuy >= settings.orgyear_min) & (cuy <= 2100)]
+
+def reference_years(
+    settings: TrainingSettings, *, latest: float | None, median: float | None
+) -> tuple[int, int]:
+    """The reference year and the imputed ``ctc_updated_year``, the same for both engines.
+
+    Parameters
+    ----------
+    settings : TrainingSettings
+        ``reference_year``, when set, is used as it is.
+    latest, median : float or None
+        The latest and the median plausible ``ctc_updated_year`` (None: the table has none).
+
+    Returns
+    -------
+    reference_year : int
+        ``settings.reference_year``, else the latest plausible year + 1.
+    ctc_updated_year_fallback : int
+        The median plausible year (the reference year - 1 when there is none).
+
+    Raises
+    ------
+    ValueError
+        If neither the settings nor the table give a reference year.
+    """
     if settings.reference_year is not None:
         reference_year = settings.reference_year
-    elif plausible_cuy.size:
-        reference_year = int(plausible_cuy.max()) + 1
+    elif latest is not None:
+        reference_year = int(latest) + 1
     else:
         raise ValueError(
             "The learner table has no plausible ctc_updated_year; set reference_year explicitly."
         )
-    cuy_fallback = int(np.median(plausible_cuy)) if plausible_cuy.size else reference_year - 1
+    return reference_year, int(median) if median is not None else reference_year - 1
 
-    # Title vocabulary: learners (distinct emails) per folded title; display = commonest spelling.
+
+def _fit_titles(raw: pd.DataFrame, min_learners: int) -> dict[str, str]:
+    """Title vocabulary: learners (distinct emails) per folded title, commonest spelling shown."""
+    import pandas as pd
+
     titles = pd.DataFrame(
         {"raw": raw["job_position"], "email": raw["email_hash"].fillna("").astype(object)}
     ).dropna(subset=["raw"])
@@ -126,9 +228,9 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
     titles = titles.dropna(subset=["key"])
     titles["shown"] = [display_title(t) for t in titles["raw"]]
     learners_per_key = titles.groupby("key")["email"].nunique()
-    kept = learners_per_key[learners_per_key >= settings.min_title_learners].index
+    kept = learners_per_key[learners_per_key >= min_learners].index
     common = titles[titles["key"].isin(kept)].groupby(["key", "shown"]).size()
-    title_map = title_vocabulary(
+    return title_vocabulary(
         {
             (str(key), str(label)): int(count)
             for key, label, count in zip(
@@ -140,8 +242,16 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
         }
     )
 
-    # Pay peers for orgyear imputation: median orgyear per CTC decile band; and experience peers
-    # for CTC imputation: median CTC per orgyear. Both from rows whose orgyear and CTC are valid.
+
+def _fit_peers(
+    raw: pd.DataFrame,
+    ctc: FloatArray,
+    plausible_ctc: BoolArray,
+    ctc_high: float,
+    reference_year: int,
+    settings: TrainingSettings,
+) -> PeerFigures:
+    """Pay peers and experience peers from the rows whose orgyear and CTC are valid."""
     org = raw["orgyear"].to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         good = (
@@ -169,16 +279,11 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
         if counts[i] >= settings.min_group_size
     }
     fallback_ctc = float(np.median(good_ctc if good.any() else ctc[plausible_ctc]))
-    return make_rules(
-        settings,
-        reference_year=int(reference_year),
-        ctc_high=ctc_high,
-        ctc_updated_year_fallback=cuy_fallback,
-        title_map=title_map,
+    return PeerFigures(
         orgyear_band_edges=[float(e) for e in edges],
         orgyear_band_values=values,
         orgyear_fallback=overall,
-        ctc_by_orgyear=year_curve(by_year, settings.orgyear_min, int(reference_year), fallback_ctc),
+        ctc_by_orgyear=year_curve(by_year, settings.orgyear_min, reference_year, fallback_ctc),
     )
 
 
@@ -189,10 +294,7 @@ def make_rules(
     ctc_high: float,
     ctc_updated_year_fallback: int,
     title_map: dict[str, str],
-    orgyear_band_edges: list[float],
-    orgyear_band_values: list[float],
-    orgyear_fallback: float,
-    ctc_by_orgyear: list[float],
+    peers: PeerFigures,
 ) -> CleaningRules:
     """Freeze learned figures into :class:`CleaningRules` (one place for the rounding of bounds).
 
@@ -210,10 +312,10 @@ def make_rules(
         ),
         ctc_updated_year_fallback=int(ctc_updated_year_fallback),
         title_map=title_map,
-        orgyear_band_edges=orgyear_band_edges,
-        orgyear_band_values=orgyear_band_values,
-        orgyear_fallback=float(orgyear_fallback),
-        ctc_by_orgyear=[float(x) for x in ctc_by_orgyear],
+        orgyear_band_edges=peers.orgyear_band_edges,
+        orgyear_band_values=peers.orgyear_band_values,
+        orgyear_fallback=float(peers.orgyear_fallback),
+        ctc_by_orgyear=[float(x) for x in peers.ctc_by_orgyear],
     )
 
 
@@ -284,11 +386,8 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
 
     rules = fit_rules(table, settings)
     clean = apply_rules(
-        {c: table[c].to_numpy() for c in ("company_hash", "job_position")}
-        | {
-            c: table[c].to_numpy(dtype=np.float64, na_value=np.nan)
-            for c in ("orgyear", "ctc", "ctc_updated_year")
-        },
+        {c: table[c].to_numpy() for c in RAW_FIELDS if c in TEXT_COLUMNS}
+        | {c: table[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in NUMERIC_COLUMNS},
         rules,
     )
     for name in RULES:

@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 
     from training.config import TrainingSettings
 
+__all__ = [
+    "PAY_BANDS",
+    "LearnerData",
+    "band_edges",
+    "band_medians",
+    "build_learner_data",
+    "experience_curve",
+    "fit_feature_tables",
+]
 
 #: Pay bands (of learners' own log CTC) that impute an unknown company's or title's median.
 PAY_BANDS = 10
@@ -88,7 +97,7 @@ def fit_feature_tables(
     Parameters
     ----------
     learners : DataFrame, shape (n_learners, ...)
-        :func:`training.cleaning.clean_learners` output (``company``, ``job_title``,
+        :func:`training.prep.cleaning.clean_learners` output (``company``, ``job_title``,
         ``role_family``, ``orgyear``, ``ctc``).
     rules : CleaningRules
         Gives the reference year.

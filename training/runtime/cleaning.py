@@ -68,9 +68,8 @@ import numpy as np
 
 from training.runtime.ops import ARRAY, Coded, Ops, decoded
 
-#: The raw fields of one learner that cleaning reads (the file's column names; ``email_hash``
-#: only identifies a learner and ``Unnamed: 0`` is a stray index).
-RAW_FIELDS: tuple[str, ...] = ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+# Still importable from here for the callers written before the schema had its own module.
+from training.runtime.schema import RAW_FIELDS as RAW_FIELDS
 
 UNKNOWN_FAMILY = "Unknown"
 OTHER_FAMILY = "Other"

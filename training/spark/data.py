@@ -7,14 +7,15 @@ The rules and features are the pandas path's own (:mod:`training.prep.cleaning`,
   (numpy's linear interpolation), the title vocabulary with distinct emails per folded title, the
   per-band median orgyear, the peer tables (size and median log CTC per company, title, role
   family, company x title and year of experience); the figures are frozen on the driver into the
-  same :class:`~training.cleaning.CleaningRules` and :class:`~training.features.FeatureTables`
-  (through the same constructors and helpers);
-* **apply** on the executors with ``mapInPandas``: :func:`training.cleaning.apply_rules` and
-  :func:`training.features.compute_features` on numpy columns, the code the service runs;
+  same :class:`~training.runtime.cleaning.CleaningRules` and
+  :class:`~training.runtime.features.FeatureTables` (through the same constructors and helpers);
+* **apply** on the executors with ``mapInPandas``: :func:`training.runtime.cleaning.apply_rules`
+  and :func:`training.runtime.features.compute_features` on numpy columns, the code the service
+  runs;
 * exact de-duplication and one row per learner with Spark aggregations: the latest record,
   preferring one with a job title, then the earlier in file order (file path, then position in
   the file), with the same record count and CTC growth as
-  :func:`training.cleaning.collapse_learners`.
+  :func:`training.prep.cleaning.collapse_learners`.
 
 Every logarithm is numpy's (in pandas UDFs), never the JVM's, so learned edges and medians are
 bit-for-bit those of the pandas path and a learner exactly on an edge falls in the same band.
@@ -54,9 +55,9 @@ from pyspark.sql.types import DoubleType
 
 from training.config import TrainingSettings
 from training.data.load import (
-    NUMERIC_COLUMNS,
-    REQUIRED_COLUMNS,
-    TEXT_COLUMNS,
+    NUMERIC_NA_TOKENS,
+    PARQUET_MAGIC,
+    PARQUET_SUFFIXES,
     DataError,
     download,
     match_columns,
@@ -64,10 +65,14 @@ from training.data.load import (
 )
 from training.data.synth import generate_learners
 from training.prep.cleaning import (
+    LATEST_PLAUSIBLE_YEAR,
     CleaningReport,
+    PeerFigures,
+    check_plausible_ctc,
     ctc_growth,
     learner_ids,
     make_rules,
+    reference_years,
     title_vocabulary,
     year_curve,
 )
@@ -82,31 +87,47 @@ from training.runtime.cleaning import (
 )
 from training.runtime.features import FEATURE_COLUMNS, PEER_SEP, FeatureTables, compute_features
 from training.runtime.ops import ARRAY
+from training.runtime.schema import NUMERIC_COLUMNS, RAW_FIELDS, REQUIRED_COLUMNS, TEXT_COLUMNS
+
+__all__ = [
+    "ORDER_COLUMNS",
+    "CleanedLearners",
+    "RawTable",
+    "SparkLearnerData",
+    "build_learner_data",
+    "clean_learners",
+    "collapse_learners",
+    "deduplicate",
+    "featurize",
+    "fit_feature_tables",
+    "fit_rules",
+    "read_learners",
+]
 
 log = logging.getLogger(__name__)
 
 #: Columns that give every raw row its place in the input: file, split start, position.
 ORDER_COLUMNS = ("_file", "_block", "_pos")
-#: Cleaned learner columns, before the features (``n_records`` and ``ctc_growth`` are features).
-LEARNER_COLUMNS = (
-    "learner_id",
-    "company",
-    "job_title",
-    "role_family",
-    "orgyear",
-    "ctc",
-    "ctc_updated_year",
-    "ctc_imputed",
-)
+#: Cleaned learner columns and their Spark types, before the features (``n_records`` and
+#: ``ctc_growth`` are features).
+_LEARNER_TYPES = {
+    "learner_id": "string",
+    "company": "string",
+    "job_title": "string",
+    "role_family": "string",
+    "orgyear": "double",
+    "ctc": "double",
+    "ctc_updated_year": "double",
+    "ctc_imputed": "boolean",
+}
+_NUMPY_TYPES: dict[str, type] = {"string": object, "double": np.float64, "boolean": bool}
 
-_NUMERIC_NA_TOKENS = ("", "nan", "na", "n/a", "null", "none")
 # A plain finite decimal number, what pandas.to_numeric accepts once NA tokens are set aside
 # (Java's parser would also take '1d', '0x1p3' or 'Infinity').
 _PLAIN_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _BLANK = r"^(?U)[\s\x1c-\x1f]*$"
 _EDGE_SPACE = r"^(?U)[\s\x1c-\x1f]+|(?U)[\s\x1c-\x1f]+$"
 _MAX_EXAMPLES = 3
-_PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".gz", ".bz2", ".txt")
 
 
@@ -138,9 +159,9 @@ def read_learners(spark: SparkSession, source: str | None, settings: TrainingSet
     Returns
     -------
     RawTable
-        ``rows`` has :data:`~training.data.REQUIRED_COLUMNS` (text as string or null, numbers as
-        double or null) and the order columns; ``fingerprint`` is a SHA-256 of the row count and
-        the sum of 64-bit row hashes (it does not depend on row order or partitioning).
+        ``rows`` has :data:`~training.runtime.schema.REQUIRED_COLUMNS` (text as string or null,
+        numbers as double or null) and the order columns; ``fingerprint`` is a SHA-256 of the row
+        count and the sum of 64-bit row hashes (it does not depend on row order or partitioning).
 
     Raises
     ------
@@ -207,7 +228,7 @@ def _format_of(path: str) -> str | None:
     """'parquet' or 'csv' by name, by the files of a local folder or by a local file's magic
     bytes; None when only reading can tell (a remote folder): Parquet is tried first."""
     name = path.rstrip("/").lower()
-    if name.endswith(_PARQUET_SUFFIXES):
+    if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
     if name.endswith(_CSV_SUFFIXES):
         return "csv"
@@ -216,12 +237,12 @@ def _format_of(path: str) -> str | None:
     local = Path(path)
     if local.is_dir():
         names = [p.name.lower() for p in local.iterdir() if not p.name.startswith(("_", "."))]
-        if names and all(n.endswith(_PARQUET_SUFFIXES) for n in names):
+        if names and all(n.endswith(PARQUET_SUFFIXES) for n in names):
             return "parquet"
         return "csv" if names and all(n.endswith(_CSV_SUFFIXES) for n in names) else None
     if local.is_file():
         with local.open("rb") as stream:
-            return "parquet" if stream.read(4) == b"PAR1" else "csv"
+            return "parquet" if stream.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC else "csv"
     return None
 
 
@@ -296,7 +317,7 @@ def _typed(frame: DataFrame, columns: list[str]) -> DataFrame:
             second += [sf.when(finite, clean).alias(name), (~finite).alias(f"_bad_{name}")]
         else:
             text = sf.col(f"_t_{name}")
-            missing = text.isNull() | sf.lower(text).isin(*_NUMERIC_NA_TOKENS)
+            missing = text.isNull() | sf.lower(text).isin(*sorted(NUMERIC_NA_TOKENS))
             parsed = sf.expr(f"try_cast(`_t_{name}` as double)")
             ok = (
                 text.rlike(_PLAIN_NUMBER) & parsed.isNotNull() & (sf.abs(parsed) < sf.lit(math.inf))
@@ -378,21 +399,30 @@ def _log_udf() -> Any:
 
 
 def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
-    """:func:`training.cleaning.fit_rules` with Spark aggregations (the same figures).
+    """:func:`training.prep.cleaning.fit_rules` with Spark aggregations (the same figures).
 
     Parameters
     ----------
     table : DataFrame
         De-duplicated raw rows (:func:`deduplicate`).
     settings : TrainingSettings
+
+    Returns
+    -------
+    CleaningRules
+
+    Raises
+    ------
+    ValueError
+        As the pandas path's, with the same sentences.
     """
-    ctc, cuy, org = sf.col("ctc"), sf.col("ctc_updated_year"), sf.col("orgyear")
+    ctc, cuy = sf.col("ctc"), sf.col("ctc_updated_year")
     plausible_ctc = (
         ctc.isNotNull()
         & (ctc >= sf.lit(settings.ctc_plausible_min))
         & (ctc <= sf.lit(settings.ctc_plausible_max))
     )
-    plausible = cuy.isNotNull() & (cuy >= settings.orgyear_min) & (cuy <= 2100)
+    plausible = cuy.isNotNull() & (cuy >= settings.orgyear_min) & (cuy <= LATEST_PLAUSIBLE_YEAR)
     head = table.agg(
         sf.count_if(plausible_ctc).alias("plausible_ctc"),
         sf.percentile(sf.when(plausible_ctc, ctc), settings.ctc_upper_quantile).alias("ctc_q"),
@@ -402,25 +432,38 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
         sf.percentile(sf.when(plausible, cuy), 0.5).alias("cuy_median"),
     ).first()
     assert head is not None
-    if not head["plausible_ctc"]:
-        raise ValueError(
-            "The learner table has no row with a plausible yearly CTC (between "
-            f"{settings.ctc_plausible_min:,.0f} and {settings.ctc_plausible_max:,.0f}); "
-            "nothing to learn from."
-        )
+    check_plausible_ctc(int(head["plausible_ctc"]), settings)
     ctc_high = float(head["ctc_q"])
-    if settings.reference_year is not None:
-        reference_year = settings.reference_year
-    elif head["plausible"]:
-        reference_year = int(head["cuy_max"]) + 1
-    else:
-        raise ValueError(
-            "The learner table has no plausible ctc_updated_year; set reference_year explicitly."
-        )
-    cuy_fallback = int(head["cuy_median"]) if head["plausible"] else reference_year - 1
+    reference_year, cuy_fallback = reference_years(
+        settings,
+        latest=float(head["cuy_max"]) if head["plausible"] else None,
+        median=float(head["cuy_median"]) if head["plausible"] else None,
+    )
+    peers = _fit_peers(
+        table, plausible_ctc, ctc_high, reference_year, float(head["ctc_median"]), settings
+    )
+    return make_rules(
+        settings,
+        reference_year=reference_year,
+        ctc_high=ctc_high,
+        ctc_updated_year_fallback=cuy_fallback,
+        title_map=_fit_titles(table, settings.min_title_learners),
+        peers=peers,
+    )
 
-    # Pay peers for orgyear imputation: median orgyear per CTC decile band (numpy's log); and
-    # experience peers for CTC imputation: median CTC per orgyear.
+
+def _fit_peers(
+    table: DataFrame,
+    plausible_ctc: Column,
+    ctc_high: float,
+    reference_year: int,
+    ctc_median: float,
+    settings: TrainingSettings,
+) -> PeerFigures:
+    """Pay peers (median orgyear per CTC decile band, numpy's log) and experience peers (median
+    CTC per orgyear) from the rows whose orgyear and CTC are valid; ``ctc_median`` (of every
+    plausible CTC) imputes CTC when no row is valid."""
+    ctc, org = sf.col("ctc"), sf.col("orgyear")
     good = (
         org.isNotNull()
         & (org >= settings.orgyear_min)
@@ -448,7 +491,7 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
             fallback_ctc = float(spread["ctc_median"])
         else:
             edges, overall = [], float(reference_year - 5)
-            fallback_ctc = float(head["ctc_median"])
+            fallback_ctc = ctc_median
         band = sum(
             ((sf.col("log_ctc") >= sf.lit(e)).cast("int") for e in edges), sf.lit(0)
         )  # numpy.searchsorted(edges, value, side="right")
@@ -467,16 +510,9 @@ def fit_rules(table: DataFrame, settings: TrainingSettings) -> CleaningRules:
         }
     finally:
         peers.unpersist()
-    values = [medians.get(b, overall) for b in range(len(edges) + 1)]
-
-    return make_rules(
-        settings,
-        reference_year=reference_year,
-        ctc_high=ctc_high,
-        ctc_updated_year_fallback=cuy_fallback,
-        title_map=_fit_titles(table, settings.min_title_learners),
+    return PeerFigures(
         orgyear_band_edges=edges,
-        orgyear_band_values=values,
+        orgyear_band_values=[medians.get(b, overall) for b in range(len(edges) + 1)],
         orgyear_fallback=overall,
         ctc_by_orgyear=year_curve(by_year, settings.orgyear_min, reference_year, fallback_ctc),
     )
@@ -486,7 +522,7 @@ def _fit_titles(table: DataFrame, min_learners: int) -> dict[str, str]:
     """Title vocabulary: learners (distinct emails) per folded title, commonest spelling shown.
 
     Titles are folded on the driver, once per distinct raw title (a few thousand), with the
-    pandas path's own :func:`~training.cleaning.fold_title`.
+    pandas path's own :func:`~training.runtime.cleaning.fold_title`.
     """
     spark = table.sparkSession
     raw_counts = (
@@ -521,7 +557,7 @@ def _fit_titles(table: DataFrame, min_learners: int) -> dict[str, str]:
 
 @dataclass
 class CleanedLearners:
-    """One row per learner (``LEARNER_COLUMNS``, ``n_records``, ``ctc_growth``, ``log_ctc``)."""
+    """One row per learner: cleaned learner columns, ``n_records``, ``ctc_growth``, ``log_ctc``."""
 
     learners: DataFrame
     rules: CleaningRules
@@ -543,7 +579,7 @@ def _clean_batches(rules: CleaningRules) -> Any:
     def clean(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             columns: dict[str, Any] = {
-                c: batch[c].to_numpy(dtype=object) for c in ("company_hash", "job_position")
+                c: batch[c].to_numpy(dtype=object) for c in RAW_FIELDS if c in TEXT_COLUMNS
             }
             for c in NUMERIC_COLUMNS:
                 columns[c] = batch[c].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -607,7 +643,7 @@ def _with_row_positions(table: DataFrame) -> DataFrame:
 
 
 def clean_learners(raw: RawTable, settings: TrainingSettings) -> CleanedLearners:
-    """:func:`training.cleaning.clean_learners` on Spark: the same rules, counts and learners.
+    """:func:`training.prep.cleaning.clean_learners` on Spark: the same rules, counts and learners.
 
     The returned learners frame is persisted; unpersist it when done.
     """
@@ -656,7 +692,7 @@ def _growth(first_ctc: pd.Series, last_ctc: pd.Series, years: pd.Series) -> pd.S
 
 
 def collapse_learners(rows: DataFrame) -> DataFrame:
-    """One row per learner: :func:`training.cleaning.collapse_learners` with one aggregation.
+    """One row per learner: :func:`training.prep.cleaning.collapse_learners` with one aggregation.
 
     The latest record is the greatest (ctc_updated_year, has_title, file order) and the earliest
     the least: struct comparison is field by field, and the order columns make it a total order.
@@ -700,7 +736,7 @@ def _group_medians(frame: DataFrame, keys: list[str]) -> list[Any]:
 def fit_feature_tables(
     learners: DataFrame, rules: CleaningRules, settings: TrainingSettings
 ) -> FeatureTables:
-    """:func:`training.features.fit_feature_tables` with Spark aggregations (the same tables).
+    """:func:`training.prep.features.fit_feature_tables` with Spark aggregations (the same tables).
 
     The tables hold one entry per company and title, so they are collected to the driver, as
     they are written into ``segmenter.json``.
@@ -793,7 +829,7 @@ def _band_medians(
     bands: int,
     fallback: float,
 ) -> list[float]:
-    """:func:`training.features.band_medians` of the group medians of ``key``, by pay band."""
+    """:func:`training.prep.features.band_medians` of the group medians of ``key``, by pay band."""
     if not medians:
         return [float(fallback)] * bands
     spark = learners.sparkSession
@@ -808,12 +844,11 @@ def _band_medians(
     return [found.get(b, float(fallback)) for b in range(bands)]
 
 
-_LEARNER_SCHEMA = (
-    "learner_id string, company string, job_title string, role_family string, orgyear double, "
-    "ctc double, ctc_updated_year double, ctc_imputed boolean"
+# The learner frame: cleaned learner columns, then every feature.
+_FEATURES_SCHEMA = ", ".join(
+    [*(f"{name} {kind}" for name, kind in _LEARNER_TYPES.items())]
+    + [f"{name} double" for name in FEATURE_COLUMNS]
 )
-FEATURES_SCHEMA = _LEARNER_SCHEMA + "".join(f", {name} double" for name in FEATURE_COLUMNS)
-"""Schema of the learner frame: cleaned learner columns, then every feature."""
 
 
 def _feature_batches(tables: FeatureTables) -> Any:
@@ -828,13 +863,8 @@ def _feature_batches(tables: FeatureTables) -> Any:
                 columns[c] = batch[c].to_numpy(np.float64)
             values = compute_features(columns, tables, ARRAY)
             out = {
-                c: batch[c].to_numpy(dtype=object)
-                for c in ("learner_id", "company", "job_title", "role_family")
+                c: batch[c].to_numpy(dtype=_NUMPY_TYPES[kind]) for c, kind in _LEARNER_TYPES.items()
             }
-            out |= {
-                c: batch[c].to_numpy(np.float64) for c in ("orgyear", "ctc", "ctc_updated_year")
-            }
-            out["ctc_imputed"] = batch["ctc_imputed"].to_numpy(bool)
             out |= {name: np.asarray(values[name], np.float64) for name in FEATURE_COLUMNS}
             yield pd.DataFrame(out)
 
@@ -843,9 +873,10 @@ def _feature_batches(tables: FeatureTables) -> Any:
 
 @dataclass
 class SparkLearnerData:
-    """The Spark twin of :class:`training.features.LearnerData`.
+    """The Spark twin of :class:`training.prep.features.LearnerData`.
 
-    ``learners`` (persisted) has ``LEARNER_COLUMNS`` and every feature, one row per learner.
+    ``learners`` (persisted) has the cleaned learner columns and every feature, one row per
+    learner.
     """
 
     learners: DataFrame
@@ -863,7 +894,9 @@ def build_learner_data(raw: RawTable, settings: TrainingSettings) -> SparkLearne
     cleaned = clean_learners(raw, settings)
     try:
         tables = fit_feature_tables(cleaned.learners, cleaned.rules, settings)
-        learners = cleaned.learners.mapInPandas(_feature_batches(tables), FEATURES_SCHEMA).persist()
+        learners = cleaned.learners.mapInPandas(
+            _feature_batches(tables), _FEATURES_SCHEMA
+        ).persist()
         learners.count()
     finally:
         cleaned.learners.unpersist()
@@ -878,8 +911,8 @@ def featurize(rows: DataFrame, rules: CleaningRules, tables: FeatureTables, key:
     Parameters
     ----------
     rows : DataFrame
-        Raw fields (``company_hash``, ``orgyear``, ``ctc``, ``job_position``,
-        ``ctc_updated_year``; missing columns count as missing values) and a ``key`` column
+        Raw fields (:data:`~training.runtime.schema.RAW_FIELDS`; missing columns count as
+        missing values) and a ``key`` column
         (bigint) that is passed through.
     rules, tables
         Frozen at training time (nothing is learned here).
@@ -897,8 +930,8 @@ def featurize(rows: DataFrame, rules: CleaningRules, tables: FeatureTables, key:
         for batch in batches:
             columns: dict[str, Any] = {
                 c: batch[c].to_numpy(dtype=object)
-                for c in ("company_hash", "job_position")
-                if c in present
+                for c in RAW_FIELDS
+                if c in TEXT_COLUMNS and c in present
             }
             for c in NUMERIC_COLUMNS:
                 if c in present:

@@ -15,15 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import free_port
-from training.data.load import (
+from tests.helpers import REFERENCE_PROFILE, free_port
+from training.data.load import DataError, download, load_learners, read_learners_frame
+from training.runtime.schema import (
+    EMAIL_COLUMN,
+    FILE_COLUMNS,
+    FILE_ROWS,
+    INDEX_COLUMN,
     NUMERIC_COLUMNS,
+    RAW_FIELDS,
     REQUIRED_COLUMNS,
     TEXT_COLUMNS,
-    DataError,
-    download,
-    load_learners,
-    read_learners_frame,
 )
 
 HEADER = "Unnamed: 0,company_hash,email_hash,orgyear,ctc,job_position,ctc_updated_year"
@@ -51,6 +53,17 @@ def _assert_contract(df: pd.DataFrame) -> None:
         assert all(value is None or type(value) is str for value in df[name]), name
     for name in NUMERIC_COLUMNS:
         assert df[name].dtype == np.dtype("float64"), name
+
+
+def test_the_schema_is_the_real_file_s() -> None:
+    profile = json.loads(REFERENCE_PROFILE.read_text(encoding="utf-8"))
+    assert list(FILE_COLUMNS) == profile["columns"] and profile["rows"] == FILE_ROWS
+    assert FILE_COLUMNS[0] == INDEX_COLUMN and FILE_COLUMNS[1:] == REQUIRED_COLUMNS
+    dtypes = profile["dtypes"]
+    assert [c for c in REQUIRED_COLUMNS if dtypes[c] == "object"] == list(TEXT_COLUMNS)
+    assert [c for c in REQUIRED_COLUMNS if dtypes[c] != "object"] == list(NUMERIC_COLUMNS)
+    assert RAW_FIELDS == ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+    assert EMAIL_COLUMN in TEXT_COLUMNS and EMAIL_COLUMN not in RAW_FIELDS
 
 
 def _expected_from_csv(path: Path) -> pd.DataFrame:

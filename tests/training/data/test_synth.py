@@ -20,9 +20,9 @@ import pytest
 
 from tests.helpers import REFERENCE_PROFILE
 from training.data import synth
-from training.data.synth import RAW_COLUMNS, generate_learners, write_learners
+from training.data.synth import generate_learners, write_learners
+from training.runtime.schema import FILE_COLUMNS, TEXT_COLUMNS
 
-TEXT_COLUMNS = ["company_hash", "email_hash", "job_position"]
 HEX64 = re.compile(r"[0-9a-f]{64}")
 CIPHER_NAME = r"[a-z]+( [a-z]+)*"
 
@@ -92,7 +92,7 @@ def test_generation_is_fast(generated: tuple[pd.DataFrame, float]) -> None:
 @pytest.mark.slow
 def test_full_schema(full: pd.DataFrame, profile: dict[str, Any]) -> None:
     assert len(full) == profile["rows"]
-    assert list(full.columns) == profile["columns"] == RAW_COLUMNS
+    assert list(full.columns) == profile["columns"] == list(FILE_COLUMNS)
     for column, dtype in profile["dtypes"].items():
         if dtype == "object":  # pandas 2 spelling of a text column; pandas 3 says str
             assert pd.api.types.is_string_dtype(full[column]), column
@@ -355,7 +355,7 @@ def test_full_pay_differs_by_company(full: pd.DataFrame, profile: dict[str, Any]
 @pytest.mark.parametrize("rows", [100, 200, 2_000])
 def test_small_tables_keep_the_schema(rows: int) -> None:
     frame = generate_learners(rows=rows, seed=5)
-    assert list(frame.columns) == RAW_COLUMNS
+    assert list(frame.columns) == list(FILE_COLUMNS)
     assert len(frame) == rows
     assert frame["Unnamed: 0"].dtype == np.int64 and frame["ctc"].dtype == np.int64
     assert frame["orgyear"].dtype == np.float64
@@ -400,16 +400,21 @@ def test_too_few_rows_are_refused() -> None:
         generate_learners(rows=99)
 
 
-def test_module_imports_only_numpy_and_pandas() -> None:
+def test_module_imports_only_numpy_pandas_and_the_schema() -> None:
     tree = ast.parse(Path(synth.__file__).read_text(encoding="utf-8"))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
+            imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imported.add(node.module.split(".")[0])
-    third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
+            imported.add(node.module)
+    packages = {name.split(".")[0] for name in imported}
+    third_party = packages - set(sys.stdlib_module_names) - {"__future__", "training"}
     assert third_party <= {"numpy", "pandas"}
+    # of this project, only the schema (standard library only) that names the file's columns
+    assert {name for name in imported if name.split(".")[0] == "training"} == {
+        "training.runtime.schema"
+    }
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -431,7 +436,7 @@ def test_write_learners_round_trips(small: pd.DataFrame, tmp_path: Path, name: s
     path = tmp_path / "deep" / "er" / name
     assert write_learners(small, path) == path
     back = _read(path)
-    assert list(back.columns) == RAW_COLUMNS  # no extra index column
+    assert list(back.columns) == list(FILE_COLUMNS)  # no extra index column
     pd.testing.assert_frame_equal(back, small)
     assert [p.name for p in path.parent.iterdir()] == [name]  # no temp file left
 
