@@ -22,8 +22,8 @@ from pydantic_core import ErrorDetails
 
 from service.segmenter import Assignment
 from training.runtime.artifacts import KERNEL_JSON, LATEST_FILE
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.placement import LIMITS
+from training.runtime.schema import RAW_FIELDS
 
 __all__ = [
     "BODY_COMPONENTS",

@@ -34,12 +34,12 @@ from training.runtime.artifacts import (
     ArtifactError,
     resolve_model,
 )
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.drift import DriftReference
 from training.runtime.features import FALLBACK_FLAGS, learner_features
 from training.runtime.kernel import HIGH, Kernel, relative_margin
 from training.runtime.loader import load_model
 from training.runtime.placement import Placement, place
+from training.runtime.schema import RAW_FIELDS
 
 __all__ = [
     "Assignment",

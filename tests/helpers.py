@@ -34,7 +34,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from service.config import ServiceSettings
 from service.main import create_app
 from training.config import TrainingSettings
-from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.schema import RAW_FIELDS
 from training.store.staging import finalize_manifest, staged_model, write_json
 
 with warnings.catch_warnings():

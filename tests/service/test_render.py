@@ -13,7 +13,7 @@ from service.render import render_batch
 from service.schemas import Learner, learner_columns
 from service.segmenter import Segmenter
 from tests.helpers import JUNK, LEARNERS
-from training.runtime.cleaning import RAW_FIELDS
+from training.runtime.schema import RAW_FIELDS
 
 
 def _items(learners: list[Any]) -> list[Learner | Any]:

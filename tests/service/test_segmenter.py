@@ -30,9 +30,10 @@ from tests.helpers import (
 from training.data.synth import generate_learners
 from training.run import TrainingResult
 from training.runtime.artifacts import DRIFT_JSON, LATEST_FILE, MANIFEST_FILE, ArtifactError
-from training.runtime.cleaning import RAW_FIELDS, apply_rules
+from training.runtime.cleaning import apply_rules
 from training.runtime.features import clean_columns, compute_features
 from training.runtime.ops import ARRAY
+from training.runtime.schema import RAW_FIELDS
 from training.store.staging import finalize_manifest
 
 

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.kernel import HIGH, LOW
 from training.runtime.loader import VerifiedModel
 from training.runtime.placement import learner_errors, place
+from training.runtime.schema import RAW_FIELDS
 
 if TYPE_CHECKING:
     import pyarrow as pa

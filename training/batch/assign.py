@@ -38,9 +38,9 @@ from training.batch.reading import arrow_columns, raw_arrays, read_ahead
 from training.batch.writing import OutputError, OutputFile, WriteBehind, output_format
 from training.data.load import LearnerChunks, RawChunk, decode_chunk, open_learner_chunks
 from training.progress import RowProgress
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.loader import VerifiedModel
 from training.runtime.placement import learner_errors
+from training.runtime.schema import RAW_FIELDS
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -18,9 +18,9 @@ from training.batch.reading import raw_arrays
 from training.data.load import open_learner_chunks
 from training.progress import RowProgress
 from training.runtime.artifacts import DRIFT_JSON, ArtifactError
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.loader import VerifiedModel
 from training.runtime.placement import learner_errors, place
+from training.runtime.schema import RAW_FIELDS
 
 __all__ = ["drift_table"]
 

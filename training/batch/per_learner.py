@@ -22,11 +22,11 @@ import numpy.typing as npt
 from training.batch.answers import assign_columns, count_errors
 from training.batch.reading import raw_arrays
 from training.batch.writing import OutputFile
-from training.data.load import NUMERIC_COLUMNS, REQUIRED_COLUMNS, LearnerChunks
+from training.data.load import LearnerChunks
 from training.progress import RowProgress
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.loader import VerifiedModel
 from training.runtime.placement import learner_errors
+from training.runtime.schema import NUMERIC_COLUMNS, RAW_FIELDS, REQUIRED_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from training.data.load import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 from training.runtime.ops import Coded
+from training.runtime.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -94,17 +94,12 @@ from rich.progress import (
 )
 
 from training.config import TrainingSettings
-from training.runtime.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
+from training.runtime.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
-# NUMERIC_COLUMNS, REQUIRED_COLUMNS and TEXT_COLUMNS are training.runtime.schema's, exported here
-# too for the callers written before that module held them.
 __all__ = [
-    "NUMERIC_COLUMNS",
     "NUMERIC_NA_TOKENS",
     "PARQUET_MAGIC",
     "PARQUET_SUFFIXES",
-    "REQUIRED_COLUMNS",
-    "TEXT_COLUMNS",
     "DataError",
     "LearnerChunks",
     "RawChunk",

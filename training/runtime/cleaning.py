@@ -68,9 +68,6 @@ import numpy as np
 
 from training.runtime.ops import ARRAY, Coded, Ops, decoded
 
-# Still importable from here for the callers written before the schema had its own module.
-from training.runtime.schema import RAW_FIELDS as RAW_FIELDS
-
 UNKNOWN_FAMILY = "Unknown"
 OTHER_FAMILY = "Other"
 

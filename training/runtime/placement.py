@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, describe_rows
+from training.runtime.cleaning import WARNING_RULES, describe_rows
 from training.runtime.features import FALLBACK_FLAGS, FALLBACKS, fallback_masks
 from training.runtime.kernel import Kernel
 from training.runtime.ops import Coded
+from training.runtime.schema import RAW_FIELDS
 
 __all__ = ["LIMITS", "Limits", "Placement", "learner_errors", "place", "raw_columns"]
 
@@ -73,7 +74,7 @@ def learner_errors(
     # In the order of the request model's fields, as the service lists a body's errors.
     problems: list[tuple[str, npt.NDArray[np.bool_]]] = []
     with np.errstate(invalid="ignore"):
-        for name in ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year"):
+        for name in RAW_FIELDS:
             if name == "ctc":
                 high = f"ctc: Input should be less than or equal to {LIMITS.ctc_max:.0f}"
                 problems += [

@@ -32,8 +32,8 @@ from training.batch.answers import assign_columns, raise_gc_threshold
 from training.batch.assign import AssignSummary
 from training.batch.writing import OutputError
 from training.config import TrainingSettings
-from training.data.load import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 from training.runtime.loader import VerifiedModel
+from training.runtime.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 from training.spark.data import _with_row_positions, read_learners
 from training.spark.session import check_spark, quiet_pandas_warning, start_session
 

@@ -49,8 +49,8 @@ from training.run import (
     check_learners,
     finish_run,
 )
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.drift import DriftReference
+from training.runtime.schema import RAW_FIELDS
 from training.spark.data import SparkLearnerData, build_learner_data, read_learners
 from training.spark.model import (
     HIERARCHY_METHOD,

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from training.runtime.artifacts import ArtifactError
-from training.runtime.cleaning import RAW_FIELDS, WARNING_RULES, CleaningRules, apply_rules
+from training.runtime.cleaning import WARNING_RULES, CleaningRules, apply_rules
 from training.runtime.kernel import Kernel
+from training.runtime.schema import RAW_FIELDS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -12,9 +12,9 @@ import pytest
 from service.schemas import Learner, describe_item_error
 from service.segmenter import Segmenter
 from tests.helpers import JUNK, LEARNERS
-from training.runtime.cleaning import RAW_FIELDS
 from training.runtime.ops import Coded
 from training.runtime.placement import LIMITS, learner_errors, place, raw_columns
+from training.runtime.schema import RAW_FIELDS
 
 ITEMS: list[dict[str, Any]] = [
     {"ctc": None},
