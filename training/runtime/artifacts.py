@@ -73,6 +73,18 @@ def plot_file(name: str) -> str:
     return f"{PLOTS_DIR}/{name}.png"
 
 
+#: The report's plots: the name the report and the service use -> relative path.
+PLOTS: dict[str, str] = {
+    "elbow": plot_file("elbow"),
+    "dendrogram": plot_file("dendrogram"),
+    "segment_map": plot_file("segment_map"),
+    "heatmap": plot_file("profile_heatmap"),
+    "ranges": plot_file("ctc_experience"),
+}
+#: The HTML report printed to PDF (``python -m training report --pdf``).
+REPORT_PDF = "report.pdf"
+
+
 #: Name of the file in the model folder that holds the newest complete version's name.
 LATEST_FILE = "LATEST"
 
