@@ -101,8 +101,9 @@ def stability_reading(jaccard: float) -> str:
     Returns
     -------
     str
-        ``"dissolves"`` under 0.6, ``"doubtful"`` from 0.6, ``"stable"`` from 0.75, ``"highly
-        stable"`` from 0.85 (:data:`STABILITY_READINGS`).
+        ``"dissolves"`` under ``DISSOLVES_UNDER_JACCARD`` (0.6), ``"doubtful"`` from it,
+        ``"stable"`` from ``MIN_JACCARD`` (0.75), ``"highly stable"`` from
+        ``HIGHLY_STABLE_JACCARD`` (0.85) (:data:`STABILITY_READINGS`).
     """
     for lower, reading in STABILITY_READINGS:
         if jaccard >= lower:
