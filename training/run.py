@@ -23,12 +23,14 @@ import pandas as pd
 
 from training.config import TrainingSettings
 from training.data.load import load_learners, read_learners_frame
-from training.insights.profiles import (
+from training.insights.figures import (
     GroupFigures,
     PopulationFigures,
-    coarse_profiles_from_figures,
     group_figures,
     population_figures,
+)
+from training.insights.profiles import (
+    coarse_profiles_from_figures,
     profiles_document,
     profiles_from_figures,
 )

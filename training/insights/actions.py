@@ -13,6 +13,10 @@ Choosing among the rules that fire (:func:`assign_actions`):
   ``MAX_SEGMENTS_PER_RULE`` segments, taken greedily by score over the whole model: the same
   advice is not repeated down the report, and it goes where it reaches most;
 * a segment where no rule fires gets no action: nothing is said that the data does not support.
+
+The three actions to take first (:func:`summary_actions`) are each segment's action of the
+widest reach, except for a segment that may not come back on new data and shares its
+macro-segment (:func:`acted_through_coarse`): the macro-segment's action stands in for it.
 """
 
 from __future__ import annotations
@@ -21,8 +25,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from training.config import RECOMMENDATION_THRESHOLDS
+from training.config import MIN_JACCARD, RECOMMENDATION_THRESHOLDS
 from training.insights.wording import inr_text, pct_text
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_THRESHOLDS",
+    "FAMILY_TRACKS",
+    "MAX_PER_SEGMENT",
+    "MAX_SEGMENTS_PER_RULE",
+    "Action",
+    "Finding",
+    "Rule",
+    "acted_through_coarse",
+    "assign_actions",
+    "fired_actions",
+    "first_action",
+    "recommend_profiles",
+    "summary_actions",
+]
 
 MAX_PER_SEGMENT = 3
 MAX_SEGMENTS_PER_RULE = 2
@@ -250,7 +271,23 @@ class Action:
 def fired_actions(
     profile: Mapping[str, Any], population: Mapping[str, Any], thresholds: Mapping[str, float]
 ) -> list[Action]:
-    """Every catalogue rule that fires on ``profile``, best score first."""
+    """Every catalogue rule that fires on a profile.
+
+    Parameters
+    ----------
+    profile : mapping
+        A segment (or macro-segment) profile.
+    population : mapping
+        All learners' figures (:func:`training.insights.profiles.population_summary`).
+    thresholds : mapping of str to float
+        Rule id -> threshold; a rule not in it has its default (:data:`DEFAULT_THRESHOLDS`).
+
+    Returns
+    -------
+    list of Action
+        The rules whose figure reaches its threshold and that reach a learner, best score
+        first (ties: by rule).
+    """
     out = []
     for rule in CATALOGUE:
         threshold = float(thresholds.get(rule.id, DEFAULT_THRESHOLDS[rule.id]))
@@ -276,10 +313,24 @@ def assign_actions(
     population: Mapping[str, Any],
     thresholds: Mapping[str, float],
 ) -> list[list[Action]]:
-    """The actions of each profile (same order): at most 3 each, each rule in at most 2 profiles.
+    """The actions of each profile: at most 3 each, each rule in at most 2 profiles.
 
     Candidates of all profiles are taken greedily by score, so a rule goes to the profiles where
-    it reaches most; each profile's actions are listed best first.
+    it reaches most.
+
+    Parameters
+    ----------
+    profiles : sequence of mapping
+        Profiles of one level (segments, or macro-segments).
+    population : mapping
+        All learners' figures (:func:`training.insights.profiles.population_summary`).
+    thresholds : mapping of str to float
+        Rule id -> threshold (:func:`fired_actions`).
+
+    Returns
+    -------
+    list of list of Action
+        Each profile's actions (in the order of ``profiles``), best first.
     """
     candidates = [
         (action, i)
@@ -294,3 +345,157 @@ def assign_actions(
             chosen[i].append(action)
             uses[action.rule] = uses.get(action.rule, 0) + 1
     return chosen
+
+
+def recommend_profiles(
+    profiles: list[dict[str, Any]],
+    population: Mapping[str, Any],
+    thresholds: Mapping[str, float],
+) -> None:
+    """Give every profile its actions (:func:`assign_actions`), in place.
+
+    Parameters
+    ----------
+    profiles : list of dict
+        Profiles of one level (segments, or macro-segments). Sets ``actions`` (rule, text,
+        figure, threshold, reach, score) and ``recommendations`` (the texts alone, as the
+        service lists them).
+    population : mapping
+        All learners' figures (:func:`training.insights.profiles.population_summary`).
+    thresholds : mapping of str to float
+        Rule id -> threshold (``TrainingSettings.recommendation_thresholds``).
+    """
+    for profile, actions in zip(
+        profiles, assign_actions(profiles, population, thresholds), strict=True
+    ):
+        profile["actions"] = [a.to_dict() for a in actions]
+        profile["recommendations"] = [a.text for a in actions]
+
+
+def acted_through_coarse(
+    segments: Sequence[Mapping[str, Any]],
+    coarse: Sequence[Mapping[str, Any]],
+    jaccard: Mapping[int, float] | None,
+) -> dict[int, int]:
+    """The segments to act on through their macro-segment.
+
+    A segment whose bootstrap Jaccard is under :data:`training.config.MIN_JACCARD` (doubtful
+    or dissolving), in a macro-segment with other segments; a segment alone in its
+    macro-segment has nothing coarser to fall back on and stays (the report says to act on it
+    with care).
+
+    Parameters
+    ----------
+    segments : sequence of mapping
+        Segment profiles (``id``, ``coarse_segment_id``).
+    coarse : sequence of mapping
+        Macro-segment profiles (``id``, ``segments``).
+    jaccard : mapping of int to float, optional
+        Each segment's bootstrap stability by id; None or empty when not measured.
+
+    Returns
+    -------
+    dict of int to int
+        Segment id -> the id of the macro-segment to act on instead.
+    """
+    if not jaccard:
+        return {}
+    size = {int(c["id"]): len(c["segments"]) for c in coarse}
+    out = {}
+    for p in segments:
+        cid = p.get("coarse_segment_id")
+        j = jaccard.get(int(p["id"]))
+        if j is not None and j < MIN_JACCARD and cid is not None and size.get(int(cid), 0) > 1:
+            out[int(p["id"])] = int(cid)
+    return out
+
+
+def first_action(profile: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A profile's action of the widest reach.
+
+    Parameters
+    ----------
+    profile : mapping
+        A profile with its ``actions`` (:func:`recommend_profiles`).
+
+    Returns
+    -------
+    dict or None
+        A copy of the action of the widest reach (ties: by rule); None without actions.
+    """
+    actions = sorted(profile["actions"], key=lambda a: (-a["reach"], a["rule"]))
+    return dict(actions[0]) if actions else None
+
+
+def _candidates(
+    segments: Sequence[Mapping[str, Any]],
+    coarse: Sequence[Mapping[str, Any]],
+    through: Mapping[int, int],
+) -> list[dict[str, Any]]:
+    """Each segment's first action, or its macro-segment's (once) when acted on through it."""
+    candidates = []
+    for p in segments:
+        if int(p["id"]) in through:
+            continue
+        action = first_action(p)
+        if action is not None:
+            candidates.append(
+                {"level": "segment", "segment_id": p["id"], "segment_name": p["name"], **action}
+            )
+    for c in coarse:
+        if int(c["id"]) not in through.values():
+            continue
+        action = first_action(c)
+        if action is not None:
+            candidates.append(
+                {
+                    "level": "macro-segment",
+                    "segment_id": None,
+                    "segment_name": c["name"],
+                    "coarse_segment_id": c["id"],
+                    "segments": sorted(c["segments"]),
+                    **action,
+                }
+            )
+    return candidates
+
+
+def summary_actions(
+    segments: Sequence[Mapping[str, Any]],
+    coarse: Sequence[Mapping[str, Any]],
+    jaccard: Mapping[int, float] | None = None,
+) -> list[dict[str, Any]]:
+    """The three actions to take first.
+
+    Each segment offers its action of the widest reach (:func:`first_action`), except a
+    segment acted on through its macro-segment (:func:`acted_through_coarse`): its
+    macro-segment offers its own instead (once). The three of the largest reach are kept:
+    three actions for three groups of learners.
+
+    Parameters
+    ----------
+    segments, coarse : sequence of mapping
+        Segment and macro-segment profiles, with their actions.
+    jaccard : mapping of int to float, optional
+        Each segment's bootstrap stability by id, when measured.
+
+    Returns
+    -------
+    list of dict
+        Up to three actions, largest reach first, each with its ``level`` (``"segment"`` or
+        ``"macro-segment"``), ``segment_id`` and ``segment_name`` (a macro-segment's also
+        ``coarse_segment_id`` and ``segments``).
+    """
+    through = acted_through_coarse(segments, coarse, jaccard)
+    candidates = _candidates(segments, coarse, through)
+    # Ties: a segment before a macro-segment (the narrower group), then by id and rule.
+    candidates.sort(
+        key=lambda a: (
+            -a["reach"],
+            a["level"] != "segment",
+            a.get("segment_id") or 0,
+            a.get("coarse_segment_id") or 0,
+            a["rule"],
+        )
+    )
+    return candidates[:3]

@@ -44,12 +44,17 @@ from training.model.kmeans import FloatArray, IntArray, as_matrix, limit_threads
 from training.progress import StepProgress
 
 __all__ = [
+    "BISECTING",
     "Hierarchy",
     "coarse_groups",
     "hierarchical_exact",
     "hierarchical_two_stage",
     "weighted_ward_linkage",
 ]
+
+#: The method name of a bisecting K-Means reference (the Spark engine's), beside "two-stage"
+#: and "exact" (Ward).
+BISECTING = "bisecting-kmeans"
 
 # --------------------------------------------------------------------------- hierarchical
 

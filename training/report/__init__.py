@@ -11,10 +11,8 @@ Modules: :mod:`~training.report.style` (one colour per segment, the features in 
 """
 
 from training.report.page import ReportError, render_page, render_report
-from training.report.pdf import REPORT_PDF, find_chromium, write_pdf
+from training.report.pdf import find_chromium, write_pdf
 from training.report.plots import (
-    BISECTING,
-    PLOTS,
     REBUILT_FILES,
     plot_dendrogram,
     plot_elbow,
@@ -23,9 +21,9 @@ from training.report.plots import (
     plot_ranges,
     plot_segment_map,
 )
+from training.runtime.artifacts import PLOTS, REPORT_PDF
 
 __all__ = [
-    "BISECTING",
     "PLOTS",
     "REBUILT_FILES",
     "REPORT_PDF",

@@ -4,21 +4,44 @@ The page is written from a model folder's ``manifest.json`` and ``profiles.json`
 ``python -m training report`` can rebuild it at any time. Its sections, in order, are elements
 with the ids of :data:`SECTIONS`. Every jargon word links to its entry in the glossary; every
 figure is quoted with what it is compared with (all learners, unless said otherwise).
+
+The page only presents: what sets a segment apart (:mod:`training.insights.facts`) and how far
+to trust it (:mod:`training.insights.trust`) are decided in :mod:`training.insights`.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.insights.profiles import STABLE_JACCARD, acted_through_coarse, first_action
-from training.insights.wording import lpa_number, lpa_text, pct_text
-from training.report.plots import BISECTING, PLOTS
+from training.config import DISSOLVES_UNDER_JACCARD, HIGHLY_STABLE_JACCARD, MIN_JACCARD
+from training.insights.actions import acted_through_coarse, first_action
+from training.insights.facts import Fact, distinctive_facts
+from training.insights.trust import (
+    FOUND_BY_BOTH,
+    SegmentTrust,
+    method_agreement,
+    segment_trust,
+    stability_reading,
+)
+from training.insights.wording import lpa_number, lpa_text, ordinal, pct_unbroken
+from training.model.hierarchy import BISECTING
 from training.report.style import feature_label, segment_color
+from training.runtime.artifacts import MANIFEST_FILE, PLOTS, PROFILES_JSON, REPORT_HTML
+
+__all__ = [
+    "GLOSSARY",
+    "SECTIONS",
+    "SYNTHETIC_SOURCE",
+    "ReportError",
+    "explain_warning",
+    "is_synthetic",
+    "render_page",
+    "render_report",
+]
 
 #: The page's sections in order: (element id, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -31,19 +54,6 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("data-quality", "Data quality"),
     ("glossary", "Glossary"),
 )
-
-#: Hennig's reading of a segment's bootstrap Jaccard (clusterboot): (lower bound, reading).
-STABILITY_READINGS: tuple[tuple[float, str], ...] = (
-    (0.85, "highly stable"),
-    (STABLE_JACCARD, "stable"),
-    (0.6, "doubtful"),
-    (0.0, "dissolves"),
-)
-#: A segment is "found by both methods" when its best-matching hierarchical cluster shares at
-#: least this Jaccard with it.
-FOUND_BY_BOTH = 0.5
-#: A fact sets a segment apart when its z-score against all learners is at least this.
-DISTINCT_Z = 0.25
 
 #: The glossary: (anchor, term, definition). Definitions are HTML.
 GLOSSARY: tuple[tuple[str, str, str], ...] = (
@@ -132,7 +142,9 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "Jaccard",
         "The overlap of two groups: learners in both divided by learners in either. 1 is the "
         "same group, 0 no learner in common. Hennig's reading for a segment's stability: under "
-        "0.6 it dissolves, 0.6-0.75 doubtful, 0.75 and over stable, 0.85 and over highly stable.",
+        f"{DISSOLVES_UNDER_JACCARD:g} it dissolves, {DISSOLVES_UNDER_JACCARD:g}-{MIN_JACCARD:g} "
+        f"doubtful, {MIN_JACCARD:g} and over stable, {HIGHLY_STABLE_JACCARD:g} and over highly "
+        "stable.",
     ),
     (
         "ari",
@@ -212,50 +224,8 @@ class ReportError(ValueError):
 # --------------------------------------------------------------------------------------------
 # Words and numbers
 # --------------------------------------------------------------------------------------------
-def ordinal(value: float) -> str:
-    """A number rounded to a whole one, as an English ordinal: 1st, 2nd, 3rd, 11th, 58th.
-
-    Parameters
-    ----------
-    value : float
-        A rank or percentile; halves round up (58.5 -> "59th").
-
-    Returns
-    -------
-    str
-    """
-    n = math.floor(float(value) + 0.5)
-    teens = n % 100 in (11, 12, 13)  # 11th, 12th, 13th, 111th, ...
-    suffix = "th" if teens else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def stability_reading(jaccard: float) -> str:
-    """Hennig's reading of a segment's bootstrap Jaccard.
-
-    Parameters
-    ----------
-    jaccard : float
-        The segment's mean best-match Jaccard over the bootstrap resamples, in [0, 1].
-
-    Returns
-    -------
-    str
-        ``"dissolves"`` under 0.6, ``"doubtful"`` from 0.6, ``"stable"`` from 0.75, ``"highly
-        stable"`` from 0.85 (:data:`STABILITY_READINGS`).
-    """
-    for lower, reading in STABILITY_READINGS:
-        if jaccard >= lower:
-            return reading
-    return STABILITY_READINGS[-1][1]
-
-
 def _e(value: Any) -> str:
     return html.escape(str(value))
-
-
-def _pct(share: float) -> str:
-    return pct_text(share).replace(" ", "\u00a0")  # a no-break space: "13 %" never splits
 
 
 def _num(value: float) -> str:
@@ -266,6 +236,11 @@ def _term(anchor: str, text: str | None = None) -> str:
     """A jargon word, linked to its glossary entry."""
     label = text if text is not None else anchor
     return f"<a class='term' href='#g-{anchor}'>{_e(label)}</a>"
+
+
+def _fact(fact: Fact) -> str:
+    """A fact in HTML: its text escaped, its glossary words linked."""
+    return "".join(_e(p) if isinstance(p, str) else _term(p.anchor, p.label) for p in fact.pieces)
 
 
 def _swatch(segment_id: int) -> str:
@@ -335,111 +310,6 @@ def is_synthetic(manifest: Mapping[str, Any]) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# What sets a segment apart
-# --------------------------------------------------------------------------------------------
-_TIER_WORDS = {
-    "tier 1": "tier-1 (best-paying)",
-    "tier 2": "tier-2 (mid-paying)",
-    "tier 3": "tier-3 (lower-paying)",
-}
-
-
-def _share_z(share: float, base: float) -> float:
-    """The z-score of a yes/no figure: the difference in shares over its spread at `base`."""
-    if not 0.0 < base < 1.0:
-        return 0.0
-    return (share - base) / math.sqrt(base * (1.0 - base))
-
-
-def distinctive_facts(
-    segment: Mapping[str, Any], population: Mapping[str, Any], *, top: int = 2
-) -> list[str]:
-    """What sets a segment apart from all learners, most distinctive first (HTML).
-
-    Every candidate fact is scored by its z-score against all learners (a share's z-score for a
-    share; see the glossary): median experience, median pay, the share at each company tier,
-    the share paid above or below company-and-title peers, the share paid at least 20 % under
-    the median of their experience, and a role family's share.
-
-    Parameters
-    ----------
-    segment : mapping
-        One segment of ``profiles.json``.
-    population : mapping
-        ``profiles.json``'s ``population`` (all learners).
-    top : int, default=2
-        The most facts returned.
-
-    Returns
-    -------
-    list of str
-        The `top` facts with ``|z| >= DISTINCT_Z``, largest ``|z|`` first, each quoting the
-        segment's figure and all learners'; empty when the segment is close to all learners on
-        every figure.
-    """
-    z = segment["feature_z"]
-    candidates: list[tuple[float, str]] = []
-    years = segment["center"]["years_experience"]
-    candidates.append(
-        (
-            z.get("years_experience", 0.0),
-            f"median {_num(years)} years of experience "
-            f"(all learners: {_num(population['years_experience']['p50'])})",
-        )
-    )
-    candidates.append(
-        (
-            z.get("log_ctc", 0.0),
-            f"median pay {lpa_text(segment['center']['ctc_lpa'])}, the "
-            f"{ordinal(segment['ctc_percentile'])} {_term('percentile', 'percentile')} of all "
-            "learners",
-        )
-    )
-    for tier, base in population["company_tier_shares"].items():
-        share = segment["company_tier_shares"].get(tier, 0.0)
-        if share > base and tier in _TIER_WORDS:
-            candidates.append(
-                (
-                    _share_z(share, base),
-                    f"{_pct(share)} at {_TIER_WORDS[tier]} companies (all learners: {_pct(base)})",
-                )
-            )
-    for side in ("above", "below"):
-        share = segment["peer_flags"]["designation"][side]
-        base = population["peer_flags"]["designation"][side]
-        if share > base:
-            candidates.append(
-                (
-                    _share_z(share, base),
-                    f"{_pct(share)} paid {side} colleagues with the same title at their company "
-                    f"(all learners: {_pct(base)})",
-                )
-            )
-    share, base = segment["below_experience_share"], population["below_experience_share"]
-    if share > base:
-        candidates.append(
-            (
-                _share_z(share, base),
-                f"{_pct(share)} paid at least 20 % less than the median learner with their "
-                f"experience (all learners: {_pct(base)})",
-            )
-        )
-    for family in segment["top_role_families"]:
-        if family["name"] == "Unknown" or family["lift"] <= 1.0:
-            continue
-        base = family["share"] / family["lift"]
-        candidates.append(
-            (
-                _share_z(family["share"], base),
-                f"{_e(family['name'])} titles {family['lift']:.1f}x as common as among all "
-                f"learners ({_pct(family['share'])} of the segment)",
-            )
-        )
-    ranked = sorted(candidates, key=lambda c: -abs(c[0]))
-    return [text for score, text in ranked if abs(score) >= DISTINCT_Z][:top]
-
-
-# --------------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------------
 def _jaccard(manifest: Mapping[str, Any]) -> dict[int, float]:
@@ -459,7 +329,7 @@ def _stand_in(through: Mapping[int, int]) -> str:
         which, whose = f"Segments {', '.join(ids[:-1])} and {ids[-1]} did", "their"
     return (
         f" {which} not come back when the learners were resampled ({_term('stability')} "
-        f"under {STABLE_JACCARD:g}): the action of {whose} {_term('macro-segment')} stands in."
+        f"under {MIN_JACCARD:g}): the action of {whose} {_term('macro-segment')} stands in."
     )
 
 
@@ -500,7 +370,7 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     rows = []
     for entry in profiles["summary"]["segments"]:
         segment = by_id[entry["id"]]
-        facts = distinctive_facts(segment, population)
+        facts = [_fact(f) for f in distinctive_facts(segment, population)]
         caveat = (
             f"<br><span class='small muted'>{stability_reading(jaccard[entry['id']])} "
             f"({jaccard[entry['id']]:.2f}): act on macro-segment {through[entry['id']]}</span>"
@@ -510,7 +380,7 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         rows.append(
             [
                 _segment(segment) + caveat,
-                _pct(segment["share"]),
+                pct_unbroken(segment["share"]),
                 "; ".join(facts) if facts else "close to all learners on every figure",
             ]
         )
@@ -631,59 +501,63 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
     return "A check of the number of segments disagreed with the choice; see the figures below."
 
 
-def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
-    metrics = manifest["metrics"]
-    comparison = metrics["comparison"]
-    segments = profiles["segments"]
+#: What to use a segment for (:data:`training.insights.trust.Use`), in words; a segment acted on
+#: through its macro-segment names it.
+_USE_WORDS: dict[str, str] = {
+    "unmeasured": "act with care",
+    "with care": "act with care: it may not come back on new data",
+    "edge depends on method": "act on it; who sits near its edge depends on the method",
+    "act": "act on it",
+}
+#: The agreement of the two methods (:data:`training.insights.trust.Agreement`), in words.
+_AGREEMENT_WORDS: dict[str, str] = {
+    "same": "nearly the same grouping: the segments do not depend on the method",
+    "strong": "strong agreement: the segments hardly depend on the method",
+    "moderate": (
+        "moderate agreement: the broad groups are the same, but some boundaries between "
+        "segments depend on the method"
+    ),
+    "weak": "weak agreement: the segments depend on the method; lean on the macro-segments",
+}
+
+
+def _use_words(trust: SegmentTrust, coarse: Mapping[int, Mapping[str, Any]]) -> str:
+    if trust.use == "macro-segment" and trust.coarse_segment_id is not None:
+        macro = coarse[trust.coarse_segment_id]
+        members = ", ".join(str(x) for x in macro["segments"])
+        return f"act on macro-segment {macro['id']} (segments {members}) instead"
+    return _USE_WORDS[trust.use]
+
+
+def _stability_table(
+    manifest: Mapping[str, Any], profiles: Mapping[str, Any], trusts: Sequence[SegmentTrust]
+) -> str:
+    """The overall stability in words, then one row per segment: its reading and its use."""
+    stability = manifest["metrics"].get("stability", {})
     coarse = {c["id"]: c for c in profiles.get("coarse", [])}
-    stability = metrics.get("stability", {})
-    jaccard = _jaccard(manifest)
-    through = acted_through_coarse(segments, list(coarse.values()), jaccard)
-    parts = [_k_choice_words(manifest)]
-    for warning in manifest["k_choice"].get("warnings", []):
-        parts.append(
-            f"<div class='note'><b>Note.</b> {explain_warning(warning, manifest)} "
-            f"<span class='small muted'>(check: {_e(warning)})</span></div>"
-        )
+    parts = []
     if "ari" in stability:
         parts.append(
             f"<p>Overall, the segments of {stability.get('resamples', 20)} resampled draws "
             "agree with the published ones at "
             f"{_term('ari', 'ARI')} {stability['ari']:.2f} on average (1 = identical). Each "
             f"segment's own {_term('stability')} is its {_term('jaccard', 'Jaccard')} overlap "
-            "with its match in each draw; Hennig's reading: under 0.6 the segment dissolves, "
-            "0.6-0.75 it is doubtful, 0.75 and over stable, 0.85 and over highly stable.</p>"
+            f"with its match in each draw; Hennig's reading: under {DISSOLVES_UNDER_JACCARD:g} "
+            f"the segment dissolves, {DISSOLVES_UNDER_JACCARD:g}-{MIN_JACCARD:g} it is "
+            f"doubtful, {MIN_JACCARD:g} and over stable, {HIGHLY_STABLE_JACCARD:g} and over "
+            "highly stable.</p>"
         )
-    rows = []
-    for segment in segments:
-        sid = segment["id"]
-        j = jaccard.get(sid)
-        match = segment.get("hierarchical_match") or {}
-        both = float(match.get("jaccard", 0.0))
-        macro = coarse.get(int(segment.get("coarse_segment_id", -1)))
-        if j is None:
-            reading, use = "not measured", "act with care"
-        else:
-            reading = stability_reading(j)
-            if sid in through and macro:
-                members = ", ".join(str(x) for x in macro["segments"])
-                use = f"act on macro-segment {macro['id']} (segments {members}) instead"
-            elif j < STABLE_JACCARD:  # alone in its macro-segment: nothing coarser to act on
-                use = "act with care: it may not come back on new data"
-            elif both < FOUND_BY_BOTH:
-                use = "act on it; who sits near its edge depends on the method"
-            else:
-                use = "act on it"
-        rows.append(
-            [
-                _segment(segment),
-                "" if j is None else f"{j:.2f}",
-                reading,
-                f"{both:.2f} ({'yes' if both >= FOUND_BY_BOTH else 'no'})",
-                _pct(float(segment.get("low_confidence_share", 0.0))),
-                use,
-            ]
-        )
+    rows = [
+        [
+            _segment(segment),
+            "" if trust.jaccard is None else f"{trust.jaccard:.2f}",
+            trust.reading,
+            f"{trust.both:.2f} ({'yes' if trust.found_by_both else 'no'})",
+            pct_unbroken(float(segment.get("low_confidence_share", 0.0))),
+            _use_words(trust, coarse),
+        ]
+        for segment, trust in zip(profiles["segments"], trusts, strict=True)
+    ]
     parts.append(
         _table(
             [
@@ -698,28 +572,26 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
             numeric=(1, 3, 4),
         )
     )
+    return "".join(parts)
+
+
+def _method_comparison(
+    manifest: Mapping[str, Any], profiles: Mapping[str, Any], trusts: Sequence[SegmentTrust]
+) -> str:
+    """K-Means against the hierarchical reference: their agreement, the segments both find."""
+    metrics = manifest["metrics"]
     method = str(metrics.get("hierarchical", {}).get("method", ""))
     reference = "bisecting K-Means" if method == BISECTING else "Ward"
-    ari = float(comparison["ari"])
-    if ari >= 0.9:
-        agreement = "nearly the same grouping: the segments do not depend on the method"
-    elif ari >= 0.75:
-        agreement = "strong agreement: the segments hardly depend on the method"
-    elif ari >= 0.5:
-        agreement = (
-            "moderate agreement: the broad groups are the same, but some boundaries between "
-            "segments depend on the method"
-        )
-    else:
-        agreement = "weak agreement: the segments depend on the method; lean on the macro-segments"
-    found = [s for s in segments if (s.get("hierarchical_match") or {}).get("jaccard", 0) >= 0.5]
-    missed = [s for s in segments if s not in found]
-    parts.append(f"<h3>K-Means against the hierarchical ({reference}) reference</h3>")
-    parts.append(
+    ari = float(metrics["comparison"]["ari"])
+    pairs = list(zip(profiles["segments"], trusts, strict=True))
+    found = [segment for segment, trust in pairs if trust.found_by_both]
+    missed = [segment for segment, trust in pairs if not trust.found_by_both]
+    return (
+        f"<h3>K-Means against the hierarchical ({reference}) reference</h3>"
         f"<p>The learners were also grouped by a second, independent method, "
         f"{_term('hierarchical', 'hierarchical clustering')} ({_e(reference)}), into the same "
         f"number of groups. The two groupings agree at {_term('ari', 'ARI')} {ari:.2f}: "
-        f"{agreement}. "
+        f"{_AGREEMENT_WORDS[method_agreement(ari)]}. "
         + (
             f"Both methods find {', '.join(_segment(s) for s in found)}. "
             if found
@@ -735,59 +607,80 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         )
         + "</p>"
     )
-    parts.append(
+
+
+def _coarse_table(profiles: Mapping[str, Any]) -> str:
+    """When to act on the macro-segments, and each one's segments and first action."""
+    by_id = {s["id"]: s for s in profiles["segments"]}
+    rows = []
+    for c in profiles.get("coarse", []):
+        first = first_action(c)
+        rows.append(
+            [
+                str(c["id"]),
+                _e(c["name"]),
+                "<br>".join(_segment(by_id[s]) for s in c["segments"] if s in by_id),
+                pct_unbroken(c["share"]),
+                f"<b>{first['reach']:,} learners</b>: {_e(first['text'])}" if first else "",
+            ]
+        )
+    advice = (
         "<p><b>When to act on the macro-segments instead.</b> A "
         f"{_term('macro-segment')} merges neighbouring segments. Act on it rather than on a "
         "segment when the segment is doubtful or dissolves, when a decision hinges on exactly "
         "who is at a segment's edge and the two methods disagree on that segment, or when a "
         "programme is too costly to run for each segment apart.</p>"
     )
-    by_id = {s["id"]: s for s in segments}
-    macro_rows = []
-    for c in profiles.get("coarse", []):
-        first = first_action(c)
-        macro_rows.append(
-            [
-                str(c["id"]),
-                _e(c["name"]),
-                "<br>".join(_segment(by_id[s]) for s in c["segments"] if s in by_id),
-                _pct(c["share"]),
-                f"<b>{first['reach']:,} learners</b>: {_e(first['text'])}" if first else "",
-            ]
-        )
-    if macro_rows:
+    if not rows:
+        return advice
+    return advice + _table(
+        ["Macro-segment", "Name", "Segments", "Share of learners", "Its first action"],
+        rows,
+        numeric=(3,),
+    )
+
+
+def _trust_figures() -> str:
+    """The elbow plot and the dendrogram, with what to read in them."""
+    elbow = _figure(
+        "elbow",
+        "elbow plot with stability per number of segments",
+        f"Top: the {_term('elbow', 'elbow curve')} (solid; lower means tighter segments) "
+        f"and the {_term('silhouette')} (dashed) for each number of segments; the red line "
+        "is the number published, the grey dash-dot line the knee when it differs. Bottom: "
+        f"{_term('stability')} per number of segments, overall (solid) and of the least "
+        "stable segment (dashed); under the dotted lines (shaded) "
+        "segments do not reliably come back.",
+    )
+    dendrogram = _figure(
+        "dendrogram",
+        "dendrogram of the hierarchical reference, coloured by segment",
+        f"The top of the tree of the {_term('hierarchical', 'hierarchical')} reference: "
+        "learners merge upwards into ever larger groups; the dashed line cuts it into as "
+        "many groups as there are segments. Each branch has the colour of the K-Means "
+        "segment holding more than half of its learners (grey when none does); a segment's "
+        "colour spread over several branches, or two colours under one cut, is where the two "
+        "methods disagree.",
+    )
+    return elbow + dendrogram
+
+
+def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
+    """How k was chosen, each segment's stability, the second method, the macro-segments."""
+    trusts = segment_trust(profiles["segments"], profiles.get("coarse", []), _jaccard(manifest))
+    parts = [_k_choice_words(manifest)]
+    for warning in manifest["k_choice"].get("warnings", []):
         parts.append(
-            _table(
-                ["Macro-segment", "Name", "Segments", "Share of learners", "Its first action"],
-                macro_rows,
-                numeric=(3,),
-            )
+            f"<div class='note'><b>Note.</b> {explain_warning(warning, manifest)} "
+            f"<span class='small muted'>(check: {_e(warning)})</span></div>"
         )
-    parts.append(
-        _figure(
-            "elbow",
-            "elbow plot with stability per number of segments",
-            f"Top: the {_term('elbow', 'elbow curve')} (solid; lower means tighter segments) "
-            f"and the {_term('silhouette')} (dashed) for each number of segments; the red line "
-            "is the number published, the grey dash-dot line the knee when it differs. Bottom: "
-            f"{_term('stability')} per number of segments, overall (solid) and of the least "
-            "stable segment (dashed); under the dotted lines (shaded) "
-            "segments do not reliably come back.",
-        )
-    )
-    parts.append(
-        _figure(
-            "dendrogram",
-            "dendrogram of the hierarchical reference, coloured by segment",
-            f"The top of the tree of the {_term('hierarchical', 'hierarchical')} reference: "
-            "learners merge upwards into ever larger groups; the dashed line cuts it into as "
-            "many groups as there are segments. Each branch has the colour of the K-Means "
-            "segment holding more than half of its learners (grey when none does); a segment's "
-            "colour spread over several branches, or two colours under one cut, is where the two "
-            "methods disagree.",
-        )
-    )
-    parts.append(_analyst_details(manifest))
+    parts += [
+        _stability_table(manifest, profiles, trusts),
+        _method_comparison(manifest, profiles, trusts),
+        _coarse_table(profiles),
+        _trust_figures(),
+        _analyst_details(manifest),
+    ]
     return _section("trust", "".join(parts))
 
 
@@ -875,21 +768,21 @@ def _segment_card(
     name, why = _name_html(segment)
     years, lpa = segment["years_experience"], segment["ctc_lpa"]
     families = ", ".join(
-        f"{_e(f['name'])} {_pct(f['share'])} ({_term('lift')} {f['lift']:.2f})"
+        f"{_e(f['name'])} {pct_unbroken(f['share'])} ({_term('lift')} {f['lift']:.2f})"
         for f in segment["top_role_families"]
     )
     tiers = ", ".join(
-        f"{_e(t['name'])} {_pct(t['share'])} ({_term('lift')} {t['lift']:.2f})"
+        f"{_e(t['name'])} {pct_unbroken(t['share'])} ({_term('lift')} {t['lift']:.2f})"
         for t in segment["company_tiers"]
     )
     bands = ", ".join(
-        f"{_e(band)} years {_pct(share)}"
+        f"{_e(band)} years {pct_unbroken(share)}"
         for band, share in segment["experience_shares"].items()
         if share >= 0.005
     )
     macro = coarse.get(int(segment.get("coarse_segment_id", -1)))
     facts = [
-        f"<b>{segment['size']:,} learners</b>, {_pct(segment['share'])} of all.",
+        f"<b>{segment['size']:,} learners</b>, {pct_unbroken(segment['share'])} of all.",
         f"Experience: median {_num(segment['center']['years_experience'])} years; the middle "
         f"80 % between {_num(years['p10'])} and {_num(years['p90'])} (all learners' median "
         f"{_num(population['years_experience']['p50'])}). By band: {bands}.",
@@ -898,7 +791,7 @@ def _segment_card(
         f"middle 80 % between {lpa_number(lpa['p10'])} and {lpa_number(lpa['p90'])} LPA.",
         f"Role families (all titles): {families}.",
         f"{_term('tier', 'Company tiers')} (tier 1 pays best): {tiers}.",
-        f"{_pct(float(segment.get('low_confidence_share', 0.0)))} placed with "
+        f"{pct_unbroken(float(segment.get('low_confidence_share', 0.0)))} placed with "
         f"{_term('low-confidence', 'low confidence')}"
         + (
             f"; nearest segment: {segment['nearest_segment']['id']}"
@@ -911,8 +804,8 @@ def _segment_card(
     actions = segment.get("actions") or []
     if actions:
         items = "".join(
-            f"<li><b>{a['reach']:,} learners</b> ({_pct(a['reach'] / segment['size'])} of the "
-            f"segment): {_e(a['text'])}</li>"
+            f"<li><b>{a['reach']:,} learners</b> "
+            f"({pct_unbroken(a['reach'] / segment['size'])} of the segment): {_e(a['text'])}</li>"
             for a in actions
         )
         todo = f"<ol class='actions'>{items}</ol>"
@@ -983,7 +876,7 @@ def _companies(profiles: Mapping[str, Any]) -> str:
             [
                 f"<code>{_e(c['name'])}</code>",
                 f"{c['learners']:,}",
-                _pct(c["share"]) if c["share"] >= 0.005 else f"{100 * c['share']:.1f} %",
+                pct_unbroken(c["share"]) if c["share"] >= 0.005 else f"{100 * c['share']:.1f} %",
                 f"{c['lift']:.2f}",
             ]
             for c in segment.get("top_companies", [])
@@ -1024,7 +917,7 @@ def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         for flag, _ in _FLAGS:
             for side in ("above", "at", "below"):
                 share = flags[flag][side]
-                text = _pct(share)
+                text = pct_unbroken(share)
                 base = population["peer_flags"][flag][side]
                 out.append(f"<b>{text}</b>" if bold and abs(share - base) >= 0.1 else text)
         return out
@@ -1048,7 +941,7 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
         bar = "".join(
             f"<span style='width:{100 * shares[year].get(s['id'], 0.0):.2f}%;"
             f"background:{segment_color(s['id'])}' title='{s['id']}: "
-            f"{_pct(shares[year].get(s['id'], 0.0))}'></span>"
+            f"{pct_unbroken(shares[year].get(s['id'], 0.0))}'></span>"
             for s in segments
         )
         rows.append(
@@ -1056,7 +949,7 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
                 year,
                 f"{total:,}",
                 f"<div class='bar'>{bar}</div>",
-                *[_pct(shares[year].get(s["id"], 0.0)) for s in segments],
+                *[pct_unbroken(shares[year].get(s["id"], 0.0)) for s in segments],
             ]
         )
     parts = [
@@ -1072,8 +965,9 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
         )
         a, b = shares[first].get(shift["id"], 0.0), shares[last].get(shift["id"], 0.0)
         parts.append(
-            f"<p>The largest shift: {_segment(shift)} is {_pct(a)} of the learners whose pay "
-            f"was last updated in {first} and {_pct(b)} of those updated in {last}.</p>"
+            f"<p>The largest shift: {_segment(shift)} is {pct_unbroken(a)} of the learners "
+            f"whose pay was last updated in {first} and {pct_unbroken(b)} of those updated in "
+            f"{last}.</p>"
         )
     parts.append(
         _table(
@@ -1130,11 +1024,11 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
     rows = [
         [
             "<!--all-->All learners",
-            _pct(population["no_title_share"]),
+            pct_unbroken(population["no_title_share"]),
             "",
             "",
             f"{100 * population['ctc_imputed_share']:.1f} %",
-            _pct(population["company_imputed_share"]),
+            pct_unbroken(population["company_imputed_share"]),
         ]
     ]
     for segment in profiles["segments"]:
@@ -1142,11 +1036,11 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
         rows.append(
             [
                 _segment(segment),
-                _pct(quality["no_title_share"]),
-                _pct(quality["no_title_expected_share"]),
+                pct_unbroken(quality["no_title_share"]),
+                pct_unbroken(quality["no_title_expected_share"]),
                 f"{quality['no_title_ratio']:.2f}",
                 f"{100 * quality['ctc_imputed_share']:.1f} %",
-                _pct(quality["company_imputed_share"]),
+                pct_unbroken(quality["company_imputed_share"]),
             ]
         )
     parts.append(
@@ -1177,13 +1071,13 @@ def _glossary() -> str:
 # --------------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------------
-#: What the page reads of profiles.json that models before issue 13 did not write.
+#: What the page reads of profiles.json that models written before the report did not write.
 _NEEDED = ("population", "summary", "by_year")
 _NEEDED_PER_SEGMENT = ("name_words", "actions", "peer_flags", "top_companies", "data_quality")
 
 
 def _check(profiles: Mapping[str, Any], folder: Path | None) -> None:
-    where = "profiles.json" if folder is None else str(folder / "profiles.json")
+    where = PROFILES_JSON if folder is None else str(folder / PROFILES_JSON)
     missing = [key for key in _NEEDED if key not in profiles]
     segments = profiles.get("segments") or [{}]
     missing += [key for key in _NEEDED_PER_SEGMENT if key not in segments[0]]
@@ -1267,7 +1161,7 @@ def render_report(folder: Path) -> Path:
     Returns
     -------
     Path
-        ``folder / "report.html"``.
+        ``folder / REPORT_HTML`` (``report.html``).
 
     Raises
     ------
@@ -1275,8 +1169,8 @@ def render_report(folder: Path) -> Path:
         For a model the page cannot describe (written before ``profiles.json`` held the
         population, the summary and the by-year figures); nothing is written then.
     """
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
-    out = folder / "report.html"
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    profiles = json.loads((folder / PROFILES_JSON).read_text(encoding="utf-8"))
+    out = folder / REPORT_HTML
     out.write_text(render_page(manifest, profiles, folder=folder), encoding="utf-8")
     return out

@@ -9,9 +9,10 @@ import tempfile
 from pathlib import Path
 
 from training.report.page import ReportError
+from training.runtime.artifacts import REPORT_HTML, REPORT_PDF
 
-#: The PDF's file name in a model folder.
-REPORT_PDF = "report.pdf"
+__all__ = ["CHROMIUM_NAMES", "PRINT_TIMEOUT", "REPORT_PDF", "find_chromium", "write_pdf"]
+
 #: Executables tried, in order, when no Chromium is named.
 CHROMIUM_NAMES: tuple[str, ...] = (
     "chromium",
@@ -81,7 +82,7 @@ def write_pdf(
     Returns
     -------
     Path
-        ``folder / "report.pdf"``.
+        ``folder / REPORT_PDF`` (``report.pdf``).
 
     Raises
     ------
@@ -89,7 +90,7 @@ def write_pdf(
         With one sentence: no Chromium, no page, or Chromium failed or timed out.
     """
     executable = find_chromium(chromium)
-    page = folder / "report.html"
+    page = folder / REPORT_HTML
     if not page.is_file():
         raise ReportError(f"Cannot write {REPORT_PDF}: {page} does not exist.")
     out = folder / REPORT_PDF

@@ -1,8 +1,9 @@
 """The plots of a trained model, one colour per segment throughout (:mod:`training.report.style`).
 
 Plots drawn from the training data (dendrogram, 2-D segment map) are made once, during training
-(:func:`training.publish.publish_model`). Plots that need only the artifacts' JSON (elbow, profile
-heatmap, CTC/experience ranges) can be rebuilt at any time by ``python -m training report``.
+(:func:`training.store.publish.publish_model`). Plots that need only the artifacts' JSON (elbow,
+profile heatmap, CTC/experience ranges) can be rebuilt at any time by
+``python -m training report``. Their file names are :data:`training.runtime.artifacts.PLOTS`.
 
 Each ``draw_*`` function returns the matplotlib figure (the tests read it); each ``plot_*``
 function draws it and writes the PNG. No legend sits over data: legends go under the axes.
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from training.config import MIN_JACCARD, MIN_STABILITY
+from training.model.hierarchy import BISECTING
 from training.report.style import (
     DIVERGING_CMAP,
     FEATURE_SIGNS,
@@ -26,6 +29,7 @@ from training.report.style import (
     feature_label,
     segment_color,
 )
+from training.runtime.artifacts import PLOTS, REPORT_HTML
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,15 +37,30 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 
-PLOTS = {
-    "elbow": "plots/elbow.png",
-    "dendrogram": "plots/dendrogram.png",
-    "segment_map": "plots/segment_map.png",
-    "heatmap": "plots/profile_heatmap.png",
-    "ranges": "plots/ctc_experience.png",
-}
+__all__ = [
+    "MOSTLY",
+    "REBUILT_FILES",
+    "HeatmapPanel",
+    "branch_color",
+    "branch_segments",
+    "draw_dendrogram",
+    "draw_elbow",
+    "draw_heatmap",
+    "draw_ranges",
+    "draw_segment_map",
+    "heatmap_limit",
+    "heatmap_panels",
+    "map_axes",
+    "plot_dendrogram",
+    "plot_elbow",
+    "plot_from_json",
+    "plot_heatmap",
+    "plot_ranges",
+    "plot_segment_map",
+]
+
 #: What ``python -m training report`` rebuilds from the artifacts' JSON.
-REBUILT_FILES = ("report.html", PLOTS["elbow"], PLOTS["heatmap"], PLOTS["ranges"])
+REBUILT_FILES = (REPORT_HTML, PLOTS["elbow"], PLOTS["heatmap"], PLOTS["ranges"])
 _DPI = 110
 #: The colour of decisions: the published k (the cut of the tree is black). No segment has it.
 _DECISION = "#d62728"
@@ -181,7 +200,6 @@ def plot_elbow(
 # --------------------------------------------------------------------------------------------
 #: The Spark engine's hierarchical reference, bisecting K-Means
 #: (``training.spark.model.HIERARCHY_METHOD``).
-BISECTING = "bisecting-kmeans"
 #: A branch takes a segment's colour when that segment holds more than this share of its learners.
 MOSTLY = 0.5
 
@@ -646,15 +664,24 @@ def plot_ranges(
 
 
 def plot_from_json(folder: Path, manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> None:
-    """The plots that need only the artifacts' JSON: elbow, heatmap and ranges."""
+    """Write the plots that need only the artifacts' JSON: elbow, heatmap and ranges.
+
+    Parameters
+    ----------
+    folder : Path
+        The model folder; the plots go to their paths in it (:data:`PLOTS`).
+    manifest, profiles : mapping
+        The model's manifest and profiles. The elbow plot's stability bars are the manifest's
+        settings (the defaults of :mod:`training.config` for a manifest without them).
+    """
     segments = profiles["segments"]
     settings = manifest.get("settings", {})
     plot_elbow(
         folder / PLOTS["elbow"],
         manifest["metrics"]["sweep"],
         manifest["k"],
-        min_stability=float(settings.get("min_stability", 0.85)),
-        min_jaccard=float(settings.get("min_jaccard", 0.75)),
+        min_stability=float(settings.get("min_stability", MIN_STABILITY)),
+        min_jaccard=float(settings.get("min_jaccard", MIN_JACCARD)),
     )
     plot_heatmap(folder / PLOTS["heatmap"], segments, manifest.get("features", ()))
     plot_ranges(folder / PLOTS["ranges"], segments, profiles.get("population"))

@@ -7,6 +7,16 @@ holds half of), red and black mark decisions (the published k, the cut of the tr
 
 from __future__ import annotations
 
+__all__ = [
+    "DIVERGING_CMAP",
+    "FEATURE_LABELS",
+    "FEATURE_SIGNS",
+    "MIXED_COLOR",
+    "SEGMENT_COLORS",
+    "feature_label",
+    "segment_color",
+]
+
 #: The segment palette, by segment id: matplotlib's tab10 without its grey (which means "no
 #: segment") and its red (which marks the published k), then three lighter tones; past its end
 #: it starts again.

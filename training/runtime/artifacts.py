@@ -51,6 +51,35 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "DRIFT_JSON",
+    "KERNEL_JSON",
+    "LATEST_FILE",
+    "MANIFEST_DIGEST_KEY",
+    "MANIFEST_FILE",
+    "PIPELINE_JOBLIB",
+    "PLOTS",
+    "PLOTS_DIR",
+    "PROBES_JSON",
+    "PROFILES_JSON",
+    "REPORT_HTML",
+    "REPORT_PDF",
+    "ArtifactError",
+    "check_version_name",
+    "library_versions",
+    "list_versions",
+    "manifest_digest",
+    "natural_key",
+    "plot_file",
+    "read_latest_name",
+    "read_manifest",
+    "read_verified",
+    "resolve_model",
+    "sha256_file",
+    "verify_model",
+    "walk_files",
+]
+
 #: The fitted scikit-learn pipeline, with the features and the public id of each centre.
 PIPELINE_JOBLIB = "segmenter.joblib"
 #: The engine-free model (see :mod:`training.runtime.kernel`).
@@ -71,6 +100,18 @@ PLOTS_DIR = "plots"
 def plot_file(name: str) -> str:
     """The relative path of a named plot (``"elbow"`` -> ``"plots/elbow.png"``)."""
     return f"{PLOTS_DIR}/{name}.png"
+
+
+#: The report's plots: the name the report and the service use -> relative path.
+PLOTS: dict[str, str] = {
+    "elbow": plot_file("elbow"),
+    "dendrogram": plot_file("dendrogram"),
+    "segment_map": plot_file("segment_map"),
+    "heatmap": plot_file("profile_heatmap"),
+    "ranges": plot_file("ctc_experience"),
+}
+#: The HTML report printed to PDF (``python -m training report --pdf``).
+REPORT_PDF = "report.pdf"
 
 
 #: Name of the file in the model folder that holds the newest complete version's name.

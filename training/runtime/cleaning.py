@@ -68,6 +68,24 @@ import numpy as np
 
 from training.runtime.ops import ARRAY, Coded, Ops, decoded
 
+__all__ = [
+    "OTHER_FAMILY",
+    "ROLE_FAMILIES",
+    "RULES",
+    "UNKNOWN_FAMILY",
+    "WARNING_RULES",
+    "CleanRows",
+    "CleaningRules",
+    "apply_rules",
+    "describe_rows",
+    "describe_touches",
+    "display_title",
+    "fold_title",
+    "normalize_companies",
+    "normalize_company",
+    "role_family",
+]
+
 UNKNOWN_FAMILY = "Unknown"
 OTHER_FAMILY = "Other"
 

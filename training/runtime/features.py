@@ -70,6 +70,20 @@ from training.runtime.cleaning import (
 )
 from training.runtime.ops import ARRAY, SCALAR, Ops
 
+__all__ = [
+    "FALLBACKS",
+    "FALLBACK_FLAGS",
+    "FEATURE_COLUMNS",
+    "PEER_SEP",
+    "FeatureTables",
+    "LearnerFeatures",
+    "clean_columns",
+    "compute_features",
+    "fallback_masks",
+    "fallback_warnings",
+    "learner_features",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 FEATURE_COLUMNS: tuple[str, ...] = (

@@ -40,6 +40,8 @@ from training.runtime.features import (
 )
 from training.runtime.ops import ARRAY
 
+__all__ = ["KERNEL_FORMAT", "Kernel", "Nearest", "relative_margin"]
+
 FloatMatrix = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 

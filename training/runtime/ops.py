@@ -19,6 +19,8 @@ from typing import Any, Protocol, overload
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["ARRAY", "SCALAR", "ArrayOps", "Coded", "Ops", "ScalarOps", "decoded"]
+
 FloatArray = npt.NDArray[np.float64]
 _np_log = np.log
 _np_log1p = np.log1p

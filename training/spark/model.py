@@ -31,7 +31,7 @@ from sklearn.cluster import BisectingKMeans as SkBisectingKMeans
 
 from training.config import TrainingSettings
 from training.estimators import QuantileClipper
-from training.insights.profiles import (
+from training.insights.figures import (
     BELOW_EXPERIENCE,
     EXPERIENCE_BANDS,
     FLAG_FEATURES,
@@ -39,14 +39,13 @@ from training.insights.profiles import (
     GroupFigures,
     PopulationFigures,
 )
-from training.model.hierarchy import weighted_ward_linkage
+from training.model.hierarchy import BISECTING, weighted_ward_linkage
 from training.model.ids import number_by_size
 from training.model.kmeans import fit_kmeans
 from training.model.pipeline import standard_scale
 from training.model.stability import StabilityScores, stability_scores
 from training.model.sweep import KSweep, find_knee
 from training.progress import StepProgress
-from training.report import BISECTING
 from training.runtime.drift import DECILES, DriftReference
 from training.runtime.features import FEATURE_COLUMNS
 from training.spark.data import SparkLearnerData

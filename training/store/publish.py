@@ -21,6 +21,7 @@ import numpy as np
 from training import report
 from training.config import TrainingSettings
 from training.model.choice import KChoice
+from training.model.hierarchy import BISECTING
 from training.prep.cleaning import CleaningReport
 from training.runtime.artifacts import (
     DRIFT_JSON,
@@ -175,7 +176,7 @@ def _leaf_segments(parts: ModelParts, fields: Mapping[str, Any]) -> np.ndarray[A
     if parts.leaf_segments is not None:
         return parts.leaf_segments
     comparison = fields.get("metrics", {}).get("comparison", {})
-    if parts.hierarchy_method != report.BISECTING or "contingency" not in comparison:
+    if parts.hierarchy_method != BISECTING or "contingency" not in comparison:
         return None
     k = len(parts.segment_ids)
     counts = np.zeros((parts.linkage.shape[0] + 1, k), dtype=np.intp)

@@ -1,6 +1,7 @@
 """The recommendation catalogue (training.insights.actions): each rule fires at its threshold and
 stays silent below it, on crafted profiles; its text quotes the figure; the choice across segments
-keeps at most 3 actions a segment and one rule in at most 2 segments; thresholds are settings."""
+keeps at most 3 actions a segment and one rule in at most 2 segments; thresholds are settings; the
+three actions to take first stand a macro-segment in for a segment that may not come back."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ from training.config import TrainingSettings
 from training.insights.actions import (
     CATALOGUE,
     DEFAULT_THRESHOLDS,
+    acted_through_coarse,
     assign_actions,
     fired_actions,
+    first_action,
+    recommend_profiles,
+    summary_actions,
 )
 
 POPULATION: dict[str, Any] = {
@@ -160,3 +165,81 @@ def test_texts_are_never_shared_by_more_than_two_segments() -> None:
     rules = [a.rule for actions in chosen for a in actions]
     assert all(rules.count(r) <= 2 for r in set(rules))
     assert all(len(actions) <= 3 for actions in chosen)
+
+
+# --- the three actions to take first ------------------------------------------------------------
+def _action(rule: str, reach: int) -> dict[str, object]:
+    return {"rule": rule, "text": f"do {rule}", "reach": reach}
+
+
+#: Segments 0 and 1 share macro-segment 0; segment 2 and segment 3 are alone in theirs.
+SEGMENTS = [
+    {
+        "id": 0,
+        "name": "A",
+        "coarse_segment_id": 0,
+        "actions": [_action("a0", 50), _action("a1", 9)],
+    },
+    {"id": 1, "name": "B", "coarse_segment_id": 0, "actions": [_action("b", 30)]},
+    {"id": 2, "name": "C", "coarse_segment_id": 1, "actions": [_action("c", 20)]},
+    {"id": 3, "name": "D", "coarse_segment_id": 2, "actions": [_action("d", 25)]},
+]
+COARSE = [
+    {"id": 0, "name": "AB", "segments": [0, 1], "actions": [_action("ab", 70), _action("x", 5)]},
+    {"id": 1, "name": "C", "segments": [2], "actions": [_action("c", 20)]},
+    {"id": 2, "name": "D", "segments": [3], "actions": [_action("d", 25)]},
+]
+
+
+def test_a_segment_that_does_not_come_back_is_acted_on_through_its_macro_segment() -> None:
+    """Segment 0 dissolves (0.55) and shares its macro-segment: the macro-segment's action of
+    the widest reach stands in for it in the summary. Segment 3 is doubtful (0.6) but alone
+    in its macro-segment, so it keeps its own (the report says to act on it with care)."""
+    jaccard = {0: 0.55, 1: 0.9, 2: 0.9, 3: 0.6}
+    assert acted_through_coarse(SEGMENTS, COARSE, jaccard) == {0: 0}
+    actions = summary_actions(SEGMENTS, COARSE, jaccard)
+    assert [
+        (a["level"], a["segment_id"], a.get("coarse_segment_id"), a["rule"]) for a in actions
+    ] == [
+        ("macro-segment", None, 0, "ab"),
+        ("segment", 1, None, "b"),
+        ("segment", 3, None, "d"),
+    ]
+    assert actions[0]["segment_name"] == "AB" and actions[0]["segments"] == [0, 1]
+    assert actions[0]["reach"] == 70 and actions[0]["text"] == "do ab"
+
+
+def test_without_stability_or_with_stable_segments_each_segment_offers_its_own() -> None:
+    for jaccard in (None, {}, {0: 0.75, 1: 0.9, 2: 0.9, 3: 0.95}):
+        assert acted_through_coarse(SEGMENTS, COARSE, jaccard) == {}
+        actions = summary_actions(SEGMENTS, COARSE, jaccard)
+        assert [(a["level"], a["segment_id"], a["rule"]) for a in actions] == [
+            ("segment", 0, "a0"),
+            ("segment", 1, "b"),
+            ("segment", 3, "d"),
+        ]
+
+
+def test_on_equal_reach_the_segment_comes_before_the_macro_segment() -> None:
+    segments = [dict(s) for s in SEGMENTS]
+    segments[1] = {**segments[1], "actions": [_action("b", 70)]}
+    actions = summary_actions(segments, COARSE, {0: 0.5, 1: 0.9, 2: 0.9, 3: 0.9})
+    assert [a["rule"] for a in actions] == ["b", "ab", "d"]
+
+
+def test_the_first_action_is_the_one_of_the_widest_reach() -> None:
+    assert first_action(SEGMENTS[0]) == _action("a0", 50)
+    tied = {"actions": [_action("z", 10), _action("y", 10)]}
+    assert first_action(tied) == _action("y", 10)  # ties: by rule
+    assert first_action({"actions": []}) is None
+
+
+def test_recommending_sets_the_actions_and_their_texts() -> None:
+    profiles = [_quiet_profile(), _quiet_profile()]
+    profiles[1]["id"] = 1
+    SETTERS["low_pay"](profiles[1], 0.8)
+    recommend_profiles(profiles, POPULATION, DEFAULT_THRESHOLDS)
+    assert profiles[0]["actions"] == [] and profiles[0]["recommendations"] == []
+    (action,) = profiles[1]["actions"]
+    assert action["rule"] == "low_pay" and action["reach"] == 800
+    assert profiles[1]["recommendations"] == [action["text"]]

@@ -1,6 +1,7 @@
-"""Segment names (training.insights.profiles): every word of every name is checked against its rule,
+"""Segment names (training.insights.naming): every word of every name is checked against its rule,
 recomputed here from the learners themselves, on segmentations of two generator seeds at several
-k; names are unique and keep the figures that justified each word."""
+k; names are unique and keep the figures that justified each word; on crafted profiles, each
+word fires at its threshold and qualifiers come most distinctive first."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sklearn.cluster import KMeans
 from training.config import DEFAULT_CLUSTER_FEATURES, TrainingSettings
 from training.data.load import read_learners_frame
 from training.data.synth import generate_learners
+from training.insights.naming import HALF, PEERS_SHARE, ROLE_LIFT, name_profiles, name_words
 from training.insights.profiles import build_profiles
 from training.prep.features import LearnerData, build_learner_data
 
@@ -121,3 +123,91 @@ def test_a_qualifier_is_added_only_to_tell_names_apart(small_data: LearnerData) 
         others = [p for p in profiles if p is not profile and p["name"].startswith(base)]
         if len(profile["name_words"]) > 3:
             assert others or "(#" in profile["name"], profile["name"]
+
+
+# --- the vocabulary on crafted profiles ----------------------------------------------------------
+POPULATION: dict[str, Any] = {
+    "years_experience": {"p25": 3.0, "p50": 6.0, "p75": 9.0},
+    "ctc_lpa": {"p25": 5.6, "p50": 9.5, "p75": 17.0},
+}
+
+
+def _plain_profile(profile_id: int = 0) -> dict[str, Any]:
+    """Mid-career, mid pay, and no qualifier fires."""
+    return {
+        "id": profile_id,
+        "center": {"years_experience": 6.0},
+        "pay_quartile_shares": {"bottom": 0.2, "top": 0.2},
+        "company_tier_shares": {"tier 1": 0.3, "tier 2": 0.4, "tier 3": 0.3},
+        "dominant_family": {"name": "Backend & SDE", "share": 0.3, "lift": 1.0},
+        "peer_flags": {"designation": {"above": 0.3, "at": 0.4, "below": 0.3}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("years", "word"),
+    [(2.0, "Early-career"), (3.0, "Early-career"), (6.0, "Mid-career"), (9.0, "Senior")],
+)
+def test_the_experience_word_follows_all_learners_quartiles(years: float, word: str) -> None:
+    profile = _plain_profile()
+    profile["center"]["years_experience"] = years
+    assert name_words(profile, POPULATION)[0].word == word
+
+
+@pytest.mark.parametrize(
+    ("bottom", "top", "word", "figure"),
+    [
+        (HALF, 0.0, "low pay", "50 % earn INR 5.6 LPA or less"),
+        (0.0, 0.8, "top pay", "80 % earn INR 17 LPA or more"),
+        (0.49, 0.49, "mid pay", "49 % in the bottom quartile, 49 % in the top"),
+    ],
+)
+def test_the_pay_word_needs_half_the_segment_in_a_quartile(
+    bottom: float, top: float, word: str, figure: str
+) -> None:
+    profile = _plain_profile()
+    profile["pay_quartile_shares"] = {"bottom": bottom, "top": top}
+    found = name_words(profile, POPULATION)[1]
+    assert (found.word, found.kind, found.figure) == (word, "pay", figure)
+
+
+def test_qualifiers_fire_at_their_thresholds_most_distinctive_first() -> None:
+    profile = _plain_profile()
+    assert [w.kind for w in name_words(profile, POPULATION)] == ["experience", "pay"]
+    profile["company_tier_shares"] = {"tier 1": 0.1, "tier 2": 0.3, "tier 3": 0.6}  # 1.2x
+    profile["dominant_family"] = {"name": "Data & Research", "share": 0.5, "lift": ROLE_LIFT}
+    profile["peer_flags"]["designation"] = {"above": 0.05, "at": 0.05, "below": 0.9}  # 1.5x
+    words = name_words(profile, POPULATION)
+    assert [w.word for w in words[2:]] == [
+        "paid below same-title colleagues",
+        "lower-paying companies",
+        "Data & Research roles",
+    ]
+    assert [w.strength for w in words[2:]] == pytest.approx([0.9 / PEERS_SHARE, 1.2, 1.0])
+    assert words[2].rule == (
+        "at least 60 % paid below colleagues with the same title at their company"
+    )
+    profile["dominant_family"]["lift"] = ROLE_LIFT - 0.01
+    assert "Data & Research roles" not in [w.word for w in name_words(profile, POPULATION)]
+
+
+def test_names_grow_only_while_they_clash_then_take_the_id() -> None:
+    alone, twin_a, twin_b = _plain_profile(0), _plain_profile(1), _plain_profile(2)
+    alone["center"]["years_experience"] = 10.0
+    for twin in (twin_a, twin_b):
+        twin["company_tier_shares"] = {"tier 1": 0.7, "tier 2": 0.2, "tier 3": 0.1}
+    twin_a["peer_flags"]["designation"] = {"above": 0.7, "at": 0.2, "below": 0.1}
+    profiles = [alone, twin_a, twin_b]
+    name_profiles(profiles, POPULATION)
+    assert [p["name"] for p in profiles] == [
+        "Senior, mid pay",
+        "Mid-career, mid pay, tier-1 companies, paid above same-title colleagues",
+        "Mid-career, mid pay, tier-1 companies",
+    ]
+    assert [len(p["name_words"]) for p in profiles] == [2, 4, 3]
+    twin_a["peer_flags"] = twin_b["peer_flags"]
+    name_profiles(profiles, POPULATION)
+    assert [p["name"] for p in profiles[1:]] == [
+        "Mid-career, mid pay, tier-1 companies (#1)",
+        "Mid-career, mid pay, tier-1 companies (#2)",
+    ]

@@ -1,6 +1,6 @@
 """Segment profiles (training.insights.profiles) of a trained model: unique names, 2-4
-recommendations, figures consistent with each other and with the segment sizes, and how much of
-each segment rests on missing or imputed values."""
+recommendations, figures consistent with each other and with the segment sizes, how much of
+each segment rests on missing or imputed values, and the profiles.json document around them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ import json
 import numpy as np
 import pytest
 
-from training.insights import profiles as profiling
+from training.insights.actions import summary_actions
+from training.insights.figures import group_figures, population_figures
+from training.insights.profiles import (
+    population_summary,
+    profile_from_figures,
+    profiles_document,
+)
 from training.prep.features import LearnerData
 from training.run import TrainingResult
+from training.runtime.features import FEATURE_COLUMNS
 
 
 def test_profiles_describe_every_segment(trained_small: TrainingResult) -> None:
@@ -35,39 +42,6 @@ def test_profiles_describe_every_segment(trained_small: TrainingResult) -> None:
     assert sum(c["size"] for c in coarse) == trained_small.learners
 
 
-def test_data_quality_compares_missing_titles_with_the_experience_mix(
-    small_data: LearnerData,
-) -> None:
-    """The expected share of learners without a title is the population's rate in each
-    experience band (0-2, 3-4, 5-6, 7-9, 10-13, 14+ years), weighted by the group's learners."""
-    learners, features = small_data.learners, small_data.features
-    years = features["years_experience"].to_numpy()
-    no_title = learners["job_title"].isna().to_numpy()
-    band = np.digitize(years, [3, 5, 7, 10, 14])  # the issue's bands, computed another way
-    rate = {b: no_title[band == b].mean() for b in np.unique(band)}
-    juniors = years < 5  # a group skewed to the bands where titles go missing most
-    ordered = np.sort(learners["ctc"].to_numpy(np.float64))
-    group = profiling.group_figures(juniors, learners, features, population_ctc=ordered)
-    population = profiling.population_figures(learners, features)
-    quality = profiling.data_quality(group, population)
-
-    expected = np.mean([rate[b] for b in band[juniors]])
-    assert quality["no_title_expected_share"] == pytest.approx(expected, abs=1e-4)
-    assert quality["no_title_share"] == pytest.approx(no_title[juniors].mean(), abs=1e-4)
-    assert quality["no_title_ratio"] == pytest.approx(no_title[juniors].mean() / expected, abs=1e-3)
-    assert quality["ctc_imputed_share"] == pytest.approx(
-        learners["ctc_imputed"].to_numpy(bool)[juniors].mean(), abs=1e-4
-    )
-    assert quality["company_imputed_share"] == pytest.approx(
-        (features["company_known"].to_numpy()[juniors] == 0).mean(), abs=1e-4
-    )
-    # The whole population holds exactly the untitled learners its experience explains.
-    everyone = profiling.group_figures(
-        np.ones(len(learners), bool), learners, features, population_ctc=ordered
-    )
-    assert profiling.data_quality(everyone, population)["no_title_ratio"] == 1.0
-
-
 def test_every_profile_carries_its_data_quality(trained_small: TrainingResult) -> None:
     segments = json.loads((trained_small.folder / "profiles.json").read_text())["segments"]
     imputed = 0.0
@@ -85,63 +59,44 @@ def test_every_profile_carries_its_data_quality(trained_small: TrainingResult) -
     assert imputed > 0  # the small table has CTCs that are not salaries, and they are counted
 
 
-def _action(rule: str, reach: int) -> dict[str, object]:
-    return {"rule": rule, "text": f"do {rule}", "reach": reach}
+def test_a_profile_compares_its_group_with_all_learners(small_data: LearnerData) -> None:
+    """z-scores are the group's mean against all learners' in their spread; shares add up."""
+    learners, features = small_data.learners, small_data.features
+    juniors = features["years_experience"].to_numpy() < 5
+    ordered = np.sort(learners["ctc"].to_numpy(np.float64))
+    population = population_figures(learners, features)
+    profile = profile_from_figures(
+        group_figures(juniors, learners, features, population_ctc=ordered), population
+    )
+    assert profile["size"] == juniors.sum()
+    assert profile["share"] == pytest.approx(juniors.mean(), abs=1e-4)
+    for name in FEATURE_COLUMNS:
+        spread = features[name].std(ddof=0) or 1.0
+        expected = (features[name][juniors].mean() - features[name].mean()) / spread
+        assert profile["feature_z"][name] == pytest.approx(expected, abs=1e-3), name
+    assert profile["feature_z"]["years_experience"] < 0  # juniors
+    assert sum(profile["experience_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert sum(profile["company_tier_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    for flags in profile["peer_flags"].values():
+        assert sum(flags.values()) <= 1.0 + 1e-3
+    assert profile["experience_shares"]["10-13"] == profile["experience_shares"]["14+"] == 0.0
 
 
-#: Segments 0 and 1 share macro-segment 0; segment 2 and segment 3 are alone in theirs.
-SEGMENTS = [
-    {
-        "id": 0,
-        "name": "A",
-        "coarse_segment_id": 0,
-        "actions": [_action("a0", 50), _action("a1", 9)],
-    },
-    {"id": 1, "name": "B", "coarse_segment_id": 0, "actions": [_action("b", 30)]},
-    {"id": 2, "name": "C", "coarse_segment_id": 1, "actions": [_action("c", 20)]},
-    {"id": 3, "name": "D", "coarse_segment_id": 2, "actions": [_action("d", 25)]},
-]
-COARSE = [
-    {"id": 0, "name": "AB", "segments": [0, 1], "actions": [_action("ab", 70), _action("x", 5)]},
-    {"id": 1, "name": "C", "segments": [2], "actions": [_action("c", 20)]},
-    {"id": 2, "name": "D", "segments": [3], "actions": [_action("d", 25)]},
-]
-
-
-def test_a_segment_that_does_not_come_back_is_acted_on_through_its_macro_segment() -> None:
-    """Segment 0 dissolves (0.55) and shares its macro-segment: the macro-segment's action of
-    the widest reach stands in for it in the summary. Segment 3 is doubtful (0.6) but alone
-    in its macro-segment, so it keeps its own (the report says to act on it with care)."""
-    jaccard = {0: 0.55, 1: 0.9, 2: 0.9, 3: 0.6}
-    assert profiling.acted_through_coarse(SEGMENTS, COARSE, jaccard) == {0: 0}
-    actions = profiling.summary_actions(SEGMENTS, COARSE, jaccard)
-    assert [
-        (a["level"], a["segment_id"], a.get("coarse_segment_id"), a["rule"]) for a in actions
-    ] == [
-        ("macro-segment", None, 0, "ab"),
-        ("segment", 1, None, "b"),
-        ("segment", 3, None, "d"),
+def test_the_document_holds_the_population_the_summary_and_the_mix_by_year(
+    trained_small: TrainingResult, small_data: LearnerData
+) -> None:
+    doc = json.loads((trained_small.folder / "profiles.json").read_text())
+    segments, coarse = doc["segments"], doc["coarse"]
+    population = population_figures(small_data.learners, small_data.features)
+    rebuilt = profiles_document(trained_small.k, segments, coarse, population)
+    assert rebuilt["population"] == population_summary(population)
+    assert [s["id"] for s in rebuilt["summary"]["segments"]] == [
+        s["id"] for s in sorted(segments, key=lambda s: (-s["size"], s["id"]))
     ]
-    assert actions[0]["segment_name"] == "AB" and actions[0]["segments"] == [0, 1]
-    assert actions[0]["reach"] == 70 and actions[0]["text"] == "do ab"
-
-
-def test_without_stability_or_with_stable_segments_each_segment_offers_its_own() -> None:
-    for jaccard in (None, {}, {0: 0.75, 1: 0.9, 2: 0.9, 3: 0.95}):
-        assert profiling.acted_through_coarse(SEGMENTS, COARSE, jaccard) == {}
-        actions = profiling.summary_actions(SEGMENTS, COARSE, jaccard)
-        assert [(a["level"], a["segment_id"], a["rule"]) for a in actions] == [
-            ("segment", 0, "a0"),
-            ("segment", 1, "b"),
-            ("segment", 3, "d"),
-        ]
-
-
-def test_on_equal_reach_the_segment_comes_before_the_macro_segment() -> None:
-    segments = [dict(s) for s in SEGMENTS]
-    segments[1] = {**segments[1], "actions": [_action("b", 70)]}
-    actions = profiling.summary_actions(segments, COARSE, {0: 0.5, 1: 0.9, 2: 0.9, 3: 0.9})
-    assert [a["rule"] for a in actions] == ["b", "ab", "d"]
+    assert rebuilt["summary"]["actions"] == summary_actions(segments, coarse)
+    for year, counts in rebuilt["by_year"].items():
+        assert counts == {str(s["id"]): s["ctc_years"].get(year, 0) for s in segments}
+    assert sum(sum(c.values()) for c in rebuilt["by_year"].values()) == trained_small.learners
 
 
 def test_the_trained_summary_follows_the_model_s_stability(trained_small: TrainingResult) -> None:
@@ -149,5 +104,5 @@ def test_the_trained_summary_follows_the_model_s_stability(trained_small: Traini
     profiles = json.loads((trained_small.folder / "profiles.json").read_text())
     manifest = json.loads((trained_small.folder / "manifest.json").read_text())
     jaccard = {int(i): v for i, v in manifest["metrics"]["stability"]["jaccard"].items()}
-    expected = profiling.summary_actions(profiles["segments"], profiles["coarse"], jaccard)
+    expected = summary_actions(profiles["segments"], profiles["coarse"], jaccard)
     assert profiles["summary"]["actions"] == expected

@@ -1,10 +1,18 @@
-"""How pay is written for people: one decimal at most, no trailing ".0"."""
+"""How figures are written for people: pay with one decimal at most and no trailing ".0", shares
+as whole percentages that never split, ranks as English ordinals."""
 
 from __future__ import annotations
 
 import pytest
 
-from training.insights.wording import inr_text, lpa_number, lpa_text
+from training.insights.wording import (
+    inr_text,
+    lpa_number,
+    lpa_text,
+    ordinal,
+    pct_text,
+    pct_unbroken,
+)
 
 
 @pytest.mark.parametrize(
@@ -19,3 +27,35 @@ def test_lpa_has_one_decimal_at_most(lpa: float, expected: str) -> None:
 def test_rupees_are_quoted_in_lpa() -> None:
     assert inr_text(1_700_000) == "INR 17 LPA"
     assert inr_text(2_618_000) == "INR 26.2 LPA"
+
+
+def test_shares_are_whole_percentages_that_never_split() -> None:
+    assert pct_text(0.6749) == "67 %"
+    assert pct_unbroken(0.6749) == "67\u00a0%"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (23, "23rd"),
+        (58.3, "58th"),
+        (58.5, "59th"),
+        (0, "0th"),
+        (100, "100th"),
+        (101, "101st"),
+        (111, "111th"),
+        (112, "112th"),
+        (99.6, "100th"),
+    ],
+)
+def test_ordinal(value: float, expected: str) -> None:
+    assert ordinal(value) == expected

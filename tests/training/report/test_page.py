@@ -1,5 +1,5 @@
 """The HTML report (training.report.page): written into the model folder from its JSON, every
-image it shows is a plot of that folder, its sections come in the issue's order with the
+image it shows is a plot of that folder, its sections come in the agreed order with the
 figures each one promises, ordinals are English, the synthetic data is announced, every jargon
 word has a glossary entry, and names from profiles.json are escaped."""
 
@@ -14,23 +14,18 @@ from typing import Any
 
 import pytest
 
-from training.insights import profiles as profiling
-from training.insights.wording import lpa_text
+from training.insights.actions import summary_actions
+from training.insights.facts import distinctive_facts
+from training.insights.trust import stability_reading
+from training.insights.wording import lpa_text, ordinal
 from training.model.choice import KChoice, choose_k
 from training.model.sweep import KSweep
 from training.report import ReportError, render_page, render_report
-from training.report.page import (
-    GLOSSARY,
-    SECTIONS,
-    distinctive_facts,
-    explain_warning,
-    ordinal,
-    stability_reading,
-)
+from training.report.page import GLOSSARY, SECTIONS, explain_warning
 from training.run import TrainingResult
 
-#: The sections issue 13 asks for, in its order.
-ISSUE_SECTIONS = [
+#: The sections the report was specified with, in their order.
+AGREED_SECTIONS = [
     "summary",
     "trust",
     "segments",
@@ -128,9 +123,9 @@ def test_every_image_of_the_report_is_a_plot_of_the_folder(folder: Path) -> None
         assert (folder / source).read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), source
 
 
-def test_sections_come_in_the_issues_order(folder: Path) -> None:
+def test_sections_come_in_the_agreed_order(folder: Path) -> None:
     outline = _outline(render_report(folder).read_text(encoding="utf-8"))
-    assert outline.sections == ISSUE_SECTIONS == [anchor for anchor, _ in SECTIONS]
+    assert outline.sections == AGREED_SECTIONS == [anchor for anchor, _ in SECTIONS]
 
 
 def test_every_in_page_link_lands_and_the_glossary_explains_the_jargon(
@@ -161,7 +156,7 @@ def test_names_from_the_profiles_are_escaped(folder: Path) -> None:
     assert "it&#x27;s &lt;b&gt;bold&lt;/b&gt;" in page  # inside a single-quoted title too
 
 
-def test_a_model_from_before_the_issue_is_refused_in_one_sentence(
+def test_a_model_from_before_the_report_is_refused_in_one_sentence(
     manifest: dict[str, Any], profiles: dict[str, Any]
 ) -> None:
     del profiles["population"], profiles["by_year"]
@@ -169,39 +164,11 @@ def test_a_model_from_before_the_issue_is_refused_in_one_sentence(
         render_page(manifest, profiles)
 
 
-# --- ordinals ------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (1, "1st"),
-        (2, "2nd"),
-        (3, "3rd"),
-        (4, "4th"),
-        (11, "11th"),
-        (12, "12th"),
-        (13, "13th"),
-        (21, "21st"),
-        (22, "22nd"),
-        (23, "23rd"),
-        (58.3, "58th"),
-        (58.5, "59th"),
-        (0, "0th"),
-        (100, "100th"),
-        (101, "101st"),
-        (111, "111th"),
-        (112, "112th"),
-        (99.6, "100th"),
-    ],
-)
-def test_ordinal(value: float, expected: str) -> None:
-    assert ordinal(value) == expected
-
-
 def test_every_ordinal_on_the_page_is_english(
     manifest: dict[str, Any], profiles: dict[str, Any]
 ) -> None:
     for segment in profiles["segments"]:
-        segment["ctc_percentile"] = 58.3  # the issue's "58.3th"
+        segment["ctc_percentile"] = 58.3  # once written "58.3th"
     profiles["segments"][0]["ctc_percentile"] = 22.0
     page = _text(render_page(manifest, profiles))
     found = re.findall(r"\b(\d+(?:\.\d+)?)(st|nd|rd|th)\b", page)
@@ -272,7 +239,7 @@ def test_summary_acts_through_the_macro_segment_where_the_trust_table_says_so(
     widest = {"rule": "macro_rule", "text": "Offer the macro-segment's programme.", "reach": 10**6}
     group["actions"] = [widest, *group.get("actions", [])]
     jaccard = {int(i): v for i, v in manifest["metrics"]["stability"]["jaccard"].items()}
-    profiles["summary"]["actions"] = profiling.summary_actions(
+    profiles["summary"]["actions"] = summary_actions(
         profiles["segments"], profiles["coarse"], jaccard
     )
     macro_actions = [a for a in profiles["summary"]["actions"] if a["level"] == "macro-segment"]
@@ -303,38 +270,44 @@ def test_summary_acts_through_the_macro_segment_where_the_trust_table_says_so(
     )
 
 
-def test_what_sets_a_segment_apart_is_its_most_distant_figure(profiles: dict[str, Any]) -> None:
-    population = profiles["population"]
-    segment = json.loads(json.dumps(profiles["segments"][0]))
-    segment["feature_z"] = dict.fromkeys(segment["feature_z"], 0.0)
-    segment["company_tier_shares"] = {"tier 1": 0.93, "tier 2": 0.05, "tier 3": 0.02}
-    for flag in segment["peer_flags"].values():
-        flag.update(above=0.3, at=0.4, below=0.3)
-    segment["below_experience_share"] = 0.0
-    segment["top_role_families"] = []
-    population["company_tier_shares"] = {"tier 1": 0.26, "tier 2": 0.38, "tier 3": 0.36}
-    facts = distinctive_facts(segment, population)
-    assert facts == ["93\u00a0% at tier-1 (best-paying) companies (all learners: 26\u00a0%)"]
-    segment["company_tier_shares"] = population["company_tier_shares"]
-    assert distinctive_facts(segment, population) == []  # like all learners on every figure
+def test_summary_shows_what_sets_each_segment_apart_with_its_glossary_links(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    segment = profiles["segments"][0]
+    segment["feature_z"]["log_ctc"] = 9.0  # pay first
+    segment["top_role_families"] = [{"name": "R&D <lab>", "share": 0.9, "lift": 9.0}]
+    summary = _section(render_page(manifest, profiles), "summary")
+    row = next(r for r in _rows(summary) if f"href='#segment-{segment['id']}'" in r)
+    facts = [f.text for f in distinctive_facts(segment, profiles["population"])]
+    assert facts[0].startswith("median pay") and facts[1].startswith("R&D <lab> titles")
+    assert "; ".join(facts).replace("\u00a0", " ") in _text(row)
+    assert "<a class='term' href='#g-percentile'>percentile</a>" in row
+    assert "R&amp;D &lt;lab&gt; titles" in row
 
 
 # --- trust ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("jaccard", "reading"),
-    [
-        (0.3, "dissolves"),
-        (0.599, "dissolves"),
-        (0.6, "doubtful"),
-        (0.749, "doubtful"),
-        (0.75, "stable"),
-        (0.849, "stable"),
-        (0.85, "highly stable"),
-        (1.0, "highly stable"),
-    ],
-)
-def test_hennigs_reading(jaccard: float, reading: str) -> None:
-    assert stability_reading(jaccard) == reading
+def test_trust_says_where_the_two_methods_draw_a_segment_differently(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    jaccard = manifest["metrics"]["stability"]["jaccard"]
+    jaccard.update(dict.fromkeys(jaccard, 0.9))
+    first = profiles["segments"][0]
+    first["hierarchical_match"] = {"match": 0, "jaccard": 0.3}
+    del jaccard[str(profiles["segments"][1]["id"])]
+    manifest["metrics"]["comparison"]["ari"] = 0.4
+    trust = _section(render_page(manifest, profiles), "trust")
+    rows = {
+        s["id"]: next(_text(r) for r in _rows(trust) if f"href='#segment-{s['id']}'" in r)
+        for s in profiles["segments"][:2]
+    }
+    assert "0.30 (no)" in rows[first["id"]]
+    assert rows[first["id"]].endswith("act on it; who sits near its edge depends on the method")
+    assert "not measured" in rows[profiles["segments"][1]["id"]]
+    assert rows[profiles["segments"][1]["id"]].endswith("act with care")
+    text = _text(trust)
+    assert "weak agreement: the segments depend on the method" in text
+    missed = re.search(r"The hierarchical method draws (.*?) differently", text)
+    assert missed and f"{first['id']}. {first['name']}" in missed.group(1)
 
 
 @pytest.mark.parametrize("macro", ["shared", "alone"])

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from training.__main__ import app
 from training.report import ReportError, pdf
-from training.report.pdf import REPORT_PDF, find_chromium
+from training.report.pdf import find_chromium
 from training.run import TrainingResult
 from training.runtime import artifacts
+from training.runtime.artifacts import REPORT_PDF
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(

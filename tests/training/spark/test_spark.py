@@ -26,6 +26,7 @@ from training.config import TrainingSettings
 from training.data.load import DataError, load_learners
 from training.data.synth import generate_learners, write_learners
 from training.insights import profiles as profiling
+from training.insights.figures import group_figures, population_figures
 from training.model.pipeline import build_pipeline
 from training.prep.features import LearnerData, build_learner_data
 from training.run import TrainingResult
@@ -262,10 +263,10 @@ def test_profiles_names_and_actions_equal_the_pandas_path(
     profiles = doc["segments"]
     learners = spark_learners.assign(ctc_imputed=spark_learners["ctc_imputed"].astype(bool))
     features = learners[list(FEATURE_COLUMNS)]
-    population = profiling.population_figures(learners, features)
+    population = population_figures(learners, features)
     ordered = np.sort(learners["ctc"].to_numpy(np.float64))
     figures = {
-        p["id"]: profiling.group_figures(
+        p["id"]: group_figures(
             (learners["segment"] == p["id"]).to_numpy(), learners, features, population_ctc=ordered
         )
         for p in profiles

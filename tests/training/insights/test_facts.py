@@ -1,0 +1,78 @@
+"""What sets a segment apart (training.insights.facts): each figure scored by its z-score against
+all learners, the most distinctive first, none when the segment is like all learners; facts are
+plain text with their glossary words marked."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from training.insights.facts import DISTINCT_Z, Fact, Term, distinctive_facts
+from training.run import TrainingResult
+
+
+@pytest.fixture(scope="module")
+def trained_profiles(trained_small: TrainingResult) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((trained_small.folder / "profiles.json").read_text())
+    return doc
+
+
+@pytest.fixture
+def ordinary(trained_profiles: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A segment like all learners on every figure, and all learners."""
+    population = copy.deepcopy(trained_profiles["population"])
+    segment = copy.deepcopy(trained_profiles["segments"][0])
+    segment["feature_z"] = dict.fromkeys(segment["feature_z"], 0.0)
+    population["company_tier_shares"] = {"tier 1": 0.26, "tier 2": 0.38, "tier 3": 0.36}
+    segment["company_tier_shares"] = dict(population["company_tier_shares"])
+    for flag in segment["peer_flags"].values():
+        flag.update(above=0.3, at=0.4, below=0.3)
+    population["peer_flags"] = copy.deepcopy(segment["peer_flags"])
+    segment["below_experience_share"] = population["below_experience_share"] = 0.1
+    segment["top_role_families"] = []
+    return segment, population
+
+
+def test_what_sets_a_segment_apart_is_its_most_distant_figure(
+    ordinary: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    segment, population = ordinary
+    assert distinctive_facts(segment, population) == []  # like all learners on every figure
+    segment["company_tier_shares"] = {"tier 1": 0.93, "tier 2": 0.05, "tier 3": 0.02}
+    facts = distinctive_facts(segment, population)
+    assert [fact.text for fact in facts] == [
+        "93\u00a0% at tier-1 (best-paying) companies (all learners: 26\u00a0%)"
+    ]
+    assert facts[0].score == pytest.approx((0.93 - 0.26) / (0.26 * 0.74) ** 0.5)
+
+
+def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
+    ordinary: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    segment, population = ordinary
+    segment["feature_z"]["years_experience"] = -DISTINCT_Z  # exactly at the threshold
+    segment["feature_z"]["log_ctc"] = 1.5
+    segment["top_role_families"] = [
+        {"name": "Data & Research", "share": 0.5, "lift": 2.0},
+        {"name": "Unknown", "share": 0.3, "lift": 5.0},  # never a fact
+    ]
+    facts = distinctive_facts(segment, population, top=5)
+    assert [f.score for f in facts] == sorted((f.score for f in facts), key=abs, reverse=True)
+    assert len(facts) == 3 and all(abs(f.score) >= DISTINCT_Z for f in facts)
+    assert facts[0].text.startswith("median pay ") and facts[0].text.endswith(
+        " percentile of all learners"
+    )
+    assert Term("percentile", "percentile") in facts[0].pieces
+    assert facts[1].text == (
+        "Data & Research titles 2.0x as common as among all learners (50\u00a0% of the segment)"
+    )
+    assert facts[2].text.startswith("median ") and "years of experience" in facts[2].text
+    assert distinctive_facts(segment, population) == facts[:2]
+
+
+def test_a_fact_reads_as_its_pieces() -> None:
+    fact = Fact(1.0, ("the ", Term("lift", "lift"), " is 2"))
+    assert fact.text == "the lift is 2"

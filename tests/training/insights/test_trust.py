@@ -1,0 +1,114 @@
+"""How far to trust each segment (training.insights.trust): Hennig's reading of its bootstrap
+Jaccard, whether the hierarchical reference finds it too, what to use it for (the segment, its
+macro-segment, or the segment with care), and the agreement of the two methods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from training.config import DISSOLVES_UNDER_JACCARD, HIGHLY_STABLE_JACCARD, MIN_JACCARD
+from training.insights.trust import (
+    FOUND_BY_BOTH,
+    STABILITY_READINGS,
+    method_agreement,
+    segment_trust,
+    stability_reading,
+)
+
+
+@pytest.mark.parametrize(
+    ("jaccard", "reading"),
+    [
+        (0.3, "dissolves"),
+        (0.599, "dissolves"),
+        (0.6, "doubtful"),
+        (0.749, "doubtful"),
+        (0.75, "stable"),
+        (0.849, "stable"),
+        (0.85, "highly stable"),
+        (1.0, "highly stable"),
+    ],
+)
+def test_hennigs_reading(jaccard: float, reading: str) -> None:
+    assert stability_reading(jaccard) == reading
+
+
+def test_the_reading_s_bars_are_the_settings_defaults() -> None:
+    assert [lower for lower, _ in STABILITY_READINGS] == [
+        HIGHLY_STABLE_JACCARD,
+        MIN_JACCARD,
+        DISSOLVES_UNDER_JACCARD,
+        0.0,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ari", "agreement"),
+    [
+        (1.0, "same"),
+        (0.9, "same"),
+        (0.89, "strong"),
+        (0.75, "strong"),
+        (0.6, "moderate"),
+        (0.5, "moderate"),
+        (0.49, "weak"),
+        (-0.1, "weak"),
+    ],
+)
+def test_the_agreement_of_the_two_methods(ari: float, agreement: str) -> None:
+    assert method_agreement(ari) == agreement
+
+
+def _segment(sid: int, coarse: int, both: float | None) -> dict[str, Any]:
+    match = {} if both is None else {"match": sid, "jaccard": both}
+    return {"id": sid, "coarse_segment_id": coarse, "hierarchical_match": match}
+
+
+#: Segments 0 and 1 share macro-segment 0; 2, 3 and 4 are alone in theirs.
+SEGMENTS = [
+    _segment(0, 0, 0.9),
+    _segment(1, 0, 0.9),
+    _segment(2, 1, 0.9),
+    _segment(3, 2, 0.3),
+    _segment(4, 3, None),
+]
+COARSE = [
+    {"id": 0, "segments": [0, 1]},
+    {"id": 1, "segments": [2]},
+    {"id": 2, "segments": [3]},
+    {"id": 3, "segments": [4]},
+]
+
+
+def test_each_segment_s_use_follows_its_stability_its_macro_segment_and_the_second_method() -> None:
+    jaccard = {0: 0.55, 1: 0.9, 2: 0.7, 3: 0.8, 4: 0.95}
+    trusts = segment_trust(SEGMENTS, COARSE, jaccard)
+    assert [t.segment_id for t in trusts] == [0, 1, 2, 3, 4]
+    assert [t.reading for t in trusts] == [
+        "dissolves",
+        "highly stable",
+        "doubtful",
+        "stable",
+        "highly stable",
+    ]
+    assert [t.use for t in trusts] == [
+        "macro-segment",  # does not come back, and shares its macro-segment
+        "act",
+        "with care",  # doubtful, but alone in its macro-segment
+        "edge depends on method",  # stable, but the hierarchical reference draws it otherwise
+        "edge depends on method",  # no hierarchical match at all
+    ]
+    assert [t.coarse_segment_id for t in trusts] == [0, None, None, None, None]
+    assert [t.both for t in trusts] == [0.9, 0.9, 0.9, 0.3, 0.0]
+    assert [t.found_by_both for t in trusts] == [True, True, True, False, False]
+    assert all((t.both >= FOUND_BY_BOTH) == t.found_by_both for t in trusts)
+
+
+def test_a_segment_without_a_measured_stability_is_used_with_care() -> None:
+    for jaccard in ({}, {0: 0.55, 1: 0.9, 2: 0.9, 3: 0.9}):
+        trust = segment_trust(SEGMENTS, COARSE, jaccard)[4]
+        assert (trust.jaccard, trust.reading, trust.use) == (None, "not measured", "unmeasured")
+    unmeasured = segment_trust(SEGMENTS, COARSE, {})
+    assert {t.use for t in unmeasured} == {"unmeasured"}
