@@ -1,6 +1,6 @@
 """What the HTTP benchmarks share: a learner mix, the bench server process, and load generators.
 
-- :func:`learner_mix`: seeded raw learners from ``training.synth.generate_learners`` (the
+- :func:`learner_mix`: seeded raw learners from ``training.data.synth.generate_learners`` (the
   embedded default's own mix of clean rows and junk: typo'd years, tiny CTCs, placeholder
   titles), with a share of explicitly junk learners on top; every one valid for the API schema.
 - :class:`BenchServer`: ``bench/_server.py`` (the service app plus the ceiling routes) in a child

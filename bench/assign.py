@@ -7,7 +7,7 @@ child processes one after the other so each has its own peak RSS:
   (``ParquetFile(pre_buffer=False).iter_batches`` -> ``ParquetWriter``, as the loader reads;
   for CSV ``pyarrow.csv.open_csv`` -> ``CSVWriter``): the floor of any tool that reads and
   writes such a table;
-- ``assign``: :func:`training.assign.assign_table` with the model of ``--model-dir``
+- ``assign``: :func:`training.batch.assign.assign_table` with the model of ``--model-dir``
   (verification, chunked reading with the loader's rules, the service's edge rules and
   placement, writing through a temporary file), timed from the call to the renamed output;
 - ``assign --per-learner`` on the sizes of ``--per-learner-sizes`` (rows grouped by email on disk

@@ -5,7 +5,7 @@ with the same settings for both engines (below). Time is the subprocess's wall t
 memory is the largest *sum* of resident memory over the subprocess and all its descendants
 (for Spark: the driver's Python, the JVM and the Python workers), sampled from ``/proc`` every
 0.2 s, so Linux only (psutil would make it portable; it is not a dependency). The tables are
-generated once with :func:`training.synth.generate_learners` (seed 0) and kept as Parquet in
+generated once with :func:`training.data.synth.generate_learners` (seed 0) and kept as Parquet in
 ``--data-dir``.
 
     .venv/bin/python bench/train_spark.py [--rows 200000 1000000 2000000] [--master local[2]]

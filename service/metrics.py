@@ -44,8 +44,8 @@ _WARNING_KINDS = (
     ("job_position ", "title_cleaned"),
     ("orgyear ", "orgyear_repaired"),
 )
-#: The kind of the warning each cleaning rule (``training.cleaning.WARNING_RULES``) and each
-#: peer-group fallback (``training.features.FALLBACKS``) gives: what :func:`warning_kind` says
+#: The kind of the warning each cleaning rule (``training.runtime.cleaning.WARNING_RULES``) and each
+#: peer-group fallback (``training.runtime.features.FALLBACKS``) gives: what :func:`warning_kind` says
 #: of its sentence (a test holds the two together). The batch path counts by rule.
 RULE_KINDS: dict[str, str] = {
     "ctc_missing_dropped": "ctc_missing",

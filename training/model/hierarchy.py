@@ -3,7 +3,7 @@
 * :func:`hierarchical_two_stage` is the hierarchical reference that scales (MiniBatchKMeans
   micro-clusters, then size-weighted Ward on their centres); :func:`hierarchical_exact` is exact
   Ward on every row (minutes on the full table, opt-in). The pipeline compares either with K-Means
-  through :func:`training.clustering.compare_labelings`.
+  through :func:`training.model.compare.compare_labelings`.
 * :func:`coarse_groups` groups the K-Means segments into 2-3 macro-segments.
 * :func:`weighted_ward_linkage` is the tree over any centres and sizes (the Spark engine draws its
   dendrogram over the bisecting K-Means centres with it).
@@ -139,7 +139,7 @@ def hierarchical_two_stage(
     n_micro : int, default=2000
         Micro-clusters. 2,000 on 150k rows: ~2-3 s and ARI ~0.94 against exact Ward.
     n_threads : int or None, default=1
-        Threads for the MiniBatchKMeans (see :func:`training.clustering.fit_kmeans`).
+        Threads for the MiniBatchKMeans (see :func:`training.model.kmeans.fit_kmeans`).
     progress : callable, optional
 
     Returns

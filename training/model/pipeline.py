@@ -4,7 +4,7 @@ Training fits a scikit-learn :class:`~sklearn.pipeline.Pipeline` (``clip`` -> ``
 ``kmeans``) over the learner features named in ``cluster_features``; the Spark engine assembles
 the same fitted pipeline from its own figures (:func:`fitted_pipeline`). Publishing
 (:mod:`training.store.publish`) turns it into the runtime's
-:class:`~training.runtime.segmenter.Kernel` (``segmenter.json``), which reproduces
+:class:`~training.runtime.kernel.Kernel` (``segmenter.json``), which reproduces
 the pipeline's labels with numpy alone.
 """
 

@@ -435,7 +435,7 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
     Parameters
     ----------
     warning : str
-        One of ``manifest["k_choice"]["warnings"]``, as :func:`training.clustering.choose_k`
+        One of ``manifest["k_choice"]["warnings"]``, as :func:`training.model.choice.choose_k`
         words it.
     manifest : mapping
         The model's ``manifest.json`` (k, how it was chosen, the sweep's figures).

@@ -1,4 +1,4 @@
-"""The engine-free segmenter: a fitted model as plain arrays, and the one place for its maths.
+"""The runtime kernel: a fitted model as plain arrays, and the one place for its maths.
 
 A model is ``clip`` -> ``scale`` -> ``kmeans`` over a few learner features (see
 :mod:`training.model.pipeline`, which fits it with scikit-learn). :class:`Kernel` holds what

@@ -1,6 +1,6 @@
 """The model on Apache Spark: scaling, elbow sweep, K-Means, bisecting reference, profile figures.
 
-:mod:`training.spark.run` calls these in the order of :func:`training.pipeline.run`. Everything
+:mod:`training.spark.run` calls these in the order of :func:`training.run.run`. Everything
 that grows with the number of learners runs in Spark; the driver sees only what is small by
 construction: per-cluster aggregates, the evaluation sample (``silhouette_sample`` learners, as in
 the scikit-learn engine) and the per-group figures of the profiles.
@@ -313,7 +313,7 @@ def sweep_k(
     bootstrap resamples of about ``silhouette_sample`` learners are drawn once with Spark and
     collected, K-Means (scikit-learn, ``sweep_n_init`` restarts) is fitted on each for every k,
     each fit labels the evaluation sample, and is compared with the Spark fit's labels of that
-    sample (:func:`training.stability_scores`: mean ARI, its 10th percentile, each
+    sample (:func:`training.model.stability.stability_scores`: mean ARI, its 10th percentile, each
     segment's best-match Jaccard). Fitting
     Spark ML on a few thousand rows would cost a Spark job per iteration for nothing.
     """
@@ -438,7 +438,7 @@ def _incomplete() -> Column:
 
 
 def _experience_band() -> Column:
-    """:func:`training.profiles.experience_band` (numpy.searchsorted, side='right')."""
+    """:func:`training.insights.figures.experience_band` (numpy.searchsorted, side='right')."""
     years = sf.col("years_experience")
     return sum(((years >= sf.lit(float(e))).cast("int") for e in EXPERIENCE_BANDS), sf.lit(0))
 
@@ -538,7 +538,7 @@ def _counts(rows: list[Any], key: str, value: str) -> dict[int, dict[str, int]]:
 
 
 def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
-    """:class:`~training.profiles.GroupFigures` of each value of ``key`` (Spark aggregations)."""
+    """:class:`~training.insights.figures.GroupFigures` of each value of ``key`` (Spark aggregations)."""
     quartiles = frame.agg(sf.percentile("ctc", [0.25, 0.75]).alias("q")).first()
     assert quartiles is not None
     low, high = (float(x) for x in quartiles["q"])
@@ -607,7 +607,7 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
 
 
 def population_figures(frame: DataFrame) -> PopulationFigures:
-    """:class:`~training.profiles.PopulationFigures` of all learners (Spark aggregations)."""
+    """:class:`~training.insights.figures.PopulationFigures` of all learners (Spark aggregations)."""
     everyone = frame.withColumn("_all", sf.lit(0))
     head = everyone.agg(
         sf.count(sf.lit(1)).alias("n"),

@@ -1,8 +1,8 @@
 """Scale-out training on Apache Spark: ``python -m training train --engine spark``.
 
-The same model as :func:`training.pipeline.run`, computed with Spark so that the learner table
+The same model as :func:`training.run.run`, computed with Spark so that the learner table
 need not fit in one process's memory, and published through the same
-:func:`training.publish.publish_model`: the same artifact layout, the same engine-free
+:func:`training.store.publish.publish_model`: the same artifact layout, the same engine-free
 ``segmenter.json`` (the service loads it unchanged), a ``segmenter.joblib`` holding the
 equivalent fitted scikit-learn pipeline, plots and report; the manifest records
 ``engine: "spark"`` and the Spark version.
@@ -107,7 +107,7 @@ def run(
     SparkUnavailable
         No Java 17+ runtime. (Without pyspark this module does not import; the CLI calls
         :func:`~training.spark.session.check_spark` first, which says so in one sentence.)
-    training.data.DataError
+    training.data.load.DataError
         The table cannot be read or is not a learner table.
     """
     check_spark()
