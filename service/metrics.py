@@ -44,9 +44,10 @@ _WARNING_KINDS = (
     ("job_position ", "title_cleaned"),
     ("orgyear ", "orgyear_repaired"),
 )
-#: The kind of the warning each cleaning rule (``training.runtime.cleaning.WARNING_RULES``) and each
-#: peer-group fallback (``training.runtime.features.FALLBACKS``) gives: what :func:`warning_kind` says
-#: of its sentence (a test holds the two together). The batch path counts by rule.
+#: The kind of the warning each cleaning rule (``training.runtime.cleaning.WARNING_RULES``) and
+#: each peer-group fallback (``training.runtime.features.FALLBACKS``) gives: what
+#: :func:`warning_kind` says of its sentence (a test holds the two together). The batch path
+#: counts by rule.
 RULE_KINDS: dict[str, str] = {
     "ctc_missing_dropped": "ctc_missing",
     "ctc_implausible_imputed": "ctc_imputed",

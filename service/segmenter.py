@@ -286,7 +286,7 @@ class Segmenter:
             Assignment(
                 segment_id=segment,
                 segment_name=names[segment],
-                coarse_segment_id=macro,
+                coarse_segment_id=coarse_id,
                 distance=d,
                 runner_up_id=runner_id,
                 runner_up_distance=second,
@@ -299,7 +299,7 @@ class Segmenter:
             )
             for (
                 segment,
-                macro,
+                coarse_id,
                 d,
                 runner_id,
                 second,

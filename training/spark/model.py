@@ -538,7 +538,8 @@ def _counts(rows: list[Any], key: str, value: str) -> dict[int, dict[str, int]]:
 
 
 def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
-    """:class:`~training.insights.figures.GroupFigures` of each value of ``key`` (Spark aggregations)."""
+    """:class:`~training.insights.figures.GroupFigures` of each value of ``key`` (Spark
+    aggregations)."""
     quartiles = frame.agg(sf.percentile("ctc", [0.25, 0.75]).alias("q")).first()
     assert quartiles is not None
     low, high = (float(x) for x in quartiles["q"])
@@ -607,7 +608,8 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
 
 
 def population_figures(frame: DataFrame) -> PopulationFigures:
-    """:class:`~training.insights.figures.PopulationFigures` of all learners (Spark aggregations)."""
+    """:class:`~training.insights.figures.PopulationFigures` of all learners (Spark
+    aggregations)."""
     everyone = frame.withColumn("_all", sf.lit(0))
     head = everyone.agg(
         sf.count(sf.lit(1)).alias("n"),

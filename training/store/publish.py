@@ -123,7 +123,7 @@ def publish_model(
         ),
         parts,
     )
-    segmenter_doc = kernel.to_dict()
+    kernel_doc = kernel.to_dict()
     probes = probe_document(parts.pipeline, kernel, parts.probes)
     profiles = {
         **parts.profiles,
@@ -138,7 +138,7 @@ def publish_model(
             {"pipeline": parts.pipeline, "features": parts.features, "segment_ids": ids.tolist()},
             folder / PIPELINE_JOBLIB,
         )
-        write_json(folder / KERNEL_JSON, segmenter_doc)
+        write_json(folder / KERNEL_JSON, kernel_doc)
         write_json(folder / PROBES_JSON, probes)
         write_json(folder / PROFILES_JSON, profiles)
         write_json(folder / DRIFT_JSON, parts.drift.to_dict())
