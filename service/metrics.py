@@ -56,7 +56,7 @@ RULE_KINDS: dict[str, str] = {
     "ctc_updated_year_capped": "ctc_updated_year_capped",
     "company_missing": "company_missing",
     "job_title_placeholder": "title_placeholder",
-    "job_title_rare_to_family": "title_rare",
+    "job_title_rare_to_track": "title_rare",
     "orgyear_typo_repaired": "orgyear_typo",
     "orgyear_missing_imputed": "orgyear_imputed",
     "orgyear_implausible_imputed": "orgyear_imputed",

@@ -558,7 +558,9 @@ class SegmentProfile(BaseModel):
     ctc_inr: Range
     ctc_lpa: Range
     ctc_percentile: float = Field(description="All learners paid at most the median, in %.")
-    top_role_families: list[GroupShare]
+    top_tracks: list[GroupShare] = Field(
+        description="The commonest tracks (job profiles) and their lift over all learners."
+    )
     company_tiers: list[GroupShare]
     feature_z: dict[str, float] = Field(description="Mean of each feature as a z-score.")
     pay_vs_peers_median: float
@@ -577,7 +579,9 @@ class SegmentProfile(BaseModel):
     ctc_years: dict[str, int] = Field(description="Learners by the year CTC was last updated.")
     top_companies: list[CompanyShare]
     known_titles: int
-    dominant_family: GroupShare | None = None
+    dominant_track: GroupShare | None = Field(
+        default=None, description="The commonest track among known titles, with its lift."
+    )
     actions: list[ProfileAction]
     recommendations: list[str]
     nearest_segment: NearestSegment | None = Field(default=None, description="Segments only.")

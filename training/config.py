@@ -15,8 +15,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from training.runtime.artifacts import KERNEL_JSON
+from training.runtime.courses import CAREER, COURSE, DEFAULT_COURSES, STAGES, Course
 from training.runtime.features import FEATURE_COLUMNS
 from training.runtime.schema import FILE_ROWS
+from training.runtime.tracks import DEFAULT_TRACKS, Tracks
 
 __all__ = [
     "DEFAULT_CLUSTER_FEATURES",
@@ -247,6 +249,25 @@ class TrainingSettings(BaseSettings):
         description="A previous model folder whose segment ids to keep (default: LATEST).",
     )
 
+    # --- tracks and the catalogue ------------------------------------------------------------
+    tracks: list[dict[str, str]] = Field(
+        default_factory=lambda: [t.to_dict() for t in DEFAULT_TRACKS],
+        description=(
+            "The map from folded job titles to tracks, in match order: each {id, name, pattern} "
+            "(a regular expression over the folded title); the first match wins, no match is "
+            "'other', a missing or placeholder title 'unknown' (docs/courses.md). As JSON in "
+            "LEARNSEG_TRACKS."
+        ),
+    )
+    courses: list[dict[str, Any]] = Field(
+        default_factory=lambda: [c.to_dict() for c in DEFAULT_COURSES],
+        description=(
+            "The school's catalogue: courses (chosen per segment x track) and career services "
+            "(chosen from a segment's figures), each {id, name, kind, family, tracks, stages, "
+            "description} (docs/courses.md). As JSON in LEARNSEG_COURSES."
+        ),
+    )
+
     # --- insights ---------------------------------------------------------------------------
     recommendation_thresholds: dict[str, float] = Field(
         default_factory=lambda: dict(RECOMMENDATION_THRESHOLDS),
@@ -307,6 +328,42 @@ class TrainingSettings(BaseSettings):
         "was as fast as 2, in half the memory (docs/benchmarks.md).",
     )
 
+    def track_map(self) -> Tracks:
+        """The title -> track map of these settings."""
+        return Tracks.from_dict(self.tracks)
+
+    def catalogue(self) -> list[Course]:
+        """The courses and career services of these settings, in their order."""
+        return [Course.from_dict(c) for c in self.courses]
+
+    def _check_catalogue(self) -> None:
+        try:
+            known = set(self.track_map().ids)
+            catalogue = self.catalogue()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SettingError("{tracks} or {courses}: {problem}", problem=str(exc)) from None
+        ids = [c.id for c in catalogue]
+        problems = [
+            f"course {i} is listed twice" for i in sorted({i for i in ids if ids.count(i) > 1})
+        ]
+        for c in catalogue:
+            if c.kind not in (COURSE, CAREER):
+                problems.append(
+                    f"course {c.id} is of kind {c.kind!r}, not {COURSE!r} or {CAREER!r}"
+                )
+            problems += [
+                f"course {c.id} names the unknown track {t!r}"
+                for t in c.tracks
+                if t != "*" and t not in known
+            ]
+            problems += [
+                f"course {c.id} names the unknown stage {g!r}" for g in c.stages if g not in STAGES
+            ]
+        if not any(c.kind == COURSE for c in catalogue):
+            problems.append("the catalogue lists no course")
+        if problems:
+            raise SettingError("{courses}: {problems}.", problems="; ".join(problems))
+
     @field_validator("hierarchical", "engine", mode="before")
     @classmethod
     def _check_choice(cls, value: Any, info: ValidationInfo) -> Any:
@@ -363,6 +420,7 @@ class TrainingSettings(BaseSettings):
             **RECOMMENDATION_THRESHOLDS,
             **{k: float(v) for k, v in self.recommendation_thresholds.items()},
         }
+        self._check_catalogue()
         if self.ctc_plausible_min >= self.ctc_plausible_max:
             raise SettingError(
                 "{ctc_plausible_min} ({low:,.0f}) must be smaller than "

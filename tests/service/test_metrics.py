@@ -76,11 +76,11 @@ def test_two_apps_have_their_own_metrics(service_model_dir: Path) -> None:
             "company_fallback",
         ),
         (
-            "job title not seen in training (or too few learners): role family fallback",
+            "job title not seen in training (or too few learners): its track's pay used",
             "title_fallback",
         ),
         ("job_position 'NA' is a placeholder: treated as missing", "title_placeholder"),
-        ("job_position 'x' is rare: mapped to role family 'Other'", "title_rare"),
+        ("job_position 'x' is rare: grouped with the other titles of 'Other'", "title_rare"),
         ("orgyear 20165 looks like a typo: read as 2016", "orgyear_typo"),
         ("orgyear is missing: imputed as 2015 from pay peers", "orgyear_imputed"),
         ("orgyear 1900 is implausible: imputed as 2015 from pay peers", "orgyear_imputed"),

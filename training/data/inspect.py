@@ -24,7 +24,7 @@ __all__ = ["summarize_table"]
 
 #: The percentiles reported of years of experience and of CTC.
 _PERCENTILES = (10, 25, 50, 75, 90)
-#: How many role families are listed.
+#: How many tracks are listed.
 _TOP_FAMILIES = 20
 
 
@@ -77,7 +77,7 @@ def summarize_table(
             "ctc_imputed_learners": int(data.learners["ctc_imputed"].sum()),
             "years_experience": _percentiles(years),
             "ctc": _percentiles(ctc),
-            "role_families": _top(data.learners["role_family"], _TOP_FAMILIES),
+            "tracks": _top(data.learners["track"], _TOP_FAMILIES),
         },
     }
 

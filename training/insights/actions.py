@@ -27,6 +27,7 @@ from typing import Any
 
 from training.config import MIN_JACCARD, RECOMMENDATION_THRESHOLDS
 from training.insights.wording import inr_text, pct_text
+from training.runtime.tracks import TRACK_NAMES
 
 __all__ = [
     "CATALOGUE",
@@ -49,18 +50,16 @@ MAX_PER_SEGMENT = 3
 MAX_SEGMENTS_PER_RULE = 2
 
 FAMILY_TRACKS: dict[str, str] = {
-    "Data & Research": "a data science and machine-learning specialisation track",
-    "DevOps & Infra": "a cloud, DevOps and site-reliability track",
-    "QA & Testing": "an SDET track: test automation, then a move into development",
-    "Mobile": "a mobile engineering track (Android/iOS architecture, performance)",
-    "Frontend": "a frontend engineering track (web performance, design systems)",
-    "Full-stack": "a full-stack track with system design for product companies",
-    "Backend & SDE": "a backend track: distributed systems and scalable services",
-    "Leadership": "an engineering-management and leadership programme",
-    "Architect": "an architecture track: large-scale system design reviews",
-    "Product & Design": "a product management and design track",
-    "Support & Non-coding": "a programming-foundations bridge course into development roles",
-    "Intern": "an internship-to-full-time placement programme",
+    "data": "a data science and machine-learning specialisation track",
+    "devops": "a cloud, DevOps and site-reliability track",
+    "qa": "an SDET track: test automation, then a move into development",
+    "mobile": "a mobile engineering track (Android/iOS architecture, performance)",
+    "frontend": "a frontend engineering track (web performance, design systems)",
+    "fullstack": "a full-stack track with system design for product companies",
+    "backend": "a backend track: distributed systems and scalable services",
+    "leadership": "an engineering-management and architecture programme",
+    "product": "a product management and design track",
+    "support": "a programming-foundations bridge course into development roles",
 }
 
 
@@ -171,14 +170,15 @@ def _senior_top_pay(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | N
 
 
 def _role_track(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
-    family = p["dominant_family"]
+    family = p["dominant_track"]
     if family is None or family["name"] not in FAMILY_TRACKS:
         return None
     return Finding(
         family["lift"],
         round(family["share"] * p["known_titles"]),
-        f"{family['name']} titles are {family['lift']:.1f}x as common as among all learners "
-        f"({pct_text(family['share'])} of known titles): offer {FAMILY_TRACKS[family['name']]}.",
+        f"{TRACK_NAMES.get(family['name'], family['name'])} titles are {family['lift']:.1f}x as "
+        f"common as among all learners ({pct_text(family['share'])} of known titles): offer "
+        f"{FAMILY_TRACKS[family['name']]}.",
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.insights.wording import lpa_text, ordinal, pct_unbroken
+from training.runtime.tracks import TRACK_NAMES, UNKNOWN_TRACK
 
 __all__ = [
     "DISTINCT_Z",
@@ -121,13 +122,13 @@ def _share_facts(segment: Mapping[str, Any], population: Mapping[str, Any]) -> l
 
 def _family_facts(segment: Mapping[str, Any]) -> list[Fact]:
     facts = []
-    for family in segment["top_role_families"]:
-        if family["name"] == "Unknown" or family["lift"] <= 1.0:
+    for family in segment["top_tracks"]:
+        if family["name"] == UNKNOWN_TRACK or family["lift"] <= 1.0:
             continue
         base = family["share"] / family["lift"]
         words = (
-            f"{family['name']} titles {family['lift']:.1f}x as common as among all "
-            f"learners ({pct_unbroken(family['share'])} of the segment)"
+            f"{TRACK_NAMES.get(family['name'], family['name'])} titles {family['lift']:.1f}x as "
+            f"common as among all learners ({pct_unbroken(family['share'])} of the segment)"
         )
         facts.append(Fact(_share_z(family["share"], base), (words,)))
     return facts

@@ -63,8 +63,8 @@ class GroupFigures:
     pay_vs_peers_median : float
     incomplete : int
         Learners without a job title or without a company.
-    role_families, company_tiers : mapping of str to int
-        Learners per role family and per ``"tier <n>"``; for ties, the first listed comes first.
+    tracks, company_tiers : mapping of str to int
+        Learners per track and per ``"tier <n>"``; for ties, the first listed comes first.
     experience_bands : mapping of int to (int, int)
         Per experience band (:data:`EXPERIENCE_BANDS`, by index): learners, and learners of them
         without a job title.
@@ -97,7 +97,7 @@ class GroupFigures:
     feature_mean: Mapping[str, float]
     pay_vs_peers_median: float
     incomplete: int
-    role_families: Mapping[str, int]
+    tracks: Mapping[str, int]
     company_tiers: Mapping[str, int]
     experience_bands: Mapping[int, tuple[int, int]]
     ctc_imputed: int
@@ -122,7 +122,7 @@ class PopulationFigures:
     feature_mean: Mapping[str, float]
     feature_std: Mapping[str, float]
     incomplete: int
-    role_families: Mapping[str, int]
+    tracks: Mapping[str, int]
     company_tiers: Mapping[str, int]
     experience_bands: Mapping[int, tuple[int, int]]
     ctc_imputed: int
@@ -286,7 +286,7 @@ def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> Popula
     Parameters
     ----------
     learners : DataFrame, shape (n_learners, ...)
-        Cleaned learners (``ctc``, ``job_title``, ``company``, ``role_family``...).
+        Cleaned learners (``ctc``, ``job_title``, ``company``, ``track``...).
     features : DataFrame, shape (n_learners, len(FEATURE_COLUMNS))
         Their features, row for row.
 
@@ -304,7 +304,7 @@ def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> Popula
         feature_mean={name: float(mean[name]) for name in FEATURE_COLUMNS},
         feature_std={name: float(std[name]) for name in FEATURE_COLUMNS},
         incomplete=int(_incomplete(learners).sum()),
-        role_families=_value_counts(learners["role_family"]),
+        tracks=_value_counts(learners["track"]),
         company_tiers=_value_counts(_tier_labels(features)),
         experience_bands=_experience_bands(learners, features),
         ctc_imputed=ctc_imputed,
@@ -331,7 +331,7 @@ def group_figures(
     members : ndarray of bool, shape (n_learners,)
         The group's learners.
     learners : DataFrame, shape (n_learners, ...)
-        Cleaned learners (``ctc``, ``job_title``, ``company``, ``role_family``...).
+        Cleaned learners (``ctc``, ``job_title``, ``company``, ``track``...).
     features : DataFrame, shape (n_learners, len(FEATURE_COLUMNS))
         Their features, row for row.
     population_ctc : ndarray of float, shape (n_learners,)
@@ -358,7 +358,7 @@ def group_figures(
         feature_mean={name: float(mean[name]) for name in FEATURE_COLUMNS},
         pay_vs_peers_median=float(np.median(features["pay_vs_peers"][members])),
         incomplete=int(_incomplete(learners)[members].sum()),
-        role_families=_value_counts(learners["role_family"][members]),
+        tracks=_value_counts(learners["track"][members]),
         company_tiers=_value_counts(_tier_labels(features)[members]),
         experience_bands=_experience_bands(learners, features, members),
         ctc_imputed=ctc_imputed,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.insights.wording import lpa_text, pct_text
+from training.runtime.tracks import TRACK_NAMES
 
 __all__ = [
     "HALF",
@@ -142,10 +143,10 @@ def _companies_word(profile: Mapping[str, Any]) -> Word | None:
 
 
 def _role_word(profile: Mapping[str, Any]) -> Word | None:
-    family = profile["dominant_family"]
+    family = profile["dominant_track"]
     if family is not None and family["lift"] >= ROLE_LIFT:
         return Word(
-            f"{family['name']} roles",
+            f"{TRACK_NAMES.get(family['name'], family['name'])} roles",
             "role",
             f"the commonest role family among known titles, {ROLE_LIFT:g}x or more as "
             "common as among all learners",

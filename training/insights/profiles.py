@@ -29,8 +29,8 @@ from training.insights.figures import (
 )
 from training.insights.naming import name_profiles
 from training.insights.wording import LPA
-from training.runtime.cleaning import UNKNOWN_FAMILY
 from training.runtime.features import FEATURE_COLUMNS
+from training.runtime.tracks import UNKNOWN_TRACK
 
 __all__ = [
     "STALE_YEARS",
@@ -115,9 +115,7 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
         "ctc_inr": {k: round(v) for k, v in ctc.items()},
         "ctc_lpa": {k: round(v / LPA, 2) for k, v in ctc.items()},
         "ctc_percentile": round(float(100.0 * group.ctc_rank / population.size), 1),
-        "top_role_families": _lifts(
-            group.role_families, n, population.role_families, population.size, 3
-        ),
+        "top_tracks": _lifts(group.tracks, n, population.tracks, population.size, 3),
         "company_tiers": _lifts(
             group.company_tiers, n, population.company_tiers, population.size, 3
         ),
@@ -151,8 +149,8 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
             }
             for name, count, total in group.top_companies
         ],
-        "known_titles": n - group.role_families.get(UNKNOWN_FAMILY, 0),
-        "dominant_family": _dominant_family(group, population),
+        "known_titles": n - group.tracks.get(UNKNOWN_TRACK, 0),
+        "dominant_track": _dominant_track(group, population),
     }
 
 
@@ -166,10 +164,10 @@ def _flag_shares(flags: Mapping[str, tuple[int, int, int]], n: int) -> dict[str,
     }
 
 
-def _dominant_family(group: GroupFigures, population: PopulationFigures) -> dict[str, Any] | None:
-    """The role family with the largest share among the group's known titles, with its lift."""
-    known = {k: v for k, v in group.role_families.items() if k != UNKNOWN_FAMILY}
-    everyone = {k: v for k, v in population.role_families.items() if k != UNKNOWN_FAMILY}
+def _dominant_track(group: GroupFigures, population: PopulationFigures) -> dict[str, Any] | None:
+    """The track with the largest share among the group's known titles, with its lift."""
+    known = {k: v for k, v in group.tracks.items() if k != UNKNOWN_TRACK}
+    everyone = {k: v for k, v in population.tracks.items() if k != UNKNOWN_TRACK}
     if not known or not everyone:
         return None
     name = max(sorted(known), key=lambda k: known[k])
@@ -198,7 +196,7 @@ def population_summary(population: PopulationFigures) -> dict[str, Any]:
     """
     n = population.size
     keys = ("p25", "p50", "p75")
-    known = {k: v for k, v in population.role_families.items() if k != UNKNOWN_FAMILY}
+    known = {k: v for k, v in population.tracks.items() if k != UNKNOWN_TRACK}
     known_total = sum(known.values()) or 1
     latest = max(population.ctc_years) if population.ctc_years else 0
     return {
@@ -208,7 +206,7 @@ def population_summary(population: PopulationFigures) -> dict[str, Any]:
         "ctc_lpa": {
             k: round(v / LPA, 2) for k, v in zip(keys, population.ctc_quartiles, strict=True)
         },
-        "role_families_known": {
+        "tracks_known": {
             k: round(v / known_total, 4) for k, v in sorted(known.items(), key=lambda i: -i[1])
         },
         "company_tier_shares": {

@@ -316,6 +316,7 @@ def make_rules(
         orgyear_band_values=peers.orgyear_band_values,
         orgyear_fallback=float(peers.orgyear_fallback),
         ctc_by_orgyear=[float(x) for x in peers.ctc_by_orgyear],
+        tracks=settings.track_map(),
     )
 
 
@@ -375,7 +376,7 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
     -------
     CleanedTable
         ``learners`` (one row per email_hash: ``learner_id``, ``company``, ``job_title``,
-        ``role_family``, ``orgyear``, ``ctc``, ``ctc_updated_year``, ``ctc_imputed``,
+        ``track``, ``orgyear``, ``ctc``, ``ctc_updated_year``, ``ctc_imputed``,
         ``n_records``, ``ctc_growth``), the frozen rules and the counted report.
     """
     import pandas as pd
@@ -404,7 +405,7 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
             "learner_id": learner_id,
             "company": clean.company,
             "job_title": clean.job_title,
-            "role_family": clean.role_family,
+            "track": clean.track,
             "orgyear": clean.orgyear,
             "ctc": clean.ctc,
             "ctc_updated_year": clean.ctc_updated_year,

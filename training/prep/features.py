@@ -1,7 +1,7 @@
 """Learner features, *fit* half (pandas, training only): the frozen peer-group tables.
 
 :func:`fit_feature_tables` learns, from the cleaned one-row-per-learner table, the peer groups a
-learner is compared with (companies, job titles, role families, company x title pairs, the
+learner is compared with (companies, job titles, tracks, company x title pairs, the
 population's pay-by-experience curve, the quantile bands of tiers and classes) into the frozen
 :class:`~training.runtime.features.FeatureTables`. :func:`build_learner_data` cleans a raw
 table, fits the tables and computes every learner's features with the runtime's
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from training.prep.cleaning import CleaningReport, clean_learners
-from training.runtime.cleaning import UNKNOWN_FAMILY, CleaningRules
+from training.runtime.cleaning import CleaningRules
 from training.runtime.features import (
     FEATURE_COLUMNS,
     PEER_SEP,
@@ -27,6 +27,7 @@ from training.runtime.features import (
     FloatArray,
     compute_features,
 )
+from training.runtime.tracks import UNKNOWN_TRACK
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +99,7 @@ def fit_feature_tables(
     ----------
     learners : DataFrame, shape (n_learners, ...)
         :func:`training.prep.cleaning.clean_learners` output (``company``, ``job_title``,
-        ``role_family``, ``orgyear``, ``ctc``).
+        ``track``, ``orgyear``, ``ctc``).
     rules : CleaningRules
         Gives the reference year.
     settings : TrainingSettings
@@ -111,7 +112,7 @@ def fit_feature_tables(
         {
             "company": learners["company"].astype(object),
             "job_title": learners["job_title"].astype(object),
-            "role_family": learners["role_family"].astype(object),
+            "track": learners["track"].astype(object),
             "log_ctc": np.log(learners["ctc"].to_numpy(dtype=np.float64)),
             "years": np.floor(rules.reference_year - learners["orgyear"].to_numpy(np.float64)),
         }
@@ -122,7 +123,7 @@ def fit_feature_tables(
     company_median = _medians(with_company, "company", min_size)
     with_title = frame.dropna(subset=["job_title"])
     title_median = _medians(with_title, "job_title", min_size)
-    family_median = _medians(frame[frame["role_family"] != UNKNOWN_FAMILY], "role_family", min_size)
+    track_median = _medians(frame[frame["track"] != UNKNOWN_TRACK], "track", min_size)
     pairs = frame.dropna(subset=["company", "job_title"])
     peer = _medians(pairs, ["company", "job_title"], min_size)
     peer_median = {
@@ -168,7 +169,7 @@ def fit_feature_tables(
         company_size={str(k): int(v) for k, v in company_size.items()},
         company_median={str(k): float(v) for k, v in company_median.items()},
         title_median={str(k): float(v) for k, v in title_median.items()},
-        family_median={str(k): float(v) for k, v in family_median.items()},
+        track_median={str(k): float(v) for k, v in track_median.items()},
         peer_median=peer_median,
         experience_median=curve,
         tier_edges=band_edges(company_median.to_numpy(np.float64), settings.n_tiers),

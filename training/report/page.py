@@ -769,7 +769,7 @@ def _segment_card(
     years, lpa = segment["years_experience"], segment["ctc_lpa"]
     families = ", ".join(
         f"{_e(f['name'])} {pct_unbroken(f['share'])} ({_term('lift')} {f['lift']:.2f})"
-        for f in segment["top_role_families"]
+        for f in segment["top_tracks"]
     )
     tiers = ", ".join(
         f"{_e(t['name'])} {pct_unbroken(t['share'])} ({_term('lift')} {t['lift']:.2f})"

@@ -26,7 +26,7 @@ company_normalised               lower case, punctuation removed, spaces collaps
 company_missing                  empty, or only digits/punctuation ('0', '2020'): unknown company
 job_title_placeholder            'Not Available', 'NA', '-', ...: treated as missing
 job_title_folded                 variants merged ('FullStack Engineer' = 'Fullstack Engineer')
-job_title_rare_to_family         titles held by too few learners: their role family or 'Other'
+job_title_rare_to_track          titles held by too few learners: grouped by their track
 orgyear_typo_repaired            five-digit years with a valid four-digit prefix (20165 -> 2016)
 orgyear_missing_imputed          missing orgyear: imputed from pay peers
 orgyear_implausible_imputed      before ``orgyear_min`` or after the reference year: imputed
@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from string import Formatter
 from typing import Any, NamedTuple
@@ -67,12 +67,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from training.runtime.ops import ARRAY, Coded, Ops, decoded
+from training.runtime.tracks import UNKNOWN_TRACK, Tracks
 
 __all__ = [
-    "OTHER_FAMILY",
-    "ROLE_FAMILIES",
     "RULES",
-    "UNKNOWN_FAMILY",
     "WARNING_RULES",
     "CleanRows",
     "CleaningRules",
@@ -83,11 +81,8 @@ __all__ = [
     "fold_title",
     "normalize_companies",
     "normalize_company",
-    "role_family",
 ]
 
-UNKNOWN_FAMILY = "Unknown"
-OTHER_FAMILY = "Other"
 
 # --------------------------------------------------------------------------------------------
 # The rules: name -> (what it does, the warning a served learner gets). Order is run order.
@@ -135,9 +130,9 @@ RULES: dict[str, tuple[str, str]] = {
         "Case, punctuation and spacing folded so variants merge ('FullStack'/'Fullstack').",
         "",
     ),
-    "job_title_rare_to_family": (
-        "Titles held by fewer than min_title_learners learners mapped to their role family.",
-        "job_position {job_position!r} is rare: mapped to role family {value!r}",
+    "job_title_rare_to_track": (
+        "Titles held by fewer than min_title_learners learners grouped by their track.",
+        "job_position {job_position!r} is rare: grouped with the other titles of {value!r}",
     ),
     "orgyear_typo_repaired": (
         "Five-digit years with a valid four-digit prefix repaired (20165 -> 2016).",
@@ -164,49 +159,6 @@ RULES: dict[str, tuple[str, str]] = {
         "",
     ),
 }
-
-# Role families: the first pattern that matches a folded title wins, so order matters
-# ("engineering intern" is an intern, "backend architect" an architect, not a backend engineer).
-_FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("Intern", r"\b(intern|internship|trainee|apprentice|student|fresher)\b"),
-    (
-        "Leadership",
-        r"\b(leadership|cto|ceo|coo|vp|vice president|head|director|founder|cofounder|chief|"
-        r"engineering manager|em)\b",
-    ),
-    ("Architect", r"\b(architect|principal)\b"),
-    (
-        "Product & Design",
-        r"\b(product|program|programme|project|designer|design|ux|ui ux|scrum)\b",
-    ),
-    ("Leadership", r"\b(manager|lead)\b"),
-    (
-        "Data & Research",
-        r"\b(data|scientist|science|analyst|analytics|machine learning|ml|ai|research|"
-        r"researcher|nlp|bi|statistician)\b",
-    ),
-    (
-        "DevOps & Infra",
-        r"\b(devops|sre|site reliability|cloud|infra|infrastructure|system|systems|database|"
-        r"dba|release|network|security|platform|sysadmin)\b",
-    ),
-    ("QA & Testing", r"\b(qa|sdet|test|tester|testing|quality|automation)\b"),
-    ("Mobile", r"\b(android|ios|mobile|flutter|react native|app developer)\b"),
-    ("Frontend", r"\b(frontend|ui|web|angular|react)\b"),
-    ("Full-stack", r"\b(fullstack|mern|mean)\b"),
-    ("Support & Non-coding", r"\b(support|consultant|non coder|sales|operations|ops|hr)\b"),
-    (
-        "Backend & SDE",
-        r"\b(backend|sde|swe|software|developer|engineer|engineers|programmer|java|python|"
-        r"golang|dotnet|net|php|node|coder|embedded)\b",
-    ),
-)
-_FAMILY_REGEXES = tuple((name, re.compile(pattern)) for name, pattern in _FAMILY_PATTERNS)
-ROLE_FAMILIES: tuple[str, ...] = (
-    *dict.fromkeys(name for name, _ in _FAMILY_PATTERNS),
-    OTHER_FAMILY,
-    UNKNOWN_FAMILY,
-)
 
 _TITLE_PLACEHOLDERS = frozenset(
     {
@@ -284,15 +236,6 @@ def fold_title(value: str) -> str | None:
     return text
 
 
-@lru_cache(maxsize=20_000)
-def role_family(folded: str) -> str:
-    """Return the role family of a folded title ('Other' when no family pattern matches)."""
-    for name, regex in _FAMILY_REGEXES:
-        if regex.search(folded):
-            return name
-    return OTHER_FAMILY
-
-
 def display_title(value: str) -> str:
     """Tidy a raw title for display: surrounding and repeated spaces removed, case kept."""
     return " ".join(value.split())
@@ -330,6 +273,8 @@ class CleaningRules:
         Median CTC of rows with a plausible CTC by orgyear, ``orgyear_min`` to
         ``reference_year`` (years with too few rows take the nearest year's): imputes an
         implausible CTC.
+    tracks : Tracks
+        The title -> track map (a setting, frozen with the model).
     """
 
     reference_year: int
@@ -343,9 +288,11 @@ class CleaningRules:
     orgyear_band_values: list[float]
     orgyear_fallback: float
     ctc_by_orgyear: list[float]
+    tracks: Tracks = field(default_factory=Tracks)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tracks"}
+        return {**out, "tracks": self.tracks.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CleaningRules:
@@ -361,6 +308,7 @@ class CleaningRules:
             orgyear_band_values=[float(x) for x in data["orgyear_band_values"]],
             orgyear_fallback=float(data["orgyear_fallback"]),
             ctc_by_orgyear=[float(x) for x in data["ctc_by_orgyear"]],
+            tracks=Tracks.from_dict(data["tracks"]),
         )
 
 
@@ -373,14 +321,14 @@ class CleanRows:
 
     With the array backend every field is a numpy array of length n (object arrays for text);
     with the scalar backend every field is one Python value (one learner). ``coded`` holds the
-    text fields (``company``, ``job_title``, ``role_family``) also as
+    text fields (``company``, ``job_title``, ``track``) also as
     :class:`~training.runtime.ops.Coded` columns when the raw text came coded (array backend),
     so the feature lookups run once per distinct raw value.
     """
 
     company: Any  # str or None
-    job_title: Any  # display title, role family for rare titles, or None
-    role_family: Any  # always a str
+    job_title: Any  # display title, the track's name for rare titles, or None
+    track: Any  # always a str: a track id (unknown for a missing or placeholder title)
     orgyear: Any
     ctc: Any
     ctc_updated_year: Any
@@ -421,23 +369,23 @@ class _Title(NamedTuple):
     """What the title rules make of one raw title (computed once per distinct raw value)."""
 
     title: str | None
-    family: str
+    track: str
     placeholder: bool
     folded: bool
     rare: bool
 
 
-def _clean_title(value: Any, title_map: Mapping[str, str]) -> _Title:
+def _clean_title(value: Any, title_map: Mapping[str, str], tracks: Tracks) -> _Title:
     text = _text_or_none(value)
     key = fold_title(text) if text is not None else None
     if key is None:
         placeholder = text is not None and text.strip() != ""
-        return _Title(None, UNKNOWN_FAMILY, placeholder, False, False)
-    family = role_family(key)
+        return _Title(None, UNKNOWN_TRACK, placeholder, False, False)
+    track = tracks.of(key)
     shown = title_map.get(key)
-    if shown is None:
-        return _Title(family, family, False, False, True)
-    return _Title(shown, family, False, shown != text, False)
+    if shown is None:  # a rare title: its track's group of rare titles
+        return _Title(tracks.names()[track], track, False, False, True)
+    return _Title(shown, track, False, shown != text, False)
 
 
 def apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops = ARRAY) -> CleanRows:
@@ -501,12 +449,16 @@ def _apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops) -> 
     title_map = rules.title_map
     (
         job_title,
-        family,
+        track,
         touched["job_title_placeholder"],
         touched["job_title_folded"],
-        touched["job_title_rare_to_family"],
+        touched["job_title_rare_to_track"],
     ) = ops.derive(
-        _clean_title, columns.get("job_position", missing_text), _TITLE_DTYPES, title_map
+        _clean_title,
+        columns.get("job_position", missing_text),
+        _TITLE_DTYPES,
+        title_map,
+        rules.tracks,
     )
 
     # Orgyear: repair the unambiguous typo, impute the rest from pay peers.
@@ -545,11 +497,11 @@ def _apply_rules(columns: Mapping[str, Any], rules: CleaningRules, ops: Ops) -> 
         by_year = ops.take(rules.ctc_by_orgyear, ops.to_index(orgyear - rules.orgyear_min, upper))
         ctc = ops.where(ctc_imputed, by_year, ctc)
 
-    texts = {"company": company, "job_title": job_title, "role_family": family}
+    texts = {"company": company, "job_title": job_title, "track": track}
     return CleanRows(
         company=decoded(company),
         job_title=decoded(job_title),
-        role_family=decoded(family),
+        track=decoded(track),
         orgyear=orgyear,
         ctc=ctc,
         ctc_updated_year=cuy,

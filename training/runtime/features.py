@@ -2,7 +2,7 @@
 
 *Fit* (training only, pandas, :mod:`training.prep.features`): ``fit_feature_tables`` learns, from
 the cleaned one-row-per-learner table, the peer groups a learner is compared with: companies, job
-titles, role families, company x title pairs and the population's pay-by-experience curve, each
+titles, tracks, company x title pairs and the population's pay-by-experience curve, each
 with its size and median log CTC, plus the quantile bands that give company tiers and classes.
 
 *Transform* (training and serving, numpy only): :func:`compute_features` turns cleaned column arrays
@@ -30,11 +30,11 @@ class_flag          1 / 2 / 3 against the job title's peers
 tier_flag           1 / 2 / 3 against the company's peers
 company_known       1 when the company had at least min_group_size learners in training
 title_known         1 when the title's group (the title, or for a rare title the group of rare
-                    titles of its role family) had at least min_group_size learners in training
+                    titles of its track) had at least min_group_size learners in training
 ==================  ===============================================================================
 
 Fallbacks: a group with fewer than ``min_group_size`` learners is not used; the learner falls back
-to the next coarser group: company x title -> company -> title for peers, title -> role family
+to the next coarser group: company x title -> company -> title for peers, title -> track
 for titles. Companies and titles never seen in training take the same path.
 
 Missing values do not make segments. A learner whose company is unknown (missing, not a name,
@@ -126,7 +126,7 @@ class FeatureTables:
     company_size: dict[str, int]
     company_median: dict[str, float]
     title_median: dict[str, float]
-    family_median: dict[str, float]
+    track_median: dict[str, float]
     peer_median: dict[str, float]
     experience_median: list[float]
     tier_edges: list[float]
@@ -148,7 +148,7 @@ class FeatureTables:
             company_size={str(k): int(v) for k, v in data["company_size"].items()},
             company_median={str(k): float(v) for k, v in data["company_median"].items()},
             title_median={str(k): float(v) for k, v in data["title_median"].items()},
-            family_median={str(k): float(v) for k, v in data["family_median"].items()},
+            track_median={str(k): float(v) for k, v in data["track_median"].items()},
             peer_median={str(k): float(v) for k, v in data["peer_median"].items()},
             experience_median=[float(x) for x in data["experience_median"]],
             tier_edges=[float(x) for x in data["tier_edges"]],
@@ -197,13 +197,13 @@ def _companies_stats(
     return size, median, known
 
 
-def _title_stats(title: Any, family: Any, tables: FeatureTables) -> tuple[float, float]:
-    """Title median log CTC (a rare title: its role family's), known (1/0); NaN when unknown."""
+def _title_stats(title: Any, track: Any, tables: FeatureTables) -> tuple[float, float]:
+    """Title median log CTC (a rare title: its track's), known (1/0); NaN when unknown."""
     if not isinstance(title, str):
         return math.nan, 0.0
     median = tables.title_median.get(title)
     if median is None:
-        return tables.family_median.get(family, math.nan), 0.0
+        return tables.track_median.get(track, math.nan), 0.0
     return median, 1.0
 
 
@@ -230,7 +230,7 @@ def compute_features(
     Parameters
     ----------
     columns : mapping
-        Cleaned values: ``company`` and ``job_title`` (str or None), ``role_family`` (str),
+        Cleaned values: ``company`` and ``job_title`` (str or None), ``track`` (str),
         each possibly a :class:`~training.runtime.ops.Coded` column (array backend),
         ``orgyear`` and ``ctc`` (float); optional history ``n_records`` and ``ctc_growth``
         (default 1 and 0). Arrays of length n with ``ops=ARRAY``, one learner's values with
@@ -251,13 +251,13 @@ def compute_features(
     ctc = ops.floats(columns["ctc"])
     n = ops.length(ctc)
     # Peer figures, with the fallbacks of the module docstring: company x title, else the
-    # company when known, else the title (role family); an unknown company's or title's median
+    # company when known, else the title (track); an unknown company's or title's median
     # is imputed from pay peers.
     company, title = columns["company"], columns["job_title"]
     size, company_med, company_known = ops.lookup(
         _company_stats, (company,), 3, tables, many=_companies_stats
     )
-    title_med, title_known = ops.lookup(_title_stats, (title, columns["role_family"]), 2, tables)
+    title_med, title_known = ops.lookup(_title_stats, (title, columns["track"]), 2, tables)
     log_ctc = ops.log(ctc)
     pay_band = ops.band(tables.pay_band_edges, log_ctc)
     company_med = _impute(ops, company_med, tables.company_median_by_band, pay_band)
@@ -309,7 +309,7 @@ def clean_columns(clean: CleanRows) -> dict[str, Any]:
     return {
         "company": coded.get("company", clean.company),
         "job_title": coded.get("job_title", clean.job_title),
-        "role_family": coded.get("role_family", clean.role_family),
+        "track": coded.get("track", clean.track),
         "orgyear": clean.orgyear,
         "ctc": clean.ctc,
     }
@@ -363,7 +363,7 @@ FALLBACKS: dict[str, str] = {
         "company not seen in training (or too few learners): its pay level is imputed from "
         "learners with similar pay"
     ),
-    "title_fallback": "job title not seen in training (or too few learners): role family fallback",
+    "title_fallback": "job title not seen in training (or too few learners): its track's pay used",
 }
 
 

@@ -6,7 +6,7 @@ The rules and features are the pandas path's own (:mod:`training.prep.cleaning`,
 * **fit** with Spark aggregations: CTC quantiles and medians with Spark's exact ``percentile``
   (numpy's linear interpolation), the title vocabulary with distinct emails per folded title, the
   per-band median orgyear, the peer tables (size and median log CTC per company, title, role
-  family, company x title and year of experience); the figures are frozen on the driver into the
+  track, company x title and year of experience); the figures are frozen on the driver into the
   same :class:`~training.runtime.cleaning.CleaningRules` and
   :class:`~training.runtime.features.FeatureTables` (through the same constructors and helpers);
 * **apply** on the executors with ``mapInPandas``: :func:`training.runtime.cleaning.apply_rules`
@@ -79,7 +79,6 @@ from training.prep.cleaning import (
 from training.prep.features import PAY_BANDS, band_edges, experience_curve
 from training.runtime.cleaning import (
     RULES,
-    UNKNOWN_FAMILY,
     CleaningRules,
     apply_rules,
     display_title,
@@ -88,6 +87,7 @@ from training.runtime.cleaning import (
 from training.runtime.features import FEATURE_COLUMNS, PEER_SEP, FeatureTables, compute_features
 from training.runtime.ops import ARRAY
 from training.runtime.schema import NUMERIC_COLUMNS, RAW_FIELDS, REQUIRED_COLUMNS, TEXT_COLUMNS
+from training.runtime.tracks import UNKNOWN_TRACK
 
 __all__ = [
     "ORDER_COLUMNS",
@@ -114,7 +114,7 @@ _LEARNER_TYPES = {
     "learner_id": "string",
     "company": "string",
     "job_title": "string",
-    "role_family": "string",
+    "track": "string",
     "orgyear": "double",
     "ctc": "double",
     "ctc_updated_year": "double",
@@ -565,7 +565,7 @@ class CleanedLearners:
 
 
 _CLEAN_SCHEMA = (
-    "learner_id string, company string, job_title string, role_family string, orgyear double, "
+    "learner_id string, company string, job_title string, track string, orgyear double, "
     "ctc double, ctc_updated_year double, ctc_imputed boolean, has_title boolean, "
     "valid boolean, touched bigint, "
     "malformed boolean, _file string, _block bigint, _pos bigint"
@@ -599,7 +599,7 @@ def _clean_batches(rules: CleaningRules) -> Any:
                     "learner_id": ids,
                     "company": cleaned.company,
                     "job_title": cleaned.job_title,
-                    "role_family": cleaned.role_family,
+                    "track": cleaned.track,
                     "orgyear": cleaned.orgyear,
                     "ctc": cleaned.ctc,
                     "ctc_updated_year": cleaned.ctc_updated_year,
@@ -698,7 +698,7 @@ def collapse_learners(rows: DataFrame) -> DataFrame:
     the least: struct comparison is field by field, and the order columns make it a total order.
     """
     key = ("ctc_updated_year", "has_title", *ORDER_COLUMNS)
-    kept = ("company", "job_title", "role_family", "orgyear", "ctc", "ctc_imputed")
+    kept = ("company", "job_title", "track", "orgyear", "ctc", "ctc_imputed")
     grouped = rows.groupBy("learner_id").agg(
         sf.count(sf.lit(1)).cast("double").alias("n_records"),
         sf.max(sf.struct(*key, *kept)).alias("last"),
@@ -761,12 +761,8 @@ def fit_feature_tables(
     title_median = {
         str(r["job_title"]): float(r["median"]) for r in titles if r["size"] >= min_size
     }
-    families = _group_medians(
-        learners.where(sf.col("role_family") != sf.lit(UNKNOWN_FAMILY)), ["role_family"]
-    )
-    family_median = {
-        str(r["role_family"]): float(r["median"]) for r in families if r["size"] >= min_size
-    }
+    tracks = _group_medians(learners.where(sf.col("track") != sf.lit(UNKNOWN_TRACK)), ["track"])
+    track_median = {str(r["track"]): float(r["median"]) for r in tracks if r["size"] >= min_size}
     pairs = _group_medians(
         learners.where(company.isNotNull() & title.isNotNull()), ["company", "job_title"]
     )
@@ -808,7 +804,7 @@ def fit_feature_tables(
         company_size=dict(sorted(company_size.items())),
         company_median=company_median,
         title_median=title_median,
-        family_median=dict(sorted(family_median.items())),
+        track_median=dict(sorted(track_median.items())),
         peer_median={f"{c}{PEER_SEP}{t}": value for (c, t), value in peer},
         experience_median=experience_curve(by_year, max_year, population),
         tier_edges=band_edges(np.fromiter(company_median.values(), np.float64), settings.n_tiers),
@@ -857,7 +853,7 @@ def _feature_batches(tables: FeatureTables) -> Any:
     def features(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             columns: dict[str, Any] = {
-                c: batch[c].to_numpy(dtype=object) for c in ("company", "job_title", "role_family")
+                c: batch[c].to_numpy(dtype=object) for c in ("company", "job_title", "track")
             }
             for c in ("orgyear", "ctc", "n_records", "ctc_growth"):
                 columns[c] = batch[c].to_numpy(np.float64)
@@ -941,7 +937,7 @@ def featurize(rows: DataFrame, rules: CleaningRules, tables: FeatureTables, key:
                 {
                     "company": cleaned.company,
                     "job_title": cleaned.job_title,
-                    "role_family": cleaned.role_family,
+                    "track": cleaned.track,
                     "orgyear": cleaned.orgyear,
                     "ctc": cleaned.ctc,
                 },

@@ -564,9 +564,9 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
     years_by_group = _years(frame, key)
     companies = _top_companies(frame, key)
     families = _counts(
-        frame.groupBy(key, "role_family").agg(sf.count(sf.lit(1)).alias("n")).collect(),
+        frame.groupBy(key, "track").agg(sf.count(sf.lit(1)).alias("n")).collect(),
         key,
-        "role_family",
+        "track",
     )
     tiers = _counts(
         frame.groupBy(key, _tier().alias("tier")).agg(sf.count(sf.lit(1)).alias("n")).collect(),
@@ -593,7 +593,7 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
             feature_mean={name: float(r[name]) for name in FEATURE_COLUMNS},
             pay_vs_peers_median=float(r["peers"]),
             incomplete=int(r["incomplete"]),
-            role_families=families.get(g, {}),
+            tracks=families.get(g, {}),
             company_tiers=tiers.get(g, {}),
             experience_bands=bands.get(g, {}),
             ctc_imputed=int(r["ctc_imputed"]),
@@ -624,9 +624,9 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
     ).first()
     assert head is not None
     families = _counts(
-        everyone.groupBy("_all", "role_family").agg(sf.count(sf.lit(1)).alias("n")).collect(),
+        everyone.groupBy("_all", "track").agg(sf.count(sf.lit(1)).alias("n")).collect(),
         "_all",
-        "role_family",
+        "track",
     )
     tiers = _counts(
         everyone.groupBy("_all", _tier().alias("tier"))
@@ -640,7 +640,7 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
         feature_mean={name: float(head[f"mean_{name}"]) for name in FEATURE_COLUMNS},
         feature_std={name: float(head[f"std_{name}"]) for name in FEATURE_COLUMNS},
         incomplete=int(head["incomplete"]),
-        role_families=families.get(0, {}),
+        tracks=families.get(0, {}),
         company_tiers=tiers.get(0, {}),
         experience_bands=_experience_bands(everyone, "_all").get(0, {}),
         ctc_imputed=int(head["ctc_imputed"]),

@@ -38,5 +38,5 @@ def test_summary_is_json_and_lists_the_commonest_values(
     assert list(summary["top_companies"].values()) == sorted(
         summary["top_companies"].values(), reverse=True
     )
-    families = summary["cleaned"]["role_families"]
+    families = summary["cleaned"]["tracks"]
     assert 0 < len(families) <= 20 and sum(families.values()) == summary["cleaned"]["learners"]

@@ -42,7 +42,7 @@ def _quiet_profile(size: int = 1_000) -> dict[str, Any]:
         "pay_quartile_shares": {"bottom": 0.2, "top": 0.2},
         "below_experience_share": 0.1,
         "company_tier_shares": {"tier 1": 0.3, "tier 2": 0.4, "tier 3": 0.3},
-        "dominant_family": {"name": "Backend & SDE", "share": 0.3, "lift": 1.0},
+        "dominant_track": {"name": "backend", "share": 0.3, "lift": 1.0},
         "known_titles": 800,
         "ctc_years": {"2019": 500, "2020": 500},
         "data_quality": {"no_title_share": 0.2},
@@ -78,7 +78,7 @@ SETTERS: dict[str, Callable[[dict[str, Any], float], None]] = {
     "lower_paying_companies": _set(("company_tier_shares", "tier 3")),
     "mid_tier_companies": _set(("company_tier_shares", "tier 2")),
     "senior_top_pay": _senior_top,
-    "role_track": _set(("dominant_family", "lift")),
+    "role_track": _set(("dominant_track", "lift")),
     "stale_pay": _stale,
     "missing_titles": _set(("data_quality", "no_title_share")),
 }

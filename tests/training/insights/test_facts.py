@@ -32,7 +32,7 @@ def ordinary(trained_profiles: dict[str, Any]) -> tuple[dict[str, Any], dict[str
         flag.update(above=0.3, at=0.4, below=0.3)
     population["peer_flags"] = copy.deepcopy(segment["peer_flags"])
     segment["below_experience_share"] = population["below_experience_share"] = 0.1
-    segment["top_role_families"] = []
+    segment["top_tracks"] = []
     return segment, population
 
 
@@ -55,9 +55,9 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
     segment, population = ordinary
     segment["feature_z"]["years_experience"] = -DISTINCT_Z  # exactly at the threshold
     segment["feature_z"]["log_ctc"] = 1.5
-    segment["top_role_families"] = [
-        {"name": "Data & Research", "share": 0.5, "lift": 2.0},
-        {"name": "Unknown", "share": 0.3, "lift": 5.0},  # never a fact
+    segment["top_tracks"] = [
+        {"name": "data", "share": 0.5, "lift": 2.0},
+        {"name": "unknown", "share": 0.3, "lift": 5.0},  # never a fact
     ]
     facts = distinctive_facts(segment, population, top=5)
     assert [f.score for f in facts] == sorted((f.score for f in facts), key=abs, reverse=True)
@@ -67,7 +67,7 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
     )
     assert Term("percentile", "percentile") in facts[0].pieces
     assert facts[1].text == (
-        "Data & Research titles 2.0x as common as among all learners (50\u00a0% of the segment)"
+        "Data & ML titles 2.0x as common as among all learners (50\u00a0% of the segment)"
     )
     assert facts[2].text.startswith("median ") and "years of experience" in facts[2].text
     assert distinctive_facts(segment, population) == facts[:2]

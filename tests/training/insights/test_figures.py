@@ -68,7 +68,7 @@ def test_the_whole_population_as_a_group_has_the_population_s_counts(
     population = population_figures(learners, features)
     assert everyone.size == population.size == len(learners)
     for name in (
-        "incomplete", "role_families", "company_tiers", "experience_bands", "ctc_imputed",
+        "incomplete", "tracks", "company_tiers", "experience_bands", "ctc_imputed",
         "company_imputed", "flags", "ctc_years", "below_experience",
     ):  # fmt: skip
         assert getattr(everyone, name) == getattr(population, name), name

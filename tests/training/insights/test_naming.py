@@ -17,6 +17,7 @@ from training.data.synth import generate_learners
 from training.insights.naming import HALF, PEERS_SHARE, ROLE_LIFT, name_profiles, name_words
 from training.insights.profiles import build_profiles
 from training.prep.features import LearnerData, build_learner_data
+from training.runtime.tracks import TRACK_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +69,17 @@ def _qualifier_holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
     if word == "paid below same-title colleagues":
         return bool((flag == 3).mean() >= 0.6)
     assert word.endswith(" roles"), word
-    family = word.removesuffix(" roles")
-    known = learners["role_family"] != "Unknown"
-    inside = learners.loc[members & known.to_numpy(), "role_family"].value_counts(normalize=True)
-    everyone = learners.loc[known, "role_family"].value_counts(normalize=True)
+    names = {name: track for track, name in TRACK_NAMES.items()}
+    family = names[word.removesuffix(" roles")]
+    known = learners["track"] != "unknown"
+    inside = learners.loc[members & known.to_numpy(), "track"].value_counts(normalize=True)
+    everyone = learners.loc[known, "track"].value_counts(normalize=True)
     return bool(inside.index[0] == family and inside[family] / everyone[family] >= 1.2)
 
 
 def _any_qualifier_fires(data: LearnerData, members: np.ndarray) -> bool:
-    families = data.learners.loc[members, "role_family"]
-    known = families[families != "Unknown"]
+    families = data.learners.loc[members, "track"]
+    known = families[families != "unknown"]
     words = [
         "tier-1 companies",
         "lower-paying companies",
@@ -85,7 +87,7 @@ def _any_qualifier_fires(data: LearnerData, members: np.ndarray) -> bool:
         "paid below same-title colleagues",
     ]
     if len(known):
-        words.append(f"{known.value_counts().index[0]} roles")
+        words.append(f"{TRACK_NAMES[known.value_counts().index[0]]} roles")
     return any(_qualifier_holds(w, data, members) for w in words)
 
 
@@ -139,7 +141,7 @@ def _plain_profile(profile_id: int = 0) -> dict[str, Any]:
         "center": {"years_experience": 6.0},
         "pay_quartile_shares": {"bottom": 0.2, "top": 0.2},
         "company_tier_shares": {"tier 1": 0.3, "tier 2": 0.4, "tier 3": 0.3},
-        "dominant_family": {"name": "Backend & SDE", "share": 0.3, "lift": 1.0},
+        "dominant_track": {"name": "backend", "share": 0.3, "lift": 1.0},
         "peer_flags": {"designation": {"above": 0.3, "at": 0.4, "below": 0.3}},
     }
 
@@ -175,20 +177,20 @@ def test_qualifiers_fire_at_their_thresholds_most_distinctive_first() -> None:
     profile = _plain_profile()
     assert [w.kind for w in name_words(profile, POPULATION)] == ["experience", "pay"]
     profile["company_tier_shares"] = {"tier 1": 0.1, "tier 2": 0.3, "tier 3": 0.6}  # 1.2x
-    profile["dominant_family"] = {"name": "Data & Research", "share": 0.5, "lift": ROLE_LIFT}
+    profile["dominant_track"] = {"name": "data", "share": 0.5, "lift": ROLE_LIFT}
     profile["peer_flags"]["designation"] = {"above": 0.05, "at": 0.05, "below": 0.9}  # 1.5x
     words = name_words(profile, POPULATION)
     assert [w.word for w in words[2:]] == [
         "paid below same-title colleagues",
         "lower-paying companies",
-        "Data & Research roles",
+        "Data & ML roles",
     ]
     assert [w.strength for w in words[2:]] == pytest.approx([0.9 / PEERS_SHARE, 1.2, 1.0])
     assert words[2].rule == (
         "at least 60 % paid below colleagues with the same title at their company"
     )
-    profile["dominant_family"]["lift"] = ROLE_LIFT - 0.01
-    assert "Data & Research roles" not in [w.word for w in name_words(profile, POPULATION)]
+    profile["dominant_track"]["lift"] = ROLE_LIFT - 0.01
+    assert "Data & ML roles" not in [w.word for w in name_words(profile, POPULATION)]
 
 
 def test_names_grow_only_while_they_clash_then_take_the_id() -> None:

@@ -35,7 +35,7 @@ def test_profiles_describe_every_segment(trained_small: TrainingResult) -> None:
         assert s["center"]["ctc_lpa"] == pytest.approx(s["center"]["ctc_inr"] / 1e5, abs=0.01)
         assert s["nearest_segment"]["id"] != s["id"]
         assert "match" in s["hierarchical_match"]
-        assert s["top_role_families"] and s["company_tiers"]
+        assert s["top_tracks"] and s["company_tiers"]
     coarse = profiles["coarse"]
     assert 2 <= len(coarse) <= 3
     assert sorted(x for c in coarse for x in c["segments"]) == list(range(trained_small.k))

@@ -275,7 +275,7 @@ def test_summary_shows_what_sets_each_segment_apart_with_its_glossary_links(
 ) -> None:
     segment = profiles["segments"][0]
     segment["feature_z"]["log_ctc"] = 9.0  # pay first
-    segment["top_role_families"] = [{"name": "R&D <lab>", "share": 0.9, "lift": 9.0}]
+    segment["top_tracks"] = [{"name": "R&D <lab>", "share": 0.9, "lift": 9.0}]
     summary = _section(render_page(manifest, profiles), "summary")
     row = next(r for r in _rows(summary) if f"href='#segment-{segment['id']}'" in r)
     facts = [f.text for f in distinctive_facts(segment, profiles["population"])]

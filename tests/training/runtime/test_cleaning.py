@@ -20,8 +20,8 @@ from training.runtime.cleaning import (
     fold_title,
     normalize_companies,
     normalize_company,
-    role_family,
 )
+from training.runtime.tracks import Tracks
 
 
 def _ctc_of(orgyear: int) -> float:
@@ -42,6 +42,7 @@ def _rules(**overrides: object) -> CleaningRules:
         "orgyear_band_values": [2019.0, 2016.0, 2010.0],
         "orgyear_fallback": 2017.0,
         "ctc_by_orgyear": [_ctc_of(year) for year in range(1980, 2023)],
+        "tracks": Tracks().to_dict(),
     }
     base.update(overrides)
     return CleaningRules.from_dict(base)
@@ -100,36 +101,35 @@ def test_title_placeholders_are_missing(placeholder: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("title", "family"),
+    ("title", "track"),
     [
-        ("Engineering Intern", "Intern"),
-        ("Backend Architect", "Architect"),
-        ("Engineering Leadership", "Leadership"),
-        ("Co-founder", "Leadership"),
-        ("Product Manager", "Product & Design"),
-        ("Product Designer", "Product & Design"),
-        ("Data Scientist", "Data & Research"),
-        ("Research Engineers", "Data & Research"),
-        ("Devops Engineer", "DevOps & Infra"),
-        ("Database Administrator", "DevOps & Infra"),
-        ("SDET", "QA & Testing"),
-        ("QA Engineer", "QA & Testing"),
-        ("iOS Engineer", "Mobile"),
-        ("Android Engineer", "Mobile"),
-        ("Frontend Engineer", "Frontend"),
-        ("FullStack Engineer", "Full-stack"),
-        ("Backend Engineer", "Backend & SDE"),
-        ("SDE-1", "Backend & SDE"),
-        ("Support Engineer", "Support & Non-coding"),
-        ("Non Coder", "Support & Non-coding"),
-        ("ayS", "Other"),
-        ("Other", "Other"),
+        ("Engineering Intern", "backend"),
+        ("Backend Architect", "leadership"),
+        ("Engineering Leadership", "leadership"),
+        ("Co-founder", "leadership"),
+        ("Product Manager", "product"),
+        ("Product Designer", "product"),
+        ("Data Scientist", "data"),
+        ("Research Engineers", "data"),
+        ("Devops Engineer", "devops"),
+        ("Database Administrator", "devops"),
+        ("SDET", "qa"),
+        ("QA Engineer", "qa"),
+        ("iOS Engineer", "mobile"),
+        ("Android Engineer", "mobile"),
+        ("Frontend Engineer", "frontend"),
+        ("FullStack Engineer", "fullstack"),
+        ("Backend Engineer", "backend"),
+        ("SDE-1", "backend"),
+        ("Support Engineer", "support"),
+        ("Non Coder", "support"),
+        ("ayS", "other"),
+        ("Other", "other"),
+        ("Not Available", "unknown"),
     ],
 )
-def test_role_family(title: str, family: str) -> None:
-    key = fold_title(title)
-    assert key is not None
-    assert role_family(key) == family
+def test_track_of_a_title(title: str, track: str) -> None:
+    assert Tracks().of(fold_title(title)) == track
 
 
 def test_apply_rules_handles_each_junk_kind() -> None:
@@ -166,7 +166,7 @@ def test_apply_rules_handles_each_junk_kind() -> None:
     assert touched["company_missing"] == [0, 1, 1, 0, 0, 0, 0, 0]
     assert touched["company_normalised"] == [1, 0, 0, 0, 0, 0, 0, 0]
     assert touched["job_title_placeholder"] == [0, 1, 0, 0, 0, 0, 0, 0]
-    assert touched["job_title_rare_to_family"] == [0, 0, 0, 0, 1, 1, 0, 0]
+    assert touched["job_title_rare_to_track"] == [0, 0, 0, 0, 1, 1, 0, 0]
     assert clean.ctc_imputed.tolist() == touched["ctc_implausible_imputed"]
 
     # A CTC that cannot be a yearly salary takes the median CTC of its experience peers (same
@@ -192,10 +192,10 @@ def test_apply_rules_handles_each_junk_kind() -> None:
         None,
         None,
         "Backend Engineer",
-        "Data & Research",
+        "Data & ML",
         "Other",
     ]
-    assert clean.role_family.tolist()[1:3] == ["Unknown", "Unknown"]
+    assert clean.track.tolist()[1:3] == ["unknown", "unknown"]
 
 
 def test_apply_rules_single_learner_equals_batch_row() -> None:
@@ -252,7 +252,7 @@ def test_every_junk_value_of_the_real_rows_is_caught(real_raw: pd.DataFrame) -> 
         touched["job_title_placeholder"].sum() == (raw["job_position"] == "Not Available").sum() > 0
     )
     no_title = raw["job_position"].isna().to_numpy()
-    assert no_title.sum() > 30 and (clean.role_family[no_title] == "Unknown").all()
+    assert no_title.sum() > 30 and (clean.track[no_title] == "unknown").all()
     # Nothing implausible survives.
     assert (clean.orgyear >= 1980).all() and (clean.orgyear <= clean.ctc_updated_year).all()
     assert (clean.ctc >= rules.ctc_min).all() and (clean.ctc <= rules.ctc_high).all()

@@ -94,19 +94,19 @@ def test_unseen_company_and_title_fall_back(small_data: LearnerData) -> None:
     assert got.features["pay_vs_company"] == pytest.approx(
         log_ctc - tables.company_median_by_band[pay_band]
     )
-    # a rare title joins its role family's group of rare titles, or the whole family if too small
-    family = tables.title_median.get("Data & Research", tables.family_median["Data & Research"])
-    assert got.features["pay_vs_title"] == pytest.approx(log_ctc - family)
-    assert got.features["title_known"] == float("Data & Research" in tables.title_median)
+    # a rare title joins its track's group of rare titles, or the whole track if too small
+    track = tables.title_median.get("Data & ML", tables.track_median["data"])
+    assert got.features["pay_vs_title"] == pytest.approx(log_ctc - track)
+    assert got.features["title_known"] == float("Data & ML" in tables.title_median)
     missing = learner_features({"ctc": 1_000_000}, rules, tables)
     assert missing.features["title_known"] == 0 and missing.features["company_known"] == 0
     # a missing title is imputed from pay peers too, never from the learners without a title
-    assert "Unknown" not in tables.family_median
+    assert "unknown" not in tables.track_median
     assert missing.features["pay_vs_title"] == pytest.approx(
         log_ctc - tables.title_median_by_band[pay_band]
     )
     assert any("company not seen in training" in w for w in got.warnings)
-    assert any("rare: mapped to role family" in w for w in got.warnings)
+    assert any("is rare: grouped with the other titles of" in w for w in got.warnings)
 
 
 def test_tables_round_trip_and_single_path_needs_no_pandas(

@@ -130,7 +130,7 @@ def spark_learners(trained: tuple[TrainingResult, Any]) -> pd.DataFrame:
     """Every learner of the Spark run: cleaned columns, features, Spark's segment."""
     model = trained[1]
     frame: pd.DataFrame = model.scored.select(
-        "learner_id", "company", "job_title", "role_family", "orgyear", "ctc",
+        "learner_id", "company", "job_title", "track", "orgyear", "ctc",
         "ctc_updated_year", "ctc_imputed", *FEATURE_COLUMNS, "segment",
     ).toPandas()  # fmt: skip
     return frame
@@ -166,7 +166,7 @@ def test_features_equal_learner_by_learner(
     expected = pandas_data.learners.drop(columns=history).join(pandas_data.features)
     both = expected.merge(spark_learners, on="learner_id", suffixes=("", "_spark"), how="outer")
     assert len(both) == len(expected) == len(spark_learners) == 37_272
-    for column in ("company", "job_title", "role_family"):
+    for column in ("company", "job_title", "track"):
         pd.testing.assert_series_equal(
             both[column].fillna("<none>").astype(object),
             both[f"{column}_spark"].fillna("<none>").astype(object),
@@ -282,7 +282,7 @@ def test_profiles_names_and_actions_equal_the_pandas_path(
     shared = (
         "size", "data_quality", "pay_quartile_shares", "experience_shares",
         "company_tier_shares", "peer_flags", "below_experience_share", "ctc_years",
-        "top_companies", "known_titles", "dominant_family", "name", "name_words", "actions",
+        "top_companies", "known_titles", "dominant_track", "name", "name_words", "actions",
     )  # fmt: skip
     for ours, theirs in zip(profiles, expected, strict=True):
         for key in shared:
