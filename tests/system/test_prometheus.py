@@ -42,7 +42,7 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
 def test_rules_and_config_pass_promtool_check() -> None:
     rules = _promtool("check", "rules", "learnseg-rules.yml")
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 10 rules found" in rules.stdout
+    assert "SUCCESS: 12 rules found" in rules.stdout
     config = _promtool("check", "config", "prometheus.yml")
     assert config.returncode == 0, config.stdout + config.stderr
 
@@ -177,6 +177,8 @@ def test_prometheus_scrapes_the_drift_gauges_of_a_live_service(
             rules = httpx.get(f"{url}/api/v1/rules", timeout=5).json()["data"]["groups"]
             alerts = {r["name"] for g in rules for r in g["rules"] if r["type"] == "alerting"}
             assert alerts == {
+                "LearnsegTargetDown",
+                "LearnsegAllDown",
                 "LearnsegModelNotReady",
                 "LearnsegHigh5xxRate",
                 "LearnsegSlowP99",
