@@ -34,10 +34,11 @@ from typing import Any
 
 import numpy as np
 import pyspark
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
 from training.config import TrainingSettings
+from training.insights.courses import CohortFigures
 from training.model.choice import choose_k
 from training.model.pipeline import fitted_pipeline
 from training.progress import StepClock, StepProgress
@@ -50,6 +51,7 @@ from training.run import (
     finish_run,
 )
 from training.runtime.drift import DriftReference
+from training.runtime.kernel import Kernel
 from training.runtime.schema import RAW_FIELDS
 from training.spark.data import SparkLearnerData, build_learner_data, read_learners
 from training.spark.model import (
@@ -289,6 +291,48 @@ class _SparkSteps:
     def drift_reference(self, segment_of: IntArray, public_sizes: IntArray) -> DriftReference:
         sizes = {int(i): int(n) for i, n in enumerate(public_sizes)}
         return drift_reference(self.data.learners, list(self.settings.cluster_features), sizes)
+
+    # --- cohorts (segment x track): a group-by, exact medians, low-confidence counts ----------
+    def cohort_figures(
+        self, segment_of: IntArray, kernel: Kernel
+    ) -> dict[tuple[int, str], CohortFigures]:
+        """Learners, median CTC and low-confidence placements of every segment x track.
+
+        The relative margin is the kernel's, computed in Spark SQL on the scaled columns: each
+        centre's distance summed feature by feature, then the nearest two.
+        """
+        d, k = kernel.centers.shape
+
+        def square(j: int, centre: list[float]) -> Column:
+            gap = sf.col(f"z{j}") - sf.lit(float(centre[j]))
+            return gap * gap
+
+        distances = [
+            sf.sqrt(sum((square(j, c) for j in range(1, d)), square(0, c)))
+            for c in kernel.centers.tolist()
+        ]
+        low = sf.lit(False)
+        if k > 1:
+            ordered = sf.array_sort(sf.array(*distances))
+            nearest, runner = sf.element_at(ordered, 1), sf.element_at(ordered, 2)
+            relative = sf.when(runner > 0, (runner - nearest) / runner).otherwise(sf.lit(0.0))
+            low = relative < sf.lit(float(kernel.confidence_threshold))
+        rows = (
+            self._predicted(segment_of)
+            .groupBy("segment", "track")
+            .agg(
+                sf.count(sf.lit(1)).alias("learners"),
+                sf.percentile("ctc", 0.5).alias("ctc"),
+                sf.count_if(low).alias("low"),
+            )
+            .collect()
+        )
+        return {
+            (int(r["segment"]), str(r["track"])): CohortFigures(
+                int(r["learners"]), float(r["ctc"]), int(r["low"])
+            )
+            for r in rows
+        }
 
     def fitted(self, features: list[str]) -> SparkModel:
         """The fitted model, its frames kept persisted (``keep``)."""
