@@ -156,37 +156,28 @@ def assign_columns(
                 warnings[i] = words
     else:
         warnings = [None] * n
-    # Per-centre values are written through a dictionary of the centres (one string each).
-    at_centre = pa.array(centre.astype(np.int32), pa.int32(), mask=missing)
 
-    def per_centre(values: list[Any], kind: pa.DataType) -> pa.Array:
-        return pa.DictionaryArray.from_arrays(at_centre, pa.array(values, kind)).cast(kind)
+    # Values that repeat (per centre, track, course...) are written through a dictionary.
+    def dictionary(codes: Any, values: Sequence[Any], kind: pa.DataType = pa.string()) -> pa.Array:
+        indices = pa.array(np.asarray(codes).astype(np.int32), pa.int32(), mask=missing)
+        out = pa.DictionaryArray.from_arrays(indices, pa.array(list(values), kind))
+        return out if kind == pa.string() else out.cast(kind)
 
-    def coded(codes: np.ndarray[Any, Any], values: Sequence[str]) -> pa.Array:
-        indices = pa.array(codes.astype(np.int32), pa.int32(), mask=missing)
-        return pa.DictionaryArray.from_arrays(indices, pa.array(list(values), pa.string()))
-
-    fixed = pa.array(np.zeros(n, np.int32), pa.int32(), mask=missing)
-    word = pa.array(high.astype(np.int32), pa.int32(), mask=missing)
     table = pa.table(
         {
             "row": pa.array(rows, pa.int64()),
             "email_hash": _text_array(columns["email_hash"]),
-            "segment_id": per_centre(kernel.segment_ids.tolist(), pa.int64()),
-            "segment_name": pa.DictionaryArray.from_arrays(
-                at_centre, pa.array(centre_names(model), pa.string())
-            ),
-            "coarse_segment_id": per_centre(kernel.coarse.tolist(), pa.int64()),
-            "track": coded(track, kernel.rules.tracks.ids),
-            "course": coded(course, cohorts.courses),
-            "course_name": coded(course, [cohorts.names[c] for c in cohorts.courses]),
+            "segment_id": dictionary(centre, kernel.segment_ids.tolist(), pa.int64()),
+            "segment_name": dictionary(centre, centre_names(model)),
+            "coarse_segment_id": dictionary(centre, kernel.coarse.tolist(), pa.int64()),
+            "track": dictionary(track, kernel.rules.tracks.ids),
+            "course": dictionary(course, cohorts.courses),
+            "course_name": dictionary(course, [cohorts.names[c] for c in cohorts.courses]),
             "distance": pa.array(distance, pa.float64(), mask=missing),
             "relative_margin": pa.array(relative, pa.float64(), mask=missing | (kernel.k == 1)),
-            "confidence": pa.DictionaryArray.from_arrays(word, pa.array([LOW, HIGH], pa.string())),
+            "confidence": dictionary(high, [LOW, HIGH]),
             "warnings": pa.array(warnings, pa.list_(pa.string())),
-            "model_version": pa.DictionaryArray.from_arrays(
-                fixed, pa.array([model.version], pa.string())
-            ),
+            "model_version": dictionary(np.zeros(n), [model.version]),
             "error": pa.array(found, pa.string()) if len(keep) < n else pa.nulls(n, pa.string()),
         }
     )

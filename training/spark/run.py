@@ -301,7 +301,7 @@ class _SparkSteps:
         The relative margin is the kernel's, computed in Spark SQL on the scaled columns: each
         centre's distance summed feature by feature, then the nearest two.
         """
-        d, k = kernel.centers.shape
+        k, d = kernel.centers.shape
 
         def square(j: int, centre: list[float]) -> Column:
             gap = sf.col(f"z{j}") - sf.lit(float(centre[j]))
