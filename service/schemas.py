@@ -280,8 +280,8 @@ TRACK_DESCRIPTION = (
 )
 COURSE_DESCRIPTION = (
     "The catalogue course of the learner's cohort (segment x track), chosen at training from "
-    "the cohort's figures (docs/courses.md); a learner without a title gets the course most "
-    "of the segment's titled learners get."
+    "the cohort's figures (docs/courses.md); a learner without a title gets the commonest "
+    "course of the segment's titled learners."
 )
 
 

@@ -13,8 +13,8 @@ of the school's catalogue (``TrainingSettings.courses``, kind ``"course"``) it f
 4. else the catalogue's first course.
 
 Learners without a job title (track ``"unknown"``) are never guessed a track: their cohort gets
-the course that most learners of the same segment with a known track get (or, when the segment
-has none, the course of ``"other"``), and its sentence says so.
+the commonest course of the same segment's learners with a known track (ties: catalogue order;
+a segment without any: the course of ``"other"``), and its sentence says so.
 
 Either engine counts the cohorts (:class:`CohortFigures`: learners, median CTC, low-confidence
 placements; :func:`cohort_figures` here with pandas, the Spark engine with a group-by); the
@@ -342,7 +342,7 @@ def _unknown_row(
     catalogue: Sequence[Course],
     by_id: Mapping[str, Course],
 ) -> dict[str, Any]:
-    """The cohort without a job title: the course most of the segment's titled learners get."""
+    """The cohort without a job title: the commonest course of the segment's titled learners."""
     votes: dict[str, int] = {}
     for row in rows.values():
         votes[row["course"]] = votes.get(row["course"], 0) + int(row["learners"])
@@ -360,7 +360,7 @@ def _unknown_row(
     best = min(votes, key=lambda c: (-votes[c], order.get(c, len(order))))
     course = by_id[best]
     why = (
-        f"{head}: the course most of the segment's learners with a known track get "
+        f"{head}: the commonest course of the segment's learners with a known track "
         f"({votes[best]:,} of {known:,}), {course.name}."
     )
     return _row(UNKNOWN_TRACK, figures, size, course, why)
