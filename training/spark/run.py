@@ -29,12 +29,13 @@ This module imports pyspark at import time: import it only after
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pyspark
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
 from training.config import TrainingSettings
@@ -298,32 +299,24 @@ class _SparkSteps:
     ) -> dict[tuple[int, str], CohortFigures]:
         """Learners, median CTC and low-confidence placements of every segment x track.
 
-        The relative margin is the kernel's, computed in Spark SQL on the scaled columns: each
-        centre's distance summed feature by feature, then the nearest two.
+        Whether a learner's placement is low-confidence is the kernel's own verdict (its
+        relative margin under its threshold), computed on the executors (``mapInArrow``) as the
+        scikit-learn engine computes it.
         """
-        k, d = kernel.centers.shape
-
-        def square(j: int, centre: list[float]) -> Column:
-            gap = sf.col(f"z{j}") - sf.lit(float(centre[j]))
-            return gap * gap
-
-        distances = [
-            sf.sqrt(sum((square(j, c) for j in range(1, d)), square(0, c)))
-            for c in kernel.centers.tolist()
-        ]
-        low = sf.lit(False)
-        if k > 1:
-            ordered = sf.array_sort(sf.array(*distances))
-            nearest, runner = sf.element_at(ordered, 1), sf.element_at(ordered, 2)
-            relative = sf.when(runner > 0, (runner - nearest) / runner).otherwise(sf.lit(0.0))
-            low = relative < sf.lit(float(kernel.confidence_threshold))
-        rows = (
+        names = list(kernel.features)
+        flagged = (
             self._predicted(segment_of)
-            .groupBy("segment", "track")
+            .select("segment", "track", "ctc", *names)
+            .mapInArrow(
+                _low_confidence(kernel), "segment int, track string, ctc double, low boolean"
+            )
+        )
+        rows = (
+            flagged.groupBy("segment", "track")
             .agg(
                 sf.count(sf.lit(1)).alias("learners"),
                 sf.percentile("ctc", 0.5).alias("ctc"),
-                sf.count_if(low).alias("low"),
+                sf.count_if("low").alias("low"),
             )
             .collect()
         )
@@ -344,6 +337,37 @@ class _SparkSteps:
             segment_ids=self.segment_of,
             scored=self._predicted(self.segment_of).persist(),
         )
+
+
+def _low_confidence(kernel: Kernel) -> Any:
+    """The ``mapInArrow`` function of :meth:`_SparkSteps.cohort_figures`: each learner's
+    segment, track and CTC, and whether the kernel places it with low confidence."""
+    import pyarrow as pa
+
+    names = list(kernel.features)
+
+    def flag(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            x = np.column_stack(
+                [batch.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names]
+            ).reshape(batch.num_rows, len(names))
+            relative = kernel.nearest(x).relative_margin
+            low = (
+                np.zeros(batch.num_rows, bool)
+                if relative is None
+                else relative < kernel.confidence_threshold
+            )
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("segment").cast(pa.int32()),
+                    batch.column("track"),
+                    batch.column("ctc"),
+                    pa.array(low, pa.bool_()),
+                ],
+                names=["segment", "track", "ctc", "low"],
+            )
+
+    return flag
 
 
 def _probes(data: SparkLearnerData, seed: int) -> dict[str, list[Any]]:
