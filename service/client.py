@@ -7,7 +7,7 @@ can use this module without the training stack::
 
     with LearnsegClient("http://learnseg:8000", api_key="k1") as client:
         got = client.segment({"ctc": 1_200_000, "orgyear": 2016, "job_position": "backend"})
-        print(got.segment_name, got.margin)
+        print(got.segment_name, got.track, got.course_name, got.margin)
 
 Retries: a request is sent again only when it never got an HTTP answer (the connection was
 refused, timed out while connecting, or was dropped before a response) or when the service
@@ -182,11 +182,20 @@ class RunnerUp:
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """One learner's segment, how clear-cut it is, and what was cleaned on the way."""
+    """One learner's segment, track and course, how clear-cut it is, and what was cleaned on
+    the way.
+
+    ``track`` is the track of the learner's job title (``"unknown"`` without one, never
+    guessed); ``course`` and ``course_name`` the catalogue course of its cohort (segment x
+    track).
+    """
 
     segment_id: int
     segment_name: str
     coarse_segment_id: int
+    track: str
+    course: str
+    course_name: str
     distance: float
     runner_up: RunnerUp | None
     margin: float | None
@@ -207,6 +216,9 @@ class Assignment:
             segment_id=int(data["segment_id"]),
             segment_name=str(data["segment_name"]),
             coarse_segment_id=int(data["coarse_segment_id"]),
+            track=str(data["track"]),
+            course=str(data["course"]),
+            course_name=str(data["course_name"]),
             distance=float(data["distance"]),
             runner_up=None
             if runner is None

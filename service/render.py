@@ -13,7 +13,8 @@ from its numpy columns instead (docs/benchmarks.md, "Writing the batch answer"):
 - A piece is one ``bytes`` for every learner (``null``, the model version) or one ``bytes`` per
   learner: the numbers of a column are written by one ``orjson.dumps`` of the numpy column
   (:func:`_numbers`, so they read exactly as orjson writes them), and what depends only on the
-  learner's centre (its segment's id, name, coarse id) once per centre (:func:`_per_centre`).
+  learner's centre (its segment's id, name, coarse id), track or course once per value
+  (:func:`_per_centre`, indexed by the placement's codes).
 - Each row is joined into its object, and the objects, in index order, into the body.
 
 A learner that sent an ``email_hash`` gets it echoed after ``index`` (so a caller can match
@@ -109,6 +110,27 @@ def _coarse_segment_id(segmenter: Segmenter, placed: Placement) -> list[Piece]:
     return [_per_centre(b"%d" % i for i in segmenter.model.coarse.tolist())[placed.nearest]]
 
 
+def _track(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    return [_per_centre(orjson.dumps(t) for t in placed.tracks)[placed.track]]
+
+
+def _course_codes(placed: Placement) -> tuple[Any, tuple[str, ...]]:
+    """Each learner's course as a code, and the course ids the codes index."""
+    if placed.course is None:
+        raise ValueError("Place learners with the model's cohorts (Segmenter.place).")
+    return placed.course, placed.courses
+
+
+def _course(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    codes, courses = _course_codes(placed)
+    return [_per_centre(orjson.dumps(c) for c in courses)[codes]]
+
+
+def _course_name(segmenter: Segmenter, placed: Placement) -> list[Piece]:
+    codes, _ = _course_codes(placed)
+    return [_per_centre(orjson.dumps(name) for name in placed.course_names)[codes]]
+
+
 def _distance(segmenter: Segmenter, placed: Placement) -> list[Piece]:
     return [_numbers(placed.distance)]
 
@@ -163,6 +185,9 @@ _VALUES: dict[str, Callable[[Segmenter, Placement], list[Piece]]] = {
     "segment_id": _segment_id,
     "segment_name": _segment_name,
     "coarse_segment_id": _coarse_segment_id,
+    "track": _track,
+    "course": _course,
+    "course_name": _course_name,
     "distance": _distance,
     "runner_up": _runner_up,
     "margin": _margin,

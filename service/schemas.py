@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from service.segmenter import Assignment
@@ -27,8 +27,10 @@ from training.runtime.schema import RAW_FIELDS
 
 __all__ = [
     "BODY_COMPONENTS",
+    "COURSE_DESCRIPTION",
     "JUNK_LEARNER_EXAMPLE",
     "LEARNER_EXAMPLE",
+    "TRACK_DESCRIPTION",
     "Action",
     "BatchAssigned",
     "BatchCompactAssigned",
@@ -36,8 +38,10 @@ __all__ = [
     "BatchRequest",
     "BatchResponse",
     "Center",
+    "Cohort",
     "CompactResult",
     "CompanyShare",
+    "CourseInfo",
     "Ctc",
     "DataInfo",
     "DataQuality",
@@ -72,6 +76,7 @@ __all__ = [
     "SegmentSummary",
     "Serving",
     "Text",
+    "TrackInfo",
     "ValidationErrors",
     "Verdict",
     "Year",
@@ -267,6 +272,19 @@ def _describe(error: ErrorDetails) -> str:
 
 
 # ---------------------------------------------------------------------------------- responses
+TRACK_DESCRIPTION = (
+    "The learner's track, from the job title (the model's title -> track map, "
+    "docs/courses.md): backend, fullstack, frontend, mobile, data, devops, qa, leadership, "
+    "support, product, other (a title no pattern matches) or unknown (no title, or a "
+    "placeholder such as 'Not Available': never guessed)."
+)
+COURSE_DESCRIPTION = (
+    "The catalogue course of the learner's cohort (segment x track), chosen at training from "
+    "the cohort's figures (docs/courses.md); a learner without a title gets the commonest "
+    "course of the segment's titled learners."
+)
+
+
 class RunnerUp(BaseModel):
     """The second-nearest segment."""
 
@@ -280,6 +298,12 @@ class SegmentResult(BaseModel):
     segment_id: int = Field(description="Fine segment id.")
     segment_name: str
     coarse_segment_id: int = Field(description="Macro-segment the fine segment belongs to.")
+    track: str = Field(description=TRACK_DESCRIPTION, examples=["backend", "data", "unknown"])
+    course: str = Field(description=COURSE_DESCRIPTION, examples=["software-development"])
+    course_name: str = Field(
+        description="The course's name for people.",
+        examples=["Software development: DSA and system design"],
+    )
     distance: float = Field(description="Distance to the segment centre (scaled features).")
     runner_up: RunnerUp | None = Field(description="Next-nearest segment (None when k = 1).")
     margin: float | None = Field(description="runner_up.distance - distance; small = borderline.")
@@ -306,6 +330,9 @@ class SegmentResult(BaseModel):
                     "segment_id": 0,
                     "segment_name": "Mid-level, mid-range pay",
                     "coarse_segment_id": 0,
+                    "track": "backend",
+                    "course": "software-development",
+                    "course_name": "Software development: DSA and system design",
                     "distance": 3.649,
                     "runner_up": {"segment_id": 1, "distance": 5.569},
                     "margin": 1.919,
@@ -357,11 +384,15 @@ class BatchAssigned(SegmentResult):
 
 
 class CompactResult(BaseModel):
-    """A valid batch item with ``compact=true``: who, which segment, how sure, which model."""
+    """A valid batch item with ``compact=true``: who, which segment, track and course, how sure,
+    which model."""
 
     segment_id: int = Field(description="Fine segment id.")
     segment_name: str
     coarse_segment_id: int = Field(description="Macro-segment the fine segment belongs to.")
+    track: str = Field(description=TRACK_DESCRIPTION, examples=["backend", "data", "unknown"])
+    course: str = Field(description=COURSE_DESCRIPTION, examples=["software-development"])
+    course_name: str = Field(description="The course's name for people.")
     confidence: Literal["high", "low"]
     model_version: str
 
@@ -543,10 +574,46 @@ class ProfileAction(BaseModel):
     score: float = Field(description="reach x figure / threshold: how actions are ranked.")
 
 
+class Cohort(BaseModel):
+    """The learners of the segment on one track, and the course chosen for them."""
+
+    track: str = Field(description="A track id (other and unknown included).")
+    learners: int = Field(description="Training learners of the segment on the track.")
+    share: float = Field(description="Their share of the segment.")
+    median_ctc_lpa: float | None = Field(description="Their median CTC in LPA (null: none).")
+    course: str = Field(description="The catalogue course of the cohort (what placements answer).")
+    course_name: str
+    why: str = Field(
+        description="The figures that justify the course, in one sentence.",
+        examples=[
+            "412 learners on Data & ML, segment median 9.0 years (senior: at least 8 years): "
+            "Engineering leadership and architecture."
+        ],
+    )
+    low_confidence: int = Field(description="Learners of the cohort placed with low confidence.")
+    small: bool = Field(description="Fewer than 30 learners: a figure not to rank or act on.")
+
+
 class SegmentProfile(BaseModel):
-    """Everything training learned about a segment or a macro-segment (profiles.json)."""
+    """Everything training learned about a segment or a macro-segment (profiles.json).
+
+    ``top_role_families`` and ``dominant_family`` are deprecated aliases of ``top_tracks`` and
+    ``dominant_track`` (the same values), kept for callers of the earlier API.
+    """
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        """The deprecated names answer the values of the new ones."""
+        if isinstance(data, dict) and "top_tracks" in data:
+            data = {
+                **data,
+                "top_role_families": data["top_tracks"],
+                "dominant_family": data.get("dominant_track"),
+            }
+        return data
 
     id: int
     name: str
@@ -582,6 +649,27 @@ class SegmentProfile(BaseModel):
     dominant_track: GroupShare | None = Field(
         default=None, description="The commonest track among known titles, with its lift."
     )
+    top_role_families: list[GroupShare] | None = Field(
+        default=None,
+        deprecated=True,
+        description="Deprecated alias of top_tracks (the same values; role families became "
+        "tracks): read top_tracks.",
+    )
+    dominant_family: GroupShare | None = Field(
+        default=None,
+        deprecated=True,
+        description="Deprecated alias of dominant_track (the same value): read dominant_track.",
+    )
+    career_stage: Literal["early", "mid", "senior"] | None = Field(
+        default=None,
+        description="Segments only: the segment's median experience against all learners' "
+        "quartiles (early at or under the 25th percentile, senior at or over the 75th).",
+    )
+    cohorts: list[Cohort] | None = Field(
+        default=None,
+        description="Segments only: the segment's learners by track (largest first, every "
+        "track), each cohort with its course and the figures why (docs/courses.md).",
+    )
     actions: list[ProfileAction]
     recommendations: list[str]
     nearest_segment: NearestSegment | None = Field(default=None, description="Segments only.")
@@ -594,6 +682,23 @@ class SegmentProfile(BaseModel):
     segments: list[int] | None = Field(
         default=None, description="Macro-segments only: the segments in it."
     )
+
+
+class TrackInfo(BaseModel):
+    """A track of the model's title -> track map."""
+
+    id: str
+    name: str
+    pattern: str | None = Field(
+        description="The regular expression over the folded title (null for other and unknown)."
+    )
+
+
+class CourseInfo(BaseModel):
+    """A course placements may answer."""
+
+    id: str
+    name: str
 
 
 class DataInfo(BaseModel):
@@ -656,6 +761,14 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
     library_versions: dict[str, str]
     pipeline_check: PipelineCheck
+    tracks: list[TrackInfo] | None = Field(
+        default=None,
+        description="The model's title -> track map, in match order (the first pattern that "
+        "matches a folded title wins), then other and unknown.",
+    )
+    courses: list[CourseInfo] | None = Field(
+        default=None, description="The courses placements of this model answer."
+    )
 
 
 Verdict = Literal["stable", "moderate", "major", "no_data"]

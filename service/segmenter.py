@@ -12,7 +12,10 @@ the JSON model and the labels stored at training must agree on every probe learn
 
 Placing: the runtime kernel (:mod:`training.runtime`), on the scalar backend for one learner and
 on the numpy backend for a batch (:func:`training.runtime.placement.place`, which ``python -m
-training assign`` shares). Nothing here imports pandas or scikit-learn.
+training assign`` shares). Every placement answers the learner's track (from its title,
+:func:`training.runtime.placement.learner_track` for one learner) and its cohort's course (the
+model's :class:`~training.runtime.courses.CohortCourses`). Nothing here imports pandas or
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from training.runtime.artifacts import (
     ArtifactError,
     resolve_model,
 )
+from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference
 from training.runtime.features import FALLBACK_FLAGS, learner_features
 from training.runtime.kernel import HIGH, Kernel, relative_margin
 from training.runtime.loader import load_model
-from training.runtime.placement import Placement, place
+from training.runtime.placement import Placement, learner_track, place
 from training.runtime.schema import RAW_FIELDS
 
 __all__ = [
@@ -49,11 +53,15 @@ __all__ = [
 
 @dataclass(slots=True)
 class Assignment:
-    """One learner's segment, why, and what was cleaned or fell back on the way."""
+    """One learner's segment, track and course, why, and what was cleaned or fell back on the
+    way."""
 
     segment_id: int
     segment_name: str
     coarse_segment_id: int
+    track: str
+    course: str
+    course_name: str
     distance: float
     runner_up_id: int | None
     runner_up_distance: float | None
@@ -71,6 +79,9 @@ class Assignment:
         "segment_id",
         "segment_name",
         "coarse_segment_id",
+        "track",
+        "course",
+        "course_name",
         "distance",
         "runner_up",
         "margin",
@@ -85,6 +96,9 @@ class Assignment:
         "segment_id",
         "segment_name",
         "coarse_segment_id",
+        "track",
+        "course",
+        "course_name",
         "confidence",
         "model_version",
     )
@@ -111,6 +125,8 @@ class Segmenter:
     folder: Path
     manifest: dict[str, Any]
     model: Kernel
+    #: The course of every segment x track (``segmenter.json``'s ``cohorts``).
+    cohorts: CohortCourses
     profiles: list[dict[str, Any]]
     coarse_profiles: list[dict[str, Any]]
     pipeline_check: dict[str, int] = field(default_factory=dict)
@@ -161,6 +177,7 @@ class Segmenter:
             folder=verified.folder,
             manifest=verified.manifest,
             model=kernel,
+            cohorts=verified.cohorts,
             profiles=list(profiles["segments"]),
             coarse_profiles=list(profiles.get("coarse", [])),
             pipeline_check=check,
@@ -203,7 +220,16 @@ class Segmenter:
             },
             "library_versions": m["versions"],
             "pipeline_check": self.pipeline_check,
+            "tracks": self._tracks(),
+            "courses": [{"id": c, "name": self.cohorts.names[c]} for c in self.cohorts.courses],
         }
+
+    def _tracks(self) -> list[dict[str, Any]]:
+        """The model's title -> track map: id, name and pattern (None for other and unknown)."""
+        tracks = self.model.rules.tracks
+        patterns = {t.id: t.pattern for t in tracks.tracks}
+        names = tracks.names()
+        return [{"id": t, "name": names[t], "pattern": patterns.get(t)} for t in tracks.ids]
 
     # --------------------------------------------------------------------------- assignment
     def assign(self, learner: Mapping[str, Any]) -> Assignment:
@@ -217,6 +243,8 @@ class Segmenter:
         best, nearest, second, runner_d = self.model.nearest_one(used)
         ids, coarse = self._ids
         segment = ids[best]
+        track = learner_track(self.model.rules, learner.get("job_position"))
+        course = self.cohorts.course_of(segment, track)
         if second < 0:
             runner_id, runner_distance, margin, relative = None, None, None, None
             confidence = HIGH
@@ -228,6 +256,9 @@ class Segmenter:
             segment_id=segment,
             segment_name=self._names[segment],
             coarse_segment_id=coarse[best],
+            track=track,
+            course=course,
+            course_name=self.cohorts.names[course],
             distance=nearest,
             runner_up_id=runner_id,
             runner_up_distance=runner_distance,
@@ -256,7 +287,7 @@ class Segmenter:
         centres are numpy over the columns; warnings are formatted once per distinct sentence.
         Every ``ctc`` must be positive (validated at the edge): ``ValueError`` otherwise.
         """
-        return place(self.model, columns)
+        return place(self.model, columns, cohorts=self.cohorts)
 
     def assignments(self, placed: Placement) -> list[Assignment]:
         """One :class:`Assignment` per placed learner, in order (``render_batch`` writes the
@@ -282,11 +313,18 @@ class Segmenter:
             relatives = placed.relative_margin.tolist()
             confidences = model.confidence(placed.relative_margin).tolist()
         names, version, keys = self._names, self._version, model.features
+        tracks, courses = placed.track_ids(), placed.course_ids()
+        if courses is None:
+            raise ValueError("Place learners with the model's cohorts (Segmenter.place).")
+        course_names = self.cohorts.names
         return [
             Assignment(
                 segment_id=segment,
                 segment_name=names[segment],
                 coarse_segment_id=coarse_id,
+                track=track,
+                course=course,
+                course_name=course_names[course],
                 distance=d,
                 runner_up_id=runner_id,
                 runner_up_distance=second,
@@ -300,6 +338,8 @@ class Segmenter:
             for (
                 segment,
                 coarse_id,
+                track,
+                course,
                 d,
                 runner_id,
                 second,
@@ -311,6 +351,8 @@ class Segmenter:
             ) in zip(
                 segment_ids,
                 coarse,
+                tracks,
+                courses,
                 distance,
                 runner_ids,
                 runner_d,

@@ -23,6 +23,13 @@ import pandas as pd
 
 from training.config import TrainingSettings
 from training.data.load import load_learners, read_learners_frame
+from training.insights.courses import (
+    CohortFigures,
+    StageBounds,
+    choose_cohort_courses,
+    cohort_figures,
+    with_cohorts,
+)
 from training.insights.figures import (
     GroupFigures,
     PopulationFigures,
@@ -51,10 +58,18 @@ from training.prep.cleaning import CleaningReport
 from training.prep.features import LearnerData, build_learner_data
 from training.progress import StepClock, StepProgress
 from training.runtime.cleaning import CleaningRules
+from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference, fit_reference
 from training.runtime.features import FeatureTables
+from training.runtime.kernel import Kernel
 from training.store.probes import select_probes
-from training.store.publish import ModelParts, manifest_fields, publish_model
+from training.store.publish import (
+    ModelParts,
+    confidence_threshold,
+    manifest_fields,
+    model_kernel,
+    publish_model,
+)
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -189,6 +204,13 @@ class EngineSteps(Protocol):
 
     def drift_reference(self, segment_of: IntArray, public_sizes: IntArray) -> DriftReference:
         """The drift reference of every learner's features and segment."""
+
+    # --- cohorts (segment x track): their figures, over every learner -------------------------
+    def cohort_figures(
+        self, segment_of: IntArray, kernel: Kernel
+    ) -> dict[tuple[int, str], CohortFigures]:
+        """Learners, median CTC and low-confidence placements (relative margin under
+        ``kernel``'s threshold) of every segment x track with learners."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,6 +375,24 @@ class _LocalSteps:
         ids = sorted(int(i) for i in segment_of)
         return fit_reference(self.fit.features, self.fit.x, segment_of[self.fit.labels], ids)
 
+    # --- cohorts (segment x track) ------------------------------------------------------------
+    def cohort_figures(
+        self, segment_of: IntArray, kernel: Kernel
+    ) -> dict[tuple[int, str], CohortFigures]:
+        relative = kernel.nearest(self.fit.x).relative_margin
+        low = (
+            np.zeros(len(self.fit.x), bool)
+            if relative is None
+            else relative < kernel.confidence_threshold
+        )
+        learners = self.data.learners
+        return cohort_figures(
+            segment_of[self.fit.labels],
+            learners["track"].to_numpy(dtype=object),
+            learners["ctc"].to_numpy(np.float64),
+            low,
+        )
+
 
 # --------------------------------------------------------------------------------------------
 # The tail both engines share
@@ -389,9 +429,8 @@ def finish_run(
         public_sizes = np.empty(k, np.intp)
         public_sizes[segment_of] = fit.sizes
         coarse = coarse_groups(centers, public_sizes)
-        profiles = _profiles(
-            settings, steps.figures(segment_of, coarse), centers, coarse, comparison, silhouettes
-        )
+        figures = steps.figures(segment_of, coarse)
+        profiles = _profiles(settings, figures, centers, coarse, comparison, silhouettes)
         profiles = profiles_document(
             k,
             profiles["segments"],
@@ -403,20 +442,22 @@ def finish_run(
         drift = steps.drift_reference(segment_of, public_sizes)
     metrics = _metrics(settings, fit, stability, reference, comparison)
     sample = _sample(len(fit.z), MAP_SAMPLE, settings.seed)
+    with clock.step("cohorts", "A course for every cohort (segment x track)"):
+        kernel, cohorts, profiles = _cohorts(
+            settings, fit, steps, (segment_of, coarse), figures, fit.z[sample], profiles
+        )
     parts = ModelParts(
         pipeline=fit.pipeline,
         features=fit.features,
         segment_ids=segment_of,
-        coarse=coarse,
-        rules=fit.rules,
-        tables=fit.tables,
+        kernel=kernel,
+        cohorts=cohorts,
         probes=fit.probes,
         profiles=profiles,
         linkage=reference.linkage,
         hierarchy_method=reference.method,
         map_z=fit.z[sample],
         map_labels=labels[sample],
-        low_confidence_quantile=settings.low_confidence_quantile,
         centers=centers,
         leaf_segments=reference.leaf_counts,
         drift=drift,
@@ -508,6 +549,39 @@ def _metrics(
         "hierarchical": reference.metrics,
         "comparison": comparison,
     }
+
+
+def _cohorts(
+    settings: TrainingSettings,
+    fit: KMeansFit,
+    steps: EngineSteps,
+    ids: tuple[IntArray, list[int]],
+    figures: ProfileFigures,
+    map_z: FloatArray,
+    profiles: dict[str, Any],
+) -> tuple[Kernel, CohortCourses, dict[str, Any]]:
+    """The kernel with its low-confidence threshold (from the segment map's learners
+    ``map_z``), the course of every segment x track, and ``profiles.json`` with the cohorts.
+
+    ``ids`` holds the public id of each K-Means centre and the coarse segment of each public id;
+    a segment's career stage is its median experience against all learners' quartiles.
+    """
+    segment_of, coarse = ids
+    kernel = confidence_threshold(
+        model_kernel(fit.pipeline, fit.features, segment_of, coarse, fit.rules, fit.tables),
+        map_z,
+        settings.low_confidence_quantile,
+    )
+    low, _, high = figures.population.years_quartiles
+    choice = choose_cohort_courses(
+        steps.cohort_figures(segment_of, kernel),
+        {int(s): g.years_median for s, g in figures.segments.items()},
+        StageBounds(early=low, senior=high),
+        fit.rules.tracks,
+        settings.catalogue(),
+    )
+    profiles = with_cohorts(profiles, choice, fit.rules.tracks, settings.catalogue())
+    return kernel, choice.courses, profiles
 
 
 def _sample(n: int, size: int, seed: int) -> IntArray:

@@ -81,8 +81,8 @@ async def segment_batch(
     compact: Annotated[
         bool,
         Query(
-            description="Only the email_hash, ids, name, confidence and model version of each "
-            "learner (a fifth of the bytes)."
+            description="Only the email_hash, ids, name, track, course, confidence and model "
+            "version of each learner (under half the bytes)."
         ),
     ] = False,
 ) -> Response:

@@ -75,7 +75,7 @@ def test_results_echo_the_email_hash_sent_and_only_then(segmenter: Segmenter) ->
     assert list(results[0])[:2] == ["index", "email_hash"]
 
 
-def test_compact_results_keep_the_hash_ids_name_confidence_and_version(
+def test_compact_results_keep_the_hash_ids_name_track_course_confidence_and_version(
     segmenter: Segmenter,
 ) -> None:
     items: list[Any] = [{**JUNK, "email_hash": "h0"}, {"ctc": 0}, *LEARNERS[:3]]
@@ -89,11 +89,12 @@ def test_compact_results_keep_the_hash_ids_name_confidence_and_version(
 
     compact = orjson.loads(anyio.run(work))["results"]
     keys = ["index", "email_hash", "segment_id", "segment_name", "coarse_segment_id"]
-    assert list(compact[0]) == [*keys, "confidence", "model_version"]
+    tracked = ["track", "course", "course_name"]
+    assert list(compact[0]) == [*keys, *tracked, "confidence", "model_version"]
     assert compact[1] == full[1]  # an error is the same either way
     for short, long in zip(compact, full, strict=True):
         assert short == {key: long[key] for key in short}
-    assert len(orjson.dumps(compact)) < len(orjson.dumps(full)) / 3
+    assert len(orjson.dumps(compact)) < len(orjson.dumps(full)) / 2
 
 
 def test_a_batch_over_max_batch_is_refused_with_its_size() -> None:

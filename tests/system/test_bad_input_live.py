@@ -212,6 +212,7 @@ def test_a_barrage_of_bad_requests_leaves_the_server_serving(
     assert live.status_code == 200
     good = httpx.post(service.url + "/segment", json=LEARNERS[0], timeout=10)
     assert good.status_code == 200 and good.json()["segment_name"]
+    assert good.json()["track"] == "backend" and good.json()["course_name"]  # "Backend Engineer"
 
     output = service.output()
     records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]

@@ -117,6 +117,11 @@ def test_page_lists_segments_and_assigns_a_learner(server: str, browser: Any) ->
     ).json()
     assert card.get_attribute("data-segment-id") == str(expected["segment_id"])
     assert expected["segment_name"] in card.text
+    # The track of the title and the course of the learner's cohort, as the API answers them.
+    course = driver.find_element(By.ID, "track-course")
+    assert course.get_attribute("data-track") == expected["track"] == "backend"
+    assert course.get_attribute("data-course") == expected["course"]
+    assert f"Track: Backend & SDE. Course: {expected['course_name']}." == course.text
     warnings = driver.find_element(By.ID, "warnings").text
     assert "orgyear 20165 looks like a typo" in warnings
     assert all(w in warnings for w in expected["warnings"])

@@ -2,7 +2,8 @@
 
 :func:`assign_columns` is the one function that turns raw columns into the rows of an
 assignment table (:data:`OUTPUT_COLUMNS`): the row's number and ``email_hash``, its segment,
-macro-segment, distance, relative margin, confidence, warnings and the model version, or the
+macro-segment, track, its cohort's course, distance, relative margin, confidence, warnings and
+the model version, or the
 ``error`` that keeps it from being placed (rows out = rows in; nothing is dropped). It places
 with :func:`training.runtime.placement.place`, the very code behind ``POST /segment/batch``, so
 a row gets the answer the service would give it. The local engine (:mod:`training.batch.assign`,
@@ -16,7 +17,7 @@ Placing many rows allocates many short-lived objects: :func:`few_collections` an
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "segment_id",
     "segment_name",
     "coarse_segment_id",
+    "track",
+    "course",
+    "course_name",
     "distance",
     "relative_margin",
     "confidence",
@@ -63,7 +67,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 GC_THRESHOLD = 50_000
 
 #: The text columns :func:`assign_columns` may leave dictionary-encoded.
-_ENCODED = ("segment_name", "confidence", "model_version")
+_ENCODED = ("segment_name", "track", "course", "course_name", "confidence", "model_version")
 
 
 def centre_names(model: VerifiedModel) -> list[str]:
@@ -124,8 +128,10 @@ def assign_columns(
     ok = np.equal(np.array(found, dtype=object), np.array(None, dtype=object))
     missing = ~ok
     keep = np.flatnonzero(ok)
-    kernel = model.kernel
+    kernel, cohorts = model.kernel, model.cohorts
     centre = np.zeros(n, np.intp)
+    track = np.zeros(n, np.intp)
+    course = np.zeros(n, np.intp)
     distance = np.zeros(n, np.float64)
     relative = np.zeros(n, np.float64)
     high = np.ones(n, bool)
@@ -133,8 +139,11 @@ def assign_columns(
     if len(keep):
         subset = {name: columns[name][keep] for name in RAW_FIELDS}
         extra = None if history is None else {k: v[keep] for k, v in history.items()}
-        placed = place(kernel, subset, extra)
+        placed = place(kernel, subset, extra, cohorts=cohorts)
         centre[keep] = placed.nearest
+        track[keep] = placed.track
+        if placed.course is not None:
+            course[keep] = placed.course
         distance[keep] = placed.distance
         if placed.relative_margin is not None:
             relative[keep] = placed.relative_margin
@@ -147,30 +156,28 @@ def assign_columns(
                 warnings[i] = words
     else:
         warnings = [None] * n
-    # Per-centre values are written through a dictionary of the centres (one string each).
-    at_centre = pa.array(centre.astype(np.int32), pa.int32(), mask=missing)
 
-    def per_centre(values: list[Any], kind: pa.DataType) -> pa.Array:
-        return pa.DictionaryArray.from_arrays(at_centre, pa.array(values, kind)).cast(kind)
+    # Values that repeat (per centre, track, course...) are written through a dictionary.
+    def dictionary(codes: Any, values: Sequence[Any], kind: pa.DataType = pa.string()) -> pa.Array:
+        indices = pa.array(np.asarray(codes).astype(np.int32), pa.int32(), mask=missing)
+        out = pa.DictionaryArray.from_arrays(indices, pa.array(list(values), kind))
+        return out if kind == pa.string() else out.cast(kind)
 
-    fixed = pa.array(np.zeros(n, np.int32), pa.int32(), mask=missing)
-    word = pa.array(high.astype(np.int32), pa.int32(), mask=missing)
     table = pa.table(
         {
             "row": pa.array(rows, pa.int64()),
             "email_hash": _text_array(columns["email_hash"]),
-            "segment_id": per_centre(kernel.segment_ids.tolist(), pa.int64()),
-            "segment_name": pa.DictionaryArray.from_arrays(
-                at_centre, pa.array(centre_names(model), pa.string())
-            ),
-            "coarse_segment_id": per_centre(kernel.coarse.tolist(), pa.int64()),
+            "segment_id": dictionary(centre, kernel.segment_ids.tolist(), pa.int64()),
+            "segment_name": dictionary(centre, centre_names(model)),
+            "coarse_segment_id": dictionary(centre, kernel.coarse.tolist(), pa.int64()),
+            "track": dictionary(track, kernel.rules.tracks.ids),
+            "course": dictionary(course, cohorts.courses),
+            "course_name": dictionary(course, [cohorts.names[c] for c in cohorts.courses]),
             "distance": pa.array(distance, pa.float64(), mask=missing),
             "relative_margin": pa.array(relative, pa.float64(), mask=missing | (kernel.k == 1)),
-            "confidence": pa.DictionaryArray.from_arrays(word, pa.array([LOW, HIGH], pa.string())),
+            "confidence": dictionary(high, [LOW, HIGH]),
             "warnings": pa.array(warnings, pa.list_(pa.string())),
-            "model_version": pa.DictionaryArray.from_arrays(
-                fixed, pa.array([model.version], pa.string())
-            ),
+            "model_version": dictionary(np.zeros(n), [model.version]),
             "error": pa.array(found, pa.string()) if len(keep) < n else pa.nulls(n, pa.string()),
         }
     )
@@ -188,7 +195,8 @@ def decode_answers(table: pa.Table) -> pa.Table:
     Returns
     -------
     pyarrow.Table
-        The same rows, ``segment_name``, ``confidence`` and ``model_version`` as strings.
+        The same rows, the text columns (``segment_name``, ``track``, ``course``,
+        ``course_name``, ``confidence``, ``model_version``) as strings.
     """
     import pyarrow as pa
 

@@ -27,7 +27,16 @@ __all__ = ["OUTPUT_SUFFIXES", "OutputError", "OutputFile", "WriteBehind", "outpu
 OUTPUT_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv.gz"}
 #: Output columns whose values repeat (dictionary-encoded in Parquet), and those a reader filters
 #: on (with statistics).
-_REPEATED = ["segment_name", "confidence", "warnings", "model_version", "error"]
+_REPEATED = [
+    "segment_name",
+    "track",
+    "course",
+    "course_name",
+    "confidence",
+    "warnings",
+    "model_version",
+    "error",
+]
 _FILTERED = ["row", "segment_id", "coarse_segment_id"]
 
 

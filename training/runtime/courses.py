@@ -18,6 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
+
+from training.runtime.tracks import UNKNOWN_TRACK
+
 __all__ = [
     "CAREER",
     "COURSE",
@@ -215,6 +220,11 @@ DEFAULT_COURSES: tuple[Course, ...] = (
 class CohortCourses:
     """A model's course of every cohort (segment x track), frozen at training.
 
+    Stored as the ``cohorts`` section of ``segmenter.json`` (:meth:`to_dict`); read by
+    :func:`training.runtime.loader.load_model`. Every placement answers the course of its
+    learner's cohort from it (:func:`training.runtime.placement.place`, the service's single
+    learner), so no path needs training code to name a course.
+
     Attributes
     ----------
     tracks : list of str
@@ -233,22 +243,52 @@ class CohortCourses:
     names: dict[str, str]
     _track_index: dict[str, int] = field(init=False, repr=False, compare=False)
     _segment_index: dict[int, int] = field(init=False, repr=False, compare=False)
+    _courses: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.course) != len(self.segment_ids) or any(
             len(row) != len(self.tracks) for row in self.course
         ):
             raise ValueError("cohorts: one course per segment and track is needed.")
+        if UNKNOWN_TRACK not in self.tracks:
+            raise ValueError(f"cohorts: the {UNKNOWN_TRACK} track needs a course.")
         unnamed = {c for row in self.course for c in row} - set(self.names)
         if unnamed:
             raise ValueError(f"cohorts: courses without a name: {', '.join(sorted(unnamed))}.")
         object.__setattr__(self, "_track_index", {t: j for j, t in enumerate(self.tracks)})
         object.__setattr__(self, "_segment_index", {s: i for i, s in enumerate(self.segment_ids)})
+        used = dict.fromkeys(c for row in self.course for c in row)
+        object.__setattr__(self, "_courses", tuple(used))
+
+    @property
+    def courses(self) -> tuple[str, ...]:
+        """Every course id used, once each, in order of first use (what course codes index)."""
+        return self._courses
+
+    def track_index(self, track: str) -> int:
+        """The column of ``track`` (a track the model does not know: unknown's)."""
+        return self._track_index.get(track, self._track_index[UNKNOWN_TRACK])
 
     def course_of(self, segment_id: int, track: str) -> str:
         """The course id of one cohort (a track the model does not know: unknown's)."""
-        j = self._track_index.get(track, self._track_index.get("unknown", len(self.tracks) - 1))
-        return self.course[self._segment_index[segment_id]][j]
+        return self.course[self._segment_index[segment_id]][self.track_index(track)]
+
+    def codes(self, segment_ids: Sequence[int]) -> npt.NDArray[np.intp]:
+        """The course of every cohort as codes (indexes into :attr:`courses`).
+
+        Parameters
+        ----------
+        segment_ids : sequence of int, length k
+            Segment ids in the order wanted (a kernel's centre order).
+
+        Returns
+        -------
+        ndarray of intp, shape (k, len(tracks))
+            Row i: the courses of segment ``segment_ids[i]``, track by track.
+        """
+        code = {c: i for i, c in enumerate(self._courses)}
+        rows = [[code[c] for c in self.course[self._segment_index[int(s)]]] for s in segment_ids]
+        return np.array(rows, dtype=np.intp).reshape(len(rows), len(self.tracks))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -271,7 +311,7 @@ class CohortCourses:
     def constant(
         cls, segment_ids: Sequence[int], tracks: Sequence[str], course: Course
     ) -> CohortCourses:
-        """Every cohort on one course (a stand-in before courses are chosen per cohort)."""
+        """Every cohort on one course (a stand-in where courses are not chosen per cohort)."""
         return cls(
             tracks=list(tracks),
             segment_ids=list(segment_ids),

@@ -7,11 +7,12 @@ the fitted pipeline of ``segmenter.joblib`` and its probe check, :mod:`service.s
 1. resolves the folder: a version folder, a models folder (its ``LATEST``), or a models folder
    and a version name;
 2. verifies every file against the manifest (:func:`~training.runtime.artifacts.verify_model`);
-3. reads ``segmenter.json`` into the numpy :class:`~training.runtime.kernel.Kernel`,
-   ``profiles.json`` and ``drift.json`` from the very bytes it checked
-   (:func:`~training.runtime.artifacts.read_verified`);
-4. refuses a model whose drift reference or profiles describe other features or segments than
-   its kernel.
+3. reads ``segmenter.json`` into the numpy :class:`~training.runtime.kernel.Kernel` and the
+   course of every cohort (its ``cohorts`` section,
+   :class:`~training.runtime.courses.CohortCourses`), ``profiles.json`` and ``drift.json`` from
+   the very bytes it checked (:func:`~training.runtime.artifacts.read_verified`);
+4. refuses a model whose drift reference, profiles or cohorts describe other features,
+   segments or tracks than its kernel.
 
 Every refusal is an :class:`~training.runtime.artifacts.ArtifactError` with one sentence.
 """
@@ -34,6 +35,7 @@ from training.runtime.artifacts import (
     resolve_model,
     verify_model,
 )
+from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference
 from training.runtime.kernel import Kernel
 
@@ -54,6 +56,8 @@ class VerifiedModel:
         ``manifest.json``.
     kernel : Kernel
         ``segmenter.json``: cleaning rules, peer tables, scaling and centres.
+    cohorts : CohortCourses
+        ``segmenter.json``'s ``cohorts``: the course of every segment x track.
     profiles : dict
         ``profiles.json``.
     drift : DriftReference or None
@@ -66,6 +70,7 @@ class VerifiedModel:
     kernel: Kernel
     profiles: dict[str, Any]
     drift: DriftReference | None
+    cohorts: CohortCourses
 
     @property
     def version(self) -> str:
@@ -145,7 +150,9 @@ def load_model(
         return json.loads(read_verified(folder, name, manifest, model_dir).decode("utf-8"))
 
     try:
-        kernel = Kernel.from_dict(document(KERNEL_JSON))
+        kernel_doc = document(KERNEL_JSON)
+        kernel = Kernel.from_dict(kernel_doc)
+        cohorts = _cohorts(kernel_doc, kernel)
         profiles = document(PROFILES_JSON)
         segments = profiles["segments"]
         names = {int(p["id"]) for p in segments}
@@ -168,7 +175,24 @@ def load_model(
         kernel=kernel,
         profiles=profiles,
         drift=drift,
+        cohorts=cohorts,
     )
+
+
+def _cohorts(doc: Any, kernel: Kernel) -> CohortCourses:
+    """The ``cohorts`` section of ``segmenter.json``, checked against its kernel.
+
+    Raises ``ValueError`` (a sentence the caller words as a refusal) when it is missing or
+    describes other segments or tracks than the kernel.
+    """
+    if "cohorts" not in doc:
+        raise ValueError(f"{KERNEL_JSON} holds no course per segment and track (cohorts).")
+    cohorts = CohortCourses.from_dict(doc["cohorts"])
+    if sorted(cohorts.segment_ids) != sorted(kernel.segment_ids.tolist()):
+        raise ValueError(f"the cohorts of {KERNEL_JSON} are of other segments than its centres.")
+    if cohorts.tracks != kernel.rules.tracks.ids:
+        raise ValueError(f"the cohorts of {KERNEL_JSON} are of other tracks than its title map.")
+    return cohorts
 
 
 def _drift_reference(doc: Any, kernel: Kernel, refused: str) -> DriftReference:

@@ -9,8 +9,11 @@ One implementation for everything that places a batch of raw rows: the service's
   service's own words. The bounds are defined here once (:data:`LIMITS`); the service's request
   model reads them.
 * :func:`place` cleans the raw columns with the frozen rules, computes the model's features,
-  finds the nearest and runner-up centres and words every warning: a :class:`Placement`, whose
-  row i is the i-th learner.
+  finds the nearest and runner-up centres, each learner's track and (given the model's
+  :class:`~training.runtime.courses.CohortCourses`) the course of its cohort, and words every
+  warning: a :class:`Placement`, whose row i is the i-th learner.
+* :func:`learner_track` is the track of one raw title, as :func:`place` finds it (the service's
+  single learner).
 """
 
 from __future__ import annotations
@@ -22,13 +25,28 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from training.runtime.cleaning import WARNING_RULES, describe_rows
+from training.runtime.cleaning import (
+    WARNING_RULES,
+    CleaningRules,
+    CleanRows,
+    describe_rows,
+    fold_title,
+)
+from training.runtime.courses import CohortCourses
 from training.runtime.features import FALLBACK_FLAGS, FALLBACKS, fallback_masks
 from training.runtime.kernel import Kernel
 from training.runtime.ops import Coded
 from training.runtime.schema import RAW_FIELDS
 
-__all__ = ["LIMITS", "Limits", "Placement", "learner_errors", "place", "raw_columns"]
+__all__ = [
+    "LIMITS",
+    "Limits",
+    "Placement",
+    "learner_errors",
+    "learner_track",
+    "place",
+    "raw_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -136,7 +154,9 @@ class Placement:
 
     ``segment_counts`` says how many learners each segment id got, and ``warning_counts`` how
     many each warning rule (a name of ``WARNING_RULES``) or peer-group fallback (a key of
-    ``FALLBACKS``) warned.
+    ``FALLBACKS``) warned. ``track`` and ``course`` are codes: learner i is on track
+    ``tracks[track[i]]`` and its cohort's course is ``courses[course[i]]``, named
+    ``course_names[course[i]]`` (``course`` is None when placed without the model's cohorts).
     """
 
     nearest: npt.NDArray[np.intp]  # index of the nearest centre
@@ -148,12 +168,29 @@ class Placement:
     warnings: list[list[str]]
     segment_counts: dict[int, int]
     warning_counts: dict[str, int]
+    track: npt.NDArray[np.intp]
+    tracks: tuple[str, ...]
+    course: npt.NDArray[np.intp] | None = None
+    courses: tuple[str, ...] = ()
+    course_names: tuple[str, ...] = ()
+
+    def track_ids(self) -> list[str]:
+        """Each learner's track id, in order."""
+        return [self.tracks[i] for i in self.track.tolist()]
+
+    def course_ids(self) -> list[str] | None:
+        """Each learner's course id, in order (None when placed without the cohorts)."""
+        if self.course is None:
+            return None
+        return [self.courses[i] for i in self.course.tolist()]
 
 
 def place(
     model: Kernel,
     columns: Mapping[str, Any],
     history: Mapping[str, Any] | None = None,
+    *,
+    cohorts: CohortCourses | None = None,
 ) -> Placement:
     """Place learners given as raw columns, all at once, on the numpy backend.
 
@@ -166,6 +203,9 @@ def place(
     history : mapping, optional
         ``n_records`` and ``ctc_growth`` arrays of length n, for learners collapsed from several
         rows; without it every learner has one record and no growth (as a served learner).
+    cohorts : CohortCourses, optional
+        The model's course of every segment x track (``segmenter.json``'s ``cohorts``): each
+        learner then gets its cohort's course.
 
     Returns
     -------
@@ -189,6 +229,17 @@ def place(
         counts[name] = len(warned)
         for i in warned:
             warnings[i].append(FALLBACKS[name])
+    tracks = tuple(model.rules.tracks.ids)
+    track = _track_codes(clean, tracks)
+    courses: dict[str, Any] = {}
+    if cohorts is not None:
+        table = cohorts.codes(model.segment_ids.tolist())
+        columns_of = np.array([cohorts.track_index(t) for t in tracks], dtype=np.intp)
+        courses = {
+            "course": table[nearest, columns_of[track]],
+            "courses": cohorts.courses,
+            "course_names": tuple(cohorts.names[c] for c in cohorts.courses),
+        }
     return Placement(
         nearest=nearest,
         distance=found.distance,
@@ -205,7 +256,30 @@ def place(
             )
         ),
         warning_counts=counts,
+        track=track,
+        tracks=tracks,
+        **courses,
     )
+
+
+def _track_codes(clean: CleanRows, tracks: Sequence[str]) -> npt.NDArray[np.intp]:
+    """Each cleaned learner's track as an index into ``tracks`` (the model's own track ids)."""
+    index = {t: j for j, t in enumerate(tracks)}
+    coded = clean.coded.get("track")
+    if coded is not None:  # each distinct raw title once
+        table = np.array([index[t] for t in coded.uniques], dtype=np.intp)
+        return table[coded.codes] if len(table) else np.zeros(len(coded), np.intp)
+    return np.array(list(map(index.__getitem__, clean.track.tolist())), dtype=np.intp)
+
+
+def learner_track(rules: CleaningRules, job_position: Any) -> str:
+    """The track of one learner's raw title, as :func:`place` (the cleaning rules) finds it.
+
+    A missing, blank or placeholder title is ``"unknown"``, never guessed; any other title is
+    folded and matched against the model's map (``rules.tracks``).
+    """
+    key = fold_title(job_position) if isinstance(job_position, str) else None
+    return rules.tracks.of(key)
 
 
 def raw_columns(learners: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:

@@ -42,7 +42,8 @@ __all__ = ["OUTPUT_SCHEMA", "assign", "run"]
 #: The Spark schema of :data:`training.batch.answers.OUTPUT_COLUMNS`.
 OUTPUT_SCHEMA = (
     "row long, email_hash string, segment_id long, segment_name string, "
-    "coarse_segment_id long, distance double, relative_margin double, confidence string, "
+    "coarse_segment_id long, track string, course string, course_name string, "
+    "distance double, relative_margin double, confidence string, "
     "warnings array<string>, model_version string, error string"
 )
 

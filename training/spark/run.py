@@ -29,6 +29,7 @@ This module imports pyspark at import time: import it only after
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
 from training.config import TrainingSettings
+from training.insights.courses import CohortFigures
 from training.model.choice import choose_k
 from training.model.pipeline import fitted_pipeline
 from training.progress import StepClock, StepProgress
@@ -50,6 +52,7 @@ from training.run import (
     finish_run,
 )
 from training.runtime.drift import DriftReference
+from training.runtime.kernel import Kernel
 from training.runtime.schema import RAW_FIELDS
 from training.spark.data import SparkLearnerData, build_learner_data, read_learners
 from training.spark.model import (
@@ -290,6 +293,40 @@ class _SparkSteps:
         sizes = {int(i): int(n) for i, n in enumerate(public_sizes)}
         return drift_reference(self.data.learners, list(self.settings.cluster_features), sizes)
 
+    # --- cohorts (segment x track): a group-by, exact medians, low-confidence counts ----------
+    def cohort_figures(
+        self, segment_of: IntArray, kernel: Kernel
+    ) -> dict[tuple[int, str], CohortFigures]:
+        """Learners, median CTC and low-confidence placements of every segment x track.
+
+        Whether a learner's placement is low-confidence is the kernel's own verdict (its
+        relative margin under its threshold), computed on the executors (``mapInArrow``) as the
+        scikit-learn engine computes it.
+        """
+        names = list(kernel.features)
+        flagged = (
+            self._predicted(segment_of)
+            .select("segment", "track", "ctc", *names)
+            .mapInArrow(
+                _low_confidence(kernel), "segment int, track string, ctc double, low boolean"
+            )
+        )
+        rows = (
+            flagged.groupBy("segment", "track")
+            .agg(
+                sf.count(sf.lit(1)).alias("learners"),
+                sf.percentile("ctc", 0.5).alias("ctc"),
+                sf.count_if("low").alias("low"),
+            )
+            .collect()
+        )
+        return {
+            (int(r["segment"]), str(r["track"])): CohortFigures(
+                int(r["learners"]), float(r["ctc"]), int(r["low"])
+            )
+            for r in rows
+        }
+
     def fitted(self, features: list[str]) -> SparkModel:
         """The fitted model, its frames kept persisted (``keep``)."""
         return SparkModel(
@@ -300,6 +337,37 @@ class _SparkSteps:
             segment_ids=self.segment_of,
             scored=self._predicted(self.segment_of).persist(),
         )
+
+
+def _low_confidence(kernel: Kernel) -> Any:
+    """The ``mapInArrow`` function of :meth:`_SparkSteps.cohort_figures`: each learner's
+    segment, track and CTC, and whether the kernel places it with low confidence."""
+    import pyarrow as pa
+
+    names = list(kernel.features)
+
+    def flag(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            x = np.column_stack(
+                [batch.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names]
+            ).reshape(batch.num_rows, len(names))
+            relative = kernel.nearest(x).relative_margin
+            low = (
+                np.zeros(batch.num_rows, bool)
+                if relative is None
+                else relative < kernel.confidence_threshold
+            )
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("segment").cast(pa.int32()),
+                    batch.column("track"),
+                    batch.column("ctc"),
+                    pa.array(low, pa.bool_()),
+                ],
+                names=["segment", "track", "ctc", "low"],
+            )
+
+    return flag
 
 
 def _probes(data: SparkLearnerData, seed: int) -> dict[str, list[Any]]:

@@ -1,9 +1,11 @@
 """Publishing a trained model: its parts, whatever engine computed them, written as one version.
 
 :func:`publish_model` is where both engines end: the engine-free kernel (with its
-low-confidence threshold), the probe learners, profiles, drift reference, plots and report are
-written into a staged version folder (:mod:`training.store.staging`), then published with
-``LATEST``. :func:`manifest_fields` is what the manifest says of a run.
+low-confidence threshold and the course of every cohort), the probe learners, profiles, drift
+reference, plots and report are written into a staged version folder
+(:mod:`training.store.staging`), then published with ``LATEST``. :func:`model_kernel` builds
+that kernel once, in the run's tail (whose cohort figures need its threshold), and
+:func:`manifest_fields` is what the manifest says of a run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from training.runtime.artifacts import (
     PROFILES_JSON,
 )
 from training.runtime.cleaning import CleaningRules
+from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference
 from training.runtime.features import FEATURE_COLUMNS, FeatureTables
 from training.runtime.kernel import Kernel
@@ -41,7 +44,13 @@ from training.store.staging import finalize_manifest, new_version, staged_model,
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-__all__ = ["ModelParts", "confidence_threshold", "manifest_fields", "publish_model"]
+__all__ = [
+    "ModelParts",
+    "confidence_threshold",
+    "manifest_fields",
+    "model_kernel",
+    "publish_model",
+]
 
 
 @dataclass
@@ -56,10 +65,10 @@ class ModelParts:
         The cluster features, in matrix column order.
     segment_ids : ndarray of int, shape (k,)
         Public id of each K-Means centre.
-    coarse : list of int, length k
-        Coarse (macro) segment of each public id.
-    rules, tables
-        The frozen cleaning rules and peer tables.
+    kernel : Kernel
+        The engine-free model with its low-confidence threshold (:func:`model_kernel`).
+    cohorts : CohortCourses
+        The course of every segment x track, stored beside the kernel in ``segmenter.json``.
     probes : dict of str to list
         Raw learners (``RAW_FIELDS`` columns, junk included) stored with the model: the service
         checks its numpy kernel against the pipeline on them (see :func:`select_probes`).
@@ -71,9 +80,6 @@ class ModelParts:
     map_z : ndarray of shape (n_sample, n_features)
         Scaled learners of the segment map (a seeded sample of the training learners), with their
         public ids ``map_labels``.
-    low_confidence_quantile : float
-        The quantile of those learners' relative margins under which a placement is "low"
-        confidence (see :func:`confidence_threshold`).
     centers : ndarray of shape (k, n_features)
         Centres in the scaled space, row i = public id i.
     drift : DriftReference
@@ -87,16 +93,14 @@ class ModelParts:
     pipeline: Pipeline
     features: list[str]
     segment_ids: np.ndarray[Any, Any]
-    coarse: list[int]
-    rules: CleaningRules
-    tables: FeatureTables
+    kernel: Kernel
+    cohorts: CohortCourses
     probes: dict[str, list[Any]]
     profiles: dict[str, Any]
     linkage: np.ndarray[Any, Any]
     hierarchy_method: str
     map_z: np.ndarray[Any, Any]
     map_labels: np.ndarray[Any, Any]
-    low_confidence_quantile: float
     centers: np.ndarray[Any, Any]
     drift: DriftReference
     leaf_segments: np.ndarray[Any, Any] | None = None
@@ -111,27 +115,9 @@ def publish_model(
     trained it. ``manifest_fields`` are the manifest's fields after ``version`` and
     ``created_at``, in order. Returns the new version.
     """
-    ids = parts.segment_ids
-    kernel, low_share = confidence_threshold(
-        Kernel.from_pipeline(
-            parts.pipeline,
-            parts.features,
-            segment_ids=[int(i) for i in ids],
-            coarse=[parts.coarse[int(i)] for i in ids],
-            rules=parts.rules,
-            tables=parts.tables,
-        ),
-        parts,
-    )
-    kernel_doc = kernel.to_dict()
+    ids, kernel, profiles = parts.segment_ids, parts.kernel, parts.profiles
+    kernel_doc = {**kernel.to_dict(), "cohorts": parts.cohorts.to_dict()}
     probes = probe_document(parts.pipeline, kernel, parts.probes)
-    profiles = {
-        **parts.profiles,
-        "segments": [
-            {**segment, "low_confidence_share": low_share.get(int(segment["id"]), 0.0)}
-            for segment in parts.profiles["segments"]
-        ],
-    }
     version = new_version(created_at, model_dir)
     with staged_model(model_dir, version) as folder:
         joblib.dump(
@@ -220,20 +206,68 @@ def manifest_fields(
     }
 
 
-def confidence_threshold(kernel: Kernel, parts: ModelParts) -> tuple[Kernel, dict[int, float]]:
-    """The kernel with its low-confidence threshold, and each segment's low-confidence share.
+def model_kernel(
+    pipeline: Pipeline,
+    features: list[str],
+    segment_of: np.ndarray[Any, Any],
+    coarse: list[int],
+    rules: CleaningRules,
+    tables: FeatureTables,
+) -> Kernel:
+    """The engine-free kernel of a fitted pipeline (no low-confidence threshold yet).
 
-    The threshold is the ``low_confidence_quantile`` of the relative margins of the segment map's
-    learners (a seeded sample of the training learners, whatever the engine); a learner under it
-    is about as near another segment as its own.
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted ``clip`` -> ``scale`` -> ``kmeans``.
+    features : list of str
+        The cluster features, in matrix column order.
+    segment_of : ndarray of int, shape (k,)
+        Public id of each K-Means centre.
+    coarse : list of int, length k
+        Coarse (macro) segment of each public id.
+    rules, tables
+        The frozen cleaning rules and peer tables.
+
+    Returns
+    -------
+    Kernel
+        Centres in K-Means' order; see :func:`confidence_threshold` for its threshold.
     """
-    scale, mean = kernel.scale, kernel.mean
-    found = kernel.nearest(np.asarray(parts.map_z) * scale + mean)  # back to feature units
+    return Kernel.from_pipeline(
+        pipeline,
+        features,
+        segment_ids=[int(i) for i in segment_of],
+        coarse=[coarse[int(i)] for i in segment_of],
+        rules=rules,
+        tables=tables,
+    )
+
+
+def confidence_threshold(kernel: Kernel, map_z: np.ndarray[Any, Any], quantile: float) -> Kernel:
+    """The kernel with its low-confidence threshold.
+
+    The threshold is the ``quantile`` of the relative margins of the segment map's learners (a
+    seeded sample of the training learners, whatever the engine); a learner under it is about as
+    near another segment as its own.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The model (:func:`model_kernel`).
+    map_z : ndarray of shape (n_sample, n_features)
+        The segment map's learners, scaled.
+    quantile : float
+        ``TrainingSettings.low_confidence_quantile``.
+
+    Returns
+    -------
+    Kernel
+        The same model with ``confidence_threshold`` set (unchanged with a single segment: every
+        placement is then as confident as it gets).
+    """
+    found = kernel.nearest(np.asarray(map_z) * kernel.scale + kernel.mean)  # back to feature units
     relative = found.relative_margin
-    if relative is None:  # one segment: every placement is as confident as it gets
-        return kernel, {}
-    threshold = float(np.quantile(relative, parts.low_confidence_quantile))
-    low = relative < threshold
-    labels = np.asarray(parts.map_labels)
-    shares = {int(s): float(low[labels == s].mean()) for s in np.unique(labels)}
-    return kernel.with_confidence_threshold(threshold), shares
+    if relative is None:
+        return kernel
+    return kernel.with_confidence_threshold(float(np.quantile(relative, quantile)))

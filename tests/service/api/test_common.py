@@ -129,7 +129,9 @@ COMPONENTS = {
     "BatchRequest",
     "BatchResponse",
     "Center",
+    "Cohort",
     "CompanyShare",
+    "CourseInfo",
     "DataInfo",
     "DataQuality",
     "DriftBands",
@@ -162,6 +164,7 @@ COMPONENTS = {
     "SegmentShare",
     "SegmentSummary",
     "Serving",
+    "TrackInfo",
     "ValidationError",
     "ValidationErrors",
 }

@@ -24,3 +24,20 @@ def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
     manifest = json.loads((trained_small.folder / "manifest.json").read_text())
     assert info.ids == manifest["ids"] and info.ids is not None
     assert "numbered by size" in info.ids["reason"]
+
+
+def test_model_info_lists_the_track_map_and_the_courses(
+    client: TestClient, trained_small: TrainingResult
+) -> None:
+    """The served model's title -> track map in match order (other and unknown last, without a
+    pattern) and every course its placements answer, as profiles.json names them."""
+    info = ModelInfo.model_validate(client.get("/model").json())
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    assert info.tracks is not None and info.courses is not None
+    assert [(t.id, t.name) for t in info.tracks] == [
+        (t["id"], t["name"]) for t in profiles["tracks"]
+    ]
+    assert [t.id for t in info.tracks][-2:] == ["other", "unknown"]
+    assert all(t.pattern for t in info.tracks[:-2]) and info.tracks[-1].pattern is None
+    used = {(c["course"], c["course_name"]) for s in profiles["segments"] for c in s["cohorts"]}
+    assert {(c.id, c.name) for c in info.courses} == used

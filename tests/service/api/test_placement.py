@@ -32,6 +32,47 @@ def test_segment_places_a_learner(client: TestClient, trained_small: TrainingRes
     assert result.segment_name == names[result.segment_id]
 
 
+#: Titles of one learner, each with the track the default map gives it (docs/courses.md).
+TITLES = {
+    "Backend Engineer": "backend",
+    "Data Scientist": "data",
+    "Engineering Manager": "leadership",
+    "Android Engineer": "mobile",
+    "SDET": "qa",
+    "Devops Engineer": "devops",
+    "Frontend Engineer": "frontend",
+    "FullStack Engineer": "fullstack",
+    "Support Engineer": "support",
+    "Product Manager": "product",
+    "Other": "other",
+    "Not Available": "unknown",
+}
+
+
+def test_a_learner_identical_but_for_the_title_gets_its_track_and_its_cohort_s_course(
+    client: TestClient,
+) -> None:
+    """The same learner with twelve titles and none: each gets the track of its title, and the
+    course profiles.json gives its cohort (segment x track); the catalogue sends them to
+    several courses, and the batch answers the same."""
+    base = {"ctc": 1_400_000, "orgyear": 2017, "company_hash": "bxwqgogen"}
+    learners = [{**base, "job_position": title} for title in TITLES] + [base]
+    answers = [client.post("/segment", json=learner).json() for learner in learners]
+    assert [a["track"] for a in answers] == [*TITLES.values(), "unknown"]
+    for answer in answers:
+        cohorts = client.get(f"/segments/{answer['segment_id']}").json()["cohorts"]
+        cohort = next(c for c in cohorts if c["track"] == answer["track"])
+        assert (answer["course"], answer["course_name"]) == (
+            cohort["course"],
+            cohort["course_name"],
+        )
+    assert len({a["course"] for a in answers}) >= 5
+    batch = client.post("/segment/batch", json={"learners": learners}).json()["results"]
+    assert [(b["track"], b["course"]) for b in batch] == [
+        (a["track"], a["course"]) for a in answers
+    ]
+
+
 def test_junk_learner_is_repaired_with_warnings(client: TestClient) -> None:
     response = client.post("/segment", json=JUNK)
     assert response.status_code == 200, response.text
@@ -104,7 +145,16 @@ def test_batch_of_many_matches_single_results(client: TestClient) -> None:
 
 def assert_same_result(batch: dict[str, Any], single: dict[str, Any]) -> None:
     """Same segment, features and warnings; distances equal up to rounding (numpy vs Python)."""
-    exact = ("segment_id", "segment_name", "coarse_segment_id", "features", "warnings")
+    exact = (
+        "segment_id",
+        "segment_name",
+        "coarse_segment_id",
+        "track",
+        "course",
+        "course_name",
+        "features",
+        "warnings",
+    )
     assert {k: batch[k] for k in (*exact, "model_version")} == {
         k: single[k] for k in (*exact, "model_version")
     }

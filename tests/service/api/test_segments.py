@@ -4,6 +4,7 @@ field typed in the contract, and the 404 sentence for an id the model does not h
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from service.schemas import SegmentList, SegmentProfile
 from tests.helpers import TestClient
@@ -39,10 +40,52 @@ def test_segment_profile(client: TestClient, trained_small: TrainingResult) -> N
     profiles = json.loads((trained_small.folder / "profiles.json").read_text())
     response = client.get("/segments/1")
     assert response.status_code == 200
-    assert response.json() == profiles["segments"][1]
+    assert response.json() == _with_aliases(profiles["segments"][1])
     SegmentProfile.model_validate(response.json())
     coarse = client.get("/segments/0", params={"level": "coarse"})
-    assert coarse.status_code == 200 and coarse.json() == profiles["coarse"][0]
+    assert coarse.status_code == 200 and coarse.json() == _with_aliases(profiles["coarse"][0])
+
+
+def _with_aliases(profile: dict[str, Any]) -> dict[str, Any]:
+    """A profile as served: the deprecated names answer the values of the new ones."""
+    return {
+        **profile,
+        "top_role_families": profile["top_tracks"],
+        "dominant_family": profile["dominant_track"],
+    }
+
+
+def test_the_old_names_of_tracks_are_deprecated_aliases_of_the_same_values(
+    client: TestClient, trained_small: TrainingResult
+) -> None:
+    """top_role_families and dominant_family answer what top_tracks and dominant_track do, and
+    the OpenAPI document marks them deprecated."""
+    for segment_id in (0, 1):
+        got = client.get(f"/segments/{segment_id}").json()
+        assert got["top_role_families"] == got["top_tracks"] and got["top_tracks"]
+        assert got["dominant_family"] == got["dominant_track"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["SegmentProfile"]
+    for old, new in (("top_role_families", "top_tracks"), ("dominant_family", "dominant_track")):
+        assert schema["properties"][old]["deprecated"] is True
+        assert new in schema["properties"][old]["description"]
+    assert "deprecated" not in schema["properties"]["top_tracks"]
+
+
+def test_a_segment_s_cohorts_are_typed_and_cover_its_learners(
+    client: TestClient, trained_small: TrainingResult
+) -> None:
+    """Every segment lists every track once, learners summing to its size, each with a course."""
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    tracks = [t["id"] for t in profiles["tracks"]]
+    for profile in profiles["segments"]:
+        got = SegmentProfile.model_validate(client.get(f"/segments/{profile['id']}").json())
+        assert got.cohorts is not None and got.career_stage in ("early", "mid", "senior")
+        assert sorted(c.track for c in got.cohorts) == sorted(tracks)
+        assert sum(c.learners for c in got.cohorts) == got.size
+        learners = [c.learners for c in got.cohorts]
+        assert learners == sorted(learners, reverse=True)
+        assert all(c.small == (c.learners < 30) for c in got.cohorts)
+        assert all(c.course_name and c.why.endswith(".") for c in got.cohorts)
 
 
 def test_every_field_of_a_profile_is_typed_in_the_contract(trained_small: TrainingResult) -> None:

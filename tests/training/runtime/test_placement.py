@@ -1,5 +1,6 @@
 """The runtime's batch placement (training.runtime.placement): its edge rules are the service's
-request bounds, sentence for sentence, and a learner's history reaches its features."""
+request bounds, sentence for sentence, a learner's history reaches its features, and each learner
+gets its track and its cohort's course."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from service.schemas import Learner, describe_item_error
 from service.segmenter import Segmenter
 from tests.helpers import JUNK, LEARNERS
 from training.runtime.ops import Coded
-from training.runtime.placement import LIMITS, learner_errors, place, raw_columns
+from training.runtime.placement import LIMITS, learner_errors, learner_track, place, raw_columns
 from training.runtime.schema import RAW_FIELDS
 
 ITEMS: list[dict[str, Any]] = [
@@ -108,9 +109,36 @@ def test_coded_text_places_learners_as_plain_text(service_model_dir: Path) -> No
         "company_hash": _coded(columns["company_hash"]),
         "job_position": _coded(columns["job_position"]),
     }
-    plain, by_code = place(segmenter.model, columns), place(segmenter.model, coded)
+    cohorts = segmenter.cohorts
+    plain = place(segmenter.model, columns, cohorts=cohorts)
+    by_code = place(segmenter.model, coded, cohorts=cohorts)
     np.testing.assert_array_equal(plain.features, by_code.features)
     np.testing.assert_array_equal(plain.nearest, by_code.nearest)
     np.testing.assert_array_equal(plain.distance, by_code.distance)
     assert plain.warnings == by_code.warnings
     assert plain.warning_counts == by_code.warning_counts
+    assert plain.track_ids() == by_code.track_ids()
+    assert plain.course_ids() == by_code.course_ids()
+
+
+def test_each_learner_gets_its_track_and_its_cohort_s_course(service_model_dir: Path) -> None:
+    """place() answers the track of each title and the course of its segment x track; without
+    the cohorts it answers the tracks alone; one learner's track is the batch's."""
+    segmenter = Segmenter.load(service_model_dir)
+    titles = ["Backend Engineer", "Data Scientist", "SDET", "Other", "Not Available", None, "iOS"]
+    learners = [{**LEARNERS[1], "job_position": t} for t in titles] * 3
+    columns = raw_columns(learners)
+    placed = place(segmenter.model, columns, cohorts=segmenter.cohorts)
+    tracks = placed.track_ids()
+    assert tracks == ["backend", "data", "qa", "other", "unknown", "unknown", "mobile"] * 3
+    segments = segmenter.model.segment_ids[placed.nearest].tolist()
+    courses = placed.course_ids()
+    assert courses == [
+        segmenter.cohorts.course_of(s, t) for s, t in zip(segments, tracks, strict=True)
+    ]
+    assert placed.course is not None
+    names = [placed.course_names[i] for i in placed.course.tolist()]
+    assert names == [segmenter.cohorts.names[c] for c in courses]
+    alone = place(segmenter.model, columns)
+    assert alone.track_ids() == tracks and alone.course is None and alone.course_ids() is None
+    assert [learner_track(segmenter.model.rules, t) for t in titles * 3] == tracks

@@ -144,6 +144,7 @@ def test_rules_tables_and_report_equal_the_pandas_path(
     data = trained[1].data
     ours, theirs = data.rules.to_dict(), pandas_data.rules.to_dict()
     assert ours.pop("title_map") == theirs.pop("title_map")
+    assert ours.pop("tracks") == theirs.pop("tracks")
     assert ours.keys() == theirs.keys()
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(value, rel=1e-12), key
@@ -294,6 +295,41 @@ def test_profiles_names_and_actions_equal_the_pandas_path(
 
 
 @needs_spark
+def test_cohorts_equal_the_pandas_path(
+    trained: tuple[TrainingResult, Any], spark_learners: pd.DataFrame
+) -> None:
+    """Spark's group-by gives every cohort (segment x track) the learners, exact median CTC and
+    low-confidence count pandas gives the same learners (relative margins by the kernel)."""
+    from training.insights.courses import cohort_figures
+    from training.runtime.loader import load_model
+
+    folder = trained[0].folder
+    kernel = load_model(folder).kernel
+    relative = kernel.nearest(spark_learners[list(kernel.features)].to_numpy(np.float64))
+    assert relative.relative_margin is not None
+    expected = cohort_figures(
+        spark_learners["segment"].to_numpy(),
+        spark_learners["track"].to_numpy(dtype=object),
+        spark_learners["ctc"].to_numpy(np.float64),
+        relative.relative_margin < kernel.confidence_threshold,
+    )
+    profiles = json.loads((folder / "profiles.json").read_text())
+    seen = 0
+    for segment in profiles["segments"]:
+        for row in segment["cohorts"]:
+            figures = expected.get((segment["id"], row["track"]))
+            if figures is None:
+                assert row["learners"] == 0 and row["median_ctc_lpa"] is None
+                continue
+            seen += figures.learners
+            assert row["learners"] == figures.learners, (segment["id"], row["track"])
+            assert figures.ctc_median is not None
+            assert row["median_ctc_lpa"] == round(figures.ctc_median / 100_000, 2)
+            assert row["low_confidence"] == figures.low_confidence
+    assert seen == len(spark_learners)
+
+
+@needs_spark
 def test_exported_json_and_joblib_reproduce_spark_predictions(
     trained: tuple[TrainingResult, Any], spark_learners: pd.DataFrame
 ) -> None:
@@ -342,6 +378,9 @@ def test_service_loads_the_spark_model_and_agrees(
     assert len(learners) > 20_000
     batch = segmenter.assign_batch(learners)
     np.testing.assert_array_equal([a.segment_id for a in batch], expected)
+    # The track Spark's cleaning gave each learner, and the course of its cohort.
+    assert [a.track for a in batch] == single.loc[rows["email_hash"], "track"].tolist()
+    assert all(a.course == segmenter.cohorts.course_of(a.segment_id, a.track) for a in batch)
     some = slice(0, 500)
     scalar = [segmenter.assign(learner).segment_id for learner in learners[some]]
     np.testing.assert_array_equal(scalar, expected[some])
