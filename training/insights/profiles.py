@@ -337,15 +337,12 @@ def build_profiles(
     )
 
 
-def _warn_split_actions(profiles: list[dict[str, Any]]) -> None:
-    """Each action of a segment the second method does not find carries that warning."""
+def _warn_split(profiles: list[dict[str, Any]]) -> None:
+    """A segment the second method does not find says so (``method_caveat``): the report
+    writes it beside every action of the segment."""
     for profile in profiles:
         jaccard = (profile.get("hierarchical_match") or {}).get("jaccard")
-        caveat = method_caveat(None if jaccard is None else float(jaccard))
-        profile["method_caveat"] = caveat
-        for action in profile.get("actions", []):
-            if caveat is not None:
-                action["caveat"] = caveat
+        profile["method_caveat"] = method_caveat(None if jaccard is None else float(jaccard))
 
 
 def profiles_from_figures(
@@ -378,7 +375,8 @@ def profiles_from_figures(
         nearest segment, silhouette, hierarchical match, coarse segment id, name
         (:func:`training.insights.naming.name_profiles`), actions
         (:func:`training.insights.actions.recommend_profiles`; ``no_action`` when none) and
-        ``method_caveat`` (the warning its actions carry when the second method splits it).
+        ``method_caveat`` (the warning beside its actions when the second method splits it;
+        None otherwise).
     """
     ids = sorted(figures)
     profiles: list[dict[str, Any]] = []
@@ -399,7 +397,7 @@ def profiles_from_figures(
     summary = population_summary(population)
     name_profiles(profiles, summary, inputs=inputs)
     recommend_profiles(profiles, summary, thresholds, catalogue)
-    _warn_split_actions(profiles)
+    _warn_split(profiles)
     return profiles
 
 

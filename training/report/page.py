@@ -36,6 +36,7 @@ from training.insights.trust import (
     MethodSplit,
     SegmentTrust,
     method_agreement,
+    method_caveat,
     segment_trust,
     stability_reading,
 )
@@ -405,17 +406,27 @@ def _split_jaccard(segment: Mapping[str, Any]) -> float | None:
     return float(jaccard)
 
 
+def _method_caveat(segment: Mapping[str, Any]) -> str | None:
+    """The segment's warning that the second method splits it (older models: from its
+    hierarchical match)."""
+    if "method_caveat" in segment:
+        return segment["method_caveat"]  # type: ignore[no-any-return]
+    jaccard = (segment.get("hierarchical_match") or {}).get("jaccard")
+    return method_caveat(None if jaccard is None else float(jaccard))
+
+
 def _caveat(text: str) -> str:
     return f"<br><span class='caveat small'>⚠ {_e(text)}</span>"
 
 
-def _action_html(action: Mapping[str, Any], *, caveat: bool = True) -> str:
-    """An action's text, marked when its figure rests on few learners, with its caveat."""
+def _action_html(action: Mapping[str, Any], caveat: str | None = None) -> str:
+    """An action's text, marked when its figure rests on few learners, with the warning of
+    its segment (``method_caveat``: the second method splits it)."""
     out = _e(action["text"])
     if action.get("small"):
         out += f" <span class='few'>({_term('few', 'few learners')})</span>"
-    if caveat and action.get("caveat"):
-        out += _caveat(str(action["caveat"]))
+    if caveat:
+        out += _caveat(caveat)
     return out
 
 
@@ -482,10 +493,13 @@ def _summary_actions(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> s
                 f"macro-segment {action['coarse_segment_id']}, {_e(action['segment_name'])} "
                 f"({members})"
             )
+            caveat = None
         else:
             target = _segment(by_id[action["segment_id"]])
+            caveat = _method_caveat(by_id[action["segment_id"]])
         items.append(
-            f"<li><b>{action['reach']:,} learners</b> of {target}: {_action_html(action)}</li>"
+            f"<li><b>{action['reach']:,} learners</b> of {target}: "
+            f"{_action_html(action, caveat)}</li>"
         )
     if items:
         return f"<ol class='actions'>{''.join(items)}</ol>"
@@ -1146,7 +1160,7 @@ def _segment_card(
         items = "".join(
             f"<li><b>{a['reach']:,} learners</b> "
             f"({pct_unbroken(a['reach'] / segment['size'])} of the segment): "
-            f"{_action_html(a, caveat=False)}</li>"
+            f"{_action_html(a)}</li>"
             for a in actions
         )
         todo = f"<ol class='actions'>{items}</ol>"
@@ -1156,9 +1170,7 @@ def _segment_card(
             "its figures do not support."
         )
         todo = f"<p class='small'>{_e(reason)}</p>"
-    warning = segment.get("method_caveat") or next(
-        (a["caveat"] for a in actions if a.get("caveat")), None
-    )
+    warning = _method_caveat(segment)
     if warning:
         todo = f"<p class='caveat small'>⚠ {_e(warning)}</p>{todo}"
     return (
