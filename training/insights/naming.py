@@ -388,8 +388,9 @@ def _first_words(candidates: Sequence[Sequence[Word]]) -> list[Word | None]:
             j = tokens.index(word.token)
             if (i, j) not in pick:  # words come strongest first
                 pick[(i, j)] = word
-                # a Typical word (strength 0) still beats going without a word
-                cost[i, j] = -(word.strength + 1e-3)
+                # a Typical word (strength 0) still beats going without a word; on a tie the
+                # earlier profile (the lower id) gets the word
+                cost[i, j] = -(word.strength + 1e-3 - 1e-9 * i)
     rows, cols = linear_sum_assignment(cost)
     out: list[Word | None] = [None] * n
     for i, j in zip(rows, cols, strict=True):

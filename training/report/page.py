@@ -1065,10 +1065,14 @@ def _name_html(segment: Mapping[str, Any]) -> tuple[str, str]:
         f"<span class='word' title='{_e(w['rule'])}: {_e(w['figure'])}'>{_e(w['word'])}</span>"
         for w in words
     ]
-    name = ", ".join(spans)
     composed = ", ".join(w["word"] for w in words)
-    if segment["name"] != composed and segment["name"].startswith(composed):
-        name += _e(segment["name"][len(composed) :])
+    full = str(segment["name"])
+    if composed not in full:  # a name written some other way: shown as it is
+        return _e(full), ""
+    # the words, with what the name holds around them (an id it opens with, a mark of few
+    # learners it ends with)
+    start = full.index(composed)
+    name = _e(full[:start]) + ", ".join(spans) + _e(full[start + len(composed) :])
     why = " · ".join(f"<b>{_e(w['word'])}</b>: {_e(w['figure'])}" for w in words)
     return name, why
 
