@@ -39,8 +39,9 @@ figure at all learners' share (:func:`share_z`), as in :mod:`training.insights.f
 **No two segments share their first word.** Each segment's first word is its most distinctive
 figure; when two segments would open with the same word (two "Senior" segments), the first
 words are assigned one to a segment so that the sum of their ``|z|`` is largest (the
-assignment problem), and the other words follow by ``|z|``. A segment left without a word of
-its own is named by its id ("Segment 4, senior").
+assignment problem; a more general word of the same input, "Experienced" for a senior segment,
+may open a name at half its ``|z|``), and the other words follow by ``|z|``. A segment left
+without a word of its own is named by its id ("Segment 4, senior").
 
 **A macro-segment's name holds for every member**: a word is used only when its rule holds on
 the macro-segment's figures and on each of its segments' (its strength is the weakest of them),
@@ -48,8 +49,8 @@ so a macro-segment never reads "top pay" over a member that is not. With no word
 all members it is named by them ("Segments 0 and 2").
 
 A segment of fewer than :data:`~training.insights.figures.FEW_LEARNERS` learners has its name
-marked. ``profiles.json`` keeps each word with its rule, its figure and its ``z``
-(docs/recommendations.md).
+marked. ``profiles.json`` keeps each word with its kind (the input it states), its rule and its
+figure (docs/recommendations.md).
 """
 
 from __future__ import annotations
@@ -111,14 +112,13 @@ class Word:
         """The word as it reads in a name: its first letter lowered after the first word."""
         return self.word if first else self.word[:1].lower() + self.word[1:]
 
-    def to_dict(self, first: bool = True) -> dict[str, Any]:
-        """The word as ``profiles.json`` keeps it: word (as shown), kind, rule, figure, z."""
+    def to_dict(self, first: bool = True) -> dict[str, str]:
+        """The word as ``profiles.json`` keeps it: word (as shown), kind, rule and figure."""
         return {
             "word": self.shown(first),
             "kind": self.kind,
             "rule": self.rule,
             "figure": self.figure,
-            "z": round(self.strength, 2),
         }
 
 
@@ -384,13 +384,19 @@ def _first_words(candidates: Sequence[Sequence[Word]]) -> list[Word | None]:
     pick: dict[tuple[int, int], Word] = {}
     for i, words in enumerate(candidates):
         cost[i, len(tokens) + i] = 0.0
+        kinds: set[str] = set()
         for word in words:
             j = tokens.index(word.token)
-            if (i, j) not in pick:  # words come strongest first
+            # A more general word of an input whose specific word holds ("Experienced" for a
+            # "Senior" segment) counts half: it opens a name only where it tells segments
+            # apart much better than the alternatives.
+            strength = word.strength * (0.5 if word.kind in kinds else 1.0)
+            kinds.add(word.kind)
+            if (i, j) not in pick:
                 pick[(i, j)] = word
                 # a Typical word (strength 0) still beats going without a word; on a tie the
-                # earlier profile (the lower id) gets the word
-                cost[i, j] = -(word.strength + 1e-3 - 1e-9 * i)
+                # earlier profile (the lower id) gets it
+                cost[i, j] = -(strength + 1e-3 - 1e-9 * i)
     rows, cols = linear_sum_assignment(cost)
     out: list[Word | None] = [None] * n
     for i, j in zip(rows, cols, strict=True):
@@ -419,7 +425,7 @@ def name_profiles(
     ----------
     profiles : list of dict
         Profiles of one level (segments, or macro-segments), each with its ``id``. Sets
-        ``name`` and ``name_words`` (each word with its rule, figure and ``z``).
+        ``name`` and ``name_words`` (each word with its kind, rule and figure).
     population : mapping
         All learners' figures (:func:`training.insights.profiles.population_summary`).
     inputs : sequence of str
@@ -428,20 +434,23 @@ def name_profiles(
         For macro-segments: id -> its segments' profiles. A word is then used only when it
         holds for every one of them.
     """
-    candidates = []
+    held, candidates = [], []
     for profile in profiles:
         own = held_words(profile, population, inputs)
         if members is not None:
             inside = [held_words(m, population, inputs) for m in members[int(profile["id"])]]
             own = _common(own, inside)
+        held.append(own)
         candidates.append(_best_per_kind(own))
-    firsts = _first_words(candidates)
+    # Any word a profile holds may open its name ("Experienced" when another segment is the
+    # "Senior" one); the rest of the name is the most specific word of each other input.
+    firsts = _first_words(held)
     for profile, words, first in zip(profiles, candidates, firsts, strict=True):
         ids = None if members is None else [int(m["id"]) for m in members[int(profile["id"])]]
         if first is None:
             rest = [w for w in words if w.word != TYPICAL][: MAX_WORDS - 1]
             shown = [_id_word(profile, ids), *(w.shown(False) for w in rest)]
-            kept = [w.to_dict(False) for w in rest]
+            kept: list[dict[str, str]] = [w.to_dict(False) for w in rest]
         else:
             rest = [w for w in words if w.kind != first.kind][: MAX_WORDS - 1]
             shown = [first.shown(True), *(w.shown(False) for w in rest)]

@@ -1077,6 +1077,13 @@ def _name_html(segment: Mapping[str, Any]) -> tuple[str, str]:
     return name, why
 
 
+def _few_mark(learners: float) -> str:
+    """The mark of a figure counted on fewer than FEW_LEARNERS learners (none otherwise)."""
+    if round(learners) >= FEW_LEARNERS:
+        return ""
+    return f" <span class='few'>({_term('few', 'few')})</span>"
+
+
 def _tiers_line(segment: Mapping[str, Any]) -> str:
     """The segment's company tiers among learners whose company is known, saying how many."""
     if "company_known" not in segment:
@@ -1089,6 +1096,7 @@ def _tiers_line(segment: Mapping[str, Any]) -> str:
         return f"{_term('tier', 'Company tiers')}: no learner's company is known."
     tiers = ", ".join(
         f"{_e(t['name'])} {pct_unbroken(t['share'])} ({_term('lift')} {t['lift']:.2f})"
+        f"{_few_mark(t['share'] * known)}"
         for t in segment["company_tiers"]
     )
     few = f" <span class='few'>({_term('few', few_text(known))})</span>"
@@ -1127,7 +1135,7 @@ def _segment_card(
     years, lpa = segment["years_experience"], segment["ctc_lpa"]
     families = ", ".join(
         f"{_e(tracks.get(f['name'], f['name']))} {pct_unbroken(f['share'])} "
-        f"({_term('lift')} {f['lift']:.2f})"
+        f"({_term('lift')} {f['lift']:.2f}){_few_mark(f['share'] * segment['size'])}"
         for f in segment["top_tracks"]
     )
     bands = ", ".join(
@@ -1377,7 +1385,7 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
         )
         rows.append(
             [
-                year,
+                year + _few_mark(total),
                 f"{total:,}",
                 f"<div class='bar'>{bar}</div>",
                 *[pct_unbroken(shares[year].get(s["id"], 0.0)) for s in segments],
@@ -1386,10 +1394,12 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
     parts = [
         "<p>Learners by the year their pay (CTC) was last updated, and each segment's share of "
         "them. A pay figure updated long ago may no longer be true; a segment that grows among "
-        "recent updates is growing, or updating more.</p>"
+        f"recent updates is growing, or updating more. A year of fewer than {FEW_LEARNERS} "
+        f"learners is marked ({_term('few', 'few')}) and left out of the largest shift.</p>"
     ]
-    if len(years) >= 2:
-        first, last = years[0], years[-1]
+    enough = [y for y in years if sum(int(n) for n in by_year[y].values()) >= FEW_LEARNERS]
+    if len(enough) >= 2:
+        first, last = enough[0], enough[-1]
         shift = max(
             segments,
             key=lambda s: abs(shares[last].get(s["id"], 0.0) - shares[first].get(s["id"], 0.0)),

@@ -500,6 +500,21 @@ def test_by_year_gives_each_years_learners_and_segment_mix(
     assert "The largest shift" in _text(by_year)
 
 
+def test_a_year_of_few_learners_is_marked_and_left_out_of_the_largest_shift(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    ids = [str(s["id"]) for s in profiles["segments"]]
+    profiles["by_year"] = {
+        "2014": {i: (12 if i == ids[0] else 0) for i in ids},  # 12 learners, all of one segment
+        "2019": {i: 100 for i in ids},
+        "2021": {i: (200 if i == ids[1] else 100) for i in ids},
+    }
+    by_year = _section(render_page(manifest, profiles), "by-year")
+    rows = [_text(r) for r in _rows(by_year)]
+    assert rows[0].startswith("2014 (few)12")
+    assert "last updated in 2019 and" in _text(by_year) and "2014 and" not in _text(by_year)
+
+
 # --- data quality -------------------------------------------------------------------------------
 def test_data_quality_counts_every_cleaning_rule_and_the_imputed_shares(
     manifest: dict[str, Any], profiles: dict[str, Any]
