@@ -1614,6 +1614,12 @@ def render_page(
         )
     if int(data["learners"]) < SMALL_TABLE:
         head.append(_small_notice(int(data["learners"])))
+    if not all("company_known" in s for s in segments):
+        head.append(
+            "<p class='notice' id='older-notice'><b>Written by an older learnseg.</b> This "
+            "model's names and actions counted learners whose company is unknown in their "
+            "company-tier figures; retrain it for tier figures of known companies only.</p>"
+        )
     head.append(f"<nav>{nav}</nav></header><main>")
     body = [
         _summary(manifest, profiles),

@@ -668,6 +668,17 @@ def test_a_small_table_is_announced_at_the_top(
     assert "small-notice" not in render_page(manifest, profiles)
 
 
+def test_a_model_from_before_known_company_tiers_says_its_tier_figures_are_not(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    assert "older-notice" not in render_page(manifest, profiles)
+    for segment in profiles["segments"]:
+        del segment["company_known"]
+    page = render_page(manifest, profiles)
+    assert "id='older-notice'" in page.split("<main>")[0]
+    assert "retrain to see them" in _text(_section(page, "segments"))
+
+
 def test_a_figure_the_same_in_every_segment_is_not_shown(
     manifest: dict[str, Any], profiles: dict[str, Any]
 ) -> None:
