@@ -2,10 +2,13 @@
 
 Every candidate fact is scored by its z-score against all learners (for a share, the difference
 in shares over the spread of a yes/no figure with all learners' share): median experience,
-median pay, the share at each company tier, the share paid above or below company-and-title
-peers, the share paid at least 20 % under the median of their experience, and a role family's
-share. A fact is distinctive from :data:`DISTINCT_Z`. Facts are plain text with the glossary
-words marked (:class:`Term`), so that the report links them.
+median pay, the share at each company tier (among learners whose company is known, saying how
+many that is), the share paid above or below company-and-title peers, the share paid at least
+20 % under the median of their experience, and a track's share. A fact is distinctive from
+:data:`DISTINCT_Z`. A share counted on fewer than
+:data:`~training.insights.figures.FEW_LEARNERS` learners is no fact; a profile written before
+tier figures counted known companies only (no ``company_known``) gives no tier fact. Facts are
+plain text with the glossary words marked (:class:`Term`), so that the report links them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from training.insights.wording import lpa_text, ordinal, pct_unbroken
+from training.insights.figures import FEW_LEARNERS
+from training.insights.wording import known_text, lpa_text, ordinal, pct_unbroken
 from training.runtime.tracks import TRACK_NAMES, UNKNOWN_TRACK
 
 __all__ = [
@@ -93,12 +97,15 @@ def _median_facts(segment: Mapping[str, Any], population: Mapping[str, Any]) -> 
 def _share_facts(segment: Mapping[str, Any], population: Mapping[str, Any]) -> list[Fact]:
     """Shares over all learners': company tiers, pay against peers and against experience."""
     facts = []
+    known = int(segment.get("company_known", 0))
+    known_share = float(segment.get("company_known_share", 0.0))
+    base_known = float(population.get("company_known_share", 0.0))
     for tier, base in population["company_tier_shares"].items():
         share = segment["company_tier_shares"].get(tier, 0.0)
-        if share > base and tier in _TIER_WORDS:
+        if share > base and tier in _TIER_WORDS and known >= FEW_LEARNERS:
             words = (
-                f"{pct_unbroken(share)} at {_TIER_WORDS[tier]} companies "
-                f"(all learners: {pct_unbroken(base)})"
+                f"{known_text(share, known_share, unbroken=True)} at {_TIER_WORDS[tier]} "
+                f"companies (all learners: {known_text(base, base_known, unbroken=True)})"
             )
             facts.append(Fact(_share_z(share, base), (words,)))
     for side in ("above", "below"):
@@ -124,6 +131,8 @@ def _family_facts(segment: Mapping[str, Any]) -> list[Fact]:
     facts = []
     for family in segment["top_tracks"]:
         if family["name"] == UNKNOWN_TRACK or family["lift"] <= 1.0:
+            continue
+        if round(family["share"] * segment["size"]) < FEW_LEARNERS:
             continue
         base = family["share"] / family["lift"]
         words = (

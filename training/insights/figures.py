@@ -19,10 +19,13 @@ import pandas as pd
 from training.runtime.features import FEATURE_COLUMNS
 
 __all__ = [
+    "ABOVE_EXPERIENCE",
     "BELOW_EXPERIENCE",
     "EXPERIENCE_BANDS",
     "EXPERIENCE_BAND_LABELS",
+    "FEW_LEARNERS",
     "FLAG_FEATURES",
+    "SMALL_TABLE",
     "TOP_COMPANIES",
     "GroupFigures",
     "PopulationFigures",
@@ -63,15 +66,23 @@ class GroupFigures:
     pay_vs_peers_median : float
     incomplete : int
         Learners without a job title or without a company.
-    tracks, company_tiers : mapping of str to int
-        Learners per track and per ``"tier <n>"``; for ties, the first listed comes first.
+    tracks : mapping of str to int
+        Learners per track; for ties, the first listed comes first.
+    company_tiers : mapping of str to int
+        Learners per ``"tier <n>"``, counting **only learners whose company is known**
+        (``company_known`` = 1): an unknown company has no tier of its own, whatever the model
+        does with it. Their sum is the group's learners with a known company.
     experience_bands : mapping of int to (int, int)
         Per experience band (:data:`EXPERIENCE_BANDS`, by index): learners, and learners of them
         without a job title.
     ctc_imputed : int
         Learners whose CTC could not be a yearly salary and was imputed.
     company_imputed : int
-        Learners whose company's pay level was imputed (``company_known`` = 0).
+        Learners whose company is unknown (``company_known`` = 0): no company name, a company
+        with fewer than ``min_group_size`` learners in training, or (when served) a company
+        training never saw.
+    company_unnamed : int
+        Of them, learners with no company name at all (missing, or not a name: ``'0'``).
     pay_quartiles : (int, int)
         Learners with a CTC at or below the population's 25th percentile, and at or above its
         75th.
@@ -83,6 +94,8 @@ class GroupFigures:
     below_experience : int
         Learners paid at least 20 % less than the median learner with their experience
         (``pay_vs_experience`` <= -log(1.25)).
+    above_experience : int
+        Learners paid at least 25 % more than that median (``pay_vs_experience`` >= log(1.25)).
     top_companies : sequence of (str, int, int)
         The (up to) five commonest known companies: name, learners in the group, learners in
         the population; by learners in the group, then by name.
@@ -106,7 +119,14 @@ class GroupFigures:
     flags: Mapping[str, tuple[int, int, int]]
     ctc_years: Mapping[int, int]
     below_experience: int
+    above_experience: int
+    company_unnamed: int
     top_companies: Sequence[tuple[str, int, int]]
+
+    @property
+    def company_known(self) -> int:
+        """Learners whose company is known (the base of every tier figure)."""
+        return sum(self.company_tiers.values())
 
 
 @dataclass(frozen=True)
@@ -132,11 +152,25 @@ class PopulationFigures:
     flags: Mapping[str, tuple[int, int, int]]
     ctc_years: Mapping[int, int]
     below_experience: int
+    above_experience: int
+    company_unnamed: int
+
+    @property
+    def company_known(self) -> int:
+        """Learners whose company is known (the base of every tier figure)."""
+        return sum(self.company_tiers.values())
 
 
 #: Pay against the median learner with the same experience at or below which a learner is
 #: "paid at least 20 % less than the median learner with their experience".
 BELOW_EXPERIENCE = -float(np.log(1.25))
+#: ... at or above which a learner is "paid at least 25 % more than" that median.
+ABOVE_EXPERIENCE = float(np.log(1.25))
+#: A figure counted on fewer learners than this is marked as resting on few learners, and is
+#: never ranked among the "top" of anything (companies, actions, courses).
+FEW_LEARNERS = 30
+#: Under this many learners the whole table is small: the report says so at the top.
+SMALL_TABLE = 5_000
 #: The peer flags of the features, by the name the profiles use (1 above, 2 at, 3 below).
 FLAG_FEATURES: dict[str, str] = {
     "designation": "designation_flag",
@@ -191,7 +225,8 @@ def data_quality(group: GroupFigures, population: PopulationFigures) -> dict[str
     -------
     dict of str to float
         ``no_title_share``, ``no_title_expected_share``, ``no_title_ratio``,
-        ``ctc_imputed_share`` and ``company_imputed_share``.
+        ``ctc_imputed_share``, ``company_imputed_share`` (company unknown, for any reason) and
+        ``company_unnamed_share`` (of them, no company name at all).
     """
     n = group.size
     expected = 0.0
@@ -207,11 +242,19 @@ def data_quality(group: GroupFigures, population: PopulationFigures) -> dict[str
         "no_title_ratio": round(share / expected_share, 3) if expected_share else 1.0,
         "ctc_imputed_share": round(group.ctc_imputed / n, 4),
         "company_imputed_share": round(group.company_imputed / n, 4),
+        "company_unnamed_share": round(group.company_unnamed / n, 4),
     }
 
 
 def _tier_labels(features: pd.DataFrame) -> pd.Series:
-    return features["company_tier"].astype(int).astype(str).radd("tier ")
+    """``"tier <n>"`` of each learner whose company is known; the others are left out.
+
+    ``company_tier`` may be imputed or NaN for an unknown company: neither is a tier figure.
+    """
+    tier = features["company_tier"]
+    known = (features["company_known"].to_numpy() == 1) & np.isfinite(tier.to_numpy(np.float64))
+    labels: pd.Series = tier[known].astype(int).astype(str).radd("tier ")
+    return labels
 
 
 def _incomplete(learners: pd.DataFrame) -> npt.NDArray[np.bool_]:
@@ -241,12 +284,14 @@ def _experience_bands(
 
 def _imputed_counts(
     learners: pd.DataFrame, features: pd.DataFrame, members: npt.NDArray[np.bool_] | None = None
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
+    """Learners with an imputed CTC, with an unknown company, and with no company name."""
     ctc = learners["ctc_imputed"].to_numpy(bool)
-    company = features["company_known"].to_numpy() == 0
+    company = features["company_known"].to_numpy() != 1
+    unnamed = learners["company"].isna().to_numpy()
     if members is not None:
-        ctc, company = ctc[members], company[members]
-    return int(ctc.sum()), int(company.sum())
+        ctc, company, unnamed = ctc[members], company[members], unnamed[members]
+    return int(ctc.sum()), int(company.sum()), int(unnamed.sum())
 
 
 def _flag_counts(features: pd.DataFrame) -> dict[str, tuple[int, int, int]]:
@@ -264,8 +309,11 @@ def _year_counts(learners: pd.DataFrame) -> dict[int, int]:
     return {int(y): int(c) for y, c in zip(found, counts, strict=True)}
 
 
-def _below_experience(features: pd.DataFrame) -> int:
-    return int((features["pay_vs_experience"].to_numpy() <= BELOW_EXPERIENCE).sum())
+def _experience_sides(features: pd.DataFrame) -> tuple[int, int]:
+    """Learners paid at least 20 % under, and at least 25 % over, the median at their
+    experience."""
+    values = features["pay_vs_experience"].to_numpy()
+    return int((values <= BELOW_EXPERIENCE).sum()), int((values >= ABOVE_EXPERIENCE).sum())
 
 
 def _top_companies(
@@ -296,7 +344,8 @@ def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> Popula
     """
     mean = features.mean()
     std = features.std(ddof=0)
-    ctc_imputed, company_imputed = _imputed_counts(learners, features)
+    ctc_imputed, company_imputed, company_unnamed = _imputed_counts(learners, features)
+    below, above = _experience_sides(features)
     years_q = np.percentile(features["years_experience"].to_numpy(np.float64), [25, 50, 75])
     ctc_q = np.percentile(learners["ctc"].to_numpy(np.float64), [25, 50, 75])
     return PopulationFigures(
@@ -313,7 +362,9 @@ def population_figures(learners: pd.DataFrame, features: pd.DataFrame) -> Popula
         ctc_quartiles=(float(ctc_q[0]), float(ctc_q[1]), float(ctc_q[2])),
         flags=_flag_counts(features),
         ctc_years=_year_counts(learners),
-        below_experience=_below_experience(features),
+        below_experience=below,
+        above_experience=above,
+        company_unnamed=company_unnamed,
     )
 
 
@@ -346,7 +397,8 @@ def group_figures(
     ctc = learners["ctc"].to_numpy(np.float64)[members]
     mean = features[members].mean()
     median_ctc = float(np.median(ctc))
-    ctc_imputed, company_imputed = _imputed_counts(learners, features, members)
+    ctc_imputed, company_imputed, company_unnamed = _imputed_counts(learners, features, members)
+    below, above = _experience_sides(features[members])
     low, high = np.percentile(population_ctc, [25, 75])
     return GroupFigures(
         size=int(members.sum()),
@@ -359,13 +411,15 @@ def group_figures(
         pay_vs_peers_median=float(np.median(features["pay_vs_peers"][members])),
         incomplete=int(_incomplete(learners)[members].sum()),
         tracks=_value_counts(learners["track"][members]),
-        company_tiers=_value_counts(_tier_labels(features)[members]),
+        company_tiers=_value_counts(_tier_labels(features[members])),
         experience_bands=_experience_bands(learners, features, members),
         ctc_imputed=ctc_imputed,
         company_imputed=company_imputed,
         pay_quartiles=(int((ctc <= low).sum()), int((ctc >= high).sum())),
         flags=_flag_counts(features[members]),
         ctc_years=_year_counts(learners[members]),
-        below_experience=_below_experience(features[members]),
+        below_experience=below,
+        above_experience=above,
+        company_unnamed=company_unnamed,
         top_companies=_top_companies(learners["company"], members),
     )

@@ -2,15 +2,21 @@
 
 A profile is made from a group's figures against all learners' (:mod:`training.insights.figures`,
 which either engine computes); its name comes from the vocabulary of
-:mod:`training.insights.naming`, its actions from the catalogue of
+:mod:`training.insights.naming`, its actions from the rules of
 :mod:`training.insights.actions` (docs/recommendations.md). :func:`build_profiles` and
 :func:`build_coarse_profiles` compute the figures with pandas; the Spark engine aggregates them
 itself and calls :func:`profiles_from_figures` and :func:`coarse_profiles_from_figures`.
-:func:`profiles_document` assembles ``profiles.json``.
+:func:`profiles_document` assembles ``profiles.json``, naming the macro-segments so that each
+name holds for every segment in it.
+
+Every company-tier figure of a profile counts only learners whose company is known
+(``company_tiers``, ``company_tier_shares``, the ``company_tier`` z-score), and the profile says
+how many that is (``company_known``, ``company_known_share``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.config import DEFAULT_CLUSTER_FEATURES
 from training.insights.actions import DEFAULT_THRESHOLDS, recommend_profiles, summary_actions
 from training.insights.figures import (
     EXPERIENCE_BAND_LABELS,
@@ -28,7 +35,9 @@ from training.insights.figures import (
     population_figures,
 )
 from training.insights.naming import name_profiles
+from training.insights.trust import method_caveat
 from training.insights.wording import LPA
+from training.runtime.courses import DEFAULT_COURSES, Course
 from training.runtime.features import FEATURE_COLUMNS
 from training.runtime.tracks import UNKNOWN_TRACK
 
@@ -57,6 +66,8 @@ def _lifts(
 
     ``counts`` is taken in its own order for ties (the pandas path passes ``value_counts``).
     """
+    if size <= 0 or total <= 0:
+        return []
     ordered = sorted(counts.items(), key=lambda item: -item[1])[:top]
     out = []
     for key, count in ordered:
@@ -99,6 +110,8 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
         )
         for name in FEATURE_COLUMNS
     }
+    z["company_tier"] = _known_tier_z(group.company_tiers, population.company_tiers)
+    known, known_all = group.company_known, population.company_known
     keys = ("p10", "p50", "p90")
     years = dict(zip(keys, group.years_percentiles, strict=True))
     ctc = dict(zip(keys, group.ctc_percentiles, strict=True))
@@ -116,9 +129,9 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
         "ctc_lpa": {k: round(v / LPA, 2) for k, v in ctc.items()},
         "ctc_percentile": round(float(100.0 * group.ctc_rank / population.size), 1),
         "top_tracks": _lifts(group.tracks, n, population.tracks, population.size, 3),
-        "company_tiers": _lifts(
-            group.company_tiers, n, population.company_tiers, population.size, 3
-        ),
+        "company_tiers": _lifts(group.company_tiers, known, population.company_tiers, known_all, 3),
+        "company_known": known,
+        "company_known_share": round(known / n, 4),
         "feature_z": z,
         "pay_vs_peers_median": round(group.pay_vs_peers_median, 4),
         "incomplete_share": round(incomplete, 4),
@@ -134,11 +147,10 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
             label: round(group.experience_bands.get(b, (0, 0))[0] / n, 4)
             for b, label in enumerate(EXPERIENCE_BAND_LABELS)
         },
-        "company_tier_shares": {
-            str(tier): round(count / n, 4) for tier, count in sorted(group.company_tiers.items())
-        },
+        "company_tier_shares": _tier_shares(group.company_tiers),
         "peer_flags": _flag_shares(group.flags, n),
         "below_experience_share": round(group.below_experience / n, 4),
+        "above_experience_share": round(group.above_experience / n, 4),
         "ctc_years": {str(year): count for year, count in sorted(group.ctc_years.items())},
         "top_companies": [
             {
@@ -150,8 +162,44 @@ def profile_from_figures(group: GroupFigures, population: PopulationFigures) -> 
             for name, count, total in group.top_companies
         ],
         "known_titles": n - group.tracks.get(UNKNOWN_TRACK, 0),
+        "track_shares_known": _known_shares(group.tracks),
         "dominant_track": _dominant_track(group, population),
     }
+
+
+def _tier_shares(tiers: Mapping[str, int]) -> dict[str, float]:
+    """Each tier's share of the learners whose company is known (empty without any)."""
+    known = sum(tiers.values())
+    return {str(t): round(c / known, 4) for t, c in sorted(tiers.items())} if known else {}
+
+
+def _known_shares(tracks: Mapping[str, int]) -> dict[str, float]:
+    """Each track's share of the known titles, largest first."""
+    known = {k: v for k, v in tracks.items() if k != UNKNOWN_TRACK}
+    total = sum(known.values())
+    if not total:
+        return {}
+    return {k: round(v / total, 4) for k, v in sorted(known.items(), key=lambda i: (-i[1], i[0]))}
+
+
+def _known_tier_z(group: Mapping[str, int], population: Mapping[str, int]) -> float:
+    """The z-score of the mean company tier, among learners whose company is known only.
+
+    Computed from the tier counts, so that both engines give the same figure and a learner
+    whose company is unknown (whose tier the model may impute, or leave empty) counts for
+    nothing; 0 when the group or the population has no known company.
+    """
+
+    def level(tier: str) -> float:
+        return float(tier.removeprefix("tier "))
+
+    total, inside = sum(population.values()), sum(group.values())
+    if not total or not inside:
+        return 0.0
+    mean = sum(level(t) * c for t, c in population.items()) / total
+    spread = math.sqrt(sum((level(t) - mean) ** 2 * c for t, c in population.items()) / total)
+    own = sum(level(t) * c for t, c in group.items()) / inside
+    return round((own - mean) / (spread or 1.0), 3)
 
 
 def _flag_shares(flags: Mapping[str, tuple[int, int, int]], n: int) -> dict[str, dict[str, float]]:
@@ -191,8 +239,10 @@ def population_summary(population: PopulationFigures) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``profiles.json``'s ``population``: quartiles of experience and pay, the shares of role
-        families, company tiers and peer flags, the stale-pay year and the data quality.
+        ``profiles.json``'s ``population``: quartiles of experience and pay, the shares of
+        tracks (among known titles), company tiers (among learners whose company is known:
+        ``company_known`` of them, ``company_known_share`` of all) and peer flags, the
+        stale-pay year and the data quality (``company_unnamed_share``: no company name).
     """
     n = population.size
     keys = ("p25", "p50", "p75")
@@ -209,16 +259,20 @@ def population_summary(population: PopulationFigures) -> dict[str, Any]:
         "tracks_known": {
             k: round(v / known_total, 4) for k, v in sorted(known.items(), key=lambda i: -i[1])
         },
-        "company_tier_shares": {
-            str(k): round(v / n, 4) for k, v in sorted(population.company_tiers.items())
-        },
+        "company_tier_shares": _tier_shares(population.company_tiers),
+        "company_known": population.company_known,
+        "company_known_share": round(population.company_known / n, 4),
         "peer_flags": _flag_shares(population.flags, n),
         "below_experience_share": round(population.below_experience / n, 4),
+        "above_experience_share": round(population.above_experience / n, 4),
         "ctc_years": {str(y): c for y, c in sorted(population.ctc_years.items())},
         "stale_ctc_year": latest - STALE_YEARS,
         "no_title_share": round(sum(m for _, m in population.experience_bands.values()) / n, 4),
         "ctc_imputed_share": round(population.ctc_imputed / n, 4),
         "company_imputed_share": round(population.company_imputed / n, 4),
+        "company_unnamed_share": round(population.company_unnamed / n, 4),
+        "company_unknown": population.company_imputed,
+        "company_unnamed": population.company_unnamed,
     }
 
 
@@ -232,6 +286,8 @@ def build_profiles(
     best_match: Mapping[int, Mapping[str, Any]],
     coarse: Mapping[int, int],
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
+    inputs: Sequence[str] = DEFAULT_CLUSTER_FEATURES,
+    catalogue: Sequence[Course] = DEFAULT_COURSES,
 ) -> list[dict[str, Any]]:
     """One profile per segment id in ``labels``, named and with its actions (pandas).
 
@@ -252,7 +308,11 @@ def build_profiles(
     coarse : mapping of int to int
         Segment id -> coarse segment id.
     thresholds : mapping of str to float
-        The recommendation catalogue's thresholds (``TrainingSettings``).
+        The recommendation rules' thresholds (``TrainingSettings``).
+    inputs : sequence of str
+        The model's inputs (``TrainingSettings.cluster_features``): the names state them.
+    catalogue : sequence of Course
+        The school's catalogue (``TrainingSettings.catalogue()``): the actions name it.
 
     Returns
     -------
@@ -272,7 +332,17 @@ def build_profiles(
         best_match=best_match,
         coarse=coarse,
         thresholds=thresholds,
+        inputs=inputs,
+        catalogue=catalogue,
     )
+
+
+def _warn_split(profiles: list[dict[str, Any]]) -> None:
+    """A segment the second method does not find says so (``method_caveat``): the report
+    writes it beside every action of the segment."""
+    for profile in profiles:
+        jaccard = (profile.get("hierarchical_match") or {}).get("jaccard")
+        profile["method_caveat"] = method_caveat(None if jaccard is None else float(jaccard))
 
 
 def profiles_from_figures(
@@ -284,6 +354,8 @@ def profiles_from_figures(
     best_match: Mapping[int, Mapping[str, Any]],
     coarse: Mapping[int, int],
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
+    inputs: Sequence[str] = DEFAULT_CLUSTER_FEATURES,
+    catalogue: Sequence[Course] = DEFAULT_COURSES,
 ) -> list[dict[str, Any]]:
     """:func:`build_profiles` from pre-aggregated figures.
 
@@ -293,7 +365,7 @@ def profiles_from_figures(
         Segment id -> its figures.
     population : PopulationFigures
         All learners' figures.
-    centers, silhouette, best_match, coarse, thresholds
+    centers, silhouette, best_match, coarse, thresholds, inputs, catalogue
         As in :func:`build_profiles`.
 
     Returns
@@ -301,8 +373,10 @@ def profiles_from_figures(
     list of dict
         The segment profiles, sorted by id: each its figures (:func:`profile_from_figures`),
         nearest segment, silhouette, hierarchical match, coarse segment id, name
-        (:func:`training.insights.naming.name_profiles`) and actions
-        (:func:`training.insights.actions.recommend_profiles`).
+        (:func:`training.insights.naming.name_profiles`), actions
+        (:func:`training.insights.actions.recommend_profiles`; ``no_action`` when none) and
+        ``method_caveat`` (the warning beside its actions when the second method splits it;
+        None otherwise).
     """
     ids = sorted(figures)
     profiles: list[dict[str, Any]] = []
@@ -321,8 +395,9 @@ def profiles_from_figures(
         profile["coarse_segment_id"] = int(coarse[seg])
         profiles.append(profile)
     summary = population_summary(population)
-    name_profiles(profiles, summary)
-    recommend_profiles(profiles, summary, thresholds)
+    name_profiles(profiles, summary, inputs=inputs)
+    recommend_profiles(profiles, summary, thresholds, catalogue)
+    _warn_split(profiles)
     return profiles
 
 
@@ -332,6 +407,10 @@ def build_coarse_profiles(
     features: pd.DataFrame,
     members: Mapping[int, Sequence[int]],
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
+    *,
+    segments: Sequence[Mapping[str, Any]] = (),
+    inputs: Sequence[str] = DEFAULT_CLUSTER_FEATURES,
+    catalogue: Sequence[Course] = DEFAULT_COURSES,
 ) -> list[dict[str, Any]]:
     """Profiles of the macro-segments, named and with their actions (pandas).
 
@@ -344,7 +423,9 @@ def build_coarse_profiles(
     members : mapping of int to sequence of int
         Coarse id -> its segment ids.
     thresholds : mapping of str to float
-        The recommendation catalogue's thresholds (``TrainingSettings``).
+        The recommendation rules' thresholds (``TrainingSettings``).
+    segments, inputs, catalogue
+        As in :func:`coarse_profiles_from_figures`.
 
     Returns
     -------
@@ -357,8 +438,25 @@ def build_coarse_profiles(
         for cid in members
     }
     return coarse_profiles_from_figures(
-        figures, population_figures(learners, features), members, thresholds
+        figures,
+        population_figures(learners, features),
+        members,
+        thresholds,
+        segments=segments,
+        inputs=inputs,
+        catalogue=catalogue,
     )
+
+
+def _members(
+    coarse: Sequence[Mapping[str, Any]], segments: Sequence[Mapping[str, Any]]
+) -> dict[int, list[Mapping[str, Any]]] | None:
+    """Macro-segment id -> its segments' profiles; None unless every member is there."""
+    by_id = {int(s["id"]): s for s in segments}
+    wanted = {int(m) for c in coarse for m in c["segments"]}
+    if not by_id or not wanted <= set(by_id):
+        return None
+    return {int(c["id"]): [by_id[int(m)] for m in c["segments"]] for c in coarse}
 
 
 def coarse_profiles_from_figures(
@@ -366,6 +464,10 @@ def coarse_profiles_from_figures(
     population: PopulationFigures,
     members: Mapping[int, Sequence[int]],
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
+    *,
+    segments: Sequence[Mapping[str, Any]] = (),
+    inputs: Sequence[str] = DEFAULT_CLUSTER_FEATURES,
+    catalogue: Sequence[Course] = DEFAULT_COURSES,
 ) -> list[dict[str, Any]]:
     """:func:`build_coarse_profiles` from pre-aggregated figures.
 
@@ -378,13 +480,21 @@ def coarse_profiles_from_figures(
     members : mapping of int to sequence of int
         Coarse id -> its segment ids.
     thresholds : mapping of str to float
-        The recommendation catalogue's thresholds.
+        The recommendation rules' thresholds.
+    segments : sequence of mapping, optional
+        The segment profiles: given, each macro-segment's name holds for every one of its
+        segments (:func:`profiles_document` names them so in any case).
+    inputs : sequence of str
+        The model's inputs.
+    catalogue : sequence of Course
+        The school's catalogue.
 
     Returns
     -------
     list of dict
-        The macro-segment profiles, sorted by id: each its ``segments``, figures, name and
-        actions.
+        The macro-segment profiles, sorted by id: each its ``segments``, figures, name,
+        actions and ``no_action`` (why none, when none fires or its programmes went
+        elsewhere).
     """
     profiles = []
     for cid in sorted(members):
@@ -392,8 +502,8 @@ def coarse_profiles_from_figures(
         profile |= profile_from_figures(figures[cid], population)
         profiles.append(profile)
     summary = population_summary(population)
-    name_profiles(profiles, summary)
-    recommend_profiles(profiles, summary, thresholds)
+    name_profiles(profiles, summary, inputs=inputs, members=_members(profiles, segments))
+    recommend_profiles(profiles, summary, thresholds, catalogue, level="macro-segment")
     return profiles
 
 
@@ -403,6 +513,8 @@ def profiles_document(
     coarse: list[dict[str, Any]],
     population: PopulationFigures,
     jaccard: Mapping[int, float] | None = None,
+    *,
+    inputs: Sequence[str] = DEFAULT_CLUSTER_FEATURES,
 ) -> dict[str, Any]:
     """The ``profiles.json`` document: all learners' figures, a summary, the segments.
 
@@ -412,11 +524,14 @@ def profiles_document(
         The number of segments.
     segments, coarse : list of dict
         Segment and macro-segment profiles (:func:`profiles_from_figures`,
-        :func:`coarse_profiles_from_figures`).
+        :func:`coarse_profiles_from_figures`). The macro-segments are (re)named here, where
+        both levels meet, so that each name holds for every segment in it.
     population : PopulationFigures
         All learners' figures.
     jaccard : mapping of int to float, optional
         Each segment's bootstrap stability by id, when measured.
+    inputs : sequence of str
+        The model's inputs (the names state them).
 
     Returns
     -------
@@ -426,6 +541,10 @@ def profiles_document(
         :func:`training.insights.actions.summary_actions`), ``by_year`` (learners of each
         segment by the year their CTC was last updated), ``segments`` and ``coarse``.
     """
+    summary = population_summary(population)
+    members = _members(coarse, segments)
+    if members is not None:
+        name_profiles(coarse, summary, inputs=inputs, members=members)
     years = sorted({int(y) for p in segments for y in p["ctc_years"]})
     by_year = {
         str(year): {str(p["id"]): p["ctc_years"].get(str(year), 0) for p in segments}
@@ -433,7 +552,7 @@ def profiles_document(
     }
     return {
         "k": k,
-        "population": population_summary(population),
+        "population": summary,
         "summary": {
             "segments": [
                 {"id": p["id"], "name": p["name"], "share": p["share"]}

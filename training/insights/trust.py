@@ -5,6 +5,11 @@ A segment's stability is read as Hennig's clusterboot reading of its mean bootst
 by both methods when its best-matching cluster of the hierarchical reference overlaps it by
 at least :data:`FOUND_BY_BOTH`. :func:`segment_trust` combines them into what to use for each
 segment; :func:`method_agreement` reads the agreement of the two methods as a whole.
+
+A segment the second method does not find (best-match Jaccard under :data:`FOUND_BY_BOTH`) is
+never simply "act on it": its use says that the second method splits it
+(:func:`method_split` tells where its learners go there), and each of its actions carries the
+same warning (:func:`method_caveat`).
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ __all__ = [
     "METHOD_AGREEMENT",
     "STABILITY_READINGS",
     "Agreement",
+    "MethodSplit",
     "SegmentTrust",
     "Use",
     "method_agreement",
+    "method_caveat",
+    "method_split",
     "segment_trust",
     "stability_reading",
 ]
@@ -45,10 +53,11 @@ FOUND_BY_BOTH = 0.5
 #: * ``"macro-segment"``: it may not come back on new data; act on its macro-segment instead
 #:   (:func:`training.insights.actions.acted_through_coarse`);
 #: * ``"with care"``: it may not come back, and it is alone in its macro-segment;
-#: * ``"edge depends on method"``: stable, but the hierarchical reference draws it
-#:   differently, so who sits near its edge depends on the method;
+#: * ``"split by second method"``: stable, but the hierarchical reference does not find it
+#:   (best-match Jaccard under :data:`FOUND_BY_BOTH`): act on it only knowing that the second
+#:   method splits it, so who belongs to it depends on the method;
 #: * ``"act"``: act on it.
-Use = Literal["unmeasured", "macro-segment", "with care", "edge depends on method", "act"]
+Use = Literal["unmeasured", "macro-segment", "with care", "split by second method", "act"]
 
 #: How far K-Means and the hierarchical reference agree, by their ARI.
 Agreement = Literal["same", "strong", "moderate", "weak"]
@@ -79,6 +88,9 @@ class SegmentTrust:
         What to use it for.
     coarse_segment_id : int or None
         The macro-segment to act on instead, when ``use`` is ``"macro-segment"``.
+    split : MethodSplit or None
+        Where the second method puts its learners, when it does not find the segment and the
+        comparison's contingency table is known.
     """
 
     segment_id: int
@@ -88,6 +100,31 @@ class SegmentTrust:
     found_by_both: bool
     use: Use
     coarse_segment_id: int | None = None
+    split: MethodSplit | None = None
+
+
+@dataclass(frozen=True)
+class MethodSplit:
+    """Where the hierarchical reference puts one segment's learners.
+
+    Attributes
+    ----------
+    segment_id : int
+    jaccard : float
+        The segment's best-match Jaccard with the reference.
+    parts : tuple of (int, float)
+        Each hierarchical cluster's K-Means majority (the segment holding most of its
+        learners) and the share of this segment's learners in clusters with that majority,
+        largest first; the segment's own id where it is the majority itself.
+    """
+
+    segment_id: int
+    jaccard: float
+    parts: tuple[tuple[int, float], ...]
+
+    def elsewhere(self) -> list[tuple[int, float]]:
+        """The parts with another segment's majority, largest first."""
+        return [(s, share) for s, share in self.parts if s != self.segment_id]
 
 
 def stability_reading(jaccard: float) -> str:
@@ -131,6 +168,66 @@ def method_agreement(ari: float) -> Agreement:
     return "weak"
 
 
+def method_split(segment_id: int, comparison: Mapping[str, Any]) -> MethodSplit | None:
+    """Where the hierarchical reference puts a segment's learners.
+
+    Parameters
+    ----------
+    segment_id : int
+    comparison : mapping
+        The manifest's ``metrics.comparison``: ``labels_a`` (segment ids, the contingency's
+        rows), ``labels_b`` (its columns), ``contingency`` and ``best_match_jaccard``.
+
+    Returns
+    -------
+    MethodSplit or None
+        None when the comparison does not hold the segment.
+    """
+    table = comparison.get("contingency")
+    rows = [int(a) for a in comparison.get("labels_a", range(len(table or [])))]
+    if not table or segment_id not in rows:
+        return None
+    counts = [[int(v) for v in row] for row in table]
+    row = counts[rows.index(segment_id)]
+    total = sum(row)
+    if total <= 0:
+        return None
+    shares: dict[int, float] = {}
+    for c, inside in enumerate(row):
+        if inside:
+            column = [r[c] for r in counts]
+            majority = rows[max(range(len(column)), key=lambda i: (column[i], -i))]
+            shares[majority] = shares.get(majority, 0.0) + inside / total
+    match = comparison.get("best_match_jaccard", {}).get(str(segment_id), {})
+    return MethodSplit(
+        segment_id=segment_id,
+        jaccard=float(match.get("jaccard", 0.0)),
+        parts=tuple(sorted(shares.items(), key=lambda item: (-item[1], item[0]))),
+    )
+
+
+def method_caveat(jaccard: float | None) -> str | None:
+    """The warning an action of a segment the second method does not find carries.
+
+    Parameters
+    ----------
+    jaccard : float or None
+        The segment's best-match Jaccard with the hierarchical reference (None: unknown).
+
+    Returns
+    -------
+    str or None
+        A sentence when ``jaccard`` is under :data:`FOUND_BY_BOTH`; None otherwise.
+    """
+    if jaccard is None or jaccard >= FOUND_BY_BOTH:
+        return None
+    return (
+        f"The second method splits this segment (best-match Jaccard {jaccard:.2f}, under "
+        f"{FOUND_BY_BOTH:g}): who belongs to it depends on the method; check a learner's "
+        "placement before acting near its edge."
+    )
+
+
 def _use(j: float | None, found_by_both: bool, through: bool) -> Use:
     if j is None:
         return "unmeasured"
@@ -138,13 +235,14 @@ def _use(j: float | None, found_by_both: bool, through: bool) -> Use:
         return "macro-segment"
     if j < MIN_JACCARD:  # alone in its macro-segment: nothing coarser to act on
         return "with care"
-    return "act" if found_by_both else "edge depends on method"
+    return "act" if found_by_both else "split by second method"
 
 
 def segment_trust(
     segments: Sequence[Mapping[str, Any]],
     coarse: Sequence[Mapping[str, Any]],
     jaccard: Mapping[int, float],
+    comparison: Mapping[str, Any] | None = None,
 ) -> list[SegmentTrust]:
     """How far to trust each segment, and what to use it for.
 
@@ -156,6 +254,9 @@ def segment_trust(
         Macro-segment profiles (``id``, ``segments``).
     jaccard : mapping of int to float
         Each segment's bootstrap stability by id; empty when not measured.
+    comparison : mapping, optional
+        The manifest's ``metrics.comparison``, to say where the second method puts the
+        learners of a segment it does not find (:func:`method_split`).
 
     Returns
     -------
@@ -178,6 +279,7 @@ def segment_trust(
                 found_by_both=found,
                 use=_use(j, found, sid in through),
                 coarse_segment_id=through.get(sid),
+                split=None if found or comparison is None else method_split(sid, comparison),
             )
         )
     return out

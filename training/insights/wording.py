@@ -2,7 +2,9 @@
 
 Shares are whole percentages ("67 %"). Pay is quoted in lakh per annum (LPA) with one decimal at
 most ("INR 26.2 LPA", "INR 24 LPA"), so the same amount reads the same wherever it appears; the
-JSON artifacts keep more digits. Ranks are English ordinals ("58th").
+JSON artifacts keep more digits. Ranks are English ordinals ("58th"). A share of the learners
+whose company is known says so, and how many that is ("82 % of the 61 % whose company is known":
+:func:`known_text`); a figure counted on few learners says how few (:func:`few_text`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import math
 
 __all__ = [
     "LPA",
+    "few_text",
     "inr_text",
+    "known_text",
     "lpa_number",
     "lpa_text",
     "ordinal",
@@ -46,6 +50,32 @@ def pct_text(share: float) -> str:
 def pct_unbroken(share: float) -> str:
     """:func:`pct_text` with a no-break space, for running text: ``13 %`` never splits."""
     return pct_text(share).replace(" ", "\u00a0")
+
+
+def known_text(share: float, known_share: float, *, unbroken: bool = False) -> str:
+    """A share of the learners whose company is known, with how many that is.
+
+    Parameters
+    ----------
+    share : float
+        The share among learners whose company is known, in [0, 1].
+    known_share : float
+        The share of the group whose company is known, in [0, 1].
+    unbroken : bool, default=False
+        No-break spaces inside the percentages (running text).
+
+    Returns
+    -------
+    str
+        ``"82 % of the 61 % whose company is known"``.
+    """
+    pct = pct_unbroken if unbroken else pct_text
+    return f"{pct(share)} of the {pct(known_share)} whose company is known"
+
+
+def few_text(learners: int) -> str:
+    """The mark of a figure counted on few learners: ``"from only 14 learners"``."""
+    return f"from only {learners:,} learner{'s' if learners != 1 else ''}"
 
 
 def ordinal(value: float) -> str:

@@ -5,32 +5,53 @@ The page is written from a model folder's ``manifest.json`` and ``profiles.json`
 with the ids of :data:`SECTIONS`. Every jargon word links to its entry in the glossary; every
 figure is quoted with what it is compared with (all learners, unless said otherwise).
 
-The page only presents: what sets a segment apart (:mod:`training.insights.facts`) and how far
-to trust it (:mod:`training.insights.trust`) are decided in :mod:`training.insights`.
+The page only presents: what sets a segment apart (:mod:`training.insights.facts`), how far
+to trust it (:mod:`training.insights.trust`), which courses and actions come first
+(:mod:`training.insights.actions`) are decided in :mod:`training.insights`.
+
+It stays honest on little data: a table of fewer than
+:data:`~training.insights.figures.SMALL_TABLE` learners is announced at the top, a figure
+counted on fewer than :data:`~training.insights.figures.FEW_LEARNERS` learners is marked and
+never ranked first, and a column or heatmap row that reads the same for every segment is left
+out (said once in words). Every company-tier figure counts only learners whose company is known
+and says how many that is; a model written before that (no ``company_known`` in its profiles)
+shows no tier figure.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from training.config import DISSOLVES_UNDER_JACCARD, HIGHLY_STABLE_JACCARD, MIN_JACCARD
-from training.insights.actions import acted_through_coarse, first_action
+from training.insights.actions import acted_through_coarse, first_action, summary_courses
 from training.insights.facts import Fact, distinctive_facts
+from training.insights.figures import FEW_LEARNERS, SMALL_TABLE
 from training.insights.trust import (
     FOUND_BY_BOTH,
+    MethodSplit,
     SegmentTrust,
     method_agreement,
+    method_caveat,
     segment_trust,
     stability_reading,
 )
-from training.insights.wording import lpa_number, lpa_text, ordinal, pct_unbroken
+from training.insights.wording import (
+    few_text,
+    lpa_number,
+    lpa_text,
+    ordinal,
+    pct_unbroken,
+)
 from training.model.hierarchy import BISECTING
+from training.report.plots import constant_features
 from training.report.style import feature_label, segment_color
 from training.runtime.artifacts import MANIFEST_FILE, PLOTS, PROFILES_JSON, REPORT_HTML
+from training.runtime.tracks import TRACK_NAMES
 
 __all__ = [
     "GLOSSARY",
@@ -46,6 +67,7 @@ __all__ = [
 #: The page's sections in order: (element id, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "What to do first"),
+    ("courses", "Which course for which learners"),
     ("trust", "How far to trust the segments"),
     ("segments", "The segments"),
     ("companies", "Top companies of each segment"),
@@ -91,7 +113,44 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "Company tier, title class",
         "Companies are put in three tiers by the median pay of their learners: tier 1 pays best, "
         "tier 3 least. Job titles are put in three classes the same way. A learner whose "
-        "company (title) is unknown gets the tier (class) of learners with similar pay.",
+        "company is unknown (see <a href='#company-unknown'>Data quality</a>) has no tier of "
+        "their own: every tier figure in this report counts only learners whose company is "
+        'known, and says how many that is ("82 % of the 61 % whose company is known").',
+    ),
+    (
+        "track",
+        "Track",
+        "What a learner works on, read from their job title: backend & SDE, full-stack, "
+        "frontend, mobile, data & ML, DevOps & cloud, QA & test, leadership & architecture, "
+        'support, product & design; "other" for a title no pattern matches, "unknown" for a '
+        "missing or placeholder title (never guessed). The map from titles to tracks is a "
+        "setting the school edits.",
+    ),
+    (
+        "cohort",
+        "Cohort",
+        "The learners of one segment on one track (say, segment 1's backend engineers). Each "
+        "cohort gets the course of the catalogue that fits it best.",
+    ),
+    (
+        "course",
+        "Course",
+        "A programme of the school's catalogue that teaches (software development, data science, "
+        "DevOps, ...): chosen per cohort, from the cohort's track and career stage.",
+    ),
+    (
+        "career-service",
+        "Career service",
+        "Career help of the school's catalogue (interview preparation, pay negotiation, "
+        "placement support, mentoring, a profile update): chosen per segment, by a rule on the "
+        "segment's figures (docs/recommendations.md). A segment gets at most one of each "
+        "programme family, and each goes to at most two segments.",
+    ),
+    (
+        "few",
+        "Few learners",
+        f"A figure counted on fewer than {FEW_LEARNERS} learners is marked: a share or a lift of "
+        "so few learners moves a lot by chance, so it is never ranked first.",
     ),
     (
         "peers",
@@ -196,6 +255,7 @@ font-variant-numeric:tabular-nums} tr.all td{font-weight:600;background:var(--so
 .sw{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;
 vertical-align:baseline}
 .lead{font-size:1.08em;margin:.3em 0 .6em}
+.caveat{color:#8a4b00} .few{color:#8a4b00;font-size:.86em}
 .notice{border:2px solid #b35c00;background:#fff4e5;padding:.55em .8em;border-radius:6px;
 margin:.6em 0}
 .note{border-left:4px solid #7a8793;background:var(--soft);padding:.45em .8em;margin:.5em 0}
@@ -226,6 +286,11 @@ class ReportError(ValueError):
 # --------------------------------------------------------------------------------------------
 def _e(value: Any) -> str:
     return html.escape(str(value))
+
+
+def _share(share: float) -> str:
+    """A share in running text: one decimal under 1 %, so that 54 learners never read 0 %."""
+    return pct_unbroken(share) if share >= 0.01 or share == 0 else f"{100 * share:.1f}\u00a0%"
 
 
 def _num(value: float) -> str:
@@ -333,8 +398,117 @@ def _stand_in(through: Mapping[int, int]) -> str:
     )
 
 
+def _split_jaccard(segment: Mapping[str, Any]) -> float | None:
+    """The segment's best-match Jaccard with the second method, when under FOUND_BY_BOTH."""
+    jaccard = (segment.get("hierarchical_match") or {}).get("jaccard")
+    if jaccard is None or float(jaccard) >= FOUND_BY_BOTH:
+        return None
+    return float(jaccard)
+
+
+def _method_caveat(segment: Mapping[str, Any]) -> str | None:
+    """The segment's warning that the second method splits it (older models: from its
+    hierarchical match)."""
+    if "method_caveat" in segment:
+        return segment["method_caveat"]  # type: ignore[no-any-return]
+    jaccard = (segment.get("hierarchical_match") or {}).get("jaccard")
+    return method_caveat(None if jaccard is None else float(jaccard))
+
+
+def _caveat(text: str) -> str:
+    return f"<br><span class='caveat small'>⚠ {_e(text)}</span>"
+
+
+def _action_html(action: Mapping[str, Any], caveat: str | None = None) -> str:
+    """An action's text, marked when its figure rests on few learners, with the warning of
+    its segment (``method_caveat``: the second method splits it)."""
+    out = _e(action["text"])
+    if action.get("small"):
+        out += f" <span class='few'>({_term('few', 'few learners')})</span>"
+    if caveat:
+        out += _caveat(caveat)
+    return out
+
+
+def _track_names(profiles: Mapping[str, Any]) -> dict[str, str]:
+    """Track id -> its name: the model's own (``tracks``), else the default map's."""
+    names = dict(TRACK_NAMES)
+    names |= {str(t["id"]): str(t["name"]) for t in profiles.get("tracks") or []}
+    return names
+
+
+def _has_cohorts(profiles: Mapping[str, Any]) -> bool:
+    return any("cohorts" in s for s in profiles["segments"])
+
+
+#: What the page says of a model trained before courses were chosen per cohort.
+_NO_COHORTS = (
+    "This model was trained before courses were chosen per cohort; retrain it to see which "
+    "course goes to which learners."
+)
+
+
+def _courses_first(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> str:
+    """The summary's courses to offer first, each with its largest cohorts."""
+    head = (
+        f"<h3>Courses to offer first</h3><p class='small muted'>Each {_term('cohort')} (a "
+        f"segment's learners on one {_term('track')}) gets one {_term('course')}; here the "
+        f"courses of the most learners, cohorts of fewer than {FEW_LEARNERS} learners left out "
+        "(<a href='#courses'>every course and cohort</a>).</p>"
+    )
+    if not _has_cohorts(profiles):
+        return f"{head}<p class='small'>{_NO_COHORTS}</p>"
+    courses = summary_courses(profiles["segments"])
+    if not courses:
+        return f"{head}<p>No cohort has {FEW_LEARNERS} learners or more.</p>"
+    tracks = _track_names(profiles)
+    items = []
+    for course in courses:
+        shown = course["cohorts"][:3]
+        cohorts = ", ".join(
+            f"{c['learners']:,} of {_segment(by_id[c['segment_id']])} on "
+            f"{_e(tracks.get(c['track'], c['track']))}"
+            for c in shown
+            if c["segment_id"] in by_id
+        )
+        more = len(course["cohorts"]) - len(shown)
+        if more > 0:
+            cohorts += f" and {more} more cohort{'s' if more > 1 else ''}"
+        low = course["low_confidence"]
+        items.append(
+            f"<li><b>{_e(course['course_name'])}</b> for <b>{course['learners']:,} learners"
+            f"</b>: {cohorts}"
+            + (f" ({low:,} of them placed with {_term('low-confidence', 'low confidence')})")
+            + "</li>"
+        )
+    return f"{head}<ol class='courses'>{''.join(items)}</ol>"
+
+
+def _summary_actions(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> str:
+    items = []
+    for action in profiles["summary"]["actions"]:
+        if action.get("level") == "macro-segment":
+            members = ", ".join(_segment(by_id[i]) for i in action["segments"] if i in by_id)
+            target = (
+                f"macro-segment {action['coarse_segment_id']}, {_e(action['segment_name'])} "
+                f"({members})"
+            )
+            caveat = None
+        else:
+            target = _segment(by_id[action["segment_id"]])
+            caveat = _method_caveat(by_id[action["segment_id"]])
+        items.append(
+            f"<li><b>{action['reach']:,} learners</b> of {target}: "
+            f"{_action_html(action, caveat)}</li>"
+        )
+    if items:
+        return f"<ol class='actions'>{''.join(items)}</ol>"
+    return "<p>No rule fires on any segment with enough learners to act on.</p>"
+
+
 def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
-    """All learners' medians, the three actions to take first, one line per segment."""
+    """All learners' medians, the three actions and the courses to take first, one line per
+    segment."""
     population = profiles["population"]
     jaccard = _jaccard(manifest)
     through = acted_through_coarse(profiles["segments"], profiles.get("coarse", []), jaccard)
@@ -345,28 +519,14 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         f"<b>{_num(years['p50'])} years</b> (the middle half between {_num(years['p25'])} and "
         f"{_num(years['p75'])}), median pay <b>{lpa_text(lpa['p50'])}</b> (the middle half between "
         f"{lpa_number(lpa['p25'])} and {lpa_number(lpa['p75'])} LPA).</p>",
-        f"<h3>Three actions to take first</h3><p class='small muted'>Of each segment's "
-        f"actions, the one of the widest {_term('reach')}; then the three that reach the most "
-        f"learners.{_stand_in(through)}</p>",
+        "<h3>Three actions to take first</h3><p class='small muted'>"
+        f"{_term('career-service', 'Career services')} (courses come per cohort, below): "
+        f"each segment's action of the widest {_term('reach')}, then the three that reach the "
+        f"most learners.{_stand_in(through)}</p>",
+        _summary_actions(profiles, by_id),
+        _courses_first(profiles, by_id),
+        "<h3>The segments, largest first</h3>",
     ]
-    items = []
-    for action in profiles["summary"]["actions"]:
-        if action.get("level") == "macro-segment":
-            members = ", ".join(_segment(by_id[i]) for i in action["segments"] if i in by_id)
-            target = (
-                f"macro-segment {action['coarse_segment_id']}, {_e(action['segment_name'])} "
-                f"({members})"
-            )
-        else:
-            target = _segment(by_id[action["segment_id"]])
-        items.append(
-            f"<li><b>{action['reach']:,} learners</b> of {target}: {_e(action['text'])}</li>"
-        )
-    if items:
-        parts.append(f"<ol class='actions'>{''.join(items)}</ol>")
-    else:
-        parts.append("<p>No rule of the catalogue fires on any segment.</p>")
-    parts.append("<h3>The segments, largest first</h3>")
     rows = []
     for entry in profiles["summary"]["segments"]:
         segment = by_id[entry["id"]]
@@ -377,6 +537,13 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
             if entry["id"] in through
             else ""
         )
+        split = _split_jaccard(segment)
+        if split is not None:
+            caveat += (
+                "<br><span class='caveat small'>⚠ the second method splits it "
+                f"({_term('jaccard', 'Jaccard')} {split:.2f}): <a href='#trust'>how far to "
+                "trust it</a></span>"
+            )
         rows.append(
             [
                 _segment(segment) + caveat,
@@ -392,6 +559,107 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         )
     )
     return _section("summary", "".join(parts))
+
+
+Cohort = tuple[Mapping[str, Any], Mapping[str, Any]]
+
+
+def _cohort_rows(course: str, profiles: Mapping[str, Any]) -> list[Cohort]:
+    """(segment, cohort) of one course, most learners first."""
+    found = [
+        (segment, cohort)
+        for segment in profiles["segments"]
+        for cohort in segment.get("cohorts") or []
+        if str(cohort["course"]) == course
+    ]
+    return sorted(found, key=lambda sc: (-int(sc[1]["learners"]), sc[0]["id"], sc[1]["track"]))
+
+
+def _course_block(
+    course: Mapping[str, Any], profiles: Mapping[str, Any], tracks: Mapping[str, str]
+) -> str:
+    found = _cohort_rows(str(course["id"]), profiles)
+    learners = sum(int(c["learners"]) for _, c in found)
+    low = sum(int(c.get("low_confidence", 0)) for _, c in found)
+    rows = []
+    for segment, cohort in found:
+        n = int(cohort["learners"])
+        few = cohort.get("small") or n < FEW_LEARNERS
+        pay = cohort.get("median_ctc_lpa")
+        rows.append(
+            [
+                _segment(segment),
+                _e(tracks.get(str(cohort["track"]), cohort["track"])),
+                f"{n:,}" + (f" <span class='few'>({_term('few', 'few')})</span>" if few else ""),
+                pct_unbroken(float(cohort.get("share", 0.0))),
+                "" if pay is None else lpa_text(float(pay)),
+                f"{int(cohort.get('low_confidence', 0)):,}",
+                _e(cohort.get("why", "")),
+            ]
+        )
+    table = _table(
+        [
+            "Segment",
+            _term("track", "Track"),
+            "Learners",
+            "Share of the segment",
+            "Median pay",
+            _term("low-confidence", "Low confidence"),
+            "Why this course",
+        ],
+        rows,
+        numeric=(2, 3, 4, 5),
+    )
+    return (
+        f"<h3 id='course-{_e(course['id'])}'>{_e(course['name'])}</h3>"
+        f"<p class='small muted'>{_e(course.get('description', ''))} <b>{learners:,} "
+        f"learners</b> in {len(found)} cohort{'s' if len(found) != 1 else ''}; {low:,} of them "
+        f"placed with {_term('low-confidence', 'low confidence')}.</p>{table}"
+    )
+
+
+def _courses(profiles: Mapping[str, Any]) -> str:
+    """For each course: its learners by segment and track, their pay and the low-confidence
+    placements among them."""
+    intro = (
+        f"<p>Each {_term('cohort')}, a segment's learners on one {_term('track')}, gets the "
+        f"{_term('course')} of the school's catalogue that fits its track and career stage; the "
+        "last column gives the figures that chose it. Learners placed with "
+        f"{_term('low-confidence', 'low confidence')} sit near another segment's border: their "
+        f"cohort may change when the model is retrained. Cohorts of fewer than {FEW_LEARNERS} "
+        f"learners are marked ({_term('few', 'few')}). {_term('career-service', 'Career services')}"
+        " are chosen per segment instead (each segment's actions).</p>"
+    )
+    if not _has_cohorts(profiles):
+        return _section("courses", f"{intro}<p>{_NO_COHORTS}</p>")
+    tracks = _track_names(profiles)
+    used = {str(c["course"]) for s in profiles["segments"] for c in s.get("cohorts") or []}
+    catalogue = [c for c in profiles.get("catalogue") or [] if c.get("kind", "course") == "course"]
+    known = {str(c["id"]) for c in catalogue}
+    # Courses a cohort names but the catalogue of profiles.json lacks keep their cohort's name.
+    for segment in profiles["segments"]:
+        for cohort in segment.get("cohorts") or []:
+            if str(cohort["course"]) not in known:
+                known.add(str(cohort["course"]))
+                catalogue.append(
+                    {"id": cohort["course"], "name": cohort.get("course_name", cohort["course"])}
+                )
+    blocks = [c for c in catalogue if str(c["id"]) in used]
+    blocks.sort(
+        key=lambda c: (
+            -sum(
+                int(x["learners"])
+                for s in profiles["segments"]
+                for x in s.get("cohorts") or []
+                if str(x["course"]) == str(c["id"])
+            )
+        )
+    )
+    parts = [intro, *(_course_block(c, profiles, tracks) for c in blocks)]
+    unused = [c["name"] for c in catalogue if str(c["id"]) not in used]
+    if unused:
+        parts.append(f"<p class='small muted'>No cohort gets: {_e(', '.join(unused))}.</p>")
+    return _section("courses", "".join(parts))
 
 
 def _k_choice_words(manifest: Mapping[str, Any]) -> str:
@@ -426,7 +694,10 @@ def _k_choice_words(manifest: Mapping[str, Any]) -> str:
             f"the clearest separation ({_term('silhouette')}) was taken, {k}, and its segments "
             f"{resampled}."
         )
-    return f"<p>{text} <span class='small muted'>({_e(choice['reason'])})</span></p>"
+    # The choice's own check (its reason) was measured on the sweep's resamples; the stability
+    # of the published segments is quoted once, in the next paragraph, so no second figure
+    # for the same thing is shown here (the reason is in the analysts' details).
+    return f"<p>{text}</p>"
 
 
 def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
@@ -506,7 +777,7 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
 _USE_WORDS: dict[str, str] = {
     "unmeasured": "act with care",
     "with care": "act with care: it may not come back on new data",
-    "edge depends on method": "act on it; who sits near its edge depends on the method",
+    "split by second method": "act on it only knowing that the second method splits it",
     "act": "act on it",
 }
 #: The agreement of the two methods (:data:`training.insights.trust.Agreement`), in words.
@@ -521,12 +792,30 @@ _AGREEMENT_WORDS: dict[str, str] = {
 }
 
 
+def _split_words(split: MethodSplit) -> str:
+    """Where the second method puts a segment's learners, in words."""
+    parts = []
+    for segment_id, share in split.parts:
+        if share < 0.05:
+            continue
+        if segment_id == split.segment_id:
+            parts.append(f"{pct_unbroken(share)} in a group of its own")
+        else:
+            parts.append(f"{pct_unbroken(share)} with most of segment {segment_id}")
+    return ", ".join(parts)
+
+
 def _use_words(trust: SegmentTrust, coarse: Mapping[int, Mapping[str, Any]]) -> str:
     if trust.use == "macro-segment" and trust.coarse_segment_id is not None:
         macro = coarse[trust.coarse_segment_id]
         members = ", ".join(str(x) for x in macro["segments"])
         return f"act on macro-segment {macro['id']} (segments {members}) instead"
-    return _USE_WORDS[trust.use]
+    words = _USE_WORDS[trust.use]
+    if trust.split is not None and not trust.found_by_both:
+        where = _split_words(trust.split)
+        if where:
+            words += f": it puts {where}"
+    return words
 
 
 def _stability_table(
@@ -615,13 +904,17 @@ def _coarse_table(profiles: Mapping[str, Any]) -> str:
     rows = []
     for c in profiles.get("coarse", []):
         first = first_action(c)
+        if first:
+            todo = f"<b>{first['reach']:,} learners</b>: {_action_html(first)}"
+        else:
+            todo = f"<span class='small'>{_e(c.get('no_action') or '')}</span>"
         rows.append(
             [
                 str(c["id"]),
                 _e(c["name"]),
                 "<br>".join(_segment(by_id[s]) for s in c["segments"] if s in by_id),
                 pct_unbroken(c["share"]),
-                f"<b>{first['reach']:,} learners</b>: {_e(first['text'])}" if first else "",
+                todo,
             ]
         )
     advice = (
@@ -634,7 +927,13 @@ def _coarse_table(profiles: Mapping[str, Any]) -> str:
     if not rows:
         return advice
     return advice + _table(
-        ["Macro-segment", "Name", "Segments", "Share of learners", "Its first action"],
+        [
+            "Macro-segment",
+            "Name (each word holds for every segment in it)",
+            "Segments",
+            "Share of learners",
+            "Its first action, or why it has none",
+        ],
         rows,
         numeric=(3,),
     )
@@ -667,7 +966,12 @@ def _trust_figures() -> str:
 
 def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     """How k was chosen, each segment's stability, the second method, the macro-segments."""
-    trusts = segment_trust(profiles["segments"], profiles.get("coarse", []), _jaccard(manifest))
+    trusts = segment_trust(
+        profiles["segments"],
+        profiles.get("coarse", []),
+        _jaccard(manifest),
+        manifest.get("metrics", {}).get("comparison"),
+    )
     parts = [_k_choice_words(manifest)]
     for warning in manifest["k_choice"].get("warnings", []):
         parts.append(
@@ -709,9 +1013,9 @@ def _analyst_details(manifest: Mapping[str, Any]) -> str:
             "silhouette",
             "Davies-Bouldin",
             "Calinski-Harabasz",
-            "stability (mean ARI)",
+            "stability in the sweep (mean ARI)",
             "ARI p10",
-            "least stable segment (Jaccard)",
+            "least stable segment in the sweep (Jaccard)",
         ],
         rows,
         numeric=range(8),
@@ -734,10 +1038,18 @@ def _analyst_details(manifest: Mapping[str, Any]) -> str:
         ],
         numeric=range(1, len(labels_b) + 1),
     )
+    reason = manifest.get("k_choice", {}).get("reason")
+    check = (
+        "<p class='small muted'>The choice of k read the sweep's own resamples (another draw "
+        "than the published segments' stability above, so its figures differ slightly): "
+        f"{_e(reason)}</p>"
+        if reason
+        else ""
+    )
     return (
         "<details><summary>Figures for analysts: every k of the sweep, and the learners of each "
         "segment in each hierarchical cluster</summary>"
-        f"{sweep_table}{contingency}"
+        f"{check}{sweep_table}{contingency}"
         f"<p class='small muted'>Normalised mutual information {comparison.get('nmi', 0):.3f}; "
         f"silhouette K-Means {comparison.get('silhouette_a', 0):.3f}, hierarchical "
         f"{comparison.get('silhouette_b', 0):.3f}.</p></details>"
@@ -753,27 +1065,78 @@ def _name_html(segment: Mapping[str, Any]) -> tuple[str, str]:
         f"<span class='word' title='{_e(w['rule'])}: {_e(w['figure'])}'>{_e(w['word'])}</span>"
         for w in words
     ]
-    name = ", ".join(spans)
     composed = ", ".join(w["word"] for w in words)
-    if segment["name"] != composed and segment["name"].startswith(composed):
-        name += _e(segment["name"][len(composed) :])
+    full = str(segment["name"])
+    if composed not in full:  # a name written some other way: shown as it is
+        return _e(full), ""
+    # the words, with what the name holds around them (an id it opens with, a mark of few
+    # learners it ends with)
+    start = full.index(composed)
+    name = _e(full[:start]) + ", ".join(spans) + _e(full[start + len(composed) :])
     why = " · ".join(f"<b>{_e(w['word'])}</b>: {_e(w['figure'])}" for w in words)
     return name, why
 
 
+def _few_mark(learners: float) -> str:
+    """The mark of a figure counted on fewer than FEW_LEARNERS learners (none otherwise)."""
+    if round(learners) >= FEW_LEARNERS:
+        return ""
+    return f" <span class='few'>({_term('few', 'few')})</span>"
+
+
+def _tiers_line(segment: Mapping[str, Any]) -> str:
+    """The segment's company tiers among learners whose company is known, saying how many."""
+    if "company_known" not in segment:
+        return (
+            f"{_term('tier', 'Company tiers')}: not shown, since this model's tier figures "
+            "counted learners whose company is unknown; retrain to see them."
+        )
+    known = int(segment["company_known"])
+    if not known:
+        return f"{_term('tier', 'Company tiers')}: no learner's company is known."
+    tiers = ", ".join(
+        f"{_e(t['name'])} {pct_unbroken(t['share'])} ({_term('lift')} {t['lift']:.2f})"
+        f"{_few_mark(t['share'] * known)}"
+        for t in segment["company_tiers"]
+    )
+    few = f" <span class='few'>({_term('few', few_text(known))})</span>"
+    return (
+        f"{_term('tier', 'Company tiers')} (tier 1 pays best), among the "
+        f"{pct_unbroken(float(segment['company_known_share']))} ({known:,} learners) whose "
+        f"company is known: {tiers}." + (few if known < FEW_LEARNERS else "")
+    )
+
+
+def _cohorts_line(segment: Mapping[str, Any], tracks: Mapping[str, str]) -> str | None:
+    cohorts = segment.get("cohorts")
+    if cohorts is None:
+        return None
+    shown = [c for c in cohorts if int(c["learners"]) >= FEW_LEARNERS][:4]
+    if not shown:
+        return f"{_term('course', 'Courses')}: no {_term('cohort')} of {FEW_LEARNERS} learners."
+    words = "; ".join(
+        f"{_e(tracks.get(str(c['track']), c['track']))} ({int(c['learners']):,}): "
+        f"<a href='#course-{_e(c['course'])}'>{_e(c.get('course_name', c['course']))}</a>"
+        for c in shown
+    )
+    more = len(cohorts) - len(shown)
+    tail = f"; {more} more in <a href='#courses'>Courses</a>" if more > 0 else ""
+    return f"{_term('course', 'Courses')} by {_term('track')}, largest cohorts: {words}{tail}."
+
+
 def _segment_card(
-    segment: Mapping[str, Any], population: Mapping[str, Any], coarse: Mapping[int, Any]
+    segment: Mapping[str, Any],
+    population: Mapping[str, Any],
+    coarse: Mapping[int, Any],
+    tracks: Mapping[str, str],
 ) -> str:
     sid = segment["id"]
     name, why = _name_html(segment)
     years, lpa = segment["years_experience"], segment["ctc_lpa"]
     families = ", ".join(
-        f"{_e(f['name'])} {pct_unbroken(f['share'])} ({_term('lift')} {f['lift']:.2f})"
+        f"{_e(tracks.get(f['name'], f['name']))} {pct_unbroken(f['share'])} "
+        f"({_term('lift')} {f['lift']:.2f}){_few_mark(f['share'] * segment['size'])}"
         for f in segment["top_tracks"]
-    )
-    tiers = ", ".join(
-        f"{_e(t['name'])} {pct_unbroken(t['share'])} ({_term('lift')} {t['lift']:.2f})"
-        for t in segment["company_tiers"]
     )
     bands = ", ".join(
         f"{_e(band)} years {pct_unbroken(share)}"
@@ -789,8 +1152,8 @@ def _segment_card(
         f"Pay: median {lpa_text(segment['center']['ctc_lpa'])}, the "
         f"{ordinal(segment['ctc_percentile'])} {_term('percentile')} of all learners; the "
         f"middle 80 % between {lpa_number(lpa['p10'])} and {lpa_number(lpa['p90'])} LPA.",
-        f"Role families (all titles): {families}.",
-        f"{_term('tier', 'Company tiers')} (tier 1 pays best): {tiers}.",
+        f"{_term('track', 'Tracks')} (all titles): {families}.",
+        _tiers_line(segment),
         f"{pct_unbroken(float(segment.get('low_confidence_share', 0.0)))} placed with "
         f"{_term('low-confidence', 'low confidence')}"
         + (
@@ -801,26 +1164,43 @@ def _segment_card(
         + (f"; macro-segment {macro['id']}" if macro else "")
         + ".",
     ]
+    cohorts = _cohorts_line(segment, tracks)
+    if cohorts is not None:
+        facts.append(cohorts)
     actions = segment.get("actions") or []
     if actions:
         items = "".join(
             f"<li><b>{a['reach']:,} learners</b> "
-            f"({pct_unbroken(a['reach'] / segment['size'])} of the segment): {_e(a['text'])}</li>"
+            f"({pct_unbroken(a['reach'] / segment['size'])} of the segment): "
+            f"{_action_html(a)}</li>"
             for a in actions
         )
         todo = f"<ol class='actions'>{items}</ol>"
     else:
-        todo = (
-            "<p class='small'>No rule of the catalogue fires on this segment, so nothing is "
-            "recommended that its figures do not support.</p>"
+        reason = segment.get("no_action") or (
+            "No rule of the catalogue fires on this segment, so nothing is recommended that "
+            "its figures do not support."
         )
+        todo = f"<p class='small'>{_e(reason)}</p>"
+    warning = _method_caveat(segment)
+    if warning:
+        todo = f"<p class='caveat small'>⚠ {_e(warning)}</p>{todo}"
     return (
         f"<article class='seg' id='segment-{sid}' style='border-left-color:{segment_color(sid)}'>"
         f"<h3>{sid}. {name}</h3><p class='why'>{why}</p>"
         f"<ul>{''.join(f'<li>{f}</li>' for f in facts)}</ul>"
-        f"<p><b>Actions</b> <span class='small muted'>(with their {_term('reach')})</span></p>"
+        f"<p><b>{_term('career-service', 'Career services')}</b> <span class='small muted'>"
+        f"(with their {_term('reach')})</span></p>"
         f"{todo}</article>"
     )
+
+
+def _left_out(segments: Sequence[Mapping[str, Any]]) -> str:
+    same = constant_features(segments)
+    if not same:
+        return ""
+    rows = ", ".join(_e(feature_label(f)) for f in same)
+    return f" Rows that read the same in every segment are left out: {rows}."
 
 
 def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
@@ -847,7 +1227,13 @@ def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
             "where a low number means better, like company tier 1, are turned round and "
             "labelled accordingly). The first panel holds the model's inputs, the only figures "
             f"the segments are formed from ({_e(', '.join(inputs))}); the second holds the "
-            "other figures, for context.",
+            "other figures, for context."
+            + (
+                " Company tier counts only learners whose company is known."
+                if all("company_known" in s for s in profiles["segments"])
+                else ""
+            )
+            + _left_out(profiles["segments"]),
         ),
         _figure(
             "segment_map",
@@ -860,35 +1246,86 @@ def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
             "that overlap here may still be apart along a direction the map leaves out.",
         ),
     ]
-    parts += [_segment_card(s, population, coarse) for s in profiles["segments"]]
+    tracks = _track_names(profiles)
+    parts += [_segment_card(s, population, coarse, tracks) for s in profiles["segments"]]
     return _section("segments", "".join(parts))
+
+
+def _company_rows(companies: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            f"<code>{_e(c['name'])}</code>",
+            f"{c['learners']:,}",
+            pct_unbroken(c["share"]) if c["share"] >= 0.005 else f"{100 * c['share']:.1f} %",
+            f"{c['lift']:.2f}",
+        ]
+        for c in companies
+    ]
 
 
 def _companies(profiles: Mapping[str, Any]) -> str:
     parts = [
-        "<p>The five commonest known companies of each segment, with their share of the "
-        f"segment and their {_term('lift')} (how many times more common than among all "
-        "learners). Company names are hashed in the source data and are shown as they are "
-        "there.</p><div class='grid'>"
+        "<p>The commonest known companies of each segment, with their share of the segment "
+        f"and their {_term('lift')} (how many times more common than among all learners). "
+        f"Only a company with at least {FEW_LEARNERS} of the segment's learners is ranked: a "
+        f"lift from fewer moves a lot by chance, so those are listed under the table, marked "
+        f"({_term('few', 'few')}). Company names are hashed in the source data and are shown "
+        "as they are there.</p><div class='grid'>"
     ]
     for segment in profiles["segments"]:
-        rows = [
-            [
-                f"<code>{_e(c['name'])}</code>",
-                f"{c['learners']:,}",
-                pct_unbroken(c["share"]) if c["share"] >= 0.005 else f"{100 * c['share']:.1f} %",
-                f"{c['lift']:.2f}",
-            ]
-            for c in segment.get("top_companies", [])
-        ]
+        companies = segment.get("top_companies", [])
+        ranked = [c for c in companies if c["learners"] >= FEW_LEARNERS]
+        few = [c for c in companies if c["learners"] < FEW_LEARNERS]
         table = (
-            _table(["Company (hashed)", "Learners", "Share", "Lift"], rows, numeric=(1, 2, 3))
-            if rows
-            else "<p class='small'>No known company.</p>"
+            _table(
+                ["Company (hashed)", "Learners", "Share", "Lift"],
+                _company_rows(ranked),
+                numeric=(1, 2, 3),
+            )
+            if ranked
+            else f"<p class='small'>No company holds {FEW_LEARNERS} of its learners.</p>"
         )
+        if few:
+            listed = ", ".join(
+                f"<code>{_e(c['name'])}</code> ({c['learners']:,}; lift {c['lift']:.2f})"
+                for c in few
+            )
+            table += (
+                f"<p class='small few'>Fewer than {FEW_LEARNERS} learners, not ranked "
+                f"({_term('few', 'few')}): {listed}.</p>"
+            )
+        if not companies:
+            table = "<p class='small'>No known company.</p>"
         parts.append(f"<div><h3>{_segment(segment)}</h3>{table}</div>")
     parts.append("</div>")
     return _section("companies", "".join(parts))
+
+
+def _varying(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, first: int, skip: int = 0
+) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
+    """A table without the columns (from ``first``) that read the same in every segment row.
+
+    ``skip`` leading rows (all learners) are left out of the comparison. Returns the headers,
+    the rows and the dropped columns as (header, the value every segment has).
+    """
+    body = rows[skip:]
+    keep = [
+        i for i in range(len(headers)) if i < first or not body or len({row[i] for row in body}) > 1
+    ]
+    dropped = [(headers[i], body[0][i]) for i in range(len(headers)) if i not in keep]
+    return (
+        [headers[i] for i in keep],
+        [[row[i] for i in keep] for row in rows],
+        dropped,
+    )
+
+
+def _same_everywhere(dropped: Sequence[tuple[str, str]]) -> str:
+    if not dropped:
+        return ""
+    said = "; ".join(f"{_e(re.sub('<[^>]+>', '', h))}: {v}" for h, v in dropped)
+    return f"<p class='small muted'>The same in every segment, left out of the table: {said}.</p>"
 
 
 _FLAGS = (
@@ -924,7 +1361,9 @@ def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
 
     rows = [["<!--all-->All learners", *cells(population["peer_flags"], False)]]
     rows += [[_segment(s), *cells(s["peer_flags"], True)] for s in profiles["segments"]]
-    parts.append(_table(headers, rows, numeric=range(1, 10)))
+    shown, rows, dropped = _varying(headers, rows, first=1, skip=1)
+    parts.append(_table(shown, rows, numeric=range(1, len(shown))))
+    parts.append(_same_everywhere(dropped))
     return _section("peers", "".join(parts))
 
 
@@ -946,7 +1385,7 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
         )
         rows.append(
             [
-                year,
+                year + _few_mark(total),
                 f"{total:,}",
                 f"<div class='bar'>{bar}</div>",
                 *[pct_unbroken(shares[year].get(s["id"], 0.0)) for s in segments],
@@ -955,10 +1394,12 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
     parts = [
         "<p>Learners by the year their pay (CTC) was last updated, and each segment's share of "
         "them. A pay figure updated long ago may no longer be true; a segment that grows among "
-        "recent updates is growing, or updating more.</p>"
+        f"recent updates is growing, or updating more. A year of fewer than {FEW_LEARNERS} "
+        f"learners is marked ({_term('few', 'few')}) and left out of the largest shift.</p>"
     ]
-    if len(years) >= 2:
-        first, last = years[0], years[-1]
+    enough = [y for y in years if sum(int(n) for n in by_year[y].values()) >= FEW_LEARNERS]
+    if len(enough) >= 2:
+        first, last = enough[0], enough[-1]
         shift = max(
             segments,
             key=lambda s: abs(shares[last].get(s["id"], 0.0) - shares[first].get(s["id"], 0.0)),
@@ -1011,16 +1452,18 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
             )
         )
     population = profiles["population"]
+    parts.append(_company_unknown(manifest, population))
     parts.append(
         "<h3>Missing and imputed values by segment</h3>"
         f"<p>Learners without a job title, against the share their experience explains (titles "
         "go missing more often early in a career; a ratio near 1 means the segment is not made "
         f"of missing titles); learners whose pay could not be a yearly salary and was "
-        f"{_term('imputed')}; learners whose company was unknown, so that its pay level was "
-        "imputed from learners with similar pay. Before clustering, each of the model's inputs "
-        "is also clipped to its 1st-99th percentile, so that a few extreme values do not pull a "
+        f"{_term('imputed')}; learners whose company is unknown (above), and of them those "
+        "with no company name at all. Before clustering, each of the model's inputs is also "
+        "clipped to its 1st-99th percentile, so that a few extreme values do not pull a "
         "segment.</p>"
     )
+    unnamed = "company_unnamed_share" in population
     rows = [
         [
             "<!--all-->All learners",
@@ -1029,6 +1472,7 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
             "",
             f"{100 * population['ctc_imputed_share']:.1f} %",
             pct_unbroken(population["company_imputed_share"]),
+            *([pct_unbroken(population["company_unnamed_share"])] if unnamed else []),
         ]
     ]
     for segment in profiles["segments"]:
@@ -1041,23 +1485,50 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
                 f"{quality['no_title_ratio']:.2f}",
                 f"{100 * quality['ctc_imputed_share']:.1f} %",
                 pct_unbroken(quality["company_imputed_share"]),
+                *([pct_unbroken(quality.get("company_unnamed_share", 0.0))] if unnamed else []),
             ]
         )
-    parts.append(
-        _table(
-            [
-                "Segment",
-                "No job title",
-                "Expected from experience",
-                "Ratio",
-                "Pay imputed",
-                "Company unknown",
-            ],
-            rows,
-            numeric=(1, 2, 3, 4, 5),
-        )
-    )
+    headers = [
+        "Segment",
+        "No job title",
+        "Expected from experience",
+        "Ratio",
+        "Pay imputed",
+        "Company unknown",
+        *(["Of them, no company name"] if unnamed else []),
+    ]
+    shown, rows, dropped = _varying(headers, rows, first=1, skip=1)
+    parts.append(_table(shown, rows, numeric=range(1, len(shown))))
+    parts.append(_same_everywhere(dropped))
     return _section("data-quality", "".join(parts))
+
+
+def _company_unknown(manifest: Mapping[str, Any], population: Mapping[str, Any]) -> str:
+    """What "company unknown" covers, with the learners of each reason."""
+    n = int(population["learners"])
+    unknown = int(population.get("company_unknown", round(population["company_imputed_share"] * n)))
+    head = "<h3 id='company-unknown'>Company unknown: what it covers</h3>"
+    if "company_unnamed" not in population:
+        return (
+            f"{head}<p>{unknown:,} learners ({pct_unbroken(unknown / n)}) have no known company. "
+            "This model's tier figures count them too; retrain to see tier figures of known "
+            "companies only.</p>"
+        )
+    unnamed = int(population["company_unnamed"])
+    small = unknown - unnamed
+    size = manifest.get("settings", {}).get("min_group_size")
+    fewer = f"fewer than {size}" if size else "too few"
+    return (
+        f"{head}<p>A learner's company is unknown when the record names no company (missing, "
+        "or not a name such as '0' or '2020', the cleaning rule <code>company_missing</code>, "
+        f"which counts rows): <b>{unnamed:,} learners</b> ({_share(unnamed / n)}); or "
+        f"when the company had {fewer} learners in the training table, too few for its median "
+        f"pay to place it in a tier: <b>{small:,} learners</b> ({_share(small / n)}). "
+        f"Together <b>{unknown:,} learners</b> ({_share(unknown / n)}). When the service "
+        "places a learner, a company the training table never held is unknown too (the answer "
+        f"warns). Every {_term('tier', 'company-tier')} figure of this report leaves them out "
+        "and says how many learners it counts.</p>"
+    )
 
 
 def _glossary() -> str:
@@ -1086,6 +1557,16 @@ def _check(profiles: Mapping[str, Any], folder: Path | None) -> None:
             f"{where} has no {', '.join(missing)}: it was written by an older learnseg; "
             "retrain the model to get this report."
         )
+
+
+def _small_notice(learners: int) -> str:
+    return (
+        f"<p class='notice' id='small-notice'><b>Only {learners:,} learners.</b> On fewer than "
+        f"{SMALL_TABLE:,} learners segments and their figures can change a lot from one table "
+        f"to the next: a figure of fewer than {FEW_LEARNERS} learners is marked "
+        f"({_term('few', 'few')}) and never ranked first; check the segments on more data "
+        "before large decisions.</p>"
+    )
 
 
 def render_page(
@@ -1131,9 +1612,18 @@ def render_page(
             "synthetic table, not on real learners (see <a href='#data-quality'>Data "
             "quality</a>).</p>"
         )
+    if int(data["learners"]) < SMALL_TABLE:
+        head.append(_small_notice(int(data["learners"])))
+    if not all("company_known" in s for s in segments):
+        head.append(
+            "<p class='notice' id='older-notice'><b>Written by an older learnseg.</b> This "
+            "model's names and actions counted learners whose company is unknown in their "
+            "company-tier figures; retrain it for tier figures of known companies only.</p>"
+        )
     head.append(f"<nav>{nav}</nav></header><main>")
     body = [
         _summary(manifest, profiles),
+        _courses(profiles),
         _trust(manifest, profiles),
         _segments(manifest, profiles),
         _companies(profiles),

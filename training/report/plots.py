@@ -43,6 +43,7 @@ __all__ = [
     "HeatmapPanel",
     "branch_color",
     "branch_segments",
+    "constant_features",
     "draw_dendrogram",
     "draw_elbow",
     "draw_heatmap",
@@ -484,10 +485,31 @@ class HeatmapPanel:
     values: FloatArray
 
 
+def constant_features(profiles: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The features whose z-score reads the same in every segment, as the heatmap writes it.
+
+    Such a row (say, "records in the table" when every learner has one record) tells no
+    segment apart, so the heatmap leaves it out; with one segment nothing is left out.
+    """
+    if len(profiles) < 2:
+        return []
+    names = list(profiles[0]["feature_z"])
+    return [f for f in names if len({_signed(p["feature_z"][f]) for p in profiles}) == 1]
+
+
+def _heatmap_label(name: str, profiles: Sequence[Mapping[str, Any]]) -> str:
+    label = feature_label(name)
+    if name == "company_tier" and all("company_known" in p for p in profiles):
+        label += ", known companies"  # the profile's tier z-score counts only those
+    return label
+
+
 def heatmap_panels(
     profiles: Sequence[Mapping[str, Any]], inputs: Sequence[str]
 ) -> list[HeatmapPanel]:
     """The heatmap's panels: the model's inputs first, every other feature in a second panel.
+
+    A feature that reads the same in every segment (:func:`constant_features`) is left out.
 
     Parameters
     ----------
@@ -496,7 +518,8 @@ def heatmap_panels(
     inputs : sequence of str
         The clustering features (the manifest's ``features``).
     """
-    known = list(profiles[0]["feature_z"])
+    same = set(constant_features(profiles))
+    known = [f for f in profiles[0]["feature_z"] if f not in same]
     first = [f for f in inputs if f in known]
     rest = [f for f in known if f not in first]
 
@@ -505,9 +528,11 @@ def heatmap_panels(
             [[FEATURE_SIGNS.get(f, 1) * p["feature_z"][f] for p in profiles] for f in names],
             dtype=np.float64,
         ).reshape(len(names), len(profiles))
-        return HeatmapPanel(title, names, [feature_label(f) for f in names], values)
+        return HeatmapPanel(title, names, [_heatmap_label(f, profiles) for f in names], values)
 
-    panels = [panel("What the segments are made of: the model's inputs", first)]
+    panels = []
+    if first or not rest:
+        panels.append(panel("What the segments are made of: the model's inputs", first))
     if rest:
         panels.append(panel("Other figures, for context (not used to form the segments)", rest))
     return panels
@@ -517,6 +542,10 @@ def heatmap_limit(panels: Sequence[HeatmapPanel]) -> float:
     """The colour scale's half-width: it runs from minus this to plus this, 0 in the middle."""
     top = max((float(np.nanmax(np.abs(p.values))) for p in panels if p.values.size), default=0.0)
     return max(1.0, float(np.ceil(top * 2) / 2))
+
+
+#: Characters per line of a segment's name over its heatmap column.
+_HEAD_WIDTH = 18
 
 
 def draw_heatmap(profiles: Sequence[Mapping[str, Any]], inputs: Sequence[str]) -> Figure:
@@ -532,7 +561,11 @@ def draw_heatmap(profiles: Sequence[Mapping[str, Any]], inputs: Sequence[str]) -
     limit = heatmap_limit(panels)
     n = len(profiles)
     rows = [len(p.features) for p in panels]
-    fig = _figure(figsize=(3.4 + 1.05 * n, 0.42 * sum(rows) + 0.9 * len(panels) + 2.6))
+    heads = [_wrap(f"{p['id']}: {p['name']}", _HEAD_WIDTH) for p in profiles]
+    lines = max(h.count("\n") + 1 for h in heads)
+    fig = _figure(
+        figsize=(3.4 + 1.05 * n, 0.42 * sum(rows) + 0.9 * len(panels) + 2.2 + 0.13 * lines)
+    )
     grid = fig.add_gridspec(
         len(panels) + 1, 1, height_ratios=[*rows, 0.35], hspace=0.5 / max(1, len(panels))
     )
@@ -545,7 +578,9 @@ def draw_heatmap(profiles: Sequence[Mapping[str, Any]], inputs: Sequence[str]) -
         ax.set_yticks(range(len(panel.labels)), panel.labels, fontsize=9)
         ax.set_xticks(range(n), [""] * n)
         ax.tick_params(axis="x", length=0)
-        ax.set_title(panel.title, fontsize=10, loc="left", pad=44 if index == 0 else 8)
+        # the first panel's title sits above the segments' names, however many lines they take
+        pad = 14 + 8.5 * lines if index == 0 else 8
+        ax.set_title(panel.title, fontsize=10, loc="left", pad=pad)
         for i in range(panel.values.shape[0]):
             for j in range(n):
                 value = panel.values[i, j]
@@ -570,7 +605,7 @@ def draw_heatmap(profiles: Sequence[Mapping[str, Any]], inputs: Sequence[str]) -
             )
             if index == 0:
                 ax.annotate(
-                    _wrap(f"{profile['id']}: {profile['name']}", 16),
+                    heads[j],
                     xy=(j, -0.66),
                     xycoords="data",
                     ha="center",

@@ -32,6 +32,7 @@ from sklearn.cluster import BisectingKMeans as SkBisectingKMeans
 from training.config import TrainingSettings
 from training.estimators import QuantileClipper
 from training.insights.figures import (
+    ABOVE_EXPERIENCE,
     BELOW_EXPERIENCE,
     EXPERIENCE_BANDS,
     FLAG_FEATURES,
@@ -462,11 +463,21 @@ def _experience_bands(frame: DataFrame, key: str) -> dict[int, dict[int, tuple[i
     return _bands(rows, key)
 
 
-def _imputed() -> tuple[Column, Column]:
-    """Learners with an imputed CTC, and with an imputed company pay level."""
+def _imputed() -> tuple[Column, Column, Column]:
+    """Learners with an imputed CTC, with an unknown company, and with no company name."""
     return (
         sf.count_if(sf.col("ctc_imputed")).alias("ctc_imputed"),
-        sf.count_if(sf.col("company_known") == 0).alias("company_imputed"),
+        sf.count_if(sf.col("company_known") != 1).alias("company_imputed"),
+        sf.count_if(sf.col("company").isNull()).alias("company_unnamed"),
+    )
+
+
+def _experience_sides() -> tuple[Column, Column]:
+    """Learners paid >= 20 % under, and >= 25 % over, the median at their experience."""
+    pay = sf.col("pay_vs_experience")
+    return (
+        sf.count_if(pay <= sf.lit(BELOW_EXPERIENCE)).alias("below"),
+        sf.count_if(pay >= sf.lit(ABOVE_EXPERIENCE)).alias("above"),
     )
 
 
@@ -527,6 +538,13 @@ def _tier() -> Column:
     return sf.concat(sf.lit("tier "), sf.col("company_tier").cast("int").cast("string"))
 
 
+def _known_tiers(frame: DataFrame) -> DataFrame:
+    """Only the learners whose company is known: every tier figure counts them alone
+    (:class:`~training.insights.figures.GroupFigures`)."""
+    tier = sf.col("company_tier")
+    return frame.where((sf.col("company_known") == 1) & tier.isNotNull() & ~sf.isnan(tier))
+
+
 _DECILES = [0.1, 0.5, 0.9]
 
 
@@ -548,7 +566,7 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
         .agg(
             sf.count_if(sf.col("ctc") <= sf.lit(low)).alias("low_pay"),
             sf.count_if(sf.col("ctc") >= sf.lit(high)).alias("top_pay"),
-            sf.count_if(sf.col("pay_vs_experience") <= sf.lit(BELOW_EXPERIENCE)).alias("below"),
+            *_experience_sides(),
             *_flag_columns(),
             sf.count(sf.lit(1)).alias("n"),
             sf.percentile("years_experience", _DECILES).alias("years"),
@@ -569,7 +587,10 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
         "track",
     )
     tiers = _counts(
-        frame.groupBy(key, _tier().alias("tier")).agg(sf.count(sf.lit(1)).alias("n")).collect(),
+        _known_tiers(frame)
+        .groupBy(key, _tier().alias("tier"))
+        .agg(sf.count(sf.lit(1)).alias("n"))
+        .collect(),
         key,
         "tier",
     )
@@ -602,6 +623,8 @@ def group_figures(frame: DataFrame, key: str) -> dict[int, GroupFigures]:
             flags=_flags(r),
             ctc_years=years_by_group.get(g, {}),
             below_experience=int(r["below"]),
+            above_experience=int(r["above"]),
+            company_unnamed=int(r["company_unnamed"]),
             top_companies=companies.get(g, []),
         )
     return out
@@ -617,7 +640,7 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
         *_imputed(),
         sf.percentile("years_experience", [0.25, 0.5, 0.75]).alias("years_q"),
         sf.percentile("ctc", [0.25, 0.5, 0.75]).alias("ctc_q"),
-        sf.count_if(sf.col("pay_vs_experience") <= sf.lit(BELOW_EXPERIENCE)).alias("below"),
+        *_experience_sides(),
         *_flag_columns(),
         *(sf.avg(name).alias(f"mean_{name}") for name in FEATURE_COLUMNS),
         *(sf.stddev_pop(name).alias(f"std_{name}") for name in FEATURE_COLUMNS),
@@ -629,7 +652,8 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
         "track",
     )
     tiers = _counts(
-        everyone.groupBy("_all", _tier().alias("tier"))
+        _known_tiers(everyone)
+        .groupBy("_all", _tier().alias("tier"))
         .agg(sf.count(sf.lit(1)).alias("n"))
         .collect(),
         "_all",
@@ -650,6 +674,8 @@ def population_figures(frame: DataFrame) -> PopulationFigures:
         flags=_flags(head),
         ctc_years=_years(everyone, "_all").get(0, {}),
         below_experience=int(head["below"]),
+        above_experience=int(head["above"]),
+        company_unnamed=int(head["company_unnamed"]),
     )
 
 

@@ -1,12 +1,15 @@
-"""The recommendation catalogue (training.insights.actions): each rule fires at its threshold and
-stays silent below it, on crafted profiles; its text quotes the figure; the choice across segments
-keeps at most 3 actions a segment and one rule in at most 2 segments; thresholds are settings; the
-three actions to take first stand a macro-segment in for a segment that may not come back."""
+"""Career actions (training.insights.actions): each rule fires at its threshold and stays silent
+below it, on crafted profiles; its text quotes the figure and names the catalogue's career
+service of its family for the learners' stage; the choice across segments keeps at most 3
+actions a segment, one per programme family, a programme in at most 2 segments; a figure from
+few learners is marked and never first; a segment with no action says why; the three actions
+and the courses to take first."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,18 +19,29 @@ from training.config import TrainingSettings
 from training.insights.actions import (
     CATALOGUE,
     DEFAULT_THRESHOLDS,
+    MAX_PER_SEGMENT,
+    MAX_SEGMENTS_PER_PROGRAMME,
+    RETIRED_RULES,
     acted_through_coarse,
     assign_actions,
+    career_stage,
     fired_actions,
     first_action,
     recommend_profiles,
     summary_actions,
+    summary_courses,
 )
+from training.insights.figures import FEW_LEARNERS
+from training.runtime.courses import CAREER, DEFAULT_COURSES
 
 POPULATION: dict[str, Any] = {
     "years_experience": {"p25": 4.0, "p50": 6.0, "p75": 9.0},
     "ctc_inr": {"p25": 560_000, "p50": 950_000, "p75": 1_700_000},
     "stale_ctc_year": 2018,
+    "below_experience_share": 0.38,
+    "peer_flags": {"designation": {"above": 0.43, "at": 0.13, "below": 0.44}},
+    "company_tier_shares": {"tier 1": 0.28, "tier 2": 0.33, "tier 3": 0.39},
+    "company_known_share": 0.71,
 }
 
 
@@ -42,9 +56,9 @@ def _quiet_profile(size: int = 1_000) -> dict[str, Any]:
         "pay_quartile_shares": {"bottom": 0.2, "top": 0.2},
         "below_experience_share": 0.1,
         "company_tier_shares": {"tier 1": 0.3, "tier 2": 0.4, "tier 3": 0.3},
-        "dominant_track": {"name": "backend", "share": 0.3, "lift": 1.0},
-        "known_titles": 800,
-        "ctc_years": {"2019": 500, "2020": 500},
+        "company_known": round(0.7 * size),
+        "company_known_share": 0.7,
+        "ctc_years": {"2019": size // 2, "2020": size - size // 2},
         "data_quality": {"no_title_share": 0.2},
     }
 
@@ -71,21 +85,30 @@ def _senior_top(profile: dict[str, Any], value: float) -> None:
 
 SETTERS: dict[str, Callable[[dict[str, Any], float], None]] = {
     "below_peers": _set(("peer_flags", "designation", "below")),
-    "above_peers": _set(("peer_flags", "designation", "above")),
     "early_career": _set(("experience_shares", "0-2")),
-    "low_pay": _set(("pay_quartile_shares", "bottom")),
     "below_experience": _set(("below_experience_share",)),
     "lower_paying_companies": _set(("company_tier_shares", "tier 3")),
-    "mid_tier_companies": _set(("company_tier_shares", "tier 2")),
     "senior_top_pay": _senior_top,
-    "role_track": _set(("dominant_track", "lift")),
     "stale_pay": _stale,
     "missing_titles": _set(("data_quality", "no_title_share")),
 }
+#: The career service each rule names in the default catalogue.
+SERVICES = {
+    "below_peers": "salary-negotiation",
+    "early_career": "placement-support",
+    "below_experience": "interview-preparation",
+    "lower_paying_companies": "interview-preparation",
+    "senior_top_pay": "career-mentoring",
+    "stale_pay": "profile-update",
+    "missing_titles": "profile-update",
+}
 
 
-def test_every_rule_of_the_catalogue_is_exercised() -> None:
+def test_every_rule_is_exercised_and_the_retired_ones_are_gone() -> None:
     assert set(SETTERS) == {rule.id for rule in CATALOGUE} == set(DEFAULT_THRESHOLDS)
+    assert not set(RETIRED_RULES) & set(DEFAULT_THRESHOLDS)
+    # their thresholds are still accepted, so that no setting breaks
+    TrainingSettings(recommendation_thresholds=dict.fromkeys(RETIRED_RULES, 0.5))
 
 
 def test_no_rule_fires_on_an_ordinary_segment() -> None:
@@ -93,10 +116,14 @@ def test_no_rule_fires_on_an_ordinary_segment() -> None:
 
 
 @pytest.mark.parametrize("rule", [rule.id for rule in CATALOGUE])
-def test_each_rule_fires_at_its_threshold_and_quotes_its_figure(rule: str) -> None:
+def test_each_rule_fires_at_its_threshold_names_its_service_and_quotes_its_figure(
+    rule: str,
+) -> None:
     threshold = DEFAULT_THRESHOLDS[rule]
     above = _quiet_profile()
     SETTERS[rule](above, threshold + 0.05)
+    at = _quiet_profile()
+    SETTERS[rule](at, threshold)
     below = _quiet_profile()
     SETTERS[rule](below, threshold - 0.05)
 
@@ -104,10 +131,29 @@ def test_each_rule_fires_at_its_threshold_and_quotes_its_figure(rule: str) -> No
     assert [a.rule for a in fired] == [rule]
     action = fired[0]
     assert action.figure == pytest.approx(threshold + 0.05, abs=1e-3)
-    quoted = f"{action.figure:.1f}x" if rule == "role_track" else f"{100 * action.figure:.0f} %"
-    assert quoted in action.text
+    assert f"{100 * action.figure:.0f} %" in action.text
     assert action.score == pytest.approx(action.reach * action.figure / threshold)
+    entry = next(c for c in DEFAULT_COURSES if c.id == action.programme)
+    assert entry.id == SERVICES[rule] and entry.kind == CAREER
+    assert action.text.endswith(f": offer {entry.name}.")
+    assert (action.programme_name, action.family) == (entry.name, entry.family)
+    assert [a.rule for a in fired_actions(at, POPULATION, DEFAULT_THRESHOLDS)] == [rule]
     assert fired_actions(below, POPULATION, DEFAULT_THRESHOLDS) == []
+
+
+def test_a_tier_rule_counts_known_companies_only_and_says_how_many() -> None:
+    profile = _quiet_profile()
+    profile["company_tier_shares"]["tier 3"] = 0.98
+    profile["company_known"], profile["company_known_share"] = 740, 0.74
+    (action,) = fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS)
+    assert action.rule == "lower_paying_companies"
+    assert action.reach == round(0.98 * 740) and action.basis == 740
+    assert action.text.startswith(
+        "98 % of the 74 % whose company is known work at lower-paying (tier-3) companies "
+        "(all learners: 39 % of the 71 % whose company is known)"
+    )
+    profile["company_known"] = 0
+    assert fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS) == []
 
 
 def test_senior_top_pay_needs_a_senior_segment() -> None:
@@ -116,11 +162,32 @@ def test_senior_top_pay_needs_a_senior_segment() -> None:
     assert [a.rule for a in fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS)] == []
 
 
+def test_a_rule_names_only_what_the_catalogue_offers_at_the_learners_stage() -> None:
+    profile = _quiet_profile()
+    SETTERS["below_peers"](profile, 0.8)
+    without_pay = [c for c in DEFAULT_COURSES if c.family != "pay"]
+    assert fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS, without_pay) == []
+    # the school's own entry of the family is named
+    coaching = replace(
+        next(c for c in DEFAULT_COURSES if c.family == "pay"), id="coach", name="Pay coaching"
+    )
+    (action,) = fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS, [*without_pay, coaching])
+    assert (action.programme, action.programme_name) == ("coach", "Pay coaching")
+    # a senior segment gets no mentoring from a catalogue that offers it to juniors only
+    senior = _quiet_profile()
+    _senior_top(senior, 0.9)
+    assert career_stage(senior, POPULATION) == "senior"
+    assert [a.rule for a in fired_actions(senior, POPULATION, DEFAULT_THRESHOLDS)] == [
+        "senior_top_pay"
+    ]
+    only_early = [replace(c, stages=("early",)) if c.family == "growth" else c for c in without_pay]
+    assert fired_actions(senior, POPULATION, DEFAULT_THRESHOLDS, only_early) == []
+
+
 def test_a_threshold_from_the_settings_moves_the_rule() -> None:
     profile = _quiet_profile()
     SETTERS["below_peers"](profile, 0.55)
     strict = TrainingSettings(recommendation_thresholds={"below_peers": 0.7})
-    assert strict.recommendation_thresholds == {**DEFAULT_THRESHOLDS, "below_peers": 0.7}
     assert fired_actions(profile, POPULATION, strict.recommendation_thresholds) == []
     assert fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS)
 
@@ -130,41 +197,91 @@ def test_unknown_rules_in_the_settings_are_refused() -> None:
         TrainingSettings(recommendation_thresholds={"cheer_up": 0.1})
 
 
-def test_a_rule_goes_to_at_most_two_segments_where_it_reaches_most() -> None:
+def test_one_action_per_programme_family_per_segment() -> None:
+    """Pay far below experience and a tier-3 company both call for a job switch: the segment
+    gets one, the stronger, and nothing of the family twice."""
+    profile = _quiet_profile()
+    SETTERS["below_experience"](profile, 0.75)
+    SETTERS["lower_paying_companies"](profile, 0.98)
+    SETTERS["stale_pay"](profile, 0.5)
+    SETTERS["missing_titles"](profile, 0.5)
+    assert len(fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS)) == 4
+    (actions,) = assign_actions([profile], POPULATION, DEFAULT_THRESHOLDS)
+    families = [a.family for a in actions]
+    assert sorted(families) == ["job switch", "profile"]
+    assert len(set(families)) == len(families)
+
+
+def test_a_programme_goes_to_at_most_two_segments_where_it_reaches_most() -> None:
     profiles = []
     for i, (size, below) in enumerate([(1_000, 0.6), (5_000, 0.7), (3_000, 0.9), (800, 0.95)]):
         profile = _quiet_profile(size)
         profile["id"] = i
-        SETTERS["below_peers"](profile, below)
+        # the job-switch family through either of its rules
+        SETTERS["below_experience" if i % 2 else "lower_paying_companies"](profile, below)
         profiles.append(profile)
     chosen = assign_actions(profiles, POPULATION, DEFAULT_THRESHOLDS)
     given = [i for i, actions in enumerate(chosen) if actions]
-    assert given == [1, 2]  # reach 3,500 and 2,700 beat 600 and 760
+    assert given == [1, 2]  # scores 6,125 and 3,402 beat 504 and 1,805
+    assert MAX_SEGMENTS_PER_PROGRAMME == 2
 
 
 def test_at_most_three_actions_a_segment_best_first() -> None:
     profile = _quiet_profile()
-    for rule in ("below_peers", "low_pay", "below_experience", "lower_paying_companies"):
+    for rule in ("below_peers", "early_career", "below_experience", "stale_pay"):
         SETTERS[rule](profile, DEFAULT_THRESHOLDS[rule] + 0.1)
     (actions,) = assign_actions([profile], POPULATION, DEFAULT_THRESHOLDS)
-    assert len(actions) == 3
+    assert len(actions) == MAX_PER_SEGMENT
     assert [a.score for a in actions] == sorted((a.score for a in actions), reverse=True)
-    everything = fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS)
-    assert len(everything) == 4 and actions == everything[:3]
 
 
-def test_texts_are_never_shared_by_more_than_two_segments() -> None:
+def test_on_a_whole_model_no_segment_repeats_a_family_nor_a_programme_a_third_segment() -> None:
     profiles = []
     for i in range(6):
         profile = copy.deepcopy(_quiet_profile(1_000 + i))
         profile["id"] = i
-        for rule in ("below_peers", "low_pay", "lower_paying_companies", "stale_pay"):
+        for rule in ("below_peers", "below_experience", "lower_paying_companies", "stale_pay"):
             SETTERS[rule](profile, 0.9)
         profiles.append(profile)
     chosen = assign_actions(profiles, POPULATION, DEFAULT_THRESHOLDS)
-    rules = [a.rule for actions in chosen for a in actions]
-    assert all(rules.count(r) <= 2 for r in set(rules))
-    assert all(len(actions) <= 3 for actions in chosen)
+    programmes = [a.programme for actions in chosen for a in actions]
+    assert all(programmes.count(p) <= 2 for p in set(programmes))
+    for actions in chosen:
+        assert len({a.family for a in actions}) == len(actions) <= 3
+
+
+def test_a_figure_of_few_learners_is_marked_and_never_put_first() -> None:
+    profile = _quiet_profile(size=FEW_LEARNERS - 5)
+    SETTERS["below_peers"](profile, 0.9)
+    (action,) = fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS)
+    assert action.small and f"from only {FEW_LEARNERS - 5} learners" in action.text
+    recommend_profiles([profile], POPULATION, DEFAULT_THRESHOLDS)
+    assert profile["actions"][0]["small"] is True
+    assert first_action(profile) is None
+    profile["coarse_segment_id"], profile["name"] = 0, "A"
+    assert summary_actions([profile], []) == []
+
+
+def test_a_segment_without_actions_says_why() -> None:
+    quiet = _quiet_profile()
+    SETTERS["below_peers"](quiet, 0.45)  # the nearest rule, short of its 50 %
+    recommend_profiles([quiet], POPULATION, DEFAULT_THRESHOLDS)
+    assert quiet["actions"] == [] and quiet["recommendations"] == []
+    assert quiet["no_action"] == (
+        "No rule of the catalogue fires on its figures: the nearest is the share paid below "
+        "learners with the same title at their company at 45 % (it fires from 50 %)."
+    )
+    crowded = []
+    for i, size in enumerate((5_000, 4_000, 1_000)):
+        profile = _quiet_profile(size)
+        profile["id"] = i
+        SETTERS["below_experience"](profile, 0.8)
+        crowded.append(profile)
+    recommend_profiles(crowded, POPULATION, DEFAULT_THRESHOLDS, level="macro-segment")
+    assert [bool(p["actions"]) for p in crowded] == [True, True, False]
+    assert [p["no_action"] is None for p in crowded] == [True, True, False]
+    assert "went to macro-segments 0 and 1" in crowded[2]["no_action"]
+    assert "Interview preparation and job-switch support" in crowded[2]["no_action"]
 
 
 # --- the three actions to take first ------------------------------------------------------------
@@ -234,12 +351,41 @@ def test_the_first_action_is_the_one_of_the_widest_reach() -> None:
     assert first_action({"actions": []}) is None
 
 
-def test_recommending_sets_the_actions_and_their_texts() -> None:
-    profiles = [_quiet_profile(), _quiet_profile()]
-    profiles[1]["id"] = 1
-    SETTERS["low_pay"](profiles[1], 0.8)
-    recommend_profiles(profiles, POPULATION, DEFAULT_THRESHOLDS)
-    assert profiles[0]["actions"] == [] and profiles[0]["recommendations"] == []
-    (action,) = profiles[1]["actions"]
-    assert action["rule"] == "low_pay" and action["reach"] == 800
-    assert profiles[1]["recommendations"] == [action["text"]]
+# --- the courses to offer first -----------------------------------------------------------------
+def _cohort(track: str, learners: int, course: str, low: int = 0) -> dict[str, Any]:
+    return {
+        "track": track,
+        "learners": learners,
+        "share": 0.1,
+        "median_ctc_lpa": 9.0,
+        "course": course,
+        "course_name": course.upper(),
+        "why": "",
+        "low_confidence": low,
+        "small": learners < FEW_LEARNERS,
+    }
+
+
+def test_courses_first_rank_courses_by_their_cohorts_learners_leaving_small_cohorts_out() -> None:
+    segments = [
+        {
+            "id": 0,
+            "name": "A",
+            "cohorts": [
+                _cohort("backend", 500, "sd", 40),
+                _cohort("data", 200, "ds", 10),
+                _cohort("qa", FEW_LEARNERS - 1, "qa"),
+            ],
+        },
+        {"id": 1, "name": "B", "cohorts": [_cohort("backend", 300, "sd", 5)]},
+        {"id": 2, "name": "C"},  # a model before cohorts: nothing
+    ]
+    courses = summary_courses(segments)
+    assert [(c["course"], c["learners"], c["low_confidence"]) for c in courses] == [
+        ("sd", 800, 45),
+        ("ds", 200, 10),
+    ]
+    assert [(c["segment_id"], c["learners"]) for c in courses[0]["cohorts"]] == [(0, 500), (1, 300)]
+    assert courses[0]["course_name"] == "SD"
+    assert summary_courses(segments, top=1) == courses[:1]
+    assert summary_courses([{"id": 0}]) == []

@@ -1,6 +1,7 @@
 """What sets a segment apart (training.insights.facts): each figure scored by its z-score against
-all learners, the most distinctive first, none when the segment is like all learners; facts are
-plain text with their glossary words marked."""
+all learners, the most distinctive first, none when the segment is like all learners; a tier
+share counts known companies only and says how many, a share of few learners is no fact; facts
+are plain text with their glossary words marked."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from training.insights.facts import DISTINCT_Z, Fact, Term, distinctive_facts
+from training.insights.figures import FEW_LEARNERS
 from training.run import TrainingResult
 
 
@@ -27,7 +29,9 @@ def ordinary(trained_profiles: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     segment = copy.deepcopy(trained_profiles["segments"][0])
     segment["feature_z"] = dict.fromkeys(segment["feature_z"], 0.0)
     population["company_tier_shares"] = {"tier 1": 0.26, "tier 2": 0.38, "tier 3": 0.36}
+    population["company_known_share"] = 0.71
     segment["company_tier_shares"] = dict(population["company_tier_shares"])
+    segment["company_known"], segment["company_known_share"] = 1_000, 0.61
     for flag in segment["peer_flags"].values():
         flag.update(above=0.3, at=0.4, below=0.3)
     population["peer_flags"] = copy.deepcopy(segment["peer_flags"])
@@ -43,10 +47,15 @@ def test_what_sets_a_segment_apart_is_its_most_distant_figure(
     assert distinctive_facts(segment, population) == []  # like all learners on every figure
     segment["company_tier_shares"] = {"tier 1": 0.93, "tier 2": 0.05, "tier 3": 0.02}
     facts = distinctive_facts(segment, population)
-    assert [fact.text for fact in facts] == [
-        "93\u00a0% at tier-1 (best-paying) companies (all learners: 26\u00a0%)"
+    assert [fact.text.replace("\u00a0", " ") for fact in facts] == [
+        "93 % of the 61 % whose company is known at tier-1 (best-paying) companies "
+        "(all learners: 26 % of the 71 % whose company is known)"
     ]
     assert facts[0].score == pytest.approx((0.93 - 0.26) / (0.26 * 0.74) ** 0.5)
+    segment["company_known"] = FEW_LEARNERS - 1  # too few known companies to say it
+    assert distinctive_facts(segment, population) == []
+    del segment["company_known"]  # a model from before: its tiers counted unknown companies
+    assert distinctive_facts(segment, population) == []
 
 
 def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
@@ -71,6 +80,10 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
     )
     assert facts[2].text.startswith("median ") and "years of experience" in facts[2].text
     assert distinctive_facts(segment, population) == facts[:2]
+    segment["size"] = FEW_LEARNERS  # 15 data titles: no fact
+    assert "Data & ML" not in " ".join(
+        f.text for f in distinctive_facts(segment, population, top=5)
+    )
 
 
 def test_a_fact_reads_as_its_pieces() -> None:

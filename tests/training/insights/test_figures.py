@@ -1,5 +1,7 @@
-"""The figures a profile is made from (training.insights.figures): experience bands, and how much
-of a group rests on missing or imputed values against what its experience explains."""
+"""The figures a profile is made from (training.insights.figures): experience bands, how much of
+a group rests on missing or imputed values against what its experience explains, and company
+tiers that count only learners whose company is known (whether the model imputes an unknown
+company's tier or leaves it empty)."""
 
 from __future__ import annotations
 
@@ -69,9 +71,39 @@ def test_the_whole_population_as_a_group_has_the_population_s_counts(
     assert everyone.size == population.size == len(learners)
     for name in (
         "incomplete", "tracks", "company_tiers", "experience_bands", "ctc_imputed",
-        "company_imputed", "flags", "ctc_years", "below_experience",
+        "company_imputed", "flags", "ctc_years", "below_experience", "above_experience",
+        "company_unnamed", "company_known",
     ):  # fmt: skip
         assert getattr(everyone, name) == getattr(population, name), name
     assert everyone.ctc_rank >= population.size // 2  # the median ranks in the upper half
     assert len(everyone.top_companies) == 5
     assert all(inside == total for _, inside, total in everyone.top_companies)
+
+
+@pytest.mark.parametrize("unknown_tier", ["imputed", "empty"])
+def test_company_tiers_count_only_learners_whose_company_is_known(
+    unknown_tier: str, small_data: LearnerData
+) -> None:
+    learners, features = small_data.learners, small_data.features.copy()
+    known = features["company_known"].to_numpy() == 1
+    assert 0.1 < (~known).mean() < 0.6  # the table has unknown companies to leave out
+    if unknown_tier == "empty":  # a model that leaves an unknown company's tier out
+        features.loc[~known, "company_tier"] = np.nan
+    ordered = np.sort(learners["ctc"].to_numpy(np.float64))
+    juniors = features["years_experience"].to_numpy() < 5
+    group = group_figures(juniors, learners, features, population_ctc=ordered)
+    population = population_figures(learners, features)
+    tier = features["company_tier"].to_numpy()
+    for figures, members in ((group, juniors), (population, np.ones(len(known), bool))):
+        inside = members & known
+        assert figures.company_known == inside.sum()
+        assert figures.company_tiers == {
+            f"tier {t}": int((tier[inside] == t).sum())
+            for t in (1, 2, 3)
+            if (tier[inside] == t).any()
+        }
+        assert figures.company_imputed == (members & ~known).sum()
+        assert figures.company_unnamed == (members & learners["company"].isna().to_numpy()).sum()
+    pay = features["pay_vs_experience"].to_numpy()
+    assert group.above_experience == (pay[juniors] >= np.log(1.25)).sum()
+    assert group.below_experience == (pay[juniors] <= -np.log(1.25)).sum()

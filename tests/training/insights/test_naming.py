@@ -1,10 +1,14 @@
 """Segment names (training.insights.naming): every word of every name is checked against its rule,
-recomputed here from the learners themselves, on segmentations of two generator seeds at several
-k; names are unique and keep the figures that justified each word; on crafted profiles, each
-word fires at its threshold and qualifiers come most distinctive first."""
+recomputed here from the learners themselves (company tiers among known companies only), on
+segmentations of two generator seeds at several k; no two names open with the same word, on
+those and on the default model; on crafted profiles, each word fires at its rule and stays
+silent short of it, first words go where they are most distinctive, and a macro-segment's
+name holds for every member."""
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 import numpy as np
@@ -14,9 +18,20 @@ from sklearn.cluster import KMeans
 from training.config import DEFAULT_CLUSTER_FEATURES, TrainingSettings
 from training.data.load import read_learners_frame
 from training.data.synth import generate_learners
-from training.insights.naming import HALF, PEERS_SHARE, ROLE_LIFT, name_profiles, name_words
+from training.insights.figures import FEW_LEARNERS
+from training.insights.naming import (
+    MAX_WORDS,
+    NAME_Z,
+    ROLE_LIFT,
+    TYPICAL,
+    held_words,
+    name_profiles,
+    name_words,
+    share_z,
+)
 from training.insights.profiles import build_profiles
 from training.prep.features import LearnerData, build_learner_data
+from training.run import TrainingResult
 from training.runtime.tracks import TRACK_NAMES
 
 
@@ -43,173 +58,272 @@ def _segment(data: LearnerData, k: int) -> tuple[np.ndarray, list[dict[str, Any]
     return labels, profiles
 
 
-def _expected_experience(years: np.ndarray, members: np.ndarray) -> str:
-    p25, p75 = np.percentile(years, [25, 75])
-    median = np.median(years[members])
-    return "Early-career" if median <= p25 else "Senior" if median >= p75 else "Mid-career"
+def _share_z(inside: np.ndarray, everyone: np.ndarray) -> float:
+    return share_z(float(inside.mean()), float(everyone.mean()))
 
 
-def _expected_pay(ctc: np.ndarray, members: np.ndarray) -> str:
-    q25, q75 = np.percentile(ctc, [25, 75])
-    if (ctc[members] <= q25).mean() >= 0.5:
-        return "low pay"
-    return "top pay" if (ctc[members] >= q75).mean() >= 0.5 else "mid pay"
-
-
-def _qualifier_holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
+def _holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
+    """The word's rule, recomputed from the learners (tiers: known companies only)."""
     features, learners = data.features, data.learners
-    tier = features["company_tier"].to_numpy()[members]
-    flag = features["designation_flag"].to_numpy()[members]
-    if word == "tier-1 companies":
-        return bool((tier == 1).mean() >= 0.5)
-    if word == "lower-paying companies":
-        return bool((tier == 3).mean() >= 0.5)
-    if word == "paid above same-title colleagues":
-        return bool((flag == 1).mean() >= 0.6)
-    if word == "paid below same-title colleagues":
-        return bool((flag == 3).mean() >= 0.6)
-    assert word.endswith(" roles"), word
+    years = features["years_experience"].to_numpy()
+    z = {
+        name: (features[name][members].mean() - features[name].mean()) / features[name].std(ddof=0)
+        for name in ("years_experience", "pay_vs_experience")
+    }
+    median, (p25, p50, p75) = np.median(years[members]), np.percentile(years, [25, 50, 75])
+    word = word[:1].upper() + word[1:]
+    if word in ("Senior", "Experienced"):
+        return (
+            z["years_experience"] >= NAME_Z
+            and median > p50
+            and (word == "Experienced" or median >= p75)
+        )
+    if word in ("Early-career", "Less experienced"):
+        return (
+            z["years_experience"] <= -NAME_Z
+            and median < p50
+            and (word == "Less experienced" or median <= p25)
+        )
+    pay = features["pay_vs_experience"].to_numpy()
+    if word == "Underpaid for their experience":
+        below = pay <= -np.log(1.25)
+        return z["pay_vs_experience"] <= -NAME_Z and below[members].mean() > below.mean()
+    if word == "Well-paid for their experience":
+        above = pay >= np.log(1.25)
+        return z["pay_vs_experience"] >= NAME_Z and above[members].mean() > above.mean()
+    known = features["company_known"].to_numpy() == 1
+    tier = features["company_tier"].to_numpy()
+    tiers = {"Tier-1 companies": 1, "Mid-paying companies": 2, "Lower-paying companies": 3}
+    if word in tiers:
+        at = tier == tiers[word]
+        inside = at[members & known]
+        return len(inside) >= FEW_LEARNERS and _share_z(inside, at[known]) >= NAME_Z
+    assert word.startswith("Many ") and word.endswith(" titles"), word
     names = {name: track for track, name in TRACK_NAMES.items()}
-    family = names[word.removesuffix(" roles")]
-    known = learners["track"] != "unknown"
-    inside = learners.loc[members & known.to_numpy(), "track"].value_counts(normalize=True)
-    everyone = learners.loc[known, "track"].value_counts(normalize=True)
-    return bool(inside.index[0] == family and inside[family] / everyone[family] >= 1.2)
-
-
-def _any_qualifier_fires(data: LearnerData, members: np.ndarray) -> bool:
-    families = data.learners.loc[members, "track"]
-    known = families[families != "unknown"]
-    words = [
-        "tier-1 companies",
-        "lower-paying companies",
-        "paid above same-title colleagues",
-        "paid below same-title colleagues",
-    ]
-    if len(known):
-        words.append(f"{TRACK_NAMES[known.value_counts().index[0]]} roles")
-    return any(_qualifier_holds(w, data, members) for w in words)
+    track = names[word.removeprefix("Many ").removesuffix(" titles")]
+    titled = (learners["track"] != "unknown").to_numpy()
+    on = (learners["track"] == track).to_numpy()
+    inside = on[members & titled]
+    return (
+        _share_z(inside, on[titled]) >= NAME_Z
+        and inside.mean() / on[titled].mean() >= ROLE_LIFT
+        and inside.sum() >= FEW_LEARNERS
+    )
 
 
 @pytest.mark.parametrize("k", [3, 5, 7])
 @pytest.mark.parametrize("which", ["seed 1", "seed 2"])
-def test_every_word_of_every_name_meets_its_rule(
+def test_every_word_of_every_name_meets_its_rule_and_first_words_differ(
     k: int, which: str, small_data: LearnerData, seed_two_data: LearnerData
 ) -> None:
     data = small_data if which == "seed 1" else seed_two_data
     labels, profiles = _segment(data, k)
-    years = data.features["years_experience"].to_numpy()
-    ctc = data.learners["ctc"].to_numpy(np.float64)
-    names = [p["name"] for p in profiles]
-    assert len(set(names)) == k
+    firsts = [p["name"].split()[0].lower() for p in profiles]
+    assert len(set(firsts)) == k, [p["name"] for p in profiles]
     for profile in profiles:
         members = labels == profile["id"]
         words = [w["word"] for w in profile["name_words"]]
-        assert words[0] == _expected_experience(years, members)
-        assert words[1] == _expected_pay(ctc, members)
-        for word in words[2:]:
-            assert _qualifier_holds(word, data, members), (profile["name"], word)
-        # the most distinctive qualifier is named whenever one fires
-        assert (len(words) >= 3) == _any_qualifier_fires(data, members)
-        assert profile["name"] in (", ".join(words), f"{', '.join(words)} (#{profile['id']})")
+        assert 1 <= len(words) <= MAX_WORDS
+        for word in words:
+            assert word == TYPICAL or _holds(word, data, members), (profile["name"], word)
+        assert profile["name"] == ", ".join(words) or profile["name"].startswith("Segment ")
         for word in profile["name_words"]:
             assert word["rule"] and word["figure"] and word["kind"]
+        # one word per input
+        kinds = [w["kind"] for w in profile["name_words"]]
+        assert len(set(kinds)) == len(kinds)
 
 
-def test_a_qualifier_is_added_only_to_tell_names_apart(small_data: LearnerData) -> None:
-    """Two segments that share experience and pay words get their next qualifiers; one that
-    is alone with its words keeps at most one."""
-    _, profiles = _segment(small_data, 7)
-    for profile in profiles:
-        base = ", ".join(profile["name"].split(", ")[:3])
-        others = [p for p in profiles if p is not profile and p["name"].startswith(base)]
-        if len(profile["name_words"]) > 3:
-            assert others or "(#" in profile["name"], profile["name"]
+def test_no_two_segments_of_the_default_model_open_with_the_same_word(
+    trained_default: TrainingResult,
+) -> None:
+    profiles = json.loads((trained_default.folder / "profiles.json").read_text())
+    firsts = [s["name"].split()[0].lower() for s in profiles["segments"]]
+    assert len(set(firsts)) == len(firsts), [s["name"] for s in profiles["segments"]]
+    macros = [c["name"].split()[0].lower() for c in profiles["coarse"]]
+    assert len(set(macros)) == len(macros), [c["name"] for c in profiles["coarse"]]
 
 
 # --- the vocabulary on crafted profiles ----------------------------------------------------------
 POPULATION: dict[str, Any] = {
     "years_experience": {"p25": 3.0, "p50": 6.0, "p75": 9.0},
     "ctc_lpa": {"p25": 5.6, "p50": 9.5, "p75": 17.0},
+    "below_experience_share": 0.38,
+    "above_experience_share": 0.35,
+    "company_tier_shares": {"tier 1": 0.3, "tier 2": 0.4, "tier 3": 0.3},
+    "company_known_share": 0.7,
+    "tracks_known": {"backend": 0.4, "data": 0.1, "qa": 0.1, "other": 0.1, "fullstack": 0.3},
 }
 
 
-def _plain_profile(profile_id: int = 0) -> dict[str, Any]:
-    """Mid-career, mid pay, and no qualifier fires."""
+def _plain(profile_id: int = 0, size: int = 1_000) -> dict[str, Any]:
+    """A segment like all learners on every input: only "Typical" holds."""
     return {
         "id": profile_id,
-        "center": {"years_experience": 6.0},
-        "pay_quartile_shares": {"bottom": 0.2, "top": 0.2},
+        "size": size,
+        "center": {"years_experience": 6.0, "ctc_lpa": 9.5},
+        "feature_z": dict.fromkeys(DEFAULT_CLUSTER_FEATURES, 0.0) | {"log_ctc": 0.0},
+        "pay_quartile_shares": {"bottom": 0.25, "top": 0.25},
+        "below_experience_share": 0.38,
+        "above_experience_share": 0.35,
         "company_tier_shares": {"tier 1": 0.3, "tier 2": 0.4, "tier 3": 0.3},
-        "dominant_track": {"name": "backend", "share": 0.3, "lift": 1.0},
-        "peer_flags": {"designation": {"above": 0.3, "at": 0.4, "below": 0.3}},
+        "company_known": 700,
+        "company_known_share": 0.7,
+        "known_titles": 800,
+        "track_shares_known": dict(POPULATION["tracks_known"]),
     }
 
 
-@pytest.mark.parametrize(
-    ("years", "word"),
-    [(2.0, "Early-career"), (3.0, "Early-career"), (6.0, "Mid-career"), (9.0, "Senior")],
-)
-def test_the_experience_word_follows_all_learners_quartiles(years: float, word: str) -> None:
-    profile = _plain_profile()
-    profile["center"]["years_experience"] = years
-    assert name_words(profile, POPULATION)[0].word == word
+def _words(
+    profile: dict[str, Any], inputs: tuple[str, ...] = DEFAULT_CLUSTER_FEATURES
+) -> list[str]:
+    return [w.word for w in held_words(profile, POPULATION, inputs)]
+
+
+def test_an_ordinary_segment_is_typical() -> None:
+    (word,) = held_words(_plain(), POPULATION)
+    assert word.word == TYPICAL and word.strength == 0.0
 
 
 @pytest.mark.parametrize(
-    ("bottom", "top", "word", "figure"),
+    ("z", "years", "words"),
     [
-        (HALF, 0.0, "low pay", "50 % earn INR 5.6 LPA or less"),
-        (0.0, 0.8, "top pay", "80 % earn INR 17 LPA or more"),
-        (0.49, 0.49, "mid pay", "49 % in the bottom quartile, 49 % in the top"),
+        (1.2, 9.0, ["Senior", "Experienced"]),  # at the 75th percentile
+        (1.2, 8.0, ["Experienced"]),
+        (NAME_Z, 7.0, ["Experienced"]),  # at the threshold
+        (NAME_Z - 0.01, 7.0, [TYPICAL]),
+        (0.8, 6.0, [TYPICAL]),  # a z-score the median does not bear out: no word
+        (-0.9, 3.0, ["Early-career", "Less experienced"]),
+        (-0.9, 5.0, ["Less experienced"]),
     ],
 )
-def test_the_pay_word_needs_half_the_segment_in_a_quartile(
-    bottom: float, top: float, word: str, figure: str
+def test_the_experience_words_need_the_z_score_and_the_median(
+    z: float, years: float, words: list[str]
 ) -> None:
-    profile = _plain_profile()
-    profile["pay_quartile_shares"] = {"bottom": bottom, "top": top}
-    found = name_words(profile, POPULATION)[1]
-    assert (found.word, found.kind, found.figure) == (word, "pay", figure)
+    profile = _plain()
+    profile["feature_z"]["years_experience"] = z
+    profile["center"]["years_experience"] = years
+    assert _words(profile) == words
+    if words[0] != TYPICAL:
+        assert name_words(profile, POPULATION)[0].word == words[0]  # the most specific
 
 
-def test_qualifiers_fire_at_their_thresholds_most_distinctive_first() -> None:
-    profile = _plain_profile()
-    assert [w.kind for w in name_words(profile, POPULATION)] == ["experience", "pay"]
-    profile["company_tier_shares"] = {"tier 1": 0.1, "tier 2": 0.3, "tier 3": 0.6}  # 1.2x
-    profile["dominant_track"] = {"name": "data", "share": 0.5, "lift": ROLE_LIFT}
-    profile["peer_flags"]["designation"] = {"above": 0.05, "at": 0.05, "below": 0.9}  # 1.5x
-    words = name_words(profile, POPULATION)
-    assert [w.word for w in words[2:]] == [
-        "paid below same-title colleagues",
-        "lower-paying companies",
-        "Data & ML roles",
-    ]
-    assert [w.strength for w in words[2:]] == pytest.approx([0.9 / PEERS_SHARE, 1.2, 1.0])
-    assert words[2].rule == (
-        "at least 60 % paid below colleagues with the same title at their company"
+def test_the_pay_for_experience_words_quote_the_share_beyond_20_percent() -> None:
+    profile = _plain()
+    profile["feature_z"]["pay_vs_experience"] = -0.7
+    profile["below_experience_share"] = 0.66
+    (word,) = held_words(profile, POPULATION)
+    assert word.word == "Underpaid for their experience"
+    assert word.figure == (
+        "66 % paid at least 20 % less than the median learner with their experience "
+        "(all learners: 38 %)"
     )
-    profile["dominant_track"]["lift"] = ROLE_LIFT - 0.01
-    assert "Data & ML roles" not in [w.word for w in name_words(profile, POPULATION)]
+    profile["below_experience_share"] = 0.38  # no more than all learners: silent
+    assert _words(profile) == [TYPICAL]
+    profile["feature_z"]["pay_vs_experience"] = 1.4
+    profile["above_experience_share"] = 0.9
+    assert _words(profile) == ["Well-paid for their experience"]
 
 
-def test_names_grow_only_while_they_clash_then_take_the_id() -> None:
-    alone, twin_a, twin_b = _plain_profile(0), _plain_profile(1), _plain_profile(2)
-    alone["center"]["years_experience"] = 10.0
-    for twin in (twin_a, twin_b):
-        twin["company_tier_shares"] = {"tier 1": 0.7, "tier 2": 0.2, "tier 3": 0.1}
-    twin_a["peer_flags"]["designation"] = {"above": 0.7, "at": 0.2, "below": 0.1}
-    profiles = [alone, twin_a, twin_b]
+def test_a_tier_word_counts_known_companies_only_and_needs_30_of_them() -> None:
+    profile = _plain()
+    profile["company_tier_shares"] = {"tier 1": 0.82, "tier 2": 0.1, "tier 3": 0.08}
+    profile["company_known_share"] = 0.61
+    (word,) = held_words(profile, POPULATION)
+    assert word.word == "Tier-1 companies"
+    assert word.strength == pytest.approx(share_z(0.82, 0.3))
+    assert word.figure == (
+        "82 % of the 61 % whose company is known at tier-1 (best-paying) companies "
+        "(all learners: 30 % of the 70 % whose company is known)"
+    )
+    profile["company_known"] = FEW_LEARNERS - 1
+    assert _words(profile) == [TYPICAL]
+    # a segment gathered in the middle tier is named for it, whatever its mean tier
+    profile = _plain()
+    profile["company_tier_shares"] = {"tier 1": 0.1, "tier 2": 0.85, "tier 3": 0.05}
+    assert _words(profile) == ["Mid-paying companies"]
+
+
+def test_the_track_word_needs_a_distinctive_track_of_enough_learners() -> None:
+    profile = _plain()
+    profile["track_shares_known"] = {"data": 0.3, "backend": 0.3, "fullstack": 0.3, "qa": 0.1}
+    (word,) = held_words(profile, POPULATION)
+    assert word.word == "Many Data & ML titles" and word.kind == "track"
+    assert word.figure == "30 % of known titles are Data & ML (all learners: 10 %), 3.0x"
+    profile["known_titles"] = 90  # 27 data titles: too few
+    assert _words(profile) == [TYPICAL]
+    profile = _plain()
+    profile["track_shares_known"] = {"other": 0.6, "backend": 0.4}  # "other" names nothing
+    assert _words(profile) == [TYPICAL]
+
+
+def test_pay_words_come_only_when_pay_is_an_input() -> None:
+    profile = _plain()
+    profile["feature_z"]["log_ctc"] = 1.1
+    profile["center"]["ctc_lpa"] = 24.0
+    profile["pay_quartile_shares"]["top"] = 0.8
+    assert _words(profile) == [TYPICAL]
+    with_pay = (*DEFAULT_CLUSTER_FEATURES, "log_ctc")
+    assert _words(profile, with_pay) == ["Top-paid", "Higher-paid"]
+    profile["feature_z"]["ctc_growth"] = -0.4
+    assert "Below-average ctc growth" in _words(profile, (*with_pay, "ctc_growth"))
+
+
+def test_first_words_go_where_they_are_most_distinctive_and_never_twice() -> None:
+    """Two senior segments: the one that has no other word keeps "Senior"; the other opens
+    with its next word, and "Senior" follows. The sum of the first words' |z| is largest."""
+    a, b, c = _plain(0), _plain(1), _plain(2)
+    for profile, z in ((a, 1.6), (b, 1.4)):
+        profile["feature_z"]["years_experience"] = z
+        profile["center"]["years_experience"] = 12.0
+    a["company_tier_shares"] = {"tier 1": 0.8, "tier 2": 0.15, "tier 3": 0.05}  # z 1.09
+    profiles = [a, b, c]
     name_profiles(profiles, POPULATION)
     assert [p["name"] for p in profiles] == [
-        "Senior, mid pay",
-        "Mid-career, mid pay, tier-1 companies, paid above same-title colleagues",
-        "Mid-career, mid pay, tier-1 companies",
+        "Tier-1 companies, senior",
+        "Senior",
+        "Typical",
     ]
-    assert [len(p["name_words"]) for p in profiles] == [2, 4, 3]
-    twin_a["peer_flags"] = twin_b["peer_flags"]
+    assert [w["word"] for w in a["name_words"]] == ["Tier-1 companies", "senior"]
+    # a segment left without a word of its own is named by its id
+    d = copy.deepcopy(c)
+    d["id"] = 3
+    profiles = [a, b, c, d]
     name_profiles(profiles, POPULATION)
-    assert [p["name"] for p in profiles[1:]] == [
-        "Mid-career, mid pay, tier-1 companies (#1)",
-        "Mid-career, mid pay, tier-1 companies (#2)",
-    ]
+    assert sorted(p["name"] for p in profiles[2:]) == ["Segment 3", "Typical"]
+
+
+def test_a_macro_segment_s_name_holds_for_every_member() -> None:
+    top, mid = _plain(0), _plain(1)
+    for profile in (top, mid):
+        profile["feature_z"]["years_experience"] = 1.5
+        profile["center"]["years_experience"] = 11.0
+    top["company_tier_shares"] = {"tier 1": 0.9, "tier 2": 0.05, "tier 3": 0.05}
+    macro = copy.deepcopy(top)  # its figures say tier 1, but one member is not
+    macro["id"] = 0
+    name_profiles([macro], POPULATION, members={0: [top, mid]})
+    assert macro["name"] == "Senior"
+    assert [w["word"] for w in macro["name_words"]] == ["Senior"]
+    mid["feature_z"]["years_experience"] = 0.0  # nothing in common any more
+    name_profiles([macro], POPULATION, members={0: [top, mid]})
+    assert macro["name"] == "Segments 0 and 1"
+    # a word is as strong as its weakest member: of two senior macro-segments, the one whose
+    # every member is clearly senior opens with "Senior", though the other's own figure is higher
+    mid["feature_z"]["years_experience"] = 0.5
+    mid["center"]["years_experience"] = 9.0
+    steady_a, steady_b = copy.deepcopy(mid), copy.deepcopy(mid)
+    for steady in (steady_a, steady_b):
+        steady["feature_z"]["years_experience"] = 1.0
+    steady_a["id"], steady_b["id"] = 2, 3
+    other = copy.deepcopy(steady_a)
+    other["id"] = 1
+    other["company_tier_shares"] = {"tier 1": 0.9, "tier 2": 0.05, "tier 3": 0.05}
+    macros = [macro, other]
+    name_profiles(macros, POPULATION, members={0: [top, mid], 1: [steady_a, steady_b]})
+    assert [m["name"].split(",")[0] for m in macros] == ["Experienced", "Senior"]
+
+
+def test_a_segment_of_few_learners_is_marked() -> None:
+    small = _plain(size=FEW_LEARNERS - 1)
+    name_profiles([small], POPULATION)
+    assert small["name"] == f"Typical (fewer than {FEW_LEARNERS} learners)"

@@ -1,6 +1,7 @@
-"""Segment profiles (training.insights.profiles) of a trained model: unique names, 2-4
-recommendations, figures consistent with each other and with the segment sizes, how much of
-each segment rests on missing or imputed values, and the profiles.json document around them."""
+"""Segment profiles (training.insights.profiles) of a trained model: unique names, at most 3
+actions or the reason for none, figures consistent with each other and with the segment sizes,
+company tiers among known companies only (their shares and z-score), how much of each segment
+rests on missing or imputed values, and the profiles.json document around them."""
 
 from __future__ import annotations
 
@@ -30,13 +31,16 @@ def test_profiles_describe_every_segment(trained_small: TrainingResult) -> None:
     for s in segments:
         assert len(s["recommendations"]) <= 3
         assert s["recommendations"] == [a["text"] for a in s["actions"]]
-        assert [w["word"] for w in s["name_words"]][:2] == s["name"].split(", ")[:2]
+        assert (s["no_action"] is None) == bool(s["actions"])
+        assert [w["word"] for w in s["name_words"]] == s["name"].split(", ")[: len(s["name_words"])]
         assert s["ctc_inr"]["p10"] <= s["ctc_inr"]["p50"] <= s["ctc_inr"]["p90"]
         assert s["center"]["ctc_lpa"] == pytest.approx(s["center"]["ctc_inr"] / 1e5, abs=0.01)
         assert s["nearest_segment"]["id"] != s["id"]
         assert "match" in s["hierarchical_match"]
         assert s["top_tracks"] and s["company_tiers"]
     coarse = profiles["coarse"]
+    for c in coarse:
+        assert c["actions"] or c["no_action"]  # every macro-segment acts or says why not
     assert 2 <= len(coarse) <= 3
     assert sorted(x for c in coarse for x in c["segments"]) == list(range(trained_small.k))
     assert sum(c["size"] for c in coarse) == trained_small.learners
@@ -53,6 +57,7 @@ def test_every_profile_carries_its_data_quality(trained_small: TrainingResult) -
             "no_title_ratio",
             "ctc_imputed_share",
             "company_imputed_share",
+            "company_unnamed_share",
         }
         assert 0 <= quality["ctc_imputed_share"] <= 1 and quality["no_title_ratio"] >= 0
         imputed += quality["ctc_imputed_share"] * s["size"]
@@ -71,12 +76,27 @@ def test_a_profile_compares_its_group_with_all_learners(small_data: LearnerData)
     assert profile["size"] == juniors.sum()
     assert profile["share"] == pytest.approx(juniors.mean(), abs=1e-4)
     for name in FEATURE_COLUMNS:
+        if name == "company_tier":
+            continue  # known companies only (below)
         spread = features[name].std(ddof=0) or 1.0
         expected = (features[name][juniors].mean() - features[name].mean()) / spread
         assert profile["feature_z"][name] == pytest.approx(expected, abs=1e-3), name
     assert profile["feature_z"]["years_experience"] < 0  # juniors
     assert sum(profile["experience_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    # tiers: shares of the learners whose company is known, and how many that is
+    known = (features["company_known"] == 1).to_numpy()
+    assert profile["company_known"] == (juniors & known).sum()
+    assert profile["company_known_share"] == pytest.approx((known[juniors]).mean(), abs=1e-4)
     assert sum(profile["company_tier_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    tier = features["company_tier"].to_numpy()
+    for t in (1, 2, 3):
+        expected = (tier[juniors & known] == t).mean()
+        assert profile["company_tier_shares"].get(f"tier {t}", 0.0) == pytest.approx(
+            expected, abs=1e-4
+        )
+    spread = tier[known].std()
+    expected_z = (tier[juniors & known].mean() - tier[known].mean()) / spread
+    assert profile["feature_z"]["company_tier"] == pytest.approx(expected_z, abs=1e-3)
     for flags in profile["peer_flags"].values():
         assert sum(flags.values()) <= 1.0 + 1e-3
     assert profile["experience_shares"]["10-13"] == profile["experience_shares"]["14+"] == 0.0

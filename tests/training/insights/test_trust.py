@@ -1,6 +1,8 @@
 """How far to trust each segment (training.insights.trust): Hennig's reading of its bootstrap
 Jaccard, whether the hierarchical reference finds it too, what to use it for (the segment, its
-macro-segment, or the segment with care), and the agreement of the two methods."""
+macro-segment, the segment with care, or the segment knowing that the second method splits it,
+and where it puts its learners), the warning its actions carry, and the agreement of the two
+methods."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from training.insights.trust import (
     FOUND_BY_BOTH,
     STABILITY_READINGS,
     method_agreement,
+    method_caveat,
+    method_split,
     segment_trust,
     stability_reading,
 )
@@ -97,8 +101,8 @@ def test_each_segment_s_use_follows_its_stability_its_macro_segment_and_the_seco
         "macro-segment",  # does not come back, and shares its macro-segment
         "act",
         "with care",  # doubtful, but alone in its macro-segment
-        "edge depends on method",  # stable, but the hierarchical reference draws it otherwise
-        "edge depends on method",  # no hierarchical match at all
+        "split by second method",  # stable, but the hierarchical reference does not find it
+        "split by second method",  # no hierarchical match at all
     ]
     assert [t.coarse_segment_id for t in trusts] == [0, None, None, None, None]
     assert [t.both for t in trusts] == [0.9, 0.9, 0.9, 0.3, 0.0]
@@ -112,3 +116,54 @@ def test_a_segment_without_a_measured_stability_is_used_with_care() -> None:
         assert (trust.jaccard, trust.reading, trust.use) == (None, "not measured", "unmeasured")
     unmeasured = segment_trust(SEGMENTS, COARSE, {})
     assert {t.use for t in unmeasured} == {"unmeasured"}
+
+
+#: Segments 0-2 (rows) against hierarchical clusters 0-2 (columns): segment 2 is split, 58 %
+#: of it in cluster 1 (whose majority is segment 1) and 41 % in cluster 2 (segment 0's).
+COMPARISON: dict[str, Any] = {
+    "labels_a": [0, 1, 2],
+    "labels_b": [0, 1, 2],
+    "contingency": [[900, 0, 500], [0, 1_000, 0], [10, 580, 410]],
+    "best_match_jaccard": {
+        "0": {"match": 0, "jaccard": 0.6},
+        "1": {"match": 1, "jaccard": 0.63},
+        "2": {"match": 1, "jaccard": 0.36},
+    },
+}
+
+
+def test_where_the_second_method_puts_a_segment_it_splits() -> None:
+    split = method_split(2, COMPARISON)
+    assert split is not None and split.jaccard == 0.36
+    # cluster 1 (segment 1's majority), then clusters 0 and 2 (segment 0's), summed
+    assert [s for s, _ in split.parts] == [1, 0]
+    assert [share for _, share in split.parts] == pytest.approx([0.58, 0.42])
+    assert split.elsewhere() == list(split.parts)
+    own = method_split(0, COMPARISON)
+    assert own is not None and own.parts == ((0, 1.0),)  # both its clusters are mostly its own
+    assert own.elsewhere() == []
+    assert method_split(7, COMPARISON) is None
+    assert method_split(0, {}) is None
+
+
+def test_a_segment_the_second_method_splits_is_used_knowing_it() -> None:
+    segments = [
+        _segment(i, i, COMPARISON["best_match_jaccard"][str(i)]["jaccard"]) for i in range(3)
+    ]
+    coarse = [{"id": i, "segments": [i]} for i in range(3)]
+    trusts = segment_trust(segments, coarse, {0: 0.9, 1: 0.9, 2: 0.9}, COMPARISON)
+    assert [t.use for t in trusts] == ["act", "act", "split by second method"]
+    assert [t.split is not None for t in trusts] == [False, False, True]
+    assert segment_trust(segments, coarse, {0: 0.9, 1: 0.9, 2: 0.9})[2].split is None
+
+
+@pytest.mark.parametrize(
+    ("jaccard", "warned"), [(None, False), (0.2, True), (FOUND_BY_BOTH - 0.01, True), (0.5, False)]
+)
+def test_the_warning_of_a_split_segment_fires_under_the_bar_only(
+    jaccard: float | None, warned: bool
+) -> None:
+    caveat = method_caveat(jaccard)
+    assert (caveat is not None) == warned
+    if caveat is not None:
+        assert f"Jaccard {jaccard:.2f}" in caveat and "second method splits" in caveat

@@ -1,12 +1,15 @@
 """How figures are written for people: pay with one decimal at most and no trailing ".0", shares
-as whole percentages that never split, ranks as English ordinals."""
+as whole percentages that never split, a share of known companies with how many that is, a
+figure of few learners marked, ranks as English ordinals."""
 
 from __future__ import annotations
 
 import pytest
 
 from training.insights.wording import (
+    few_text,
     inr_text,
+    known_text,
     lpa_number,
     lpa_text,
     ordinal,
@@ -59,3 +62,15 @@ def test_shares_are_whole_percentages_that_never_split() -> None:
 )
 def test_ordinal(value: float, expected: str) -> None:
     assert ordinal(value) == expected
+
+
+def test_a_share_of_known_companies_says_how_many_they_are() -> None:
+    assert known_text(0.82, 0.61) == "82 % of the 61 % whose company is known"
+    assert known_text(0.82, 0.61, unbroken=True) == (
+        "82\u00a0% of the 61\u00a0% whose company is known"
+    )
+
+
+def test_few_learners_are_counted() -> None:
+    assert few_text(14) == "from only 14 learners"
+    assert few_text(1) == "from only 1 learner"

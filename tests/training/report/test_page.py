@@ -1,7 +1,10 @@
 """The HTML report (training.report.page): written into the model folder from its JSON, every
 image it shows is a plot of that folder, its sections come in the agreed order with the
-figures each one promises, ordinals are English, the synthetic data is announced, every jargon
-word has a glossary entry, and names from profiles.json are escaped."""
+figures each one promises, ordinals are English, the synthetic data and a small table are
+announced, every jargon word has a glossary entry, and names from profiles.json are escaped.
+Every company-tier figure the page, the names and the actions quote is recomputed from the
+learners, counting known companies only; courses per cohort; figures of few learners marked
+and never ranked; the second method's split said wherever a segment is acted on."""
 
 from __future__ import annotations
 
@@ -12,21 +15,27 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from training.insights.actions import summary_actions
 from training.insights.facts import distinctive_facts
+from training.insights.figures import FEW_LEARNERS, SMALL_TABLE
 from training.insights.trust import stability_reading
 from training.insights.wording import lpa_text, ordinal
 from training.model.choice import KChoice, choose_k
 from training.model.sweep import KSweep
+from training.prep.features import LearnerData
 from training.report import ReportError, render_page, render_report
 from training.report.page import GLOSSARY, SECTIONS, explain_warning
 from training.run import TrainingResult
+from training.runtime.courses import DEFAULT_COURSES
+from training.runtime.loader import load_model
 
 #: The sections the report was specified with, in their order.
 AGREED_SECTIONS = [
     "summary",
+    "courses",
     "trust",
     "segments",
     "companies",
@@ -135,7 +144,10 @@ def test_every_in_page_link_lands_and_the_glossary_explains_the_jargon(
     outline = _outline(page)
     assert set(outline.links) <= outline.ids  # no link to a missing anchor
     glossary = _text(_section(page, "glossary")).lower()
-    for term in ("lift", "z-score", "percentile", "silhouette", "ari", "jaccard", "stability"):
+    for term in (
+        "lift", "z-score", "percentile", "silhouette", "ari", "jaccard", "stability", "track",
+        "cohort", "course", "career-service", "tier",
+    ):  # fmt: skip
         assert f"g-{term}" in outline.ids, term
         assert f"g-{term}" in outline.links, f"{term} is never linked from the text"
     assert "hennig" in glossary and "0.75" in glossary  # the reading of a Jaccard
@@ -147,7 +159,14 @@ def test_names_from_the_profiles_are_escaped(folder: Path) -> None:
     path = folder / "profiles.json"
     profiles = json.loads(path.read_text(encoding="utf-8"))
     profiles["segments"][0]["name"] = "<script>alert(1)</script> R&D"
-    profiles["segments"][0]["name_words"][0]["figure"] = "it's <b>bold</b>"
+    profiles["segments"][0]["name_words"] = [
+        {
+            "word": "<script>alert(1)</script> R&D",
+            "kind": "x",
+            "rule": "r",
+            "figure": "it's <b>bold</b>",
+        }
+    ]
     profiles["segments"][0]["top_companies"][0]["name"] = "<img src=x onerror=alert(1)>"
     path.write_text(json.dumps(profiles), encoding="utf-8")
     page = render_report(folder).read_text(encoding="utf-8")
@@ -301,7 +320,7 @@ def test_trust_says_where_the_two_methods_draw_a_segment_differently(
         for s in profiles["segments"][:2]
     }
     assert "0.30 (no)" in rows[first["id"]]
-    assert rows[first["id"]].endswith("act on it; who sits near its edge depends on the method")
+    assert "act on it only knowing that the second method splits it" in rows[first["id"]]
     assert "not measured" in rows[profiles["segments"][1]["id"]]
     assert rows[profiles["segments"][1]["id"]].endswith("act with care")
     text = _text(trust)
@@ -428,8 +447,28 @@ def test_companies_lists_each_segments_top_companies_with_share_and_lift(
     for segment in profiles["segments"]:
         assert segment["top_companies"], segment["id"]
         for company in segment["top_companies"]:
-            assert f"{company['name']}{company['learners']:,}" in companies
+            if company["learners"] >= FEW_LEARNERS:
+                assert f"{company['name']}{company['learners']:,}" in companies
+            else:
+                assert f"{company['name']} ({company['learners']:,}; lift" in companies
             assert f"{company['lift']:.2f}" in companies
+
+
+def test_a_company_of_few_learners_is_marked_and_never_ranked(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    """The case of a small table: a lift of 6.0 from 14 learners is no top company."""
+    segment = profiles["segments"][0]
+    segment["top_companies"] = [
+        {"name": "bigco", "learners": 400, "share": 0.2, "lift": 1.5},
+        {"name": "tinyco", "learners": 14, "share": 0.01, "lift": 6.0},
+    ]
+    companies = _section(render_page(manifest, profiles), "companies")
+    block = companies.split(f"href='#segment-{segment['id']}'")[1].split("<h3>")[0]
+    ranked = _rows(block)
+    assert len(ranked) == 1 and "bigco" in ranked[0]
+    assert f"Fewer than {FEW_LEARNERS} learners, not ranked" in _text(block)
+    assert "tinyco (14; lift 6.00)" in _text(block)
 
 
 def test_peers_gives_the_three_flags_of_each_segment_against_all_learners(
@@ -461,6 +500,21 @@ def test_by_year_gives_each_years_learners_and_segment_mix(
     assert "The largest shift" in _text(by_year)
 
 
+def test_a_year_of_few_learners_is_marked_and_left_out_of_the_largest_shift(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    ids = [str(s["id"]) for s in profiles["segments"]]
+    profiles["by_year"] = {
+        "2014": {i: (12 if i == ids[0] else 0) for i in ids},  # 12 learners, all of one segment
+        "2019": {i: 100 for i in ids},
+        "2021": {i: (200 if i == ids[1] else 100) for i in ids},
+    }
+    by_year = _section(render_page(manifest, profiles), "by-year")
+    rows = [_text(r) for r in _rows(by_year)]
+    assert rows[0].startswith("2014 (few)12")
+    assert "last updated in 2019 and" in _text(by_year) and "2014 and" not in _text(by_year)
+
+
 # --- data quality -------------------------------------------------------------------------------
 def test_data_quality_counts_every_cleaning_rule_and_the_imputed_shares(
     manifest: dict[str, Any], profiles: dict[str, Any]
@@ -470,14 +524,41 @@ def test_data_quality_counts_every_cleaning_rule_and_the_imputed_shares(
     rows = [_text(r) for r in _rows(quality)]
     for rule in manifest["cleaning"]["rules"]:
         assert any(r.startswith(rule["name"]) and r.endswith(f"{rule['count']:,}") for r in rows)
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", quality.split("Missing and imputed")[1])
+    shown = [_text(h) for h in headers]
+    assert shown[:2] == ["Segment", "No job title"] and "Company unknown" in shown
     for segment in profiles["segments"]:
         q = segment["data_quality"]
-        assert (
-            f"{segment['id']}. {segment['name']}{100 * q['no_title_share']:.0f} %"
-            f"{100 * q['no_title_expected_share']:.0f} %{q['no_title_ratio']:.2f}"
-            f"{100 * q['ctc_imputed_share']:.1f} %{100 * q['company_imputed_share']:.0f} %"
-        ) in rows
+        cells = {
+            "No job title": f"{100 * q['no_title_share']:.0f} %",
+            "Expected from experience": f"{100 * q['no_title_expected_share']:.0f} %",
+            "Ratio": f"{q['no_title_ratio']:.2f}",
+            "Pay imputed": f"{100 * q['ctc_imputed_share']:.1f} %",
+            "Company unknown": f"{100 * q['company_imputed_share']:.0f} %",
+            "Of them, no company name": f"{100 * q['company_unnamed_share']:.0f} %",
+        }
+        expected = f"{segment['id']}. {segment['name']}" + "".join(cells[h] for h in shown[1:])
+        assert expected in rows
+    for header in set(cells) - set(shown):  # a column the same in every segment is said once
+        assert f"{header}: " in text.split("left out of the table:")[1]
     assert "clipped" in text
+
+
+def test_data_quality_says_what_company_unknown_covers_with_counts(
+    manifest: dict[str, Any], profiles: dict[str, Any], small_data: LearnerData
+) -> None:
+    population = profiles["population"]
+    text = _text(_section(render_page(manifest, profiles), "data-quality"))
+    known = small_data.features["company_known"].to_numpy() == 1
+    unnamed = small_data.learners["company"].isna().to_numpy()
+    assert population["company_unknown"] == (~known).sum()
+    assert population["company_unnamed"] == unnamed.sum()
+    assert f"{unnamed.sum():,} learners" in text
+    assert f"{(~known & ~unnamed).sum():,} learners" in text
+    assert f"Together {(~known).sum():,} learners" in text
+    size = manifest["settings"]["min_group_size"]
+    assert f"had fewer than {size} learners in the training table" in text
+    assert "never held is unknown too" in text
 
 
 def test_the_synthetic_default_is_announced_and_real_data_is_not(
@@ -491,3 +572,268 @@ def test_the_synthetic_default_is_announced_and_real_data_is_not(
     manifest["data"]["source"] = "data/learners.csv"
     real = render_page(manifest, profiles)
     assert "synthetic-notice" not in real and "Synthetic data." not in real
+
+
+# --- courses ------------------------------------------------------------------------------------
+def _with_cohorts(profiles: dict[str, Any]) -> dict[str, Any]:
+    """The profiles with crafted cohorts (as the course step writes them): two courses, one of
+    them over two segments, and a cohort of few learners."""
+    first, second = profiles["segments"][:2]
+    first["cohorts"] = [
+        {
+            "track": "backend", "learners": 900, "share": 0.5, "median_ctc_lpa": 8.25,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "why": "backend titles 50 % of the segment", "low_confidence": 40, "small": False,
+        },
+        {
+            "track": "qa", "learners": 12, "share": 0.01, "median_ctc_lpa": None,
+            "course": "test-automation", "course_name": "Test automation (SDET)",
+            "why": "QA & test titles", "low_confidence": 3, "small": True,
+        },
+    ]  # fmt: skip
+    second["cohorts"] = [
+        {
+            "track": "backend", "learners": 300, "share": 0.4, "median_ctc_lpa": 21.0,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "why": "backend titles 40 % of the segment", "low_confidence": 5, "small": False,
+        }
+    ]  # fmt: skip
+    for segment in profiles["segments"][2:]:
+        segment["cohorts"] = []
+    profiles["tracks"] = [{"id": "backend", "name": "Backend & SDE"}, {"id": "qa", "name": "QA"}]
+    profiles["catalogue"] = [c.to_dict() for c in DEFAULT_COURSES]
+    return profiles
+
+
+def test_courses_give_each_course_its_learners_by_segment_and_track(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    profiles = _with_cohorts(profiles)
+    first, second = profiles["segments"][:2]
+    courses = _section(render_page(manifest, profiles), "courses")
+    text = _text(courses)
+    block = courses.split("id='course-software-development'")[1].split("<h3")[0]
+    rows = [_text(r) for r in _rows(block)]
+    assert rows == [
+        f"{first['id']}. {first['name']}Backend & SDE90050 %INR 8.2 LPA40"
+        "backend titles 50 % of the segment",
+        f"{second['id']}. {second['name']}Backend & SDE30040 %INR 21 LPA5"
+        "backend titles 40 % of the segment",
+    ]
+    assert "1,200 learners in 2 cohorts; 45 of them placed with low confidence" in text
+    qa = _text(courses.split("id='course-test-automation'")[1].split("<h3")[0])
+    assert f"{first['id']}. {first['name']}QA12 (few)" in qa  # marked, pay not shown
+    assert "No cohort gets: " in text and "Data science and machine learning" in text
+
+
+def test_the_summary_says_which_course_goes_to_which_learners_first(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    profiles = _with_cohorts(profiles)
+    first, second = profiles["segments"][:2]
+    summary = _section(render_page(manifest, profiles), "summary")
+    courses = re.search(r"<ol class='courses'>(.*?)</ol>", summary, re.DOTALL)
+    assert courses
+    items = [_text(i) for i in re.findall(r"<li>(.*?)</li>", courses.group(1), re.DOTALL)]
+    assert items == [
+        "Software development: DSA and system design for 1,200 learners: 900 of "
+        f"{first['id']}. {first['name']} on Backend & SDE, 300 of {second['id']}. "
+        f"{second['name']} on Backend & SDE (45 of them placed with low confidence)"
+    ]  # the QA cohort of 12 is never ranked first
+
+
+def test_a_model_without_cohorts_says_so_and_shows_no_course(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    for segment in profiles["segments"]:
+        segment.pop("cohorts", None)
+    page = render_page(manifest, profiles)
+    for anchor in ("summary", "courses"):
+        assert "trained before courses were chosen per cohort" in _text(_section(page, anchor))
+    assert "class='courses'" not in page
+
+
+# --- small data -----------------------------------------------------------------------------------
+def test_a_small_table_is_announced_at_the_top(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    manifest["data"]["learners"] = SMALL_TABLE - 1
+    page = render_page(manifest, profiles)
+    head = page.split("<main>")[0]
+    assert "id='small-notice'" in head
+    assert f"Only {SMALL_TABLE - 1:,} learners." in _text(head)
+    manifest["data"]["learners"] = SMALL_TABLE
+    assert "small-notice" not in render_page(manifest, profiles)
+
+
+def test_a_model_from_before_known_company_tiers_says_its_tier_figures_are_not(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    assert "older-notice" not in render_page(manifest, profiles)
+    for segment in profiles["segments"]:
+        del segment["company_known"]
+    page = render_page(manifest, profiles)
+    assert "id='older-notice'" in page.split("<main>")[0]
+    assert "retrain to see them" in _text(_section(page, "segments"))
+
+
+def test_a_figure_the_same_in_every_segment_is_not_shown(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    for segment in profiles["segments"]:
+        segment["feature_z"]["n_records"] = 0.01  # reads 0.0 everywhere
+        for flag in segment["peer_flags"].values():
+            flag["at"] = 0.12
+    page = render_page(manifest, profiles)
+    caption = _text(_section(page, "segments"))
+    assert "Rows that read the same in every segment are left out: Records in the table" in caption
+    peers = _section(page, "peers")
+    assert "The same in every segment, left out of the table: At: 12 %" in _text(peers)
+    assert "<th class='num'>At</th>" not in peers
+
+
+# --- trust: one figure, and the second method's split wherever a segment is acted on -------------
+def test_the_stability_of_the_segments_is_quoted_once(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    trust = _section(render_page(manifest, profiles), "trust")
+    shown = trust.split("<details>")[0]
+    assert manifest["k_choice"]["reason"] not in _text(shown)
+    ari = f"ARI {manifest['metrics']['stability']['ari']:.2f} on average"
+    assert _text(shown).count(ari) == 1
+    assert manifest["k_choice"]["reason"] in _text(trust.split("<details>")[1])
+
+
+def test_a_segment_the_second_method_splits_says_so_wherever_it_is_acted_on(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    jaccard = manifest["metrics"]["stability"]["jaccard"]
+    jaccard.update(dict.fromkeys(jaccard, 0.95))
+    segment = max(profiles["segments"], key=lambda s: s["size"])
+    for other in profiles["segments"]:
+        other["hierarchical_match"] = {"match": 0, "jaccard": 0.9}
+        other.pop("method_caveat", None)  # as a model from before: read from the match
+    segment["hierarchical_match"] = {"match": 0, "jaccard": 0.22}
+    segment["actions"] = [
+        {"rule": "below_peers", "text": "Offer pay coaching.", "reach": 10**6, "small": False}
+    ]
+    profiles["summary"]["actions"] = summary_actions(profiles["segments"], profiles["coarse"])
+    page = render_page(manifest, profiles)
+    warning = "second method splits this segment (best-match Jaccard 0.22, under 0.5)"
+    summary = _text(_section(page, "summary"))
+    assert f"Offer pay coaching.⚠ The {warning}" in summary
+    row = next(
+        _text(r) for r in _rows(_section(page, "summary")) if f"#segment-{segment['id']}'" in r
+    )
+    assert "the second method splits it (Jaccard 0.22)" in row
+    card = _section(page, "segments").split(f"id='segment-{segment['id']}'")[1].split("</article>")
+    assert warning in _text(card[0])
+    trust = next(
+        _text(r) for r in _rows(_section(page, "trust")) if f"#segment-{segment['id']}'" in r
+    )
+    assert (
+        "0.22 (no)" in trust and "act on it only knowing that the second method splits it" in trust
+    )
+
+
+def test_a_macro_segment_without_an_action_says_why(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    macro = profiles["coarse"][0]
+    macro["actions"], macro["no_action"] = [], "No rule of the catalogue fires on its figures."
+    trust = _section(render_page(manifest, profiles), "trust")
+    row = next(_text(r) for r in _rows(trust) if r.startswith(f"<td>{macro['id']}</td>"))
+    assert row.endswith("No rule of the catalogue fires on its figures.")
+
+
+# --- every tier figure, recomputed from the learners (known companies only) ---------------------
+#: "82 % of the 61 % whose company is known [work] at <words> tier-N ... (all learners: 30 % of
+#: the 70 % whose company is known)": a segment's share and all learners'.
+_TIER = re.compile(
+    r"(\d+) % of the (\d+) % whose company is known (?:work )?at [^()]*?tier-(\d)[^()]*?"
+    r"(?:\([^()]*\) )?companies \(all learners: (\d+) % of the (\d+) % whose company is known\)"
+)
+#: A card's line: "among the 64 % (32,709 learners) whose company is known: tier 2 80 % (...".
+_CARD = re.compile(r"among the (\d+) % \(([\d,]+) learners\) whose company is known: (.*?)\.$")
+
+
+class _Known:
+    """Tier figures recomputed from the learners, by segment and macro-segment."""
+
+    def __init__(self, data: LearnerData, segment: np.ndarray, macro: np.ndarray) -> None:
+        self.known = data.features["company_known"].to_numpy() == 1
+        self.tier = data.features["company_tier"].to_numpy()
+        self.segment, self.macro = segment, macro
+
+    def shares(self, members: np.ndarray) -> tuple[dict[int, float], float, int]:
+        """Each tier's share of the members whose company is known, the share known, how many."""
+        inside = members & self.known
+        tiers = {t: float((self.tier[inside] == t).mean()) for t in (1, 2, 3)}
+        return tiers, float(inside.sum() / members.sum()), int(inside.sum())
+
+    def check(self, text: str, members: np.ndarray) -> int:
+        """Every tier figure of ``text`` about ``members``: the count checked."""
+        tiers, known, count = self.shares(members)
+        everyone, known_all, _ = self.shares(np.ones_like(members))
+        found = 0
+        for share, of, tier, base, base_of in _TIER.findall(text):
+            assert int(share) == round(100 * tiers[int(tier)]), text
+            assert int(of) == round(100 * known), text
+            assert int(base) == round(100 * everyone[int(tier)]), text
+            assert int(base_of) == round(100 * known_all), text
+            found += 1
+        for of, learners, listed in _CARD.findall(text):
+            assert int(of) == round(100 * known) and int(learners.replace(",", "")) == count
+            for tier, share in re.findall(r"tier (\d) (\d+) %", listed):
+                assert int(share) == round(100 * tiers[int(tier)]), listed
+                found += 1
+        return found
+
+
+@pytest.fixture(scope="module")
+def recomputed(trained_small: TrainingResult, small_data: LearnerData) -> _Known:
+    """The learners of the small model (the same table, cleaned the same way) placed by its own
+    kernel, as a served learner is."""
+    kernel = load_model(trained_small.folder).kernel
+    centre = kernel.assign(small_data.features[list(kernel.features)].to_numpy(np.float64))
+    return _Known(small_data, kernel.segment_ids[centre], kernel.coarse[centre])
+
+
+def test_every_tier_figure_counts_known_companies_and_is_recomputed_from_the_learners(
+    docs: tuple[dict[str, Any], dict[str, Any]], recomputed: _Known
+) -> None:
+    manifest, profiles = docs
+    sizes = {s["id"]: s["size"] for s in profiles["segments"]}
+    assert {int(i): int((recomputed.segment == i).sum()) for i in sizes} == sizes
+    checked = 0
+    # names and actions of segments and macro-segments
+    for level, labels in (("segments", recomputed.segment), ("coarse", recomputed.macro)):
+        for group in profiles[level]:
+            members = labels == group["id"]
+            for word in group["name_words"]:
+                checked += recomputed.check(f"{word['word']} {word['figure']}", members)
+            for action in group["actions"]:
+                checked += recomputed.check(action["text"], members)
+    # the page: the summary's rows, the cards, the macro-segments' table
+    page = render_page(manifest, profiles)
+    for segment in profiles["segments"]:
+        members = recomputed.segment == segment["id"]
+        row = next(r for r in _rows(_section(page, "summary")) if f"#segment-{segment['id']}'" in r)
+        checked += recomputed.check(_text(row), members)
+        card = page.split(f"id='segment-{segment['id']}'")[1].split("</article>")[0]
+        why = re.findall(r"<p class='why'>(.*?)</p>", card, re.DOTALL)
+        for item in [*why, *re.findall(r"<li>(.*?)</li>", card, re.DOTALL)]:
+            checked += recomputed.check(_text(item).strip(), members)
+    macros = _section(page, "trust").split("When to act on the macro-segments")[1]
+    for row in _rows(macros.split("</table>")[0]):
+        macro = re.match(r"<td>(\d+)</td>", row)
+        assert macro, row
+        checked += recomputed.check(_text(row), recomputed.macro == int(macro.group(1)))
+    assert checked >= 2 * len(profiles["segments"])
+    # and no tier share anywhere on the page without the base it counts
+    blocks = re.split(r"<(?:p|li|td|th|figcaption|h\d|dd|dt|div)\b[^>]*>", page)
+    for sentence in (s for b in blocks for s in re.split(r"(?<=[.;])\s", _text(b))):
+        if re.search(r"\d+ %", sentence) and re.search(r"\btier[- ]\d\b", sentence):
+            assert "whose company is known" in sentence, sentence

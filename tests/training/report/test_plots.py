@@ -20,6 +20,7 @@ from training.report.plots import (
     MOSTLY,
     branch_color,
     branch_segments,
+    constant_features,
     draw_dendrogram,
     draw_elbow,
     draw_heatmap,
@@ -89,10 +90,13 @@ def test_heatmap_first_panel_is_the_models_inputs_in_words_turned_to_read_alike(
     inputs = manifest["features"]
     first, second = heatmap_panels(segments, inputs)
     assert first.features == inputs
-    assert sorted(first.features + second.features) == sorted(FEATURE_COLUMNS)
+    same = constant_features(segments)
+    assert sorted(first.features + second.features + same) == sorted(FEATURE_COLUMNS)
     for panel in (first, second):
         assert all("_" not in label for label in panel.labels), panel.labels
-        assert panel.labels == [FEATURE_LABELS[f] for f in panel.features]
+        assert [label.removesuffix(", known companies") for label in panel.labels] == [
+            FEATURE_LABELS[f] for f in panel.features
+        ]
         for i, feature in enumerate(panel.features):
             raw = [s["feature_z"][feature] for s in segments]
             np.testing.assert_allclose(
@@ -117,7 +121,43 @@ def test_heatmap_scale_diverges_from_zero_for_all_learners(
         assert image.get_cmap().name == DIVERGING_CMAP
         assert image.cmap(0.5)[:3] == pytest.approx((0.97, 0.97, 0.97), abs=0.03)  # white
     shown = [ax.get_yticklabels() for ax in fig.axes if ax.get_images()]
-    assert [t.get_text() for t in shown[0]] == [FEATURE_LABELS[f] for f in manifest["features"]]
+    assert [t.get_text().removesuffix(", known companies") for t in shown[0]] == [
+        FEATURE_LABELS[f] for f in manifest["features"]
+    ]
+
+
+def test_the_heatmap_leaves_out_a_row_the_same_in_every_segment(
+    docs: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """Records in the table and yearly pay growth read 0.0 for every segment of a table with
+    one record a learner: no row of the heatmap shows them."""
+    manifest, profiles = docs
+    segments = json.loads(json.dumps(profiles["segments"]))
+    for segment in segments:
+        segment["feature_z"]["n_records"] = 0.02
+        segment["feature_z"]["ctc_growth"] = -0.01
+    segments[0]["feature_z"]["log_ctc"] = 0.04  # differs, but not as the heatmap writes it
+    for segment in segments[1:]:
+        segment["feature_z"]["log_ctc"] = 0.0
+    same = constant_features(segments)
+    assert {"n_records", "ctc_growth", "log_ctc"} <= set(same)
+    shown = [f for panel in heatmap_panels(segments, manifest["features"]) for f in panel.features]
+    assert not set(same) & set(shown)
+    assert constant_features(segments[:1]) == []  # one segment: nothing to compare
+
+
+def test_the_tier_row_says_it_counts_known_companies(
+    docs: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    manifest, profiles = docs
+
+    def tier_label(segments: list[dict[str, Any]]) -> str:
+        first = heatmap_panels(segments, manifest["features"])[0]
+        return first.labels[first.features.index("company_tier")]
+
+    assert tier_label(profiles["segments"]) == "Better-paying company (tier), known companies"
+    older = [{k: v for k, v in s.items() if k != "company_known"} for s in profiles["segments"]]
+    assert tier_label(older) == "Better-paying company (tier)"  # a model from before
 
 
 # --- segment colours in every plot ----------------------------------------------------------------
