@@ -433,7 +433,10 @@ class NameWord(BaseModel):
     """One word of a segment's name, the rule that gives it and the figure that met the rule."""
 
     word: str = Field(examples=["top pay"])
-    kind: str = Field(description="experience, pay, companies, role or peers.")
+    kind: str = Field(
+        description="The clustering input the word states (years_experience, pay_vs_experience, "
+        "company_tier, ...), track (a track that stands out), or typical (nothing stands out)."
+    )
     rule: str = Field(examples=["at least half in the top pay quartile of all learners"])
     figure: str = Field(examples=["77 % earn INR 17 LPA or more"])
 
@@ -541,7 +544,13 @@ class DataQuality(BaseModel):
     )
     no_title_ratio: float
     ctc_imputed_share: float = Field(description="CTC not a yearly salary, imputed.")
-    company_imputed_share: float = Field(description="Company pay level imputed from peers.")
+    company_imputed_share: float = Field(
+        description="Company unknown: no company named, or one with too few learners in "
+        "training; its tier is not counted in any tier figure."
+    )
+    company_unnamed_share: float | None = Field(
+        default=None, description="No company named at all (missing or unreadable)."
+    )
 
 
 class PayQuartileShares(BaseModel):
@@ -572,6 +581,19 @@ class ProfileAction(BaseModel):
     threshold: float
     reach: int = Field(description="Learners the figure counts.")
     score: float = Field(description="reach x figure / threshold: how actions are ranked.")
+    programme: str | None = Field(
+        default=None, description="The catalogue career service the action offers (its id)."
+    )
+    programme_name: str | None = None
+    family: str | None = Field(
+        default=None, description="The programme family: a segment gets one action of a family."
+    )
+    basis: int | None = Field(
+        default=None, description="Learners the figure was measured on (its denominator)."
+    )
+    small: bool | None = Field(
+        default=None, description="Measured on fewer than 30 learners: never ranked first."
+    )
 
 
 class Cohort(BaseModel):
@@ -642,6 +664,27 @@ class SegmentProfile(BaseModel):
     )
     below_experience_share: float = Field(
         description="Paid at least 20 % less than the median learner with their experience."
+    )
+    above_experience_share: float | None = Field(
+        default=None,
+        description="Paid at least 25 % more than the median learner with their experience.",
+    )
+    company_known: int | None = Field(
+        default=None,
+        description="Learners whose company is known (named, with enough learners in training): "
+        "every tier figure counts only them.",
+    )
+    company_known_share: float | None = Field(
+        default=None, description="Their share of the segment."
+    )
+    track_shares_known: dict[str, float] | None = Field(
+        default=None, description="Each track's share among the learners with a known title."
+    )
+    no_action: str | None = Field(default=None, description="Why no action fires, when none does.")
+    method_caveat: str | None = Field(
+        default=None,
+        description="Segments only: set when the second (hierarchical) method splits the "
+        "segment; the report writes it beside every action.",
     )
     ctc_years: dict[str, int] = Field(description="Learners by the year CTC was last updated.")
     top_companies: list[CompanyShare]

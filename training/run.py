@@ -437,6 +437,7 @@ def finish_run(
             profiles["coarse"],
             profiles["population"],
             jaccard={int(i): float(j) for i, j in stability["jaccard"].items()},
+            inputs=list(settings.cluster_features),
         )
     with clock.step("drift", "Drift reference: decile bins and segment shares"):
         drift = steps.drift_reference(segment_of, public_sizes)
@@ -604,18 +605,28 @@ def _profiles(
     for segment, group in enumerate(coarse):
         members.setdefault(group, []).append(segment)
     thresholds = settings.recommendation_thresholds
+    inputs, catalogue = list(settings.cluster_features), settings.catalogue()
+    segments = profiles_from_figures(
+        figures.segments,
+        figures.population,
+        centers=centers,
+        silhouette=silhouettes,
+        best_match={int(a): m for a, m in comparison["best_match_jaccard"].items()},
+        coarse=dict(enumerate(coarse)),
+        thresholds=thresholds,
+        inputs=inputs,
+        catalogue=catalogue,
+    )
     return {
-        "segments": profiles_from_figures(
-            figures.segments,
-            figures.population,
-            centers=centers,
-            silhouette=silhouettes,
-            best_match={int(a): m for a, m in comparison["best_match_jaccard"].items()},
-            coarse=dict(enumerate(coarse)),
-            thresholds=thresholds,
-        ),
+        "segments": segments,
         "coarse": coarse_profiles_from_figures(
-            figures.coarse, figures.population, members, thresholds
+            figures.coarse,
+            figures.population,
+            members,
+            thresholds,
+            segments=segments,
+            inputs=inputs,
+            catalogue=catalogue,
         ),
         "population": figures.population,
     }

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.insights.figures import FEW_LEARNERS
 from training.insights.wording import LPA
 from training.runtime.courses import COURSE, CohortCourses, Course
 from training.runtime.tracks import OTHER_TRACK, UNKNOWN_TRACK, Tracks
@@ -49,8 +50,9 @@ __all__ = [
     "with_cohorts",
 ]
 
-#: A cohort of fewer learners than this is marked ``small``: its figures are not ranked.
-SMALL_COHORT = 30
+#: A cohort of fewer learners than this is marked ``small``: its figures are not ranked (the one
+#: bar of every figure resting on few learners, :data:`training.insights.figures.FEW_LEARNERS`).
+SMALL_COHORT = FEW_LEARNERS
 
 
 @dataclass(frozen=True)
