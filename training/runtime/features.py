@@ -2,8 +2,8 @@
 
 *Fit* (training only, pandas, :mod:`training.prep.features`): ``fit_feature_tables`` learns, from
 the cleaned one-row-per-learner table, the peer groups a learner is compared with: companies, job
-titles, tracks, company x title pairs and the population's pay-by-experience curve, each
-with its size and median log CTC, plus the quantile bands that give company tiers and classes.
+titles, tracks and company x title pairs, each with its size and median log CTC, the pay of
+learners by experience and year at the record, and the quantile bands of tiers and classes.
 
 *Transform* (training and serving, numpy only): :func:`compute_features` turns cleaned column arrays
 of any length into the feature columns, using nothing but the frozen :class:`FeatureTables`;
@@ -24,7 +24,8 @@ job_class           1..n_job_classes from quantile bands of job-title median CTC
 pay_vs_company      log CTC minus the company's median (tier flag's basis)
 pay_vs_title        log CTC minus the job title's median (class flag's basis)
 pay_vs_peers        log CTC minus the company x title median (designation flag's basis)
-pay_vs_experience   log CTC minus the population median at the same years of experience
+pay_vs_experience   log CTC minus the typical log CTC of learners with the same experience in the
+                    year the CTC was recorded (experience at ``ctc_updated_year``; see below)
 designation_flag    1 above / 2 at / 3 below the company x title peers (+-flag_tolerance)
 class_flag          1 / 2 / 3 against the job title's peers
 tier_flag           1 / 2 / 3 against the company's peers
@@ -32,6 +33,14 @@ company_known       1 when the company had at least min_group_size learners in t
 title_known         1 when the title's group (the title, or for a rare title the group of rare
                     titles of its track) had at least min_group_size learners in training
 ==================  ===============================================================================
+
+Pay compared at the time it was paid: a CTC recorded in 2015 is compared with what learners of the
+same experience *then* were paid *then*, not with today's pay of learners who have as many years
+now. ``fit_pay_at_record`` (training) fits a two-way table by median polish, log CTC ~
+``pay_baseline`` + an effect of the years of experience when the CTC was recorded
+(``ctc_updated_year`` - ``orgyear``: ``pay_experience_effect``) + an effect of the record year
+(``pay_year_effect``, 0 for the latest year); ``pay_vs_experience`` is log CTC minus that sum. The
+effects are frozen here and applied with numpy in training and serving alike.
 
 Fallbacks: a group with fewer than ``min_group_size`` learners is not used; the learner falls back
 to the next coarser group: company x title -> company -> title for peers, title -> track
@@ -128,7 +137,10 @@ class FeatureTables:
     title_median: dict[str, float]
     track_median: dict[str, float]
     peer_median: dict[str, float]
-    experience_median: list[float]
+    pay_baseline: float
+    pay_experience_effect: list[float]
+    pay_year_effect: list[float]
+    pay_first_year: int
     tier_edges: list[float]
     class_edges: list[float]
     pay_band_edges: list[float]
@@ -150,7 +162,10 @@ class FeatureTables:
             title_median={str(k): float(v) for k, v in data["title_median"].items()},
             track_median={str(k): float(v) for k, v in data["track_median"].items()},
             peer_median={str(k): float(v) for k, v in data["peer_median"].items()},
-            experience_median=[float(x) for x in data["experience_median"]],
+            pay_baseline=float(data["pay_baseline"]),
+            pay_experience_effect=[float(x) for x in data["pay_experience_effect"]],
+            pay_year_effect=[float(x) for x in data["pay_year_effect"]],
+            pay_first_year=int(data["pay_first_year"]),
             tier_edges=[float(x) for x in data["tier_edges"]],
             class_edges=[float(x) for x in data["class_edges"]],
             pay_band_edges=[float(x) for x in data["pay_band_edges"]],
@@ -219,6 +234,25 @@ def _pair_median(company: Any, title: Any, tables: FeatureTables) -> tuple[float
     return (math.nan,)
 
 
+def _pay_at_record(ops: Ops, columns: Mapping[str, Any], tables: FeatureTables, n: int) -> Any:
+    """Typical log CTC of learners with the same experience when the CTC was recorded, that year.
+
+    ``pay_baseline`` + the effect of the years of experience at the record (``ctc_updated_year``
+    - ``orgyear``) + the effect of the record year, from the frozen two-way table; experience and
+    years outside the fitted range take the nearest fitted one.
+    """
+    recorded = columns.get("ctc_updated_year")
+    last_year = tables.pay_first_year + len(tables.pay_year_effect) - 1
+    year = ops.full(n, float(last_year)) if recorded is None else ops.floats(recorded)
+    at_record = ops.maximum(year - ops.floats(columns["orgyear"]), 0.0)
+    by_experience, by_year = tables.pay_experience_effect, tables.pay_year_effect
+    return (
+        tables.pay_baseline
+        + ops.take(by_experience, ops.to_index(at_record, len(by_experience) - 1))
+        + ops.take(by_year, ops.to_index(year - tables.pay_first_year, len(by_year) - 1))
+    )
+
+
 def compute_features(
     columns: Mapping[str, Any],
     tables: FeatureTables,
@@ -232,7 +266,8 @@ def compute_features(
     columns : mapping
         Cleaned values: ``company`` and ``job_title`` (str or None), ``track`` (str),
         each possibly a :class:`~training.runtime.ops.Coded` column (array backend),
-        ``orgyear`` and ``ctc`` (float); optional history ``n_records`` and ``ctc_growth``
+        ``orgyear``, ``ctc`` and ``ctc_updated_year`` (float; without it, the latest year of
+        the pay table); optional history ``n_records`` and ``ctc_growth``
         (default 1 and 0). Arrays of length n with ``ops=ARRAY``, one learner's values with
         ``ops=SCALAR``.
     tables : FeatureTables
@@ -285,9 +320,7 @@ def compute_features(
         values["pay_vs_peers"] = pay_vs_peers = log_ctc - peer_med
         values["designation_flag"] = _flag(ops, pay_vs_peers, band)
     if "pay_vs_experience" in wanted:
-        curve = tables.experience_median
-        expected = ops.take(curve, ops.to_index(years, len(curve) - 1))
-        values["pay_vs_experience"] = log_ctc - expected
+        values["pay_vs_experience"] = log_ctc - _pay_at_record(ops, columns, tables, n)
     if "n_records" in wanted:
         n_records = columns.get("n_records")
         values["n_records"] = ops.full(n, 1.0) if n_records is None else ops.floats(n_records)
@@ -312,6 +345,7 @@ def clean_columns(clean: CleanRows) -> dict[str, Any]:
         "track": coded.get("track", clean.track),
         "orgyear": clean.orgyear,
         "ctc": clean.ctc,
+        "ctc_updated_year": clean.ctc_updated_year,
     }
 
 
