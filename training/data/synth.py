@@ -733,7 +733,8 @@ def _record_year_shift(true_year: IntArray, ctc_year: IntArray) -> FloatArray:
 
     every = shift(years[:, None], ctc_years[None, :])
     centre = (_ctc_year_shares(years, year_p) * every).sum(axis=1)
-    return shift(true_year, ctc_year) - centre[np.searchsorted(years, true_year)]
+    out: FloatArray = shift(true_year, ctc_year) - centre[np.searchsorted(years, true_year)]
+    return out
 
 
 def _shown_years(true_year: IntArray, layout: _Layout) -> FloatArray:

@@ -49,7 +49,7 @@ __all__ = [
     "weighted_median",
 ]
 
-#: Pay bands (of learners' own log CTC) that impute an unknown company's or title's median.
+#: Pay bands (of learners' own log CTC) that impute a missing title's median.
 PAY_BANDS = 10
 
 
@@ -265,7 +265,7 @@ def fit_feature_tables(
         population,
     )
 
-    # Pay peers for a learner without a company (title) median: by decile band of own log CTC.
+    # Pay peers for a learner without a title median: by decile band of own log CTC.
     log_ctc = frame["log_ctc"].to_numpy(np.float64)
     pay_edges = band_edges(log_ctc, PAY_BANDS)
     pay_band = np.searchsorted(np.asarray(pay_edges, np.float64), log_ctc, side="right")
@@ -273,10 +273,7 @@ def fit_feature_tables(
         name: band_medians(
             frame[key].map(medians).to_numpy(np.float64), pay_band, len(pay_edges) + 1, population
         )
-        for name, key, medians in (
-            ("company", "company", company_median),
-            ("title", "job_title", title_median),
-        )
+        for name, key, medians in (("title", "job_title", title_median),)
     }
 
     return FeatureTables(
@@ -296,7 +293,6 @@ def fit_feature_tables(
         tier_edges=band_edges(company_median.to_numpy(np.float64), settings.n_tiers),
         class_edges=band_edges(title_median.to_numpy(np.float64), settings.n_job_classes),
         pay_band_edges=pay_edges,
-        company_median_by_band=by_band["company"],
         title_median_by_band=by_band["title"],
     )
 

@@ -793,7 +793,7 @@ def fit_feature_tables(
     company_median = dict(sorted(company_median.items()))
     title_median = dict(sorted(title_median.items()))
 
-    # Pay peers for a learner without a company (title) median: by decile band of own log CTC.
+    # Pay peers for a learner without a title median: by decile band of own log CTC.
     points = [float(q) for q in np.linspace(0, 1, PAY_BANDS + 1)[1:-1]]
     spread = learners.agg(sf.percentile("log_ctc", points).alias("q")).first()
     pay_edges = [float(e) for e in spread["q"]] if spread is not None and head["n"] else []
@@ -802,10 +802,7 @@ def fit_feature_tables(
     )  # numpy.searchsorted(edges, value, side="right")
     by_band = {
         name: _band_medians(learners, key, medians, band, len(pay_edges) + 1, population)
-        for name, key, medians in (
-            ("company", "company", company_median),
-            ("title", "job_title", title_median),
-        )
+        for name, key, medians in (("title", "job_title", title_median),)
     }
     return FeatureTables(
         reference_year=rules.reference_year,
@@ -826,7 +823,6 @@ def fit_feature_tables(
             np.fromiter(title_median.values(), np.float64), settings.n_job_classes
         ),
         pay_band_edges=pay_edges,
-        company_median_by_band=by_band["company"],
         title_median_by_band=by_band["title"],
     )
 

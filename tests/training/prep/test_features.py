@@ -103,7 +103,8 @@ def test_pay_from_2015_is_compared_with_2015_peers() -> None:
 def test_pay_at_record_is_the_same_on_both_paths(small_data: LearnerData) -> None:
     learners = small_data.learners
     for year in (2015.0, 2018.0, 2021.0):
-        row = learners[learners["ctc_updated_year"] == year].iloc[0]
+        position = int(np.flatnonzero(learners["ctc_updated_year"].to_numpy() == year)[0])
+        row = learners.iloc[position]
         raw = {
             "company_hash": row["company"],
             "job_position": row["job_title"],
@@ -112,7 +113,7 @@ def test_pay_at_record_is_the_same_on_both_paths(small_data: LearnerData) -> Non
             "ctc_updated_year": row["ctc_updated_year"],
         }
         got = learner_features(raw, small_data.rules, small_data.tables)
-        expected = small_data.features.loc[row.name, "pay_vs_experience"]
+        expected = small_data.features["pay_vs_experience"].iloc[position]
         assert got.features["pay_vs_experience"] == expected
         later = learner_features(
             {**raw, "ctc_updated_year": 2021.0}, small_data.rules, small_data.tables
@@ -136,3 +137,40 @@ def test_median_polish_weights_cells_by_learners() -> None:
     assert pay.baseline + pay.experience_effect[1] == pytest.approx(13.3)
     assert weighted_median(np.array([1.0, 2.0, 10.0]), np.array([1.0, 1.0, 5.0])) == 10.0
     assert weighted_median(np.array([1.0, 2.0]), np.array([1.0, 1.0])) == 1.5
+
+
+def test_a_small_company_is_not_put_in_a_tier_by_its_learners_own_pay() -> None:
+    """Planted: 30 companies of 20 learners at spread pay levels, and two companies of 2 learners
+    paid far above and far below everyone. The small companies' learners get no tier of their
+    own pay: both count at the population's level, flagged unknown."""
+    rng = np.random.default_rng(0)
+    levels = np.linspace(np.log(400_000), np.log(2_500_000), 30)
+    company = np.repeat([f"company {chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(30)], 20)
+    log_ctc = np.repeat(levels, 20) + rng.normal(0.0, 0.1, company.size)
+    company = np.concatenate([company, ["tiny high"] * 2, ["tiny low"] * 2])
+    log_ctc = np.concatenate([log_ctc, np.log([20_000_000, 21_000_000, 60_000, 61_000])])
+    n = company.size
+    raw = pd.DataFrame(
+        {
+            "company_hash": company,
+            "email_hash": [f"{i:064x}" for i in range(n)],
+            "orgyear": 2016.0,
+            "ctc": np.round(np.exp(log_ctc), -3),
+            "job_position": "Backend Engineer",
+            "ctc_updated_year": 2021.0,
+        }
+    )
+    data = build_learner_data(raw, TrainingSettings(min_group_size=5))
+    features, tables = data.features, data.tables
+    small = data.learners["company"].isin(["tiny high", "tiny low"]).to_numpy()
+    assert "tiny high" not in tables.company_median and "tiny low" not in tables.company_median
+    assert (features.loc[small, "company_known"] == 0).all()
+    population_tier = (
+        len(tables.tier_edges) + 1 - np.searchsorted(tables.tier_edges, tables.population_median)
+    )
+    assert (features.loc[small, "company_tier"] == population_tier).all()
+    # the same pay in a company of 20 learners is a company figure: the top and bottom tiers
+    top = data.learners["company"] == "company bd"
+    bottom = data.learners["company"] == "company aa"
+    assert (features.loc[top, "company_tier"] == 1).all()
+    assert (features.loc[bottom, "company_tier"] == len(tables.tier_edges) + 1).all()
