@@ -211,6 +211,14 @@ class TrainingSettings(BaseSettings):
         description="K-Means restarts of each resampled fit (1 lets bad local optima read as "
         "instability).",
     )
+    fit_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="K-Means fits of the k sweep and the bootstrap run side by side in this many "
+        "threads, each fit on one thread: the same results for any count (2 on a 2-core machine "
+        "took the sweep from 11 s to about 7 s).",
+    )
     min_stability: float = Field(
         default=MIN_STABILITY,
         gt=0.0,

@@ -301,6 +301,7 @@ def _sweep(z: FloatArray, settings: TrainingSettings) -> KSweep:
         stability_resamples=settings.stability_resamples,
         stability_sample=settings.stability_sample,
         stability_n_init=settings.stability_n_init,
+        workers=settings.fit_workers,
     )
 
 
@@ -474,8 +475,16 @@ def _number_segments(
 def _stability(
     settings: TrainingSettings, fit: KMeansFit, k: int, segment_of: IntArray
 ) -> dict[str, Any]:
-    """Bootstrap stability of the K-Means segments on a seeded sample of the evaluation
-    learners, each segment's Jaccard under its public id."""
+    """Bootstrap stability of the K-Means segments, each segment's Jaccard under its public id.
+
+    Against the sweep's own resampled fits of this k when it kept them (the scikit-learn engine:
+    the same resamples, so the published figure is the sweep's figure for the published
+    partition), else on a seeded sample of the evaluation learners.
+    """
+    if fit.sweep.resampled is not None:
+        scores = fit.sweep.resampled.scores(fit.labels, k)
+        if scores is not None:
+            return scores.by_id(segment_of)
     rows = _sample(len(fit.z), settings.stability_sample, settings.seed)
     return bootstrap_stability(
         fit.z[rows],
@@ -484,6 +493,7 @@ def _stability(
         resamples=settings.stability_resamples,
         seed=settings.seed,
         n_init=settings.stability_n_init,
+        workers=settings.fit_workers,
     ).by_id(segment_of)
 
 
