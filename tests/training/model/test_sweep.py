@@ -82,14 +82,10 @@ def test_planted_blobs_are_stable_at_the_knee(four_blobs_sweep: KSweep) -> None:
 
 def test_fits_side_by_side_give_the_same_sweep() -> None:
     X, _ = make_blobs(n_samples=1_500, n_features=3, centers=4, random_state=2)
-    kwargs = {
-        "seed": 3,
-        "silhouette_sample": 800,
-        "stability_sample": 800,
-        "stability_resamples": 4,
-    }
-    alone = sweep_k(X, 2, 6, workers=1, **kwargs)  # type: ignore[arg-type]
-    side_by_side = sweep_k(X, 2, 6, workers=2, **kwargs)  # type: ignore[arg-type]
+    alone, side_by_side = (
+        sweep_k(X, 2, 6, seed=3, silhouette_sample=800, stability_sample=800, workers=workers)
+        for workers in (1, 2)
+    )
     assert alone.to_dict() == side_by_side.to_dict()
 
 
