@@ -7,10 +7,11 @@ year dropped, CTC clipped to its 1-99 % quantiles, experience = 2022 - start yea
 from mean CTC (designation: company x title x experience, class: company x title, tier: company;
 1 above the mean, 2 at it, 3 below), ``StandardScaler``, the elbow k = 2..10 with
 ``KMeans(n_init=10)``, the silhouette of the knee's partition on 20,000 learners, and Ward on a
-5,000-learner sample. It runs in a child process (its memory is not the run's) twice, before
-and after the training run, and the ratio is against the mean of the two, since the machine may
-be shared. Both sides run with ``OMP_WAIT_POLICY=PASSIVE`` unless it is set: spin-waiting OpenMP
-threads slow whichever side shares its cores the most.
+5,000-learner sample, after generating the same embedded default (as the run's ``load`` step
+does). It runs in a child process (its memory is not the run's) twice, before and after the
+training run, and the ratio is against the mean of the two, since the machine may be shared.
+Both sides run with ``OMP_WAIT_POLICY=PASSIVE`` unless it is set: spin-waiting OpenMP threads
+slow whichever side shares its cores the most.
 
 Per segment it prints the bootstrap Jaccard, the share of learners without a job title against
 the share their experience explains (targets: ratio 0.5-2), and the shares whose CTC was imputed
@@ -115,7 +116,12 @@ def main() -> int:
     parser.add_argument("--recipe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.recipe:  # the child process of _recipe_in_child
-        print(json.dumps(notebook_recipe(generate_learners(args.rows, args.seeds[0]))))
+        start = time.perf_counter()
+        raw = generate_learners(args.rows, args.seeds[0])
+        load = time.perf_counter() - start
+        seconds = notebook_recipe(raw)
+        seconds["total"] += load
+        print(json.dumps({"load": load, **seconds}))
         return 0
     for seed in args.seeds:
         _bench_seed(args.hierarchical, args.rows, seed)

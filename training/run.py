@@ -381,7 +381,12 @@ def finish_run(
         reference = steps.fit_reference(k, segment_of)
     with clock.step("compare", "Comparing K-Means with the hierarchical reference"):
         comparison = compare_labelings(
-            labels, reference.labels, fit.z, seed=settings.seed, sample=settings.silhouette_sample
+            labels,
+            reference.labels,
+            fit.z,
+            seed=settings.seed,
+            sample=settings.silhouette_sample,
+            workers=settings.fit_workers,
         )
         silhouettes = segment_silhouettes(
             fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)

@@ -205,7 +205,7 @@ def sweep_k(
     sample_labels = [f.sample_labels for f in fits]
     start = time.perf_counter()
     with limit_threads(n_threads):
-        silhouette = mean_silhouettes(data[eval_idx], sample_labels)
+        silhouette = mean_silhouettes(data[eval_idx], sample_labels, workers)
     if progress is not None:
         progress(
             f"silhouette of {len(ks)} partitions on {len(eval_idx):,} rows "
