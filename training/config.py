@@ -67,13 +67,16 @@ DEFAULT_CLUSTER_FEATURES: tuple[str, ...] = (
     "pay_vs_experience",
     "company_tier",
 )
-"""Default features K-Means sees: experience, pay against learners of the same experience, and
-the pay tier of the company. Chosen on the embedded default (generator seeds 0, 1 and 2) as the
-set whose segments survive resampling at the knee of the elbow curve, k = 5 (overall bootstrap
-stability 0.93-0.98, every segment's Jaccard >= 0.87), with every smaller k stable too, where the
-earlier five inputs (adding pay within the company and the job class) are stable only at k <= 3
+"""Default features K-Means sees: experience, pay against learners of the same experience when the
+pay was recorded, and the pay tier of the company (an unknown company at the population's level).
+Chosen on the embedded default (generator seeds 0, 1 and 2) as the set whose segments survive
+resampling at the knee of the elbow curve, k = 5 (overall bootstrap stability 0.94-0.97, every
+segment's Jaccard >= 0.91), with every smaller k stable too, where the earlier five inputs
+(adding pay within the company and the job class) are stable only at k <= 3
 (docs/segmentation.md, bench/segmentation.py). No title-based input: a missing title cannot
-shape a segment. Any subset of ``FEATURE_COLUMNS`` can be set instead."""
+shape a segment, and the job profile (the track) is the second axis of a cohort rather than an
+input (as an input it took the segmentation over or made it less stable). Any subset of
+``FEATURE_COLUMNS`` can be set instead."""
 
 
 def _default_cache_dir() -> Path:

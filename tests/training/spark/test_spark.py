@@ -144,6 +144,7 @@ def test_rules_tables_and_report_equal_the_pandas_path(
     data = trained[1].data
     ours, theirs = data.rules.to_dict(), pandas_data.rules.to_dict()
     assert ours.pop("title_map") == theirs.pop("title_map")
+    assert ours.pop("tracks") == theirs.pop("tracks")
     assert ours.keys() == theirs.keys()
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(value, rel=1e-12), key
@@ -288,8 +289,9 @@ def test_profiles_names_and_actions_equal_the_pandas_path(
         for key in shared:
             assert ours[key] == theirs[key], (ours["id"], key)
     assert doc["population"] == profiling.population_summary(population)
+    # each share is rounded to 4 decimals: off by up to 0.00005 of its segment's learners
     assert sum(p["data_quality"]["ctc_imputed_share"] * p["size"] for p in profiles) == (
-        pytest.approx(learners["ctc_imputed"].sum(), abs=0.5)
+        pytest.approx(learners["ctc_imputed"].sum(), abs=0.00005 * len(learners) + 0.5)
     )
 
 
