@@ -202,15 +202,7 @@ def sweep_k(
     ]
     inertia = [f.inertia for f in fits]
     scores = [f.stability for f in fits]
-    sample_labels = [f.sample_labels for f in fits]
-    start = time.perf_counter()
-    with limit_threads(n_threads):
-        silhouette = mean_silhouettes(data[eval_idx], sample_labels, workers)
-    if progress is not None:
-        progress(
-            f"silhouette of {len(ks)} partitions on {len(eval_idx):,} rows "
-            f"({time.perf_counter() - start:.1f} s)"
-        )
+    silhouette = _silhouettes(data[eval_idx], fits, n_threads, workers, progress)
     return KSweep(
         ks=ks,
         inertia=inertia,
@@ -239,6 +231,25 @@ class _KFit:
     sample_labels: IntArray
     stability: StabilityScores
     resampled: list[IntArray]
+
+
+def _silhouettes(
+    sample: npt.NDArray[np.float64],
+    fits: list[_KFit],
+    n_threads: int | None,
+    workers: int,
+    progress: StepProgress | None,
+) -> list[float]:
+    """Mean silhouette of every k's partition of the evaluation sample, from one pass."""
+    start = time.perf_counter()
+    with limit_threads(n_threads):
+        silhouette = mean_silhouettes(sample, [f.sample_labels for f in fits], workers)
+    if progress is not None:
+        progress(
+            f"silhouette of {len(fits)} partitions on {len(sample):,} rows "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+    return silhouette
 
 
 def _fit_one(
