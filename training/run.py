@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,12 +46,14 @@ from training.model.choice import KChoice, choose_k
 from training.model.compare import compare_labelings, segment_silhouettes
 from training.model.hierarchy import (
     Hierarchy,
+    MicroClusters,
     coarse_groups,
     hierarchical_exact,
     hierarchical_two_stage,
+    micro_clusters,
 )
 from training.model.ids import id_reference, ids_report, previous_centers, public_ids
-from training.model.kmeans import fit_kmeans
+from training.model.kmeans import fit_kmeans, limit_threads
 from training.model.pipeline import build_pipeline
 from training.model.stability import bootstrap_stability
 from training.model.sweep import KSweep, sweep_k
@@ -276,17 +279,25 @@ def run(
     with clock.step("preprocess", "Preprocessing (clip + scale)"):
         pipeline = build_pipeline(2, seed=settings.seed, n_init=settings.n_init)
         z = pipeline[:-1].fit(x).transform(x)
-    with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
-        sweep = _sweep(z, settings)
-        choice = choose_k(
-            sweep,
-            settings.k,
-            min_stability=settings.min_stability,
-            min_jaccard=settings.min_jaccard,
+    # One thread per fit throughout (the limit is process-wide): the hierarchical reference's
+    # micro-clusters, which do not depend on k, are fitted beside the sweep, on the core its
+    # threads leave idle.
+    with limit_threads(1), ThreadPoolExecutor(max_workers=1) as beside:
+        micro = beside.submit(
+            micro_clusters, z, seed=settings.seed, n_micro=settings.n_micro, n_threads=1
         )
-    with clock.step("kmeans", f"K-Means with k = {choice.k}"):
-        kmeans = fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
-        pipeline.steps[-1] = ("kmeans", kmeans)
+        with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
+            sweep = _sweep(z, settings)
+            choice = choose_k(
+                sweep,
+                settings.k,
+                min_stability=settings.min_stability,
+                min_jaccard=settings.min_jaccard,
+            )
+        with clock.step("kmeans", f"K-Means with k = {choice.k}"):
+            kmeans = fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
+            pipeline.steps[-1] = ("kmeans", kmeans)
+        micro_result = micro.result()
     fit = KMeansFit(
         engine={"engine": "scikit-learn"},
         features=features,
@@ -309,7 +320,9 @@ def run(
             "learners": int(x.shape[0]),
         },
     )
-    return finish_run(settings, fit, _LocalSteps(data, fit, settings), clock, created_at)
+    return finish_run(
+        settings, fit, _LocalSteps(data, fit, settings, micro_result), clock, created_at
+    )
 
 
 def _sweep(z: FloatArray, settings: TrainingSettings) -> KSweep:
@@ -323,20 +336,29 @@ def _sweep(z: FloatArray, settings: TrainingSettings) -> KSweep:
         stability_resamples=settings.stability_resamples,
         stability_sample=settings.stability_sample,
         stability_n_init=settings.stability_n_init,
+        workers=settings.fit_workers,
     )
 
 
 class _LocalSteps:
     """The tail's engine steps on pandas and scikit-learn (every learner in memory)."""
 
-    def __init__(self, data: LearnerData, fit: KMeansFit, settings: TrainingSettings) -> None:
-        self.data, self.fit, self.settings = data, fit, settings
+    def __init__(
+        self,
+        data: LearnerData,
+        fit: KMeansFit,
+        settings: TrainingSettings,
+        micro: MicroClusters | None = None,
+    ) -> None:
+        self.data, self.fit, self.settings, self.micro = data, fit, settings, micro
         self.reference_label: str = settings.hierarchical
         self._hierarchy: Hierarchy | None = None
 
     def fit_reference(self, k: int, segment_of: IntArray) -> Reference:
         settings, z = self.settings, self.fit.z
-        staged = hierarchical_two_stage(z, k, seed=settings.seed, n_micro=settings.n_micro)
+        staged = hierarchical_two_stage(
+            z, k, seed=settings.seed, n_micro=settings.n_micro, micro=self.micro
+        )
         hierarchy, versus_exact = staged, None
         if settings.hierarchical == "exact":
             from sklearn.metrics import adjusted_rand_score
@@ -420,7 +442,12 @@ def finish_run(
         reference = steps.fit_reference(k, segment_of)
     with clock.step("compare", "Comparing K-Means with the hierarchical reference"):
         comparison = compare_labelings(
-            labels, reference.labels, fit.z, seed=settings.seed, sample=settings.silhouette_sample
+            labels,
+            reference.labels,
+            fit.z,
+            seed=settings.seed,
+            sample=settings.silhouette_sample,
+            workers=settings.fit_workers,
         )
         silhouettes = segment_silhouettes(
             fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
@@ -516,8 +543,16 @@ def _number_segments(
 def _stability(
     settings: TrainingSettings, fit: KMeansFit, k: int, segment_of: IntArray
 ) -> dict[str, Any]:
-    """Bootstrap stability of the K-Means segments on a seeded sample of the evaluation
-    learners, each segment's Jaccard under its public id."""
+    """Bootstrap stability of the K-Means segments, each segment's Jaccard under its public id.
+
+    Against the sweep's own resampled fits of this k when it kept them (the scikit-learn engine:
+    the same resamples, so the published figure is the sweep's figure for the published
+    partition), else on a seeded sample of the evaluation learners.
+    """
+    if fit.sweep.resampled is not None:
+        scores = fit.sweep.resampled.scores(fit.labels, k)
+        if scores is not None:
+            return scores.by_id(segment_of)
     rows = _sample(len(fit.z), settings.stability_sample, settings.seed)
     return bootstrap_stability(
         fit.z[rows],
@@ -526,6 +561,7 @@ def _stability(
         resamples=settings.stability_resamples,
         seed=settings.seed,
         n_init=settings.stability_n_init,
+        workers=settings.fit_workers,
     ).by_id(segment_of)
 
 

@@ -9,7 +9,10 @@ and the junk (impossible years, tiny and enormous CTCs, messy titles and company
 It is not a table of independent columns. Each learner has a hidden true start year, a company
 with its own pay level and a role; CTC follows the published experience-vs-CTC quartiles of the
 cleaned file (pay rises with years of experience and the spread widens), shifted by company and
-role, so clustering finds real structure. About two in five learners are on a standard package
+role, so clustering finds real structure. A CTC is the pay of the year it was recorded: the
+learner's experience in that year and that year's pay level (the market grows ``_PAY_GROWTH`` a
+year, an assumption: the real file publishes only the CTC years' counts and the table by
+experience counted to 2022, which still holds). About two in five learners are on a standard package
 of their company (the same round CTC for a company, start year and pay band, updated in the same
 year): that is what gives the real file its many rows that repeat all but the email. All
 parameters live in this module (the reference profile is only read by the tests); everything
@@ -338,7 +341,9 @@ _COMPANY_SD: Final = 0.7  # company pay level, in z units
 _RESIDUAL_SD: Final = 0.72  # individual pay, in z units
 _PACKAGE_SHARE: Final = 0.42  # learners on a standard package of their company
 _PACKAGE_STEP: Final = 0.85  # packages sit at company level -step, 0, +step (z units)
-_SNAPSHOT_DRIFT: Final = (-0.10, 0.12)  # log change of CTC between two snapshots: mean, sd
+_SNAPSHOT_DRIFT: Final = (-0.05, 0.12)  # log change of CTC between two snapshots: mean, sd
+# yearly growth of the pay level of the market (log units): an assumption, see _record_year_shift
+_PAY_GROWTH: Final = 0.07
 # share of learners by how they write their CTC: 2 significant digits, to 10k, to 1k, "x9999", to 10
 _ROUNDING_SHARES: Final = (0.75, 0.215, 0.021, 0.007, 0.007)
 # junk CTCs, as a share of learners: tiny values (lakhs, thousands, monthly pay) and huge ones
@@ -686,22 +691,50 @@ def _draw_pay(
     titled = np.bincount(learner, weights=title_codes >= 0, minlength=n_learners) > 0
 
     z, package, cohort = _pay_scores(experience, role_pay, titled, pay_level, company_of, rng)
-    raw_ctc = _ctc_from_scores(z, experience)
     style = np.where(package, 0, _draw(rng, np.asarray(_ROUNDING_SHARES), n_learners))
-    ctc = _round_ctc(raw_ctc, style)
     years, year_p = _year_shares()
     cohort_id = cohort * len(years) + np.searchsorted(years, true_year)
     _, first, inverse = np.unique(cohort_id, return_index=True, return_inverse=True)
     cohort_year = _draw_ctc_years(true_year[first], years, year_p, rng)
     ctc_year = np.where(package, cohort_year[inverse], career.ctc_year)
-    ctc = _apply_ctc_junk(ctc, junk_ctc, layout.extremes, rng)
+    # the CTC of the year it was recorded: the learner's experience and the pay level of then
+    at_record = _record_year_shift(true_year, ctc_year)
+    raw_ctc = _ctc_from_scores(z, experience) * np.exp(at_record)
+    ctc = _apply_ctc_junk(_round_ctc(raw_ctc, style), junk_ctc, layout.extremes, rng)
 
     drift = np.exp(rng.normal(_SNAPSHOT_DRIFT[0], _SNAPSHOT_DRIFT[1], n_learners))
-    ctc_2 = _round_ctc(raw_ctc * drift, style)
+    ctc_year_2 = np.maximum(ctc_year - (rng.random(n_learners) < 0.5), min(_CTC_YEAR_COUNTS))
+    earlier = np.exp(_record_year_shift(true_year, ctc_year_2) - at_record)
+    ctc_2 = _round_ctc(raw_ctc * earlier * drift, style)
     step = np.maximum(10 ** np.floor(np.log10(np.maximum(ctc, 1))).astype(np.int64) // 10, 1)
     ctc_2 = np.where(ctc_2 == ctc, ctc - step, ctc_2)
-    ctc_year_2 = np.maximum(ctc_year - (rng.random(n_learners) < 0.5), min(_CTC_YEAR_COUNTS))
     return _Pay(ctc=ctc, ctc_year=ctc_year, ctc_2=ctc_2, ctc_year_2=ctc_year_2)
+
+
+def _record_year_shift(true_year: IntArray, ctc_year: IntArray) -> FloatArray:
+    """Log shift of a CTC recorded in ``ctc_year`` from the learner's 2022-experience median.
+
+    A CTC recorded in year Y reflects the learner's experience in Y (Y - start year, on the
+    median curve of the published table, made non-decreasing) and the pay level of Y (the
+    market grew ``_PAY_GROWTH`` a year: an assumption, the real file publishes no such figure).
+    The shift is centred within each start year over the CTC years learners of that start year
+    record (:func:`_ctc_year_shares`), so the median CTC per year of experience counted to 2022,
+    which the published table gives, still holds.
+    """
+    years, year_p = _year_shares()
+    ctc_years = _ctc_years()
+    curve = np.maximum.accumulate(np.log(np.asarray(_CTC_P50, dtype=np.float64)))
+
+    def shift(start: IntArray, recorded: IntArray) -> FloatArray:
+        experience = np.clip(_REFERENCE_YEAR - start, 1, len(curve))
+        at_record = np.clip(experience - (_REFERENCE_YEAR - recorded), 1, len(curve))
+        out: FloatArray = curve[at_record - 1] - curve[experience - 1]
+        return out + _PAY_GROWTH * (recorded - _REFERENCE_YEAR)
+
+    every = shift(years[:, None], ctc_years[None, :])
+    centre = (_ctc_year_shares(years, year_p) * every).sum(axis=1)
+    out: FloatArray = shift(true_year, ctc_year) - centre[np.searchsorted(years, true_year)]
+    return out
 
 
 def _shown_years(true_year: IntArray, layout: _Layout) -> FloatArray:
@@ -786,22 +819,37 @@ def _learner_sizes(rows: int, scale: float, rng: np.random.Generator) -> IntArra
     return np.asarray(rng.permutation(sizes), dtype=np.int64)
 
 
-def _draw_ctc_years(
-    true_year: IntArray, years: IntArray, year_p: FloatArray, rng: np.random.Generator
-) -> IntArray:
-    """CTC year given the start year: rarely before it, marginal shares as in the real file."""
-    ctc_years = np.array(sorted(_CTC_YEAR_COUNTS), dtype=np.int64)
+def _ctc_years() -> IntArray:
+    """The CTC years of the real file, sorted."""
+    return np.array(sorted(_CTC_YEAR_COUNTS), dtype=np.int64)
+
+
+def _ctc_year_shares(years: IntArray, year_p: FloatArray) -> FloatArray:
+    """Share of each CTC year given each start year (rows: ``years``, columns: the CTC years).
+
+    A CTC is rarely recorded before the learner started working; the marginal shares are the
+    real file's (iterative proportional fitting of the year weights).
+    """
+    ctc_years = _ctc_years()
     target = np.array([_CTC_YEAR_COUNTS[y] for y in ctc_years], dtype=np.float64)
     target /= target.sum()
     allowed = np.where(ctc_years[None, :] >= years[:, None], 1.0, _LATE_START_WEIGHT)
     weights = target.copy()
-    for _ in range(200):  # iterative proportional fitting of the year weights
+    for _ in range(200):
         cond = allowed * weights
         cond /= cond.sum(axis=1, keepdims=True)
         weights *= target / (year_p @ cond)
     cond = allowed * weights
-    cond /= cond.sum(axis=1, keepdims=True)
-    cdf = np.cumsum(cond, axis=1)
+    out: FloatArray = cond / cond.sum(axis=1, keepdims=True)
+    return out
+
+
+def _draw_ctc_years(
+    true_year: IntArray, years: IntArray, year_p: FloatArray, rng: np.random.Generator
+) -> IntArray:
+    """CTC year given the start year: rarely before it, marginal shares as in the real file."""
+    ctc_years = _ctc_years()
+    cdf = np.cumsum(_ctc_year_shares(years, year_p), axis=1)
     row = np.searchsorted(years, true_year)
     u = rng.random(true_year.size)[:, None]
     pick = np.minimum((u >= cdf[row]).sum(axis=1), ctc_years.size - 1)

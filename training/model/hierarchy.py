@@ -46,9 +46,11 @@ from training.progress import StepProgress
 __all__ = [
     "BISECTING",
     "Hierarchy",
+    "MicroClusters",
     "coarse_groups",
     "hierarchical_exact",
     "hierarchical_two_stage",
+    "micro_clusters",
     "weighted_ward_linkage",
 ]
 
@@ -110,6 +112,71 @@ class Hierarchy:
         return counts
 
 
+@dataclass(frozen=True)
+class MicroClusters:
+    """The first stage of :func:`hierarchical_two_stage`, which does not depend on k.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_samples,)
+        Each row's micro-cluster (empty ones dropped, ids consecutive).
+    centres : ndarray of shape (n_micro, n_features)
+        The exact mean of each micro-cluster's rows.
+    sizes : ndarray of shape (n_micro,)
+        Rows in each micro-cluster.
+    seconds : float
+        Wall time of the stage.
+    """
+
+    labels: IntArray
+    centres: FloatArray
+    sizes: IntArray
+    seconds: float
+
+
+def micro_clusters(
+    X: npt.ArrayLike, *, seed: int = 0, n_micro: int = 2000, n_threads: int | None = 1
+) -> MicroClusters:
+    """``MiniBatchKMeans(n_micro)`` micro-clusters of the rows of X, each summarised by the exact
+    mean of its rows and its size; every row its own micro-cluster when there are no more rows
+    than ``n_micro``. It does not depend on k: a run may compute it while the k sweep runs.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    seed : int, default=0
+        Seed of the MiniBatchKMeans.
+    n_micro : int, default=2000
+    n_threads : int or None, default=1
+        Threads for the MiniBatchKMeans (see :func:`training.model.kmeans.fit_kmeans`).
+    """
+    start = time.perf_counter()
+    data = as_matrix(X)
+    n = data.shape[0]
+    if n <= n_micro:
+        rows = np.arange(n, dtype=np.intp)
+        return MicroClusters(rows, data, np.ones(n, dtype=np.intp), time.perf_counter() - start)
+    with limit_threads(n_threads):
+        micro = MiniBatchKMeans(
+            n_clusters=n_micro,
+            init_size=min(3 * n_micro, n),
+            n_init=1,
+            random_state=seed,
+        ).fit(data)
+    raw = np.asarray(micro.labels_, dtype=np.intp)
+    counts = np.bincount(raw, minlength=n_micro)
+    keep = np.flatnonzero(counts)
+    remap = np.full(n_micro, -1, dtype=np.intp)
+    remap[keep] = np.arange(keep.size)
+    labels = remap[raw]
+    sizes = counts[keep]
+    # exact means of the members, not MiniBatchKMeans' running estimates
+    centres = np.zeros((keep.size, data.shape[1]))
+    np.add.at(centres, labels, data)
+    centres /= sizes[:, None]
+    return MicroClusters(labels, centres, sizes, time.perf_counter() - start)
+
+
 def hierarchical_two_stage(
     X: npt.ArrayLike,
     k: int,
@@ -118,11 +185,13 @@ def hierarchical_two_stage(
     n_micro: int = 2000,
     n_threads: int | None = 1,
     progress: StepProgress | None = None,
+    micro: MicroClusters | None = None,
 ) -> Hierarchy:
     """Ward's hierarchy that scales: micro-clusters first, then size-weighted Ward on them.
 
     1. ``MiniBatchKMeans(n_micro)`` cuts the rows into micro-clusters; each micro-cluster is
-       summarised by the exact mean of its rows and its size (empty ones are dropped).
+       summarised by the exact mean of its rows and its size (empty ones are dropped):
+       :func:`micro_clusters`.
     2. Ward on the micro-centres, each carrying its size as initial cluster size (see the module
        docstring), builds the tree; cutting it into k clusters labels the micro-clusters.
     3. Every row takes its micro-cluster's label.
@@ -141,45 +210,30 @@ def hierarchical_two_stage(
     n_threads : int or None, default=1
         Threads for the MiniBatchKMeans (see :func:`training.model.kmeans.fit_kmeans`).
     progress : callable, optional
+    micro : MicroClusters, optional
+        Stage 1 already computed (:func:`micro_clusters` of the same X, seed and n_micro); its
+        time counts in ``seconds``.
 
     Returns
     -------
     Hierarchy
     """
-    start = time.perf_counter()
     data = as_matrix(X)
-    n = data.shape[0]
-    _check_k(k, n)
-    if n <= n_micro:
-        micro_labels = np.arange(n, dtype=np.intp)
-        centres, sizes = data, np.ones(n, dtype=np.intp)
-    else:
-        with limit_threads(n_threads):
-            micro = MiniBatchKMeans(
-                n_clusters=n_micro,
-                init_size=min(3 * n_micro, n),
-                n_init=1,
-                random_state=seed,
-            ).fit(data)
-        raw = np.asarray(micro.labels_, dtype=np.intp)
-        counts = np.bincount(raw, minlength=n_micro)
-        keep = np.flatnonzero(counts)
-        remap = np.full(n_micro, -1, dtype=np.intp)
-        remap[keep] = np.arange(keep.size)
-        micro_labels = remap[raw]
-        sizes = counts[keep]
-        # exact means of the members, not MiniBatchKMeans' running estimates
-        centres = np.zeros((keep.size, data.shape[1]))
-        np.add.at(centres, micro_labels, data)
-        centres /= sizes[:, None]
+    _check_k(k, data.shape[0])
+    if micro is None:
+        micro = micro_clusters(data, seed=seed, n_micro=n_micro, n_threads=n_threads)
+    start = time.perf_counter()
+    if micro.labels.shape[0] != data.shape[0]:
+        raise ValueError("The micro-clusters are of another matrix.")
+    micro_labels, centres, sizes = micro.labels, micro.centres, micro.sizes
     if sizes.size < k:
         raise ValueError(f"Only {sizes.size} distinct micro-clusters for k = {k}.")
     if progress is not None:
-        progress(f"{sizes.size:,} micro-clusters ({time.perf_counter() - start:.1f} s)")
+        progress(f"{sizes.size:,} micro-clusters ({micro.seconds:.1f} s)")
     linkage = _weighted_ward(centres, sizes)
     leaf_labels = _cut_tree(linkage, k)
     labels = _by_size(leaf_labels[micro_labels], data, k)
-    seconds = time.perf_counter() - start
+    seconds = micro.seconds + time.perf_counter() - start
     if progress is not None:
         progress(f"weighted Ward on {sizes.size:,} micro-centres, cut at k = {k} ({seconds:.1f} s)")
     return Hierarchy(

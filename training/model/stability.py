@@ -11,11 +11,24 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import adjusted_rand_score
 
-from training.model.kmeans import as_matrix, limit_threads, make_kmeans
+from training.model.kmeans import (
+    FloatArray,
+    IntArray,
+    as_matrix,
+    limit_threads,
+    make_kmeans,
+    map_in_threads,
+)
 
-__all__ = ["StabilityScores", "bootstrap_stability", "stability_scores"]
+__all__ = [
+    "StabilityScores",
+    "adjusted_rand",
+    "bootstrap_stability",
+    "draw_resamples",
+    "resampled_labels",
+    "stability_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,24 @@ class StabilityScores:
         }
 
 
+def adjusted_rand(table: npt.NDArray[np.int64]) -> float:
+    """Adjusted Rand index from a contingency table (rows: one partition, columns: the other).
+
+    Scikit-learn's ``adjusted_rand_score`` (the same pair counts, in exact integers, so the same
+    float), without recounting the labels: :func:`stability_scores` has the table already.
+    """
+    counts = np.asarray(table, np.int64)
+    n = int(counts.sum())
+    same = int((counts * counts).sum())
+    rows = int((counts.sum(axis=1) ** 2).sum())
+    cols = int((counts.sum(axis=0) ** 2).sum())
+    tp, fp, fn = same - n, cols - same, rows - same
+    tn = n * n - fp - fn - same
+    if fn == 0 and fp == 0:
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
+
+
 def stability_scores(
     reference: npt.ArrayLike, resampled: Sequence[npt.ArrayLike], k: int
 ) -> StabilityScores:
@@ -77,17 +108,39 @@ def stability_scores(
     for b, labels in enumerate(resampled):
         _, other = np.unique(np.asarray(labels), return_inverse=True)
         m = int(other.max()) + 1 if other.size else 1
-        table = np.bincount(ref * m + other, minlength=k * m).reshape(k, m).astype(np.float64)
+        counts = np.bincount(ref * m + other, minlength=k * m).reshape(k, m)
+        table = counts.astype(np.float64)
         union = table.sum(axis=1, keepdims=True) + table.sum(axis=0, keepdims=True) - table
         with np.errstate(invalid="ignore", divide="ignore"):
             jaccard[b] = np.nan_to_num(table / union).max(axis=1)
-        aris.append(float(adjusted_rand_score(ref, other)))
+        aris.append(adjusted_rand(counts))
     return StabilityScores(
         ari=float(np.mean(aris)),
         ari_p10=float(np.percentile(aris, 10)),
         jaccard=[float(x) for x in jaccard.mean(axis=0)],
         resamples=len(resampled),
     )
+
+
+def draw_resamples(n: int, resamples: int, seed: int) -> list[tuple[IntArray, int]]:
+    """``resamples`` bootstrap draws of ``n`` rows (with replacement), each with a fit seed.
+
+    Drawn in order from one seeded generator, before any fit: the fits may then run side by
+    side and still be the same fits.
+    """
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        rows = rng.integers(0, n, size=n)
+        draws.append((np.asarray(rows, np.intp), int(rng.integers(0, 2**31 - 1))))
+    return draws
+
+
+def resampled_labels(data: FloatArray, k: int, draw: tuple[IntArray, int], n_init: int) -> IntArray:
+    """K-Means (k segments, the draw's seed) fitted on the draw's rows, labelling all of data."""
+    rows, seed = draw
+    labels: IntArray = make_kmeans(k, seed, n_init).fit(data[rows]).predict(data)
+    return labels
 
 
 def bootstrap_stability(
@@ -99,6 +152,7 @@ def bootstrap_stability(
     seed: int = 0,
     n_init: int = 1,
     n_threads: int | None = 1,
+    workers: int = 1,
 ) -> StabilityScores:
     """Bootstrap stability of a k-segment partition of the rows of X (Hennig's clusterboot).
 
@@ -118,6 +172,9 @@ def bootstrap_stability(
     seed : int, default=0
     n_init : int, default=1
     n_threads : int or None, default=1
+    workers : int, default=1
+        Resampled fits run side by side in this many threads (each fit on ``n_threads``); the
+        draws come first, from the one seed, so any count gives the same scores.
 
     Returns
     -------
@@ -126,11 +183,9 @@ def bootstrap_stability(
     if resamples < 2:
         raise ValueError("stability_resamples must be at least 2.")
     data = as_matrix(X)
-    rng = np.random.default_rng(seed)
-    labelings = []
+    draws = draw_resamples(data.shape[0], resamples, seed)
     with limit_threads(n_threads):
-        for _ in range(resamples):
-            rows = rng.integers(0, data.shape[0], size=data.shape[0])
-            boot_seed = int(rng.integers(0, 2**31 - 1))
-            labelings.append(make_kmeans(k, boot_seed, n_init).fit(data[rows]).predict(data))
+        labelings = map_in_threads(
+            lambda draw: resampled_labels(data, k, draw, n_init), draws, workers
+        )
     return stability_scores(reference, labelings, k)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,15 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
 from training.model.compare import mean_silhouettes
 from training.model.kmeans import IntArray, as_matrix, limit_threads, make_kmeans, sample_rows
-from training.model.stability import StabilityScores, bootstrap_stability
+from training.model.stability import (
+    StabilityScores,
+    draw_resamples,
+    resampled_labels,
+    stability_scores,
+)
 from training.progress import StepProgress
 
-__all__ = ["KSweep", "find_knee", "sweep_k"]
+__all__ = ["KSweep", "ResampledFits", "find_knee", "sweep_k"]
 
 
 @dataclass
@@ -57,6 +63,9 @@ class KSweep:
         Rows the silhouette and the stability were evaluated on.
     stability_resamples : int
         Bootstrap resamples per k.
+    resampled : ResampledFits or None
+        The resampled fits' labels of the stability rows, per k, kept for the stability of the
+        published partition (:meth:`ResampledFits.scores`); not part of the JSON.
     """
 
     ks: list[int]
@@ -70,6 +79,7 @@ class KSweep:
     knee: int | None
     silhouette_sample: int
     stability_resamples: int
+    resampled: ResampledFits | None = field(default=None, repr=False, compare=False)
 
     def is_stable(self, k: int, min_stability: float, min_jaccard: float) -> bool:
         """Whether ``k`` (one of ``ks``) passes both thresholds."""
@@ -77,8 +87,37 @@ class KSweep:
         return self.stability[i] >= min_stability and min(self.jaccard[i]) >= min_jaccard
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict of every field."""
-        return asdict(self)
+        """Plain JSON-serialisable dict of every field but ``resampled``."""
+        out = asdict(replace(self, resampled=None))
+        del out["resampled"]
+        return out
+
+
+@dataclass(frozen=True)
+class ResampledFits:
+    """What the sweep's bootstrap fitted: the rows it evaluated on and every resampled labelling.
+
+    Attributes
+    ----------
+    n : int
+        Rows of the matrix the sweep ran on (the stability rows index it).
+    rows : ndarray of int, shape (n_stability,)
+        The stability rows.
+    labels : dict of int to list of ndarray of int, shape (n_stability,)
+        Per k, each resampled fit's labels of the stability rows.
+    """
+
+    n: int
+    rows: IntArray
+    labels: dict[int, list[IntArray]]
+
+    def scores(self, labels: npt.ArrayLike, k: int) -> StabilityScores | None:
+        """Bootstrap stability of another k-segment partition of the same n rows (``labels`` of
+        all n), against the same resampled fits; None when the sweep did not fit k."""
+        every = np.asarray(labels, np.intp)
+        if k not in self.labels or every.shape != (self.n,):
+            return None
+        return stability_scores(every[self.rows], self.labels[k], k)
 
 
 def sweep_k(
@@ -93,6 +132,7 @@ def sweep_k(
     stability_sample: int = 20_000,
     stability_n_init: int = 1,
     n_threads: int | None = 1,
+    workers: int = 1,
     progress: StepProgress | None = None,
 ) -> KSweep:
     """Fit K-Means for every k in ``k_min..k_max`` and measure each partition.
@@ -100,10 +140,10 @@ def sweep_k(
     Inertia, Davies-Bouldin and Calinski-Harabasz are computed on all rows (they cost O(n)). The
     silhouette costs O(n^2), so it is computed on one seeded sample of ``silhouette_sample`` rows,
     the same rows for every k, with one pass of pairwise distances shared by all k. Stability
-    (:func:`bootstrap_stability`) is measured on one seeded sample of ``stability_sample`` rows:
-    ``stability_resamples`` bootstrap resamples of it, K-Means on each (its own seed, so
-    initialisation noise counts too), each fit labelling the whole sample, compared with the fit
-    on all rows.
+    (:func:`~training.model.stability.bootstrap_stability`) is measured on one seeded sample of
+    ``stability_sample`` rows: ``stability_resamples`` bootstrap resamples of it, K-Means on each
+    (its own seed, so initialisation noise counts too), each fit labelling the whole sample,
+    compared with the fit on all rows.
 
     Parameters
     ----------
@@ -126,6 +166,9 @@ def sweep_k(
         K-Means restarts of each resampled fit.
     n_threads : int or None, default=1
         Threads for scikit-learn's OpenMP loops and BLAS (see :func:`fit_kmeans`).
+    workers : int, default=1
+        K-Means fits run side by side in this many threads (the fit on all rows of a k with its
+        resampled fits); results do not depend on it.
     progress : callable, optional
         Called with one line per k.
 
@@ -152,21 +195,14 @@ def sweep_k(
             stability_resamples=stability_resamples,
             stability_n_init=stability_n_init,
             n_threads=n_threads,
+            workers=workers,
             progress=progress,
         )
         for k in ks
     ]
     inertia = [f.inertia for f in fits]
     scores = [f.stability for f in fits]
-    sample_labels = [f.sample_labels for f in fits]
-    start = time.perf_counter()
-    with limit_threads(n_threads):
-        silhouette = mean_silhouettes(data[eval_idx], sample_labels)
-    if progress is not None:
-        progress(
-            f"silhouette of {len(ks)} partitions on {len(eval_idx):,} rows "
-            f"({time.perf_counter() - start:.1f} s)"
-        )
+    silhouette = _silhouettes(data[eval_idx], fits, n_threads, workers, progress)
     return KSweep(
         ks=ks,
         inertia=inertia,
@@ -179,6 +215,9 @@ def sweep_k(
         knee=find_knee(ks, inertia),
         silhouette_sample=len(eval_idx),
         stability_resamples=stability_resamples,
+        resampled=ResampledFits(
+            n=n, rows=stability_idx, labels={k: f.resampled for k, f in zip(ks, fits, strict=True)}
+        ),
     )
 
 
@@ -191,6 +230,26 @@ class _KFit:
     calinski_harabasz: float
     sample_labels: IntArray
     stability: StabilityScores
+    resampled: list[IntArray]
+
+
+def _silhouettes(
+    sample: npt.NDArray[np.float64],
+    fits: list[_KFit],
+    n_threads: int | None,
+    workers: int,
+    progress: StepProgress | None,
+) -> list[float]:
+    """Mean silhouette of every k's partition of the evaluation sample, from one pass."""
+    start = time.perf_counter()
+    with limit_threads(n_threads):
+        silhouette = mean_silhouettes(sample, [f.sample_labels for f in fits], workers)
+    if progress is not None:
+        progress(
+            f"silhouette of {len(fits)} partitions on {len(sample):,} rows "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+    return silhouette
 
 
 def _fit_one(
@@ -204,34 +263,43 @@ def _fit_one(
     stability_resamples: int,
     stability_n_init: int,
     n_threads: int | None,
+    workers: int,
     progress: StepProgress | None,
 ) -> _KFit:
-    """K-Means with ``k`` segments on all rows, its figures, and its bootstrap stability."""
+    """K-Means with ``k`` segments on all rows, its figures, and its bootstrap stability.
+
+    The fit on all rows and the resampled fits (the draws of
+    :func:`~training.model.stability.bootstrap_stability`, seed ``seed + k``) run side by side
+    in ``workers`` threads; each is the same fit whatever runs beside it.
+    """
     start = time.perf_counter()
-    with limit_threads(n_threads):
-        model = make_kmeans(k, seed, n_init).fit(data)
+    sample = data[stability_idx]
+    draws = draw_resamples(len(stability_idx), stability_resamples, seed + k)
+    with limit_threads(n_threads), ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        full = pool.submit(make_kmeans(k, seed, n_init).fit, data)
+        labelings = list(
+            pool.map(lambda draw: resampled_labels(sample, k, draw, stability_n_init), draws)
+        )
+        model = full.result()
         labels = model.labels_
         figures = (
             float(model.inertia_),
             float(davies_bouldin_score(data, labels)),
             float(calinski_harabasz_score(data, labels)),
         )
-    stability = bootstrap_stability(
-        data[stability_idx],
-        np.asarray(labels[stability_idx], np.intp),
-        k,
-        resamples=stability_resamples,
-        seed=seed + k,
-        n_init=stability_n_init,
-        n_threads=n_threads,
-    )
+    stability = stability_scores(np.asarray(labels[stability_idx], np.intp), labelings, k)
     if progress is not None:
         progress(
             f"k = {k}: inertia {figures[0]:.4g}, stability {stability.ari:.2f}, "
             f"lowest segment Jaccard {min(stability.jaccard):.2f} "
             f"({time.perf_counter() - start:.1f} s)"
         )
-    return _KFit(*figures, np.asarray(labels[eval_idx], dtype=np.intp), stability)
+    return _KFit(
+        *figures,
+        np.asarray(labels[eval_idx], dtype=np.intp),
+        stability,
+        [np.asarray(labeling, np.int16) for labeling in labelings],
+    )
 
 
 def find_knee(ks: list[int], inertia: list[float]) -> int | None:

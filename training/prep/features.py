@@ -2,7 +2,8 @@
 
 :func:`fit_feature_tables` learns, from the cleaned one-row-per-learner table, the peer groups a
 learner is compared with (companies, job titles, tracks, company x title pairs, the
-population's pay-by-experience curve, the quantile bands of tiers and classes) into the frozen
+pay of learners by experience and year when their CTC was recorded (a median polish), the
+quantile bands of tiers and classes) into the frozen
 :class:`~training.runtime.features.FeatureTables`. :func:`build_learner_data` cleans a raw
 table, fits the tables and computes every learner's features with the runtime's
 :func:`~training.runtime.features.compute_features`: the same code the service runs. The
@@ -11,7 +12,6 @@ features themselves are listed in :mod:`training.runtime.features`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,15 +36,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PAY_BANDS",
+    "POLISH_ITERATIONS",
     "LearnerData",
+    "PayAtRecord",
+    "PayCells",
     "band_edges",
     "band_medians",
     "build_learner_data",
-    "experience_curve",
     "fit_feature_tables",
+    "fit_pay_at_record",
+    "record_experience",
+    "weighted_median",
 ]
 
-#: Pay bands (of learners' own log CTC) that impute an unknown company's or title's median.
+#: Pay bands (of learners' own log CTC) that impute a missing title's median.
 PAY_BANDS = 10
 
 
@@ -65,29 +70,135 @@ def band_edges(values: FloatArray, bands: int) -> list[float]:
     return [float(x) for x in inner]
 
 
-def experience_curve(by_year: Mapping[int, float], max_year: int, population: float) -> list[float]:
-    """Median log CTC for each year of experience 0..max_year, gaps filled from the nearest year.
+@dataclass(frozen=True)
+class PayCells:
+    """Learners' log CTC by (years of experience at the record, record year): one entry a cell.
+
+    Attributes
+    ----------
+    at_record, recorded : ndarray of int, shape (n_cells,)
+        Whole years of experience when the CTC was recorded, and the year it was recorded.
+    size : ndarray of int, shape (n_cells,)
+        Learners in the cell.
+    median : ndarray, shape (n_cells,)
+        Their median log CTC.
+    """
+
+    at_record: npt.NDArray[np.int64]
+    recorded: npt.NDArray[np.int64]
+    size: npt.NDArray[np.int64]
+    median: FloatArray
+
+
+@dataclass(frozen=True)
+class PayAtRecord:
+    """The fitted two-way table: log CTC ~ baseline + experience effect + record-year effect.
+
+    ``experience_effect[e]`` is the effect of ``e`` years of experience at the record,
+    ``year_effect[i]`` that of the year ``first_year + i`` (0 for the latest year).
+    """
+
+    baseline: float
+    experience_effect: list[float]
+    year_effect: list[float]
+    first_year: int
+
+
+#: Sweeps of the median polish (Tukey's default; the effects settle in 3-4 on the default table).
+POLISH_ITERATIONS = 10
+
+
+def record_experience(recorded: FloatArray, orgyear: FloatArray) -> npt.NDArray[np.int64]:
+    """Whole years of experience when the CTC was recorded (0 for a CTC of the start year)."""
+    out: npt.NDArray[np.int64] = np.maximum(np.floor(recorded - orgyear), 0).astype(np.int64)
+    return out
+
+
+def weighted_median(values: FloatArray, weights: FloatArray) -> float:
+    """Median of ``values`` with ``weights`` (> 0): the mean of the two middle values on a tie.
+
+    NaN values (and their weights) are left out; 0 when none is left.
+    """
+    keep = np.isfinite(values) & (weights > 0)
+    if not keep.any():
+        return 0.0
+    order = np.argsort(values[keep], kind="stable")
+    v, w = values[keep][order], weights[keep][order]
+    cumulative = np.cumsum(w)
+    half = cumulative[-1] / 2.0
+    i = int(np.searchsorted(cumulative, half, side="left"))
+    if cumulative[i] == half and i + 1 < v.size:
+        return float((v[i] + v[i + 1]) / 2.0)
+    return float(v[i])
+
+
+def _nearest_filled(values: FloatArray) -> FloatArray:
+    """NaN entries replaced by the nearest finite entry (the lower one on a tie); all 0 if none."""
+    known = np.flatnonzero(np.isfinite(values))
+    if known.size == 0:
+        return np.zeros_like(values)
+    idx = np.arange(values.shape[0])
+    nearest = known[np.abs(idx[:, None] - known[None, :]).argmin(axis=1)]
+    out: FloatArray = values[nearest]
+    return out
+
+
+def fit_pay_at_record(cells: PayCells, min_size: int, population: float) -> PayAtRecord:
+    """Fit log CTC ~ baseline + experience-at-record effect + record-year effect (median polish).
+
+    Tukey's median polish of the table of cell medians (cells of at least ``min_size``
+    learners), each median weighted by its cell's learners, for ``POLISH_ITERATIONS`` sweeps.
+    Both engines fit it from the same cell table with this one function. Experience values and
+    years without a cell take the nearest fitted one; the latest year's effect is 0.
 
     Parameters
     ----------
-    by_year : mapping of int to float
-        Median log CTC of the years of experience with at least ``min_group_size`` learners.
-    max_year : int
-        Largest years of experience seen (the curve has ``max(max_year, 0) + 1`` entries).
+    cells : PayCells
+        Every (experience at record, record year) cell of the training learners.
+    min_size : int
+        Cells with fewer learners are left out of the fit.
     population : float
-        The whole curve when no year has enough learners.
+        The baseline when no cell is large enough (every effect 0).
     """
-    curve = np.full(max(max_year, 0) + 1, np.nan)
-    years = np.fromiter(by_year.keys(), np.intp, len(by_year))
-    curve[years] = np.fromiter(by_year.values(), np.float64, len(by_year))
-    known = np.flatnonzero(np.isfinite(curve))
-    if known.size == 0:
-        curve[:] = population
-    else:  # nearest known year for the gaps
-        idx = np.arange(curve.shape[0])
-        nearest = known[np.abs(idx[:, None] - known[None, :]).argmin(axis=1)]
-        curve = curve[nearest]
-    return [float(x) for x in curve]
+    if cells.size.size == 0:
+        return PayAtRecord(float(population), [0.0], [0.0], 0)
+    first = int(cells.recorded.min())
+    rows = int(cells.at_record.max()) + 1
+    cols = int(cells.recorded.max()) - first + 1
+    kept = cells.size >= min_size
+    table = np.full((rows, cols), np.nan)
+    weight = np.zeros((rows, cols))
+    r, c = cells.at_record[kept], cells.recorded[kept] - first
+    table[r, c] = cells.median[kept]
+    weight[r, c] = cells.size[kept]
+    if not kept.any():
+        return PayAtRecord(float(population), [0.0] * rows, [0.0] * cols, first)
+    row_effect, col_effect, baseline = np.zeros(rows), np.zeros(cols), 0.0
+    row_weight, col_weight = weight.sum(axis=1), weight.sum(axis=0)
+    residual = table.copy()
+    for _ in range(POLISH_ITERATIONS):
+        by_row = np.array([weighted_median(residual[i], weight[i]) for i in range(rows)])
+        residual -= by_row[:, None]
+        row_effect += by_row
+        shift = weighted_median(col_effect, col_weight)
+        col_effect -= shift
+        baseline += shift
+        by_col = np.array([weighted_median(residual[:, j], weight[:, j]) for j in range(cols)])
+        residual -= by_col[None, :]
+        col_effect += by_col
+        shift = weighted_median(row_effect, row_weight)
+        row_effect -= shift
+        baseline += shift
+    row_effect = _nearest_filled(np.where(row_weight > 0, row_effect, np.nan))
+    col_effect = _nearest_filled(np.where(col_weight > 0, col_effect, np.nan))
+    baseline += float(col_effect[-1])
+    col_effect -= col_effect[-1]
+    return PayAtRecord(
+        baseline=float(baseline),
+        experience_effect=[float(x) for x in row_effect],
+        year_effect=[float(x) for x in col_effect],
+        first_year=first,
+    )
 
 
 def fit_feature_tables(
@@ -114,7 +225,11 @@ def fit_feature_tables(
             "job_title": learners["job_title"].astype(object),
             "track": learners["track"].astype(object),
             "log_ctc": np.log(learners["ctc"].to_numpy(dtype=np.float64)),
-            "years": np.floor(rules.reference_year - learners["orgyear"].to_numpy(np.float64)),
+            "at_record": record_experience(
+                learners["ctc_updated_year"].to_numpy(np.float64),
+                learners["orgyear"].to_numpy(np.float64),
+            ),
+            "recorded": learners["ctc_updated_year"].to_numpy(np.float64).astype(np.int64),
         }
     )
     population = float(frame["log_ctc"].median())
@@ -133,21 +248,24 @@ def fit_feature_tables(
         )
     }
 
-    by_year = _medians(frame.assign(years=frame["years"].clip(lower=0)), "years", min_size)
-    max_year = int(frame["years"].max()) if len(frame) else 0
-    curve = experience_curve(
-        dict(
-            zip(
-                by_year.index.to_numpy(np.intp).tolist(),
-                by_year.to_numpy(np.float64).tolist(),
-                strict=True,
-            )
+    # Pay at the time it was recorded: log CTC by (experience at the record, record year).
+    cells = (
+        frame.groupby(["at_record", "recorded"], sort=True)["log_ctc"]
+        .agg(["size", "median"])
+        .reset_index()
+    )
+    pay = fit_pay_at_record(
+        PayCells(
+            at_record=cells["at_record"].to_numpy(np.int64),
+            recorded=cells["recorded"].to_numpy(np.int64),
+            size=cells["size"].to_numpy(np.int64),
+            median=cells["median"].to_numpy(np.float64),
         ),
-        max_year,
+        min_size,
         population,
     )
 
-    # Pay peers for a learner without a company (title) median: by decile band of own log CTC.
+    # Pay peers for a learner without a title median: by decile band of own log CTC.
     log_ctc = frame["log_ctc"].to_numpy(np.float64)
     pay_edges = band_edges(log_ctc, PAY_BANDS)
     pay_band = np.searchsorted(np.asarray(pay_edges, np.float64), log_ctc, side="right")
@@ -155,10 +273,7 @@ def fit_feature_tables(
         name: band_medians(
             frame[key].map(medians).to_numpy(np.float64), pay_band, len(pay_edges) + 1, population
         )
-        for name, key, medians in (
-            ("company", "company", company_median),
-            ("title", "job_title", title_median),
-        )
+        for name, key, medians in (("title", "job_title", title_median),)
     }
 
     return FeatureTables(
@@ -171,11 +286,13 @@ def fit_feature_tables(
         title_median={str(k): float(v) for k, v in title_median.items()},
         track_median={str(k): float(v) for k, v in track_median.items()},
         peer_median=peer_median,
-        experience_median=curve,
+        pay_baseline=pay.baseline,
+        pay_experience_effect=pay.experience_effect,
+        pay_year_effect=pay.year_effect,
+        pay_first_year=pay.first_year,
         tier_edges=band_edges(company_median.to_numpy(np.float64), settings.n_tiers),
         class_edges=band_edges(title_median.to_numpy(np.float64), settings.n_job_classes),
         pay_band_edges=pay_edges,
-        company_median_by_band=by_band["company"],
         title_median_by_band=by_band["title"],
     )
 

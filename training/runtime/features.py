@@ -2,8 +2,8 @@
 
 *Fit* (training only, pandas, :mod:`training.prep.features`): ``fit_feature_tables`` learns, from
 the cleaned one-row-per-learner table, the peer groups a learner is compared with: companies, job
-titles, tracks, company x title pairs and the population's pay-by-experience curve, each
-with its size and median log CTC, plus the quantile bands that give company tiers and classes.
+titles, tracks and company x title pairs, each with its size and median log CTC, the pay of
+learners by experience and year at the record, and the quantile bands of tiers and classes.
 
 *Transform* (training and serving, numpy only): :func:`compute_features` turns cleaned column arrays
 of any length into the feature columns, using nothing but the frozen :class:`FeatureTables`;
@@ -17,14 +17,16 @@ log_ctc             natural log of the cleaned CTC
 n_records           history: rows the learner had in the table (1 for a served learner)
 ctc_growth          history: yearly log growth of CTC over the learner's records (0 without history)
 log_company_size    log(1 + learners of the company in training); 0 for an unknown company
-company_tier        1..n_tiers from quantile bands of company median CTC (1 = best paid);
-                    imputed from pay peers when the company is unknown (see below)
+company_tier        1..n_tiers from quantile bands of company median CTC (1 = best paid); an
+                    unknown company counts at the population's pay level (see below)
 job_class           1..n_job_classes from quantile bands of job-title median CTC (1 = best
                     paid); imputed from pay peers when the title is missing
-pay_vs_company      log CTC minus the company's median (tier flag's basis)
+pay_vs_company      log CTC minus the company's median, the population's for an unknown company
+                    (tier flag's basis)
 pay_vs_title        log CTC minus the job title's median (class flag's basis)
 pay_vs_peers        log CTC minus the company x title median (designation flag's basis)
-pay_vs_experience   log CTC minus the population median at the same years of experience
+pay_vs_experience   log CTC minus the typical log CTC of learners with the same experience in the
+                    year the CTC was recorded (experience at ``ctc_updated_year``; see below)
 designation_flag    1 above / 2 at / 3 below the company x title peers (+-flag_tolerance)
 class_flag          1 / 2 / 3 against the job title's peers
 tier_flag           1 / 2 / 3 against the company's peers
@@ -33,22 +35,34 @@ title_known         1 when the title's group (the title, or for a rare title the
                     titles of its track) had at least min_group_size learners in training
 ==================  ===============================================================================
 
+Pay compared at the time it was paid: a CTC recorded in 2015 is compared with what learners of the
+same experience *then* were paid *then*, not with today's pay of learners who have as many years
+now. ``fit_pay_at_record`` (training) fits a two-way table by median polish, log CTC ~
+``pay_baseline`` + an effect of the years of experience when the CTC was recorded
+(``ctc_updated_year`` - ``orgyear``: ``pay_experience_effect``) + an effect of the record year
+(``pay_year_effect``, 0 for the latest year); ``pay_vs_experience`` is log CTC minus that sum. The
+effects are frozen here and applied with numpy in training and serving alike.
+
 Fallbacks: a group with fewer than ``min_group_size`` learners is not used; the learner falls back
 to the next coarser group: company x title -> company -> title for peers, title -> track
 for titles. Companies and titles never seen in training take the same path.
 
-Missing values do not make segments. A learner whose company is unknown (missing, not a name,
-never seen or too small a group: ``company_known`` = 0, about 29 % of learners on the default
-table) or whose title is missing is *not* given a fixed stand-in value: with one (the population
-median) a third of all learners shared one company tier, and with the median of learners
-without a title those learners formed a job class of their own. Instead the missing figure (the
-company's median pay, the title's median pay) is imputed from *pay peers*: the median of that
-figure among learners whose company (title) is known and whose own CTC falls in the same decile
-band (``pay_band_edges``). It is the conditional median given what is known of the learner, so
-imputed learners spread over the tiers and classes as learners like them do; the flags
-``company_known`` and ``title_known`` say which figures were imputed, and the service warns the
-learner. The tables are fitted in training and applied by this one function in training and in
-serving alike.
+A company figure comes from the company, never from the learner's own pay. A learner whose
+company is unknown (missing, not a name, never seen or fewer than ``min_group_size`` learners in
+training: ``company_known`` = 0, about 29 % of learners on the default table) counts at the
+population's pay level: its company median is the population median, so its ``company_tier`` is
+the tier of the population median (tier 2 on the default table), the level that says least about
+it, and ``pay_vs_company`` is its pay against the population. Before, that median was imputed from
+the learner's own CTC decile, which re-encoded the learner's pay as a company figure for a third
+of learners (docs/segmentation.md measures the alternatives). ``company_known`` says whose
+company figures are real: every tier figure a profile quotes counts those learners only, and the
+service warns the learner.
+
+A missing title's median is imputed from *pay peers*: the median title median of learners whose
+title is known and whose own CTC falls in the same decile band (``pay_band_edges``), so those
+learners spread over the job classes as learners like them do (with the median of learners
+without a title they formed a job class of their own); ``title_known`` = 0 flags it. The tables
+are fitted in training and applied by this one function in training and in serving alike.
 """
 
 from __future__ import annotations
@@ -115,8 +129,9 @@ class FeatureTables:
 
     Medians are of natural-log CTC. Only groups with at least ``min_group_size`` learners have a
     median; ``company_size`` counts every company seen. ``pay_band_edges`` are the inner decile
-    edges of learners' log CTC; ``company_median_by_band`` and ``title_median_by_band`` (one
-    value per band) impute the company's and the title's median for a learner without one.
+    edges of learners' log CTC; ``title_median_by_band`` (one value per band) imputes the
+    title's median for a learner without one. An unknown company's median is
+    ``population_median``.
     """
 
     reference_year: int
@@ -128,11 +143,13 @@ class FeatureTables:
     title_median: dict[str, float]
     track_median: dict[str, float]
     peer_median: dict[str, float]
-    experience_median: list[float]
+    pay_baseline: float
+    pay_experience_effect: list[float]
+    pay_year_effect: list[float]
+    pay_first_year: int
     tier_edges: list[float]
     class_edges: list[float]
     pay_band_edges: list[float]
-    company_median_by_band: list[float]
     title_median_by_band: list[float]
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,11 +167,13 @@ class FeatureTables:
             title_median={str(k): float(v) for k, v in data["title_median"].items()},
             track_median={str(k): float(v) for k, v in data["track_median"].items()},
             peer_median={str(k): float(v) for k, v in data["peer_median"].items()},
-            experience_median=[float(x) for x in data["experience_median"]],
+            pay_baseline=float(data["pay_baseline"]),
+            pay_experience_effect=[float(x) for x in data["pay_experience_effect"]],
+            pay_year_effect=[float(x) for x in data["pay_year_effect"]],
+            pay_first_year=int(data["pay_first_year"]),
             tier_edges=[float(x) for x in data["tier_edges"]],
             class_edges=[float(x) for x in data["class_edges"]],
             pay_band_edges=[float(x) for x in data["pay_band_edges"]],
-            company_median_by_band=[float(x) for x in data["company_median_by_band"]],
             title_median_by_band=[float(x) for x in data["title_median_by_band"]],
         )
 
@@ -173,7 +192,8 @@ def _flag(ops: Ops, diff: Any, band: float) -> Any:
 
 
 def _company_stats(company: Any, tables: FeatureTables) -> tuple[float, float, float]:
-    """Company size, median log CTC (NaN when unknown: imputed by the caller), known (1/0)."""
+    """Company size, median log CTC (NaN when unknown: the caller takes the population's),
+    known (1/0)."""
     if not isinstance(company, str):
         return 0.0, math.nan, 0.0
     size = float(tables.company_size.get(company, 0))
@@ -219,6 +239,25 @@ def _pair_median(company: Any, title: Any, tables: FeatureTables) -> tuple[float
     return (math.nan,)
 
 
+def _pay_at_record(ops: Ops, columns: Mapping[str, Any], tables: FeatureTables, n: int) -> Any:
+    """Typical log CTC of learners with the same experience when the CTC was recorded, that year.
+
+    ``pay_baseline`` + the effect of the years of experience at the record (``ctc_updated_year``
+    - ``orgyear``) + the effect of the record year, from the frozen two-way table; experience and
+    years outside the fitted range take the nearest fitted one.
+    """
+    recorded = columns.get("ctc_updated_year")
+    last_year = tables.pay_first_year + len(tables.pay_year_effect) - 1
+    year = ops.full(n, float(last_year)) if recorded is None else ops.floats(recorded)
+    at_record = ops.maximum(year - ops.floats(columns["orgyear"]), 0.0)
+    by_experience, by_year = tables.pay_experience_effect, tables.pay_year_effect
+    return (
+        tables.pay_baseline
+        + ops.take(by_experience, ops.to_index(at_record, len(by_experience) - 1))
+        + ops.take(by_year, ops.to_index(year - tables.pay_first_year, len(by_year) - 1))
+    )
+
+
 def compute_features(
     columns: Mapping[str, Any],
     tables: FeatureTables,
@@ -232,7 +271,8 @@ def compute_features(
     columns : mapping
         Cleaned values: ``company`` and ``job_title`` (str or None), ``track`` (str),
         each possibly a :class:`~training.runtime.ops.Coded` column (array backend),
-        ``orgyear`` and ``ctc`` (float); optional history ``n_records`` and ``ctc_growth``
+        ``orgyear``, ``ctc`` and ``ctc_updated_year`` (float; without it, the latest year of
+        the pay table); optional history ``n_records`` and ``ctc_growth``
         (default 1 and 0). Arrays of length n with ``ops=ARRAY``, one learner's values with
         ``ops=SCALAR``.
     tables : FeatureTables
@@ -251,8 +291,8 @@ def compute_features(
     ctc = ops.floats(columns["ctc"])
     n = ops.length(ctc)
     # Peer figures, with the fallbacks of the module docstring: company x title, else the
-    # company when known, else the title (track); an unknown company's or title's median
-    # is imputed from pay peers.
+    # company when known, else the title (track); an unknown company's median is the
+    # population's, an unknown title's is imputed from pay peers.
     company, title = columns["company"], columns["job_title"]
     size, company_med, company_known = ops.lookup(
         _company_stats, (company,), 3, tables, many=_companies_stats
@@ -260,7 +300,7 @@ def compute_features(
     title_med, title_known = ops.lookup(_title_stats, (title, columns["track"]), 2, tables)
     log_ctc = ops.log(ctc)
     pay_band = ops.band(tables.pay_band_edges, log_ctc)
-    company_med = _impute(ops, company_med, tables.company_median_by_band, pay_band)
+    company_med = ops.where(ops.isfinite(company_med), company_med, tables.population_median)
     title_med = _impute(ops, title_med, tables.title_median_by_band, pay_band)
     years = ops.maximum(tables.reference_year - ops.floats(columns["orgyear"]), 0.0)
     pay_vs_company = log_ctc - company_med
@@ -285,9 +325,7 @@ def compute_features(
         values["pay_vs_peers"] = pay_vs_peers = log_ctc - peer_med
         values["designation_flag"] = _flag(ops, pay_vs_peers, band)
     if "pay_vs_experience" in wanted:
-        curve = tables.experience_median
-        expected = ops.take(curve, ops.to_index(years, len(curve) - 1))
-        values["pay_vs_experience"] = log_ctc - expected
+        values["pay_vs_experience"] = log_ctc - _pay_at_record(ops, columns, tables, n)
     if "n_records" in wanted:
         n_records = columns.get("n_records")
         values["n_records"] = ops.full(n, 1.0) if n_records is None else ops.floats(n_records)
@@ -312,6 +350,7 @@ def clean_columns(clean: CleanRows) -> dict[str, Any]:
         "track": coded.get("track", clean.track),
         "orgyear": clean.orgyear,
         "ctc": clean.ctc,
+        "ctc_updated_year": clean.ctc_updated_year,
     }
 
 
@@ -360,8 +399,8 @@ FALLBACK_FLAGS = ("company_known", "title_known")
 #: The peer-group fallbacks a learner is warned about: name -> the warning.
 FALLBACKS: dict[str, str] = {
     "company_fallback": (
-        "company not seen in training (or too few learners): its pay level is imputed from "
-        "learners with similar pay"
+        "company not seen in training (or too few learners): its pay level is unknown and "
+        "counted as the population's"
     ),
     "title_fallback": "job title not seen in training (or too few learners): its track's pay used",
 }

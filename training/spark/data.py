@@ -76,7 +76,7 @@ from training.prep.cleaning import (
     title_vocabulary,
     year_curve,
 )
-from training.prep.features import PAY_BANDS, band_edges, experience_curve
+from training.prep.features import PAY_BANDS, PayCells, band_edges, fit_pay_at_record
 from training.runtime.cleaning import (
     RULES,
     CleaningRules,
@@ -743,11 +743,8 @@ def fit_feature_tables(
     """
     min_size = settings.min_group_size
     company, title = sf.col("company"), sf.col("job_title")
-    years = sf.floor(sf.lit(float(rules.reference_year)) - sf.col("orgyear"))
     head = learners.agg(
-        sf.count(sf.lit(1)).alias("n"),
-        sf.percentile("log_ctc", 0.5).alias("median"),
-        sf.max(years).alias("max_year"),
+        sf.count(sf.lit(1)).alias("n"), sf.percentile("log_ctc", 0.5).alias("median")
     ).first()
     assert head is not None
     population = float(head["median"])
@@ -771,18 +768,32 @@ def fit_feature_tables(
         for r in pairs
         if r["size"] >= min_size
     )
-    by_year = {
-        int(r["years"]): float(r["median"])
+    at_record = sf.greatest(
+        sf.floor(sf.col("ctc_updated_year") - sf.col("orgyear")), sf.lit(0)
+    ).cast("long")
+    cells = sorted(
+        (int(r["at_record"]), int(r["recorded"]), int(r["size"]), float(r["median"]))
         for r in _group_medians(
-            learners.withColumn("years", sf.greatest(years, sf.lit(0))), ["years"]
+            learners.withColumn("at_record", at_record).withColumn(
+                "recorded", sf.col("ctc_updated_year").cast("long")
+            ),
+            ["at_record", "recorded"],
         )
-        if r["size"] >= min_size
-    }
-    max_year = int(head["max_year"]) if head["n"] else 0
+    )
+    pay = fit_pay_at_record(
+        PayCells(
+            at_record=np.array([c[0] for c in cells], np.int64),
+            recorded=np.array([c[1] for c in cells], np.int64),
+            size=np.array([c[2] for c in cells], np.int64),
+            median=np.array([c[3] for c in cells], np.float64),
+        ),
+        min_size,
+        population,
+    )
     company_median = dict(sorted(company_median.items()))
     title_median = dict(sorted(title_median.items()))
 
-    # Pay peers for a learner without a company (title) median: by decile band of own log CTC.
+    # Pay peers for a learner without a title median: by decile band of own log CTC.
     points = [float(q) for q in np.linspace(0, 1, PAY_BANDS + 1)[1:-1]]
     spread = learners.agg(sf.percentile("log_ctc", points).alias("q")).first()
     pay_edges = [float(e) for e in spread["q"]] if spread is not None and head["n"] else []
@@ -791,10 +802,7 @@ def fit_feature_tables(
     )  # numpy.searchsorted(edges, value, side="right")
     by_band = {
         name: _band_medians(learners, key, medians, band, len(pay_edges) + 1, population)
-        for name, key, medians in (
-            ("company", "company", company_median),
-            ("title", "job_title", title_median),
-        )
+        for name, key, medians in (("title", "job_title", title_median),)
     }
     return FeatureTables(
         reference_year=rules.reference_year,
@@ -806,13 +814,15 @@ def fit_feature_tables(
         title_median=title_median,
         track_median=dict(sorted(track_median.items())),
         peer_median={f"{c}{PEER_SEP}{t}": value for (c, t), value in peer},
-        experience_median=experience_curve(by_year, max_year, population),
+        pay_baseline=pay.baseline,
+        pay_experience_effect=pay.experience_effect,
+        pay_year_effect=pay.year_effect,
+        pay_first_year=pay.first_year,
         tier_edges=band_edges(np.fromiter(company_median.values(), np.float64), settings.n_tiers),
         class_edges=band_edges(
             np.fromiter(title_median.values(), np.float64), settings.n_job_classes
         ),
         pay_band_edges=pay_edges,
-        company_median_by_band=by_band["company"],
         title_median_by_band=by_band["title"],
     )
 
@@ -855,7 +865,7 @@ def _feature_batches(tables: FeatureTables) -> Any:
             columns: dict[str, Any] = {
                 c: batch[c].to_numpy(dtype=object) for c in ("company", "job_title", "track")
             }
-            for c in ("orgyear", "ctc", "n_records", "ctc_growth"):
+            for c in ("orgyear", "ctc", "ctc_updated_year", "n_records", "ctc_growth"):
                 columns[c] = batch[c].to_numpy(np.float64)
             values = compute_features(columns, tables, ARRAY)
             out = {
@@ -940,6 +950,7 @@ def featurize(rows: DataFrame, rules: CleaningRules, tables: FeatureTables, key:
                     "track": cleaned.track,
                     "orgyear": cleaned.orgyear,
                     "ctc": cleaned.ctc,
+                    "ctc_updated_year": cleaned.ctc_updated_year,
                 },
                 tables,
                 ARRAY,

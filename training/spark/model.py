@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ from training.insights.figures import (
 )
 from training.model.hierarchy import BISECTING, weighted_ward_linkage
 from training.model.ids import number_by_size
-from training.model.kmeans import fit_kmeans
+from training.model.kmeans import limit_threads, make_kmeans, map_in_threads
 from training.model.pipeline import standard_scale
 from training.model.stability import StabilityScores, stability_scores
 from training.model.sweep import KSweep, find_knee
@@ -352,10 +353,12 @@ def sweep_k(
         on_sample = model.transform(sample.frame)
         distinct = np.unique(sample.labels(on_sample)).size
         silhouette.append(float(evaluator.evaluate(on_sample)) if distinct > 1 else math.nan)
-        boots = [
-            fit_kmeans(rows, k, seed=boot_seed, n_init=settings.sweep_n_init).predict(sample.z)
-            for rows, boot_seed in zip(resamples, boot_seeds, strict=True)
-        ]
+        with limit_threads(1):
+            boots = map_in_threads(
+                partial(_resampled_labels, k, settings.sweep_n_init, sample.z),
+                list(zip(resamples, boot_seeds, strict=True)),
+                settings.fit_workers,
+            )
         scores.append(stability_scores(sample.labels(on_sample), boots, k))
         if progress is not None:
             progress(f"k = {k}: cost {inertia[-1]:.4g}, stability {scores[-1].ari:.2f}")
@@ -372,6 +375,15 @@ def sweep_k(
         silhouette_sample=len(sample.learner_id),
         stability_resamples=settings.stability_resamples,
     )
+
+
+def _resampled_labels(
+    k: int, n_init: int, z: FloatArray, resample: tuple[FloatArray, int]
+) -> IntArray:
+    """K-Means fitted on one collected resample (with its seed), labelling the sample ``z``."""
+    rows, seed = resample
+    labels: IntArray = make_kmeans(k, seed, n_init).fit(rows).predict(z)
+    return labels
 
 
 def lookup_ids(values: list[int], index: Column) -> Column:

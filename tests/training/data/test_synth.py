@@ -308,6 +308,24 @@ def test_full_pay_rises_with_experience(full: pd.DataFrame, profile: dict[str, A
 
 
 @pytest.mark.slow
+def test_full_pay_is_of_the_year_it_was_recorded(full: pd.DataFrame) -> None:
+    """A CTC recorded in year Y is the pay of the learner's experience in Y at Y's pay level:
+    learners with as many years now but an older record were paid less; at the same experience
+    when recorded, an older record is paid a little less (the market's growth)."""
+    rows = _plausible(full)
+    rows = rows[rows["orgyear"] <= rows["ctc_updated_year"]].assign(log_ctc=np.log(rows["ctc"]))
+    old = rows["ctc_updated_year"] <= 2017
+    recent = rows["ctc_updated_year"] == 2021
+    now = rows["experience"].between(8, 12)
+    by_now = rows[now & old]["log_ctc"].median() - rows[now & recent]["log_ctc"].median()
+    assert by_now < -0.4  # 2015-2017 records of 8-12 years now: a third lower or more
+    at_record = rows["ctc_updated_year"] - rows["orgyear"]
+    then = at_record.between(2, 5)
+    by_then = rows[then & old]["log_ctc"].median() - rows[then & recent]["log_ctc"].median()
+    assert by_now < by_then < 0.0
+
+
+@pytest.mark.slow
 def test_full_published_cleaning(full: pd.DataFrame, profile: dict[str, Any]) -> None:
     reference = profile["cleaned_reference"]
     cleaned = _published_cleaning(full)

@@ -24,6 +24,13 @@ def test_silhouette_matches_scikit_learn() -> None:
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
+def test_silhouette_blocks_side_by_side_give_the_same_figures() -> None:
+    X, y = make_blobs(n_samples=3_000, n_features=3, centers=4, random_state=2)  # 3 blocks
+    noisy = np.random.default_rng(1).integers(0, 5, size=y.size)
+    alone = mean_silhouettes(X, [y, noisy])
+    assert mean_silhouettes(X, [y, noisy], workers=2) == alone
+
+
 def test_compare_identical_and_permuted_labelings() -> None:
     X, y = make_blobs(n_samples=1_000, n_features=3, centers=4, random_state=0)
     same = compare_labelings(y, y, X)

@@ -11,7 +11,12 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from training.model import hierarchy
-from training.model.hierarchy import coarse_groups, hierarchical_exact, hierarchical_two_stage
+from training.model.hierarchy import (
+    coarse_groups,
+    hierarchical_exact,
+    hierarchical_two_stage,
+    micro_clusters,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -126,3 +131,15 @@ def test_coarse_groups_return_two_or_three_groups_on_any_layout() -> None:
         # ids 0, 1, ... in order of first appearance
         firsts = [groups.index(g) for g in range(n_groups)]
         assert firsts == sorted(firsts) and firsts[0] == 0
+
+
+def test_micro_clusters_computed_ahead_give_the_same_hierarchy() -> None:
+    X, _ = make_blobs(n_samples=3_000, n_features=3, centers=4, random_state=5)
+    ahead = micro_clusters(X, seed=2, n_micro=200)
+    assert ahead.sizes.sum() == 3_000 and ahead.centres.shape == (ahead.sizes.size, 3)
+    fresh = hierarchical_two_stage(X, 4, seed=2, n_micro=200)
+    reused = hierarchical_two_stage(X, 4, seed=2, n_micro=200, micro=ahead)
+    np.testing.assert_array_equal(fresh.labels, reused.labels)
+    np.testing.assert_array_equal(fresh.linkage, reused.linkage)
+    with pytest.raises(ValueError, match="another matrix"):
+        hierarchical_two_stage(X[:100], 4, micro=ahead)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
 from training.model.choice import choose_k
@@ -77,3 +78,27 @@ def test_planted_blobs_are_stable_at_the_knee(four_blobs_sweep: KSweep) -> None:
     assert four_blobs_sweep.stability[i] > 0.99
     assert min(four_blobs_sweep.jaccard[i]) > 0.95
     assert choose_k(four_blobs_sweep).k == 4
+
+
+def test_fits_side_by_side_give_the_same_sweep() -> None:
+    X, _ = make_blobs(n_samples=1_500, n_features=3, centers=4, random_state=2)
+    alone, side_by_side = (
+        sweep_k(X, 2, 6, seed=3, silhouette_sample=800, stability_sample=800, workers=workers)
+        for workers in (1, 2)
+    )
+    assert alone.to_dict() == side_by_side.to_dict()
+
+
+def test_the_published_partition_is_scored_against_the_sweep_s_resamples() -> None:
+    X, _ = make_blobs(n_samples=1_500, n_features=3, centers=4, random_state=2)
+    sweep = sweep_k(X, 2, 6, seed=3, silhouette_sample=800, stability_sample=800)
+    assert sweep.resampled is not None and "resampled" not in sweep.to_dict()
+    final = KMeans(n_clusters=4, n_init=10, random_state=0).fit(X).labels_
+    scores = sweep.resampled.scores(final, 4)
+    assert scores is not None
+    i = sweep.ks.index(4)
+    # the same partition (other label ids) against the same resamples: the sweep's figures
+    assert scores.ari == sweep.stability[i]
+    assert sorted(scores.jaccard) == sorted(sweep.jaccard[i])
+    assert sweep.resampled.scores(final, 9) is None  # k outside the sweep: fitted anew
+    assert sweep.resampled.scores(final[:10], 4) is None  # other rows

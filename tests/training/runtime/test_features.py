@@ -90,10 +90,10 @@ def test_unseen_company_and_title_fall_back(small_data: LearnerData) -> None:
     pay_band = int(np.searchsorted(tables.pay_band_edges, log_ctc, side="right"))
     assert got.features["company_known"] == 0
     assert got.features["log_company_size"] == 0
-    # an unknown company's median is imputed from pay peers: learners in the same pay band
-    assert got.features["pay_vs_company"] == pytest.approx(
-        log_ctc - tables.company_median_by_band[pay_band]
-    )
+    # an unknown company counts at the population's pay level, whatever the learner's own pay
+    assert got.features["pay_vs_company"] == pytest.approx(log_ctc - tables.population_median)
+    tier = len(tables.tier_edges) + 1 - np.searchsorted(tables.tier_edges, tables.population_median)
+    assert got.features["company_tier"] == tier
     # a rare title joins its track's group of rare titles, or the whole track if too small
     track = tables.title_median.get("Data & ML", tables.track_median["data"])
     assert got.features["pay_vs_title"] == pytest.approx(log_ctc - track)
@@ -162,8 +162,7 @@ def test_missing_values_are_imputed_alike_in_training_and_serving(
     log_ctc = np.log(clean.ctc)
     band = np.searchsorted(tables.pay_band_edges, log_ctc, side="right")
     np.testing.assert_allclose(
-        batch["pay_vs_company"][unknown],
-        (log_ctc - np.take(tables.company_median_by_band, band))[unknown],
+        batch["pay_vs_company"][unknown], (log_ctc - tables.population_median)[unknown]
     )
     np.testing.assert_allclose(
         batch["pay_vs_title"][no_title],
@@ -172,12 +171,14 @@ def test_missing_values_are_imputed_alike_in_training_and_serving(
 
 
 def test_imputed_values_spread_instead_of_piling_on_one(small_data: LearnerData) -> None:
-    """No stand-in value: learners with an unknown company, no title or an implausible CTC take
-    several values, as learners with their pay or experience do."""
+    """No stand-in value from a learner's own pay for a company: learners with an unknown company
+    all count at the population's level; those with no title or an implausible CTC take several
+    values, as learners with their pay or experience do."""
     features, learners = small_data.features, small_data.learners
     unknown = features["company_known"] == 0
     assert unknown.mean() > 0.1
-    assert features.loc[unknown, "company_tier"].nunique() == 3
+    assert features.loc[unknown, "company_tier"].nunique() == 1
+    assert features.loc[~unknown, "company_tier"].nunique() == 3
     # A missing title takes the median title pay of its pay peers: mostly the commonest titles'
     # (their class, never the worst by default), and its pay against it varies with the pay.
     no_title = learners["job_title"].isna().to_numpy()
