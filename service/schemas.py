@@ -348,7 +348,7 @@ class SegmentResult(BaseModel):
                         "started working the same year",
                         "orgyear 20165 looks like a typo: read as 2016",
                         "company not seen in training (or too few learners): its pay level is "
-                        "imputed from learners with similar pay",
+                        "unknown and counted as the population's",
                     ],
                     "model_version": "20261128-182409",
                 }

@@ -124,7 +124,7 @@ def test_a_model_of_the_previous_format_is_refused_by_name(
     assert ready.status_code == 503
     assert ready.json()["detail"] == (
         f"Model {folder.name} cannot be served: segmenter.json has format "
-        "'learnseg.segmenter/1'; this learnseg reads 'learnseg.segmenter/4'. Retrain it with "
+        "'learnseg.segmenter/1'; this learnseg reads 'learnseg.segmenter/5'. Retrain it with "
         "this learnseg."
     )
 

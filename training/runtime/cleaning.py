@@ -120,7 +120,8 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "company_missing": (
         "Empty, or only digits/punctuation ('0', '2020'): the company is unknown.",
-        "company is missing or not a name: its pay level is imputed from learners with similar pay",
+        "company is missing or not a name: its pay level is unknown and counted as the "
+        "population's",
     ),
     "job_title_placeholder": (
         "Placeholders ('Not Available', 'NA', '-') treated as a missing title.",
@@ -231,7 +232,11 @@ def fold_title(value: str) -> str | None:
     text = " ".join(_LETTER_DIGIT.sub(" ", text).split())
     for old, new in _MERGES:
         text = text.replace(old, new)
-    if not text or text in _TITLE_PLACEHOLDERS or not any(ch.isalpha() for ch in text):
+    if not text or not any(ch.isalpha() for ch in text):
+        return None
+    # A placeholder with a number stuck to it ('Nil1', 'NONE 2') is still a placeholder.
+    words = " ".join(word for word in text.split() if not word.isdigit())
+    if text in _TITLE_PLACEHOLDERS or words in _TITLE_PLACEHOLDERS:
         return None
     return text
 

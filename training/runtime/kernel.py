@@ -46,7 +46,7 @@ FloatMatrix = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 #: Format of ``segmenter.json``; a model folder of another format is refused by name.
-KERNEL_FORMAT = "learnseg.segmenter/4"
+KERNEL_FORMAT = "learnseg.segmenter/5"
 #: Rows per block of :meth:`Kernel.distances` (bounds its n x k x d temporary).
 _BLOCK_ROWS = 1 << 15
 

@@ -84,8 +84,8 @@ def test_junk_learner_is_repaired_with_warnings(client: TestClient) -> None:
         for w in warnings
     )
     assert (
-        "company not seen in training (or too few learners): its pay level is imputed from "
-        "learners with similar pay"
+        "company not seen in training (or too few learners): its pay level is unknown and "
+        "counted as the population's"
     ) in warnings
     assert "job_position 'Not Available' is a placeholder: treated as missing" in warnings
 

@@ -95,7 +95,9 @@ def test_title_variants_fold_together() -> None:
     assert fold_title("Senior  Software Engineer") == "senior software engineer"
 
 
-@pytest.mark.parametrize("placeholder", ["Not Available", "NA", "n/a", "-", "None", "  ", "123"])
+@pytest.mark.parametrize(
+    "placeholder", ["Not Available", "NA", "n/a", "-", "None", "  ", "123", "Nil1", "NONE 2", "no1"]
+)
 def test_title_placeholders_are_missing(placeholder: str) -> None:
     assert fold_title(placeholder) is None
 
