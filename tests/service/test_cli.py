@@ -217,11 +217,9 @@ def test_starts_on_loopback_with_keys_or_when_told(
     for name, value in env.items():
         no_learnseg_env.setenv(name, value)
     started: list[dict[str, object]] = []
-    from service import lifecycle
+    import uvicorn
 
-    no_learnseg_env.setattr(
-        lifecycle, "run_draining", lambda app, drain, seconds, **kw: started.append(kw)
-    )
+    no_learnseg_env.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
     main(["--host", host])
     assert [call["host"] for call in started] == [host]
 
