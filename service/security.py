@@ -195,7 +195,6 @@ class KeyRing:
     def __init__(
         self, settings: ServiceSettings, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.enabled = not settings.anonymous
         self._fixed = [
             *parse_keys(settings.metrics_keys, "metrics"),
             *parse_keys(settings.api_keys, "client"),
