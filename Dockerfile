@@ -3,14 +3,15 @@
 # copies that venv and runs it as a non-root user.
 #
 #   docker build -t learnseg .                              # models mounted at run time:
-#   docker run -p 8000:8000 -e LEARNSEG_API_KEYS=k1 -v "$PWD/models:/app/models:ro" learnseg
+#   docker run -p 8000:8000 -e LEARNSEG_API_KEYS=lms:k1 -v "$PWD/models:/app/models:ro" learnseg
 #
 #   docker build -t learnseg --build-arg BAKE_MODELS=true . # bakes models/LATEST into the image:
-#   docker run -p 8000:8000 -e LEARNSEG_API_KEYS=k1 learnseg
+#   docker run -p 8000:8000 -e LEARNSEG_API_KEYS=lms:k1 learnseg
 #
-# Settings are LEARNSEG_* variables (e.g. -e LEARNSEG_API_KEYS=k1,k2); see service/config.py. The
-# image listens on 0.0.0.0, so it refuses to start without a key (LEARNSEG_API_KEYS, or
-# LEARNSEG_ADMIN_KEYS) unless LEARNSEG_ALLOW_ANONYMOUS=true.
+# Settings are LEARNSEG_* variables (e.g. -e LEARNSEG_API_KEYS=lms:k1,nightly:k2, or keys files
+# mounted read-only with LEARNSEG_API_KEYS_FILE); see service/config.py. The image listens on
+# 0.0.0.0, so it refuses to start without a key (LEARNSEG_API_KEYS, LEARNSEG_ADMIN_KEYS or their
+# _FILE variants) unless LEARNSEG_ALLOW_ANONYMOUS=true.
 
 FROM python:3.11-slim AS build
 

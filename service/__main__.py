@@ -1,8 +1,9 @@
 """Run the segment service: ``python -m service [--model-dir DIR] [--host H] [--port P] ...``.
 
 Flags win over ``LEARNSEG_*`` environment variables, which win over the defaults. Logs are JSON
-lines on stdout (uvicorn's access log is off: the service writes its own). A bad setting ends
-with one sentence on stderr and exit code 2, never a traceback.
+lines on stdout (uvicorn's access log is off: the service writes its own). A bad setting, or a
+keys file that cannot be read, ends with one sentence on stderr and exit code 2, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"error: setting {where}: {first['msg']}.", file=sys.stderr)
         raise SystemExit(2) from None
 
+    from service.security import KeyFileError, KeyRing
+
+    try:
+        KeyRing(settings)  # a keys file that cannot be read stops the start here, in one sentence
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
     if settings.anonymous and not settings.loopback_only and not settings.allow_anonymous:
         print(
             f"error: refusing to serve on {settings.host} without any key: set LEARNSEG_API_KEYS "
@@ -109,10 +118,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "access_log": False,
         "server_header": False,
     }
+    # Each worker drains on SIGTERM before uvicorn stops it (service.lifecycle, from the
+    # lifespan); with several, uvicorn's supervisor passes the signal on to every one at once.
     if isinstance(app, FastAPI):
-        from service.lifecycle import run_draining
-
-        run_draining(app, app.state.drain, settings.drain_seconds, **options)
+        uvicorn.run(app, **options)
     else:
         uvicorn.run(app, factory=True, workers=settings.workers, **options)
 

@@ -26,7 +26,13 @@ from service.schemas import Learner, describe_item_error, learner_columns, parse
 from service.segmenter import Segmenter
 from training.runtime.placement import LIMITS, Placement
 
-__all__ = ["answer_batch", "assign_batch_body", "batch_turn", "check_batch_size", "echo_hash"]
+__all__ = [
+    "answer_batch",
+    "assign_batch_body",
+    "batch_turn",
+    "check_batch_size",
+    "echo_ids",
+]
 
 
 async def answer_batch(
@@ -79,8 +85,9 @@ async def assign_batch_body(
 ) -> bytes:
     """Validate a batch body, place its valid learners ``chunk`` at a time, render the results.
 
-    Each result echoes its learner's ``email_hash`` when one was sent; ``compact`` keeps only
-    the ids, the name, the confidence and the model version (:func:`service.render.render_batch`).
+    Each result echoes its learner's ``learner_id`` and ``email_hash`` when they were sent;
+    ``compact`` keeps only the ids, the name, the track and course, the confidence and the
+    model version (:func:`service.render.render_batch`).
 
     Between two chunks the event loop serves whatever else is waiting (a single learner, a
     health probe), so none waits for more than about one chunk's work.
@@ -100,22 +107,26 @@ async def assign_batch_body(
             segmenter.drift.observe_placement(placed)
         parts.append((placed, indices))
     errors = {
-        i: {"index": i, **echo_hash(item), "error": describe_item_error(item)}
+        i: {"index": i, **echo_ids(item), "error": describe_item_error(item)}
         for i, item in enumerate(items)
         if not isinstance(item, Learner)
     }
     hashes = {i: h for i in valid if (h := items[i].email_hash) is not None}
-    return render_batch(segmenter, parts, errors, hashes, compact=compact)
+    learner_ids = {i: x for i in valid if (x := items[i].learner_id) is not None}
+    return render_batch(segmenter, parts, errors, hashes, learner_ids=learner_ids, compact=compact)
 
 
-def echo_hash(item: Any) -> dict[str, str]:
-    """``{"email_hash": ...}`` for an invalid item that still carries a usable one, else ``{}``.
+def echo_ids(item: Any) -> dict[str, str]:
+    """The ``learner_id`` and ``email_hash`` an invalid item still carries usable ones of (a
+    string within its length limit), in that order; ``{}`` when it carries neither.
 
     A caller matching results by learner can then tell which learner an error is about.
     """
     if not isinstance(item, dict):
         return {}
-    value = item.get("email_hash")
-    if isinstance(value, str) and len(value) <= LIMITS.email_max:
-        return {"email_hash": value}
-    return {}
+    echoed = {}
+    for name, limit in (("learner_id", LIMITS.learner_id_max), ("email_hash", LIMITS.email_max)):
+        value = item.get(name)
+        if isinstance(value, str) and len(value) <= limit:
+            echoed[name] = value
+    return echoed

@@ -10,6 +10,7 @@ both ignore the variables they do not know (``extra="ignore"``).
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,8 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 # three numbers, the keys); the request-body limit follows the batch limit from it.
 _BYTES_PER_LEARNER = 4096
 _BODY_OVERHEAD = 1 << 20
+# A browser origin: scheme://host[:port], nothing after it.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\[\]:-]+/?")
 
 
 class ServiceSettings(BaseSettings):
@@ -47,13 +50,63 @@ class ServiceSettings(BaseSettings):
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         repr=False,
-        description="Comma-separated API keys; empty = no authentication (development only).",
+        description="Comma-separated client keys, each `name:key` (the name goes into the "
+        "access log as key_id, the key never does) or a bare key (named client-1, client-2, "
+        "... by position); none at all (and no keys file) = no authentication (development "
+        "only).",
     )
     admin_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         repr=False,
-        description="Comma-separated admin keys: they may also reload the model; empty = "
-        "reloading over HTTP is off.",
+        description="Comma-separated admin keys (`name:key`, or bare: admin-1, ...): they may "
+        "also reload the model; none = reloading over HTTP is off.",
+    )
+    metrics_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        repr=False,
+        description="Comma-separated metrics keys (`name:key`, or bare: metrics-1, ...): they "
+        "read GET /metrics and nothing else (a scraper's credential); client and admin keys "
+        "read /metrics too.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="A file of client keys, one `name:key` a line (blank lines and # comments "
+        "ignored), added to api_keys; re-read when it changes, so keys rotate without a "
+        "restart. Set, it turns authentication on even while it holds no key.",
+    )
+    admin_keys_file: Path | None = Field(
+        default=None, description="A file of admin keys, read like api_keys_file."
+    )
+    metrics_keys_file: Path | None = Field(
+        default=None, description="A file of metrics keys, read like api_keys_file."
+    )
+    keys_check_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=3600.0,
+        description="How often (at most) a request looks whether a keys file changed (its "
+        "size, modification time or inode); 0 = at every request.",
+    )
+    auth_fail_burst: int = Field(
+        default=20,
+        ge=0,
+        le=1_000_000,
+        description="Requests with a wrong key one client address may send before it is "
+        "answered 429 with Retry-After (a token bucket per address and worker; a valid key is "
+        "never throttled, a request without any key is a plain 401); 0 turns the limit off.",
+    )
+    auth_fail_per_second: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1_000_000.0,
+        description="Wrong-key requests a second the bucket of an address refills with, up to "
+        "auth_fail_burst.",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated origins a browser may call the API from "
+        "(https://admin.example.com; * = any); empty = no CORS headers, and a preflight "
+        "(OPTIONS) is a 405.",
     )
     allow_anonymous: bool = Field(
         default=False,
@@ -139,14 +192,25 @@ class ServiceSettings(BaseSettings):
         "between 90 % and 100 % of it); counts since start are kept besides.",
     )
 
-    @field_validator("api_keys", "admin_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", "metrics_keys", "cors_origins", mode="before")
     @classmethod
-    def _split_keys(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = value.split(",")
         if isinstance(value, list | tuple):
-            return tuple(key.strip() for key in value if isinstance(key, str) and key.strip())
+            return tuple(item.strip() for item in value if isinstance(item, str) and item.strip())
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    "each origin is a scheme and a host, with a port if any and no path "
+                    "(https://admin.example.com), or *"
+                )
+        return tuple(origin.rstrip("/") for origin in value)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -155,8 +219,9 @@ class ServiceSettings(BaseSettings):
 
     @property
     def anonymous(self) -> bool:
-        """True when no key of either role is configured: every client route is open."""
-        return not self.api_keys and not self.admin_keys
+        """True when no client or admin key nor keys file is configured: every route is open
+        (metrics keys alone change nothing)."""
+        return not (self.api_keys or self.admin_keys or self.api_keys_file or self.admin_keys_file)
 
     @property
     def loopback_only(self) -> bool:

@@ -1,9 +1,10 @@
 """Structured logs: one JSON object per line, and the request-id rules.
 
 Every record has ``ts`` (UTC, ISO 8601), ``level``, ``logger`` and ``msg``; access records add
-``request_id``, ``method``, ``path``, ``route``, ``status``, ``duration_ms`` and, once a route has
-picked a model, ``model_version``. Request bodies are never logged, so neither ``email_hash`` nor
-``company_hash`` values (nor API keys, which live in headers) reach a log line.
+``request_id``, ``method``, ``path``, ``route``, ``status``, ``duration_ms``, once a route has
+picked a model ``model_version``, and with a valid API key ``key_id`` (the key's name, never the
+key). Request bodies are never logged, so neither ``email_hash``, ``company_hash`` nor
+``learner_id`` values (nor API keys, which live in headers) reach a log line.
 
 ``python -m service`` hands :func:`log_config` to uvicorn (so its own messages are JSON too) and
 turns uvicorn's access log off in favour of the one written by
@@ -39,6 +40,7 @@ FIELDS = (
     "status",
     "duration_ms",
     "model_version",
+    "key_id",
     "previous_version",
     "reason",
 )

@@ -33,9 +33,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from service.api import api_router, health_router, operation_id, pages_router
+from service.api import api_router, health_router, metrics_router, operation_id, pages_router
 from service.config import ServiceSettings, get_settings
-from service.lifecycle import Drain
+from service.cors import add_cors
+from service.lifecycle import Drain, drain_on_signals
 from service.metrics import ServiceMetrics
 from service.middleware import (
     API_PREFIX,
@@ -44,7 +45,12 @@ from service.middleware import (
     internal_error_body,
 )
 from service.schemas import BODY_COMPONENTS, ErrorDetail
-from service.security import require_api_key
+from service.security import (
+    KeyRing,
+    WrongKeyLimiter,
+    require_api_key,
+    require_metrics_key,
+)
 from service.state import ModelHolder
 
 __all__ = ["DESCRIPTION", "DOCS_ASSETS", "RETRY_AFTER_SECONDS", "create_app"]
@@ -57,7 +63,13 @@ the cleaning rules made. Segment profiles at `/segments`, the model at `/model`.
 
 When keys are configured, send one as `X-API-Key: <key>` or `Authorization: Bearer <key>` (all
 routes but `/health/*` and the docs): a client key places learners and reads profiles, an admin
-key may also reload the model (`POST /admin/reload` needs one; without admin keys it is off).
+key may also reload the model (`POST /admin/reload` needs one; without admin keys it is off), a
+metrics key reads `/metrics` only. Wrong keys from one address are answered 429 (with
+`Retry-After`) after a burst; a valid key is never throttled.
+
+A learner may carry the caller's own `learner_id` (a string of at most 128 characters): every
+answer echoes it, it is never used for placing and never logged. A batch numbers its items from
+0 (`index`), as `python -m training assign` numbers its rows.
 
 Every path of the API is under `/v1/`; the same paths without the prefix (`/segment`,
 `/segments`, `/model`, `/metrics`, ...) are kept as aliases of the `/v1/` routes and answer the
@@ -94,9 +106,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         follower = None
         if settings.poll_seconds > 0 and (settings.follow_latest or settings.reload_signal):
             follower = asyncio.create_task(holder.follow(settings.poll_seconds))
+        # Under a server, the first SIGTERM drains this worker before the server stops it.
+        restore_signals = drain_on_signals(app.state.drain, settings.drain_seconds)
         try:
             yield
         finally:
+            restore_signals()
             if follower is not None:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -118,8 +133,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     _add_body_components(app)
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
-    app.state.admin_keys = tuple(key.encode("utf-8") for key in settings.admin_keys)
+    app.state.keys = KeyRing(settings)
+    app.state.wrong_keys = WrongKeyLimiter(settings.auth_fail_burst, settings.auth_fail_per_second)
     app.state.holder = ModelHolder(
         settings.model_dir,
         metrics,
@@ -130,6 +145,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
 
     app.state.drain = Drain()
+    add_cors(app, settings.cors_origins)  # inside the request middleware: preflights are logged
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
@@ -146,17 +162,40 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     # The API lives under /v1/; its paths without the prefix are kept as aliases (the same
     # routes, left out of the OpenAPI document so a generated client has one method each).
     for prefix, documented in ((API_PREFIX, True), ("", False)):
-        if not settings.anonymous:
-            app.include_router(
-                api_router,
-                prefix=prefix,
-                include_in_schema=documented,
-                dependencies=[Depends(require_api_key)],
-                responses={401: {"model": ErrorDetail, "description": "Missing or wrong API key."}},
-            )
-        else:
-            app.include_router(api_router, prefix=prefix, include_in_schema=documented)
+        for router, check, refusals in (
+            (api_router, require_api_key, _KEYED_RESPONSES),
+            (metrics_router, require_metrics_key, _METRICS_RESPONSES),
+        ):
+            if not settings.anonymous:
+                app.include_router(
+                    router,
+                    prefix=prefix,
+                    include_in_schema=documented,
+                    dependencies=[Depends(check)],
+                    responses=refusals,
+                )
+            else:
+                app.include_router(router, prefix=prefix, include_in_schema=documented)
     return app
+
+
+#: What any route behind a key may answer besides its own responses.
+_KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "Missing or wrong API key."},
+    403: {
+        "model": ErrorDetail,
+        "description": "A key of another role: a metrics key reads /metrics only.",
+    },
+    429: {
+        "model": ErrorDetail,
+        "description": "Too many wrong keys from this address: wait Retry-After seconds or send "
+        "a valid key.",
+    },
+}
+#: What ``GET /metrics`` may answer behind a key (a key of any role reads it).
+_METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: _KEYED_RESPONSES[code] for code in (401, 429)
+}
 
 
 def _add_body_components(app: FastAPI) -> None:
@@ -186,7 +225,8 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "Retry-After": {
-        "description": "Seconds to wait before trying again (the model is loading or absent).",
+        "description": "Seconds to wait before trying again (503: the model is loading or "
+        "absent; 429: too many wrong keys from this address).",
         "schema": {"type": "integer"},
     },
 }
@@ -205,7 +245,7 @@ def _document_headers(schema: dict[str, Any]) -> None:
                 names = ["X-Request-ID"]
                 if uses_model and str(code).startswith("2"):
                     names.append("X-Model-Version")
-                if str(code) == "503":
+                if str(code) in ("429", "503"):
                     names.append("Retry-After")
                 headers = response.setdefault("headers", {})
                 headers.update({name: _HEADERS[name] for name in names})

@@ -10,9 +10,10 @@ It is the outermost of the app's own middleware. For every HTTP request it
    ``/v1/`` route and its alias as one (:func:`canonical_route`);
 3. refuses a body over the byte limit with a 413 ``{"detail": ...}``: at once when
    ``Content-Length`` says so, else when the route reads past the limit;
-4. writes one JSON access line (:mod:`service.logs`), with the model version a route used; the
-   raw path only when the request succeeded (its path parameters were validated), else the
-   route template: a rejected path may hold anything a client typed, an email hash included;
+4. writes one JSON access line (:mod:`service.logs`), with the model version a route used and
+   the name of the API key it was sent with (``key_id``, never the key); the raw path only when
+   the request succeeded (its path parameters were validated), else the route template: a
+   rejected path may hold anything a client typed, an email hash included;
 5. turns an exception nothing else handled into a 500 ``{"detail": "Internal error; the request
    id is ..."}``, logged once with its traceback, never sent to the client;
 6. counts a client that hangs up before its body is complete as status 499 (nginx's "client
@@ -41,6 +42,7 @@ from service.metrics import ServiceMetrics
 __all__ = [
     "API_PREFIX",
     "CLIENT_CLOSED_REQUEST",
+    "KEY_ID_KEY",
     "MODEL_VERSION_KEY",
     "REQUEST_ID_KEY",
     "UNMATCHED_ROUTE",
@@ -53,6 +55,8 @@ __all__ = [
 #: Scope keys shared with the exception handlers and the dependencies.
 REQUEST_ID_KEY = "learnseg.request_id"
 MODEL_VERSION_KEY = "learnseg.model_version"
+#: The name of the API key a request used (set by ``service.security``), never the key.
+KEY_ID_KEY = "learnseg.key_id"
 UNMATCHED_ROUTE = "<unmatched>"
 #: The prefix of the versioned API; its paths without it are aliases (``service.main``).
 API_PREFIX = "/v1"
@@ -180,6 +184,7 @@ class RequestContextMiddleware:
                     "status": status,
                     "duration_ms": round(seconds * 1000, 3),
                     "model_version": scope.get(MODEL_VERSION_KEY),
+                    "key_id": scope.get(KEY_ID_KEY),
                 },
             )
 

@@ -17,9 +17,9 @@ from its numpy columns instead (docs/benchmarks.md, "Writing the batch answer"):
   (:func:`_per_centre`, indexed by the placement's codes).
 - Each row is joined into its object, and the objects, in index order, into the body.
 
-A learner that sent an ``email_hash`` gets it echoed after ``index`` (so a caller can match
-results by learner, not only by position); ``compact=True`` writes only
-``Assignment.COMPACT_FIELDS``.
+A learner that sent a ``learner_id`` or an ``email_hash`` gets them echoed after ``index``, in
+that order (so a caller can match results by learner, not only by position); ``compact=True``
+writes only ``Assignment.COMPACT_FIELDS``.
 """
 
 from __future__ import annotations
@@ -47,18 +47,20 @@ def render_batch(
     errors: Mapping[int, dict[str, Any]],
     hashes: Mapping[int, str] | None = None,
     *,
+    learner_ids: Mapping[int, str] | None = None,
     compact: bool = False,
 ) -> bytes:
     """``{"results": [...]}``: every placed learner at its index, ``errors`` at theirs.
 
     ``parts`` holds learners placed together and their item indices (``indices[i]`` is the
     index of the i-th learner of that placement); ``errors`` maps the index of every other item
-    to its JSON object. ``hashes`` maps the index of a placed learner that sent an
-    ``email_hash`` to it: its object echoes it right after ``index``. ``compact`` writes only
-    the keys of ``Assignment.COMPACT_FIELDS``. Items are written in index order.
+    to its JSON object. ``learner_ids`` and ``hashes`` map the index of a placed learner that
+    sent a ``learner_id`` or an ``email_hash`` to it: its object echoes them right after
+    ``index``. ``compact`` writes only the keys of ``Assignment.COMPACT_FIELDS``. Items are
+    written in index order.
     """
     keys = Assignment.COMPACT_FIELDS if compact else Assignment.FIELDS
-    echoed = hashes or {}
+    echoed = {"learner_id": learner_ids or {}, "email_hash": hashes or {}}
     objects = [b""] * (sum(len(indices) for _, indices in parts) + len(errors))
     for placed, indices in parts:
         texts = _objects(segmenter, placed, indices, echoed, keys)
@@ -73,15 +75,17 @@ def _objects(
     segmenter: Segmenter,
     placed: Placement,
     indices: Sequence[int],
-    hashes: Mapping[int, str],
+    echoed: Mapping[str, Mapping[int, str]],
     keys: Sequence[str],
 ) -> list[bytes]:
     """The JSON object of every placed learner, in order."""
     if len(placed.nearest) != len(indices):
         raise ValueError("Give one index per placed learner.")
     index: list[Piece] = [_numbers(np.asarray(indices, dtype=np.int64))]
-    if hashes:  # `,"email_hash":"..."` for a learner that sent one, nothing for the others
-        index.append([_echo(hashes.get(i)) for i in indices])
+    for name, values in echoed.items():
+        if values:  # `,"name":"..."` for a learner that sent one, nothing for the others
+            member = b',"' + name.encode() + b'":'
+            index.append([_echo(member, values.get(i)) for i in indices])
     members = [("index", index), *((key, _VALUES[key](segmenter, placed)) for key in keys)]
     columns = [repeat(piece) if isinstance(piece, bytes) else piece for piece in _object(members)]
     # strict=False: a piece that is the same for every learner repeats without end.
@@ -211,9 +215,9 @@ def _numbers(values: np.ndarray[Any, Any]) -> list[bytes]:
     return text[1:-1].split(b",") if len(values) else []
 
 
-def _echo(email_hash: str | None) -> bytes:
-    """The ``email_hash`` member of a learner's object (after ``index``), or nothing."""
-    return b"" if email_hash is None else b',"email_hash":' + orjson.dumps(email_hash)
+def _echo(member: bytes, value: str | None) -> bytes:
+    """An echoed member of a learner's object (``,"learner_id":...``), or nothing."""
+    return b"" if value is None else member + orjson.dumps(value)
 
 
 def _per_centre(texts: Iterable[bytes]) -> np.ndarray[Any, Any]:

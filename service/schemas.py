@@ -30,6 +30,7 @@ __all__ = [
     "COURSE_DESCRIPTION",
     "JUNK_LEARNER_EXAMPLE",
     "LEARNER_EXAMPLE",
+    "LEARNER_ID_DESCRIPTION",
     "TRACK_DESCRIPTION",
     "Action",
     "BatchAssigned",
@@ -94,6 +95,17 @@ Year = Annotated[float, Strict(), Field(ge=LIMITS.year_min, le=LIMITS.year_max)]
 Ctc = Annotated[float, Strict(), Field(gt=0, le=LIMITS.ctc_max)]
 Text = Annotated[str, Field(max_length=LIMITS.text_max)]
 Level = Literal["segment", "coarse"]
+LEARNER_ID_DESCRIPTION = (
+    "Your own id of the learner (any string of at most 128 characters): echoed in the answer "
+    "(POST /segment) or in the learner's result or error (POST /segment/batch, compact too), "
+    "absent when not sent; never used for placing, stored or logged."
+)
+#: The learner_id of an answer: there when the learner sent one, absent otherwise.
+_ECHOED_ID = Field(
+    default=None,
+    description="The learner_id the request sent, echoed (absent when none was sent).",
+    examples=["u-123"],
+)
 
 LEARNER_EXAMPLE: dict[str, Any] = {
     "company_hash": "bxwqgogen",
@@ -102,6 +114,7 @@ LEARNER_EXAMPLE: dict[str, Any] = {
     "job_position": "Backend Engineer",
     "ctc_updated_year": 2020,
     "email_hash": "6de0a4417d18ab14334c3f43397fc13b30c35149d70c0515ab9f8c1b6e1d5b12",
+    "learner_id": "u-123",
 }
 JUNK_LEARNER_EXAMPLE: dict[str, Any] = {
     "company_hash": "zz unknown co",
@@ -138,9 +151,14 @@ class Learner(BaseModel):
         description="Learner id: echoed in a batch answer so results can be matched by learner; "
         "never used for placing, stored or logged.",
     )
+    learner_id: Annotated[str, Field(max_length=LIMITS.learner_id_max)] | None = Field(
+        default=None,
+        description=LEARNER_ID_DESCRIPTION,
+        examples=["u-123"],
+    )
 
     def raw(self) -> dict[str, Any]:
-        """The fields the segmenter reads (never ``email_hash``)."""
+        """The fields the segmenter reads (never ``email_hash`` nor ``learner_id``)."""
         values = self.__dict__
         return {name: values[name] for name in RAW_FIELDS}
 
@@ -295,6 +313,7 @@ class RunnerUp(BaseModel):
 class SegmentResult(BaseModel):
     """A learner's segment, how sure, the features used and what was cleaned on the way."""
 
+    learner_id: str | None = _ECHOED_ID
     segment_id: int = Field(description="Fine segment id.")
     segment_name: str
     coarse_segment_id: int = Field(description="Macro-segment the fine segment belongs to.")
@@ -327,6 +346,7 @@ class SegmentResult(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "learner_id": "u-123",
                     "segment_id": 0,
                     "segment_name": "Mid-level, mid-range pay",
                     "coarse_segment_id": 0,
@@ -366,7 +386,7 @@ def _check_documents(model: type[BaseModel], keys: tuple[str, ...]) -> None:
         )
 
 
-_check_documents(SegmentResult, Assignment.FIELDS)
+_check_documents(SegmentResult, ("learner_id", *Assignment.FIELDS))
 _check_documents(RunnerUp, Assignment.RUNNER_UP_FIELDS)
 
 
@@ -376,10 +396,16 @@ _ECHOED = Field(
 )
 
 
+_INDEX = Field(
+    description="The item's position in the request's learners, counted from 0 (python -m "
+    "training assign numbers its rows the same way)."
+)
+
+
 class BatchAssigned(SegmentResult):
     """A valid batch item: its index in the request and its segment."""
 
-    index: int
+    index: int = _INDEX
     email_hash: str | None = _ECHOED
 
 
@@ -403,14 +429,20 @@ _check_documents(CompactResult, Assignment.COMPACT_FIELDS)
 class BatchCompactAssigned(CompactResult):
     """A valid batch item with ``compact=true``: its index in the request and its segment."""
 
-    index: int
+    index: int = _INDEX
+    learner_id: str | None = _ECHOED_ID
     email_hash: str | None = _ECHOED
 
 
 class BatchItemError(BaseModel):
     """An invalid batch item: its index in the request and what is wrong, in one sentence."""
 
-    index: int
+    index: int = _INDEX
+    learner_id: str | None = Field(
+        default=None,
+        description="The item's learner_id when it sent a usable one (a string of at most 128 "
+        "characters), echoed; absent otherwise.",
+    )
     email_hash: str | None = _ECHOED
     error: str = Field(examples=["ctc: Input should be greater than 0"])
 
@@ -745,9 +777,21 @@ class CourseInfo(BaseModel):
 
 
 class DataInfo(BaseModel):
+    """The table the model was trained on: its name and fingerprint, never where it lives."""
+
     model_config = ConfigDict(extra="allow")
 
-    source: str
+    name: str | None = Field(
+        default=None,
+        description="The table's file name (learners.csv), a URL's host and file name "
+        "(data.example.com/learners.csv), or 'embedded default'; never a folder, a query "
+        "string or credentials.",
+        examples=["learners.csv", "embedded default"],
+    )
+    source: str = Field(
+        description="The same as name (it once held the training file's path, which is no "
+        "longer shown)."
+    )
     fingerprint: str = Field(description="SHA-256 of the training table.")
     rows: int
     learners: int

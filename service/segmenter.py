@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -46,9 +47,44 @@ from training.runtime.placement import Placement, learner_track, place
 from training.runtime.schema import RAW_FIELDS
 
 __all__ = [
+    "EMBEDDED_DEFAULT",
     "Assignment",
     "Segmenter",
+    "data_name",
+    "public_data",
 ]
+
+#: The name of the table training makes itself (``training.data.synth``).
+EMBEDDED_DEFAULT = "embedded default"
+#: Fingerprint and counts of the training table: shown as they are.
+_DATA_FIGURES = ("fingerprint", "rows", "learners")
+
+
+def data_name(source: str) -> str:
+    """What the training table is called in public: its file's name (``learners.csv``), a URL's
+    host and file name (``data.example.com/learners.csv``), or ``embedded default``; never a
+    folder, a query string or credentials."""
+    if source.startswith(EMBEDDED_DEFAULT):
+        return EMBEDDED_DEFAULT
+    parts = urlsplit(source)
+    if parts.scheme and parts.netloc:
+        name = PurePosixPath(parts.path).name
+        host = parts.hostname or "?"
+        return f"{host}/{name}" if name else host
+    return PurePosixPath(source.replace("\\", "/")).name or "unnamed"
+
+
+def public_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest's ``data`` as ``GET /model`` shows it: the table's name (as ``name``, and as
+    ``source``, which once held its path), fingerprint and counts; other text is left out."""
+    name = data_name(str(data.get("source", "")))
+    figures = {key: data[key] for key in _DATA_FIGURES if key in data}
+    extra = {
+        key: value
+        for key, value in data.items()
+        if key not in _DATA_FIGURES and key != "source" and not isinstance(value, str | dict | list)
+    }
+    return {"name": name, "source": name, **figures, **extra}
 
 
 @dataclass(slots=True)
@@ -209,7 +245,7 @@ class Segmenter:
             "features": list(self.model.features),
             "trained_at": m["created_at"],
             "reference_year": m["reference_year"],
-            "data": m["data"],
+            "data": public_data(m["data"]),
             "metrics": {
                 "kmeans": m["metrics"]["kmeans"],
                 "hierarchical": m["metrics"]["hierarchical"],

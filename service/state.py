@@ -11,7 +11,11 @@ the old model keeps serving.
 **Pinned versions.** The holder keeps the last ``keep_versions`` verified models loaded
 (:attr:`ModelHolder.loaded`, the current one included): a request that names one of them with
 ``?version=`` is answered by it, so a nightly run started on version V ends on V even when a
-reload happens in between.
+reload happens in between. At start (:meth:`ModelHolder.load`) a process loads the version it
+serves, then the newest other versions in the models folder until it holds ``keep_versions``
+(a version that fails verification is skipped, with a warning, and the next older one tried):
+a replica that has just started or restarted answers a pin to any of the last versions still
+on disk, as the replicas that were running when they were published do.
 
 **One model across workers.** :meth:`ModelHolder.follow` runs in the lifespan and, every
 ``poll_seconds``, looks at two small files: ``models/LATEST`` (when ``follow_latest``: a new
@@ -37,7 +41,12 @@ from starlette.concurrency import run_in_threadpool
 
 from service.metrics import ServiceMetrics
 from service.segmenter import Segmenter
-from training.runtime.artifacts import LATEST_FILE, ArtifactError, read_latest_name
+from training.runtime.artifacts import (
+    LATEST_FILE,
+    ArtifactError,
+    list_versions,
+    read_latest_name,
+)
 
 __all__ = [
     "ModelHolder",
@@ -197,12 +206,42 @@ class ModelHolder:
             self._seen_signal = signal.token
             version = signal.version if signal.version is not None else version
         state = load_state(self.model_dir, version, self.drift_window)
+        if state.segmenter is not None:
+            for other in self._load_others(state.segmenter.version):
+                self.loaded[other.version] = other  # oldest first; the served one comes last
         self._publish(state)
         if state.segmenter is None:
             log.warning("No model is being served: %s", state.reason)
         else:
-            log.info("Serving model %s (k=%d).", state.version, state.segmenter.k)
+            log.info(
+                "Serving model %s (k=%d); versions held: %s.",
+                state.version,
+                state.segmenter.k,
+                ", ".join(self.versions),
+            )
         return state
+
+    def _load_others(self, serving: str) -> list[Segmenter]:
+        """The newest verified versions on disk besides `serving`, up to ``keep_versions`` in
+        all, oldest first; a version that fails to load is logged and skipped."""
+        wanted = self.keep_versions - 1
+        others: list[Segmenter] = []
+        for version in reversed(list_versions(self.model_dir)):  # newest first
+            if len(others) >= wanted:
+                break
+            if version == serving:
+                continue
+            state = load_state(self.model_dir, version, self.drift_window)
+            if state.segmenter is None:
+                log.warning(
+                    "Model version %s is not held: %s",
+                    version,
+                    state.reason,
+                    extra={"model_version": version, "reason": state.reason},
+                )
+                continue
+            others.append(state.segmenter)
+        return others[::-1]
 
     async def reload(
         self, version: str | None = None, *, announce: bool = False

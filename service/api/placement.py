@@ -60,7 +60,10 @@ async def segment(request: Request, version: VersionQuery = None) -> Response:
     request.app.state.metrics.observe_assignment(assignment)
     if segmenter.drift is not None:
         segmenter.drift.observe_one(assignment.features.values(), assignment.segment_id)
-    return JSONBytes(orjson.dumps(assignment.to_dict()))
+    answer = assignment.to_dict()
+    if learner.learner_id is not None:  # the caller's own id, echoed first
+        answer = {"learner_id": learner.learner_id, **answer}
+    return JSONBytes(orjson.dumps(answer))
 
 
 @router.post(
@@ -81,13 +84,14 @@ async def segment_batch(
     compact: Annotated[
         bool,
         Query(
-            description="Only the email_hash, ids, name, track, course, confidence and model "
-            "version of each learner (under half the bytes)."
+            description="Only the learner_id, email_hash, ids, name, track, course, confidence "
+            "and model version of each learner (under half the bytes)."
         ),
     ] = False,
 ) -> Response:
     """Place up to max_batch learners, in input order; an invalid one gets an error instead.
 
-    Each result echoes the learner's email_hash when one was sent.
+    Each result carries its index (from 0) and echoes the learner's learner_id and email_hash
+    when they were sent.
     """
     return JSONBytes(await answer_batch(request, segmenter, settings, metrics, compact=compact))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -97,7 +99,7 @@ def test_real_server_logs_json_lines_without_secrets(service_model_dir: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=service_env(LEARNSEG_API_KEYS="k-e2e-secret"),
+        env=service_env(LEARNSEG_API_KEYS="lms:k-e2e-secret"),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -111,12 +113,17 @@ def test_real_server_logs_json_lines_without_secrets(service_model_dir: Path) ->
             assert server.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
         headers = {"X-API-Key": "k-e2e-secret", "X-Request-ID": "e2e-1"}
-        single = httpx.post(f"{base}/segment", json=JUNK, headers=headers, timeout=10)
+        junk = {**JUNK, "learner_id": "lms-learner-e2e-0"}
+        single = httpx.post(f"{base}/segment", json=junk, headers=headers, timeout=10)
         assert single.status_code == 200 and single.headers["x-request-id"] == "e2e-1"
+        assert single.json()["learner_id"] == "lms-learner-e2e-0"
+        learners = [{**x, "learner_id": f"lms-learner-e2e-{i + 1}"} for i, x in enumerate(LEARNERS)]
         batch = httpx.post(
-            f"{base}/segment/batch", json={"learners": LEARNERS}, headers=headers, timeout=10
+            f"{base}/segment/batch", json={"learners": learners}, headers=headers, timeout=10
         )
         assert batch.status_code == 200 and len(batch.json()["results"]) == len(LEARNERS)
+        bad = httpx.post(f"{base}/segment", json={**junk, "ctc": -1}, headers=headers, timeout=10)
+        assert bad.status_code == 422
         assert httpx.get(f"{base}/model", timeout=10).status_code == 401
     finally:
         server.terminate()
@@ -125,11 +132,13 @@ def test_real_server_logs_json_lines_without_secrets(service_model_dir: Path) ->
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     access = [r for r in records if r["logger"] == "service.access"]
     assert any(r["request_id"] == "e2e-1" and r["path"] == "/segment" for r in access)
+    keyed = [r for r in access if r["status"] == 200 and not r["path"].startswith("/health/")]
+    assert len(keyed) == 2 and {r.get("key_id") for r in keyed} == {"lms"}
     assert any(r["status"] == 401 for r in access)
     assert any(r["logger"].startswith("uvicorn") for r in records)  # uvicorn's own, as JSON
     assert "HTTP/1.1" not in out  # uvicorn's access log is off
     assert "Traceback" not in out + err
-    for secret in ("k-e2e-secret", JUNK["email_hash"], JUNK["company_hash"]):
+    for secret in ("k-e2e-secret", JUNK["email_hash"], JUNK["company_hash"], "lms-learner-e2e"):
         assert secret not in out + err
 
 
@@ -217,11 +226,9 @@ def test_starts_on_loopback_with_keys_or_when_told(
     for name, value in env.items():
         no_learnseg_env.setenv(name, value)
     started: list[dict[str, object]] = []
-    from service import lifecycle
+    import uvicorn
 
-    no_learnseg_env.setattr(
-        lifecycle, "run_draining", lambda app, drain, seconds, **kw: started.append(kw)
-    )
+    no_learnseg_env.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
     main(["--host", host])
     assert [call["host"] for call in started] == [host]
 
@@ -327,3 +334,114 @@ def test_sigterm_drains_readiness_503_while_a_long_batch_finishes(
     text = log.read_text()
     assert "Draining: readiness answers 503" in text
     assert text.index("Draining") < text.index("Application shutdown complete")
+
+
+def _socket_owner(pids: set[int], client_port: int, server_port: int) -> int | None:
+    """Which of `pids` holds the server side of the connection from `client_port` (Linux /proc:
+    the socket's inode in /proc/net/tcp, then the process whose descriptors hold it)."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
+            client_port
+        ):
+            inode = fields[9]
+    if inode is None:
+        return None
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+def _json_lines(log: Path) -> list[dict[str, Any]]:
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_sigterm_turns_every_worker_unready_with_two_workers(
+    trained_small: TrainingResult, tmp_path: Path
+) -> None:
+    """`--workers 2`, SIGTERM to the supervisor (what Kubernetes sends to PID 1): both workers
+    turn unready at once (readiness 503 from each, every answer 503), each finishes the request
+    it has in flight with 200, then both stop and the supervisor exits."""
+    port = free_port()
+    env = service_env(
+        LEARNSEG_MODEL_DIR=str(trained_small.folder.parent), LEARNSEG_DRAIN_SECONDS="20"
+    )
+    log = tmp_path / "service.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "--port", str(port), "--workers", "2"],
+            cwd=REPO,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    held: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2:
+            lines = _json_lines(log)
+            workers = {r["pid"] for r in lines if str(r.get("msg", "")).startswith("Serving")}
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        while httpx.get(f"{base}/health/ready", timeout=2).status_code != 200:
+            time.sleep(0.1)
+        # A request in flight in each worker: headers and half a body sent, the rest held back.
+        body = json.dumps(LEARNERS[0]).encode()
+        head = (
+            f"POST /segment HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        owners: dict[int, int] = {}
+        while set(owners.values()) != workers:
+            assert len(held) < 40, f"the connections all went to {set(owners.values())}"
+            conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+            conn.sendall(head + body[: len(body) // 2])
+            held.append(conn)
+            time.sleep(0.2)
+            owner = _socket_owner(workers, conn.getsockname()[1], port)
+            if owner is not None:
+                owners[conn.getsockname()[1]] = owner
+
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        answers = [httpx.get(f"{base}/health/ready", timeout=5) for _ in range(20)]
+        assert [a.status_code for a in answers] == [503] * 20
+        assert all(a.headers["Retry-After"] == "2" for a in answers)
+
+        for conn in held:  # the rest of each body: every request in flight is answered
+            conn.sendall(body[len(body) // 2 :])
+        statuses = []
+        for conn in held:
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+            statuses.append(reply.split(b" ", 2)[1])
+        assert statuses == [b"200"] * len(held)
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        for conn in held:
+            conn.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    lines = _json_lines(log)
+    draining = {r["pid"] for r in lines if str(r["msg"]).startswith("Draining: readiness")}
+    assert draining == workers
+    unready = {
+        r["pid"]
+        for r in lines
+        if r["logger"] == "service.access" and r["path"] == "/health/ready" and r["status"] == 503
+    }
+    assert unready == workers
+    assert "Traceback" not in log.read_text()

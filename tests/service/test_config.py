@@ -66,3 +66,26 @@ def test_get_settings_reads_the_environment_under_its_overrides(
         Path("/srv/models"),
     )
     assert get_settings(port=9200).port == 9200
+
+
+def test_keys_of_every_role_and_their_files_come_from_the_environment(
+    no_learnseg_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Metrics keys split like the others; a keys file of either placing role turns
+    authentication on (the service is no longer anonymous), metrics keys alone do not."""
+    no_learnseg_env.setenv("LEARNSEG_METRICS_KEYS", "prometheus:m-1, m-2")
+    settings = ServiceSettings()
+    assert settings.metrics_keys == ("prometheus:m-1", "m-2") and settings.anonymous
+    assert "m-1" not in repr(settings)
+    no_learnseg_env.setenv("LEARNSEG_ADMIN_KEYS_FILE", str(tmp_path / "admin-keys"))
+    settings = ServiceSettings()
+    assert settings.admin_keys_file == tmp_path / "admin-keys" and not settings.anonymous
+    assert not ServiceSettings(api_keys_file=tmp_path / "keys").anonymous
+    assert (settings.keys_check_seconds, settings.auth_fail_burst) == (2.0, 20)
+    assert settings.auth_fail_per_second == 1.0
+    with pytest.raises(ValidationError) as info:
+        ServiceSettings(auth_fail_per_second=0, auth_fail_burst=-1)
+    assert [(e["loc"], e["msg"]) for e in info.value.errors()] == [
+        (("auth_fail_burst",), "Input should be greater than or equal to 0"),
+        (("auth_fail_per_second",), "Input should be greater than 0"),
+    ]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from service.main import create_app
-from service.segmenter import Segmenter
+from service.segmenter import Segmenter, data_name, public_data
 from tests.helpers import (
     JUNK,
     TestClient,
@@ -198,3 +198,36 @@ def test_an_unusable_drift_reference_is_refused_by_load(
         Segmenter.load(model_dir)
     assert str(refused.value).startswith(f"Model {version} cannot be served: drift.json is not ")
     assert str(refused.value).endswith(". Retrain it with this learnseg.")
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("embedded default (synthetic, 205843 rows, seed 0)", "embedded default"),
+        ("/srv/private/exports/2026-12/learners.csv", "learners.csv"),
+        ("data/learners.csv.gz", "learners.csv.gz"),
+        ("learners.parquet", "learners.parquet"),
+        ("C:\\Users\\ana\\Desktop\\learners.csv", "learners.csv"),
+        (
+            "https://user:pw@data.example.com:8443/exports/learners.csv?token=s3cr3t#x",
+            "data.example.com/learners.csv",
+        ),
+        ("https://data.example.com/", "data.example.com"),
+        ("dataframe", "dataframe"),
+        ("", "unnamed"),
+    ],
+)
+def test_the_data_is_named_never_located(source: str, name: str) -> None:
+    """GET /model names the training table by its file's name, a URL's host and file name, or
+    "embedded default": no folder, query, port or credentials."""
+    assert data_name(source) == name
+    shown = public_data(
+        {"source": source, "fingerprint": "f" * 64, "rows": 10, "learners": 9, "path": source}
+    )
+    assert shown == {
+        "name": name,
+        "source": name,
+        "fingerprint": "f" * 64,
+        "rows": 10,
+        "learners": 9,
+    }

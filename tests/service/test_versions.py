@@ -5,6 +5,7 @@ LATEST and each other's reloads."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -126,6 +127,49 @@ def test_the_last_n_versions_stay_loaded_and_others_are_a_409(
             f"Model version {first} is not loaded; the loaded versions are {second} (the first "
             "is served when no version is given)."
         )
+
+
+def test_a_process_starts_holding_the_last_versions_on_disk(
+    two_versions: tuple[Path, str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fresh process serves LATEST and also loads the newest other versions on disk until it
+    holds keep_versions, newest first, skipping (and logging) one that fails verification: a
+    run pinned to the previous version is answered by a process that has just started."""
+    model_dir = copy_models(two_versions[0], tmp_path / "models")
+    _, first, second = two_versions
+    broken = "20990101-000000"  # the newest name on disk, and corrupted
+    flip_byte(copy_models(model_dir / second, model_dir / broken) / "profiles.json")
+    caplog.set_level(logging.INFO, logger="service.state")
+    with admin_client(service_settings(model_dir)) as client:
+        serving = client.get("/v1/model").json()["serving"]
+        assert serving["version"] == second and serving["loaded_versions"] == [second, first]
+        pinned = client.post(
+            "/v1/segment/batch", params={"version": first}, json={"learners": LEARNERS}
+        )
+        assert pinned.status_code == 200 and pinned.headers["X-Model-Version"] == first
+        assert {r["model_version"] for r in pinned.json()["results"]} == {first}
+        refused = client.post("/v1/segment", params={"version": broken}, json=LEARNERS[0])
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == (
+            f"Model version {broken} is not loaded; the loaded versions are {second}, {first} "
+            "(the first is served when no version is given)."
+        )
+        # a rollback to the version loaded at start keeps both held
+        assert client.post("/v1/admin/reload", json={"version": first}).status_code == 200
+        assert client.get("/v1/model").json()["serving"]["loaded_versions"] == [first, second]
+    skipped = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        m.startswith(f"Model version {broken} is not held: profiles.json does not match")
+        for m in skipped
+    ), skipped
+    started = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Serving")]
+    assert started[0].endswith(f"versions held: {second}, {first}.")
+
+    for keep, held in ((1, [second]), (3, [second, first])):
+        with TestClient(create_app(service_settings(model_dir, keep_versions=keep))) as client:
+            assert client.get("/v1/model").json()["serving"]["loaded_versions"] == held
+    with TestClient(create_app(service_settings(model_dir, model_version=first))) as client:
+        assert client.get("/v1/model").json()["serving"]["loaded_versions"] == [first, second]
 
 
 @pytest.mark.parametrize(

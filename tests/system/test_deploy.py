@@ -1,6 +1,9 @@
 """deploy/: the Kubernetes manifests and the compose file, validated offline against their
 schemas (as `make lint` does), shown to fail on a planted mistake, and held to the service: probe
-paths it serves, the port the image exposes, keys from a Secret, a read-only model volume."""
+paths it serves, the port the image exposes, settings it knows, keys files that a Secret holds
+and the service reads, a read-only model volume; and the Prometheus side held to it: every
+scrape config (one machine, compose, Kubernetes) is the same job with the metrics key, and
+passes promtool."""
 
 from __future__ import annotations
 
@@ -13,12 +16,16 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from service.config import ServiceSettings
 from service.main import create_app
+from service.security import KeyRing, read_key_file
 from tests.helpers import REPO
 
 DEPLOY = REPO / "deploy"
 MANIFESTS = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
 BIN = Path(sys.executable).parent
+PROMTOOL = shutil.which("promtool")
+NO_PROMTOOL = "promtool is not installed (Debian's prometheus package; .ci/run installs it)"
 
 
 def _tool(name: str) -> str:
@@ -32,17 +39,37 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _documents() -> dict[str, dict[str, Any]]:
+def _documents() -> dict[tuple[str, str], dict[str, Any]]:
     docs = {}
     for path in MANIFESTS:
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            docs[doc["kind"]] = doc
+            docs[doc["kind"], doc["metadata"]["name"]] = doc
     return docs
+
+
+def _container(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    (container,) = docs["Deployment", "learnseg"]["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def _job(config: dict[str, Any]) -> dict[str, Any]:
+    """The learnseg job of a Prometheus config (itself, not a copy)."""
+    jobs: list[dict[str, Any]] = [
+        j for j in config["scrape_configs"] if j["job_name"] == "learnseg"
+    ]
+    assert len(jobs) == 1
+    return jobs[0]
 
 
 def test_manifests_validate_and_a_planted_typo_does_not(tmp_path: Path) -> None:
     tool = _tool("kubernetes-validate")
-    assert {p.name for p in MANIFESTS} >= {"deployment.yaml", "service.yaml", "hpa.yaml"}
+    assert {p.name for p in MANIFESTS} >= {
+        "deployment.yaml",
+        "service.yaml",
+        "hpa.yaml",
+        "secret.example.yaml",
+        "prometheus-config.yaml",
+    }
     ok = _run(tool, "--strict", "--quiet", *map(str, MANIFESTS))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     broken = tmp_path / "deployment.yaml"
@@ -66,8 +93,8 @@ def test_compose_validates_and_a_planted_mistake_does_not(tmp_path: Path) -> Non
 
 def test_the_deployment_matches_the_service_and_the_image() -> None:
     docs = _documents()
-    spec = docs["Deployment"]["spec"]["template"]["spec"]
-    (container,) = spec["containers"]
+    spec = docs["Deployment", "learnseg"]["spec"]["template"]["spec"]
+    container = _container(docs)
     paths = set(create_app().openapi()["paths"])
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready" in paths
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live" in paths
@@ -79,35 +106,175 @@ def test_the_deployment_matches_the_service_and_the_image() -> None:
     assert [str(p["containerPort"]) for p in container["ports"]] == exposed
     assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     assert spec["securityContext"]["runAsUser"] == 10001 and spec["securityContext"]["runAsNonRoot"]
-    keys = {e["name"]: e for e in container["env"]}
-    assert keys["LEARNSEG_API_KEYS"]["valueFrom"]["secretKeyRef"]["name"] == "learnseg-keys"
-    assert docs["Secret"]["metadata"]["name"] == "learnseg-keys"
-    assert {m["mountPath"]: m.get("readOnly") for m in container["volumeMounts"]}[
-        "/app/models"
-    ] is True
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["models"]["mountPath"] == "/app/models" and mounts["models"]["readOnly"] is True
     assert container["resources"]["limits"] and container["resources"]["requests"]
-    hpa = docs["HorizontalPodAutoscaler"]["spec"]
-    assert hpa["scaleTargetRef"]["name"] == docs["Deployment"]["metadata"]["name"]
+    hpa = docs["HorizontalPodAutoscaler", "learnseg"]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == docs["Deployment", "learnseg"]["metadata"]["name"]
     assert (
-        docs["Service"]["spec"]["selector"] == docs["Deployment"]["spec"]["selector"]["matchLabels"]
+        docs["Service", "learnseg"]["spec"]["selector"]
+        == docs["Deployment", "learnseg"]["spec"]["selector"]["matchLabels"]
     )
 
 
-def test_compose_mounts_files_that_exist_and_its_prometheus_config_checks(tmp_path: Path) -> None:
+def test_every_setting_the_deployment_sets_is_one_the_service_has() -> None:
+    """A LEARNSEG_ variable the service does not know would be ignored without a word: each one
+    of the Deployment names a ServiceSettings field, and its value is a valid setting."""
+    container = _container(_documents())
+    env = {e["name"]: e for e in container["env"]}
+    ours = {name: e for name, e in env.items() if name.startswith("LEARNSEG_")}
+    fields = set(ServiceSettings.model_fields)
+    assert {name.removeprefix("LEARNSEG_").lower() for name in ours} <= fields
+    values = {name.removeprefix("LEARNSEG_").lower(): e["value"] for name, e in ours.items()}
+    settings = ServiceSettings(**values)
+    assert settings.host == "0.0.0.0" and not settings.anonymous
+    assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in env.values())
+
+
+def test_the_keys_files_are_the_secret_s_and_the_service_reads_them(tmp_path: Path) -> None:
+    """The *_KEYS_FILE paths lie in the read-only mount of the learnseg-keys Secret, each names
+    one of its keys, and the example's files, written out as Kubernetes does, are keys files the
+    service reads: named client, admin and metrics keys."""
+    docs = _documents()
+    container = _container(docs)
+    spec = docs["Deployment", "learnseg"]["spec"]["template"]["spec"]
+    (volume,) = [v for v in spec["volumes"] if "secret" in v]
+    secret = docs["Secret", volume["secret"]["secretName"]]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    files = {
+        e["name"]: Path(e["value"]) for e in container["env"] if e["name"].endswith("_KEYS_FILE")
+    }
+    assert set(files) == {
+        "LEARNSEG_API_KEYS_FILE",
+        "LEARNSEG_ADMIN_KEYS_FILE",
+        "LEARNSEG_METRICS_KEYS_FILE",
+    }
+    for path in files.values():
+        assert path.parent == Path(mount["mountPath"]) and path.name in secret["stringData"]
+        (tmp_path / path.name).write_text(secret["stringData"][path.name], encoding="utf-8")
+    settings = ServiceSettings(
+        api_keys_file=tmp_path / files["LEARNSEG_API_KEYS_FILE"].name,
+        admin_keys_file=tmp_path / files["LEARNSEG_ADMIN_KEYS_FILE"].name,
+        metrics_keys_file=tmp_path / files["LEARNSEG_METRICS_KEYS_FILE"].name,
+    )
+    keys = KeyRing(settings).keys
+    assert [(k.name, k.role) for k in keys] == [
+        ("prometheus", "metrics"),
+        ("lms-backend", "client"),
+        ("nightly-assign", "client"),
+        ("ops", "admin"),
+    ]
+    metrics = read_key_file(tmp_path / "metrics-keys", "metrics")
+    credential = docs["Secret", "learnseg-metrics-credential"]["stringData"]["metrics-key"]
+    assert KeyRing(settings).match(credential.encode()) == metrics[0]  # the same key, bare
+
+
+def test_no_annotation_invites_a_scrape_without_the_key() -> None:
+    template = _documents()["Deployment", "learnseg"]["spec"]["template"]
+    annotations = template["metadata"].get("annotations", {})
+    assert not any(name.startswith("prometheus.io/") for name in annotations)
+
+
+def _configs() -> dict[str, dict[str, Any]]:
+    docs = _documents()
+    in_cluster = docs["ConfigMap", "learnseg-prometheus"]["data"]["prometheus.yml"]
+    return {
+        "prometheus.yml": yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text()),
+        "compose-prometheus.yml": yaml.safe_load(
+            (DEPLOY / "prometheus" / "compose-prometheus.yml").read_text()
+        ),
+        "kubernetes": yaml.safe_load(in_cluster),
+    }
+
+
+def test_every_scrape_config_is_one_job_with_the_metrics_key() -> None:
+    """One machine, compose and Kubernetes scrape the same job (the alert rules read
+    up{job="learnseg"}) with the same path and a bearer credentials file; no auth line is left
+    commented out."""
+    configs = _configs()
+    jobs = {name: _job(config) for name, config in configs.items()}
+    for name, job in jobs.items():
+        assert job["metrics_path"] == "/metrics", name
+        assert job["authorization"]["type"] == "Bearer", name
+        assert set(job) - {"static_configs", "kubernetes_sd_configs", "relabel_configs"} == {
+            "job_name",
+            "metrics_path",
+            "authorization",
+        }, name
+    credentials = {name: job["authorization"]["credentials_file"] for name, job in jobs.items()}
+    assert credentials == {
+        "prometheus.yml": "learnseg-metrics-key",  # beside the config file
+        "compose-prometheus.yml": "/run/secrets/learnseg_metrics_key",
+        "kubernetes": "/etc/prometheus/secrets/learnseg-metrics-credential/metrics-key",
+    }
+    for name in ("prometheus.yml", "compose-prometheus.yml"):
+        text = (DEPLOY / "prometheus" / name).read_text()
+        assert "# authorization" not in text and "#   credentials_file" not in text
+    assert configs["kubernetes"]["rule_files"] == ["/etc/prometheus/rules/learnseg-rules.yml"]
+
+
+def test_the_kubernetes_job_finds_the_learnseg_pods() -> None:
+    """Its keep rule selects the Deployment's pod label and its container port's name; its
+    credentials file is the learnseg-metrics-credential Secret's key, where the Prometheus
+    Operator mounts a Secret."""
+    docs = _documents()
+    job = _job(_configs()["kubernetes"])
+    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    (keep,) = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
+    assert keep["source_labels"] == [
+        "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+        "__meta_kubernetes_pod_container_port_name",
+    ]
+    labels = docs["Deployment", "learnseg"]["spec"]["template"]["metadata"]["labels"]
+    (port,) = _container(docs)["ports"]
+    assert keep["regex"] == f"{labels['app.kubernetes.io/name']};{port['name']}"
+    folder, key = Path(job["authorization"]["credentials_file"]).parts[-2:]
+    assert folder == "learnseg-metrics-credential" and key in docs["Secret", folder]["stringData"]
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason=NO_PROMTOOL)
+@pytest.mark.parametrize("name", ["prometheus.yml", "compose-prometheus.yml", "kubernetes"])
+def test_every_scrape_config_passes_promtool(name: str, tmp_path: Path) -> None:
+    """Each config, with its credentials file and rules where it says (written into a temporary
+    folder), passes `promtool check config`; without the credentials file it does not.
+
+    Debian's promtool is built without Kubernetes discovery: where it does not know
+    ``kubernetes_sd_configs``, the Kubernetes job is checked with a static target in its place
+    (its authorization and relabelling still checked)."""
+    assert PROMTOOL is not None
+    config = yaml.safe_load(yaml.safe_dump(_configs()[name]))
+    job = _job(config)
+    key = tmp_path / "credential"
+    key.write_text("a-metrics-key", encoding="utf-8")
+    job["authorization"]["credentials_file"] = str(key)
+    shutil.copy(DEPLOY / "prometheus" / "learnseg-rules.yml", tmp_path / "learnseg-rules.yml")
+    config["rule_files"] = [str(tmp_path / "learnseg-rules.yml")]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    checked = _run(PROMTOOL, "check", "config", str(path))
+    if "field kubernetes_sd_configs not found" in checked.stdout + checked.stderr:
+        job["static_configs"] = [{"targets": ["10.1.2.3:8000"]}]
+        del job["kubernetes_sd_configs"]
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        checked = _run(PROMTOOL, "check", "config", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    key.unlink()
+    missing = _run(PROMTOOL, "check", "config", str(path))
+    assert missing.returncode != 0 and "credential" in missing.stdout + missing.stderr
+
+
+def test_compose_mounts_files_that_exist_and_hands_prometheus_the_metrics_key() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
     for service in compose["services"].values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             assert (DEPLOY / source).exists(), source
-    assert compose["services"]["prometheus"]["secrets"] == ["learnseg_api_key"]
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian's prometheus package; .ci/run installs it)")
-    config = tmp_path / "prometheus.yml"
-    key = tmp_path / "key"
-    key.write_text("a-client-key\n", encoding="utf-8")
-    text = (DEPLOY / "prometheus" / "compose-prometheus.yml").read_text(encoding="utf-8")
-    config.write_text(text.replace("/run/secrets/learnseg_api_key", str(key)), encoding="utf-8")
-    shutil.copy(DEPLOY / "prometheus" / "learnseg-rules.yml", tmp_path / "learnseg-rules.yml")
-    checked = _run(promtool, "check", "config", str(config))
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert compose["services"]["prometheus"]["secrets"] == ["learnseg_metrics_key"]
+    assert compose["secrets"]["learnseg_metrics_key"] == {"environment": "LEARNSEG_METRICS_KEY"}
+    env = compose["services"]["learnseg"]["environment"]
+    assert env["LEARNSEG_METRICS_KEYS"].startswith("prometheus:${LEARNSEG_METRICS_KEY:?")
+    assert env["LEARNSEG_API_KEYS"].startswith("lms:${LEARNSEG_API_KEY:?")
+    assert {name.removeprefix("LEARNSEG_").lower() for name in env} <= set(
+        ServiceSettings.model_fields
+    )

@@ -1,4 +1,5 @@
-"""Security: keys on every route of the schema, nothing secret in logs, docs off, no joblib.
+"""Security: keys on every route of the schema, nothing secret in logs, docs off, no joblib,
+a flood of wrong keys throttled.
 
 tests/service/test_security.py checks the 401 route by route from a hand-written list; here the
 routes come from the app's own OpenAPI schema, so a route added later is covered without
@@ -18,10 +19,14 @@ import json
 import logging
 import os
 import shutil
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import joblib
 import numpy as np
 import pytest
@@ -38,6 +43,7 @@ from tests.helpers import (
     TestClient,
     copy_models,
     flip_byte,
+    live_service,
     service_settings,
 )
 from training.runtime.artifacts import MANIFEST_FILE
@@ -63,7 +69,10 @@ WRONG = [
 
 @pytest.fixture(scope="module")
 def keyed(service_model_dir: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(service_settings(service_model_dir, api_keys=(KEY,)))) as client:
+    # Nine wrong headers for each of nine operations, from one address: the wrong-key limit
+    # (tested on its own below) is off here, so each is the 401 under test.
+    settings = service_settings(service_model_dir, api_keys=(KEY,), auth_fail_burst=0)
+    with TestClient(create_app(settings)) as client:
         yield client
 
 
@@ -155,19 +164,35 @@ def test_logs_never_hold_ids_or_keys_in_batches_errors_and_reloads(
     manifest = json.loads((bad / MANIFEST_FILE).read_text(encoding="utf-8"))
     finalize_manifest(bad, {**manifest, "version": bad.name})
     flip_byte(bad / "profiles.json")
+    everyone = [
+        {**learner, "learner_id": f"lms-learner-{i}-c0ffee"}
+        for i, learner in enumerate([*LEARNERS, JUNK])
+    ]
     secrets = [KEY, ADMIN_KEY, JUNK["company_hash"], JUNK["email_hash"]]
-    secrets += [v for learner in LEARNERS for f, v in learner.items() if f.endswith("_hash")]
+    secrets += [
+        value
+        for learner in everyone
+        for field, value in learner.items()
+        if field.endswith("_hash") or field == "learner_id"
+    ]
     caplog.set_level(logging.DEBUG)
     app = create_app(
-        service_settings(model_dir, api_keys=(KEY,), admin_keys=(ADMIN_KEY,), max_batch=5)
+        service_settings(
+            model_dir, api_keys=(KEY,), admin_keys=(ADMIN_KEY,), max_batch=5, auth_fail_burst=2
+        )
     )
     key = {"X-API-Key": KEY}
-    everyone = [*LEARNERS, JUNK]
     with TestClient(app, headers=key) as client:
-        # placements, batches, batch item errors
+        # placements, batches (full and compact), batch item errors
         assert client.post("/segment/batch", json={"learners": everyone[:5]}).status_code == 200
-        mixed = [{**JUNK, "ctc": -1}, {**LEARNERS[0], "orgyear": "x"}, LEARNERS[1]]
+        compact = client.post("/segment/batch?compact=true", json={"learners": everyone[:5]})
+        assert compact.status_code == 200
+        mixed = [{**everyone[5], "ctc": -1}, {**everyone[0], "orgyear": "x"}, everyone[1]]
         assert client.post("/segment/batch", json={"learners": mixed}).status_code == 200
+        assert (
+            client.post("/segment", json=everyone[2]).json()["learner_id"]
+            == everyone[2]["learner_id"]
+        )
         # errors: 422, 413 (batch and bytes), 415, 404, 405, 401 with near-miss keys
         assert (
             client.post("/segment", json={**JUNK, "extra": JUNK["email_hash"]}).status_code == 422
@@ -185,9 +210,9 @@ def test_logs_never_hold_ids_or_keys_in_batches_errors_and_reloads(
         assert client.get(f"/segments/{JUNK['company_hash']}").status_code == 422
         assert client.get(f"/{JUNK['email_hash']}").status_code == 404
         assert client.put("/segment", json=JUNK).status_code == 405
-        for near_miss in (KEY[:-1], KEY + "x", KEY.upper()):
-            response = client.post("/segment", json=JUNK, headers={"X-API-Key": near_miss})
-            assert response.status_code == 401
+        for near_miss, status in ((KEY[:-1], 401), (KEY + "x", 401), (KEY.upper(), 429)):
+            response = client.post("/segment", json=everyone[5], headers={"X-API-Key": near_miss})
+            assert response.status_code == status
         # reloads: one that works, one that fails (a flipped byte), one of a version not there
         admin = ADMIN_HEADERS
         assert client.post("/admin/reload", json={"version": good}).status_code == 403
@@ -283,4 +308,50 @@ def test_a_model_without_segmenter_joblib_is_refused(
     assert ready.status_code == 503
     assert ready.json()["detail"] == (
         f"segmenter.joblib is not listed in the manifest of {folder}, so it will not be loaded."
+    )
+
+
+def test_a_flood_of_wrong_keys_is_throttled_and_a_valid_key_is_not(
+    service_model_dir: Path, tmp_path: Path, figures: list[str]
+) -> None:
+    """Two threads send wrong keys as fast as they can for 3 s to `python -m service` (the
+    default limit: 20 wrong keys, then 1 a second, per address), while a third places learners
+    with the valid key from the same address: after the burst the wrong keys get 429 with
+    Retry-After, and every valid request is answered 200."""
+    env = {"LEARNSEG_API_KEYS": f"lms:{KEY}"}
+    wrong: Counter[int] = Counter()
+    valid: Counter[int] = Counter()
+    retry_after: set[str] = set()
+    with live_service(service_model_dir, tmp_path / "service.log", env=env) as service:
+        stop = time.monotonic() + 3.0
+
+        def flood(guess: str) -> None:
+            with httpx.Client(base_url=service.url, timeout=10) as http:
+                while time.monotonic() < stop:
+                    response = http.get("/v1/model", headers={"X-API-Key": guess})
+                    wrong[response.status_code] += 1
+                    if response.status_code == 429:
+                        retry_after.add(response.headers["Retry-After"])
+
+        def place() -> None:
+            with httpx.Client(base_url=service.url, timeout=10) as http:
+                while time.monotonic() < stop:
+                    response = http.post(
+                        "/v1/segment", json=LEARNERS[0], headers={"X-API-Key": KEY}
+                    )
+                    valid[response.status_code] += 1
+
+        threads = [threading.Thread(target=flood, args=(f"guess-{i}",)) for i in range(2)]
+        threads.append(threading.Thread(target=place))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert service.process.poll() is None
+    assert set(wrong) == {401, 429} and 20 <= wrong[401] <= 26, wrong
+    assert wrong[429] > 10 * wrong[401] and retry_after == {"1"}
+    assert set(valid) == {200} and valid[200] > 50, valid
+    figures.append(
+        f"wrong-key flood, 3 s from 2 threads: {wrong[401]} answered 401, {wrong[429]} answered "
+        f"429 (Retry-After: 1); {valid[200]} valid-key placements from the same address, all 200"
     )

@@ -58,6 +58,7 @@ class Limits:
     year_max: float = 100_000.0
     text_max: int = 200  # company_hash and job_position, characters
     email_max: int = 128  # email_hash, characters
+    learner_id_max: int = 128  # learner_id (the caller's own id, echoed), characters
 
 
 #: The bounds of a placeable learner (``service.schemas.Learner`` is built from them).
@@ -75,11 +76,12 @@ def learner_errors(
     ----------
     columns : mapping of str to sequence, each of length n
         ``RAW_FIELDS`` (numbers as floats with NaN or None for missing, text as str or None,
-        or a :class:`~training.runtime.ops.Coded` text column) and optionally ``email_hash``; a
-        missing column counts as missing values.
+        or a :class:`~training.runtime.ops.Coded` text column) and optionally ``email_hash``
+        and ``learner_id``; a missing column counts as missing values.
     lengths : mapping of str to ndarray of int, optional
         The length in characters (0 for a missing value) of each value of a text column not
-        given in ``columns`` (``email_hash`` counted by a reader, without making its strings).
+        given in ``columns`` (``email_hash`` or ``learner_id`` counted by a reader, without
+        making its strings).
 
     Returns
     -------
@@ -107,11 +109,11 @@ def learner_errors(
                 problems += [(low, years < LIMITS.year_min), (high, years > LIMITS.year_max)]
             elif name in columns:
                 problems.append(_too_long(name, columns[name], LIMITS.text_max))
-    if "email_hash" in columns:
-        problems.append(_too_long("email_hash", columns["email_hash"], LIMITS.email_max))
-    elif lengths is not None and "email_hash" in lengths:
-        message = _too_long_message("email_hash", LIMITS.email_max)
-        problems.append((message, np.asarray(lengths["email_hash"]) > LIMITS.email_max))
+    for name, limit in (("email_hash", LIMITS.email_max), ("learner_id", LIMITS.learner_id_max)):
+        if name in columns:
+            problems.append(_too_long(name, columns[name], limit))
+        elif lengths is not None and name in lengths:
+            problems.append((_too_long_message(name, limit), np.asarray(lengths[name]) > limit))
     out: list[str | None] = [None] * n
     for message, mask in problems:
         for i in np.flatnonzero(mask).tolist():

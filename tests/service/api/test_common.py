@@ -214,7 +214,9 @@ def test_route_names_lead_to_their_paths() -> None:
     assert app.url_path_for("explorer") == "/"
 
 
-def test_with_keys_every_api_route_is_secured_and_documents_its_401() -> None:
+def test_with_keys_every_api_route_is_secured_and_documents_its_refusals() -> None:
+    """401 (no or a wrong key), 429 (too many wrong keys, with Retry-After) on every route behind
+    a key; 403 (a metrics key) on every one of them but /metrics, which any key reads."""
     schema = _schema(api_keys=("k1",), admin_keys=("a1",))
     for method, path, *_, codes, _params, _body in ROUTES:
         operation = schema["paths"][path][method.lower()]
@@ -222,7 +224,9 @@ def test_with_keys_every_api_route_is_secured_and_documents_its_401() -> None:
             assert "security" not in operation and "401" not in operation["responses"]
         else:
             assert operation["security"] == [{"APIKeyHeader": []}, {"HTTPBearer": []}], path
-            assert sorted({*codes, "401"}) == sorted(operation["responses"]), path
+            refusals = {"401", "429"} if path == "/v1/metrics" else {"401", "403", "429"}
+            assert sorted({*codes, *refusals}) == sorted(operation["responses"]), path
+            assert "Retry-After" in operation["responses"]["429"]["headers"], path
     assert [row[:3] for row in _table(schema)] == [(m, p, op) for m, p, _, _, op, *_ in ROUTES]
 
 

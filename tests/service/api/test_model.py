@@ -18,6 +18,8 @@ def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
     assert info.k == trained_small.k
     assert len(info.data.fingerprint) == 64
     assert info.data.rows == trained_small.rows
+    # the table's name, never a path (this model was trained on the embedded default)
+    assert info.data.name == info.data.source == "embedded default"
     assert {"numpy", "scikit-learn", "python"} <= set(info.library_versions)
     assert {"kmeans", "hierarchical", "comparison"} <= set(info.metrics)
     assert info.trained_at.startswith("20")

@@ -126,7 +126,9 @@ def test_batch_keeps_order_reports_bad_items_and_matches_single(client: TestClie
         if isinstance(result, BatchAssigned):
             single = client.post("/segment", json=items[result.index]).json()
             assert result.email_hash == items[result.index].get("email_hash")
-            assert_same_result(result.model_dump(exclude={"index", "email_hash"}), single)
+            assert_same_result(
+                result.model_dump(exclude={"index", "email_hash", "learner_id"}), single
+            )
 
 
 def test_batch_of_many_matches_single_results(client: TestClient) -> None:
@@ -251,3 +253,72 @@ def test_compact_batch_over_http(client: TestClient) -> None:
     refused = client.post("/v1/segment/batch?compact=maybe", json={"learners": learners})
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["query", "compact"]
+
+
+# ------------------------------------------------------------------------- the caller's own id
+def test_learner_id_comes_back_in_every_answer(client: TestClient) -> None:
+    """A learner_id sent is echoed by /segment, by a batch's result (full and compact) and by a
+    batch's error item; absent where none was sent; it changes nothing of the placement."""
+    ids = ["u-123", "Ω-ünïcode id", "x" * 128]
+    single = client.post("/v1/segment", json={**LEARNERS[0], "learner_id": ids[0]})
+    assert single.status_code == 200, single.text
+    answer = single.json()
+    assert next(iter(answer)) == "learner_id" and answer["learner_id"] == "u-123"
+    plain = client.post("/v1/segment", json=LEARNERS[0]).json()
+    assert "learner_id" not in plain and {**plain, "learner_id": "u-123"} == answer
+    assert SegmentResult.model_validate(answer).learner_id == "u-123"
+
+    items: list[Any] = [
+        {**LEARNERS[1], "learner_id": ids[1]},
+        LEARNERS[2],
+        {"ctc": -1, "learner_id": ids[2], "email_hash": "e-1"},
+        {**LEARNERS[3], "learner_id": ids[0], "email_hash": "e-2"},
+        {"ctc": 1e6, "learner_id": "y" * 129},
+        {"ctc": 1e6, "learner_id": 42},
+    ]
+    for compact in ("false", "true"):
+        response = client.post(
+            "/v1/segment/batch", params={"compact": compact}, json={"learners": items}
+        )
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        BatchResponse.model_validate(response.json())
+        assert [r.get("learner_id") for r in results] == [ids[1], None, ids[2], ids[0], None, None]
+        assert list(results[3])[:3] == ["index", "learner_id", "email_hash"]
+        assert results[2] == {
+            "index": 2,
+            "learner_id": ids[2],
+            "email_hash": "e-1",
+            "error": "ctc: Input should be greater than 0",
+        }
+        assert results[4]["error"] == "learner_id: String should have at most 128 characters"
+        assert results[5]["error"] == "learner_id: Input should be a valid string"
+        assert "y" * 129 not in response.text
+        placed = {key: v for key, v in results[0].items() if key not in ("index", "learner_id")}
+        alone = client.post(
+            "/v1/segment/batch", params={"compact": compact}, json={"learners": [LEARNERS[1]]}
+        ).json()["results"][0]
+        assert placed == {key: v for key, v in alone.items() if key != "index"}
+
+
+def test_a_learner_id_too_long_is_a_422_that_does_not_quote_it(client: TestClient) -> None:
+    long_id = "secret-learner-" + "z" * 120
+    response = client.post("/v1/segment", json={**LEARNERS[0], "learner_id": long_id})
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "type": "string_too_long",
+            "loc": ["body", "learner_id"],
+            "msg": "String should have at most 128 characters",
+            "ctx": {"max_length": 128},
+        }
+    ]
+    assert long_id not in response.text
+
+
+def test_batch_indices_count_from_zero(client: TestClient) -> None:
+    """The index of a batch item is its position counted from 0: the numbering `python -m
+    training assign` uses for its rows, so a result joins back to its row by position."""
+    learners = [{**LEARNERS[i % len(LEARNERS)], "learner_id": f"row-{i}"} for i in range(7)]
+    results = client.post("/v1/segment/batch", json={"learners": learners}).json()["results"]
+    assert [(r["index"], r["learner_id"]) for r in results] == [(i, f"row-{i}") for i in range(7)]
