@@ -1,0 +1,216 @@
+"""A batch run without the I/O: its chunks, its pinned version, its answers read, where it stands.
+
+The sync and async clients drive a `RunState` the same way: for each chunk of learners
+(:func:`chunks` or :func:`achunks`, which never hold more than one chunk), send `RunState.body`
+with `RunState.params`, then `RunState.accept` the answer, which checks it, pins the run to the
+version that answered (when the run was not pinned yet) and returns the chunk's `BatchChunk`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from itertools import islice
+from typing import Annotated, Any
+
+import httpx
+import pydantic_core
+from pydantic import Discriminator, Tag, TypeAdapter
+
+from learnseg_client._http import parse, unexpected
+from learnseg_client.errors import LearnsegError
+from learnseg_client.schemas import (
+    Assignment,
+    BatchChunk,
+    Checkpoint,
+    CompactAssignment,
+    ItemError,
+)
+
+__all__ = ["ECHOED", "RunState", "achunks", "chunks", "echo_request", "encode"]
+
+#: The learner's own fields an answer carries back (taken from the request when it does not).
+ECHOED = ("learner_id", "email_hash")
+
+
+_END: Any = object()
+
+
+def _kind(item: Any) -> str:
+    return "error" if isinstance(item, Mapping) and "error" in item else "placed"
+
+
+_FULL: TypeAdapter[list[Assignment | ItemError]] = TypeAdapter(
+    list[
+        Annotated[
+            Annotated[Assignment, Tag("placed")] | Annotated[ItemError, Tag("error")],
+            Discriminator(_kind),
+        ]
+    ]
+)
+_COMPACT: TypeAdapter[list[CompactAssignment | ItemError]] = TypeAdapter(
+    list[
+        Annotated[
+            Annotated[CompactAssignment, Tag("placed")] | Annotated[ItemError, Tag("error")],
+            Discriminator(_kind),
+        ]
+    ]
+)
+
+
+def encode(body: Mapping[str, Any], first: int = 0) -> bytes:
+    """`body` as JSON bytes (`TypeError` naming the learner range when a value is not JSON)."""
+    try:
+        return pydantic_core.to_json(body)
+    except pydantic_core.PydanticSerializationError as exc:
+        raise TypeError(
+            f"A learner from position {first} on cannot be sent as JSON ({exc}); give plain "
+            "str, int, float, bool or None values."
+        ) from exc
+
+
+def echo_request(answer: dict[str, Any], learner: Mapping[str, Any]) -> dict[str, Any]:
+    """`answer` with the learner's own fields (`ECHOED`) where the service did not echo them."""
+    for key in ECHOED:
+        if answer.get(key) is None and learner.get(key) is not None:
+            answer[key] = learner[key]
+    return answer
+
+
+def chunks(
+    learners: Iterable[Mapping[str, Any]], start: int, size: Callable[[], int]
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(position of the first, learners) of each chunk after the first `start` learners.
+
+    `size` is called once, when there is a first learner to send (a run of no learners asks
+    the service nothing).
+    """
+    rest = islice(learners, start, None)
+    first = next(rest, _END)
+    if first is _END:
+        return
+    offset, limit = start, size()
+    chunk = [dict(first), *(dict(learner) for learner in islice(rest, limit - 1))]
+    while chunk:
+        yield offset, chunk
+        offset += len(chunk)
+        chunk = [dict(learner) for learner in islice(rest, limit)]
+
+
+async def achunks(
+    learners: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+    start: int,
+    size: Callable[[], Awaitable[int]],
+) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]:
+    """:func:`chunks` of a sync or an async iterable, with an async `size`."""
+    offset, seen, limit = start, 0, 0
+    chunk: list[dict[str, Any]] = []
+    async for learner in _aiter(learners):
+        seen += 1
+        if seen <= start:
+            continue
+        if not limit:
+            limit = await size()
+        chunk.append(dict(learner))
+        if len(chunk) == limit:
+            yield offset, chunk
+            offset, chunk = offset + limit, []
+    if chunk:
+        yield offset, chunk
+
+
+async def _aiter(
+    learners: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+) -> AsyncIterator[Mapping[str, Any]]:
+    if isinstance(learners, AsyncIterable):
+        async for learner in learners:
+            yield learner
+    else:
+        for learner in learners:
+            yield learner
+
+
+class RunState:
+    """One batch run: its pinned version, compactness and how far it got.
+
+    Parameters
+    ----------
+    start : int
+        Learners already done (skipped); results are numbered from here.
+    version : str or None
+        The version to pin; None = the version that answers the run's first chunk.
+    compact : bool
+        Ask for compact answers.
+    """
+
+    def __init__(self, *, start: int, version: str | None, compact: bool) -> None:
+        if start < 0:
+            raise ValueError("start must be 0 or more.")
+        self.version = version
+        self.compact = compact
+        self.next_index = start
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Where the run stands: every learner before ``next_index`` has its result."""
+        return Checkpoint(next_index=self.next_index, version=self.version)
+
+    def params(self) -> dict[str, str]:
+        """The query of a chunk's request (``version`` is added by the client's call)."""
+        return {"compact": "true"} if self.compact else {}
+
+    def stopped(self, exc: LearnsegError) -> LearnsegError:
+        """`exc`, carrying where the run stands (raise it)."""
+        exc.checkpoint = self.checkpoint
+        return exc
+
+    def accept(
+        self, offset: int, sent: list[dict[str, Any]], response: httpx.Response
+    ) -> BatchChunk:
+        """The chunk's results from its answer; the run pinned to the version that answered.
+
+        `LearnsegError` (with the checkpoint) for an error answer, an answer of the wrong shape
+        or length, or one placed by another version than the run's.
+        """
+        try:
+            results = parse(response, lambda body: self._results(body, offset, sent))
+        except LearnsegError as exc:
+            raise self.stopped(exc) from exc.__cause__
+        answered = {r.model_version for r in results if not isinstance(r, ItemError)}
+        header = response.headers.get("X-Model-Version")
+        if header is not None:
+            answered.add(header)
+        if self.version is not None:
+            answered.discard(self.version)
+        if len(answered) > 1 or (answered and self.version is not None):
+            raise self.stopped(
+                unexpected(
+                    response,
+                    f"learners placed by {', '.join(sorted(answered))} in a run pinned to "
+                    f"{self.version or 'one version'}",
+                )
+            )
+        if self.version is None and answered:
+            self.version = answered.pop()
+        self.next_index = offset + len(results)
+        return BatchChunk(start=offset, version=self.version, results=results)
+
+    def _results(
+        self, body: Any, offset: int, sent: list[dict[str, Any]]
+    ) -> list[Assignment | ItemError] | list[CompactAssignment | ItemError]:
+        items = body["results"]
+        if not isinstance(items, list) or len(items) != len(sent):
+            raise ValueError(f"{len(sent)} learners sent, another number of results answered")
+        for position, (item, learner) in enumerate(zip(items, sent, strict=True)):
+            if not isinstance(item, dict) or item.get("index") != position:
+                raise ValueError(f"result {position} is not the answer for learner {position}")
+            item["index"] = offset + position
+            echo_request(item, learner)
+        return (_COMPACT if self.compact else _FULL).validate_python(items)
