@@ -9,7 +9,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
-import pydantic_core
 from pydantic import ValidationError
 
 from learnseg_client.errors import (
@@ -84,7 +83,7 @@ def json_of(response: httpx.Response) -> Any:
     if not response.is_success:
         raise error_from(response)
     try:
-        return pydantic_core.from_json(response.content)
+        return response.json()
     except ValueError as exc:
         raise LearnsegError(
             response.status_code, "The service sent a body that is not JSON.", request_id(response)

@@ -21,7 +21,6 @@ from itertools import islice
 from typing import Annotated, Any
 
 import httpx
-import pydantic_core
 from pydantic import Discriminator, Tag, TypeAdapter
 
 from learnseg_client._http import parse, unexpected
@@ -65,11 +64,15 @@ _COMPACT: TypeAdapter[list[CompactAssignment | ItemError]] = TypeAdapter(
 )
 
 
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
+
+
 def encode(body: Mapping[str, Any], first: int = 0) -> bytes:
-    """`body` as JSON bytes (`TypeError` naming the learner range when a value is not JSON)."""
+    """`body` as JSON bytes, NaN and infinities as null (a value that is missing);
+    `TypeError` naming the learner range when a value is not JSON."""
     try:
-        return pydantic_core.to_json(body)
-    except pydantic_core.PydanticSerializationError as exc:
+        return _ANY.dump_json(body)
+    except ValueError as exc:
         raise TypeError(
             f"A learner from position {first} on cannot be sent as JSON ({exc}); give plain "
             "str, int, float, bool or None values."
