@@ -329,8 +329,8 @@ def test_a_single_learner_gets_its_own_id_back() -> None:
 @pytest.mark.parametrize(
     ("answer", "why"),
     [
-        ({"results": []}, "another number of results"),
-        ({"results": [{"index": 1, "error": "x"}]}, "is not the answer for learner 0"),
+        ({"results": []}, "1 learners sent, 0 results answered"),
+        ({"results": [{"index": 1, "error": "x"}]}, "result 1 answered where learner 0"),
         ({"results": [{"index": 0, "segment_id": 1}]}, "segment_name: Field required"),
     ],
 )

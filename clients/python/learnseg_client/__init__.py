@@ -8,23 +8,23 @@ Only httpx and pydantic are needed (no pandas, no scikit-learn, nothing of the s
         got = client.segment({"ctc": 1_200_000, "orgyear": 2016, "job_position": "backend"})
         print(got.segment_name, got.track, got.course_name, got.margin)
 
-Batch runs: `LearnsegClient.segment_stream` takes any iterable of learners (a list, or a
-generator reading a file), sends it in chunks of the service's ``max_batch`` (read once from
-``GET /model``) and yields one result per learner in input order, chunk by chunk: the client
-holds one chunk, never the whole run. Every result of a run comes from one model version: the
-one asked for (``version=``, or the client's ``version``), else the one that answered the first
-chunk; every later chunk pins it with ``?version=``. A 409 for the pinned version (a replica that
-does not hold it, a process that has not loaded it yet) is sent again on a new connection, up to
-``pin_retries`` times with the backoff below, before it is raised as `VersionNotLoadedError`; a
-version missing from the start fails the run before any result. An error that stops a run
-carries its `Checkpoint` (``exc.checkpoint``: the next learner's position and the pinned
-version); resume with ``segment_stream(learners, start=cp.next_index, version=cp.version)``: no
-learner is lost or placed twice. `LearnsegClient.segment_chunks` yields the same run chunk by
+Batch runs: `LearnsegClient.segment_stream` takes any iterable of learners (a list, or a generator
+reading a file), sends it in chunks of 2,000 learners (``chunk_size``; never more than the service's
+``max_batch``, read once from ``GET /model``) and yields one result per learner in input order,
+chunk by chunk: the client holds one chunk, never the whole run. Every result of a run comes from
+one model version: the one asked for (``version=``, or the client's ``version``), else the one that
+answered the first chunk; every later chunk pins it with ``?version=``. A 409 for the pinned version
+(a replica that does not hold it, a process that has not loaded it yet) is sent again on a new
+connection, up to ``pin_retries`` times with the backoff below, before it is raised as
+`VersionNotLoadedError`; a version missing from the start fails the run before any result. An error
+that stops a run carries its `Checkpoint` (``exc.checkpoint``: the next learner's position and the
+pinned version); resume with ``segment_stream(learners, start=cp.next_index, version=cp.version)``:
+no learner is lost or placed twice. `LearnsegClient.segment_chunks` yields the same run chunk by
 chunk (`BatchChunk`, with its checkpoint) for a caller that stores chunk by chunk, and
-`LearnsegClient.segment_batch` collects a run into a list. ``compact=True`` asks for compact
-answers (`CompactAssignment`). An item that cannot be placed comes back as an `ItemError` with
-its position. A learner's ``learner_id`` and ``email_hash`` are sent as given and come back on
-its result (echoed by the service, or taken from the learner when the service does not).
+`LearnsegClient.segment_batch` collects a run into a list. ``compact=True`` asks for compact answers
+(`CompactAssignment`). An item that cannot be placed comes back as an `ItemError` with its position.
+A learner's ``learner_id`` and ``email_hash`` are sent as given and come back on its result (echoed
+by the service, or taken from the learner when the service does not).
 
 Retries: a request is sent again only when it never got an HTTP answer (the connection was
 refused, timed out while connecting, or was dropped before a response) or when the service

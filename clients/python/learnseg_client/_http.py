@@ -96,7 +96,7 @@ def parse(response: httpx.Response, build: Callable[[Any], T]) -> T:
     try:
         return build(body)
     except ValidationError as exc:
-        raise unexpected(response, _first_error(exc)) from exc
+        raise unexpected(response, first_error(exc)) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise unexpected(response, repr(exc)) from exc
 
@@ -108,7 +108,8 @@ def unexpected(response: httpx.Response, what: str) -> LearnsegError:
     )
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
+    """The first of a validation error's errors, in one line."""
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"])
     return f"{where}: {first['msg']}" if where else str(first["msg"])

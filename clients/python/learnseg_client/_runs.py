@@ -16,16 +16,18 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    Sequence,
 )
 from itertools import islice
 from typing import Annotated, Any
 
 import httpx
-from pydantic import Discriminator, Tag, TypeAdapter
+from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
-from learnseg_client._http import parse, unexpected
+from learnseg_client._http import error_from, first_error, unexpected
 from learnseg_client.errors import LearnsegError
 from learnseg_client.schemas import (
+    SENT,
     Assignment,
     BatchChunk,
     Checkpoint,
@@ -33,11 +35,7 @@ from learnseg_client.schemas import (
     ItemError,
 )
 
-__all__ = ["ECHOED", "RunState", "achunks", "chunks", "echo_request", "encode"]
-
-#: The learner's own fields an answer carries back (taken from the request when it does not).
-ECHOED = ("learner_id", "email_hash")
-
+__all__ = ["RunState", "achunks", "chunks", "encode", "validation_context"]
 
 _END: Any = object()
 
@@ -46,23 +44,26 @@ def _kind(item: Any) -> str:
     return "error" if isinstance(item, Mapping) and "error" in item else "placed"
 
 
-_FULL: TypeAdapter[list[Assignment | ItemError]] = TypeAdapter(
-    list[
+class _Full(BaseModel):
+    results: list[
         Annotated[
             Annotated[Assignment, Tag("placed")] | Annotated[ItemError, Tag("error")],
             Discriminator(_kind),
         ]
     ]
-)
-_COMPACT: TypeAdapter[list[CompactAssignment | ItemError]] = TypeAdapter(
-    list[
+
+
+class _Compact(BaseModel):
+    results: list[
         Annotated[
             Annotated[CompactAssignment, Tag("placed")] | Annotated[ItemError, Tag("error")],
             Discriminator(_kind),
         ]
     ]
-)
 
+
+_FULL = TypeAdapter(_Full)
+_COMPACT = TypeAdapter(_Compact)
 
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
 
@@ -77,14 +78,6 @@ def encode(body: Mapping[str, Any], first: int = 0) -> bytes:
             f"A learner from position {first} on cannot be sent as JSON ({exc}); give plain "
             "str, int, float, bool or None values."
         ) from exc
-
-
-def echo_request(answer: dict[str, Any], learner: Mapping[str, Any]) -> dict[str, Any]:
-    """`answer` with the learner's own fields (`ECHOED`) where the service did not echo them."""
-    for key in ECHOED:
-        if answer.get(key) is None and learner.get(key) is not None:
-            answer[key] = learner[key]
-    return answer
 
 
 def chunks(
@@ -104,6 +97,7 @@ def chunks(
     while chunk:
         yield offset, chunk
         offset += len(chunk)
+        chunk = []  # released before the next is read
         chunk = [dict(learner) for learner in islice(rest, limit)]
 
 
@@ -182,10 +176,9 @@ class RunState:
         `LearnsegError` (with the checkpoint) for an error answer, an answer of the wrong shape
         or length, or one placed by another version than the run's.
         """
-        try:
-            results = parse(response, lambda body: self._results(body, offset, sent))
-        except LearnsegError as exc:
-            raise self.stopped(exc) from exc.__cause__
+        if not response.is_success:
+            raise self.stopped(error_from(response))
+        results = self._results(offset, sent, response)
         answered = {r.model_version for r in results if not isinstance(r, ItemError)}
         header = response.headers.get("X-Model-Version")
         if header is not None:
@@ -206,14 +199,27 @@ class RunState:
         return BatchChunk(start=offset, version=self.version, results=results)
 
     def _results(
-        self, body: Any, offset: int, sent: list[dict[str, Any]]
+        self, offset: int, sent: list[dict[str, Any]], response: httpx.Response
     ) -> list[Assignment | ItemError] | list[CompactAssignment | ItemError]:
-        items = body["results"]
-        if not isinstance(items, list) or len(items) != len(sent):
-            raise ValueError(f"{len(sent)} learners sent, another number of results answered")
-        for position, (item, learner) in enumerate(zip(items, sent, strict=True)):
-            if not isinstance(item, dict) or item.get("index") != position:
-                raise ValueError(f"result {position} is not the answer for learner {position}")
-            item["index"] = offset + position
-            echo_request(item, learner)
-        return (_COMPACT if self.compact else _FULL).validate_python(items)
+        """The answer's results, validated straight from its bytes (the parser shares equal
+        strings), numbered from `offset`, with the ids of the learners `sent`."""
+        adapter = _COMPACT if self.compact else _FULL
+        try:
+            results = adapter.validate_json(
+                response.content, context=validation_context(offset, sent)
+            ).results
+        except ValidationError as exc:
+            raise self.stopped(unexpected(response, first_error(exc))) from exc
+        if len(results) != len(sent):
+            why = f"{len(sent)} learners sent, {len(results)} results answered"
+            raise self.stopped(unexpected(response, why))
+        for position, result in enumerate(results, start=offset):
+            if result.index != position:
+                why = f"result {result.index} answered where learner {position} was expected"
+                raise self.stopped(unexpected(response, why))
+        return results
+
+
+def validation_context(offset: int, sent: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The context that validates an answer to `sent` (numbered from `offset`)."""
+    return {SENT: (offset, sent)}

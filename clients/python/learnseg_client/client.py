@@ -18,7 +18,6 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
@@ -32,7 +31,7 @@ from learnseg_client._http import (
     retry_delay,
     unreachable,
 )
-from learnseg_client._runs import RunState, achunks, chunks, echo_request, encode
+from learnseg_client._runs import RunState, achunks, chunks, encode, validation_context
 from learnseg_client.errors import LearnsegError
 from learnseg_client.schemas import (
     Assignment,
@@ -50,6 +49,9 @@ Learners = Iterable[Mapping[str, Any]]
 #: What an async batch run takes: a sync or an async iterable of learner mappings.
 AsyncLearners = Learners | AsyncIterable[Mapping[str, Any]]
 _DEFAULT_MAX_BATCH = 10_000  # the service's default, for a service that does not say
+#: Learners per request of a batch run, unless the service's max_batch is smaller: as fast as
+#: 10,000 and about a third of the client's memory (docs/benchmarks.md, "The client's runs").
+DEFAULT_CHUNK = 2_000
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -69,7 +71,8 @@ def _profile(body: Any) -> dict[str, Any]:
 
 
 def _assignment(learner: Mapping[str, Any]) -> Callable[[Any], Assignment]:
-    return lambda body: Assignment.model_validate(echo_request(body, learner))
+    context = validation_context(0, [learner])
+    return lambda body: Assignment.model_validate(body, context=context)
 
 
 class _Base:
@@ -141,7 +144,7 @@ class _Base:
 
     def _limit(self, chunk_size: int | None) -> int:
         assert self._max_batch is not None
-        return self._max_batch if chunk_size is None else min(chunk_size, self._max_batch)
+        return min(DEFAULT_CHUNK if chunk_size is None else chunk_size, self._max_batch)
 
     def _retry_pin(self, run: RunState, response: httpx.Response, attempt: int) -> bool:
         """Whether a chunk's answer is a 409 to a pinned version that is worth sending again."""
@@ -319,7 +322,7 @@ class LearnsegClient(_Base):
         compact : bool, default=False
             Ask for compact answers (`CompactAssignment`: no distances, features or warnings).
         chunk_size : int or None, default=None
-            Learners per request; None or more than the service's ``max_batch`` = ``max_batch``.
+            Learners per request; None = 2,000; never more than the service's ``max_batch``.
         **call
             ``timeout`` and ``headers`` of every request; ``request_id``: each chunk is sent
             as ``<request_id>-<start of the chunk>``.
@@ -363,7 +366,10 @@ class LearnsegClient(_Base):
     @staticmethod
     def _results(run: Iterator[BatchChunk]) -> Iterator[Result]:
         for chunk in run:
-            yield from chunk.results
+            results = chunk.results
+            del chunk
+            yield from results
+            del results  # before the next chunk is read: one chunk held, not two
 
     def _run_chunks(
         self, learners: Learners, run: RunState, chunk_size: int | None, call: Mapping[str, Any]
@@ -378,11 +384,24 @@ class LearnsegClient(_Base):
                     raise run.stopped(exc) from exc.__cause__
             return self._limit(chunk_size)
 
-        for offset, sent in chunks(learners, run.next_index, size):
-            yield self._send_chunk(run, offset, sent, call)
+        own: list[httpx.Client] = []  # the run's own connection after a 409 (_reconnect)
+        try:
+            for offset, sent in chunks(learners, run.next_index, size):
+                answered = self._send_chunk(run, own, offset, sent, call)
+                del sent  # the learners sent are not held while the caller reads the results
+                yield answered
+                del answered
+        finally:
+            for http in own:
+                http.close()
 
     def _send_chunk(
-        self, run: RunState, offset: int, sent: list[dict[str, Any]], call: Mapping[str, Any]
+        self,
+        run: RunState,
+        own: list[httpx.Client],
+        offset: int,
+        sent: list[dict[str, Any]],
+        call: Mapping[str, Any],
     ) -> BatchChunk:
         body = encode({"learners": sent}, offset)
         for attempt in range(self.pin_retries + 1):
@@ -391,7 +410,7 @@ class LearnsegClient(_Base):
                     "POST",
                     "/v1/segment/batch",
                     body=body,
-                    fresh=attempt > 0,
+                    http=own[-1] if own else None,
                     **self._chunk_call(call, offset, run),
                 )
             except LearnsegError as exc:
@@ -399,19 +418,22 @@ class LearnsegClient(_Base):
             if not self._retry_pin(run, response, attempt):
                 break
             self._sleep(self._delay(attempt, response))
+            self._reconnect(own)
         return run.accept(offset, sent, response)
 
-    @contextmanager
-    def _connection(self, fresh: bool) -> Iterator[httpx.Client]:
-        """The pool, or for `fresh` a new connection (a load balancer may pick another
-        replica); a transport given to the client is always used as it is."""
-        if not fresh or not self._own_transport:
-            yield self._http
+    def _reconnect(self, own: list[httpx.Client]) -> None:
+        """Give a run a connection of its own, new (a load balancer may send it to another
+        replica, which may hold the run's version), kept for the rest of the run; a transport
+        given to the client is used as it is."""
+        if not self._own_transport:
             return
-        with httpx.Client(
-            base_url=self._http.base_url, headers=self._http.headers, timeout=self._http.timeout
-        ) as http:
-            yield http
+        for http in own:
+            http.close()
+        own[:] = [
+            httpx.Client(
+                base_url=self._http.base_url, headers=self._http.headers, timeout=self._http.timeout
+            )
+        ]
 
     def _request(
         self,
@@ -424,26 +446,26 @@ class LearnsegClient(_Base):
         version: str | None = None,
         params: Mapping[str, Any] | None = None,
         body: bytes | None = None,
-        fresh: bool = False,
+        http: httpx.Client | None = None,
         unpinned: bool = False,
     ) -> httpx.Response:
         if body is not None:
             headers = {**(headers or {}), **_JSON}
         options = self._call_options(timeout, headers, request_id, version, params, unpinned)
         sent_id = options["headers"]["X-Request-ID"]
-        with self._connection(fresh) as http:
-            for attempt in range(self.retries + 1):
-                last = attempt == self.retries
-                try:
-                    response = http.request(method, path, content=body, **options)
-                except httpx.TransportError as exc:
-                    if last or not isinstance(exc, RETRYABLE_ERRORS):
-                        raise unreachable(method, path, attempt + 1, exc, sent_id) from exc
-                    self._sleep(self._delay(attempt, None))
-                    continue
-                if response.status_code != RETRY_STATUS or last:
-                    return response
-                self._sleep(self._delay(attempt, response))
+        pool = http or self._http
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = pool.request(method, path, content=body, **options)
+            except httpx.TransportError as exc:
+                if last or not isinstance(exc, RETRYABLE_ERRORS):
+                    raise unreachable(method, path, attempt + 1, exc, sent_id) from exc
+                self._sleep(self._delay(attempt, None))
+                continue
+            if response.status_code != RETRY_STATUS or last:
+                return response
+            self._sleep(self._delay(attempt, response))
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 
 
@@ -605,8 +627,11 @@ class AsyncLearnsegClient(_Base):
     @staticmethod
     async def _results(run: AsyncIterator[BatchChunk]) -> AsyncIterator[Result]:
         async for chunk in run:
-            for result in chunk.results:
+            results = chunk.results
+            del chunk
+            for result in results:
                 yield result
+            del results  # before the next chunk is read: one chunk held, not two
 
     async def _run_chunks(
         self,
@@ -625,11 +650,24 @@ class AsyncLearnsegClient(_Base):
                     raise run.stopped(exc) from exc.__cause__
             return self._limit(chunk_size)
 
-        async for offset, sent in achunks(learners, run.next_index, size):
-            yield await self._send_chunk(run, offset, sent, call)
+        own: list[httpx.AsyncClient] = []  # the run's own connection after a 409 (_reconnect)
+        try:
+            async for offset, sent in achunks(learners, run.next_index, size):
+                answered = await self._send_chunk(run, own, offset, sent, call)
+                del sent  # the learners sent are not held while the caller reads the results
+                yield answered
+                del answered
+        finally:
+            for http in own:
+                await http.aclose()
 
     async def _send_chunk(
-        self, run: RunState, offset: int, sent: list[dict[str, Any]], call: Mapping[str, Any]
+        self,
+        run: RunState,
+        own: list[httpx.AsyncClient],
+        offset: int,
+        sent: list[dict[str, Any]],
+        call: Mapping[str, Any],
     ) -> BatchChunk:
         body = encode({"learners": sent}, offset)
         for attempt in range(self.pin_retries + 1):
@@ -638,7 +676,7 @@ class AsyncLearnsegClient(_Base):
                     "POST",
                     "/v1/segment/batch",
                     body=body,
-                    fresh=attempt > 0,
+                    http=own[-1] if own else None,
                     **self._chunk_call(call, offset, run),
                 )
             except LearnsegError as exc:
@@ -646,18 +684,20 @@ class AsyncLearnsegClient(_Base):
             if not self._retry_pin(run, response, attempt):
                 break
             await self._sleep(self._delay(attempt, response))
+            await self._reconnect(own)
         return run.accept(offset, sent, response)
 
-    @asynccontextmanager
-    async def _connection(self, fresh: bool) -> AsyncIterator[httpx.AsyncClient]:
-        """The pool, or for `fresh` a new connection; see `LearnsegClient._connection`."""
-        if not fresh or not self._own_transport:
-            yield self._http
+    async def _reconnect(self, own: list[httpx.AsyncClient]) -> None:
+        """Give a run a new connection of its own; see `LearnsegClient._reconnect`."""
+        if not self._own_transport:
             return
-        async with httpx.AsyncClient(
-            base_url=self._http.base_url, headers=self._http.headers, timeout=self._http.timeout
-        ) as http:
-            yield http
+        for http in own:
+            await http.aclose()
+        own[:] = [
+            httpx.AsyncClient(
+                base_url=self._http.base_url, headers=self._http.headers, timeout=self._http.timeout
+            )
+        ]
 
     async def _request(
         self,
@@ -670,24 +710,24 @@ class AsyncLearnsegClient(_Base):
         version: str | None = None,
         params: Mapping[str, Any] | None = None,
         body: bytes | None = None,
-        fresh: bool = False,
+        http: httpx.AsyncClient | None = None,
         unpinned: bool = False,
     ) -> httpx.Response:
         if body is not None:
             headers = {**(headers or {}), **_JSON}
         options = self._call_options(timeout, headers, request_id, version, params, unpinned)
         sent_id = options["headers"]["X-Request-ID"]
-        async with self._connection(fresh) as http:
-            for attempt in range(self.retries + 1):
-                last = attempt == self.retries
-                try:
-                    response = await http.request(method, path, content=body, **options)
-                except httpx.TransportError as exc:
-                    if last or not isinstance(exc, RETRYABLE_ERRORS):
-                        raise unreachable(method, path, attempt + 1, exc, sent_id) from exc
-                    await self._sleep(self._delay(attempt, None))
-                    continue
-                if response.status_code != RETRY_STATUS or last:
-                    return response
-                await self._sleep(self._delay(attempt, response))
+        pool = http or self._http
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = await pool.request(method, path, content=body, **options)
+            except httpx.TransportError as exc:
+                if last or not isinstance(exc, RETRYABLE_ERRORS):
+                    raise unreachable(method, path, attempt + 1, exc, sent_id) from exc
+                await self._sleep(self._delay(attempt, None))
+                continue
+            if response.status_code != RETRY_STATUS or last:
+                return response
+            await self._sleep(self._delay(attempt, response))
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises

@@ -15,11 +15,13 @@ so a newer service loses nothing on the way: read them as attributes or in ``mod
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = [
+    "SENT",
     "Assignment",
     "BatchChunk",
     "Checkpoint",
@@ -30,6 +32,38 @@ __all__ = [
 ]
 
 _ANSWER = ConfigDict(frozen=True, extra="allow")
+#: The context key under which the client validates an answer with the learners it sent.
+SENT = "learnseg_client.sent"
+
+
+def _sent(info: ValidationInfo) -> tuple[int, Sequence[Mapping[str, Any]]] | None:
+    """(position of the first, learners) of the request an answer is validated against."""
+    context = info.context
+    return context.get(SENT) if isinstance(context, dict) else None
+
+
+def _numbered(value: int | None, info: ValidationInfo) -> int | None:
+    """The service numbers a request's learners from 0; a run's chunk starts further on."""
+    sent = _sent(info)
+    return value if sent is None or value is None else value + sent[0]
+
+
+def _echoed(value: str | None, info: ValidationInfo) -> str | None:
+    """A learner's own field (``learner_id``, ``email_hash``): the service's echo, else the
+    value the learner was sent with."""
+    sent = _sent(info)
+    if value is not None or sent is None or info.field_name is None:
+        return value
+    first, learners = sent
+    index = info.data.get("index")
+    position = 0 if index is None else index - first
+    if not 0 <= position < len(learners):
+        return None
+    mine = learners[position].get(info.field_name)
+    return None if mine is None else str(mine)
+
+
+_ECHO = Field(default=None, validate_default=True)
 
 
 class RunnerUp(BaseModel):
@@ -80,8 +114,11 @@ class CompactAssignment(BaseModel):
     confidence: str
     model_version: str
     index: int | None = None
-    learner_id: str | None = None
-    email_hash: str | None = None
+    learner_id: str | None = _ECHO
+    email_hash: str | None = _ECHO
+
+    number_in_run = field_validator("index")(_numbered)
+    echo_learner = field_validator("learner_id", "email_hash")(_echoed)
 
 
 class Assignment(CompactAssignment):
@@ -134,8 +171,11 @@ class ItemError(BaseModel):
 
     index: int
     error: str
-    learner_id: str | None = None
-    email_hash: str | None = None
+    learner_id: str | None = _ECHO
+    email_hash: str | None = _ECHO
+
+    number_in_run = field_validator("index")(_numbered)
+    echo_learner = field_validator("learner_id", "email_hash")(_echoed)
 
 
 #: One result of a batch: a placed learner (full or compact) or the reason it was not placed.
