@@ -310,7 +310,10 @@ def _versions(results: list[Any]) -> set[str]:
 
 
 def test_a_run_across_a_rollout_stays_on_the_version_it_started_with(
-    versions: tuple[Path, Path], run_learners: list[dict[str, Any]], tmp_path: Path
+    versions: tuple[Path, Path],
+    run_learners: list[dict[str, Any]],
+    tmp_path: Path,
+    figures: list[str],
 ) -> None:
     """LATEST names V2 after 750 of 3,000 learners and the service switches (it follows LATEST
     every 0.1 s): every result of the run comes from V1, identical to a run with no rollout."""
@@ -335,10 +338,18 @@ def test_a_run_across_a_rollout_stays_on_the_version_it_started_with(
     assert got == expected
     assert [r.email_hash for r in got] == [x["email_hash"] for x in run_learners]
     assert sum(isinstance(r, ItemError) for r in got) == 4
+    figures.append(
+        f"client run across a rollout: {len(got):,} learners in chunks of {CHUNK}, LATEST "
+        f"changed after {3 * CHUNK}; {len(_versions(got))} version placed them (the first), "
+        "identical to a run without the rollout"
+    )
 
 
 def test_sigterm_mid_run_then_resume_loses_and_repeats_no_learner(
-    versions: tuple[Path, Path], run_learners: list[dict[str, Any]], tmp_path: Path
+    versions: tuple[Path, Path],
+    run_learners: list[dict[str, Any]],
+    tmp_path: Path,
+    figures: list[str],
 ) -> None:
     """The service is stopped (SIGTERM) after 1,000 learners; the run stops with its
     checkpoint; resumed from it against the restarted service on the same port, the results
@@ -374,6 +385,11 @@ def test_sigterm_mid_run_then_resume_loses_and_repeats_no_learner(
         )
     assert [r.index for r in got] == list(range(RUN_LEARNERS))
     assert got == expected
+    figures.append(
+        f"client run, SIGTERM after {checkpoint.next_index:,} of {RUN_LEARNERS:,} learners: "
+        f"stopped with its checkpoint, resumed on the restarted service: {len(got):,} results, "
+        "0 lost, 0 twice, identical to an uninterrupted run"
+    )
 
 
 @contextmanager
@@ -429,7 +445,10 @@ def _round_robin(ports: list[int]) -> Iterator[tuple[str, list[int]]]:
 
 
 def test_a_run_pinned_to_the_previous_version_succeeds_across_two_processes(
-    versions: tuple[Path, Path], run_learners: list[dict[str, Any]], tmp_path: Path
+    versions: tuple[Path, Path],
+    run_learners: list[dict[str, Any]],
+    tmp_path: Path,
+    figures: list[str],
 ) -> None:
     """Two processes on one models folder behind a load balancer: A followed LATEST from V1 to
     V2 and keeps V1; B (re)started on V2 holding one version. A run pinned to V1 gets a 409
@@ -460,6 +479,25 @@ def test_a_run_pinned_to_the_previous_version_succeeds_across_two_processes(
     assert _versions(got) == {first.name} and got == expected
     assert placed == [] and gone.value.checkpoint == Checkpoint(next_index=0, version=first.name)
     assert f"Model version {first.name} is not loaded" in str(gone.value)
+    figures.append(
+        f"client run pinned to the previous version behind a balancer of 2 processes: "
+        f"{len(got):,} results over {len(chosen)} connections (the 409 of the restarted one, "
+        "then the other), all on the pinned version; against the restarted one alone: "
+        "VersionNotLoadedError before any result"
+    )
+
+
+@live
+def test_live_learner_ids_come_back_on_every_result(live_url: str) -> None:
+    """Each learner's own id is on its result, placed or refused, full or compact (echoed by a
+    service that knows learner_id, else kept by the client from the learner it sent)."""
+    learners = [{**x, "learner_id": f"u-{i}"} for i, x in enumerate([*LEARNERS, {"ctc": -5}])]
+    with LearnsegClient(live_url, api_key="k1") as client:
+        full = client.segment_batch(learners)
+        compact = client.segment_batch(learners, compact=True)
+    ids = [x["learner_id"] for x in learners]
+    assert [r.learner_id for r in full] == [r.learner_id for r in compact] == ids
+    assert [r.index for r in full] == list(range(len(learners)))
 
 
 @live
