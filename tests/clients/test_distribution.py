@@ -127,3 +127,31 @@ def test_the_client_works_with_nothing_but_its_dependencies(tmp_path: Path) -> N
     assert out["results"] == [[0, "u-1"], [1, "u-1"], [2, "u-1"]]
     assert out["findable"] == []
     assert not {"service", "training", "numpy", "pandas", "sklearn"} & set(out["loaded"])
+
+
+def _declares_all(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+        for node in tree.body
+    )
+
+
+def test_the_package_keeps_the_house_rules() -> None:
+    """Every public module (and the package) declares ``__all__``; no function is over 100
+    lines; no comment cites an issue (tests/test_architecture.py holds the same rules for
+    training and service)."""
+    cites = re.compile(r"\b(issue|ticket)s?\s*#?\d+", re.IGNORECASE)
+    broken = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        if not path.stem.startswith("_") or path.name == "__init__.py":
+            broken += [] if _declares_all(tree) else [f"{path.name}: no __all__"]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                broken += [f"{path.name}::{node.name}: {lines} lines"] if lines > 100 else []
+        for number, line in enumerate(text.splitlines(), 1):
+            broken += [f"{path.name}:{number} cites an issue"] if cites.search(line) else []
+    assert broken == []
