@@ -441,3 +441,40 @@ def test_async_runs_stream_pin_and_resume_from_an_async_iterable() -> None:
     assert {r.model_version for r in got if not isinstance(r, ItemError)} == {"v1"}
     assert [type(r).__name__ for r in got[4:]] == ["ItemError", *["CompactAssignment"] * 4]
     assert [c.start for c in chunks] == [7] and chunks[0].checkpoint.next_index == 9
+
+
+def test_async_runs_retry_a_pinned_409_and_fail_before_any_result_when_it_stays() -> None:
+    service = FakeService(max_batch=2, loaded=("v2",))
+    refusals = 0
+    original = service.__call__
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal refusals
+        response = original(request)
+        refusals += response.status_code == 409
+        if refusals == 1 and "v1" not in service.loaded:
+            service.loaded.append("v1")  # another replica, or the service after a reload
+        return response
+
+    async def main() -> tuple[list[Any], list[float], VersionNotLoadedError]:
+        client = AsyncLearnsegClient(BASE, transport=httpx.MockTransport(handler), pin_retries=2)
+        sleeps: list[float] = []
+
+        async def record(delay: float) -> None:
+            sleeps.append(delay)
+
+        client._sleep = record
+        async with client:
+            got = await client.segment_batch(_learners(3), version="v1")
+            with pytest.raises(VersionNotLoadedError) as info:
+                await client.segment_batch(_learners(3), version="v0")
+        return got, sleeps, info.value
+
+    got, sleeps, gone = asyncio.run(main())
+    assert _versions_of(got) == {"v1"} and _positions(got) == [0, 1, 2]
+    assert sleeps == [0.2, 0.2, 0.4] and refusals == 4
+    assert gone.checkpoint == Checkpoint(next_index=0, version="v0")
+
+
+def _versions_of(results: list[Any]) -> set[str]:
+    return {r.model_version for r in results if not isinstance(r, ItemError)}

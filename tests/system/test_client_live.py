@@ -444,6 +444,11 @@ def _round_robin(ports: list[int]) -> Iterator[tuple[str, list[int]]]:
             sock.close()
 
 
+async def _async_pinned_run(url: str, learners: list[dict[str, Any]], version: str) -> list[Any]:
+    async with AsyncLearnsegClient(url, backoff=0.05) as client:
+        return [r async for r in client.segment_stream(learners, version=version, chunk_size=CHUNK)]
+
+
 def test_a_run_pinned_to_the_previous_version_succeeds_across_two_processes(
     versions: tuple[Path, Path],
     run_learners: list[dict[str, Any]],
@@ -466,23 +471,24 @@ def test_a_run_pinned_to_the_previous_version_succeeds_across_two_processes(
             assert missing.status_code == 409
             with LearnsegClient(a.url) as direct:
                 expected = direct.segment_batch(learners, version=first.name, chunk_size=CHUNK)
-            with (
-                _round_robin([b.port, a.port]) as (url, chosen),
-                LearnsegClient(url, backoff=0.05) as client,
-            ):
-                got = client.segment_batch(learners, version=first.name, chunk_size=CHUNK)
+            with _round_robin([b.port, a.port]) as (url, chosen):
+                with LearnsegClient(url, backoff=0.05) as client:
+                    got = client.segment_batch(learners, version=first.name, chunk_size=CHUNK)
+                got_async = asyncio.run(_async_pinned_run(url, learners, first.name))
             with LearnsegClient(b.url, pin_retries=2, backoff=0.01) as alone:
                 placed: list[Any] = []
                 with pytest.raises(VersionNotLoadedError) as gone:
                     placed.extend(alone.segment_stream(learners, version=first.name))
-    assert chosen == [b.port, a.port]  # B answered the 409, the new connection reached A
-    assert _versions(got) == {first.name} and got == expected
+    # B answered the 409, the new connection reached A; the same for the async client.
+    assert chosen == [b.port, a.port, b.port, a.port]
+    assert _versions(got) == {first.name} and got == got_async == expected
     assert placed == [] and gone.value.checkpoint == Checkpoint(next_index=0, version=first.name)
     assert f"Model version {first.name} is not loaded" in str(gone.value)
     figures.append(
         f"client run pinned to the previous version behind a balancer of 2 processes: "
-        f"{len(got):,} results over {len(chosen)} connections (the 409 of the restarted one, "
-        "then the other), all on the pinned version; against the restarted one alone: "
+        f"{len(got):,} results, sync and async, each run over 2 connections (the 409 of the "
+        "restarted one, then the other), all on the pinned version; against the restarted one "
+        "alone: "
         "VersionNotLoadedError before any result"
     )
 

@@ -1,9 +1,10 @@
 """A batch run without the I/O: its chunks, its pinned version, its answers read, where it stands.
 
 The sync and async clients drive a `RunState` the same way: for each chunk of learners
-(:func:`chunks` or :func:`achunks`, which never hold more than one chunk), send `RunState.body`
-with `RunState.params`, then `RunState.accept` the answer, which checks it, pins the run to the
-version that answered (when the run was not pinned yet) and returns the chunk's `BatchChunk`.
+(:func:`chunks` or :func:`achunks`, which never hold more than one chunk), send it (:func:`encode`)
+with `RunState.params` and `RunState.version`, then `RunState.accept` the answer, which checks
+it, pins the run to the version that answered (when the run was not pinned yet) and returns the
+chunk's `BatchChunk`; an error gets the run's checkpoint from `RunState.stopped`.
 """
 
 from __future__ import annotations
