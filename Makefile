@@ -16,18 +16,19 @@ help: ## List the targets
 
 # Dependencies come pinned, with hashes, from requirements/*.lock (`make lock` writes them from
 # pyproject.toml); the project itself is then installed without resolving anything more.
-$(RUN_STAMP): pyproject.toml requirements/run.lock
+# The client distribution (clients/python: httpx and pydantic, both in every lock) goes in too.
+$(RUN_STAMP): pyproject.toml requirements/run.lock clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements/run.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e . -e ./clients/python
 	@touch $(RUN_STAMP)
 
 $(DEV_STAMP): $(RUN_STAMP) requirements/dev.lock
 	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.lock
 	@touch $(DEV_STAMP)
 
-install-run: $(RUN_STAMP) ## Create .venv with what training and serving need (no Spark, no dev tools)
+install-run: $(RUN_STAMP) ## Create .venv with what training and serving need, and the client (no Spark, no dev tools)
 
 lock: ## Re-pin every dependency (requirements/{serve,run,dev}.lock, with hashes) from pyproject.toml
 	$(PY) -m pip install --quiet uv

@@ -37,7 +37,7 @@ import httpx
 import numpy as np
 import orjson
 
-from service.client import Assignment
+from learnseg_client import Assignment
 from service.schemas import Learner
 
 HERE = Path(__file__).resolve().parent

@@ -15,7 +15,7 @@ import anyio
 import httpx
 import pytest
 
-from service.client import Assignment, AsyncLearnsegClient, VersionNotLoadedError
+from learnseg_client import Assignment, AsyncLearnsegClient, VersionNotLoadedError
 from service.main import create_app
 from tests.helpers import (
     ADMIN_KEY,

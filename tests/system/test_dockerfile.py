@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from service.client import Assignment, LearnsegClient
+from learnseg_client import Assignment, LearnsegClient
 from tests.helpers import REPO, SERVICE_READY, free_port, running_service, service_env
 from training.run import TrainingResult
 
