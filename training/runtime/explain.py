@@ -1,0 +1,531 @@
+"""Why a learner is in their segment, the smallest change that moves them, where their career leads.
+
+K-Means cells are bounded by hyperplanes in the scaled space: along one input, with the others
+held, the squared-distance gap between the learner's centre and any other centre is linear, so
+the first boundary crossed is found exactly. :class:`Explainer` answers, for one raw learner:
+
+* ``why``: for each clustering input, the learner's value, its segment centre's and the
+  runner-up's, in business units, and the input's share of the squared-distance gap between the
+  two centres (the shares sum to 1);
+* ``what_if``: for each input a learner can change, the smallest change that places them in
+  another segment, that segment, its course for the learner's track, the change in words, and
+  ``request_change``: the fields of the ``/segment`` body that, set to these values, place the
+  learner there:
+
+  - **pay** (up and down, within the plausible CTC range the cleaning rules keep): exact along
+    the inputs pay moves (log CTC, pay against peers), clipping applied as in placement, to the
+    rupee; checked by placing the request, and found by a search to the rupee where pay also
+    moves another input (an orgyear imputed from pay peers);
+  - **company tier**, as moving to a company of another tier (the training company with the
+    most learners in that tier stands for it);
+  - **experience**, as years passing at the same CTC (an earlier ``orgyear``), to the year;
+  - the **track** is not an input of the model: another job title changes the course, not the
+    segment, and the entry says so;
+
+  an entry whose move exists nowhere in the allowed range is ``null`` with the reason;
+* ``path``: the segment after 1, 2, 3 and 5 more years at the same pay relative to experience
+  peers (every input but the years held).
+
+Numpy and the standard library only, like the rest of the runtime: the service, ``assign
+--explain`` and Spark executors run the same code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from training.runtime.cleaning import apply_rules, fold_title
+from training.runtime.courses import CohortCourses
+from training.runtime.features import clean_columns, compute_features
+from training.runtime.kernel import Kernel
+from training.runtime.ops import ARRAY, SCALAR
+
+__all__ = [
+    "EXPERIENCE_LIMIT",
+    "INPUT_WORDS",
+    "PATH_YEARS",
+    "Explainer",
+    "first_crossing",
+    "pay_words",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: The years of the career path.
+PATH_YEARS: tuple[int, ...] = (1, 2, 3, 5)
+#: The most years "years passing" looks ahead.
+EXPERIENCE_LIMIT = 40
+#: Each clustering input in words, and the unit its value is given in.
+INPUT_WORDS: dict[str, tuple[str, str]] = {
+    "years_experience": ("Years of experience", "years"),
+    "log_ctc": ("Pay (CTC)", "INR LPA"),
+    "pay_vs_experience": ("Pay against peers with the same experience", "% above (-: below)"),
+    "pay_vs_company": ("Pay against the same company", "% above (-: below)"),
+    "pay_vs_title": ("Pay against the same title", "% above (-: below)"),
+    "pay_vs_peers": ("Pay against the same company and title", "% above (-: below)"),
+    "company_tier": ("Company tier", "tier (1 = best-paying)"),
+    "job_class": ("Job title class", "class (1 = best-paid)"),
+    "log_company_size": ("Company size", "learners"),
+    "n_records": ("Records in the table", "records"),
+    "ctc_growth": ("Yearly pay growth", "% a year"),
+}
+_RELATIVE = ("pay_vs_experience", "pay_vs_company", "pay_vs_title", "pay_vs_peers")
+_PROBE = math.log(1.01)
+
+
+def _business(name: str, value: float) -> float:
+    """A feature's value in the unit of :data:`INPUT_WORDS` (a log ratio as a percentage)."""
+    if name in _RELATIVE or name == "ctc_growth":
+        return round((math.exp(value) - 1.0) * 100.0, 1)
+    if name == "log_ctc":
+        return round(math.exp(value) / 100_000.0, 2)
+    if name == "log_company_size":
+        return round(math.expm1(value), 0)
+    return round(value, 2)
+
+
+def _lpa(amount: float) -> str:
+    lpa = abs(amount) / 100_000.0
+    if lpa >= 0.1:
+        return f"INR {lpa:.1f}".rstrip("0").rstrip(".") + " LPA"
+    return f"INR {abs(amount):,.0f}"
+
+
+def pay_words(before: float, after: float) -> str:
+    """A pay change in words: ``"INR 4.2 LPA more (+35 %)"``."""
+    change = after - before
+    side = "more" if change >= 0 else "less"
+    return f"{_lpa(change)} {side} ({change / before * 100.0:+.0f} %)".replace("+-", "-")
+
+
+#: The inputs that read a title's median, imputed from pay peers when the title is not known.
+_TITLE_INPUTS = frozenset(
+    {"job_class", "pay_vs_title", "class_flag", "pay_vs_peers", "designation_flag"}
+)
+#: The cleaning rules that impute the start year from pay peers.
+_ORGYEAR_FROM_PAY = (
+    "orgyear_missing_imputed",
+    "orgyear_implausible_imputed",
+    "orgyear_after_ctc_update_imputed",
+)
+
+
+@dataclass(frozen=True)
+class _Learner:
+    """One raw learner as the model sees it."""
+
+    raw: dict[str, Any]
+    ctc: float  # cleaned
+    orgyear: float  # cleaned
+    pay_steps: bool  # pay moves another input by steps (a start year or title median from pay)
+    x: list[float]  # the model's features, in order
+    centre: int  # nearest centre (index)
+    runner: int  # runner-up (-1 with one centre)
+    track: str
+
+
+@dataclass(frozen=True)
+class Explainer:
+    """Explanations and what-ifs for one model (build once per loaded model).
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The model.
+    cohorts : CohortCourses
+        Its course of every segment x track.
+    names : mapping of int to str
+        Segment id -> name.
+    """
+
+    kernel: Kernel
+    cohorts: CohortCourses
+    names: Mapping[int, str]
+    _tiers: dict[int, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tiers", self._tier_companies())
+
+    # ------------------------------------------------------------------------- one learner
+    def explain(self, learner: Mapping[str, Any]) -> dict[str, Any]:
+        """``why``, ``what_if``, ``path`` and ``resolution`` of one raw learner (JSON values).
+
+        Raises
+        ------
+        ValueError
+            If the learner has no usable ``ctc`` (as placement).
+        """
+        seen = self._see(learner)
+        return {
+            "why": self._why(seen),
+            "what_if": [
+                self._pay_move(seen, +1),
+                self._pay_move(seen, -1),
+                self._tier_move(seen),
+                self._years_move(seen),
+                self._track_note(),
+            ],
+            "path": self._path(seen),
+            "resolution": {
+                "pay": "INR 1: the cell boundary along pay, exact, then checked by placing",
+                "company_tier": "one tier",
+                "experience": "one year",
+            },
+        }
+
+    # ---------------------------------------------------------------------------- placing
+    def _features(self, raw: Mapping[str, Any]) -> tuple[Any, list[float]]:
+        clean = apply_rules({**raw, "ctc": raw.get("ctc")}, self.kernel.rules, SCALAR)
+        if not clean.valid:
+            raise ValueError("ctc must be a positive number for a learner to be placed.")
+        values = compute_features(
+            clean_columns(clean), self.kernel.tables, SCALAR, self.kernel.features
+        )
+        return clean, [float(values[name]) for name in self.kernel.features]
+
+    def _centre_of(self, raw: Mapping[str, Any]) -> int:
+        return self.kernel.nearest_one(self._features(raw)[1])[0]
+
+    def _see(self, learner: Mapping[str, Any]) -> _Learner:
+        raw = {
+            key: learner.get(key)
+            for key in ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
+        }
+        clean, x = self._features(raw)
+        best, _, second, _ = self.kernel.nearest_one(x)
+        title = raw.get("job_position")
+        key = fold_title(title) if isinstance(title, str) else None
+        track = self.kernel.rules.tracks.of(key)
+        steps = any(bool(clean.touched[rule]) for rule in _ORGYEAR_FROM_PAY) or (
+            bool(_TITLE_INPUTS & set(self.kernel.features))
+            and self.kernel.rules.title_map.get(key or "") not in self.kernel.tables.title_median
+        )
+        return _Learner(raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track)
+
+    def _segment(self, centre: int, track: str) -> dict[str, Any]:
+        segment = int(self.kernel.segment_ids[centre])
+        course = self.cohorts.course_of(segment, track)
+        return {
+            "segment_id": segment,
+            "segment_name": self.names.get(segment, str(segment)),
+            "course": course,
+            "course_name": self.cohorts.names.get(course, course),
+        }
+
+    # -------------------------------------------------------------------------------- why
+    def _why(self, seen: _Learner) -> list[dict[str, Any]]:
+        k = self.kernel
+        z = ((np.clip(seen.x, k.lower, k.upper) - k.mean) / k.scale).tolist()
+        own = k.centers[seen.centre]
+        other = k.centers[seen.runner] if seen.runner >= 0 else None
+        shares = [0.0] * len(z)
+        if other is not None:
+            parts = [
+                (zj - oj) ** 2 - (zj - cj) ** 2 for zj, cj, oj in zip(z, own, other, strict=True)
+            ]
+            gap = sum(parts)
+            shares = [p / gap if gap > 0 else 0.0 for p in parts]
+        out = []
+        for j, name in enumerate(k.features):
+            label, unit = INPUT_WORDS.get(name, (name.replace("_", " "), ""))
+
+            def unscaled(centre: Any, j: int = j, name: str = name) -> float:
+                return _business(name, float(centre[j] * k.scale[j] + k.mean[j]))
+
+            out.append(
+                {
+                    "input": name,
+                    "label": label,
+                    "unit": unit,
+                    "value": _business(name, seen.x[j]),
+                    "segment": unscaled(own),
+                    "runner_up": None if other is None else unscaled(other),
+                    "share_of_gap": round(shares[j], 4),
+                }
+            )
+        return out
+
+    # -------------------------------------------------------------------------------- pay
+    def _pay_move(self, seen: _Learner, direction: int) -> dict[str, Any]:
+        rules = self.kernel.rules
+        limit = rules.ctc_high if direction > 0 else rules.ctc_min
+        entry: dict[str, Any] = {"input": "pay", "direction": "more" if direction > 0 else "less"}
+        if (limit - seen.ctc) * direction <= 0:
+            return {
+                **entry,
+                **_none(
+                    f"the CTC is already at the model's {'upper' if direction > 0 else 'lower'} end"
+                ),
+            }
+        found = self._pay_walk(seen, direction, limit)
+        if found is None:
+            side = "no raise up to" if direction > 0 else "no cut down to"
+            return {
+                **entry,
+                **_none(
+                    f"{side} {_lpa(limit)} a year (the CTC range the model keeps) moves the learner"
+                ),
+            }
+        ctc, centre = found
+        return {
+            **entry,
+            **self._segment(centre, seen.track),
+            "change": pay_words(seen.ctc, ctc),
+            "amount": round(ctc - seen.ctc, 0),
+            "relative": round((ctc - seen.ctc) / seen.ctc, 4),
+            "request_change": {"ctc": ctc},
+            "reason": None,
+        }
+
+    def _pay_walk(self, seen: _Learner, direction: int, limit: float) -> tuple[float, int] | None:
+        """The first whole-rupee CTC towards ``limit`` that places the learner elsewhere.
+
+        Pay moves the inputs that compare it (log CTC, pay against peers) one for one in log CTC,
+        and moves others only by steps where the CTC crosses a pay band of the cleaning rules
+        and the peer tables (an orgyear, a title's or a company's median imputed from pay peers).
+        Between those edges the move is linear, so each stretch is solved exactly
+        (:func:`first_crossing`); at an edge the learner is placed again.
+        """
+        rules, tables = self.kernel.rules, self.kernel.tables
+        here, end = math.log(seen.ctc), math.log(limit)
+        edges = {e for e in (*rules.orgyear_band_edges, *tables.pay_band_edges)}
+        if not seen.pay_steps:  # nothing reads pay through a band: one linear stretch
+            edges = set()
+        inside = sorted(e for e in edges if min(here, end) < e < max(here, end))
+        stops = [*(inside if direction > 0 else inside[::-1]), end]
+        start, x = here, np.asarray(seen.x)
+        for stop in stops:
+            if start != here:  # past a band edge: a step may have moved the learner
+                ctc = math.exp(start) + direction  # one rupee inside the new band
+                clean_x = self._features({**seen.raw, "ctc": ctc})[1]
+                centre = self.kernel.nearest_one(clean_x)[0]
+                if centre != seen.centre:
+                    return self._settle(seen, direction, math.exp(start), limit)
+                x = np.asarray(clean_x)
+                start = math.log(ctc)
+            slopes = self._slopes(seen, start, stop, x)
+            if slopes is None:
+                return self._pay_search(seen, direction, limit)
+            crossing = first_crossing(self.kernel, x, slopes, seen.centre, stop - start)
+            if crossing is not None:
+                return self._settle(seen, direction, math.exp(start + crossing[0]), limit)
+            start = stop
+        return None
+
+    def _slopes(
+        self, seen: _Learner, start: float, stop: float, x: FloatArray
+    ) -> FloatArray | None:
+        """How each input moves with log CTC between two band edges: 1 or 0 (None: otherwise)."""
+        step = (stop - start) / 2.0
+        moved = np.asarray(self._features({**seen.raw, "ctc": math.exp(start + step)})[1])
+        slopes = (moved - x) / step
+        if np.all((np.abs(slopes) < 1e-6) | (np.abs(slopes - 1.0) < 1e-6)):
+            return np.round(slopes)
+        return None
+
+    def _settle(
+        self, seen: _Learner, direction: int, ctc: float, limit: float
+    ) -> tuple[float, int] | None:
+        """The whole-rupee CTC at or just past ``ctc`` that places the learner elsewhere, checked
+        by placing it, inside the range; a search when placing disagrees with the maths."""
+        amount = math.ceil(ctc) if direction > 0 else math.floor(ctc)
+        for _ in range(4):
+            if (amount - limit) * direction > 0:
+                return None
+            centre = self._centre_of({**seen.raw, "ctc": float(amount)})
+            if centre != seen.centre:
+                return float(amount), centre
+            amount += direction
+        return self._pay_search(seen, direction, limit)
+
+    def _pay_search(self, seen: _Learner, direction: int, limit: float) -> tuple[float, int] | None:
+        """The search behind the exact walk (should it ever disagree with placing): the first
+        1 % step that places the learner elsewhere, then halved down to the rupee."""
+        inside = seen.ctc
+        steps = int(abs(math.log(limit / seen.ctc)) / _PROBE) + 1
+        for i in range(1, steps + 1):
+            ctc = seen.ctc * math.exp(_PROBE * direction * i)
+            ctc = min(ctc, limit) if direction > 0 else max(ctc, limit)
+            centre = self._centre_of({**seen.raw, "ctc": ctc})
+            if centre != seen.centre:
+                outside = ctc
+                while abs(outside - inside) > 1.0:
+                    middle = (inside + outside) / 2.0
+                    if self._centre_of({**seen.raw, "ctc": middle}) != seen.centre:
+                        outside = middle
+                    else:
+                        inside = middle
+                amount = math.ceil(outside) if direction > 0 else math.floor(outside)
+                return float(amount), self._centre_of({**seen.raw, "ctc": float(amount)})
+            inside = ctc
+        return None
+
+    # ----------------------------------------------------------------------- company tier
+    def _tier_companies(self) -> dict[int, str]:
+        """Each company tier -> the training company of that tier with the most learners."""
+        tables = self.kernel.tables
+        companies = sorted(tables.company_median)
+        if not companies:
+            return {}
+        n = len(companies)
+        columns = {
+            "company": np.array(companies, dtype=object),
+            "job_title": np.full(n, None, dtype=object),
+            "track": np.full(n, "unknown", dtype=object),
+            "orgyear": np.full(n, float(tables.reference_year - 5)),
+            "ctc": np.full(n, 1_000_000.0),
+        }
+        tiers = compute_features(columns, tables, ARRAY, ("company_tier",))["company_tier"]
+        best: dict[int, str] = {}
+        for company, tier in sorted(
+            zip(companies, np.asarray(tiers).tolist(), strict=True),
+            key=lambda c: (-tables.company_size.get(c[0], 0), c[0]),
+        ):
+            best.setdefault(int(tier), company)
+        return best
+
+    def _tier_move(self, seen: _Learner) -> dict[str, Any]:
+        entry: dict[str, Any] = {"input": "company_tier", "direction": None}
+        if "company_tier" not in self.kernel.features:
+            return {**entry, **_none("the company tier is not an input of this model")}
+        current = round(seen.x[self.kernel.features.index("company_tier")])
+        order = sorted(
+            (t for t in self._tiers if t != current), key=lambda t: (abs(t - current), t)
+        )
+        for tier in order:
+            company = self._tiers[tier]
+            centre = self._centre_of({**seen.raw, "company_hash": company})
+            if centre != seen.centre:
+                better = "better-paying" if tier < current else "lower-paying"
+                return {
+                    **entry,
+                    **self._segment(centre, seen.track),
+                    "direction": better,
+                    "change": f"at a tier-{tier} ({better}) company instead of tier {current}",
+                    "tier": tier,
+                    "request_change": {"company_hash": company},
+                    "reason": None,
+                }
+        return {
+            **entry,
+            **_none(f"no company of another tier moves the learner (now tier {current})"),
+        }
+
+    # ------------------------------------------------------------------------- experience
+    def _years_move(self, seen: _Learner) -> dict[str, Any]:
+        entry: dict[str, Any] = {"input": "experience", "direction": "more"}
+        rules = self.kernel.rules
+        most = int(min(EXPERIENCE_LIMIT, seen.orgyear - rules.orgyear_min))
+        if most < 1:
+            return {**entry, **_none("the start year is already the earliest the model keeps")}
+        years = np.arange(1, most + 1)
+        clean = apply_rules(seen.raw, self.kernel.rules, SCALAR)
+        if clean.ctc_imputed:  # the CTC is imputed from the start year: clean every year again
+            columns: dict[str, Any] = {key: [value] * most for key, value in seen.raw.items()}
+            columns["orgyear"] = (seen.orgyear - years).astype(float).tolist()
+            _, values = self.kernel.featurize(columns)
+        else:  # an earlier start year is kept as given: only the features are computed again
+            columns = {
+                name: np.full(most, value, dtype=object if isinstance(value, str | None) else float)
+                for name, value in clean_columns(clean).items()
+            }
+            columns["orgyear"] = seen.orgyear - years.astype(float)
+            values = compute_features(columns, self.kernel.tables, ARRAY, self.kernel.features)
+        centres = self.kernel.assign(self.kernel.matrix(values))
+        moved = np.flatnonzero(centres != seen.centre)
+        if moved.size == 0:
+            return {**entry, **_none(f"{most} more years at the same CTC do not move the learner")}
+        n = int(years[moved[0]])
+        return {
+            **entry,
+            **self._segment(int(centres[moved[0]]), seen.track),
+            "change": f"{n} more year{'s' if n > 1 else ''} of experience at the same CTC",
+            "years": n,
+            "request_change": {"orgyear": int(seen.orgyear - n)},
+            "reason": None,
+        }
+
+    def _track_note(self) -> dict[str, Any]:
+        return {
+            "input": "track",
+            "direction": None,
+            **_none(
+                "the track is not an input of the model: another job title changes the course "
+                "(the cohort), not the segment"
+            ),
+        }
+
+    # ------------------------------------------------------------------------------- path
+    def _path(self, seen: _Learner) -> list[dict[str, Any]]:
+        if "years_experience" not in self.kernel.features:
+            return []
+        j = self.kernel.features.index("years_experience")
+        out = []
+        for n in PATH_YEARS:
+            x = list(seen.x)
+            x[j] += n
+            out.append({"years": n, **self._segment(self.kernel.nearest_one(x)[0], seen.track)})
+        return out
+
+
+def _none(reason: str) -> dict[str, Any]:
+    return {
+        "segment_id": None,
+        "segment_name": None,
+        "course": None,
+        "course_name": None,
+        "change": None,
+        "request_change": None,
+        "reason": reason,
+    }
+
+
+def first_crossing(
+    kernel: Kernel, x: FloatArray, slope: FloatArray, centre: int, span: float
+) -> tuple[float, int] | None:
+    """The first step ``t`` (same sign as ``span``, ``|t| <= |span|``) at which moving a learner's
+    features ``x + t * slope`` places them nearer another centre than ``centre``.
+
+    Clipping is applied as in placement: the move is cut into pieces where a moving feature
+    reaches its clip bound, and within a piece every squared-distance gap is linear in ``t``.
+
+    Returns
+    -------
+    (t, index) or None
+        The step and the centre beyond the boundary; None when no boundary lies within ``span``.
+    """
+    direction = 1.0 if span > 0 else -1.0
+    centres = kernel.centers
+    edges = {0.0, abs(span)}
+    for j in np.flatnonzero(slope):
+        for bound in (kernel.lower[j], kernel.upper[j]):
+            t = (bound - x[j]) / slope[j] * direction
+            if 0.0 < t < abs(span):
+                edges.add(float(t))
+    cuts = sorted(edges)
+    for start, stop in itertools.pairwise(cuts):
+        middle = (start + stop) / 2.0 * direction
+        moving = (
+            (slope != 0) & (x + middle * slope > kernel.lower) & (x + middle * slope < kernel.upper)
+        )
+        z0 = (
+            np.clip(x + start * direction * slope, kernel.lower, kernel.upper) - kernel.mean
+        ) / kernel.scale
+        w = np.where(moving, slope / kernel.scale, 0.0) * direction
+        gap0 = ((z0 - centres) ** 2).sum(axis=1) - ((z0 - centres[centre]) ** 2).sum()
+        rate = -2.0 * (centres - centres[centre]) @ w  # d(gap)/dt along the move
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(rate < 0, start - gap0 / rate, np.inf)
+        t[centre] = np.inf
+        t = np.where(t >= start - 1e-12, t, np.inf)
+        first = int(np.argmin(t))
+        if t[first] <= stop:
+            return float(max(t[first], start)) * direction, first
+    return None
