@@ -32,7 +32,6 @@ Numpy and the standard library only, like the rest of the runtime: the service, 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,9 +49,12 @@ from training.runtime.ops import ARRAY, SCALAR
 __all__ = [
     "EXPERIENCE_LIMIT",
     "INPUT_WORDS",
+    "ORGYEAR_FROM_PAY",
     "PATH_YEARS",
+    "TITLE_INPUTS",
     "Explainer",
     "first_crossing",
+    "first_crossings",
     "pay_words",
 ]
 
@@ -106,11 +108,11 @@ def pay_words(before: float, after: float) -> str:
 
 
 #: The inputs that read a title's median, imputed from pay peers when the title is not known.
-_TITLE_INPUTS = frozenset(
+TITLE_INPUTS = frozenset(
     {"job_class", "pay_vs_title", "class_flag", "pay_vs_peers", "designation_flag"}
 )
 #: The cleaning rules that impute the start year from pay peers.
-_ORGYEAR_FROM_PAY = (
+ORGYEAR_FROM_PAY = (
     "orgyear_missing_imputed",
     "orgyear_implausible_imputed",
     "orgyear_after_ctc_update_imputed",
@@ -152,6 +154,11 @@ class Explainer:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_tiers", self._tier_companies())
+
+    @property
+    def tier_companies(self) -> dict[int, str]:
+        """Each company tier -> the training company that stands for it in the tier what-if."""
+        return dict(self._tiers)
 
     # ------------------------------------------------------------------------- one learner
     def explain(self, learner: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,8 +210,8 @@ class Explainer:
         title = raw.get("job_position")
         key = fold_title(title) if isinstance(title, str) else None
         track = self.kernel.rules.tracks.of(key)
-        steps = any(bool(clean.touched[rule]) for rule in _ORGYEAR_FROM_PAY) or (
-            bool(_TITLE_INPUTS & set(self.kernel.features))
+        steps = any(bool(clean.touched[rule]) for rule in ORGYEAR_FROM_PAY) or (
+            bool(TITLE_INPUTS & set(self.kernel.features))
             and self.kernel.rules.title_map.get(key or "") not in self.kernel.tables.title_median
         )
         return _Learner(raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track)
@@ -493,39 +500,92 @@ def first_crossing(
     """The first step ``t`` (same sign as ``span``, ``|t| <= |span|``) at which moving a learner's
     features ``x + t * slope`` places them nearer another centre than ``centre``.
 
-    Clipping is applied as in placement: the move is cut into pieces where a moving feature
-    reaches its clip bound, and within a piece every squared-distance gap is linear in ``t``.
+    One learner of :func:`first_crossings` (the one implementation).
 
     Returns
     -------
     (t, index) or None
         The step and the centre beyond the boundary; None when no boundary lies within ``span``.
     """
-    direction = 1.0 if span > 0 else -1.0
+    t, index = first_crossings(
+        kernel,
+        np.asarray(x, np.float64)[None, :],
+        np.asarray(slope, np.float64)[None, :],
+        np.array([centre], np.intp),
+        np.array([span], np.float64),
+    )
+    return None if index[0] < 0 else (float(t[0]), int(index[0]))
+
+
+def first_crossings(
+    kernel: Kernel,
+    x: FloatArray,
+    slope: FloatArray,
+    centre: npt.NDArray[np.intp],
+    span: FloatArray,
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """:func:`first_crossing` of many learners at once: each moves ``x[i] + t * slope[i]``.
+
+    Clipping is applied as in placement: each move is cut into pieces where a moving feature
+    reaches its clip bound, and within a piece every squared-distance gap is linear in ``t``.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The model (its clip bounds, scaling and centres).
+    x, slope : ndarray of shape (n, n_features)
+        Each learner's features, and how each moves per unit of ``t``.
+    centre : ndarray of intp, shape (n,)
+        The centre each learner is in.
+    span : ndarray of shape (n,)
+        How far each may move (its sign is the direction).
+
+    Returns
+    -------
+    t : ndarray of shape (n,)
+        The step to the first boundary (same sign as ``span``); NaN where none lies within.
+    index : ndarray of intp, shape (n,)
+        The centre beyond it; -1 where none.
+    """
+    n = x.shape[0]
+    direction = np.where(span > 0, 1.0, -1.0)[:, None]
+    length = np.abs(span)
     centres = kernel.centers
-    edges = {0.0, abs(span)}
-    for j in np.flatnonzero(slope):
-        for bound in (kernel.lower[j], kernel.upper[j]):
-            t = (bound - x[j]) / slope[j] * direction
-            if 0.0 < t < abs(span):
-                edges.add(float(t))
-    cuts = sorted(edges)
-    for start, stop in itertools.pairwise(cuts):
-        middle = (start + stop) / 2.0 * direction
-        moving = (
-            (slope != 0) & (x + middle * slope > kernel.lower) & (x + middle * slope < kernel.upper)
-        )
-        z0 = (
-            np.clip(x + start * direction * slope, kernel.lower, kernel.upper) - kernel.mean
-        ) / kernel.scale
-        w = np.where(moving, slope / kernel.scale, 0.0) * direction
-        gap0 = ((z0 - centres) ** 2).sum(axis=1) - ((z0 - centres[centre]) ** 2).sum()
-        rate = -2.0 * (centres - centres[centre]) @ w  # d(gap)/dt along the move
+    # Where each moving feature reaches a clip bound: the ends of the pieces.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ends = [
+            np.where(slope != 0, (bound - x) / slope * direction, np.inf)
+            for bound in (kernel.lower, kernel.upper)
+        ]
+    inner = np.concatenate(ends, axis=1)
+    inner = np.where((inner > 0.0) & (inner < length[:, None]), inner, np.inf)
+    cuts = np.sort(np.column_stack([np.zeros(n), length, inner]), axis=1)
+    found_t = np.full(n, np.nan)
+    found = np.full(n, -1, np.intp)
+    own = centres[centre]  # (n, d)
+    for piece in range(cuts.shape[1] - 1):
+        start, stop = cuts[:, piece], cuts[:, piece + 1]
+        todo = np.flatnonzero((found < 0) & (stop > start) & np.isfinite(stop))
+        if todo.size == 0:
+            continue
+        xs, ss, d = x[todo], slope[todo], direction[todo]
+        s0, s1 = start[todo, None], stop[todo, None]
+        middle = xs + (s0 + s1) / 2.0 * d * ss
+        moving = (ss != 0) & (middle > kernel.lower) & (middle < kernel.upper)
+        z0 = (np.clip(xs + s0 * d * ss, kernel.lower, kernel.upper) - kernel.mean) / kernel.scale
+        w = np.where(moving, ss / kernel.scale, 0.0) * d
+        gap0 = ((z0[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) - (
+            (z0 - own[todo]) ** 2
+        ).sum(axis=1)[:, None]
+        rate = -2.0 * (w @ centres.T - (w * own[todo]).sum(axis=1)[:, None])
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(rate < 0, start - gap0 / rate, np.inf)
-        t[centre] = np.inf
-        t = np.where(t >= start - 1e-12, t, np.inf)
-        first = int(np.argmin(t))
-        if t[first] <= stop:
-            return float(max(t[first], start)) * direction, first
-    return None
+            t = np.where(rate < 0, s0 - gap0 / rate, np.inf)
+        t[np.arange(todo.size), centre[todo]] = np.inf
+        t = np.where(t >= s0 - 1e-12, t, np.inf)
+        first = np.argmin(t, axis=1)
+        best = t[np.arange(todo.size), first]
+        hit = best <= s1[:, 0]
+        chosen = todo[hit]
+        found[chosen] = first[hit]
+        found_t[chosen] = np.maximum(best[hit], s0[hit, 0]) * direction[chosen, 0]
+    return found_t, found
