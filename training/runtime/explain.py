@@ -51,6 +51,7 @@ __all__ = [
     "INPUT_WORDS",
     "ORGYEAR_FROM_PAY",
     "PATH_YEARS",
+    "PAY_PROBE",
     "TITLE_INPUTS",
     "Explainer",
     "first_crossing",
@@ -79,7 +80,8 @@ INPUT_WORDS: dict[str, tuple[str, str]] = {
     "ctc_growth": ("Yearly pay growth", "% a year"),
 }
 _RELATIVE = ("pay_vs_experience", "pay_vs_company", "pay_vs_title", "pay_vs_peers")
-_PROBE = math.log(1.01)
+#: The step of the pay search where the walk cannot be solved exactly (1 %, in log CTC).
+PAY_PROBE = math.log(1.01)
 
 
 def _business(name: str, value: float) -> float:
@@ -356,9 +358,9 @@ class Explainer:
         """The search behind the exact walk (should it ever disagree with placing): the first
         1 % step that places the learner elsewhere, then halved down to the rupee."""
         inside = seen.ctc
-        steps = int(abs(math.log(limit / seen.ctc)) / _PROBE) + 1
+        steps = int(abs(math.log(limit / seen.ctc)) / PAY_PROBE) + 1
         for i in range(1, steps + 1):
-            ctc = seen.ctc * math.exp(_PROBE * direction * i)
+            ctc = seen.ctc * math.exp(PAY_PROBE * direction * i)
             ctc = min(ctc, limit) if direction > 0 else max(ctc, limit)
             centre = self._centre_of({**seen.raw, "ctc": ctc})
             if centre != seen.centre:
@@ -552,9 +554,11 @@ def first_crossings(
     length = np.abs(span)
     centres = kernel.centers
     # Where each moving feature reaches a clip bound: the ends of the pieces.
+    moves = np.flatnonzero(np.any(slope != 0, axis=0))
+    xm, sm = x[:, moves], slope[:, moves]
     with np.errstate(divide="ignore", invalid="ignore"):
         ends = [
-            np.where(slope != 0, (bound - x) / slope * direction, np.inf)
+            np.where(sm != 0, (bound[moves] - xm) / sm * direction, np.inf)
             for bound in (kernel.lower, kernel.upper)
         ]
     inner = np.concatenate(ends, axis=1)
@@ -562,28 +566,31 @@ def first_crossings(
     cuts = np.sort(np.column_stack([np.zeros(n), length, inner]), axis=1)
     found_t = np.full(n, np.nan)
     found = np.full(n, -1, np.intp)
-    own = centres[centre]  # (n, d)
     for piece in range(cuts.shape[1] - 1):
         start, stop = cuts[:, piece], cuts[:, piece + 1]
         todo = np.flatnonzero((found < 0) & (stop > start) & np.isfinite(stop))
         if todo.size == 0:
             continue
-        xs, ss, d = x[todo], slope[todo], direction[todo]
+        xs, ss, d, own = x[todo], slope[todo], direction[todo], centre[todo]
         s0, s1 = start[todo, None], stop[todo, None]
         middle = xs + (s0 + s1) / 2.0 * d * ss
         moving = (ss != 0) & (middle > kernel.lower) & (middle < kernel.upper)
         z0 = (np.clip(xs + s0 * d * ss, kernel.lower, kernel.upper) - kernel.mean) / kernel.scale
         w = np.where(moving, ss / kernel.scale, 0.0) * d
-        gap0 = ((z0[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) - (
-            (z0 - own[todo]) ** 2
-        ).sum(axis=1)[:, None]
-        rate = -2.0 * (w @ centres.T - (w * own[todo]).sum(axis=1)[:, None])
+        # The squared-distance gap to every centre at the piece's start, and its rate along t.
+        square = np.empty((todo.size, centres.shape[0]))
+        for c, row in enumerate(centres):
+            square[:, c] = ((z0 - row) ** 2).sum(axis=1)
+        lanes = np.arange(todo.size)
+        gap0 = square - square[lanes, own][:, None]
+        pull = w @ centres.T
+        rate = -2.0 * (pull - pull[lanes, own][:, None])
         with np.errstate(divide="ignore", invalid="ignore"):
             t = np.where(rate < 0, s0 - gap0 / rate, np.inf)
-        t[np.arange(todo.size), centre[todo]] = np.inf
-        t = np.where(t >= s0 - 1e-12, t, np.inf)
+        t[lanes, own] = np.inf
+        t[t < s0 - 1e-12] = np.inf
         first = np.argmin(t, axis=1)
-        best = t[np.arange(todo.size), first]
+        best = t[lanes, first]
         hit = best <= s1[:, 0]
         chosen = todo[hit]
         found[chosen] = first[hit]
