@@ -497,6 +497,14 @@ def assign(
         int | None,
         typer.Option(min=1, help="Processes placing chunks side by side (local; default 1)."),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Add what-if columns (local engine, rows): the smallest pay change up and down "
+            "and the company tier that move each learner to another segment, and that segment.",
+        ),
+    ] = False,
 ) -> None:
     """Place every row of a learner table as the service would; rows out = rows in.
 
@@ -513,6 +521,10 @@ def assign(
             raise UserError(f"--engine must be local or spark, not {engine!r}.")
         if engine != "spark" and master is not None:
             raise UserError("--master applies to --engine spark.")
+        if explain and (engine == "spark" or per_learner):
+            raise UserError(
+                "--explain runs on the local engine, on rows: drop --engine spark or --per-learner."
+            )
         try:
             kind = output_format(out)
         except OutputError as exc:
@@ -541,6 +553,7 @@ def assign(
                         workers=settings.assign_workers,
                         cache_dir=settings.cache_dir,
                         progress=progress,
+                        explain=explain,
                     )
                 except OutputError as exc:
                     raise UserError(str(exc)) from None
