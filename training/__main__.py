@@ -459,6 +459,20 @@ def _placement_model(path: Path) -> Any:
         raise UserError(str(exc)) from None
 
 
+_EXPLAIN_OPTION = typer.Option(
+    "--explain",
+    help="Add what-if columns (local engine, rows): the smallest pay change up and down and the "
+    "company tier that move each learner to another segment, and that segment (see README).",
+)
+
+
+def _check_explain(explain: bool, engine: str, per_learner: bool) -> None:
+    if explain and (engine == "spark" or per_learner):
+        raise UserError(
+            "--explain runs on the local engine, on rows: drop --engine spark or --per-learner."
+        )
+
+
 @app.command()
 def assign(
     model: Annotated[
@@ -497,14 +511,7 @@ def assign(
         int | None,
         typer.Option(min=1, help="Processes placing chunks side by side (local; default 1)."),
     ] = None,
-    explain: Annotated[
-        bool,
-        typer.Option(
-            "--explain",
-            help="Add what-if columns (local engine, rows): the smallest pay change up and down "
-            "and the company tier that move each learner to another segment, and that segment.",
-        ),
-    ] = False,
+    explain: Annotated[bool, _EXPLAIN_OPTION] = False,
 ) -> None:
     """Place every row of a learner table as the service would; rows out = rows in.
 
@@ -521,10 +528,7 @@ def assign(
             raise UserError(f"--engine must be local or spark, not {engine!r}.")
         if engine != "spark" and master is not None:
             raise UserError("--master applies to --engine spark.")
-        if explain and (engine == "spark" or per_learner):
-            raise UserError(
-                "--explain runs on the local engine, on rows: drop --engine spark or --per-learner."
-            )
+        _check_explain(explain, engine, per_learner)
         try:
             kind = output_format(out)
         except OutputError as exc:
