@@ -32,7 +32,7 @@ How, with numpy over the chunk (the scalar Explainer's method, row for row):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,10 +47,10 @@ from training.runtime.explain import (
     Explainer,
     first_crossings,
 )
-from training.runtime.features import FALLBACK_FLAGS
+from training.runtime.features import FALLBACK_FLAGS, clean_columns, compute_features
 from training.runtime.kernel import Kernel
 from training.runtime.loader import VerifiedModel
-from training.runtime.ops import Coded
+from training.runtime.ops import ARRAY, Coded
 from training.runtime.schema import RAW_FIELDS
 
 if TYPE_CHECKING:
@@ -118,10 +118,22 @@ _COMPANY_INPUTS = frozenset(
         "company_known",
     }
 )
+#: The cleaned columns the features read.
+_CLEAN_NAMES = ("company", "job_title", "track", "orgyear", "ctc", "ctc_updated_year")
 #: Rupees past a crossing checked by placing before a row goes to the Explainer (as it does).
 _SETTLE_TRIES = 4
 #: 1 % steps of the search placed at once per row.
 _SEARCH_BLOCK = 16
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The placed rows of a chunk: raw, cleaned, and where the cleaning does not read the CTC
+    (the start year is not imputed from pay peers)."""
+
+    raw: dict[str, Any]
+    clean: dict[str, Any]
+    fixed: npt.NDArray[np.bool_]
 
 
 @dataclass
@@ -175,7 +187,7 @@ class WhatIfs:
         """
         n = len(placed)
         rows = np.flatnonzero(placed)
-        sub = _take({name: _coded(raw[name]) for name in RAW_FIELDS}, rows)
+        sub = _take({name: _coded(raw[name]) for name in RAW_FIELDS}, rows, RAW_FIELDS)
         clean, values = self.kernel.featurize(sub, FALLBACK_FLAGS)
         x = self.kernel.matrix(values)
         centre = self.kernel.assign(x)
@@ -184,10 +196,11 @@ class WhatIfs:
         for rule in ORGYEAR_FROM_PAY:
             from_pay |= np.asarray(clean.touched[rule], bool)
         steps = from_pay | (self._titles & (np.asarray(values["title_known"]) == 0))
+        chunk = _Chunk(sub, clean_columns(clean), ~from_pay)
         out: dict[str, Any] = {}
         for side, direction in (("up", 1), ("down", -1)):
-            pay = self._pay(sub, ctc, x, centre, steps, direction)
-            self._fallback(sub, ctc, pay, direction)
+            pay = self._pay(chunk, ctc, x, centre, steps, direction)
+            self._fallback(chunk, ctc, pay, direction)
             out.update(self._pay_columns(side, n, rows, ctc, pay))
         out.update(self._tier_columns(n, rows, sub, x, centre))
         return out
@@ -195,7 +208,7 @@ class WhatIfs:
     # ---------------------------------------------------------------------------------- pay
     def _pay(
         self,
-        raw: Mapping[str, Any],
+        chunk: _Chunk,
         ctc: FloatArray,
         x: FloatArray,
         centre: IntArray,
@@ -236,7 +249,7 @@ class WhatIfs:
         while walking.size:
             if stretch > 0:  # past a band edge: a step may have moved the learner
                 probe = np.exp(start[walking]) + direction
-                moved, x_new = self._place(raw, walking, probe)
+                moved, x_new = self._place(chunk, walking, probe)
                 away = moved != centre[walking]
                 settle.append((walking[away], np.exp(start[walking[away]])))
                 walking, probe, x_new = walking[~away], probe[~away], x_new[~away]
@@ -251,7 +264,7 @@ class WhatIfs:
             if measured.size:
                 rows = walking[measured]
                 slope[measured], linear = self._slopes(
-                    raw, rows, start[rows], stop[measured], x[rows]
+                    chunk, rows, start[rows], stop[measured], x[rows]
                 )
                 search.append(rows[~linear])
                 keep = np.ones(walking.size, bool)
@@ -269,13 +282,13 @@ class WhatIfs:
             stretch += 1
         rows = np.concatenate([r for r, _ in settle]) if settle else np.zeros(0, np.intp)
         at = np.concatenate([a for _, a in settle]) if settle else np.zeros(0)
-        search.append(self._settle(raw, centre, rows, at, limit, direction, out))
-        self._search(raw, ctc, centre, np.concatenate(search), limit, direction, out)
+        search.append(self._settle(chunk, centre, rows, at, limit, direction, out))
+        self._search(chunk, ctc, centre, np.concatenate(search), limit, direction, out)
         return out
 
     def _slopes(
         self,
-        raw: Mapping[str, Any],
+        chunk: _Chunk,
         rows: IntArray,
         start: FloatArray,
         stop: FloatArray,
@@ -284,7 +297,7 @@ class WhatIfs:
         """How each input moves with log CTC over a stretch, measured at its middle as the
         Explainer measures it: the rounded slopes, and whether they are all 1 or 0."""
         step = (stop - start) / 2.0
-        _, moved = self._place(raw, rows, np.exp(start + step))
+        _, moved = self._place(chunk, rows, np.exp(start + step))
         with np.errstate(divide="ignore", invalid="ignore"):
             slopes = (moved - x) / step[:, None]
         linear = np.all((np.abs(slopes) < 1e-6) | (np.abs(slopes - 1.0) < 1e-6), axis=1)
@@ -292,7 +305,7 @@ class WhatIfs:
 
     def _settle(
         self,
-        raw: Mapping[str, Any],
+        chunk: _Chunk,
         centre: IntArray,
         rows: IntArray,
         at: FloatArray,
@@ -309,7 +322,7 @@ class WhatIfs:
             rows, amount = rows[~beyond], amount[~beyond]
             if rows.size == 0:
                 break
-            moved, _ = self._place(raw, rows, amount)
+            moved, _ = self._place(chunk, rows, amount)
             away = moved != centre[rows]
             out.ctc[rows[away]] = amount[away]
             out.centre[rows[away]] = moved[away]
@@ -318,7 +331,7 @@ class WhatIfs:
 
     def _search(
         self,
-        raw: Mapping[str, Any],
+        chunk: _Chunk,
         ctc: FloatArray,
         centre: IntArray,
         rows: IntArray,
@@ -340,7 +353,7 @@ class WhatIfs:
             grid = base[todo, None] * np.exp(PAY_PROBE * direction * block)[None, :]
             grid = np.minimum(grid, limit) if direction > 0 else np.maximum(grid, limit)
             within = block[None, :] <= steps[todo, None]
-            moved, _ = self._place(raw, np.repeat(rows[todo], block.size), grid.ravel())
+            moved, _ = self._place(chunk, np.repeat(rows[todo], block.size), grid.ravel())
             away = (moved.reshape(grid.shape) != centre[rows[todo], None]) & within
             found = away.any(axis=1)
             at = np.argmax(away, axis=1)
@@ -357,31 +370,45 @@ class WhatIfs:
         wide = np.flatnonzero(np.abs(outside - inside) > 1.0)
         while wide.size:
             middle = (inside[wide] + outside[wide]) / 2.0
-            moved, _ = self._place(raw, rows[wide], middle)
+            moved, _ = self._place(chunk, rows[wide], middle)
             away = moved != centre[rows[wide]]
             outside[wide[away]] = middle[away]
             inside[wide[~away]] = middle[~away]
             wide = wide[np.abs(outside[wide] - inside[wide]) > 1.0]
         amount = np.ceil(outside) if direction > 0 else np.floor(outside)
         out.ctc[rows] = amount
-        out.centre[rows] = self._place(raw, rows, amount)[0]
+        out.centre[rows] = self._place(chunk, rows, amount)[0]
 
-    def _place(
-        self, raw: Mapping[str, Any], rows: IntArray, ctc: FloatArray
-    ) -> tuple[IntArray, FloatArray]:
-        """The centre and features of rows placed with another CTC (as a request would be)."""
-        columns = dict(_take(raw, rows))
-        columns["ctc"] = ctc
-        _, values = self.kernel.featurize(columns)
-        x = self.kernel.matrix(values)
-        return self.kernel.assign(x), x
+    def _place(self, chunk: _Chunk, rows: IntArray, ctc: FloatArray) -> tuple[IntArray, FloatArray]:
+        """The centre and features of rows placed with another CTC (as a request would be).
 
-    def _fallback(self, raw: Mapping[str, Any], ctc: FloatArray, pay: _Pay, direction: int) -> None:
+        Rows whose cleaning does not read the CTC keep their cleaned columns, the CTC aside
+        (the rules keep any CTC of the range as given): only their features are computed again.
+        """
+        kernel = self.kernel
+        fixed = chunk.fixed[rows]
+        x = np.empty((rows.size, len(kernel.features)))
+        for part, names, source in (
+            (fixed, _CLEAN_NAMES, chunk.clean),
+            (~fixed, RAW_FIELDS, chunk.raw),
+        ):
+            if not part.any():
+                continue
+            columns = _take(source, rows[part], names)
+            columns["ctc"] = ctc[part]
+            if source is chunk.clean:
+                values = compute_features(columns, kernel.tables, ARRAY, kernel.features)
+            else:
+                values = kernel.featurize(columns)[1]
+            x[part] = kernel.matrix(values)
+        return kernel.assign(x), x
+
+    def _fallback(self, chunk: _Chunk, ctc: FloatArray, pay: _Pay, direction: int) -> None:
         """The rows the closed form leaves: the Explainer's own answer, row by row."""
         wanted = "more" if direction > 0 else "less"
         ids = {int(s): i for i, s in enumerate(self.kernel.segment_ids.tolist())}
         for i in pay.fallback.tolist():
-            learner = {name: raw[name][i] for name in RAW_FIELDS}
+            learner = {name: chunk.raw[name][i] for name in RAW_FIELDS}
             entry = next(
                 e
                 for e in self.explainer.explain(learner)["what_if"]
@@ -458,12 +485,15 @@ class WhatIfs:
         return {f"{prefix}_segment_id": np.where(none, -1, ids), f"{prefix}_segment_name": names}
 
 
-def _take(raw: Mapping[str, Any], rows: IntArray) -> dict[str, Any]:
-    """The raw columns of some rows (a Coded column keeps only the values those rows use)."""
+def _take(columns: Mapping[str, Any], rows: IntArray, names: Sequence[str]) -> dict[str, Any]:
+    """Some rows of some columns (a Coded column of a few rows keeps only the values they use:
+    the rules and lookups run once per value)."""
     out: dict[str, Any] = {}
-    for name in RAW_FIELDS:
-        column = raw[name]
-        if isinstance(column, Coded):
+    for name in names:
+        column = columns[name]
+        if isinstance(column, Coded) and rows.size * 4 >= len(column):
+            out[name] = Coded(column.codes[rows], column.uniques)
+        elif isinstance(column, Coded):
             used, codes = np.unique(column.codes[rows], return_inverse=True)
             out[name] = Coded(codes.reshape(-1).astype(np.intp), [column.uniques[i] for i in used])
         else:
