@@ -1,4 +1,4 @@
-"""Benchmark of ``python -m training assign --explain`` against plain ``assign``, same table, same run.
+"""Benchmark of ``python -m training assign --explain`` against plain ``assign``, same table.
 
 On the Parquet table of ``--rows`` raw rows (2M by default; generated once by ``bench/assign.py``'s
 recipe into ``--data-dir`` and reused), in child processes one after the other so each has its own

@@ -571,10 +571,12 @@ def first_crossings(
         todo = np.flatnonzero((found < 0) & (stop > start) & np.isfinite(stop))
         if todo.size == 0:
             continue
-        xs, ss, d, own = x[todo], slope[todo], direction[todo], centre[todo]
         s0, s1 = start[todo, None], stop[todo, None]
-        middle = xs + (s0 + s1) / 2.0 * d * ss
-        moving = (ss != 0) & (middle > kernel.lower) & (middle < kernel.upper)
+        middle = x[todo] + (s0 + s1) / 2.0 * direction[todo] * slope[todo]
+        moving = (slope[todo] != 0) & (middle > kernel.lower) & (middle < kernel.upper)
+        live = moving.any(axis=1)  # where every moving input is clipped, nothing can cross
+        todo, moving, s0, s1 = todo[live], moving[live], s0[live], s1[live]
+        xs, ss, d, own = x[todo], slope[todo], direction[todo], centre[todo]
         z0 = (np.clip(xs + s0 * d * ss, kernel.lower, kernel.upper) - kernel.mean) / kernel.scale
         w = np.where(moving, ss / kernel.scale, 0.0) * d
         # The squared-distance gap to every centre at the piece's start, and its rate along t.
