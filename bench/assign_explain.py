@@ -55,7 +55,7 @@ def main() -> int:
     started = time.perf_counter()
     runs = {}
     for explain in (False, True):
-        spec = {
+        spec: dict[str, Any] = {
             "source": str(source),
             "out": str(args.data_dir / f"out-explain-{args.rows}.parquet"),
             "model": str(args.model_dir),
@@ -128,8 +128,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         paths["Explainer"] += len(pay.fallback)
         fallen(self, raw, ctc, pay, direction)
 
-    explain.WhatIfs._search = search  # type: ignore[method-assign]
-    explain.WhatIfs._fallback = fallback  # type: ignore[method-assign]
+    explain.WhatIfs._search = search  # type: ignore[method-assign,assignment]
+    explain.WhatIfs._fallback = fallback  # type: ignore[method-assign,assignment]
     sampler = _TreeRss()
     start = time.perf_counter()
     summary = assign_table(
