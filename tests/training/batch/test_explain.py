@@ -287,3 +287,36 @@ def test_explain_is_refused_per_learner(service_model_dir: Path, tmp_path: Path)
     assert result.exit_code != 0
     assert "--explain runs on the local engine, on rows" in result.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_model_reading_pay_flags_is_answered_by_the_explainer(model: VerifiedModel) -> None:
+    """A flag (pay above or below the company's peers) steps with the learner's own pay: no
+    closed form, so every row's pay move is the Explainer's own answer."""
+    kernel = model.kernel
+    rng = np.random.default_rng(SEED)
+    flagged = dataclasses.replace(
+        kernel,
+        features=(*kernel.features, "tier_flag"),
+        lower=np.append(kernel.lower, 1.0),
+        upper=np.append(kernel.upper, 3.0),
+        mean=np.append(kernel.mean, 2.0),
+        scale=np.append(kernel.scale, 0.8),
+        centers=np.column_stack([kernel.centers, rng.normal(size=kernel.k)]),
+    )
+    what_ifs = WhatIfs(dataclasses.replace(model, kernel=flagged))
+    frame = read_learners_frame(generate_learners(rows=100, seed=SEED + 2), origin="t")
+    out = what_ifs.columns(raw_arrays(frame), np.ones(len(frame), bool))
+    moves = 0
+    for i in range(len(frame)):
+        answer = what_ifs.explainer.explain(_learner(frame, i))
+        for entry in answer["what_if"]:
+            if entry["input"] != "pay":
+                continue
+            side = "pay_up" if entry["direction"] == "more" else "pay_down"
+            if entry["request_change"] is None:
+                assert out[f"{side}_segment_id"][i] == -1 and out[f"{side}_reason"][i], i
+            else:
+                assert out[f"{side}_ctc"][i] == entry["request_change"]["ctc"], i
+                assert out[f"{side}_segment_id"][i] == entry["segment_id"], i
+                moves += 1
+    assert moves > 50
