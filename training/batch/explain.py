@@ -19,14 +19,20 @@ How, with numpy over the chunk (the scalar Explainer's method, row for row):
   tables, so each stretch's first cell boundary comes in closed form for every row at once
   (:func:`training.runtime.explain.first_crossings`); rows whose other inputs read pay through a
   band (a start year or a title median imputed from pay peers) walk band by band, placed again
-  one rupee past each edge, all rows of a stretch together;
+  one rupee past each edge and their slopes measured as the Explainer measures them, all rows
+  of a stretch together;
 * every crossing is settled as the Explainer settles it: the whole rupee at or just past it,
-  checked by placing the chunk's rows with that CTC;
+  checked by placing the rows with that CTC (rows whose cleaning does not read the CTC are
+  placed from their cleaned columns: the same features, without cleaning them again);
+* the rows where the Explainer falls back to its search (a stretch that is not linear, a
+  placement that disagrees with the closed form after a few rupees) get the same search, 1 %
+  steps then halving to the rupee, for all of them at once;
 * for the tier, when the company tier is the only input a company moves, the tier column is set
   for each tier and the rows placed again; otherwise the rows are placed with each tier's company;
-* the few rows the closed form cannot answer exactly (a placement that disagrees with it after a
-  few rupees, a CTC imputed together with a start year imputed from it, a model that reads pay
-  flags) are answered by the Explainer itself, row by row.
+* a model that reads a pay flag (pay above or below a peer median, a step of the learner's own
+  pay) has no closed form: its rows are answered by the Explainer itself, row by row.
+
+Measured with ``bench/assign_explain.py`` (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -383,10 +389,12 @@ class WhatIfs:
         """The centre and features of rows placed with another CTC (as a request would be).
 
         Rows whose cleaning does not read the CTC keep their cleaned columns, the CTC aside
-        (the rules keep any CTC of the range as given): only their features are computed again.
+        (the rules keep a CTC of the range as given): for a CTC of the range only their
+        features are computed again.
         """
         kernel = self.kernel
-        fixed = chunk.fixed[rows]
+        rules = kernel.rules
+        fixed = chunk.fixed[rows] & (ctc >= rules.ctc_min) & (ctc <= rules.ctc_high)
         x = np.empty((rows.size, len(kernel.features)))
         for part, names, source in (
             (fixed, _CLEAN_NAMES, chunk.clean),
