@@ -50,6 +50,7 @@ __all__ = [
     "profile_from_figures",
     "profiles_document",
     "profiles_from_figures",
+    "with_paths",
 ]
 
 IntArray = npt.NDArray[np.intp]
@@ -564,3 +565,10 @@ def profiles_document(
         "segments": segments,
         "coarse": coarse,
     }
+
+
+def with_paths(document: Mapping[str, Any], paths: Mapping[str, Any]) -> dict[str, Any]:
+    """``profiles.json`` with its ``paths``: each segment's career path and commonest what-if
+    moves (:func:`training.insights.paths.career_paths`). A model written before them has no
+    ``paths``; readers say so instead of showing them."""
+    return {**document, "paths": dict(paths)}
