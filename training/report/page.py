@@ -70,6 +70,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("courses", "Which course for which learners"),
     ("trust", "How far to trust the segments"),
     ("segments", "The segments"),
+    ("paths", "Where careers lead"),
     ("companies", "Top companies of each segment"),
     ("peers", "Pay against peers"),
     ("by-year", "Segment mix by the year pay was last updated"),
@@ -1251,6 +1252,82 @@ def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     return _section("segments", "".join(parts))
 
 
+# --- paths: where each segment's learners are after 1, 2, 3 years, and the commonest move -------
+_NO_PATHS = (
+    "This model was trained before career paths were computed; retrain it to see where each "
+    "segment's learners go."
+)
+
+
+def _path_cell(segment_id: int, step: Mapping[str, Any], names: Mapping[int, Any]) -> str:
+    """Each destination of one year with its share: "stay 93 %", then the others."""
+    parts = []
+    for t in step["to"]:
+        share = _share(float(t["share"]))
+        if int(t["segment_id"]) == segment_id:
+            parts.insert(0, f"<b>stay {share}</b>")
+        else:
+            to = names.get(int(t["segment_id"]), {"id": t["segment_id"], "name": ""})
+            parts.append(f"{share} to {_swatch(int(t['segment_id']))}{int(to['id'])}")
+    return "<br>".join(parts)
+
+
+def _move_sentence(move: Mapping[str, Any] | None, pay_step: float, sampled: int) -> str:
+    """ "42 % would move to '3. Name' with <= 20 % more pay"."""
+    few = f" <span class='few'>({few_text(sampled)})</span>" if sampled < FEW_LEARNERS else ""
+    if move is None:
+        return (
+            f"<span class='muted'>No raise of at most {pct_unbroken(pay_step)} and no "
+            f"better-paying company moves any of its {sampled:,} sampled learners.</span>{few}"
+        )
+    how = (
+        f"with \u2264\u00a0{pct_unbroken(pay_step)} more pay"
+        if move["input"] == "pay"
+        else f"at a {_e(str(move['direction']).replace(' ', '-'))} company"
+    )
+    return (
+        f"{_share(float(move['share']))} would move to "
+        f"{_swatch(int(move['segment_id']))}'{int(move['segment_id'])}. "
+        f"{_e(move['segment_name'])}' {how}{few}"
+    )
+
+
+def _paths(profiles: Mapping[str, Any]) -> str:
+    """Each segment's learners after 1, 2 and 3 years at the same relative pay, and the
+    commonest what-if move within reach (figures of ``profiles.json``'s ``paths``)."""
+    paths = profiles.get("paths")
+    if not paths:
+        return _section("paths", f"<p>{_NO_PATHS}</p>")
+    years = [int(y) for y in paths["years"]]
+    step = float(paths["pay_step"])
+    intro = (
+        "<p>Experience grows by itself. If each learner's pay kept the same place against "
+        "peers with the same experience, and nothing else changed, where would each segment's "
+        f"learners be after {', '.join(str(y) for y in years[:-1])} and {years[-1]} years? "
+        f"Counted over {int(paths['learners']):,} learners. The last column is the commonest "
+        "change within reach that would move a learner to another segment: a raise of at most "
+        f"{pct_unbroken(step)} or a company of a better-paying {_term('tier')}, the smallest "
+        "such change of each learner as the explorer's \u201cWhy and what if\u201d gives it, "
+        f"counted on a seeded sample of {int(paths['sampled']):,} learners.</p>"
+    )
+    names = {int(s["id"]): s for s in profiles["segments"]}
+    rows = []
+    for entry in paths["segments"]:
+        segment = names.get(int(entry["id"]), {"id": entry["id"], "name": str(entry["id"])})
+        by_year = {int(p["years"]): p for p in entry["path"]}
+        cells = [
+            _path_cell(int(entry["id"]), by_year[y], names) if y in by_year else ""
+            for y in years
+        ]
+        move = _move_sentence(entry.get("top_move"), step, int(entry.get("sampled", 0)))
+        rows.append([_segment(segment), *cells, move])
+    table = _table(
+        ["Segment", *(f"After {y} year{'s' if y > 1 else ''}" for y in years), "Commonest move"],
+        rows,
+    )
+    return _section("paths", f"{intro}<div class='paths'>{table}</div>")
+
+
 def _company_rows(companies: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     return [
         [
@@ -1626,6 +1703,7 @@ def render_page(
         _courses(profiles),
         _trust(manifest, profiles),
         _segments(manifest, profiles),
+        _paths(profiles),
         _companies(profiles),
         _peers(manifest, profiles),
         _by_year(profiles),

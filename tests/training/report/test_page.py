@@ -38,6 +38,7 @@ AGREED_SECTIONS = [
     "courses",
     "trust",
     "segments",
+    "paths",
     "companies",
     "peers",
     "by-year",
@@ -837,3 +838,73 @@ def test_every_tier_figure_counts_known_companies_and_is_recomputed_from_the_lea
     for sentence in (s for b in blocks for s in re.split(r"(?<=[.;])\s", _text(b))):
         if re.search(r"\d+ %", sentence) and re.search(r"\btier[- ]\d\b", sentence):
             assert "whose company is known" in sentence, sentence
+
+
+# --- paths: where careers lead ---------------------------------------------------------------------
+def test_paths_show_each_segments_stored_path_and_commonest_move(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    paths = profiles["paths"]
+    section = _section(render_page(manifest, profiles), "paths")
+    rows = _rows(section)
+    assert len(rows) == len(paths["segments"]) == len(profiles["segments"])
+    for row, entry in zip(rows, paths["segments"], strict=True):
+        text = _text(row)
+        assert text.startswith(f"{entry['id']}. ")
+        for step in entry["path"]:
+            for t in step["to"]:
+                share = _text(_share_text(t["share"]))
+                word = "stay " if t["segment_id"] == entry["id"] else ""
+                assert f"{word}{share}" in text
+        top = entry["top_move"]
+        if top is not None:
+            how = (
+                "more pay"
+                if top["input"] == "pay"
+                else f"at a {top['direction'].replace(' ', '-')}"
+            )
+            assert (
+                f"{_text(_share_text(top['share']))} would move to '{top['segment_id']}. " in text
+            )
+            assert how in text
+        else:
+            assert "No raise of at most 20 %" in text
+    assert f"Counted over {paths['learners']:,} learners" in _text(section)
+    assert f"seeded sample of {paths['sampled']:,} learners" in _text(section)
+
+
+def _share_text(share: float) -> str:
+    from training.report.page import _share
+
+    return _share(float(share))
+
+
+def test_a_model_without_paths_gets_a_one_line_note(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    del profiles["paths"]
+    page = render_page(manifest, profiles)
+    section = _section(page, "paths")
+    assert _text(section) == (
+        "Where careers lead"
+        "This model was trained before career paths were computed; retrain it to see where "
+        "each segment's learners go."
+    )
+    assert _outline(page).sections == AGREED_SECTIONS
+
+
+def test_a_move_counted_on_few_sampled_learners_is_marked(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    entry = profiles["paths"]["segments"][0]
+    entry["sampled"] = 7
+    entry["top_move"] = {
+        "input": "company_tier",
+        "direction": "tier 1",
+        "segment_id": 1,
+        "segment_name": "<Top>",
+        "learners": 3,
+        "share": 0.4286,
+    }
+    row = _text(_rows(_section(render_page(manifest, profiles), "paths"))[0])
+    assert "43 % would move to '1. <Top>' at a tier-1 company (from only 7 learners)" in row
