@@ -256,7 +256,7 @@ font-variant-numeric:tabular-nums} tr.all td{font-weight:600;background:var(--so
 .sw{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;
 vertical-align:baseline}
 .lead{font-size:1.08em;margin:.3em 0 .6em}
-.caveat{color:#8a4b00} .few{color:#8a4b00;font-size:.86em}
+.paths .nw{white-space:nowrap} .caveat{color:#8a4b00} .few{color:#8a4b00;font-size:.86em}
 .notice{border:2px solid #b35c00;background:#fff4e5;padding:.55em .8em;border-radius:6px;
 margin:.6em 0}
 .note{border-left:4px solid #7a8793;background:var(--soft);padding:.45em .8em;margin:.5em 0}
@@ -1265,10 +1265,11 @@ def _path_cell(segment_id: int, step: Mapping[str, Any], names: Mapping[int, Any
     for t in step["to"]:
         share = _share(float(t["share"]))
         if int(t["segment_id"]) == segment_id:
-            parts.insert(0, f"<b>stay {share}</b>")
+            parts.insert(0, f"<b class='nw'>stay {share}</b>")
         else:
             to = names.get(int(t["segment_id"]), {"id": t["segment_id"], "name": ""})
-            parts.append(f"{share} to {_swatch(int(t['segment_id']))}{int(to['id'])}")
+            swatch = _swatch(int(t["segment_id"]))
+            parts.append(f"<span class='nw'>{share} to {swatch}{int(to['id'])}</span>")
     return "<br>".join(parts)
 
 
