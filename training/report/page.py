@@ -1261,7 +1261,7 @@ _NO_PATHS = (
 
 def _path_cell(segment_id: int, step: Mapping[str, Any], names: Mapping[int, Any]) -> str:
     """Each destination of one year with its share: "stay 93 %", then the others."""
-    parts = []
+    parts: list[str] = []
     for t in step["to"]:
         share = _share(float(t["share"]))
         if int(t["segment_id"]) == segment_id:
@@ -1317,8 +1317,7 @@ def _paths(profiles: Mapping[str, Any]) -> str:
         segment = names.get(int(entry["id"]), {"id": entry["id"], "name": str(entry["id"])})
         by_year = {int(p["years"]): p for p in entry["path"]}
         cells = [
-            _path_cell(int(entry["id"]), by_year[y], names) if y in by_year else ""
-            for y in years
+            _path_cell(int(entry["id"]), by_year[y], names) if y in by_year else "" for y in years
         ]
         move = _move_sentence(entry.get("top_move"), step, int(entry.get("sampled", 0)))
         rows.append([_segment(segment), *cells, move])

@@ -840,7 +840,7 @@ def test_every_tier_figure_counts_known_companies_and_is_recomputed_from_the_lea
             assert "whose company is known" in sentence, sentence
 
 
-# --- paths: where careers lead ---------------------------------------------------------------------
+# --- paths: where careers lead ---------------------------------------------------------
 def test_paths_show_each_segments_stored_path_and_commonest_move(
     manifest: dict[str, Any], profiles: dict[str, Any]
 ) -> None:
