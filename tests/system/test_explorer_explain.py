@@ -205,8 +205,9 @@ def test_the_panel_shows_why_what_if_and_the_path(explaining: str, browser: Any)
             assert entry["reason"] in item.text
         else:
             moved += 1
+            lead = "Working" if entry["input"] == "company_tier" else "With"
             assert item.text == (
-                f"With {entry['change']}, the learner would be in segment {entry['segment_id']}, "
+                f"{lead} {entry['change']}, the learner would be in segment {entry['segment_id']}, "
                 f"{entry['segment_name']} (course: {entry['course_name']})."
             )
     assert moved >= 1
