@@ -76,7 +76,7 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
     )
     assert Term("percentile", "percentile") in facts[0].pieces
     assert facts[1].text == (
-        "Data & ML titles 2.0x as common as among all learners (50\u00a0% of the segment)"
+        "Data & ML titles 2.00x as common as among all learners (50\u00a0% of the segment)"
     )
     assert facts[2].text.startswith("median ") and "years of experience" in facts[2].text
     assert distinctive_facts(segment, population) == facts[:2]

@@ -249,7 +249,7 @@ def test_the_track_word_needs_a_distinctive_track_of_enough_learners() -> None:
     profile["track_shares_known"] = {"data": 0.3, "backend": 0.3, "fullstack": 0.3, "qa": 0.1}
     (word,) = held_words(profile, POPULATION)
     assert word.word == "Many Data & ML titles" and word.kind == "track"
-    assert word.figure == "30 % of known titles are Data & ML (all learners: 10 %), 3.0x"
+    assert word.figure == "30 % of known titles are Data & ML (all learners: 10 %), 3.00x"
     profile["known_titles"] = 90  # 27 data titles: too few
     assert _words(profile) == [TYPICAL]
     profile = _plain()

@@ -21,7 +21,7 @@ import pytest
 from training.insights.actions import summary_actions
 from training.insights.facts import distinctive_facts
 from training.insights.figures import FEW_LEARNERS, SMALL_TABLE
-from training.insights.trust import stability_reading
+from training.insights.trust import method_caveat, method_short, method_split, stability_reading
 from training.insights.wording import lpa_text, ordinal
 from training.model.choice import KChoice, choose_k
 from training.model.sweep import KSweep
@@ -320,7 +320,10 @@ def test_trust_says_where_the_two_methods_draw_a_segment_differently(
         for s in profiles["segments"][:2]
     }
     assert "0.30 (no)" in rows[first["id"]]
-    assert "act on it only knowing that the second method splits it" in rows[first["id"]]
+    split = method_split(first["id"], manifest["metrics"]["comparison"])
+    sentence = method_caveat(0.3, split)
+    assert sentence and "best-match Jaccard 0.30" in sentence and "act on" in sentence
+    assert rows[first["id"]].endswith(sentence)
     assert "not measured" in rows[profiles["segments"][1]["id"]]
     assert rows[profiles["segments"][1]["id"]].endswith("act with care")
     text = _text(trust)
@@ -703,7 +706,12 @@ def test_the_stability_of_the_segments_is_quoted_once(
     assert manifest["k_choice"]["reason"] not in _text(shown)
     ari = f"ARI {manifest['metrics']['stability']['ari']:.2f} on average"
     assert _text(shown).count(ari) == 1
-    assert manifest["k_choice"]["reason"] in _text(trust.split("<details>")[1])
+    # the analysts' table quotes the published k's stability with the same figure, not the
+    # sweep's own draw of it
+    details = trust.split("<details>")[1]
+    published = manifest["metrics"]["stability"]["ari"]
+    row = next(_text(r) for r in _rows(details) if f">{manifest['k']} (published)<" in r)
+    assert row.startswith(f"{manifest['k']} (published)") and f"{published:.2f}" in row
 
 
 def test_a_segment_the_second_method_splits_says_so_wherever_it_is_acted_on(
@@ -721,21 +729,22 @@ def test_a_segment_the_second_method_splits_says_so_wherever_it_is_acted_on(
     ]
     profiles["summary"]["actions"] = summary_actions(profiles["segments"], profiles["coarse"])
     page = render_page(manifest, profiles)
-    warning = "second method splits this segment (best-match Jaccard 0.22, under 0.5)"
+    split = method_split(segment["id"], manifest["metrics"]["comparison"])
+    warning = method_caveat(0.22, split)
+    assert warning is not None and "best-match Jaccard 0.22, under 0.5" in warning
     summary = _text(_section(page, "summary"))
-    assert f"Offer pay coaching.⚠ The {warning}" in summary
+    assert f"Offer pay coaching.⚠ {warning}" in summary
     row = next(
         _text(r) for r in _rows(_section(page, "summary")) if f"#segment-{segment['id']}'" in r
     )
-    assert "the second method splits it (Jaccard 0.22)" in row
+    assert f"{method_short(split)} (Jaccard 0.22)" in row
     card = _section(page, "segments").split(f"id='segment-{segment['id']}'")[1].split("</article>")
     assert warning in _text(card[0])
     trust = next(
         _text(r) for r in _rows(_section(page, "trust")) if f"#segment-{segment['id']}'" in r
     )
-    assert (
-        "0.22 (no)" in trust and "act on it only knowing that the second method splits it" in trust
-    )
+    # one sentence, the same in the summary, the card and the trust table
+    assert "0.22 (no)" in trust and trust.endswith(warning)
 
 
 def test_a_macro_segment_without_an_action_says_why(
