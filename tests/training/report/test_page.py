@@ -846,3 +846,107 @@ def test_every_tier_figure_counts_known_companies_and_is_recomputed_from_the_lea
     for sentence in (s for b in blocks for s in re.split(r"(?<=[.;])\s", _text(b))):
         if re.search(r"\d+ %", sentence) and re.search(r"\btier[- ]\d\b", sentence):
             assert "whose company is known" in sentence, sentence
+
+
+# --- counted headings, small data, what changed, shares ----------------------------------------
+@pytest.mark.parametrize(
+    ("shown", "heading"),
+    [
+        (0, "Actions to take first"),
+        (1, "The action to take first"),
+        (2, "Two actions to take first"),
+    ],
+)
+def test_the_heading_over_the_actions_counts_those_shown(
+    manifest: dict[str, Any], profiles: dict[str, Any], shown: int, heading: str
+) -> None:
+    profiles["summary"]["actions"] = profiles["summary"]["actions"][:shown]
+    assert len(profiles["summary"]["actions"]) == shown  # the fixture has at least two
+    summary = _section(render_page(manifest, profiles), "summary")
+    assert f"<h3>{heading}</h3>" in summary
+    assert "Three actions" not in summary
+    assert len(re.findall(r"<li><b>[\d,]+ learners</b> of ", summary)) == shown
+
+
+def test_a_small_table_puts_a_caveat_beside_the_trust_table(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    manifest["data"]["learners"] = SMALL_TABLE - 1
+    trust = _section(render_page(manifest, profiles), "trust")
+    assert "id='small-trust'" in trust
+    assert trust.index("small-trust") < trust.index("<table")  # before the stability table
+    assert "Stability figures from few learners." in _text(trust)
+    manifest["data"]["learners"] = SMALL_TABLE
+    assert "small-trust" not in render_page(manifest, profiles)
+
+
+def test_a_share_of_few_learners_in_a_year_is_marked_and_never_the_largest_shift(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    ids = [str(s["id"]) for s in profiles["segments"]]
+    # segment ids[0] moves most (10 -> 50 %), but from 8 learners in 2019: not ranked
+    profiles["by_year"] = {
+        "2019": {i: (8 if i == ids[0] else 24) for i in ids},
+        "2021": {i: (300 if i == ids[0] else 100 if i == ids[1] else 40) for i in ids},
+    }
+    by_year = _section(render_page(manifest, profiles), "by-year")
+    first_row = _rows(by_year)[0]
+    cells = re.findall(r"<td class='num'>(.*?)</td>", first_row)
+    assert all("(few)" in _text(c) for c in cells[1:])  # every segment's 2019 share: few
+    shift = re.search(r"The largest shift: (\d+)\.", _text(by_year))
+    assert shift is None  # no segment has 30 learners in both years
+    profiles["by_year"]["2019"] = {i: (40 if i == ids[0] else 60) for i in ids}
+    shift = re.search(
+        r"The largest shift: (\d+)\.", _text(_section(render_page(manifest, profiles), "by-year"))
+    )
+    assert shift and shift.group(1) == ids[0]
+
+
+def test_since_the_previous_model_says_which_segments_grew_and_shrank(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    manifest["ids"] = {"matched_to": None, "reason": "numbered by size"}
+    assert "since-previous" not in render_page(manifest, profiles)  # no previous model: silent
+    manifest["ids"] = {
+        "matched_to": "20260101-000000",
+        "reason": "matched to the latest model",
+        "learners_compared": 1_000,
+        "learners_changed_segment": 18,
+    }
+    previous = json.loads(json.dumps(profiles))
+    first, second = previous["segments"][0], previous["segments"][1]
+    first["share"] = profiles["segments"][0]["share"] - 0.05  # it grew by 5 points
+    second["share"] = profiles["segments"][1]["share"] + 0.004  # under a point: not listed
+    summary = _text(_section(render_page(manifest, profiles, previous=previous), "summary"))
+    line = summary.split("Since the previous model (20260101-000000): ")[1].split(".")[0]
+    assert line.startswith("18 of 1,000 learners (2 %) would now be placed in another segment")
+    assert f"segment {profiles['segments'][0]['id']} grew from" in line
+    assert f"segment {profiles['segments'][1]['id']} " not in line
+    # without the previous model's profiles, only the learners who moved
+    summary = _text(_section(render_page(manifest, profiles), "summary"))
+    assert "grew" not in summary and "18 of 1,000 learners" in summary
+
+
+def test_a_report_rewritten_beside_the_model_it_replaced_reads_its_profiles(
+    folder: Path, manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    before = folder.parent / "20260101-000000"
+    before.mkdir()
+    previous = json.loads(json.dumps(profiles))
+    previous["segments"][0]["share"] = profiles["segments"][0]["share"] + 0.1
+    (before / "profiles.json").write_text(json.dumps(previous), encoding="utf-8")
+    manifest["ids"] = {"matched_to": before.name, "reason": "matched to the latest model"}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = render_report(folder).read_text(encoding="utf-8")
+    assert f"segment {profiles['segments'][0]['id']} shrank from" in _text(page)
+
+
+def test_no_share_reads_zero_point_zero(manifest: dict[str, Any], profiles: dict[str, Any]) -> None:
+    population = profiles["population"]
+    population["ctc_imputed_share"] = 0.0002
+    for segment in profiles["segments"]:
+        segment["data_quality"]["ctc_imputed_share"] = 0.0
+    population["company_unnamed"] = 1  # one learner of thousands: "under 0.1 %"
+    text = _text(render_page(manifest, profiles))
+    assert not re.search(r"(?<![\d.])0\.0 %", text)
+    assert "under 0.1 %" in text
