@@ -291,7 +291,8 @@ def method_caveat(jaccard: float | None, split: MethodSplit | None = None) -> st
         ids = [s for s, n in split.joined if n >= 0.05 * added]
         return (
             f"The second method keeps {pct_text(split.kept)} of this segment together but adds "
-            f"{added:,} learners of {_ids_text(ids)} to its group ({figure}): the core of the "
+            f"{added:,} learners of other segments (most from {_ids_text(ids)}) to its group "
+            f"({figure}): the core of the "
             "segment is found by both methods, only its edge is not, so act on it, and check a "
             "learner placed with low confidence before acting on them alone."
         )

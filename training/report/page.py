@@ -1857,6 +1857,9 @@ def since_previous(
         gone = sorted(set(before) - {int(s["id"]) for s in profiles["segments"]})
         moves += [f"segment {sid} is gone" for sid in gone]
         if not moves:
-            moves.append(f"no segment's share moved by {pct_unbroken(MOVED)} or more")
+            moves.append(
+                f"no segment's share of learners moved by {100 * MOVED:g} percentage point"
+                f"{'' if MOVED == 0.01 else 's'} or more"
+            )
     text = "".join(parts) + ("; " + "; ".join(moves) if moves else "") + "."
     return f"<p id='since-previous'>{text}</p>"

@@ -195,8 +195,9 @@ def test_a_segment_the_second_method_merges_keeps_its_core() -> None:
     sentence = method_caveat(0.3, split)
     assert sentence == (
         "The second method keeps 90 % of this segment together but adds 900 learners of "
-        "segment 0 to its group (best-match Jaccard 0.30, under 0.5): the core of the segment "
-        "is found by both methods, only its edge is not, so act on it, and check a learner "
+        "other segments (most from segment 0) to its group (best-match Jaccard 0.30, under "
+        "0.5): the core of the segment is found by both methods, only its edge is not, so act "
+        "on it, and check a learner "
         "placed with low confidence before acting on them alone."
     )
     assert method_short(split) == "the second method merges its edge with part of segment 0"
