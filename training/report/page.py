@@ -1299,7 +1299,10 @@ def _left_out(segments: Sequence[Mapping[str, Any]]) -> str:
     if not same:
         return ""
     rows = ", ".join(_e(feature_label(f)) for f in same)
-    return f" Rows that read the same in every segment are left out: {rows}."
+    return (
+        " Rows that read the same in every segment, or as all learners (within 0.1) in every "
+        f"segment, are left out: {rows}."
+    )
 
 
 def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:

@@ -691,7 +691,10 @@ def test_a_figure_the_same_in_every_segment_is_not_shown(
             flag["at"] = 0.12
     page = render_page(manifest, profiles)
     caption = _text(_section(page, "segments"))
-    assert "Rows that read the same in every segment are left out: Records in the table" in caption
+    assert (
+        "Rows that read the same in every segment, or as all learners (within 0.1) in every "
+        "segment, are left out: Records in the table"
+    ) in caption
     peers = _section(page, "peers")
     assert "The same in every segment, left out of the table: At: 12 %" in _text(peers)
     assert "<th class='num'>At</th>" not in peers
