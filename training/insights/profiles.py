@@ -521,9 +521,9 @@ def mirror_single_members(
     Parameters
     ----------
     coarse : sequence of dict
-        Macro-segment profiles (``id``, ``segments``). One of a single segment gains
-        ``same_as_segment`` (its id), the segment's ``name``, ``name_words``, ``actions`` and
-        ``recommendations``, and a ``no_action`` that points to the segment.
+        Macro-segment profiles (``id``, ``segments``). One of a single segment takes the
+        segment's ``name``, ``name_words``, ``actions`` and ``recommendations``, and a
+        ``no_action`` that points to the segment (no new key: its ``segments`` says it).
     segments : sequence of mapping
         The segment profiles, when known (without them the name is kept and only the actions
         are emptied, pointing to the segment).
@@ -533,7 +533,6 @@ def mirror_single_members(
         if len(macro["segments"]) != 1:
             continue
         sid = int(macro["segments"][0])
-        macro["same_as_segment"] = sid
         member = by_id.get(sid)
         if member is not None:
             for key in ("name", "name_words"):

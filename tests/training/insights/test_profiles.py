@@ -169,7 +169,7 @@ def test_a_macro_segment_of_one_segment_is_that_segment() -> None:
     coarse[3]["segments"] = [0, 2]
     mirror_single_members(coarse, segments)
     alone_without, alone_with = coarse[0], coarse[1]
-    assert alone_without["name"] == "Tier-1 companies" and alone_without["same_as_segment"] == 0
+    assert alone_without["name"] == "Tier-1 companies"
     assert alone_without["actions"] == [] and alone_without["recommendations"] == []
     assert alone_without["no_action"] == (
         "It is segment 0 alone: see segment 0 (its actions, or why it has none)."
@@ -178,7 +178,6 @@ def test_a_macro_segment_of_one_segment_is_that_segment() -> None:
     assert alone_with["no_action"] is None and alone_with["recommendations"] == ["Offer mentoring."]
     merged = coarse[3]  # two segments: its own name and action, untouched
     assert merged["name"] == "Macro 3" and merged["recommendations"] == ["Offer a profile update."]
-    assert "same_as_segment" not in merged
 
 
 def test_the_trained_macro_segments_of_one_segment_mirror_it(
@@ -190,5 +189,3 @@ def test_the_trained_macro_segments_of_one_segment_mirror_it(
         if len(macro["segments"]) == 1:
             member = by_id[macro["segments"][0]]
             assert macro["name"] == member["name"] and macro["actions"] == member["actions"]
-        else:
-            assert "same_as_segment" not in macro
