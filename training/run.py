@@ -37,10 +37,12 @@ from training.insights.figures import (
     group_figures,
     population_figures,
 )
+from training.insights.paths import career_paths, learner_requests
 from training.insights.profiles import (
     coarse_profiles_from_figures,
     profiles_document,
     profiles_from_figures,
+    with_paths,
 )
 from training.model.choice import KChoice, choose_k
 from training.model.compare import compare_labelings, segment_silhouettes
@@ -63,6 +65,7 @@ from training.progress import StepClock, StepProgress
 from training.runtime.cleaning import CleaningRules
 from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference, fit_reference
+from training.runtime.explain import Explainer
 from training.runtime.features import FeatureTables
 from training.runtime.kernel import Kernel
 from training.store.probes import select_probes
@@ -214,6 +217,10 @@ class EngineSteps(Protocol):
     ) -> dict[tuple[int, str], CohortFigures]:
         """Learners, median CTC and low-confidence placements (relative margin under
         ``kernel``'s threshold) of every segment x track with learners."""
+
+    def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
+        """A seeded sample of at most ``size`` cleaned learners (``company``, ``job_title``,
+        ``orgyear``, ``ctc``, ``ctc_updated_year``), whose what-if moves the paths count."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,6 +422,10 @@ class _LocalSteps:
             low,
         )
 
+    def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
+        learners = self.data.learners
+        return learners.iloc[_sample(len(learners), size, seed)]
+
 
 # --------------------------------------------------------------------------------------------
 # The tail both engines share
@@ -474,6 +485,8 @@ def finish_run(
         kernel, cohorts, profiles = _cohorts(
             settings, fit, steps, (segment_of, coarse), figures, fit.z[sample], profiles
         )
+    with clock.step("paths", "Career paths and what-if moves of each segment"):
+        profiles = _paths(settings, fit, steps, kernel, cohorts, profiles)
     parts = ModelParts(
         pipeline=fit.pipeline,
         features=fit.features,
@@ -619,6 +632,27 @@ def _cohorts(
     )
     profiles = with_cohorts(profiles, choice, fit.rules.tracks, settings.catalogue())
     return kernel, choice.courses, profiles
+
+
+def _paths(
+    settings: TrainingSettings,
+    fit: KMeansFit,
+    steps: EngineSteps,
+    kernel: Kernel,
+    cohorts: CohortCourses,
+    profiles: dict[str, Any],
+) -> dict[str, Any]:
+    """``profiles.json`` with the career paths of the learners ``fit.x`` holds (all of them on
+    scikit-learn, the evaluation sample on Spark) and the what-if moves of a seeded sample."""
+    names = {int(p["id"]): str(p["name"]) for p in profiles["segments"]}
+    explainer = Explainer(kernel, cohorts, names)
+    sample = (
+        steps.learner_sample(settings.paths_sample, settings.seed)
+        if settings.paths_sample
+        else None
+    )
+    requests = [] if sample is None else learner_requests(sample)
+    return with_paths(profiles, career_paths(explainer, fit.x, requests))
 
 
 def _sample(n: int, size: int, seed: int) -> IntArray:
