@@ -78,6 +78,7 @@ __all__ = [
     "Serving",
     "Text",
     "TrackInfo",
+    "TrackShare",
     "ValidationErrors",
     "Verdict",
     "Year",
@@ -880,6 +881,16 @@ class SegmentShare(BaseModel):
     served_share: float | None = Field(description="None before any placement.")
 
 
+class TrackShare(BaseModel):
+    """One track (job profile): its share of the training learners and of those placed."""
+
+    track: str = Field(description="A track id (other and unknown included).")
+    training_share: float | None = Field(
+        description="Share of the training learners (null: a model without cohorts)."
+    )
+    served_share: float | None = Field(description="Share of the placements; None before any.")
+
+
 class DriftFigures(BaseModel):
     """Drift figures of a set of placements (the window, or everything since start)."""
 
@@ -887,6 +898,11 @@ class DriftFigures(BaseModel):
     verdict: Verdict = Field(description="The worst feature's verdict.")
     features: list[FeatureDrift]
     segments: list[SegmentShare]
+    tracks: list[TrackShare] = Field(
+        default_factory=list,
+        description="Every track of the model: a rise of unknown means learners arrive "
+        "without a usable job title (alert LearnsegUnknownTitlesRise).",
+    )
 
 
 class DriftBands(BaseModel):

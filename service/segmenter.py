@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from service.drift import DriftMonitor
+from service.drift import DriftMonitor, training_track_shares
 from service.unpickle import load_allowed
 from training.runtime.artifacts import (
     KERNEL_JSON,
@@ -171,6 +171,8 @@ class Segmenter:
     drift_reference: DriftReference | None = None
     #: The counts of this model's placements (None when drift tracking is off or impossible).
     drift: DriftMonitor | None = None
+    #: The school's catalogue the model was trained with (``profiles.json``; empty before it).
+    catalogue: list[dict[str, Any]] = field(default_factory=list)
     _names: dict[int, str] = field(init=False, repr=False)
     _ids: tuple[list[int], list[int]] = field(init=False, repr=False)
     _version: str = field(init=False, repr=False)
@@ -205,7 +207,13 @@ class Segmenter:
         check = _check_pipeline(pipeline, kernel, verified.kernel, verified.document(PROBES_JSON))
         profiles, reference = verified.profiles, verified.drift
         monitor = (
-            DriftMonitor(reference, kernel.segment_ids.tolist(), drift_window)
+            DriftMonitor(
+                reference,
+                kernel.segment_ids.tolist(),
+                drift_window,
+                tracks=kernel.rules.tracks.ids,
+                track_shares=training_track_shares(profiles),
+            )
             if reference is not None and drift_window is not None
             else None
         )
@@ -220,6 +228,7 @@ class Segmenter:
             overview={key: profiles[key] for key in ("population", "summary") if key in profiles},
             drift_reference=reference,
             drift=monitor,
+            catalogue=list(profiles.get("catalogue") or []),
         )
 
     @property

@@ -59,7 +59,9 @@ async def segment(request: Request, version: VersionQuery = None) -> Response:
     assignment = segmenter.assign(learner.raw())
     request.app.state.metrics.observe_assignment(assignment)
     if segmenter.drift is not None:
-        segmenter.drift.observe_one(assignment.features.values(), assignment.segment_id)
+        segmenter.drift.observe_one(
+            assignment.features.values(), assignment.segment_id, assignment.track
+        )
     answer = assignment.to_dict()
     if learner.learner_id is not None:  # the caller's own id, echoed first
         answer = {"learner_id": learner.learner_id, **answer}

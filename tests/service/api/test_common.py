@@ -165,6 +165,7 @@ COMPONENTS = {
     "SegmentSummary",
     "Serving",
     "TrackInfo",
+    "TrackShare",
     "ValidationError",
     "ValidationErrors",
 }
