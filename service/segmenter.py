@@ -266,8 +266,27 @@ class Segmenter:
             "library_versions": m["versions"],
             "pipeline_check": self.pipeline_check,
             "tracks": self._tracks(),
-            "courses": [{"id": c, "name": self.cohorts.names[c]} for c in self.cohorts.courses],
+            "courses": self._catalogue(),
         }
+
+    def _catalogue(self) -> list[dict[str, Any]]:
+        """The school's catalogue (courses and career services, what each fits), each with the
+        cohorts whose course it is; a course placements answer that the catalogue lacks (a
+        model trained before the catalogue was stored) is listed with its name only."""
+        cohorts: dict[str, int] = {}
+        for row in self.cohorts.course:
+            for course in row:
+                cohorts[course] = cohorts.get(course, 0) + 1
+        listed = [
+            {**entry, "cohorts": cohorts.get(str(entry["id"]), 0)} for entry in self.catalogue
+        ]
+        known = {str(entry["id"]) for entry in self.catalogue}
+        listed += [
+            {"id": c, "name": self.cohorts.names[c], "cohorts": cohorts[c]}
+            for c in self.cohorts.courses
+            if c not in known
+        ]
+        return listed
 
     def _tracks(self) -> list[dict[str, Any]]:
         """The model's title -> track map: id, name and pattern (None for other and unknown)."""
@@ -425,8 +444,24 @@ class Segmenter:
                 summary["segments"] = profile["segments"]
             else:
                 summary["coarse_segment_id"] = profile["coarse_segment_id"]
+                summary["course_map"] = self.course_map(int(profile["id"]))
             summaries.append(summary)
         return summaries
+
+    def course_map(self, segment_id: int) -> list[dict[str, str]]:
+        """The course a placement in the segment answers for each track (the model's frozen
+        cohorts), in the model's track order."""
+        names = self.model.rules.tracks.names()
+        return [
+            {
+                "track": track,
+                "track_name": names.get(track, track),
+                "course": course,
+                "course_name": self.cohorts.names[course],
+            }
+            for track in self.cohorts.tracks
+            for course in (self.cohorts.course_of(segment_id, track),)
+        ]
 
     def profile(self, segment_id: int, level: str = "segment") -> dict[str, Any] | None:
         """The full profile of one segment (or macro-segment), None when there is no such id."""

@@ -164,6 +164,7 @@ COMPONENTS = {
     "SegmentShare",
     "SegmentSummary",
     "Serving",
+    "TrackCourse",
     "TrackInfo",
     "TrackShare",
     "ValidationError",
