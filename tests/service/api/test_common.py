@@ -38,7 +38,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any], str, list[str], list[str], lis
         {},
         "segmentLearner",
         ["segments"],
-        ["200", "409", "413", "415", "422", "503"],
+        ["200", "400", "409", "413", "415", "422", "503"],
         ["version"],
         True,
     ),
