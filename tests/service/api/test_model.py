@@ -4,10 +4,14 @@ tested with the drift counting, in tests/service/test_drift.py."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from service.main import create_app
 from service.schemas import ModelInfo
-from tests.helpers import TestClient
+from tests.helpers import TestClient, copy_models, service_settings
 from training.run import TrainingResult
+from training.runtime.artifacts import MANIFEST_FILE
+from training.store.staging import finalize_manifest
 
 
 def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
@@ -42,4 +46,47 @@ def test_model_info_lists_the_track_map_and_the_courses(
     assert [t.id for t in info.tracks][-2:] == ["other", "unknown"]
     assert all(t.pattern for t in info.tracks[:-2]) and info.tracks[-1].pattern is None
     used = {(c["course"], c["course_name"]) for s in profiles["segments"] for c in s["cohorts"]}
-    assert {(c.id, c.name) for c in info.courses} == used
+    assert used <= {(c.id, c.name) for c in info.courses}
+
+
+def test_model_info_carries_the_catalogue_and_what_each_entry_fits(
+    client: TestClient, trained_small: TrainingResult
+) -> None:
+    """GET /model lists the school's catalogue as the model was trained with it (kind, family,
+    tracks and stages it fits, description), each with the cohorts whose course it is: the
+    counts add up to every segment x track, and only courses (never career services) get any."""
+    answer = client.get("/model").json()
+    info = ModelInfo.model_validate(answer)
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    assert info.courses is not None
+    assert [{k: v for k, v in c.items() if k != "cohorts"} for c in answer["courses"]] == profiles[
+        "catalogue"
+    ]
+    cohorts: dict[str, int] = {}
+    for segment in profiles["segments"]:
+        for cohort in segment["cohorts"]:
+            cohorts[cohort["course"]] = cohorts.get(cohort["course"], 0) + 1
+    assert {c.id: c.cohorts for c in info.courses if c.cohorts} == cohorts
+    assert sum(c.cohorts for c in info.courses) == trained_small.k * len(profiles["tracks"])
+    kinds = {c.kind for c in info.courses}
+    assert kinds == {"course", "career service"}
+    assert all(c.cohorts == 0 for c in info.courses if c.kind == "career service")
+    data = next(c for c in info.courses if c.id == "data-science-ml")
+    assert data.tracks == ["data"] and data.stages == [] and data.description
+
+
+def test_a_model_without_a_stored_catalogue_lists_the_courses_it_answers(
+    service_model_dir: Path, tmp_path: Path
+) -> None:
+    models = copy_models(service_model_dir, tmp_path / "models")
+    folder = models / (models / "LATEST").read_text().strip()
+    profiles = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
+    del profiles["catalogue"]
+    (folder / "profiles.json").write_text(json.dumps(profiles), encoding="utf-8")
+    finalize_manifest(folder, json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")))
+    with TestClient(create_app(service_settings(models))) as client:
+        info = ModelInfo.model_validate(client.get("/model").json())
+    used = {c["course"] for s in profiles["segments"] for c in s["cohorts"]}
+    assert info.courses is not None
+    assert {c.id for c in info.courses} == used
+    assert all(c.kind is None and c.cohorts > 0 for c in info.courses)
