@@ -120,9 +120,7 @@ def assign_columns(
         False leaves the text columns of few values dictionary-encoded (smaller to send to
         another process; :func:`decode_answers` decodes them).
     learner_ids : pyarrow.Array, optional
-        The caller's id of each row (string, null for none): echoed as ``learner_id`` right
-        after ``row`` (null for one over ``LIMITS.learner_id_max`` characters, which the edge
-        rules refuse), as the service echoes it.
+        The caller's id of each row, echoed as ``learner_id`` after ``row`` (:func:`usable_ids`).
 
     Returns
     -------
