@@ -399,11 +399,11 @@ def _compare_chunk(
     old_at = place(old.kernel, subset, cohorts=old.cohorts) if len(keep) else None
     new_at = place(new.kernel, subset, cohorts=new.cohorts) if len(keep) else None
     parts: dict[str, pa.Array] = {
-        "row": pa.array(np.arange(chunk.first_row, chunk.first_row + n), pa.int64()),
-        "email_hash": _text(columns["email_hash"]),
+        "row": pa.array(np.arange(chunk.first_row, chunk.first_row + n), pa.int64())
     }
     if ids is not None:
         parts["learner_id"] = usable_ids(ids[0])
+    parts["email_hash"] = _text(columns["email_hash"])
     parts.update(_side_columns(old, new, old_at, new_at, keep, n, moves, inputs))
     parts["error"] = pa.array(errors, pa.string()) if len(keep) < n else pa.nulls(n, pa.string())
     return pa.table(parts)
