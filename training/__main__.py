@@ -649,11 +649,13 @@ def _print_diff(summary: Any) -> None:
     before = sorted({a for a, _ in moves} | set(summary.old_names))
     after = sorted({b for _, b in moves} | set(summary.new_names))
     table = Table(
-        title=f"Learners from {summary.old_version} (rows) to {summary.new_version} (columns)"
+        title=f"Learners from {summary.old_version} (rows) to {summary.new_version} (columns)",
+        caption="Columns are the new model's segment ids (its names in the JSON summary); the "
+        "diagonal stayed.",
     )
-    table.add_column("from \\ to")
+    table.add_column("from segment")
     for b in after:
-        table.add_column(f"{b} {summary.new_names.get(b, '')}".strip(), justify="right")
+        table.add_column(f"to {b}", justify="right")
     for a in before:
         cells = [
             f"[bold]{moves.get((a, b), 0):,}[/]" if a == b else f"{moves.get((a, b), 0):,}"
