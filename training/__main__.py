@@ -500,7 +500,8 @@ def assign(
 ) -> None:
     """Place every row of a learner table as the service would; rows out = rows in.
 
-    Each output row holds the input's row number and email_hash, the segment, its name, the
+    Each output row holds the input's row number (from 0, as the API's batch index), its
+    learner_id when the table has that column, and email_hash, the segment, its name, the
     macro-segment, the distance, the relative margin and confidence, the warnings and the
     model version, or the error that keeps the row from being placed.
     """
