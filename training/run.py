@@ -37,10 +37,12 @@ from training.insights.figures import (
     group_figures,
     population_figures,
 )
+from training.insights.paths import career_paths, learner_requests
 from training.insights.profiles import (
     coarse_profiles_from_figures,
     profiles_document,
     profiles_from_figures,
+    with_paths,
 )
 from training.model.choice import KChoice, choose_k
 from training.model.compare import compare_labelings, segment_silhouettes
@@ -64,6 +66,7 @@ from training.runtime.artifacts import ArtifactError
 from training.runtime.cleaning import CleaningRules
 from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference, fit_reference
+from training.runtime.explain import Explainer
 from training.runtime.features import FeatureTables
 from training.runtime.kernel import Kernel
 from training.runtime.loader import load_model
@@ -220,6 +223,10 @@ class EngineSteps(Protocol):
     ) -> dict[tuple[int, str], CohortFigures]:
         """Learners, median CTC and low-confidence placements (relative margin under
         ``kernel``'s threshold) of every segment x track with learners."""
+
+    def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
+        """A seeded sample of at most ``size`` cleaned learners (``company``, ``job_title``,
+        ``orgyear``, ``ctc``, ``ctc_updated_year``), whose what-if moves the paths count."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,6 +429,10 @@ class _LocalSteps:
             low,
         )
 
+    def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
+        learners = self.data.learners
+        return learners.iloc[_sample(len(learners), size, seed)]
+
 
 # --------------------------------------------------------------------------------------------
 # The tail both engines share
@@ -433,12 +444,10 @@ def finish_run(
     clock: StepClock,
     created_at: datetime,
 ) -> TrainingResult:
-    """Everything after an engine's K-Means fit, the same for both engines.
-
-    Segment ids, bootstrap stability, the hierarchical reference and the comparison (on the
-    evaluation learners), coarse segments and profiles, the drift reference, metrics, the
-    manifest's fields, then the model is published.
-    """
+    """Everything after an engine's K-Means fit, the same for both engines: segment ids,
+    bootstrap stability, the hierarchical reference and the comparison (on the evaluation
+    learners), coarse segments and profiles, the drift reference, metrics, paths, the churn
+    against the previous model, the manifest's fields, then the model is published."""
     k = int(fit.sizes.size)
     with clock.step("ids", "Numbering the segments"):
         segment_of, centers, ids_doc = _number_segments(settings, fit, k)
@@ -481,6 +490,8 @@ def finish_run(
         kernel, cohorts, profiles = _cohorts(
             settings, fit, steps, (segment_of, coarse), figures, fit.z[sample], profiles
         )
+    with clock.step("paths", "Career paths and what-if moves of each segment"):
+        profiles = _paths(settings, fit, steps, kernel, cohorts, profiles)
     with clock.step("churn", "Churn: the training table placed by the previous model"):
         churn = _churn(settings, fit, kernel)
     parts = ModelParts(
@@ -665,6 +676,27 @@ def _cohorts(
     )
     profiles = with_cohorts(profiles, choice, fit.rules.tracks, settings.catalogue())
     return kernel, choice.courses, profiles
+
+
+def _paths(
+    settings: TrainingSettings,
+    fit: KMeansFit,
+    steps: EngineSteps,
+    kernel: Kernel,
+    cohorts: CohortCourses,
+    profiles: dict[str, Any],
+) -> dict[str, Any]:
+    """``profiles.json`` with the career paths of the learners ``fit.x`` holds (all of them on
+    scikit-learn, the evaluation sample on Spark) and the what-if moves of a seeded sample."""
+    names = {int(p["id"]): str(p["name"]) for p in profiles["segments"]}
+    explainer = Explainer(kernel, cohorts, names)
+    sample = (
+        steps.learner_sample(settings.paths_sample, settings.seed)
+        if settings.paths_sample
+        else None
+    )
+    requests = [] if sample is None else learner_requests(sample)
+    return with_paths(profiles, career_paths(explainer, fit.x, requests))
 
 
 def _sample(n: int, size: int, seed: int) -> IntArray:

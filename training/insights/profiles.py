@@ -16,6 +16,7 @@ how many that is (``company_known``, ``company_known_share``).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -46,10 +47,12 @@ __all__ = [
     "build_coarse_profiles",
     "build_profiles",
     "coarse_profiles_from_figures",
+    "mirror_single_members",
     "population_summary",
     "profile_from_figures",
     "profiles_document",
     "profiles_from_figures",
+    "with_paths",
 ]
 
 IntArray = npt.NDArray[np.intp]
@@ -503,8 +506,46 @@ def coarse_profiles_from_figures(
         profiles.append(profile)
     summary = population_summary(population)
     name_profiles(profiles, summary, inputs=inputs, members=_members(profiles, segments))
-    recommend_profiles(profiles, summary, thresholds, catalogue, level="macro-segment")
+    # A macro-segment of one segment is that segment: it takes no programme of its own (which
+    # would repeat, or contradict, the segment's), and mirrors the segment's name and actions.
+    merged = [p for p in profiles if len(p["segments"]) > 1]
+    recommend_profiles(merged, summary, thresholds, catalogue, level="macro-segment")
+    mirror_single_members(profiles, segments)
     return profiles
+
+
+def mirror_single_members(
+    coarse: Sequence[dict[str, Any]], segments: Sequence[Mapping[str, Any]]
+) -> None:
+    """Give every macro-segment of a single segment that segment's name and actions, in place.
+
+    Parameters
+    ----------
+    coarse : sequence of dict
+        Macro-segment profiles (``id``, ``segments``). One of a single segment takes the
+        segment's ``name``, ``name_words``, ``actions`` and ``recommendations``, and a
+        ``no_action`` that points to the segment (no new key: its ``segments`` says it).
+    segments : sequence of mapping
+        The segment profiles, when known (without them the name is kept and only the actions
+        are emptied, pointing to the segment).
+    """
+    by_id = {int(s["id"]): s for s in segments}
+    for macro in coarse:
+        if len(macro["segments"]) != 1:
+            continue
+        sid = int(macro["segments"][0])
+        member = by_id.get(sid)
+        if member is not None:
+            for key in ("name", "name_words"):
+                if key in member:
+                    macro[key] = copy.deepcopy(member[key])
+        macro["actions"] = copy.deepcopy(list((member or {}).get("actions") or []))
+        macro["recommendations"] = [a["text"] for a in macro["actions"]]
+        macro["no_action"] = (
+            None
+            if macro["actions"]
+            else f"It is segment {sid} alone: see segment {sid} (its actions, or why it has none)."
+        )
 
 
 def profiles_document(
@@ -545,6 +586,7 @@ def profiles_document(
     members = _members(coarse, segments)
     if members is not None:
         name_profiles(coarse, summary, inputs=inputs, members=members)
+    mirror_single_members(coarse, segments)
     years = sorted({int(y) for p in segments for y in p["ctc_years"]})
     by_year = {
         str(year): {str(p["id"]): p["ctc_years"].get(str(year), 0) for p in segments}
@@ -564,3 +606,10 @@ def profiles_document(
         "segments": segments,
         "coarse": coarse,
     }
+
+
+def with_paths(document: Mapping[str, Any], paths: Mapping[str, Any]) -> dict[str, Any]:
+    """``profiles.json`` with its ``paths``: each segment's career path and commonest what-if
+    moves (:func:`training.insights.paths.career_paths`). A model written before them has no
+    ``paths``; readers say so instead of showing them."""
+    return {**document, "paths": dict(paths)}

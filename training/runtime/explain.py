@@ -53,10 +53,12 @@ __all__ = [
     "PATH_YEARS",
     "Explainer",
     "first_crossing",
+    "path_centres",
     "pay_words",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 #: The years of the career path.
 PATH_YEARS: tuple[int, ...] = (1, 2, 3, 5)
@@ -466,13 +468,41 @@ class Explainer:
     def _path(self, seen: _Learner) -> list[dict[str, Any]]:
         if "years_experience" not in self.kernel.features:
             return []
-        j = self.kernel.features.index("years_experience")
-        out = []
-        for n in PATH_YEARS:
-            x = list(seen.x)
-            x[j] += n
-            out.append({"years": n, **self._segment(self.kernel.nearest_one(x)[0], seen.track)})
-        return out
+        centres = path_centres(self.kernel, np.asarray([seen.x], np.float64))[0]
+        return [
+            {"years": n, **self._segment(int(c), seen.track)}
+            for n, c in zip(PATH_YEARS, centres.tolist(), strict=True)
+        ]
+
+
+def path_centres(kernel: Kernel, x: FloatArray, years: tuple[int, ...] = PATH_YEARS) -> IntArray:
+    """The nearest centre of each learner after each number of more ``years`` at the same pay
+    relative to experience peers: every input but the years of experience held.
+
+    The one rule of the career path: one learner's ``path`` and the report's paths of whole
+    segments (:mod:`training.insights.paths`) both call it.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The model; ``years_experience`` must be one of its inputs.
+    x : ndarray, shape (n_learners, n_features)
+        The learners' model features, in ``kernel.features`` order.
+    years : tuple of int
+        The years ahead.
+
+    Returns
+    -------
+    ndarray of int, shape (n_learners, len(years))
+        Centre indices (not public ids).
+    """
+    j = kernel.features.index("years_experience")
+    out = np.empty((len(x), len(years)), np.intp)
+    for i, n in enumerate(years):
+        moved = np.array(x, np.float64, copy=True)
+        moved[:, j] += n
+        out[:, i] = kernel.assign(moved)
+    return out
 
 
 def _none(reason: str) -> dict[str, Any]:
