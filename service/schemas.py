@@ -883,7 +883,15 @@ class ModelInfo(BaseModel):
     ids: dict[str, Any] | None = Field(
         default=None,
         description="How segment ids were kept: the version they were matched to (null: "
-        "numbered by size), why, and how many training learners that version placed elsewhere.",
+        "numbered by size), and why.",
+    )
+    churn: dict[str, Any] | None = Field(
+        default=None,
+        description="Learners that change segment from the model the ids were kept from to this "
+        "one: previous_version, rows, placed, moved, share_moved, and measures, a sentence "
+        "saying exactly what is counted (each training-table row placed end to end by both "
+        "models, as `python -m training diff` does); only previous_version and measures when "
+        "not measured, and why.",
     )
     serving: Serving | None = None
     features: list[str]

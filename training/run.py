@@ -62,12 +62,14 @@ from training.model.sweep import KSweep, sweep_k
 from training.prep.cleaning import CleaningReport
 from training.prep.features import LearnerData, build_learner_data
 from training.progress import StepClock, StepProgress
+from training.runtime.artifacts import ArtifactError
 from training.runtime.cleaning import CleaningRules
 from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference, fit_reference
 from training.runtime.explain import Explainer
 from training.runtime.features import FeatureTables
 from training.runtime.kernel import Kernel
+from training.runtime.loader import load_model
 from training.store.probes import select_probes
 from training.store.publish import (
     ModelParts,
@@ -151,6 +153,9 @@ class KMeansFit:
         Raw probe learners (:func:`training.store.probes.select_probes`).
     source : dict
         The manifest's ``data``: source, fingerprint, rows, learners.
+    raw : DataFrame, optional
+        The raw training table (the loader's schema), on which the manifest's ``churn`` is
+        measured; None (the Spark engine, whose table is not in memory): not measured.
     """
 
     engine: dict[str, Any]
@@ -168,6 +173,7 @@ class KMeansFit:
     cleaning: CleaningReport
     probes: dict[str, list[Any]]
     source: dict[str, Any]
+    raw: pd.DataFrame | None = None
 
 
 @dataclass
@@ -326,6 +332,7 @@ def run(
             "rows": len(raw),
             "learners": int(x.shape[0]),
         },
+        raw=raw,
     )
     return finish_run(
         settings, fit, _LocalSteps(data, fit, settings, micro_result), clock, created_at
@@ -437,12 +444,10 @@ def finish_run(
     clock: StepClock,
     created_at: datetime,
 ) -> TrainingResult:
-    """Everything after an engine's K-Means fit, the same for both engines.
-
-    Segment ids, bootstrap stability, the hierarchical reference and the comparison (on the
-    evaluation learners), coarse segments and profiles, the drift reference, metrics, the
-    manifest's fields, then the model is published.
-    """
+    """Everything after an engine's K-Means fit, the same for both engines: segment ids,
+    bootstrap stability, the hierarchical reference and the comparison (on the evaluation
+    learners), coarse segments and profiles, the drift reference, metrics, paths, the churn
+    against the previous model, the manifest's fields, then the model is published."""
     k = int(fit.sizes.size)
     with clock.step("ids", "Numbering the segments"):
         segment_of, centers, ids_doc = _number_segments(settings, fit, k)
@@ -487,6 +492,8 @@ def finish_run(
         )
     with clock.step("paths", "Career paths and what-if moves of each segment"):
         profiles = _paths(settings, fit, steps, kernel, cohorts, profiles)
+    with clock.step("churn", "Churn: the training table placed by the previous model"):
+        churn = _churn(settings, fit, kernel)
     parts = ModelParts(
         pipeline=fit.pipeline,
         features=fit.features,
@@ -515,6 +522,7 @@ def finish_run(
             settings=settings,
             metrics=metrics,
             ids=ids_doc,
+            churn=churn,
             timings=clock.timings,
         )
         version = publish_model(settings.model_dir, created_at, parts, fields)
@@ -550,7 +558,43 @@ def _number_segments(
         log.info("%d new segments got fresh ids", k - len(previous))
     centers = np.empty_like(raw_centers)
     centers[segment_of] = raw_centers
-    return segment_of, centers, ids_report(reference, fit.x, segment_of[fit.labels])
+    return segment_of, centers, ids_report(reference)
+
+
+def _churn(settings: TrainingSettings, fit: KMeansFit, kernel: Kernel) -> dict[str, Any]:
+    """The manifest's ``churn``: of the training table's rows, how many the previous model (the
+    one the ids were matched to) places in another segment than this one, as ``diff`` counts
+    them (each model end to end: its own cleaning rules, peer tables and centres), and a
+    sentence saying exactly that."""
+    from training.batch.diff import measure_churn
+    from training.batch.reading import raw_arrays
+
+    reference = id_reference(settings, fit.features, kernel.k)
+    if reference.folder is None:
+        why = f"the segment ids were {reference.reason}, so no earlier model shares them"
+        return {"previous_version": None, "measures": f"Not measured: {why}."}
+    if fit.raw is None:
+        return {
+            "previous_version": reference.folder.name,
+            "measures": "Not measured: the Spark engine does not hold the training table; run "
+            f"python -m training diff --old {reference.folder.name} --new <this version> on it.",
+        }
+    try:
+        previous = load_model(reference.folder)
+    except ArtifactError as exc:
+        return {"previous_version": reference.folder.name, "measures": f"Not measured: {exc}"}
+    figures = measure_churn(previous, kernel, raw_arrays(fit.raw))
+    return {
+        "previous_version": previous.version,
+        **figures,
+        "measures": (
+            f"Of the {figures['placed']:,} rows of this model's training table that the service "
+            f"places (of {figures['rows']:,}), {figures['moved']:,} "
+            f"({figures['share_moved']:.2%}) get another segment id from this model than from "
+            f"{previous.version}, each row placed end to end by each model (its own cleaning "
+            "rules, peer tables and centres), as python -m training diff places a table."
+        ),
+    }
 
 
 def _stability(

@@ -8,6 +8,10 @@ over ``out`` once complete). Reading the next chunk (:func:`training.batch.readi
 and writing the previous one (:class:`training.batch.writing.WriteBehind`) overlap with placing;
 with ``workers`` > 1, chunks are placed by as many processes side by side, in order.
 ``per_learner`` collapses the rows of each email first (:mod:`training.batch.per_learner`).
+
+Rows are numbered from 0 (``row``), as the service numbers the items of a batch (``index``). A
+``learner_id`` column, when the table has one, is echoed in every output row (the edge rules
+refuse one over 128 characters); it is never used to place, nor logged.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from training.batch.answers import (
 )
 from training.batch.explain import append_what_ifs
 from training.batch.per_learner import assign_per_learner
-from training.batch.reading import arrow_columns, raw_arrays, read_ahead
+from training.batch.reading import arrow_columns, learner_ids, raw_arrays, read_ahead
 from training.batch.writing import OutputError, OutputFile, WriteBehind, output_format
 from training.data.load import LearnerChunks, RawChunk, decode_chunk, open_learner_chunks
 from training.progress import RowProgress
@@ -200,16 +204,22 @@ def _answer(
     """
     if typed is False:
         typed = arrow_columns(chunk.data)
+    ids = learner_ids(chunk)
+    lengths = {} if ids is None else {"learner_id": ids[1]}
+    given = None if ids is None else ids[0]
     if typed is None:
         frame = decode_chunk(chunk)
-        rows = np.arange(chunk.first_row + 1, chunk.first_row + len(frame) + 1)
-        return assign_columns(model, raw_arrays(frame), rows, decoded=decoded)
-    columns, email_lengths = typed
-    errors = learner_errors(
-        {name: columns[name] for name in RAW_FIELDS}, {"email_hash": email_lengths}
-    )
-    rows = np.arange(chunk.first_row + 1, chunk.first_row + len(email_lengths) + 1)
-    return assign_columns(model, columns, rows, errors=errors, decoded=decoded)
+        columns = raw_arrays(frame)
+        errors = learner_errors(columns, lengths)
+        rows = np.arange(chunk.first_row, chunk.first_row + len(frame))
+    else:
+        columns, email_lengths = typed
+        errors = learner_errors(
+            {name: columns[name] for name in RAW_FIELDS},
+            {"email_hash": email_lengths, **lengths},
+        )
+        rows = np.arange(chunk.first_row, chunk.first_row + len(email_lengths))
+    return assign_columns(model, columns, rows, errors=errors, decoded=decoded, learner_ids=given)
 
 
 def _answer_explained(

@@ -1899,7 +1899,7 @@ def since_previous(
     ----------
     manifest, profiles : mapping
         This model's; the manifest's ``ids`` says which model it replaced (``matched_to``) and
-        how many learners that model placed in another segment.
+        its ``churn`` how many learners change segment from that model to this one.
     previous : mapping, optional
         The replaced model's ``profiles.json``, when still available: then each segment whose
         share of learners moved by at least :data:`MOVED` is listed, grown or shrunk.
@@ -1915,7 +1915,8 @@ def since_previous(
     if not matched:
         return ""
     parts = [f"Since the previous model ({_e(matched)})"]
-    compared, changed = ids.get("learners_compared"), ids.get("learners_changed_segment")
+    churn = manifest.get("churn") or {}  # every training row placed by both models, end to end
+    compared, changed = churn.get("placed"), churn.get("moved")
     if compared:
         parts.append(
             f": {int(changed or 0):,} of {int(compared):,} learners "

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from service.main import create_app
 from service.schemas import ModelInfo
-from tests.helpers import TestClient, copy_models, service_settings
-from training.run import TrainingResult
+from tests.helpers import TestClient, copy_models, service_settings, small_training_settings
+from training.run import TrainingResult, run
 from training.runtime.artifacts import MANIFEST_FILE
 from training.store.staging import finalize_manifest
 
@@ -30,6 +30,24 @@ def test_model_info(client: TestClient, trained_small: TrainingResult) -> None:
     manifest = json.loads((trained_small.folder / "manifest.json").read_text())
     assert info.ids == manifest["ids"] and info.ids is not None
     assert "numbered by size" in info.ids["reason"]
+    assert info.churn == manifest["churn"] and info.churn is not None
+    assert info.churn["previous_version"] is None
+    assert info.churn["measures"].startswith("Not measured: the segment ids were numbered by size")
+
+
+def test_model_info_shows_the_manifest_s_churn_and_what_it_measures(
+    trained_small: TrainingResult, tmp_path: Path
+) -> None:
+    """A model retrained over another shows its churn figures and sentence as the manifest has
+    them."""
+    model_dir = copy_models(trained_small.folder.parent, tmp_path / "models")
+    again = run(small_training_settings(model_dir, seed=3, k=trained_small.k))
+    manifest = json.loads((again.folder / "manifest.json").read_text())
+    with TestClient(create_app(service_settings(model_dir))) as client:
+        info = ModelInfo.model_validate(client.get("/model").json())
+    assert info.version == again.version and info.churn == manifest["churn"]
+    assert info.churn is not None and info.churn["previous_version"] == trained_small.version
+    assert f"{info.churn['moved']:,} ({info.churn['share_moved']:.2%})" in info.churn["measures"]
 
 
 def test_model_info_lists_the_track_map_and_the_courses(

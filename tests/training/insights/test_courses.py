@@ -209,7 +209,7 @@ def test_the_trained_table_is_what_the_served_learners_give(
     assign_table(source, out, model, per_learner=True, chunk_rows=5_000)
     served = pd.read_parquet(out)
     served = served[served["error"].isna()]
-    rows = served["row"].to_numpy(np.int64) - 1
+    rows = served["row"].to_numpy(np.int64)
     clean = apply_rules(raw_arrays(small_raw.iloc[rows]), model.kernel.rules)
     served = served.assign(ctc=np.asarray(clean.ctc, np.float64))
     assert (served["track"].to_numpy(object) == np.asarray(clean.track, object)).all()

@@ -981,12 +981,8 @@ def test_since_the_previous_model_says_which_segments_grew_and_shrank(
 ) -> None:
     manifest["ids"] = {"matched_to": None, "reason": "numbered by size"}
     assert "since-previous" not in render_page(manifest, profiles)  # no previous model: silent
-    manifest["ids"] = {
-        "matched_to": "20260101-000000",
-        "reason": "matched to the latest model",
-        "learners_compared": 1_000,
-        "learners_changed_segment": 18,
-    }
+    manifest["ids"] = {"matched_to": "20260101-000000", "reason": "matched to the latest model"}
+    manifest["churn"] = {"previous_version": "20260101-000000", "placed": 1_000, "moved": 18}
     previous = json.loads(json.dumps(profiles))
     first, second = previous["segments"][0], previous["segments"][1]
     first["share"] = profiles["segments"][0]["share"] - 0.05  # it grew by 5 points
