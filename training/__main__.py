@@ -539,12 +539,7 @@ def assign(
             assign_chunk_rows=chunk_rows, assign_workers=workers, spark_master=master
         )
         if engine == "spark":
-            if kind != "parquet":
-                raise UserError(f"--engine spark writes Parquet: name --out {out} .parquet.")
-            if per_learner:
-                raise UserError(
-                    "--per-learner runs on the local engine; drop --engine spark or --per-learner."
-                )
+            _check_spark_assign(kind, out, per_learner)
             summary = _assign_on_spark(placing, data, out, settings)
         else:
             with _row_progress() as progress:
@@ -575,6 +570,15 @@ def assign(
         console.print(table)
 
     _run(body)
+
+
+def _check_spark_assign(kind: str, out: Path, per_learner: bool) -> None:
+    if kind != "parquet":
+        raise UserError(f"--engine spark writes Parquet: name --out {out} .parquet.")
+    if per_learner:
+        raise UserError(
+            "--per-learner runs on the local engine; drop --engine spark or --per-learner."
+        )
 
 
 def _assign_on_spark(placing: Any, data: str, out: Path, settings: TrainingSettings) -> Any:
