@@ -730,6 +730,7 @@ def _profiles(
         thresholds=thresholds,
         inputs=inputs,
         catalogue=catalogue,
+        comparison=comparison,
     )
     return {
         "segments": segments,

@@ -36,7 +36,7 @@ from training.insights.figures import (
     population_figures,
 )
 from training.insights.naming import name_profiles
-from training.insights.trust import method_caveat
+from training.insights.trust import method_caveat, method_split
 from training.insights.wording import LPA
 from training.runtime.courses import DEFAULT_COURSES, Course
 from training.runtime.features import FEATURE_COLUMNS
@@ -340,12 +340,20 @@ def build_profiles(
     )
 
 
-def _warn_split(profiles: list[dict[str, Any]]) -> None:
+def _warn_split(
+    profiles: list[dict[str, Any]], comparison: Mapping[str, Any] | None = None
+) -> None:
     """A segment the second method does not find says so (``method_caveat``): the report
-    writes it beside every action of the segment."""
+    writes it beside every action of the segment, the service and the explorer serve it.
+    With the comparison (its contingency) the sentence says whether the second method merges
+    the segment with others or splits it, as the report's does."""
     for profile in profiles:
         jaccard = (profile.get("hierarchical_match") or {}).get("jaccard")
-        profile["method_caveat"] = method_caveat(None if jaccard is None else float(jaccard))
+        if jaccard is None:
+            profile["method_caveat"] = method_caveat(None)
+            continue
+        split = method_split(int(profile["id"]), comparison) if comparison else None
+        profile["method_caveat"] = method_caveat(float(jaccard), split)
 
 
 def profiles_from_figures(
@@ -359,6 +367,7 @@ def profiles_from_figures(
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
     inputs: Sequence[str] = DEFAULT_CLUSTER_FEATURES,
     catalogue: Sequence[Course] = DEFAULT_COURSES,
+    comparison: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`build_profiles` from pre-aggregated figures.
 
@@ -370,6 +379,9 @@ def profiles_from_figures(
         All learners' figures.
     centers, silhouette, best_match, coarse, thresholds, inputs, catalogue
         As in :func:`build_profiles`.
+    comparison : mapping, optional
+        The K-Means vs hierarchical comparison (the manifest's ``metrics.comparison``): with
+        it, ``method_caveat`` says whether the second method merges or splits the segment.
 
     Returns
     -------
@@ -400,7 +412,7 @@ def profiles_from_figures(
     summary = population_summary(population)
     name_profiles(profiles, summary, inputs=inputs)
     recommend_profiles(profiles, summary, thresholds, catalogue)
-    _warn_split(profiles)
+    _warn_split(profiles, comparison)
     return profiles
 
 

@@ -189,3 +189,26 @@ def test_the_trained_macro_segments_of_one_segment_mirror_it(
         if len(macro["segments"]) == 1:
             member = by_id[macro["segments"][0]]
             assert macro["name"] == member["name"] and macro["actions"] == member["actions"]
+
+
+def test_stored_method_caveat_is_the_report_s_sentence(trained_small: TrainingResult) -> None:
+    """The sentence the service and the explorer serve for a segment the second method does not
+    find (merged with others or split) is the one the report writes from the manifest: the
+    stored profiles as trained, then every segment made one the second method misses."""
+    from training.insights.profiles import _warn_split
+    from training.report.page import _method_caveat
+    from training.runtime.artifacts import MANIFEST_FILE, PROFILES_JSON
+
+    folder = trained_small.folder
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    profiles = json.loads((folder / PROFILES_JSON).read_text(encoding="utf-8"))["segments"]
+    for segment in profiles:
+        assert segment["method_caveat"] == _method_caveat(segment, manifest)
+    for segment in profiles:
+        segment["hierarchical_match"]["jaccard"] = 0.3
+    _warn_split(profiles, manifest["metrics"]["comparison"])
+    for segment in profiles:
+        assert segment["method_caveat"], segment["id"]
+        assert segment["method_caveat"] == _method_caveat(segment, manifest)
+    _warn_split(profiles)  # without the comparison: the plain sentence, not the report's
+    assert any(s["method_caveat"] != _method_caveat(s, manifest) for s in profiles)
