@@ -630,9 +630,10 @@ def diff(
 
     Each output row holds the input's row number (from 0; its learner_id when the table has
     one) and email_hash, the segment, track, course and confidence under both models, whether it
-    moved, the input that changed its placement most with its old and new values, and both
-    versions; or the error that keeps it from being placed. The from x to counts are printed
-    and written as JSON.
+    moved, was renamed or changed course, why it moved (reason: input_changed, with the input
+    whose value changed most and its old and new values; or segments_moved), and both
+    versions; or the error that keeps it from being placed. The from x to counts, renames and
+    course changes are printed and written as JSON.
     """
 
     def body() -> Any:
@@ -693,6 +694,10 @@ def _print_diff(summary: Any) -> None:
     top = sorted(summary.changed_inputs.items(), key=lambda kv: -kv[1])[:3]
     if top:
         facts.add_row("inputs behind the moves", ", ".join(f"{k} {n:,}" for k, n in top))
+    facts.add_row("moved, no input changed", f"{summary.reasons.get('segments_moved', 0):,}")
+    for i, was, now, n in summary.renames:
+        facts.add_row(f"renamed segment {i}", f"{was} -> {now} ({n:,} stayed)")
+    facts.add_row("course changed", f"{summary.course_changed:,}")
     facts.add_row("time", f"{summary.seconds:.1f} s")
     facts.add_row("moves", str(summary.out))
     facts.add_row("summary", str(summary.summary_json))

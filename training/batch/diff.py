@@ -5,9 +5,12 @@ the chunk), places every row with the old model and with the new one, each end t
 own cleaning rules, peer tables and centres (:func:`training.runtime.placement.place`, the code
 behind ``POST /segment/batch`` and ``assign``), and writes one row per input row
 (:data:`MOVE_COLUMNS`): the segment, track, course and confidence under both models, whether
-the learner moved, and for a learner who moved the clustering input whose share of the
-distance to its segment changed most (:func:`changed_inputs`), with its value under each model.
-A :class:`DiffSummary` counts the moves from x to.
+the learner moved, whether its segment kept its id under another name (``renamed``) and whether
+its course changed; and for a learner who moved, why (:func:`changed_inputs`): the clustering
+input whose value changed most between the two placements, with its value under each model
+(``reason = "input_changed"``), or ``reason = "segments_moved"`` when no input changed (the
+model's centres did). A :class:`DiffSummary` counts the moves from x to, the reasons, the
+renamed segments and the course changes.
 
 :func:`measure_churn` is the same comparison over columns already in memory: the manifest's
 churn figure (``training.run``) is what ``diff`` would measure on the training table.
@@ -43,7 +46,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "CHANGE_TOLERANCE",
+    "INPUT_CHANGED",
     "MOVE_COLUMNS",
+    "SEGMENTS_MOVED",
     "ChangedInputs",
     "DiffSummary",
     "changed_inputs",
@@ -59,6 +65,8 @@ MOVE_COLUMNS: tuple[str, ...] = (
     "row",
     "email_hash",
     "moved",
+    "renamed",
+    "course_changed",
     "from_segment_id",
     "to_segment_id",
     "from_segment_name",
@@ -69,6 +77,7 @@ MOVE_COLUMNS: tuple[str, ...] = (
     "to_course",
     "from_confidence",
     "to_confidence",
+    "reason",
     "changed_input",
     "changed_input_old",
     "changed_input_new",
@@ -76,6 +85,13 @@ MOVE_COLUMNS: tuple[str, ...] = (
     "new_version",
     "error",
 )
+
+#: ``reason`` of a moved row: an input's value changed, or none did and the centres moved.
+INPUT_CHANGED = "input_changed"
+SEGMENTS_MOVED = "segments_moved"
+
+#: A scaled input whose values differ by no more than this has not changed (float noise).
+CHANGE_TOLERANCE = 1e-6
 
 #: Rows placed at once by :func:`measure_churn` (bounds its temporaries).
 _CHURN_ROWS = 100_000
@@ -99,7 +115,11 @@ class DiffSummary:
     old_names, new_names : dict of int to str
         Segment names under each model.
     changed_inputs : dict of str to int
-        Moved rows per input that changed their placement most.
+        Moved rows (``reason = "input_changed"``) per input whose value changed most.
+    reasons : dict of str to int
+        Moved rows per ``reason`` (``input_changed``, ``segments_moved``).
+    course_changes : dict of (str, str) to int
+        Placed rows per (old course id, new course id) where the two differ.
     seconds : float
     """
 
@@ -113,7 +133,29 @@ class DiffSummary:
     old_names: dict[int, str]
     new_names: dict[int, str]
     changed_inputs: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    course_changes: dict[tuple[str, str], int] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def renames(self) -> list[tuple[int, str, str, int]]:
+        """(segment id, old name, new name, learners who stayed in it) of every segment that
+        kept its id under another name."""
+        return [
+            (i, self.old_names[i], self.new_names[i], self.moves.get((i, i), 0))
+            for i in sorted(set(self.old_names) & set(self.new_names))
+            if self.old_names[i] != self.new_names[i]
+        ]
+
+    @property
+    def renamed(self) -> int:
+        """Placed rows that stayed in a segment whose name changed (``renamed`` is true)."""
+        return sum(n for *_, n in self.renames)
+
+    @property
+    def course_changed(self) -> int:
+        """Placed rows whose course differs between the two models."""
+        return sum(self.course_changes.values())
 
     @property
     def moved(self) -> int:
@@ -145,7 +187,18 @@ class DiffSummary:
                 }
                 for (a, b), n in sorted(self.moves.items())
             ],
+            "reasons": dict(sorted(self.reasons.items())),
             "changed_inputs": dict(sorted(self.changed_inputs.items(), key=lambda kv: -kv[1])),
+            "renamed": self.renamed,
+            "renames": [
+                {"segment_id": i, "old_name": a, "new_name": b, "learners": n}
+                for i, a, b, n in self.renames
+            ],
+            "course_changed": self.course_changed,
+            "course_changes": [
+                {"from_course": a, "to_course": b, "learners": n}
+                for (a, b), n in sorted(self.course_changes.items(), key=lambda kv: -kv[1])
+            ],
             "out": str(self.out),
             "seconds": round(self.seconds, 3),
         }
@@ -183,50 +236,63 @@ def moved(old: Kernel, old_at: Placement, new: Kernel, new_at: Placement) -> npt
 
 @dataclass(frozen=True)
 class ChangedInputs:
-    """Per learner, the clustering input whose distance contribution changed most.
+    """Per learner, the clustering input whose value changed most between two placements.
 
-    ``names[index[i]]`` is learner i's input; ``old_value[i]``/``new_value[i]`` its value (the
-    model's input, before clipping and scaling) under each model, NaN when a model lacks it.
+    ``names[index[i]]`` is learner i's input and ``old_value[i]``/``new_value[i]`` its value (the
+    model's input, before clipping and scaling) under each model; ``changed[i]`` is false when
+    no input's value changed (then ``index[i]`` means nothing: the centres moved, not the
+    learner).
     """
 
     names: tuple[str, ...]
     index: npt.NDArray[np.intp]
     old_value: npt.NDArray[np.float64]
     new_value: npt.NDArray[np.float64]
+    changed: npt.NDArray[np.bool_]
 
 
-def changed_inputs(old: Kernel, old_at: Placement, new: Kernel, new_at: Placement) -> ChangedInputs:
-    """The input that changed each learner's placement most, and its old and new values.
+def changed_inputs(
+    old: Kernel,
+    old_at: Placement,
+    new: Kernel,
+    new_at: Placement,
+    tolerance: float = CHANGE_TOLERANCE,
+) -> ChangedInputs:
+    """The input whose value changed most between each learner's two placements.
 
-    A learner's squared distance to its segment's centre is a sum over the model's inputs of
-    ``(z_j - c_j)^2`` (``z`` clipped and scaled); the input named is the one whose term differs
-    most, in absolute value, between its old placement (old model, old segment) and its new one
-    (new model, new segment). An input only one model uses counts 0 in the other.
+    Each model computes a learner's inputs with its own peer tables (a company unknown to one
+    model and known to the other changes its ``company_tier``); the change of each input both
+    models use is measured in the new model's units (clipped to its bounds and divided by its
+    scale, so inputs are comparable), and the largest is named. A learner none of whose inputs
+    changed by more than ``tolerance`` moved because the segments did.
 
     Parameters
     ----------
     old, new : Kernel
     old_at, new_at : Placement
         The same n learners placed by each model.
+    tolerance : float, default=CHANGE_TOLERANCE
+        In scaled units.
 
     Returns
     -------
     ChangedInputs
     """
-    names = tuple(dict.fromkeys((*old.features, *new.features)))
-    terms, values = [], []
-    for kernel, placed in ((old, old_at), (new, new_at)):
-        at = [names.index(f) for f in kernel.features]
-        gap = kernel.scaled(placed.features) - kernel.centers[placed.nearest]
-        term = np.zeros((len(placed.nearest), len(names)))
-        term[:, at] = gap * gap
-        value = np.full((len(placed.nearest), len(names)), np.nan)
-        value[:, at] = placed.features
-        terms.append(term)
-        values.append(value)
-    index = np.argmax(np.abs(terms[1] - terms[0]), axis=1)
-    rows = np.arange(len(index))
-    return ChangedInputs(names, index, values[0][rows, index], values[1][rows, index])
+    names = tuple(f for f in new.features if f in old.features)
+    n = len(new_at.nearest)
+    rows = np.arange(n)
+    if not names:
+        empty = np.full(n, np.nan)
+        return ChangedInputs(names, np.zeros(n, np.intp), empty, empty, np.zeros(n, bool))
+    at_new = [new.features.index(f) for f in names]
+    before = old_at.features[:, [old.features.index(f) for f in names]]
+    after = new_at.features[:, at_new]
+    lower, upper, scale = new.lower[at_new], new.upper[at_new], new.scale[at_new]
+    gap = np.abs(np.clip(after, lower, upper) - np.clip(before, lower, upper)) / scale
+    gap = np.where(np.isnan(gap), np.where(np.isnan(before) == np.isnan(after), 0.0, np.inf), gap)
+    index = np.argmax(gap, axis=1)
+    changed = gap[rows, index] > tolerance
+    return ChangedInputs(names, index, before[rows, index], after[rows, index], changed)
 
 
 def measure_churn(
@@ -317,13 +383,12 @@ def diff_table(
     started = time.perf_counter()
     table = open_learner_chunks(source, chunk_rows=chunk_rows, cache_dir=cache_dir)
     output = OutputFile(out, kind, repeated=_REPEATED, filtered=_FILTERED)
-    moves: Counter[tuple[int, int]] = Counter()
-    inputs: Counter[str] = Counter()
+    tally = _Tally()
     rows = placed = 0
     try:
         with few_collections(), WriteBehind(output) as writer:
             for chunk, typed in read_ahead(map(_prepared, table.raw)):
-                answer = _compare_chunk(old, new, chunk, typed, moves, inputs)
+                answer = _compare_chunk(old, new, chunk, typed, tally)
                 writer.write(answer)
                 rows += answer.num_rows
                 placed += answer.num_rows - count_errors(answer)
@@ -340,10 +405,12 @@ def diff_table(
         new_version=new.version,
         rows=rows,
         placed=placed,
-        moves=dict(moves),
+        moves=dict(tally.moves),
         old_names=old.names(),
         new_names=new.names(),
-        changed_inputs=dict(inputs),
+        changed_inputs=dict(tally.inputs),
+        reasons=dict(tally.reasons),
+        course_changes=dict(tally.courses),
         seconds=time.perf_counter() - started,
     )
     _write_json(summary_at, summary.to_dict())
@@ -360,12 +427,23 @@ _REPEATED = [
     "to_course",
     "from_confidence",
     "to_confidence",
+    "reason",
     "changed_input",
     "old_version",
     "new_version",
     "error",
 ]
-_FILTERED = ["row", "moved", "from_segment_id", "to_segment_id"]
+_FILTERED = ["row", "moved", "renamed", "course_changed", "from_segment_id", "to_segment_id"]
+
+
+@dataclass
+class _Tally:
+    """What the summary counts, chunk after chunk."""
+
+    moves: Counter[tuple[int, int]] = field(default_factory=Counter)
+    inputs: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    courses: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _prepared(chunk: RawChunk) -> tuple[RawChunk, Any]:
@@ -377,10 +455,9 @@ def _compare_chunk(
     new: VerifiedModel,
     chunk: RawChunk,
     typed: Any,
-    moves: Counter[tuple[int, int]],
-    inputs: Counter[str],
+    tally: _Tally,
 ) -> pa.Table:
-    """The moves rows of one raw chunk; ``moves`` and ``inputs`` count what it holds."""
+    """The moves rows of one raw chunk; ``tally`` counts what it holds."""
     import pyarrow as pa
 
     ids = learner_ids(chunk)
@@ -404,7 +481,7 @@ def _compare_chunk(
     if ids is not None:
         parts["learner_id"] = usable_ids(ids[0])
     parts["email_hash"] = _text(columns["email_hash"])
-    parts.update(_side_columns(old, new, old_at, new_at, keep, n, moves, inputs))
+    parts.update(_side_columns(old, new, old_at, new_at, keep, n, tally))
     parts["error"] = pa.array(errors, pa.string()) if len(keep) < n else pa.nulls(n, pa.string())
     return pa.table(parts)
 
@@ -416,23 +493,30 @@ def _side_columns(
     new_at: Placement | None,
     keep: npt.NDArray[np.intp],
     n: int,
-    moves: Counter[tuple[int, int]],
-    inputs: Counter[str],
+    tally: _Tally,
 ) -> Iterator[tuple[str, pa.Array]]:
-    """(name, column) of everything placed: both sides, the move and its changed input."""
+    """(name, column) of everything placed: both sides, the move and its reason."""
     import pyarrow as pa
 
     missing = np.ones(n, bool)
     missing[keep] = False
     shift = np.zeros(n, bool)
+    renamed = np.zeros(n, bool)
+    course_changed = np.zeros(n, bool)
     if old_at is not None and new_at is not None:
         shift[keep] = moved(old.kernel, old_at, new.kernel, new_at)
         before = old.kernel.segment_ids[old_at.nearest]
         after = new.kernel.segment_ids[new_at.nearest]
         pairs, counts = np.unique(np.stack([before, after]), axis=1, return_counts=True)
         for (a, b), count in zip(pairs.T.tolist(), counts.tolist(), strict=True):
-            moves[(int(a), int(b))] += int(count)
+            tally.moves[(int(a), int(b))] += int(count)
+        old_names, new_names = old.names(), new.names()
+        renames = [i for i in old_names if i in new_names and old_names[i] != new_names[i]]
+        renamed[keep] = (before == after) & np.isin(before, renames)
+        course_changed[keep] = _course_changes(old, old_at, new, new_at, tally.courses)
     yield "moved", pa.array(shift, pa.bool_(), mask=missing)
+    yield "renamed", pa.array(renamed, pa.bool_(), mask=missing)
+    yield "course_changed", pa.array(course_changed, pa.bool_(), mask=missing)
     sides = {"from": (old, old_at), "to": (new, new_at)}
     for prefix, (model, placed) in sides.items():
         yield f"{prefix}_segment_id", _spread(placed, keep, n, lambda p, m=model: _ids(m, p))
@@ -445,25 +529,45 @@ def _side_columns(
         yield f"{prefix}_course", _coded(placed, keep, n, "course", model.cohorts.courses)
     for prefix, (model, placed) in sides.items():
         yield f"{prefix}_confidence", _confidence(model.kernel, placed, keep, n)
-    yield from _changed_columns(old, new, old_at, new_at, keep, shift, inputs)
+    yield from _changed_columns(old, old_at, new, new_at, keep, shift, tally)
     yield "old_version", _repeat(old.version, missing)
     yield "new_version", _repeat(new.version, missing)
 
 
+def _course_changes(
+    old: VerifiedModel,
+    old_at: Placement,
+    new: VerifiedModel,
+    new_at: Placement,
+    counts: Counter[tuple[str, str]],
+) -> npt.NDArray[np.bool_]:
+    """Whether each placed learner's course differs between the models; ``counts`` counts the
+    (old, new) course pairs that differ."""
+    if old_at.course is None or new_at.course is None:
+        return np.zeros(len(old_at.nearest), bool)
+    before = np.asarray(old.cohorts.courses, dtype=object)[old_at.course]
+    after = np.asarray(new.cohorts.courses, dtype=object)[new_at.course]
+    changed: npt.NDArray[np.bool_] = before != after
+    counts.update(zip(before[changed].tolist(), after[changed].tolist(), strict=True))
+    return changed
+
+
 def _changed_columns(
     old: VerifiedModel,
-    new: VerifiedModel,
     old_at: Placement | None,
+    new: VerifiedModel,
     new_at: Placement | None,
     keep: npt.NDArray[np.intp],
     shift: npt.NDArray[np.bool_],
-    inputs: Counter[str],
+    tally: _Tally,
 ) -> Iterator[tuple[str, pa.Array]]:
-    """``changed_input`` and its old and new values, for the rows that moved (else null)."""
+    """``reason``, ``changed_input`` and its old and new values, for the rows that moved (else
+    null; the input is null too when the reason is that the segments moved)."""
     import pyarrow as pa
 
     n = len(shift)
     code = np.zeros(n, np.int32)
+    changed = np.zeros(n, bool)
     before = np.full(n, np.nan)
     after = np.full(n, np.nan)
     names: tuple[str, ...] = ()
@@ -471,11 +575,16 @@ def _changed_columns(
         found = changed_inputs(old.kernel, old_at, new.kernel, new_at)
         names = found.names
         code[keep] = found.index
+        changed[keep] = found.changed
         before[keep] = found.old_value
         after[keep] = found.new_value
-        for i, count in zip(*np.unique(code[shift], return_counts=True), strict=True):
-            inputs[names[int(i)]] += int(count)
-    still = ~shift
+        named = shift & changed
+        for i, count in zip(*np.unique(code[named], return_counts=True), strict=True):
+            tally.inputs[names[int(i)]] += int(count)
+        tally.reasons[INPUT_CHANGED] += int(np.count_nonzero(named))
+        tally.reasons[SEGMENTS_MOVED] += int(np.count_nonzero(shift & ~changed))
+    yield "reason", _coded_bool(changed, ~shift, [SEGMENTS_MOVED, INPUT_CHANGED])
+    still = ~(shift & changed)
     indices = pa.array(code, pa.int32(), mask=still)
     words = pa.array(list(names) or [""], pa.string())
     yield "changed_input", pa.DictionaryArray.from_arrays(indices, words).cast(pa.string())

@@ -19,7 +19,7 @@ from training.batch.diff import MOVE_COLUMNS, diff_table, summary_path
 from training.batch.reading import raw_arrays
 from training.data.load import read_learners_frame
 from training.data.synth import generate_learners
-from training.runtime.artifacts import KERNEL_JSON, LATEST_FILE, MANIFEST_FILE
+from training.runtime.artifacts import KERNEL_JSON, LATEST_FILE, MANIFEST_FILE, PROFILES_JSON
 from training.runtime.kernel import Kernel
 from training.runtime.loader import load_model
 from training.runtime.placement import learner_errors
@@ -27,9 +27,19 @@ from training.runtime.schema import RAW_FIELDS
 from training.store.staging import finalize_manifest
 
 
-def _crafted(models: Path, target: Path) -> Path:
-    """A sealed copy of the latest model of `models` as another version whose centres moved:
-    the first centre half a unit along the first input, the second along the last."""
+def _crafted(
+    models: Path,
+    target: Path,
+    *,
+    tiers: bool = False,
+    rename: bool = False,
+    course: bool = False,
+) -> Path:
+    """A sealed copy of the latest model of `models` as another version whose centres moved
+    (the first centre half a unit along the first input, the second along the last); with
+    `tiers` every tier edge moved up (some companies change tier, nothing else changes), with
+    `rename` the first segment renamed, with `course` the first segment given the second's
+    courses."""
     copy = copy_models(models, target)
     old = copy / (copy / LATEST_FILE).read_text(encoding="utf-8").strip()
     folder = old.rename(copy / "crafted")
@@ -39,7 +49,17 @@ def _crafted(models: Path, target: Path) -> Path:
     centers[0, 0] += 0.5
     centers[1, -1] -= 0.5
     doc["kmeans"]["centers"] = centers.tolist()
+    if tiers:
+        edges = doc["feature_tables"]["tier_edges"]
+        doc["feature_tables"]["tier_edges"] = [e + 0.3 for e in edges]
+    if course:
+        rows = doc["cohorts"]["course"]
+        rows[0] = list(rows[1])
     (folder / KERNEL_JSON).write_text(json.dumps(doc), encoding="utf-8")
+    if rename:
+        profiles = json.loads((folder / PROFILES_JSON).read_text(encoding="utf-8"))
+        profiles["segments"][0]["name"] = "Renamed by the test"
+        (folder / PROFILES_JSON).write_text(json.dumps(profiles), encoding="utf-8")
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     manifest["version"] = "crafted"
     finalize_manifest(folder, manifest)
@@ -47,13 +67,14 @@ def _crafted(models: Path, target: Path) -> Path:
 
 
 def _by_hand(kernel: Kernel, columns: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """Each learner's segment id, its inputs and their squared gaps to its centre, by numpy."""
+    """Each learner's segment id, its inputs and their clipped values, by numpy."""
     _, values = kernel.featurize(columns)
     x = np.column_stack([np.asarray(values[f], float) for f in kernel.features])
-    z = (np.clip(x, kernel.lower, kernel.upper) - kernel.mean) / kernel.scale
+    clipped = np.clip(x, kernel.lower, kernel.upper)
+    z = (clipped - kernel.mean) / kernel.scale
     distances = ((z[:, None, :] - kernel.centers[None, :, :]) ** 2).sum(axis=2)
     nearest = distances.argmin(axis=1)
-    return kernel.segment_ids[nearest], x, (z - kernel.centers[nearest]) ** 2
+    return kernel.segment_ids[nearest], x, clipped
 
 
 @pytest.fixture
@@ -83,29 +104,30 @@ def test_moves_and_the_input_behind_each_recomputed(
     columns = raw_arrays(frame)
     ok = np.array([e is None for e in learner_errors(columns)])
     placed = {name: columns[name][ok] for name in RAW_FIELDS}
-    before, x_old, gap_old = _by_hand(old.kernel, placed)
-    after, x_new, gap_new = _by_hand(new.kernel, placed)
+    before, x_old, _ = _by_hand(old.kernel, placed)
+    after, x_new, _ = _by_hand(new.kernel, placed)
     assert summary.moves == dict(Counter(zip(before.tolist(), after.tolist(), strict=True)))
     assert summary.rows == len(frame) and summary.placed == int(ok.sum()) == len(frame) - 10
     assert 0 < summary.moved < summary.placed
 
     got = [r for r in rows if r["error"] is None]
-    names = list(old.kernel.features)
-    changed = np.abs(gap_new - gap_old).argmax(axis=1)
     for i, row in enumerate(got):
         assert (row["from_segment_id"], row["to_segment_id"]) == (before[i], after[i])
         assert row["moved"] == (before[i] != after[i])
+        assert row["renamed"] is False and row["course_changed"] == (
+            row["from_course"] != row["to_course"]
+        )
         if not row["moved"]:
-            assert row["changed_input"] is None and row["changed_input_old"] is None
+            assert row["reason"] is None and row["changed_input"] is None
             continue
-        j = changed[i]
-        assert row["changed_input"] == names[j]
-        assert row["changed_input_old"] == pytest.approx(x_old[i, j])
-        assert row["changed_input_new"] == pytest.approx(x_new[i, j])
+        # Only the centres moved: every learner's inputs are the same under both models.
+        assert np.array_equal(x_old[i], x_new[i])
+        assert row["reason"] == "segments_moved" and row["changed_input"] is None
         assert (row["old_version"], row["new_version"]) == (old.version, "crafted")
         assert row["from_segment_name"] == old.names()[before[i]]
         assert row["to_confidence"] in ("high", "low") and row["from_track"] == row["to_track"]
-    assert sum(summary.changed_inputs.values()) == summary.moved
+    assert summary.reasons == {"input_changed": 0, "segments_moved": summary.moved}
+    assert summary.changed_inputs == {}
     junk = [r for r in rows if r["error"] is not None]
     assert len(junk) == 10 and all(r["moved"] is None and r["to_segment_id"] is None for r in junk)
 
@@ -164,3 +186,79 @@ def test_cli_errors_are_one_sentence(
     )
     assert result.exit_code == 2 and "name it .parquet" in result.output
     assert not Path(out).exists()
+
+
+def test_a_learner_whose_tier_changed_is_named_and_the_others_moved_with_the_segments(
+    service_model_dir: Path, tmp_path: Path, table: tuple[Path, pd.DataFrame]
+) -> None:
+    """Tier edges moved (only company_tier differs) and centres moved: a mover whose tier
+    changed is named company_tier with two different values; a mover with identical inputs is
+    segments_moved; the named input's old and new values always differ."""
+    source, frame = table
+    new_folder = _crafted(service_model_dir, tmp_path / "crafted-models", tiers=True)
+    old, new = load_model(service_model_dir), load_model(new_folder)
+    assert "company_tier" in new.kernel.features
+    summary = diff_table(source, tmp_path / "moves.parquet", old, new, chunk_rows=700)
+    rows = [r for r in iter_output(tmp_path / "moves.parquet") if r["error"] is None]
+    columns = raw_arrays(frame)
+    ok = np.array([e is None for e in learner_errors(columns)])
+    placed = {name: columns[name][ok] for name in RAW_FIELDS}
+    _, x_old, _ = _by_hand(old.kernel, placed)
+    _, x_new, _ = _by_hand(new.kernel, placed)
+    tier = list(new.kernel.features).index("company_tier")
+    differs = np.flatnonzero((x_old != x_new).any(axis=0))
+    assert differs.tolist() == [tier]
+    reasons: Counter[str] = Counter()
+    for i, row in enumerate(rows):
+        if not row["moved"]:
+            continue
+        reasons[row["reason"]] += 1
+        if x_old[i, tier] != x_new[i, tier]:
+            assert row["reason"] == "input_changed" and row["changed_input"] == "company_tier"
+            assert row["changed_input_old"] == x_old[i, tier] != row["changed_input_new"]
+            assert row["changed_input_new"] == x_new[i, tier]
+        else:
+            assert row["reason"] == "segments_moved" and row["changed_input"] is None
+    assert reasons["input_changed"] > 0 and reasons["segments_moved"] > 0
+    assert summary.reasons == dict(reasons)
+    assert summary.changed_inputs == {"company_tier": reasons["input_changed"]}
+    document = json.loads(summary_path(tmp_path / "moves.parquet").read_text())
+    assert document["reasons"] == dict(reasons)
+
+
+def test_renamed_segments_and_changed_courses_are_flagged_and_counted(
+    service_model_dir: Path, tmp_path: Path, table: tuple[Path, pd.DataFrame]
+) -> None:
+    source, _ = table
+    new_folder = _crafted(service_model_dir, tmp_path / "m", rename=True, course=True)
+    old, new = load_model(service_model_dir), load_model(new_folder)
+    first = int(new.profiles["segments"][0]["id"])
+    out = tmp_path / "moves.parquet"
+    summary = diff_table(source, out, old, new)
+    rows = [r for r in iter_output(out) if r["error"] is None]
+    stayed = [r for r in rows if r["from_segment_id"] == r["to_segment_id"] == first]
+    assert stayed and all(r["renamed"] for r in stayed)
+    renamed = "Renamed by the test"
+    assert all(r["to_segment_name"] == renamed != r["from_segment_name"] for r in stayed)
+    assert not any(r["renamed"] for r in rows if r not in stayed)
+    assert summary.renames == [(first, old.names()[first], "Renamed by the test", len(stayed))]
+    changed = [r for r in rows if r["course_changed"]]
+    assert changed and all(r["from_course"] != r["to_course"] for r in changed)
+    assert all(r["from_course"] == r["to_course"] for r in rows if not r["course_changed"])
+    assert summary.course_changed == len(changed)
+    assert summary.course_changes == dict(
+        Counter((r["from_course"], r["to_course"]) for r in changed)
+    )
+    document = json.loads(summary_path(out).read_text())
+    assert document["renamed"] == len(stayed) and document["course_changed"] == len(changed)
+    assert document["renames"] == [
+        {"segment_id": first, "old_name": old.names()[first],
+         "new_name": "Renamed by the test", "learners": len(stayed)}
+    ]  # fmt: skip
+    result = invoke(
+        "diff",
+        ["--old", str(service_model_dir), "--new", str(new_folder), "--data", str(source),
+         "--out", str(tmp_path / "again.parquet")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Renamed by the test" in result.stdout and f"{len(changed):,}" in result.stdout
