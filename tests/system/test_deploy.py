@@ -292,25 +292,28 @@ def _nightly() -> tuple[dict[str, Any], dict[str, Any]]:
     return cron, container
 
 
-def test_the_nightly_job_writes_the_service_s_models_volume() -> None:
-    """It mounts the Deployment's models claim read-write where the service reads it, runs the
-    nightly image as the service's uid, one run at a time."""
+def test_the_nightly_job_writes_the_service_s_models_volume_and_keeps_its_data_on_its_own() -> None:
+    """It mounts the Deployment's models claim read-write where the service reads it, and its
+    own claim (the table and the outputs, with email_hash and learner_id) that no serving pod
+    mounts; runs the nightly image as the service's uid, one run at a time."""
     docs = _documents()
     cron, container = _nightly()
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if
               "persistentVolumeClaim" in v}  # fmt: skip
     served = docs["Deployment", "learnseg"]["spec"]["template"]["spec"]["volumes"]
-    assert (
-        set(claims.values())
-        == {"learnseg-models"}
-        == {v["persistentVolumeClaim"]["claimName"] for v in served if "persistentVolumeClaim" in v}
-    )
+    assert claims == {"models": "learnseg-models", "nightly": "learnseg-nightly"}
+    assert {v["persistentVolumeClaim"]["claimName"] for v in served if
+            "persistentVolumeClaim" in v} == {"learnseg-models"}  # fmt: skip
     assert ("PersistentVolumeClaim", "learnseg-models") in docs
+    assert ("PersistentVolumeClaim", "learnseg-nightly") in docs
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     env = {e["name"]: e["value"] for e in container["env"]}
     assert mounts["models"]["mountPath"] == env["LEARNSEG_MODEL_DIR"] == "/app/models"
     assert not mounts["models"].get("readOnly")
+    for name in ("LEARNERS", "NIGHTLY_OUT"):
+        assert env[name].startswith(mounts["nightly"]["mountPath"] + "/"), name
+    assert int(env["NIGHTLY_KEEP"]) >= 1
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert pod["securityContext"]["runAsUser"] == 10001 and container["image"].startswith(
         "learnseg-nightly:"
@@ -328,8 +331,9 @@ def _run_night(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 def test_the_nightly_script_runs_train_diff_assign_and_its_outputs_agree(tmp_path: Path) -> None:
     """The CronJob's own script, run twice on a small table in a temp models folder (its
     paths from the container's env, moved under tmp): night one trains and assigns; night two
-    trains on 90 % of the table, diffs against night one's model and assigns. The moves' new
-    side is the assignments row for row, and the moves counted equal the manifest's churn."""
+    trains on 90 % of the table, diffs against night one's model, assigns and prunes all but
+    the last NIGHTLY_KEEP nights. The moves' new side is the assignments row for row, and the
+    moves counted equal the manifest's churn."""
     import pandas as pd
 
     from training.data.synth import generate_learners
@@ -339,7 +343,11 @@ def test_the_nightly_script_runs_train_diff_assign_and_its_outputs_agree(tmp_pat
     assert command[:2] == ["/bin/sh", "-c"]
     script = command[2]
     env = {e["name"]: e["value"] for e in container["env"]}
-    moved = {"/app/models": str(tmp_path / "models"), "/tmp": str(tmp_path / "tmp")}
+    moved = {
+        "/app/models": str(tmp_path / "models"),
+        "/app/nightly": str(tmp_path / "nightly"),
+        "/tmp": str(tmp_path / "tmp"),
+    }
     for name, value in env.items():
         for old, new in moved.items():
             value = value.replace(old, new)
@@ -365,10 +373,18 @@ def test_the_nightly_script_runs_train_diff_assign_and_its_outputs_agree(tmp_pat
     first = (models / "LATEST").read_text().strip()
     assert sorted(p.name for p in (out / first).iterdir()) == ["assignments.parquet"]
 
+    # Nights older than the last NIGHTLY_KEEP (2 here) are pruned: three planted older ones go.
+    for age, name in enumerate(("old-a", "old-b", "old-c"), start=1):
+        (out / name).mkdir()
+        (out / name / "assignments.parquet").write_bytes(b"x")
+        stamp = (out / first).stat().st_mtime - 86_400 * age
+        os.utime(out / name, (stamp, stamp))
     full.sample(frac=0.9, random_state=1).to_parquet(table, index=False)
-    _run_night(script, run_env)
+    _run_night(script, {**run_env, "NIGHTLY_KEEP": "2"})
     second = (models / "LATEST").read_text().strip()
     assert second != first
+    assert sorted(p.name for p in out.iterdir()) == sorted([first, second])
+    assert (out / first / "assignments.parquet").is_file()
     night = out / second
     assert sorted(p.name for p in night.iterdir()) == [
         "assignments.parquet",
