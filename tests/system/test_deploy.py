@@ -72,6 +72,8 @@ def test_manifests_validate_and_a_planted_typo_does_not(tmp_path: Path) -> None:
         "secret.example.yaml",
         "prometheus-config.yaml",
         "nightly-cronjob.yaml",
+        "nightly-pvc.yaml",
+        "prometheus-rbac.yaml",
     }
     ok = _run(tool, "--strict", "--quiet", *map(str, MANIFESTS))
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -223,7 +225,7 @@ def test_the_kubernetes_job_finds_the_learnseg_pods() -> None:
     Operator mounts a Secret."""
     docs = _documents()
     job = _job(_configs()["kubernetes"])
-    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert job["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"own_namespace": True}}]
     (keep,) = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
     assert keep["source_labels"] == [
         "__meta_kubernetes_pod_label_app_kubernetes_io_name",
@@ -234,6 +236,27 @@ def test_the_kubernetes_job_finds_the_learnseg_pods() -> None:
     assert keep["regex"] == f"{labels['app.kubernetes.io/name']};{port['name']}"
     folder, key = Path(job["authorization"]["credentials_file"]).parts[-2:]
     assert folder == "learnseg-metrics-credential" and key in docs["Secret", folder]["stringData"]
+
+
+def test_prometheus_s_account_may_list_the_pods_of_its_namespace_and_no_more() -> None:
+    """The job discovers pods in its own namespace, so a Role (not a ClusterRole) bound to the
+    shipped service account is all it needs: get, list and watch on pods."""
+    docs = _documents()
+    account = docs["ServiceAccount", "learnseg-prometheus"]
+    role = docs["Role", "learnseg-prometheus"]
+    binding = docs["RoleBinding", "learnseg-prometheus"]
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
+    ]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"]}]
+    assert not [kind for kind, _ in docs if kind.startswith("Cluster")]
+    (sd,) = _job(_configs()["kubernetes"])["kubernetes_sd_configs"]
+    assert sd["namespaces"] == {"own_namespace": True}
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason=NO_PROMTOOL)
