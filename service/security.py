@@ -76,6 +76,7 @@ __all__ = [
     "NamedKey",
     "Role",
     "WrongKeyLimiter",
+    "is_placeholder",
     "parse_keys",
     "read_key_file",
     "require_admin_key",
@@ -130,19 +131,43 @@ def _digest(secret: bytes) -> bytes:
     return hashlib.sha256(secret).digest()
 
 
+#: Keys of the shipped examples (deploy/kubernetes/secret.example.yaml, the docs): a service
+#: configured with one would accept a key anyone can read in the repository.
+_PLACEHOLDER_MARK = "replace-me"
+_EXAMPLE_KEYS = frozenset({"<key>", "...", "<client key>", "<admin key>", "<metrics key>"})
+
+
+def is_placeholder(secret: str) -> bool:
+    """Whether a key is a placeholder of the examples (contains ``replace-me``, or is one)."""
+    text = secret.strip().lower()
+    return _PLACEHOLDER_MARK in text or text in _EXAMPLE_KEYS
+
+
+def _refuse_placeholder(secret: str, name: str, role: Role, where: str) -> None:
+    if is_placeholder(secret):
+        raise KeyFileError(
+            f"The {role} key {name} {where} is a placeholder of the examples: set a real key "
+            "(openssl rand -hex 24) before starting the service."
+        )
+
+
 def parse_keys(entries: Iterable[str], role: Role) -> list[NamedKey]:
-    """The keys of a setting: ``name:key`` entries, or bare keys named ``<role>-<position>``."""
+    """The keys of a setting: ``name:key`` entries, or bare keys named ``<role>-<position>``.
+
+    Raises :class:`KeyFileError` for a placeholder key of the examples."""
     keys = []
     for position, entry in enumerate(entries, 1):
         name, separator, secret = entry.partition(":")
         if not (separator and _NAME.fullmatch(name) and secret.strip()):
             name, secret = f"{role}-{position}", entry
+        _refuse_placeholder(secret, name, role, "in the settings")
         keys.append(NamedKey(name, role, _digest(secret.strip().encode("utf-8"))))
     return keys
 
 
 def read_key_file(path: Path, role: Role) -> list[NamedKey]:
-    """The ``name:key`` lines of a keys file; :class:`KeyFileError` names a bad line by number."""
+    """The ``name:key`` lines of a keys file; :class:`KeyFileError` names a bad line (or a
+    placeholder key of the examples) by number."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -159,6 +184,7 @@ def read_key_file(path: Path, role: Role) -> list[NamedKey]:
                 f"Line {number} of the {role} keys file {path} is not `name:key` (a name of "
                 "letters, digits, '.', '_' or '-', a colon, then the key)."
             )
+        _refuse_placeholder(secret, name.strip(), role, f"on line {number} of {path}")
         keys.append(NamedKey(name.strip(), role, _digest(secret.strip().encode("utf-8"))))
     return keys
 
@@ -189,7 +215,8 @@ class KeyRing:
     a file changes (looked at most every ``keys_check_seconds``).
 
     Raises :class:`KeyFileError` when built from settings whose keys file cannot be read or
-    holds a bad line, or when two keys share a name.
+    holds a bad line, when a key is a placeholder of the examples (``replace-me...``), or when
+    two keys share a name.
     """
 
     def __init__(

@@ -393,3 +393,41 @@ def test_the_wrong_key_bucket_refills_and_forgets_the_oldest_addresses() -> None
         limiter.wrong_key(address)
     assert "a" not in limiter._buckets and len(limiter._buckets) == 3
     assert [WrongKeyLimiter(0, 1.0).wrong_key("a") for _ in range(100)] == [None] * 100
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEARNSEG_API_KEYS", "lms-backend:replace-me-with-a-long-random-key"),
+        ("LEARNSEG_ADMIN_KEYS", "ops:REPLACE-ME-with-a-long-random-admin-key"),
+        ("LEARNSEG_METRICS_KEYS", "<key>"),
+    ],
+)
+def test_a_placeholder_key_of_the_examples_stops_the_start(
+    no_learnseg_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+) -> None:
+    no_learnseg_env.setenv(variable, value)
+    with pytest.raises(SystemExit) as stopped:
+        main(["--host", "127.0.0.1"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and err.count(". ") == 0
+    assert "placeholder of the examples" in err and value.split(":")[-1] not in err
+
+
+def test_a_placeholder_in_a_keys_file_is_refused_by_line_and_a_real_key_is_not(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "api-keys"
+    keys.write_text("# name:key\nlms:k-real-4d1\nnightly:replace-me-too\n", encoding="utf-8")
+    with pytest.raises(KeyFileError, match="client key nightly on line 3") as refused:
+        KeyRing(service_settings(tmp_path, api_keys_file=keys))
+    assert "replace-me-too" not in str(refused.value)
+    keys.write_text("lms:k-real-4d1\nnightly:k-real-9e0\n", encoding="utf-8")
+    ring = KeyRing(service_settings(tmp_path, api_keys_file=keys))
+    assert [k.name for k in ring.keys] == ["lms", "nightly"]
+    with pytest.raises(KeyFileError):
+        parse_keys(["replace-me"], "client")

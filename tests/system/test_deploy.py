@@ -20,7 +20,7 @@ import yaml  # type: ignore[import-untyped]
 
 from service.config import ServiceSettings
 from service.main import create_app
-from service.security import KeyRing, read_key_file
+from service.security import KeyFileError, KeyRing, read_key_file
 from tests.helpers import REPO
 
 DEPLOY = REPO / "deploy"
@@ -163,6 +163,14 @@ def test_the_keys_files_are_the_secret_s_and_the_service_reads_them(tmp_path: Pa
         admin_keys_file=tmp_path / files["LEARNSEG_ADMIN_KEYS_FILE"].name,
         metrics_keys_file=tmp_path / files["LEARNSEG_METRICS_KEYS_FILE"].name,
     )
+    # As shipped, the example's placeholder keys stop the service; with real keys it reads them.
+    with pytest.raises(KeyFileError, match="placeholder of the examples"):
+        KeyRing(settings)
+    for path in files.values():
+        text = (tmp_path / path.name).read_text(encoding="utf-8")
+        (tmp_path / path.name).write_text(text.replace("replace-me", "r3al"), encoding="utf-8")
+    credential = docs["Secret", "learnseg-metrics-credential"]["stringData"]["metrics-key"]
+    credential = credential.replace("replace-me", "r3al")
     keys = KeyRing(settings).keys
     assert [(k.name, k.role) for k in keys] == [
         ("prometheus", "metrics"),
@@ -171,7 +179,6 @@ def test_the_keys_files_are_the_secret_s_and_the_service_reads_them(tmp_path: Pa
         ("ops", "admin"),
     ]
     metrics = read_key_file(tmp_path / "metrics-keys", "metrics")
-    credential = docs["Secret", "learnseg-metrics-credential"]["stringData"]["metrics-key"]
     assert KeyRing(settings).match(credential.encode()) == metrics[0]  # the same key, bare
 
 
