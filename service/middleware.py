@@ -12,7 +12,8 @@ It is the outermost of the app's own middleware. For every HTTP request it
    ``Content-Length`` says so, else when the route reads past the limit;
 4. writes one JSON access line (:mod:`service.logs`), with the model version a route used and
    the name of the API key it was sent with (``key_id``, never the key); the raw path only when
-   the request succeeded (its path parameters were validated), else the route template: a
+   the request succeeded (its path parameters were validated), else the template of the route
+   as requested (``/v1/segment``, or the alias ``/segment``; ``/v1/segments/{segment_id}``): a
    rejected path may hold anything a client typed, an email hash included;
 5. turns an exception nothing else handled into a 500 ``{"detail": "Internal error; the request
    id is ..."}``, logged once with its traceback, never sent to the client;
@@ -74,6 +75,14 @@ def canonical_route(template: str) -> str:
     log, so dashboards and alert rules keep one series per route whichever path a client uses.
     """
     return template[len(API_PREFIX) :] if template.startswith(API_PREFIX + "/") else template
+
+
+def _as_requested(template: str, path: str) -> str:
+    """A refused request's route template under the prefix it was requested with
+    (``/v1/segment`` stays so, ``/segment`` too; a path parameter stays ``{...}``): the path a
+    success on a route without parameters logs, and nothing a client typed."""
+    versioned = path.startswith(API_PREFIX + "/") and template != UNMATCHED_ROUTE
+    return API_PREFIX + template if versioned else template
 
 
 def internal_error_body(request_id: str) -> bytes:
@@ -169,7 +178,7 @@ class RequestContextMiddleware:
             seconds = time.perf_counter() - start
             route = scope.get("route")
             template = canonical_route(getattr(route, "path", None) or UNMATCHED_ROUTE)
-            path = scope["path"] if status < 400 else template
+            path = scope["path"] if status < 400 else _as_requested(template, scope["path"])
             self.metrics.observe_request(scope["method"], template, status, seconds)
             access_log.info(
                 "%s %s %d",

@@ -57,3 +57,28 @@ def test_unexpected_error_is_a_500_with_the_request_id(
     logged = [r for r in caplog.records if r.levelname == "ERROR"]
     assert logged and logged[-1].exc_info is not None
     assert getattr(logged[-1], "request_id", None) == "req-500"
+
+
+def test_the_access_log_s_path_is_the_one_requested_for_errors_as_for_successes(
+    service_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/v1/segment logs /v1/segment and /segment logs /segment, answered 200 or 422; a path
+    parameter of a refused request stays a template (nothing the client typed is logged)."""
+    caplog.set_level(logging.INFO, logger="service.access")
+    bad = {**LEARNERS[0], "ctc": -5}
+    with TestClient(create_app(service_settings(service_model_dir))) as client:
+        for path in ("/v1/segment", "/segment"):
+            assert client.post(path, json=LEARNERS[0]).status_code == 200
+            assert client.post(path, json=bad).status_code == 422
+        assert client.get("/v1/segments/secret-9f8e").status_code == 422
+    formatter = JsonFormatter()
+    access = [json.loads(formatter.format(r)) for r in caplog.records if r.name == "service.access"]
+    logged = [(a["path"], a["status"], a["route"]) for a in access[-5:]]
+    assert logged[:4] == [
+        ("/v1/segment", 200, "/segment"),
+        ("/v1/segment", 422, "/segment"),
+        ("/segment", 200, "/segment"),
+        ("/segment", 422, "/segment"),
+    ]
+    assert logged[4] == ("/v1/segments/{segment_id}", 422, "/segments/{segment_id}")
+    assert "secret-9f8e" not in caplog.text
