@@ -486,3 +486,36 @@ def test_no_answer_keeps_the_request_id_sent() -> None:
         client.segment({"ctc": 1}, request_id="mine-1")
     assert info.value.status_code is None and info.value.request_id == "mine-1"
     assert [r.headers["X-Request-ID"] for r in rec.requests] == ["mine-1", "mine-1"]
+
+
+def test_the_default_retries_outlive_a_service_restart() -> None:
+    """A service down for 3 s (connection refused), then loading its model for 2 s more (503),
+    answers the call made as it went down: the default waits add up to about 32 s. The old
+    budget (3 retries from 0.2 s, about 1.4 s) gave up."""
+    clock = [0.0]
+
+    def restarting(request: httpx.Request) -> httpx.Response:
+        if clock[0] < 3.0:
+            raise httpx.ConnectError("Connection refused", request=request)
+        if clock[0] < 5.0:
+            return _detail(503, "The model is loading.")
+        return httpx.Response(200, json=ASSIGNMENT)
+
+    def advance(delay: float) -> None:
+        clock[0] += delay
+
+    client = LearnsegClient(BASE, transport=httpx.MockTransport(restarting))
+    client._sleep = advance
+    with client:
+        assert client.segment({"ctc": 1}).segment_id == 3
+    assert 5.0 <= clock[0] < 10.0
+    waits = [retry_delay(a, None, backoff=0.25, max_delay=8.0) for a in range(client.retries)]
+    assert (client.retries, client.backoff, client.max_delay) == (8, 0.25, 8.0)
+    assert 30.0 <= sum(waits) <= 35.0
+
+    clock[0] = 0.0
+    old = LearnsegClient(BASE, transport=httpx.MockTransport(restarting), retries=3, backoff=0.2)
+    old._sleep = advance
+    with old, pytest.raises(LearnsegError) as gave_up:
+        old.segment({"ctc": 1})
+    assert gave_up.value.status_code is None and clock[0] < 3.0

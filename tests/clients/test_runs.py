@@ -472,7 +472,7 @@ def test_async_runs_retry_a_pinned_409_and_fail_before_any_result_when_it_stays(
 
     got, sleeps, gone = asyncio.run(main())
     assert _versions_of(got) == {"v1"} and _positions(got) == [0, 1, 2]
-    assert sleeps == [0.2, 0.2, 0.4] and refusals == 4
+    assert sleeps == [0.25, 0.25, 0.5] and refusals == 4
     assert gone.checkpoint == Checkpoint(next_index=0, version="v0")
 
 

@@ -164,11 +164,13 @@ class LearnsegClient(_Base):
         Sent as the ``X-API-Key`` header.
     timeout : float, default=10.0
         Seconds for each of connect, read, write and pool.
-    retries : int, default=3
-        How many times a request is sent again after a connection error or a 503.
-    backoff : float, default=0.2
+    retries : int, default=8
+        How many times a request is sent again after a connection error or a 503. With the
+        default waits (0.25, 0.5, 1, 2, 4, 8, 8, 8 s: about 32 s in all) a call outlives a
+        service restart (a few seconds to start, plus the model's load).
+    backoff : float, default=0.25
         First wait in seconds; each later wait doubles.
-    max_delay : float, default=5.0
+    max_delay : float, default=8.0
         Cap on any wait, computed or asked for by ``Retry-After``.
     transport : httpx.BaseTransport or None, default=None
         For tests (`httpx.MockTransport`) or a custom connection pool.
@@ -177,7 +179,7 @@ class LearnsegClient(_Base):
     pin_retries : int, default=5
         How many times a batch run sends a chunk again after a 409 for its pinned version
         (another replica may hold it, or the service may load it), with the same waits as
-        `retries` (0.2 + 0.4 + 0.8 + 1.6 + 3.2 s by default, about one rollout's polling).
+        `retries` (0.25 + 0.5 + 1 + 2 + 4 s by default, about one rollout's polling).
     """
 
     def __init__(
@@ -185,10 +187,10 @@ class LearnsegClient(_Base):
         base_url: str,
         api_key: str | None = None,
         timeout: float = 10.0,
-        retries: int = 3,
-        backoff: float = 0.2,
+        retries: int = 8,
+        backoff: float = 0.25,
         *,
-        max_delay: float = 5.0,
+        max_delay: float = 8.0,
         transport: httpx.BaseTransport | None = None,
         version: str | None = None,
         pin_retries: int = 5,
@@ -482,10 +484,10 @@ class AsyncLearnsegClient(_Base):
         base_url: str,
         api_key: str | None = None,
         timeout: float = 10.0,
-        retries: int = 3,
-        backoff: float = 0.2,
+        retries: int = 8,
+        backoff: float = 0.25,
         *,
-        max_delay: float = 5.0,
+        max_delay: float = 8.0,
         transport: httpx.AsyncBaseTransport | None = None,
         version: str | None = None,
         pin_retries: int = 5,
