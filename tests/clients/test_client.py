@@ -22,9 +22,11 @@ from learnseg_client import (
     ItemError,
     LearnsegClient,
     LearnsegError,
+    ModelInfo,
     NotFoundError,
     NotReadyError,
     RunnerUp,
+    SegmentSummary,
     TooLargeError,
     UnauthorizedError,
 )
@@ -53,6 +55,23 @@ ASSIGNMENT: dict[str, Any] = {
 # --------------------------------------------------------------------------- mock transport
 def _model_info() -> httpx.Response:
     return httpx.Response(200, json={"version": "v1", "limits": {"max_batch": 10_000}})
+
+
+def _summary(segment_id: int, name: str = "Early-career builders") -> dict[str, Any]:
+    """A segment of GET /v1/segments, with every field the server's schema requires."""
+    band = {"p25": 1.0, "median": 2.0, "p75": 3.0}
+    return {"id": segment_id, "name": name, "size": 120, "share": 0.1,
+            "center": {"years_experience": 2.0}, "ctc_lpa": band, "years_experience": band,
+            "recommendations": ["Offer the DSA track."]}  # fmt: skip
+
+
+MODEL = {
+    "version": "v7", "k": 6, "features": ["years_experience", "log_ctc"],
+    "trained_at": "2026-01-02T03:04:05Z", "reference_year": 2026, "k_choice": {"k": 6},
+    "data": {"name": "learners.csv", "fingerprint": "ab12"}, "metrics": {"silhouette": 0.3},
+    "library_versions": {"numpy": "2.1"}, "pipeline_check": {"ok": True},
+    "limits": {"max_batch": 500}, "drift_note": "a field this client does not know",
+}  # fmt: skip
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -194,11 +213,11 @@ def test_retries_connection_errors_then_succeeds() -> None:
         httpx.ConnectError("Connection refused"),
         httpx.RemoteProtocolError("Server disconnected without sending a response."),
         httpx.ConnectTimeout("timed out"),
-        httpx.Response(200, json={"segments": [{"id": 0}, {"id": 1}]}),
+        httpx.Response(200, json={"segments": [_summary(0), _summary(1)]}),
     )
     client, sleeps = _sync(rec, retries=3, backoff=0.05)
     with client:
-        assert client.segments() == [{"id": 0}, {"id": 1}]
+        assert [s.id for s in client.segments()] == [0, 1]
     assert len(rec.requests) == 4
     assert sleeps == [0.05, 0.1, 0.2]
 
@@ -313,12 +332,13 @@ def test_batch_parses_assignments_and_item_errors_in_order() -> None:
 
 def test_segments_and_profile_send_the_level() -> None:
     rec = Recorder(
-        httpx.Response(200, json={"segments": [{"id": 0, "name": "a"}]}),
+        httpx.Response(200, json={"segments": [{**_summary(0, "a"), "segments": [1, 2]}]}),
         httpx.Response(200, json={"id": 2, "name": "b"}),
     )
     client, _ = _sync(rec)
     with client:
-        assert client.segments(level="coarse") == [{"id": 0, "name": "a"}]
+        (coarse,) = client.segments(level="coarse")
+        assert (coarse.id, coarse.name, coarse.segments) == (0, "a", [1, 2])
         assert client.segment_profile(2, level="coarse") == {"id": 2, "name": "b"}
     assert [str(r.url) for r in rec.requests] == [
         f"{BASE}/v1/segments?level=coarse",
@@ -387,7 +407,7 @@ def test_async_batch_segments_and_profile() -> None:
         httpx.Response(
             200, json={"results": [{"index": 0, "error": "Bad."}, {"index": 1, **ASSIGNMENT}]}
         ),
-        httpx.Response(200, json={"segments": [{"id": 0}]}),
+        httpx.Response(200, json={"segments": [_summary(0)]}),
         httpx.Response(200, json={"id": 0}),
     )
     client, _ = _async(rec)
@@ -403,7 +423,7 @@ def test_async_batch_segments_and_profile() -> None:
     batch, segments, profile = asyncio.run(main())
     assert batch[0] == ItemError(index=0, error="Bad.")
     assert isinstance(batch[1], Assignment)
-    assert segments == [{"id": 0}]
+    assert [type(s) for s in segments] == [SegmentSummary] and segments[0].id == 0
     assert profile == {"id": 0}
     assert str(rec.requests[3].url) == f"{BASE}/v1/segments/0?level=segment"
 
@@ -519,3 +539,28 @@ def test_the_default_retries_outlive_a_service_restart() -> None:
     with old, pytest.raises(LearnsegError) as gave_up:
         old.segment({"ctc": 1})
     assert gave_up.value.status_code is None and clock[0] < 3.0
+
+
+def test_model_and_segments_are_typed_as_the_server_s_schemas() -> None:
+    """GET /v1/model is a ModelInfo and GET /v1/segments a list of SegmentSummary, read as
+    attributes, keeping a field a newer service adds; their fields are the server's."""
+    from service.schemas import ModelInfo as ServerModelInfo
+    from service.schemas import SegmentSummary as ServerSegmentSummary
+
+    listed = {"segments": [_summary(3, "Senior leads"), _summary(4, "Career switchers")]}
+    rec = Recorder(httpx.Response(200, json=MODEL), httpx.Response(200, json=listed))
+    client, _ = _sync(rec)
+    with client:
+        model = client.model()
+        segments = client.segments()
+    assert isinstance(model, ModelInfo) and model.version == "v7" and model.k == 6
+    assert model.max_batch == 500 and model.features == ["years_experience", "log_ctc"]
+    assert model.model_extra == {"drift_note": "a field this client does not know"}
+    assert [(s.id, s.name) for s in segments] == [(3, "Senior leads"), (4, "Career switchers")]
+    assert segments[0].ctc_lpa["median"] == 2.0 and segments[0].recommendations
+    assert set(ModelInfo.model_fields) == set(ServerModelInfo.model_fields)
+    assert set(SegmentSummary.model_fields) == set(ServerSegmentSummary.model_fields)
+    required = {n for n, f in ServerModelInfo.model_fields.items() if f.is_required()}
+    assert required == {n for n, f in ModelInfo.model_fields.items() if f.is_required()}
+    with pytest.raises(Exception, match="version"):
+        ModelInfo.model_validate({k: v for k, v in MODEL.items() if k != "version"})

@@ -141,13 +141,13 @@ def test_live_sync(live_url: str, trained_small: TrainingResult) -> None:
         assert 0 < len(coarse) <= len(segments)
 
         # The list holds summaries; a profile is the full record of the same segment.
-        summary = next(s for s in segments if s["id"] == one.segment_id)
+        summary = next(s for s in segments if s.id == one.segment_id)
         profile = client.segment_profile(one.segment_id)
         assert (profile["id"], profile["name"]) == (one.segment_id, one.segment_name)
-        assert profile["name"] == summary["name"] and profile["size"] == summary["size"]
+        assert profile["name"] == summary.name and profile["size"] == summary.size
         coarse_profile = client.segment_profile(one.coarse_segment_id, level="coarse")
         assert coarse_profile["id"] == one.coarse_segment_id
-        assert coarse_profile["name"] in {c["name"] for c in coarse}
+        assert coarse_profile["name"] in {c.name for c in coarse}
 
         with pytest.raises(LearnsegError) as info:
             client.segment_profile(999)
@@ -175,8 +175,8 @@ def test_live_async(live_url: str, trained_small: TrainingResult) -> None:
             profile = await client.segment_profile(one.segment_id)
             assert profile["id"] == one.segment_id
             coarse = await client.segments(level="coarse")
-            coarse_profile = await client.segment_profile(coarse[0]["id"], level="coarse")
-            assert coarse_profile["name"] == coarse[0]["name"]
+            coarse_profile = await client.segment_profile(coarse[0].id, level="coarse")
+            assert coarse_profile["name"] == coarse[0].name
 
     asyncio.run(main())
 
@@ -217,7 +217,7 @@ def test_live_split_batches_typed_errors_and_retry_after(
     learners = [*LEARNERS, {"ctc": -5}, LEARNERS[0]]
     with running_service(command, env, port, log) as base:
         with LearnsegClient(base, api_key="k1") as client:
-            assert client.model()["limits"]["max_batch"] == 2
+            assert client.model().max_batch == 2
             got = client.segment_batch(learners)
             singles = [client.segment(learner) for learner in LEARNERS]
             with pytest.raises(NotFoundError) as missing:

@@ -47,7 +47,8 @@ pass, e.g. your own trace id); the service logs it and echoes it, and every erro
 failed call can be found in the service's logs. Each call also takes its own ``timeout`` and extra
 ``headers``.
 
-Answers are pydantic models that keep any field a newer service adds (``model_extra``).
+Answers are pydantic models that keep any field a newer service adds (``model_extra``):
+`Assignment`, `ItemError`, `ModelInfo` (``model()``), `SegmentSummary` (``segments()``).
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ from learnseg_client.schemas import (
     Checkpoint,
     CompactAssignment,
     ItemError,
+    ModelInfo,
     Result,
     RunnerUp,
+    SegmentSummary,
 )
 
 __version__ = VERSION
@@ -99,10 +102,12 @@ __all__ = [
     "LearnsegClient",
     "LearnsegError",
     "Level",
+    "ModelInfo",
     "NotFoundError",
     "NotReadyError",
     "Result",
     "RunnerUp",
+    "SegmentSummary",
     "TooLargeError",
     "UnauthorizedError",
     "VersionNotLoadedError",

@@ -38,7 +38,9 @@ from learnseg_client.schemas import (
     BatchChunk,
     CompactAssignment,
     ItemError,
+    ModelInfo,
     Result,
+    SegmentSummary,
 )
 
 __all__ = ["AsyncLearners", "AsyncLearnsegClient", "Learners", "LearnsegClient", "Level"]
@@ -60,8 +62,12 @@ def _max_batch(body: Any) -> int:
     return int(limits.get("max_batch") or _DEFAULT_MAX_BATCH)
 
 
-def _segment_list(body: Any) -> list[dict[str, Any]]:
-    return [_profile(s) for s in body["segments"]]
+def _segment_list(body: Any) -> list[SegmentSummary]:
+    return [SegmentSummary.model_validate(s) for s in body["segments"]]
+
+
+def _model_info(body: Any) -> ModelInfo:
+    return ModelInfo.model_validate(body)
 
 
 def _profile(body: Any) -> dict[str, Any]:
@@ -347,7 +353,7 @@ class LearnsegClient(_Base):
         run = self._start_run(start, version, compact, chunk_size)
         return self._run_chunks(learners, run, chunk_size, call)
 
-    def segments(self, level: Level = "segment", **call: Any) -> list[dict[str, Any]]:
+    def segments(self, level: Level = "segment", **call: Any) -> list[SegmentSummary]:
         """Profiles of all segments (``level="coarse"`` for the coarse ones)."""
         response = self._request("GET", "/v1/segments", params={"level": level}, **call)
         return parse(response, _segment_list)
@@ -361,9 +367,9 @@ class LearnsegClient(_Base):
         )
         return parse(response, _profile)
 
-    def model(self, **call: Any) -> dict[str, Any]:
+    def model(self, **call: Any) -> ModelInfo:
         """The model being served: version, k, features, metrics, limits (``GET /model``)."""
-        return parse(self._request("GET", "/v1/model", **call), _profile)
+        return parse(self._request("GET", "/v1/model", **call), _model_info)
 
     @staticmethod
     def _results(run: Iterator[BatchChunk]) -> Iterator[Result]:
@@ -608,7 +614,7 @@ class AsyncLearnsegClient(_Base):
         run = self._start_run(start, version, compact, chunk_size)
         return self._run_chunks(learners, run, chunk_size, call)
 
-    async def segments(self, level: Level = "segment", **call: Any) -> list[dict[str, Any]]:
+    async def segments(self, level: Level = "segment", **call: Any) -> list[SegmentSummary]:
         """Profiles of all segments (``level="coarse"`` for the coarse ones)."""
         response = await self._request("GET", "/v1/segments", params={"level": level}, **call)
         return parse(response, _segment_list)
@@ -622,9 +628,9 @@ class AsyncLearnsegClient(_Base):
         )
         return parse(response, _profile)
 
-    async def model(self, **call: Any) -> dict[str, Any]:
+    async def model(self, **call: Any) -> ModelInfo:
         """The model being served: version, k, features, metrics, limits (``GET /model``)."""
-        return parse(await self._request("GET", "/v1/model", **call), _profile)
+        return parse(await self._request("GET", "/v1/model", **call), _model_info)
 
     @staticmethod
     async def _results(run: AsyncIterator[BatchChunk]) -> AsyncIterator[Result]:

@@ -5,6 +5,9 @@
   course, how sure, which model): `Assignment` is a `CompactAssignment` with the figures too.
 - `ItemError`: a batch item the service could not place, with the reason.
 - `BatchChunk`: the results of one request of a batch run, and the `Checkpoint` after it.
+- `ModelInfo`: the model being served (``GET /model``).
+- `SegmentSummary`: one segment of ``GET /segments`` (a summary; ``segment_profile`` gives the
+  full record).
 - `Checkpoint`: where a batch run stands (the next learner's position and the pinned version):
   persist it, and resume with ``segment_stream(learners, start=cp.next_index,
   version=cp.version)``.
@@ -27,8 +30,10 @@ __all__ = [
     "Checkpoint",
     "CompactAssignment",
     "ItemError",
+    "ModelInfo",
     "Result",
     "RunnerUp",
+    "SegmentSummary",
 ]
 
 _ANSWER = ConfigDict(frozen=True, extra="allow")
@@ -233,3 +238,57 @@ class BatchChunk(BaseModel):
     def checkpoint(self) -> Checkpoint:
         """Where the run stands once this chunk is stored: resume from here."""
         return Checkpoint(next_index=self.next_index, version=self.version)
+
+
+class ModelInfo(BaseModel):
+    """The model being served, as ``GET /v1/model`` describes it (the server's ``ModelInfo``).
+
+    Nested sections stay plain JSON (dicts and lists) so that a newer service's additions in
+    them reach the caller as sent.
+    """
+
+    model_config = _ANSWER
+
+    version: str
+    k: int
+    features: list[str]
+    trained_at: str
+    reference_year: int
+    k_choice: dict[str, Any]
+    data: dict[str, Any]
+    metrics: dict[str, Any]
+    library_versions: dict[str, str]
+    pipeline_check: dict[str, Any]
+    limits: dict[str, int] | None = Field(
+        default=None, description="The service's limits (``max_batch``, ...)."
+    )
+    ids: dict[str, Any] | None = None
+    churn: dict[str, Any] | None = None
+    serving: dict[str, Any] | None = None
+    tracks: list[dict[str, Any]] | None = None
+    courses: list[dict[str, Any]] | None = None
+
+    @property
+    def max_batch(self) -> int | None:
+        """Learners one ``POST /segment/batch`` takes at most (None when not said)."""
+        return None if self.limits is None else self.limits.get("max_batch")
+
+
+class SegmentSummary(BaseModel):
+    """One segment of ``GET /v1/segments`` (the server's ``SegmentSummary``); a macro-segment
+    (``level="coarse"``) lists its fine ``segments``."""
+
+    model_config = _ANSWER
+
+    id: int
+    name: str
+    size: int
+    share: float
+    center: dict[str, float]
+    ctc_lpa: dict[str, Any]
+    years_experience: dict[str, Any]
+    recommendations: list[str]
+    name_words: list[dict[str, Any]] = Field(default_factory=list)
+    coarse_segment_id: int | None = None
+    course_map: list[dict[str, Any]] | None = None
+    segments: list[int] | None = None
