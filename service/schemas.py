@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from service.segmenter import Assignment
+from service.segmenter import WHAT_IF_FIELDS, Assignment
 from training.runtime.artifacts import KERNEL_JSON, LATEST_FILE
 from training.runtime.placement import LIMITS
 from training.runtime.schema import RAW_FIELDS
@@ -950,3 +950,137 @@ class ValidationErrors(BaseModel):
     """A 422: FastAPI's list of field errors; inputs are never echoed (they may hold ids)."""
 
     detail: list[FieldError]
+
+
+# ------------------------------------------------------------------------------------ explain
+class WhyInput(BaseModel):
+    """One clustering input of a placement: the learner's value, its segment's centre and the
+    runner-up's, in business units, and its share of the gap between the two."""
+
+    input: str = Field(description="The model's input (feature) name.", examples=["log_ctc"])
+    label: str = Field(description="The input in words.", examples=["Pay (CTC)"])
+    unit: str = Field(
+        description="The unit of value, segment and runner_up: years, INR LPA, '% above (-: "
+        "below)' for pay against peers (a log ratio as a percentage), tier, class, learners.",
+        examples=["INR LPA"],
+    )
+    value: float = Field(description="The learner's value (before clipping).", examples=[11.0])
+    segment: float = Field(description="The centre of the learner's segment.", examples=[9.4])
+    runner_up: float | None = Field(
+        description="The centre of the runner-up segment (None when k = 1).", examples=[18.2]
+    )
+    share_of_gap: float = Field(
+        description="This input's share of the squared-distance gap between the runner-up "
+        "centre and the segment's (the shares sum to 1; a negative share pulls towards the "
+        "runner-up; 0 when k = 1).",
+        examples=[0.82],
+    )
+
+
+class RequestChange(BaseModel):
+    """The fields of the ``POST /segment`` body that, set to these values (the others as sent),
+    place the learner in the what-if's segment: only the field that changes is present."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ctc: float | None = Field(
+        default=None, description="The new yearly pay in INR (whole rupees).", examples=[1_520_000]
+    )
+    company_hash: str | None = Field(
+        default=None,
+        description="A training company of the other tier (the one with the most learners).",
+        examples=["vbvkgz"],
+    )
+    orgyear: int | None = Field(
+        default=None,
+        description="An earlier start year: the same learner n years later.",
+        examples=[2014],
+    )
+
+
+class WhatIf(BaseModel):
+    """The smallest change along one input that places the learner in another segment, or why
+    there is none (then every field but input, direction and reason is None)."""
+
+    input: Literal["pay", "company_tier", "experience", "track"] = Field(
+        description="What changes: pay (up, and down, within the CTC range the model keeps), "
+        "the company's tier (a company of another tier), experience (years passing at the same "
+        "CTC), track (never moves the segment: the track is not an input of the model)."
+    )
+    direction: Literal["more", "less", "better-paying", "lower-paying"] | None = Field(
+        description="more or less pay; a better- or lower-paying company tier; more years."
+    )
+    segment_id: int | None = Field(description="The segment the change places the learner in.")
+    segment_name: str | None
+    course: str | None = Field(description="That segment's course for the learner's track.")
+    course_name: str | None
+    change: str | None = Field(
+        description="The change in words.", examples=["INR 4.2 LPA more (+35 %)"]
+    )
+    amount: float | None = Field(
+        description="Pay: the change in INR a year (signed, whole rupees); None otherwise."
+    )
+    relative: float | None = Field(
+        description="Pay: the change as a fraction of the learner's CTC (0.35 = +35 %)."
+    )
+    tier: int | None = Field(description="Company tier: the tier moved to (1 = best-paying).")
+    years: int | None = Field(description="Experience: the years that pass.")
+    request_change: RequestChange | None = Field(
+        description="What to send to POST /segment (with the learner's other fields as sent) to "
+        "be placed in segment_id: a caller can replay it. None when no change moves the learner."
+    )
+    reason: str | None = Field(
+        description="Why no change along this input moves the learner (None when one does).",
+        examples=["no raise up to INR 100 LPA a year (the CTC range the model keeps) moves"],
+    )
+
+
+class PathStep(BaseModel):
+    """Where a learner is after some more years at the same pay relative to experience peers."""
+
+    years: int = Field(description="Years from now.", examples=[1, 2, 3, 5])
+    segment_id: int
+    segment_name: str
+    course: str = Field(description="That segment's course for the learner's track.")
+    course_name: str
+
+
+class Resolution(BaseModel):
+    """How fine each what-if is: a change that much smaller does not move the learner."""
+
+    pay: str = Field(
+        examples=["INR 1: the cell boundary along pay, exact, then checked by placing"]
+    )
+    company_tier: str = Field(examples=["one tier"])
+    experience: str = Field(examples=["one year"])
+
+
+class ExplainResult(SegmentResult):
+    """A placement (exactly as POST /segment answers it), why, what would move the learner,
+    and where their career leads."""
+
+    why: list[WhyInput] = Field(description="One entry per clustering input, in the model's order.")
+    what_if: list[WhatIf] = Field(
+        description="One entry per changeable input: pay more, pay less, company tier, "
+        "experience, track (in that order)."
+    )
+    path: list[PathStep] = Field(
+        description="The segment after 1, 2, 3 and 5 more years at the same pay relative to "
+        "experience peers (empty when experience is not an input of the model)."
+    )
+    resolution: Resolution
+
+
+_check_documents(WhatIf, WHAT_IF_FIELDS)
+_check_documents(
+    ExplainResult, ("learner_id", *Assignment.FIELDS, "why", "what_if", "path", "resolution")
+)
+
+__all__ += [
+    "ExplainResult",
+    "PathStep",
+    "RequestChange",
+    "Resolution",
+    "WhatIf",
+    "WhyInput",
+]

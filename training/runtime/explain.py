@@ -247,7 +247,7 @@ class Explainer:
                     "value": _business(name, seen.x[j]),
                     "segment": unscaled(own),
                     "runner_up": None if other is None else unscaled(other),
-                    "share_of_gap": round(shares[j], 4),
+                    "share_of_gap": round(float(shares[j]), 4),
                 }
             )
         return out
