@@ -1011,9 +1011,9 @@ class WhatIf(BaseModel):
         description="more or less pay; a better- or lower-paying company tier; more years."
     )
     segment_id: int | None = Field(description="The segment the change places the learner in.")
-    segment_name: str | None
+    segment_name: str | None = Field(description="That segment's name.")
     course: str | None = Field(description="That segment's course for the learner's track.")
-    course_name: str | None
+    course_name: str | None = Field(description="The course's name for people.")
     change: str | None = Field(
         description="The change in words.", examples=["INR 4.2 LPA more (+35 %)"]
     )
@@ -1039,25 +1039,206 @@ class PathStep(BaseModel):
     """Where a learner is after some more years at the same pay relative to experience peers."""
 
     years: int = Field(description="Years from now.", examples=[1, 2, 3, 5])
-    segment_id: int
-    segment_name: str
+    segment_id: int = Field(description="The learner's segment then.")
+    segment_name: str = Field(description="That segment's name.")
     course: str = Field(description="That segment's course for the learner's track.")
-    course_name: str
+    course_name: str = Field(description="The course's name for people.")
 
 
 class Resolution(BaseModel):
     """How fine each what-if is: a change that much smaller does not move the learner."""
 
     pay: str = Field(
-        examples=["INR 1: the cell boundary along pay, exact, then checked by placing"]
+        description="Of a pay change (found exactly at the cell boundary, then checked by "
+        "placing the whole-rupee CTC).",
+        examples=["INR 1: the cell boundary along pay, exact, then checked by placing"],
     )
-    company_tier: str = Field(examples=["one tier"])
-    experience: str = Field(examples=["one year"])
+    company_tier: str = Field(
+        description="Of a tier change: the nearest tier that moves the learner is reported.",
+        examples=["one tier"],
+    )
+    experience: str = Field(
+        description="Of years passing: the fewest whole years that move the learner.",
+        examples=["one year"],
+    )
+
+
+_UNDERPAID = "Mid-paying companies, underpaid for their experience, less experienced"
+_WELL_PAID = "Well-paid for their experience, mid-paying companies, less experienced"
+_SENIOR = "Senior, many Leadership & architecture titles, underpaid for their experience"
+#: An answer of POST /segment/explain (the default model, LEARNER_EXAMPLE).
+_EXPLAIN_EXAMPLE: dict[str, Any] = {
+    "learner_id": "u-123",
+    "segment_id": 2,
+    "segment_name": _WELL_PAID,
+    "coarse_segment_id": 1,
+    "track": "backend",
+    "course": "software-development",
+    "course_name": "Software development: DSA and system design",
+    "distance": 0.648,
+    "runner_up": {"segment_id": 0, "distance": 0.884},
+    "margin": 0.236,
+    "relative_margin": 0.267,
+    "confidence": "high",
+    "features": {"years_experience": 6.0, "pay_vs_experience": 0.258, "company_tier": 2.0},
+    "warnings": [
+        "company not seen in training (or too few learners): its pay level is unknown and "
+        "counted as the population's"
+    ],
+    "model_version": "20261207-120720",
+    "why": [
+        {
+            "input": "years_experience",
+            "label": "Years of experience",
+            "unit": "years",
+            "value": 6.0,
+            "segment": 5.64,
+            "runner_up": 5.59,
+            "share_of_gap": 0.0075,
+        },
+        {
+            "input": "pay_vs_experience",
+            "label": "Pay against peers with the same experience",
+            "unit": "% above (-: below)",
+            "value": 29.4,
+            "segment": 108.7,
+            "runner_up": -32.9,
+            "share_of_gap": 0.9994,
+        },
+        {
+            "input": "company_tier",
+            "label": "Company tier",
+            "unit": "tier (1 = best-paying)",
+            "value": 2.0,
+            "segment": 2.04,
+            "runner_up": 1.98,
+            "share_of_gap": -0.0069,
+        },
+    ],
+    "what_if": [
+        {
+            "input": "pay",
+            "direction": "more",
+            "segment_id": None,
+            "segment_name": None,
+            "course": None,
+            "course_name": None,
+            "change": None,
+            "amount": None,
+            "relative": None,
+            "tier": None,
+            "years": None,
+            "request_change": None,
+            "reason": "no raise up to INR 1000 LPA a year (the CTC range the model keeps) moves "
+            "the learner",
+        },
+        {
+            "input": "pay",
+            "direction": "less",
+            "segment_id": 0,
+            "segment_name": _UNDERPAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "change": "INR 0.9 LPA less (-9 %)",
+            "amount": -93993.0,
+            "relative": -0.0854,
+            "tier": None,
+            "years": None,
+            "request_change": {"ctc": 1006007.0},
+            "reason": None,
+        },
+        {
+            "input": "company_tier",
+            "direction": "better-paying",
+            "segment_id": 3,
+            "segment_name": "Tier-1 companies, well-paid for their experience",
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "change": "at a tier-1 (better-paying) company instead of tier 2",
+            "amount": None,
+            "relative": None,
+            "tier": 1,
+            "years": None,
+            "request_change": {"company_hash": "vbvkgz"},
+            "reason": None,
+        },
+        {
+            "input": "experience",
+            "direction": "more",
+            "segment_id": 0,
+            "segment_name": _UNDERPAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "change": "1 more year of experience at the same CTC",
+            "amount": None,
+            "relative": None,
+            "tier": None,
+            "years": 1,
+            "request_change": {"orgyear": 2015},
+            "reason": None,
+        },
+        {
+            "input": "track",
+            "direction": None,
+            "segment_id": None,
+            "segment_name": None,
+            "course": None,
+            "course_name": None,
+            "change": None,
+            "amount": None,
+            "relative": None,
+            "tier": None,
+            "years": None,
+            "request_change": None,
+            "reason": "the track is not an input of the model: another job title changes the "
+            "course (the cohort), not the segment",
+        },
+    ],
+    "path": [
+        {
+            "years": 1,
+            "segment_id": 2,
+            "segment_name": _WELL_PAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+        },
+        {
+            "years": 2,
+            "segment_id": 2,
+            "segment_name": _WELL_PAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+        },
+        {
+            "years": 3,
+            "segment_id": 2,
+            "segment_name": _WELL_PAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+        },
+        {
+            "years": 5,
+            "segment_id": 4,
+            "segment_name": _SENIOR,
+            "course": "engineering-leadership",
+            "course_name": "Engineering leadership and architecture",
+        },
+    ],
+    "resolution": {
+        "pay": "INR 1: the cell boundary along pay, exact, then checked by placing",
+        "company_tier": "one tier",
+        "experience": "one year",
+    },
+}
 
 
 class ExplainResult(SegmentResult):
     """A placement (exactly as POST /segment answers it), why, what would move the learner,
     and where their career leads."""
+
+    segment_name: str = Field(description="The segment's name (GET /segments/{segment_id}).")
+    model_version: str = Field(description="The model that placed and explained the learner.")
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXPLAIN_EXAMPLE]})
 
     why: list[WhyInput] = Field(description="One entry per clustering input, in the model's order.")
     what_if: list[WhatIf] = Field(
@@ -1068,7 +1249,10 @@ class ExplainResult(SegmentResult):
         description="The segment after 1, 2, 3 and 5 more years at the same pay relative to "
         "experience peers (empty when experience is not an input of the model)."
     )
-    resolution: Resolution
+    resolution: Resolution = Field(
+        description="How fine each what-if is: a change smaller by that much does not move the "
+        "learner."
+    )
 
 
 _check_documents(WhatIf, WHAT_IF_FIELDS)
