@@ -67,9 +67,12 @@ def test_explain_refuses_what_segment_refuses_in_the_same_words(client: TestClie
         "/v1/segment/explain", content=b"ctc=5", headers={"Content-Type": "text/plain"}
     )
     assert not_json.status_code == 415
-    assert not_json.json() == client.post(
-        "/v1/segment", content=b"ctc=5", headers={"Content-Type": "text/plain"}
-    ).json()
+    assert (
+        not_json.json()
+        == client.post(
+            "/v1/segment", content=b"ctc=5", headers={"Content-Type": "text/plain"}
+        ).json()
+    )
     pinned = client.post("/v1/segment/explain", params={"version": "20990101-0"}, json=JUNK)
     assert pinned.status_code == 409
     assert pinned.json()["detail"].startswith("Model version 20990101-0 is not loaded;")
