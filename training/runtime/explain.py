@@ -78,6 +78,8 @@ INPUT_WORDS: dict[str, tuple[str, str]] = {
 }
 _RELATIVE = ("pay_vs_experience", "pay_vs_company", "pay_vs_title", "pay_vs_peers")
 _PROBE = math.log(1.01)
+#: Years passing tried one by one before the rest are computed as arrays.
+_SCALAR_YEARS = 8
 
 
 def _business(name: str, value: float) -> float:
@@ -298,11 +300,15 @@ class Explainer:
         edges = {e for e in (*rules.orgyear_band_edges, *tables.pay_band_edges)}
         if not seen.pay_steps:  # nothing reads pay through a band: one linear stretch
             edges = set()
-        inside = sorted(e for e in edges if min(here, end) < e < max(here, end))
-        stops = [*(inside if direction > 0 else inside[::-1]), end]
-        start, x = here, np.asarray(seen.x)
-        for stop in stops:
-            if start != here:  # past a band edge: a step may have moved the learner
+        # A band holds its lower edge (bisect_right): a CTC exactly on an edge (round CTCs
+        # often are) crosses it at the first rupee down, never going up.
+        if direction > 0:
+            inside = sorted(e for e in edges if here < e < end)
+        else:
+            inside = sorted((e for e in edges if end < e <= here), reverse=True)
+        start, x, crossed = here, np.asarray(seen.x), False
+        for stop in [*inside, end]:
+            if crossed:  # past a band edge: a step may have moved the learner
                 ctc = math.exp(start) + direction  # one rupee inside the new band
                 clean_x = self._features({**seen.raw, "ctc": ctc})[1]
                 centre = self.kernel.nearest_one(clean_x)[0]
@@ -310,14 +316,29 @@ class Explainer:
                     return self._settle(seen, direction, math.exp(start), limit)
                 x = np.asarray(clean_x)
                 start = math.log(ctc)
-            slopes = self._slopes(seen, start, stop, x)
-            if slopes is None:
-                return self._pay_search(seen, direction, limit)
-            crossing = first_crossing(self.kernel, x, slopes, seen.centre, stop - start)
-            if crossing is not None:
-                return self._settle(seen, direction, math.exp(start + crossing[0]), limit)
-            start = stop
+            if (stop - start) * direction > 0:
+                slopes = self._slopes(seen, start, stop, x)
+                if slopes is None:
+                    return self._pay_search(seen, direction, limit)
+                if not self._stays(seen, x, slopes, stop - start):
+                    crossing = first_crossing(self.kernel, x, slopes, seen.centre, stop - start)
+                    if crossing is not None:
+                        return self._settle(seen, direction, math.exp(start + crossing[0]), limit)
+            start, crossed = stop, True
         return None
+
+    def _stays(self, seen: _Learner, x: FloatArray, slopes: FloatArray, span: float) -> bool:
+        """Whether the whole stretch ``x + t * slopes`` (``t`` from 0 to ``span``) is surely in
+        the learner's cell: no moving input crosses a clip bound, so every distance gap is
+        linear in ``t``, and the learner is nearest its centre at both ends (a cheap test
+        before :func:`first_crossing`; False means "look closer")."""
+        k = self.kernel
+        end = x + span * slopes
+        for j in np.flatnonzero(slopes).tolist():
+            for bound in (k.lower[j], k.upper[j]):
+                if (x[j] - bound) * (end[j] - bound) <= 0:
+                    return False
+        return k.nearest_one(end.tolist())[0] == seen.centre
 
     def _slopes(
         self, seen: _Learner, start: float, stop: float, x: FloatArray
@@ -425,15 +446,21 @@ class Explainer:
         most = int(min(EXPERIENCE_LIMIT, seen.orgyear - rules.orgyear_min))
         if most < 1:
             return {**entry, **_none("the start year is already the earliest the model keeps")}
-        years = np.arange(1, most + 1)
         clean = apply_rules(seen.raw, self.kernel.rules, SCALAR)
+        first = self._years_first(seen, clean, min(most, _SCALAR_YEARS))
+        if first is not None:
+            return {**entry, **self._years_entry(seen, *first)}
+        if most <= _SCALAR_YEARS:
+            return {**entry, **_none(f"{most} more years at the same CTC do not move the learner")}
+        years = np.arange(_SCALAR_YEARS + 1, most + 1)
+        n = len(years)
         if clean.ctc_imputed:  # the CTC is imputed from the start year: clean every year again
-            columns: dict[str, Any] = {key: [value] * most for key, value in seen.raw.items()}
+            columns: dict[str, Any] = {key: [value] * n for key, value in seen.raw.items()}
             columns["orgyear"] = (seen.orgyear - years).astype(float).tolist()
             _, values = self.kernel.featurize(columns)
         else:  # an earlier start year is kept as given: only the features are computed again
             columns = {
-                name: np.full(most, value, dtype=object if isinstance(value, str | None) else float)
+                name: np.full(n, value, dtype=object if isinstance(value, str | None) else float)
                 for name, value in clean_columns(clean).items()
             }
             columns["orgyear"] = seen.orgyear - years.astype(float)
@@ -442,10 +469,31 @@ class Explainer:
         moved = np.flatnonzero(centres != seen.centre)
         if moved.size == 0:
             return {**entry, **_none(f"{most} more years at the same CTC do not move the learner")}
-        n = int(years[moved[0]])
+        return {**entry, **self._years_entry(seen, int(years[moved[0]]), int(centres[moved[0]]))}
+
+    def _years_first(self, seen: _Learner, clean: Any, most: int) -> tuple[int, int] | None:
+        """(years, centre) of the first of 1..``most`` more years that moves the learner, one
+        year at a time on Python scalars (most learners move within a few years: this stops
+        there, where the arrays of all 40 years cost ~0.3 ms)."""
+        k = self.kernel
+        cleaned = clean_columns(clean)
+        for n in range(1, most + 1):
+            orgyear = seen.orgyear - n
+            if clean.ctc_imputed:  # the CTC is imputed from the start year: clean it again
+                x = self._features({**seen.raw, "orgyear": orgyear})[1]
+            else:  # an earlier start year is kept as given: only the features change
+                values = compute_features(
+                    {**cleaned, "orgyear": orgyear}, k.tables, SCALAR, k.features
+                )
+                x = [float(values[name]) for name in k.features]
+            centre = k.nearest_one(x)[0]
+            if centre != seen.centre:
+                return n, centre
+        return None
+
+    def _years_entry(self, seen: _Learner, n: int, centre: int) -> dict[str, Any]:
         return {
-            **entry,
-            **self._segment(int(centres[moved[0]]), seen.track),
+            **self._segment(centre, seen.track),
             "change": f"{n} more year{'s' if n > 1 else ''} of experience at the same CTC",
             "years": n,
             "request_change": {"orgyear": int(seen.orgyear - n)},
