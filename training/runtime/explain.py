@@ -549,31 +549,48 @@ def first_crossing(
     (t, index) or None
         The step and the centre beyond the boundary; None when no boundary lies within ``span``.
     """
+    # Python floats, not numpy: a model has a few centres and inputs, where each numpy call
+    # costs more than the arithmetic (this ran 2-3x faster than the same in numpy).
     direction = 1.0 if span > 0 else -1.0
-    centres = kernel.centers
-    edges = {0.0, abs(span)}
-    for j in np.flatnonzero(slope):
-        for bound in (kernel.lower[j], kernel.upper[j]):
-            t = (bound - x[j]) / slope[j] * direction
-            if 0.0 < t < abs(span):
-                edges.add(float(t))
-    cuts = sorted(edges)
-    for start, stop in itertools.pairwise(cuts):
-        middle = (start + stop) / 2.0 * direction
-        moving = (
-            (slope != 0) & (x + middle * slope > kernel.lower) & (x + middle * slope < kernel.upper)
-        )
-        z0 = (
-            np.clip(x + start * direction * slope, kernel.lower, kernel.upper) - kernel.mean
-        ) / kernel.scale
-        w = np.where(moving, slope / kernel.scale, 0.0) * direction
-        gap0 = ((z0 - centres) ** 2).sum(axis=1) - ((z0 - centres[centre]) ** 2).sum()
-        rate = -2.0 * (centres - centres[centre]) @ w  # d(gap)/dt along the move
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(rate < 0, start - gap0 / rate, np.inf)
-        t[centre] = np.inf
-        t = np.where(t >= start - 1e-12, t, np.inf)
-        first = int(np.argmin(t))
-        if t[first] <= stop:
-            return float(max(t[first], start)) * direction, first
+    length = abs(span)
+    lower, upper = kernel.lower.tolist(), kernel.upper.tolist()
+    mean, scale = kernel.mean.tolist(), kernel.scale.tolist()
+    centres = kernel.centers.tolist()
+    xs = [float(v) for v in x]
+    step = [float(v) * direction for v in slope]
+    inputs = range(len(xs))
+    cuts = {0.0, length}
+    for j in inputs:
+        if step[j] != 0.0:
+            for bound in (lower[j], upper[j]):
+                t = (bound - xs[j]) / step[j]
+                if 0.0 < t < length:
+                    cuts.add(t)
+    own = centres[centre]
+    for start, stop in itertools.pairwise(sorted(cuts)):
+        middle = (start + stop) / 2.0
+        z0 = [
+            (min(max(xs[j] + start * step[j], lower[j]), upper[j]) - mean[j]) / scale[j]
+            for j in inputs
+        ]
+        # the inputs that move within this piece (the others sit at a clip bound or stay)
+        w = [
+            step[j] / scale[j]
+            if step[j] != 0.0 and lower[j] < xs[j] + middle * step[j] < upper[j]
+            else 0.0
+            for j in inputs
+        ]
+        first, first_t = -1, math.inf
+        for i, other in enumerate(centres):
+            if i == centre:
+                continue
+            # gap = |z - other|^2 - |z - own|^2, linear in t along the piece
+            gap0 = sum((z - o) ** 2 - (z - c) ** 2 for z, o, c in zip(z0, other, own, strict=True))
+            rate = -2.0 * sum((o - c) * wj for o, c, wj in zip(other, own, w, strict=True))
+            if rate < 0.0:
+                t = start - gap0 / rate
+                if t >= start - 1e-12 and t < first_t:
+                    first, first_t = i, t
+        if first >= 0 and first_t <= stop:
+            return max(first_t, start) * direction, first
     return None
