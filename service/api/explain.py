@@ -4,12 +4,12 @@ The body is ``POST /segment``'s; the answer is the placement ``/segment`` gives 
 learner is in the segment, the smallest change along each input that moves them, and their
 segment after 1, 2, 3 and 5 more years (:meth:`service.segmenter.Segmenter.explain`).
 
-The route reads the body on the event loop and explains in the threadpool: explaining takes
-~0.6 ms on average and up to a few ms (a pay walk across many pay bands): work of
-milliseconds, and measured in the same bench run, the threadpool answered 0.40x the
-requests/s of ``/segment`` where explaining on the event loop answered 0.22-0.33x; a slow
-explanation then does not hold up the ``/segment`` requests queued behind it
-(docs/benchmarks.md, "Explaining a placement").
+``async def``, the explanation on the event loop: it takes ~0.4 ms of pure Python (the GIL
+held throughout; up to a few ms for a pay walk across many pay bands), so a thread would run
+it no more in parallel, and the hop to the threadpool cost more than it freed: in
+``bench/serve.py`` on a quiet machine the same route answered 0.48x the requests/s of
+``/segment`` on the loop and 0.37x through ``run_in_threadpool`` (docs/benchmarks.md,
+"Explaining a placement").
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from service.api.common import BAD_BODY, NO_MODEL, SEGMENT_LINKS, JSONBytes
 from service.deps import VersionQuery, current_segmenter, require_json_body
@@ -52,7 +51,7 @@ async def explain_learner(request: Request, version: VersionQuery = None) -> Res
     learner = parse_learner(await request.body())
     # Not counted as a placement (metrics, drift): an explanation is a question about a learner
     # who is usually placed too, and counting both would count them twice.
-    answer = await run_in_threadpool(segmenter.explain, learner.raw())
+    answer = segmenter.explain(learner.raw())
     if learner.learner_id is not None:
         answer = {"learner_id": learner.learner_id, **answer}
     return JSONBytes(orjson.dumps(answer))

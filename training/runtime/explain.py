@@ -149,9 +149,30 @@ class Explainer:
     cohorts: CohortCourses
     names: Mapping[int, str]
     _tiers: dict[int, str] = field(init=False, repr=False)
+    _lists: tuple[list[float], list[float], list[float], list[float], list[list[float]]] = field(
+        init=False, repr=False
+    )
+    _units: list[list[float]] = field(init=False, repr=False)
+    _words: list[tuple[str, str, str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Per-model work, once: the company standing for each tier, the model as Python floats
+        # (a learner's few numbers cost less as floats than as numpy calls), every centre in
+        # business units, every input in words.
+        k = self.kernel
+        lists = (k.lower.tolist(), k.upper.tolist(), k.mean.tolist(), k.scale.tolist())
+        centres = k.centers.tolist()
+        units = [
+            [_business(name, c[j] * lists[3][j] + lists[2][j]) for j, name in enumerate(k.features)]
+            for c in centres
+        ]
+        words = [
+            (name, *INPUT_WORDS.get(name, (name.replace("_", " "), ""))) for name in k.features
+        ]
         object.__setattr__(self, "_tiers", self._tier_companies())
+        object.__setattr__(self, "_lists", (*lists, centres))
+        object.__setattr__(self, "_units", units)
+        object.__setattr__(self, "_words", words)
 
     # ------------------------------------------------------------------------- one learner
     def explain(self, learner: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,36 +242,34 @@ class Explainer:
 
     # -------------------------------------------------------------------------------- why
     def _why(self, seen: _Learner) -> list[dict[str, Any]]:
-        k = self.kernel
-        z = ((np.clip(seen.x, k.lower, k.upper) - k.mean) / k.scale).tolist()
-        own = k.centers[seen.centre]
-        other = k.centers[seen.runner] if seen.runner >= 0 else None
+        lower, upper, mean, scale, centres = self._lists
+        z = [
+            (min(max(v, lo), hi) - m) / sc
+            for v, lo, hi, m, sc in zip(seen.x, lower, upper, mean, scale, strict=True)
+        ]
+        own = centres[seen.centre]
         shares = [0.0] * len(z)
-        if other is not None:
+        if seen.runner >= 0:
+            other = centres[seen.runner]
             parts = [
                 (zj - oj) ** 2 - (zj - cj) ** 2 for zj, cj, oj in zip(z, own, other, strict=True)
             ]
             gap = sum(parts)
             shares = [p / gap if gap > 0 else 0.0 for p in parts]
-        out = []
-        for j, name in enumerate(k.features):
-            label, unit = INPUT_WORDS.get(name, (name.replace("_", " "), ""))
-
-            def unscaled(centre: Any, j: int = j, name: str = name) -> float:
-                return _business(name, float(centre[j] * k.scale[j] + k.mean[j]))
-
-            out.append(
-                {
-                    "input": name,
-                    "label": label,
-                    "unit": unit,
-                    "value": _business(name, seen.x[j]),
-                    "segment": unscaled(own),
-                    "runner_up": None if other is None else unscaled(other),
-                    "share_of_gap": round(float(shares[j]), 4),
-                }
-            )
-        return out
+        segment = self._units[seen.centre]
+        runner = self._units[seen.runner] if seen.runner >= 0 else None
+        return [
+            {
+                "input": name,
+                "label": label,
+                "unit": unit,
+                "value": _business(name, seen.x[j]),
+                "segment": segment[j],
+                "runner_up": None if runner is None else runner[j],
+                "share_of_gap": round(shares[j], 4),
+            }
+            for j, (name, label, unit) in enumerate(self._words)
+        ]
 
     # -------------------------------------------------------------------------------- pay
     def _pay_move(self, seen: _Learner, direction: int) -> dict[str, Any]:
