@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # learnseg service image: a build stage installs the project into a venv, a slim runtime stage
-# copies that venv and runs it as a non-root user.
+# copies that venv and runs it as a non-root user. A second image, --target nightly, runs
+# python -m training for the nightly job (train, diff, assign; see README, "Nightly").
 #
 #   docker build -t learnseg .                              # models mounted at run time:
 #   docker run -p 8000:8000 -e LEARNSEG_API_KEYS=lms:k1 -v "$PWD/models:/app/models:ro" learnseg
@@ -50,6 +51,53 @@ RUN mkdir -p /opt/models \
         && cp -R "/opt/models-context/$version" /opt/models/ \
         && cp /opt/models-context/LATEST /opt/models/LATEST; \
     fi
+
+
+# The nightly image (--target nightly): python -m training (train, diff, assign) with the
+# training stack from requirements/run.lock (pandas, pyarrow, matplotlib, typer), for the
+# CronJob of deploy/kubernetes/nightly-cronjob.yaml. Built only when asked for: the service
+# image (the last stage, runtime) stays without it.
+#
+#   docker build --target nightly -t learnseg-nightly .
+FROM python:3.11-slim AS build-nightly
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+RUN python -m venv /opt/venv
+
+WORKDIR /opt/src
+COPY requirements/run.lock requirements/run.lock
+RUN --mount=type=cache,target=/root/.cache/pip \
+    /opt/venv/bin/python -m pip install --require-hashes -r requirements/run.lock
+COPY pyproject.toml README.md ./
+COPY training/ training/
+COPY service/ service/
+RUN /opt/venv/bin/python -m pip install --no-deps .
+
+
+FROM python:3.11-slim AS nightly
+
+RUN groupadd --system --gid 10001 learnseg \
+    && useradd --system --uid 10001 --gid learnseg --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin learnseg
+
+COPY --from=build-nightly /opt/venv /opt/venv
+
+# Downloads and matplotlib's cache go to /tmp (an emptyDir in the CronJob): a fresh pod
+# downloads a URL table afresh, and the root file system can stay read-only.
+ENV PATH="/opt/venv/bin:${PATH}" \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    OMP_WAIT_POLICY=PASSIVE \
+    LEARNSEG_MODEL_DIR=/app/models \
+    LEARNSEG_CACHE_DIR=/tmp/learnseg-cache \
+    MPLCONFIGDIR=/tmp/matplotlib
+
+WORKDIR /app
+USER 10001:10001
+
+CMD ["python", "-m", "training", "--help"]
 
 
 FROM python:3.11-slim AS runtime

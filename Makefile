@@ -9,7 +9,7 @@ ROWS ?= 205843
 SEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-run lock run serve train report inspect synth test lint format bench bench-assign docker docker-run clean
+.PHONY: help install install-run lock run serve train report inspect synth test lint format bench bench-assign bench-diff docker docker-nightly docker-run clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -81,8 +81,14 @@ bench: install ## Benchmarks (tables on stdout; results go to docs/benchmarks.md
 bench-assign: install ## Bulk assignment against pyarrow on 0.2M/2M/10M rows (tables kept in /tmp)
 	$(PY) bench/assign.py
 
+bench-diff: install ## diff against one assign on 205,843 rows, and the churn of a 90 % retrain
+	$(PY) bench/diff.py
+
 docker: ## Build the image (models mounted at run time; BAKE_MODELS=true bakes models/LATEST in)
 	docker build -t learnseg $(if $(BAKE_MODELS),--build-arg BAKE_MODELS=$(BAKE_MODELS)) .
+
+docker-nightly: ## Build the nightly job's image (python -m training: train, diff, assign)
+	docker build --target nightly -t learnseg-nightly .
 
 docker-run: ## Run the image with ./models mounted read-only on port 8000 (LEARNSEG_API_KEYS=... set)
 	docker run --rm -p 8000:8000 -e LEARNSEG_API_KEYS -e LEARNSEG_ADMIN_KEYS -v "$$PWD/models:/app/models:ro" learnseg

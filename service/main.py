@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -65,7 +66,8 @@ When keys are configured, send one as `X-API-Key: <key>` or `Authorization: Bear
 routes but `/health/*` and the docs): a client key places learners and reads profiles, an admin
 key may also reload the model (`POST /admin/reload` needs one; without admin keys it is off), a
 metrics key reads `/metrics` only. Wrong keys from one address are answered 429 (with
-`Retry-After`) after a burst; a valid key is never throttled.
+`Retry-After`) after a burst; a valid key is never throttled. This document is the same with or
+without keys configured: a service without keys (anonymous) serves every route without one.
 
 A learner may carry the caller's own `learner_id` (a string of at most 128 characters): every
 answer echoes it, it is never used for placing and never logged. A batch numbers its items from
@@ -130,7 +132,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     if settings.docs:
         _add_offline_docs(app)
-    _add_body_components(app)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.keys = KeyRing(settings)
@@ -159,24 +160,35 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(health_router)
     if settings.explorer:
         app.include_router(pages_router)
-    # The API lives under /v1/; its paths without the prefix are kept as aliases (the same
-    # routes, left out of the OpenAPI document so a generated client has one method each).
+    _add_body_components(app, _include_api(app, anonymous=settings.anonymous))
+    return app
+
+
+def _include_api(app: FastAPI, *, anonymous: bool) -> APIRouter:
+    """Mount the API under /v1/ and again at the root, and return the routes that document
+    it when they are not the app's own.
+
+    The paths without the prefix are aliases: the same routes, left out of the OpenAPI
+    document so a generated client has one method each. An anonymous service serves its routes
+    without the key checks (a check per request costs more than placing one learner) but
+    documents them as a service with keys does, from routes that are never served: one
+    document however the service is configured, so a client generated from it sends a key when
+    the service asks for one.
+    """
+    documents = APIRouter(generate_unique_id_function=operation_id)
     for prefix, documented in ((API_PREFIX, True), ("", False)):
         for router, check, refusals in (
             (api_router, require_api_key, _KEYED_RESPONSES),
             (metrics_router, require_metrics_key, _METRICS_RESPONSES),
         ):
-            if not settings.anonymous:
-                app.include_router(
-                    router,
-                    prefix=prefix,
-                    include_in_schema=documented,
-                    dependencies=[Depends(check)],
-                    responses=refusals,
-                )
-            else:
-                app.include_router(router, prefix=prefix, include_in_schema=documented)
-    return app
+            keyed: dict[str, Any] = {"dependencies": [Depends(check)], "responses": refusals}
+            if not anonymous:
+                app.include_router(router, prefix=prefix, include_in_schema=documented, **keyed)
+                continue
+            app.include_router(router, prefix=prefix, include_in_schema=False)
+            if documented:
+                documents.include_router(router, prefix=prefix, **keyed)
+    return documents
 
 
 #: What any route behind a key may answer besides its own responses.
@@ -198,17 +210,29 @@ _METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _add_body_components(app: FastAPI) -> None:
-    """Put the hand-documented request bodies (``Learner``, ``BatchRequest``) in the OpenAPI
-    document's components, where the routes' ``$ref`` point."""
-    build = app.openapi
+def _add_body_components(app: FastAPI, documents: APIRouter) -> None:
+    """Build the OpenAPI document from the app's routes and ``documents`` (the API's routes as
+    a service with keys serves them, when this one is anonymous), with the hand-documented
+    request bodies (``Learner``, ``BatchRequest``) in its components, where the routes' ``$ref``
+    point."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        schema = build()
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            summary=app.summary,
+            description=app.description,
+            routes=[*app.routes, *documents.routes],
+            tags=app.openapi_tags,
+            servers=app.servers,
+            separate_input_output_schemas=app.separate_input_output_schemas,
+        )
         schema.setdefault("components", {}).setdefault("schemas", {}).update(BODY_COMPONENTS)
         _document_headers(schema)
+        app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -12,9 +12,11 @@
   (1 when a verified model is loaded); ``learnseg_reloads_total{outcome}``.
 - Drift (:mod:`service.drift`), set at each scrape from the drift window of the model being
   served: ``learnseg_feature_psi{feature}`` (PSI against training; absent until a learner is
-  placed), ``learnseg_segment_share{segment,source}`` (``source="training"`` or ``"served"``)
-  and ``learnseg_drift_observed{scope}`` (placements counted, ``scope="window"`` or
-  ``"since_start"``). All absent when drift is off or the model has no drift reference.
+  placed), ``learnseg_segment_share{segment,source}`` (``source="training"`` or ``"served"``),
+  ``learnseg_track_share{track,source}`` (the same for each track: the learner's job profile,
+  ``unknown`` for a missing or placeholder title) and ``learnseg_drift_observed{scope}``
+  (placements counted, ``scope="window"`` or ``"since_start"``). All absent when drift is off
+  or the model has no drift reference.
 
 With several uvicorn workers each process has its own registry and a scrape sees one worker:
 run one worker per container (and scale containers) when the numbers matter.
@@ -150,6 +152,14 @@ class ServiceMetrics:
             ["segment", "source"],
             registry=self.registry,
         )
+        self.track_share = Gauge(
+            "learnseg_track_share",
+            "Share of learners per track (job profile; unknown: no usable job title): of the "
+            "training population (source=training) and of the placements in the drift window "
+            "(source=served).",
+            ["track", "source"],
+            registry=self.registry,
+        )
         self.drift_observed = Gauge(
             "learnseg_drift_observed",
             "Placements counted for drift: in the window (scope=window) and since start.",
@@ -212,7 +222,7 @@ class ServiceMetrics:
 
     def observe_drift(self, segmenter: Segmenter | None) -> None:
         """Set the drift gauges from the window of the model being served (cleared without)."""
-        for gauge in (self.feature_psi, self.segment_share, self.drift_observed):
+        for gauge in (self.feature_psi, self.segment_share, self.track_share, self.drift_observed):
             gauge.clear()
         if segmenter is None or segmenter.drift is None:
             return
@@ -226,6 +236,11 @@ class ServiceMetrics:
             self.segment_share.labels(label, "training").set(segment["training_share"])
             if segment["served_share"] is not None:
                 self.segment_share.labels(label, "served").set(segment["served_share"])
+        for track in window.get("tracks", []):
+            for source in ("training", "served"):
+                share = track[f"{source}_share"]
+                if share is not None:
+                    self.track_share.labels(track["track"], source).set(share)
         self.drift_observed.labels("window").set(window["count"])
         self.drift_observed.labels("since_start").set(report["since_start"]["count"])
 

@@ -77,7 +77,9 @@ __all__ = [
     "SegmentSummary",
     "Serving",
     "Text",
+    "TrackCourse",
     "TrackInfo",
+    "TrackShare",
     "ValidationErrors",
     "Verdict",
     "Year",
@@ -473,6 +475,18 @@ class NameWord(BaseModel):
     figure: str = Field(examples=["77 % earn INR 17 LPA or more"])
 
 
+class TrackCourse(BaseModel):
+    """The course a placement in the segment answers for learners on one track."""
+
+    track: str = Field(description="A track id (other and unknown included).", examples=["data"])
+    track_name: str = Field(examples=["Data & ML"])
+    course: str = Field(
+        description="The catalogue id of the course (GET /model lists the catalogue).",
+        examples=["data-science-ml"],
+    )
+    course_name: str = Field(examples=["Data science and machine learning"])
+
+
 class SegmentSummary(BaseModel):
     """A segment at a glance (the full profile is at /segments/{id})."""
 
@@ -490,6 +504,12 @@ class SegmentSummary(BaseModel):
     )
     recommendations: list[str]
     coarse_segment_id: int | None = Field(default=None, description="Fine segments only.")
+    course_map: list[TrackCourse] | None = Field(
+        default=None,
+        description="Fine segments only: the course a placement in the segment answers for "
+        "each track, every track of the model in its order (the same course POST /segment "
+        "answers a learner of the segment on that track).",
+    )
     segments: list[int] | None = Field(
         default=None, description="Macro-segments only: the fine segments in it."
     )
@@ -770,10 +790,35 @@ class TrackInfo(BaseModel):
 
 
 class CourseInfo(BaseModel):
-    """A course placements may answer."""
+    """An entry of the school's catalogue: a course (what placements answer) or a career
+    service (what actions offer), and what it fits."""
 
-    id: str
-    name: str
+    id: str = Field(examples=["data-science-ml"])
+    name: str = Field(examples=["Data science and machine learning"])
+    kind: Literal["course", "career service"] | None = Field(
+        default=None,
+        description="A course is chosen per cohort (segment x track) and answered by "
+        "placements; a career service is offered by a segment's actions (null: a model "
+        "trained before the catalogue was stored).",
+    )
+    family: str | None = Field(
+        default=None, description="Its programme family: a segment gets one action of a family."
+    )
+    tracks: list[str] | None = Field(
+        default=None,
+        description='The tracks it fits ("*": every track).',
+        examples=[["data"]],
+    )
+    stages: list[Literal["early", "mid", "senior"]] | None = Field(
+        default=None,
+        description="The career stages it fits (empty: every stage; a segment's stage is its "
+        "career_stage).",
+    )
+    description: str | None = Field(default=None, description="What it teaches or offers.")
+    cohorts: int = Field(
+        description="Cohorts (segment x track) of this model whose course it is: 0 for a career "
+        "service or a course no cohort got."
+    )
 
 
 class DataInfo(BaseModel):
@@ -838,7 +883,15 @@ class ModelInfo(BaseModel):
     ids: dict[str, Any] | None = Field(
         default=None,
         description="How segment ids were kept: the version they were matched to (null: "
-        "numbered by size), why, and how many training learners that version placed elsewhere.",
+        "numbered by size), and why.",
+    )
+    churn: dict[str, Any] | None = Field(
+        default=None,
+        description="Learners that change segment from the model the ids were kept from to this "
+        "one: previous_version, rows, placed, moved, share_moved, and measures, a sentence "
+        "saying exactly what is counted (each training-table row placed end to end by both "
+        "models, as `python -m training diff` does); only previous_version and measures when "
+        "not measured, and why.",
     )
     serving: Serving | None = None
     features: list[str]
@@ -854,7 +907,10 @@ class ModelInfo(BaseModel):
         "matches a folded title wins), then other and unknown.",
     )
     courses: list[CourseInfo] | None = Field(
-        default=None, description="The courses placements of this model answer."
+        default=None,
+        description="The school's catalogue the model was trained with, in its order: every "
+        "course (placements answer the one of their cohort) and career service, what each "
+        "fits, and how many cohorts got it (docs/courses.md).",
     )
 
 
@@ -880,6 +936,16 @@ class SegmentShare(BaseModel):
     served_share: float | None = Field(description="None before any placement.")
 
 
+class TrackShare(BaseModel):
+    """One track (job profile): its share of the training learners and of those placed."""
+
+    track: str = Field(description="A track id (other and unknown included).")
+    training_share: float | None = Field(
+        description="Share of the training learners (null: a model without cohorts)."
+    )
+    served_share: float | None = Field(description="Share of the placements; None before any.")
+
+
 class DriftFigures(BaseModel):
     """Drift figures of a set of placements (the window, or everything since start)."""
 
@@ -887,6 +953,11 @@ class DriftFigures(BaseModel):
     verdict: Verdict = Field(description="The worst feature's verdict.")
     features: list[FeatureDrift]
     segments: list[SegmentShare]
+    tracks: list[TrackShare] = Field(
+        default_factory=list,
+        description="Every track of the model: a rise of unknown means learners arrive "
+        "without a usable job title (alert LearnsegUnknownTitlesRise).",
+    )
 
 
 class DriftBands(BaseModel):

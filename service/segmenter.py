@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from service.drift import DriftMonitor
+from service.drift import DriftMonitor, training_track_shares
 from service.unpickle import load_allowed
 from training.runtime.artifacts import (
     KERNEL_JSON,
@@ -190,6 +190,8 @@ class Segmenter:
     drift_reference: DriftReference | None = None
     #: The counts of this model's placements (None when drift tracking is off or impossible).
     drift: DriftMonitor | None = None
+    #: The school's catalogue the model was trained with (``profiles.json``; empty before it).
+    catalogue: list[dict[str, Any]] = field(default_factory=list)
     _names: dict[int, str] = field(init=False, repr=False)
     _ids: tuple[list[int], list[int]] = field(init=False, repr=False)
     _version: str = field(init=False, repr=False)
@@ -227,7 +229,13 @@ class Segmenter:
         check = _check_pipeline(pipeline, kernel, verified.kernel, verified.document(PROBES_JSON))
         profiles, reference = verified.profiles, verified.drift
         monitor = (
-            DriftMonitor(reference, kernel.segment_ids.tolist(), drift_window)
+            DriftMonitor(
+                reference,
+                kernel.segment_ids.tolist(),
+                drift_window,
+                tracks=kernel.rules.tracks.ids,
+                track_shares=training_track_shares(profiles),
+            )
             if reference is not None and drift_window is not None
             else None
         )
@@ -242,6 +250,7 @@ class Segmenter:
             overview={key: profiles[key] for key in ("population", "summary") if key in profiles},
             drift_reference=reference,
             drift=monitor,
+            catalogue=list(profiles.get("catalogue") or []),
         )
 
     @property
@@ -279,8 +288,27 @@ class Segmenter:
             "library_versions": m["versions"],
             "pipeline_check": self.pipeline_check,
             "tracks": self._tracks(),
-            "courses": [{"id": c, "name": self.cohorts.names[c]} for c in self.cohorts.courses],
+            "courses": self._catalogue(),
         }
+
+    def _catalogue(self) -> list[dict[str, Any]]:
+        """The school's catalogue (courses and career services, what each fits), each with the
+        cohorts whose course it is; a course placements answer that the catalogue lacks (a
+        model trained before the catalogue was stored) is listed with its name only."""
+        cohorts: dict[str, int] = {}
+        for row in self.cohorts.course:
+            for course in row:
+                cohorts[course] = cohorts.get(course, 0) + 1
+        listed = [
+            {**entry, "cohorts": cohorts.get(str(entry["id"]), 0)} for entry in self.catalogue
+        ]
+        known = {str(entry["id"]) for entry in self.catalogue}
+        listed += [
+            {"id": c, "name": self.cohorts.names[c], "cohorts": cohorts[c]}
+            for c in self.cohorts.courses
+            if c not in known
+        ]
+        return listed
 
     def _tracks(self) -> list[dict[str, Any]]:
         """The model's title -> track map: id, name and pattern (None for other and unknown)."""
@@ -453,8 +481,24 @@ class Segmenter:
                 summary["segments"] = profile["segments"]
             else:
                 summary["coarse_segment_id"] = profile["coarse_segment_id"]
+                summary["course_map"] = self.course_map(int(profile["id"]))
             summaries.append(summary)
         return summaries
+
+    def course_map(self, segment_id: int) -> list[dict[str, str]]:
+        """The course a placement in the segment answers for each track (the model's frozen
+        cohorts), in the model's track order."""
+        names = self.model.rules.tracks.names()
+        return [
+            {
+                "track": track,
+                "track_name": names.get(track, track),
+                "course": course,
+                "course_name": self.cohorts.names[course],
+            }
+            for track in self.cohorts.tracks
+            for course in (self.cohorts.course_of(segment_id, track),)
+        ]
 
     def profile(self, segment_id: int, level: str = "segment") -> dict[str, Any] | None:
         """The full profile of one segment (or macro-segment), None when there is no such id."""

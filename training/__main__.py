@@ -350,15 +350,15 @@ def _print_training(result: Any, seconds: float) -> None:
     table.add_row(
         "K-Means vs Ward (ARI / NMI)", f"{comparison['ari']:.3f} / {comparison['nmi']:.3f}"
     )
-    ids = json.loads((result.folder / MANIFEST_FILE).read_text(encoding="utf-8")).get("ids")
+    manifest = json.loads((result.folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    ids, churn = manifest.get("ids"), manifest.get("churn")
     if ids:
-        changed = (
-            f"; {ids['learners_changed_segment']:,} of {ids['learners_compared']:,} learners "
-            "changed segment"
-            if "learners_changed_segment" in ids
-            else ""
+        table.add_row("segment ids", ids["reason"])
+    if churn and "moved" in churn:
+        table.add_row(
+            f"moved since {churn['previous_version']}",
+            f"{churn['moved']:,} of {churn['placed']:,} rows ({churn['share_moved']:.2%})",
         )
-        table.add_row("segment ids", f"{ids['reason']}{changed}")
     table.add_row("artifacts", str(result.folder))
     table.add_row("report", str(result.folder / REPORT_HTML))
     table.add_row("total time", f"{seconds:.1f} s")
@@ -459,6 +459,20 @@ def _placement_model(path: Path) -> Any:
         raise UserError(str(exc)) from None
 
 
+_EXPLAIN_OPTION = typer.Option(
+    "--explain",
+    help="Add what-if columns (local engine, rows): the smallest pay change up and down and the "
+    "company tier that move each learner to another segment, and that segment (see README).",
+)
+
+
+def _check_explain(explain: bool, engine: str, per_learner: bool) -> None:
+    if explain and (engine == "spark" or per_learner):
+        raise UserError(
+            "--explain runs on the local engine, on rows: drop --engine spark or --per-learner."
+        )
+
+
 @app.command()
 def assign(
     model: Annotated[
@@ -497,10 +511,12 @@ def assign(
         int | None,
         typer.Option(min=1, help="Processes placing chunks side by side (local; default 1)."),
     ] = None,
+    explain: Annotated[bool, _EXPLAIN_OPTION] = False,
 ) -> None:
     """Place every row of a learner table as the service would; rows out = rows in.
 
-    Each output row holds the input's row number and email_hash, the segment, its name, the
+    Each output row holds the input's row number (from 0, as the API's batch index), its
+    learner_id when the table has that column, and email_hash, the segment, its name, the
     macro-segment, the distance, the relative margin and confidence, the warnings and the
     model version, or the error that keeps the row from being placed.
     """
@@ -513,6 +529,7 @@ def assign(
             raise UserError(f"--engine must be local or spark, not {engine!r}.")
         if engine != "spark" and master is not None:
             raise UserError("--master applies to --engine spark.")
+        _check_explain(explain, engine, per_learner)
         try:
             kind = output_format(out)
         except OutputError as exc:
@@ -522,12 +539,7 @@ def assign(
             assign_chunk_rows=chunk_rows, assign_workers=workers, spark_master=master
         )
         if engine == "spark":
-            if kind != "parquet":
-                raise UserError(f"--engine spark writes Parquet: name --out {out} .parquet.")
-            if per_learner:
-                raise UserError(
-                    "--per-learner runs on the local engine; drop --engine spark or --per-learner."
-                )
+            _check_spark_assign(kind, out, per_learner)
             summary = _assign_on_spark(placing, data, out, settings)
         else:
             with _row_progress() as progress:
@@ -541,6 +553,7 @@ def assign(
                         workers=settings.assign_workers,
                         cache_dir=settings.cache_dir,
                         progress=progress,
+                        explain=explain,
                     )
                 except OutputError as exc:
                     raise UserError(str(exc)) from None
@@ -559,6 +572,15 @@ def assign(
     _run(body)
 
 
+def _check_spark_assign(kind: str, out: Path, per_learner: bool) -> None:
+    if kind != "parquet":
+        raise UserError(f"--engine spark writes Parquet: name --out {out} .parquet.")
+    if per_learner:
+        raise UserError(
+            "--per-learner runs on the local engine; drop --engine spark or --per-learner."
+        )
+
+
 def _assign_on_spark(placing: Any, data: str, out: Path, settings: TrainingSettings) -> Any:
     from training.spark.session import SparkUnavailable, check_spark
 
@@ -574,6 +596,107 @@ def _assign_on_spark(placing: Any, data: str, out: Path, settings: TrainingSetti
             return assign_spark(placing, data, out, settings)
         except OutputError as exc:
             raise UserError(str(exc)) from None
+
+
+@app.command()
+def diff(
+    old: Annotated[
+        Path,
+        typer.Option(help="The previous model: a version folder, or a models folder (LATEST)."),
+    ],
+    new: Annotated[
+        Path, typer.Option(help="The new model: a version folder, or a models folder (LATEST).")
+    ],
+    data: Annotated[
+        str, typer.Option(help="Path or http(s) URL of the table: CSV, CSV.gz or Parquet.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Where the moves go: .parquet/.pq or .csv/.csv.gz, one row per input row; "
+            "written under a temporary name and renamed when complete."
+        ),
+    ],
+    summary_json: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the summary (JSON) goes; default beside --out: moves.parquet -> "
+            "moves.summary.json."
+        ),
+    ] = None,
+    chunk_rows: Annotated[int | None, typer.Option(min=1, help="Rows placed at once.")] = None,
+) -> None:
+    """Who moves from one model to another: every row placed by both, each end to end.
+
+    Each output row holds the input's row number (from 0; its learner_id when the table has
+    one) and email_hash, the segment, track, course and confidence under both models, whether it
+    moved, the input that changed its placement most with its old and new values, and both
+    versions; or the error that keeps it from being placed. The from x to counts are printed
+    and written as JSON.
+    """
+
+    def body() -> Any:
+        from training.batch.diff import diff_table
+        from training.batch.writing import OutputError, output_format
+
+        try:
+            output_format(out)
+        except OutputError as exc:
+            raise UserError(str(exc)) from None
+        before = _placement_model(old)
+        after = _placement_model(new)
+        settings = _settings(assign_chunk_rows=chunk_rows)
+        with _row_progress() as progress:
+            try:
+                return diff_table(
+                    data,
+                    out,
+                    before,
+                    after,
+                    summary_json=summary_json,
+                    chunk_rows=settings.assign_chunk_rows,
+                    cache_dir=settings.cache_dir,
+                    progress=progress,
+                )
+            except OutputError as exc:
+                raise UserError(str(exc)) from None
+            except OSError as exc:
+                raise UserError(f"Cannot write '{out}': {exc.strerror or exc}.") from None
+
+    _print_diff(_run(body))
+
+
+def _print_diff(summary: Any) -> None:
+    moves = summary.moves
+    before = sorted({a for a, _ in moves} | set(summary.old_names))
+    after = sorted({b for _, b in moves} | set(summary.new_names))
+    table = Table(
+        title=f"Learners from {summary.old_version} (rows) to {summary.new_version} (columns)",
+        caption="Columns are the new model's segment ids (its names in the JSON summary); the "
+        "diagonal stayed.",
+    )
+    table.add_column("from segment")
+    for b in after:
+        table.add_column(f"to {b}", justify="right")
+    for a in before:
+        cells = [
+            f"[bold]{moves.get((a, b), 0):,}[/]" if a == b else f"{moves.get((a, b), 0):,}"
+            for b in after
+        ]
+        table.add_row(f"{a} {summary.old_names.get(a, '')}".strip(), *cells)
+    console.print(table)
+    facts = Table(show_header=False)
+    facts.add_row("rows read", f"{summary.rows:,}")
+    facts.add_row("placed by both", f"{summary.placed:,}")
+    facts.add_row("cannot be placed (see the error column)", f"{summary.rows - summary.placed:,}")
+    facts.add_row("moved", f"{summary.moved:,} ({summary.share_moved:.2%} of those placed)")
+    top = sorted(summary.changed_inputs.items(), key=lambda kv: -kv[1])[:3]
+    if top:
+        facts.add_row("inputs behind the moves", ", ".join(f"{k} {n:,}" for k, n in top))
+    facts.add_row("time", f"{summary.seconds:.1f} s")
+    facts.add_row("moves", str(summary.out))
+    facts.add_row("summary", str(summary.summary_json))
+    console.print(facts)
 
 
 @app.command()

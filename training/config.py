@@ -244,6 +244,12 @@ class TrainingSettings(BaseSettings):
         description="A placement whose relative margin (d2 - d1) / d2 is below this quantile of "
         "the training learners' is 'low' confidence.",
     )
+    paths_sample: int = Field(
+        default=1_000,
+        ge=0,
+        description="Training learners (a seeded sample) whose what-if moves the report's "
+        "career paths count (0.5-1.5 ms each; 0: no moves, the paths only).",
+    )
     hierarchical: Literal["two-stage", "exact"] = Field(
         default="two-stage",
         description="two-stage: MiniBatchKMeans micro-clusters + weighted Ward; exact: Ward "

@@ -37,10 +37,12 @@ from training.insights.figures import (
     group_figures,
     population_figures,
 )
+from training.insights.paths import career_paths, learner_requests
 from training.insights.profiles import (
     coarse_profiles_from_figures,
     profiles_document,
     profiles_from_figures,
+    with_paths,
 )
 from training.model.choice import KChoice, choose_k
 from training.model.compare import compare_labelings, segment_silhouettes
@@ -60,11 +62,14 @@ from training.model.sweep import KSweep, sweep_k
 from training.prep.cleaning import CleaningReport
 from training.prep.features import LearnerData, build_learner_data
 from training.progress import StepClock, StepProgress
+from training.runtime.artifacts import ArtifactError
 from training.runtime.cleaning import CleaningRules
 from training.runtime.courses import CohortCourses
 from training.runtime.drift import DriftReference, fit_reference
+from training.runtime.explain import Explainer
 from training.runtime.features import FeatureTables
 from training.runtime.kernel import Kernel
+from training.runtime.loader import load_model
 from training.store.probes import select_probes
 from training.store.publish import (
     ModelParts,
@@ -148,6 +153,9 @@ class KMeansFit:
         Raw probe learners (:func:`training.store.probes.select_probes`).
     source : dict
         The manifest's ``data``: source, fingerprint, rows, learners.
+    raw : DataFrame, optional
+        The raw training table (the loader's schema), on which the manifest's ``churn`` is
+        measured; None (the Spark engine, whose table is not in memory): not measured.
     """
 
     engine: dict[str, Any]
@@ -165,6 +173,7 @@ class KMeansFit:
     cleaning: CleaningReport
     probes: dict[str, list[Any]]
     source: dict[str, Any]
+    raw: pd.DataFrame | None = None
 
 
 @dataclass
@@ -214,6 +223,10 @@ class EngineSteps(Protocol):
     ) -> dict[tuple[int, str], CohortFigures]:
         """Learners, median CTC and low-confidence placements (relative margin under
         ``kernel``'s threshold) of every segment x track with learners."""
+
+    def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
+        """A seeded sample of at most ``size`` cleaned learners (``company``, ``job_title``,
+        ``orgyear``, ``ctc``, ``ctc_updated_year``), whose what-if moves the paths count."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,6 +332,7 @@ def run(
             "rows": len(raw),
             "learners": int(x.shape[0]),
         },
+        raw=raw,
     )
     return finish_run(
         settings, fit, _LocalSteps(data, fit, settings, micro_result), clock, created_at
@@ -415,6 +429,10 @@ class _LocalSteps:
             low,
         )
 
+    def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
+        learners = self.data.learners
+        return learners.iloc[_sample(len(learners), size, seed)]
+
 
 # --------------------------------------------------------------------------------------------
 # The tail both engines share
@@ -426,12 +444,10 @@ def finish_run(
     clock: StepClock,
     created_at: datetime,
 ) -> TrainingResult:
-    """Everything after an engine's K-Means fit, the same for both engines.
-
-    Segment ids, bootstrap stability, the hierarchical reference and the comparison (on the
-    evaluation learners), coarse segments and profiles, the drift reference, metrics, the
-    manifest's fields, then the model is published.
-    """
+    """Everything after an engine's K-Means fit, the same for both engines: segment ids,
+    bootstrap stability, the hierarchical reference and the comparison (on the evaluation
+    learners), coarse segments and profiles, the drift reference, metrics, paths, the churn
+    against the previous model, the manifest's fields, then the model is published."""
     k = int(fit.sizes.size)
     with clock.step("ids", "Numbering the segments"):
         segment_of, centers, ids_doc = _number_segments(settings, fit, k)
@@ -474,6 +490,10 @@ def finish_run(
         kernel, cohorts, profiles = _cohorts(
             settings, fit, steps, (segment_of, coarse), figures, fit.z[sample], profiles
         )
+    with clock.step("paths", "Career paths and what-if moves of each segment"):
+        profiles = _paths(settings, fit, steps, kernel, cohorts, profiles)
+    with clock.step("churn", "Churn: the training table placed by the previous model"):
+        churn = _churn(settings, fit, kernel)
     parts = ModelParts(
         pipeline=fit.pipeline,
         features=fit.features,
@@ -502,6 +522,7 @@ def finish_run(
             settings=settings,
             metrics=metrics,
             ids=ids_doc,
+            churn=churn,
             timings=clock.timings,
         )
         version = publish_model(settings.model_dir, created_at, parts, fields)
@@ -537,7 +558,43 @@ def _number_segments(
         log.info("%d new segments got fresh ids", k - len(previous))
     centers = np.empty_like(raw_centers)
     centers[segment_of] = raw_centers
-    return segment_of, centers, ids_report(reference, fit.x, segment_of[fit.labels])
+    return segment_of, centers, ids_report(reference)
+
+
+def _churn(settings: TrainingSettings, fit: KMeansFit, kernel: Kernel) -> dict[str, Any]:
+    """The manifest's ``churn``: of the training table's rows, how many the previous model (the
+    one the ids were matched to) places in another segment than this one, as ``diff`` counts
+    them (each model end to end: its own cleaning rules, peer tables and centres), and a
+    sentence saying exactly that."""
+    from training.batch.diff import measure_churn
+    from training.batch.reading import raw_arrays
+
+    reference = id_reference(settings, fit.features, kernel.k)
+    if reference.folder is None:
+        why = f"the segment ids were {reference.reason}, so no earlier model shares them"
+        return {"previous_version": None, "measures": f"Not measured: {why}."}
+    if fit.raw is None:
+        return {
+            "previous_version": reference.folder.name,
+            "measures": "Not measured: the Spark engine does not hold the training table; run "
+            f"python -m training diff --old {reference.folder.name} --new <this version> on it.",
+        }
+    try:
+        previous = load_model(reference.folder)
+    except ArtifactError as exc:
+        return {"previous_version": reference.folder.name, "measures": f"Not measured: {exc}"}
+    figures = measure_churn(previous, kernel, raw_arrays(fit.raw))
+    return {
+        "previous_version": previous.version,
+        **figures,
+        "measures": (
+            f"Of the {figures['placed']:,} rows of this model's training table that the service "
+            f"places (of {figures['rows']:,}), {figures['moved']:,} "
+            f"({figures['share_moved']:.2%}) get another segment id from this model than from "
+            f"{previous.version}, each row placed end to end by each model (its own cleaning "
+            "rules, peer tables and centres), as python -m training diff places a table."
+        ),
+    }
 
 
 def _stability(
@@ -621,6 +678,27 @@ def _cohorts(
     return kernel, choice.courses, profiles
 
 
+def _paths(
+    settings: TrainingSettings,
+    fit: KMeansFit,
+    steps: EngineSteps,
+    kernel: Kernel,
+    cohorts: CohortCourses,
+    profiles: dict[str, Any],
+) -> dict[str, Any]:
+    """``profiles.json`` with the career paths of the learners ``fit.x`` holds (all of them on
+    scikit-learn, the evaluation sample on Spark) and the what-if moves of a seeded sample."""
+    names = {int(p["id"]): str(p["name"]) for p in profiles["segments"]}
+    explainer = Explainer(kernel, cohorts, names)
+    sample = (
+        steps.learner_sample(settings.paths_sample, settings.seed)
+        if settings.paths_sample
+        else None
+    )
+    requests = [] if sample is None else learner_requests(sample)
+    return with_paths(profiles, career_paths(explainer, fit.x, requests))
+
+
 def _sample(n: int, size: int, seed: int) -> IntArray:
     """A sorted seeded sample of ``min(n, size)`` of ``n`` rows (all of them, in order, when
     ``n <= size``)."""
@@ -652,6 +730,7 @@ def _profiles(
         thresholds=thresholds,
         inputs=inputs,
         catalogue=catalogue,
+        comparison=comparison,
     )
     return {
         "segments": segments,

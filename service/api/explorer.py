@@ -1,5 +1,7 @@
-"""The segment explorer page (``/``, outside the API and its document) and the plots of the
-serving model's training report it shows (``GET /plots/{name}.png``)."""
+"""The segment explorer page (``/``, outside the API and its document), the plots of the
+serving model's training report it shows (``GET /plots/{name}.png``) and the report itself
+(``GET /report``, behind the API's keys like the plots, left out of the OpenAPI document: a page
+for people, whose images are the plots' paths relative to it)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,14 @@ from pathlib import Path as PathLib
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from service.api.common import NO_MODEL
 from service.deps import SegmenterDep
 from service.schemas import ErrorDetail
-from training.runtime.artifacts import plot_file
+from training.runtime.artifacts import REPORT_HTML, plot_file
 
-__all__ = ["PLOT_NAMES", "explorer", "pages", "plot", "router"]
+__all__ = ["PLOT_NAMES", "explorer", "pages", "plot", "report", "router"]
 
 #: The page: not under /v1, not in the OpenAPI document.
 pages = APIRouter(include_in_schema=False)
@@ -64,3 +66,16 @@ async def plot(
             status.HTTP_404_NOT_FOUND, detail=f"Model {segmenter.version} has no plot {name!r}."
         )
     return FileResponse(path, media_type="image/png")
+
+
+@router.get("/report", include_in_schema=False, response_class=HTMLResponse)
+async def report(segmenter: SegmenterDep) -> FileResponse:
+    """The serving model's training report (report.html)."""
+    path = segmenter.folder / REPORT_HTML
+    if not path.is_file():
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"Model {segmenter.version} has no report; rebuild it with "
+            "python -m training report.",
+        )
+    return FileResponse(path, media_type="text/html")

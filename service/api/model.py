@@ -23,10 +23,11 @@ router = APIRouter()
 async def model_info(
     segmenter: SegmenterDep, settings: SettingsDep, holder: HolderDep
 ) -> dict[str, Any]:
-    """Version, k, metrics, when and on what data it was trained, library versions, limits,
-    and the versions this process holds."""
+    """Version, k, metrics, when and on what data it was trained, how many learners moved since
+    the previous model, library versions, limits, and the versions this process holds."""
     return {
         **segmenter.info(),
+        "churn": segmenter.manifest.get("churn"),
         "limits": {"max_batch": settings.max_batch, "max_body_bytes": settings.body_limit},
         "serving": {
             "version": holder.current.version,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from service.drift import training_track_shares
 from service.main import create_app
 from service.segmenter import Segmenter
 from tests.helpers import TestClient, admin_client, copy_models, raw_learners, service_settings
@@ -107,7 +108,14 @@ def test_the_window_forgets_old_placements(
         reference.feature_counts(placed.features),
         reference.segment_counts(segmenter.model.segment_ids[placed.nearest]),
     )
+    tracks = window.pop("tracks")
     assert window == expected
+    learners_by_track: dict[str, int] = {}
+    for track in placed.track_ids():
+        learners_by_track[track] = learners_by_track.get(track, 0) + 1
+    assert {t["track"]: t["served_share"] for t in tracks} == {
+        t: learners_by_track.get(t, 0) / len(latest) for t in segmenter.model.rules.tracks.ids
+    }
 
 
 def test_memory_stays_bounded_by_the_window(service_model_dir: Path) -> None:
@@ -118,7 +126,7 @@ def test_memory_stays_bounded_by_the_window(service_model_dir: Path) -> None:
     learner = {"ctc": 1_200_000.0, "orgyear": 2015.0, "job_position": "Backend Engineer"}
     assignment = segmenter.assign(learner)
     for _ in range(500):
-        monitor.observe_one(assignment.features.values(), assignment.segment_id)
+        monitor.observe_one(assignment.features.values(), assignment.segment_id, "backend")
     placed = segmenter.place(raw_columns([learner] * 123))
     monitor.observe_placement(placed)
     _, total = monitor.counts()
@@ -126,7 +134,9 @@ def test_memory_stays_bounded_by_the_window(service_model_dir: Path) -> None:
     assert len(monitor._closed) == 9  # the blocks kept: nothing else grows
     assert 45 <= report["window"]["count"] < 50
     assert report["since_start"]["count"] == 623
-    assert int(total[monitor.reference.total_bins :].sum()) == 623
+    bins, k = monitor.reference.total_bins, monitor.reference.k
+    assert int(total[bins : bins + k].sum()) == 623  # by segment
+    assert int(total[bins + k :].sum()) == 623  # by track
 
 
 def test_metrics_expose_psi_and_segment_shares(
@@ -155,6 +165,53 @@ def test_metrics_expose_psi_and_segment_shares(
     assert 'learnseg_drift_observed{scope="window"} 500.0' in text
 
 
+def test_track_shares_against_training_and_unknown_titles_rising(
+    service_model_dir: Path, small_raw: pd.DataFrame
+) -> None:
+    """The training share of each track is the model's (its cohorts' learners); learners sent
+    without a usable title raise the served share of unknown, in /model/drift and in
+    learnseg_track_share, single and batch alike."""
+    segmenter = Segmenter.load(service_model_dir)
+    profiles = json.loads((segmenter.folder / "profiles.json").read_text(encoding="utf-8"))
+    learners: dict[str, int] = {}
+    for profile in profiles["segments"]:
+        for cohort in profile["cohorts"]:
+            learners[cohort["track"]] = learners.get(cohort["track"], 0) + cohort["learners"]
+    total = sum(learners.values())
+    assert total == sum(p["size"] for p in profiles["segments"])
+    expected = {t: learners.get(t, 0) / total for t in learners}
+    assert training_track_shares(profiles) == pytest.approx(expected)
+    assert 0 < expected["unknown"] < 0.5
+
+    titled = [dict(x, job_position="Backend Engineer") for x in _sample(small_raw, 200, seed=6)]
+    blank = [dict(x, job_position=("", "n/a", "xyz", "-")[i % 4]) for i, x in enumerate(titled)]
+    with TestClient(create_app(service_settings(service_model_dir))) as client:
+        before = client.get("/metrics").text
+        _post_batches(client, titled[:100], size=50)
+        for learner in blank[:100]:
+            assert client.post("/segment", json=learner).status_code == 200
+        text = client.get("/metrics").text
+        report = client.get("/model/drift").json()["window"]
+    shares = {t["track"]: t for t in report["tracks"]}
+    assert list(shares) == segmenter.model.rules.tracks.ids
+    assert shares["unknown"]["served_share"] == pytest.approx(0.5)
+    assert shares["backend"]["served_share"] == pytest.approx(0.5)
+    assert sum(t["served_share"] for t in shares.values()) == pytest.approx(1.0)
+    for track, share in expected.items():
+        assert shares[track]["training_share"] == pytest.approx(share)
+    assert 'learnseg_track_share{source="served"' not in before
+    assert 'learnseg_track_share{source="training",track="unknown"}' in before
+    for track, figures in shares.items():
+        for source in ("training", "served"):
+            line = rf'learnseg_track_share\{{source="{source}",track="{track}"\}} (\S+)'
+            found = re.search(line, text)
+            if figures[f"{source}_share"] is None:
+                assert found is None
+            else:
+                assert found is not None, (track, source)
+                assert float(found.group(1)) == pytest.approx(figures[f"{source}_share"])
+
+
 def test_drift_off_answers_404_with_a_sentence(service_model_dir: Path) -> None:
     with TestClient(create_app(service_settings(service_model_dir, drift=False))) as client:
         client.post("/segment", json={"ctc": 900_000})
@@ -163,6 +220,7 @@ def test_drift_off_answers_404_with_a_sentence(service_model_dir: Path) -> None:
     assert answer.status_code == 404
     assert answer.json() == {"detail": "Drift tracking is off (setting LEARNSEG_DRIFT=false)."}
     assert "learnseg_feature_psi{" not in text and "learnseg_segment_share{" not in text
+    assert "learnseg_track_share{" not in text
 
 
 def test_a_model_without_drift_reference_serves_and_says_why(

@@ -7,6 +7,8 @@ passes promtool."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -69,6 +71,7 @@ def test_manifests_validate_and_a_planted_typo_does_not(tmp_path: Path) -> None:
         "hpa.yaml",
         "secret.example.yaml",
         "prometheus-config.yaml",
+        "nightly-cronjob.yaml",
     }
     ok = _run(tool, "--strict", "--quiet", *map(str, MANIFESTS))
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -278,3 +281,109 @@ def test_compose_mounts_files_that_exist_and_hands_prometheus_the_metrics_key() 
     assert {name.removeprefix("LEARNSEG_").lower() for name in env} <= set(
         ServiceSettings.model_fields
     )
+
+
+# --------------------------------------------------------------------------- the nightly job
+def _nightly() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The nightly CronJob and its one container."""
+    cron = _documents()["CronJob", "learnseg-nightly"]
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    return cron, container
+
+
+def test_the_nightly_job_writes_the_service_s_models_volume() -> None:
+    """It mounts the Deployment's models claim read-write where the service reads it, runs the
+    nightly image as the service's uid, one run at a time."""
+    docs = _documents()
+    cron, container = _nightly()
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if
+              "persistentVolumeClaim" in v}  # fmt: skip
+    served = docs["Deployment", "learnseg"]["spec"]["template"]["spec"]["volumes"]
+    assert (
+        set(claims.values())
+        == {"learnseg-models"}
+        == {v["persistentVolumeClaim"]["claimName"] for v in served if "persistentVolumeClaim" in v}
+    )
+    assert ("PersistentVolumeClaim", "learnseg-models") in docs
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert mounts["models"]["mountPath"] == env["LEARNSEG_MODEL_DIR"] == "/app/models"
+    assert not mounts["models"].get("readOnly")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert pod["securityContext"]["runAsUser"] == 10001 and container["image"].startswith(
+        "learnseg-nightly:"
+    )
+
+
+def _run_night(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_the_nightly_script_runs_train_diff_assign_and_its_outputs_agree(tmp_path: Path) -> None:
+    """The CronJob's own script, run twice on a small table in a temp models folder (its
+    paths from the container's env, moved under tmp): night one trains and assigns; night two
+    trains on 90 % of the table, diffs against night one's model and assigns. The moves' new
+    side is the assignments row for row, and the moves counted equal the manifest's churn."""
+    import pandas as pd
+
+    from training.data.synth import generate_learners
+
+    _, container = _nightly()
+    command = container["command"]
+    assert command[:2] == ["/bin/sh", "-c"]
+    script = command[2]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    moved = {"/app/models": str(tmp_path / "models"), "/tmp": str(tmp_path / "tmp")}
+    for name, value in env.items():
+        for old, new in moved.items():
+            value = value.replace(old, new)
+        env[name] = value
+    table = Path(env["LEARNERS"])
+    table.parent.mkdir(parents=True)
+    full = generate_learners(rows=4_000, seed=5)
+    full.to_parquet(table, index=False)
+    run_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LEARNSEG_")},
+        **env,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO),
+        # A small run: the settings the job leaves at their defaults, made fast.
+        "LEARNSEG_K_MAX": "6",
+        "LEARNSEG_STABILITY_RESAMPLES": "2",
+        "LEARNSEG_N_MICRO": "200",
+        "LEARNSEG_SILHOUETTE_SAMPLE": "2000",
+    }
+    models, out = Path(env["LEARNSEG_MODEL_DIR"]), Path(env["NIGHTLY_OUT"])
+
+    _run_night(script, run_env)
+    first = (models / "LATEST").read_text().strip()
+    assert sorted(p.name for p in (out / first).iterdir()) == ["assignments.parquet"]
+
+    full.sample(frac=0.9, random_state=1).to_parquet(table, index=False)
+    _run_night(script, run_env)
+    second = (models / "LATEST").read_text().strip()
+    assert second != first
+    night = out / second
+    assert sorted(p.name for p in night.iterdir()) == [
+        "assignments.parquet",
+        "moves.parquet",
+        "moves.summary.json",
+    ]
+    moves = pd.read_parquet(night / "moves.parquet")
+    assigned = pd.read_parquet(night / "assignments.parquet")
+    assert len(moves) == len(assigned) == 3_600
+    assert moves["row"].tolist() == assigned["row"].tolist() == list(range(3_600))
+    for mine, theirs in (("to_segment_id", "segment_id"), ("to_track", "track"),
+                         ("to_course", "course"), ("to_confidence", "confidence")):  # fmt: skip
+        assert moves[mine].tolist() == assigned[theirs].tolist(), mine
+    summary = json.loads((night / "moves.summary.json").read_text())
+    assert (summary["old_version"], summary["new_version"]) == (first, second)
+    churn = json.loads((models / second / "manifest.json").read_text())["churn"]
+    assert (churn["moved"], churn["placed"]) == (summary["moved"], summary["placed"])
+    assert summary["moved"] == int(moves["moved"].sum())

@@ -130,10 +130,41 @@ def stages(parsed: tuple[list[Instruction], list[Stage]]) -> list[Stage]:
 # --------------------------------------------------------------------------- structure
 
 
-def test_two_stages_on_python_311_slim(stages: list[Stage]) -> None:
-    assert len(stages) == 2
-    assert [s.base for s in stages] == ["python:3.11-slim", "python:3.11-slim"]
-    assert stages[0].name == "build"
+def _named(stages: list[Stage], *names: str) -> list[Stage]:
+    by_name = {s.name: s for s in stages}
+    return [by_name[name] for name in names]
+
+
+def test_stages_on_python_311_slim_with_the_service_last(stages: list[Stage]) -> None:
+    """The service image (runtime) is the last stage, so a plain `docker build` makes it; the
+    nightly image is built only with --target nightly."""
+    assert [s.name for s in stages] == ["build", "build-nightly", "nightly", "runtime"]
+    assert {s.base for s in stages} == {"python:3.11-slim"}
+
+
+def test_the_nightly_image_runs_training_with_the_run_lock(stages: list[Stage]) -> None:
+    """build-nightly installs requirements/run.lock (pandas, pyarrow, typer: what train, diff
+    and assign need) and the project; nightly copies that venv and runs as the service's uid."""
+    build, nightly = _named(stages, "build-nightly", "nightly")
+    pip = [split_flags(r.args)[1] for r in build.all("RUN") if "pip install" in r.args]
+    assert pip == [
+        "/opt/venv/bin/python -m pip install --require-hashes -r requirements/run.lock",
+        "/opt/venv/bin/python -m pip install --no-deps .",
+    ]
+    lock = (REPO / "requirements" / "run.lock").read_text(encoding="utf-8")
+    pins = {n.lower() for n in re.findall(r"^([A-Za-z0-9_.-]+)==", lock, flags=re.MULTILINE)}
+    assert {"pandas", "pyarrow", "typer", "rich", "matplotlib", "scikit-learn"} <= pins
+    assert ({"from": "build-nightly"}, "/opt/venv /opt/venv") in [
+        split_flags(c.args) for c in nightly.all("COPY")
+    ]
+    assert nightly.all("USER")[-1].args == "10001:10001"
+    env: dict[str, str] = {}
+    for ins in nightly.all("ENV"):
+        env.update(env_pairs(ins.args))
+    assert env["PATH"].startswith("/opt/venv/bin:") and env["LEARNSEG_MODEL_DIR"] == "/app/models"
+    assert env["LEARNSEG_CACHE_DIR"].startswith("/tmp/") and env["MPLCONFIGDIR"].startswith("/tmp/")
+    (cmd,) = nightly.all("CMD")
+    assert exec_form(cmd.args)[:3] == ["python", "-m", "training"]
 
 
 def test_build_stage_installs_the_project_into_a_venv(stages: list[Stage]) -> None:
@@ -251,6 +282,7 @@ def test_dockerignore_keeps_only_what_the_build_needs() -> None:
         "pyproject.toml",
         "README.md",
         "requirements/serve.lock",
+        "requirements/run.lock",
         "training/prep/features.py",
         "service/main.py",
         "service/static/index.html",
@@ -454,7 +486,7 @@ def test_model_baking_step_works_with_and_without_a_model(
     stages: list[Stage], trained_small: TrainingResult, tmp_path: Path, bake: str
 ) -> None:
     """Default build: no model needed, empty /app/models. BAKE_MODELS=true: LATEST's version."""
-    build, runtime = stages
+    build, runtime = _named(stages, "build", "runtime")
     context = make_context(tmp_path / "context", trained_small if bake == "true" else None)
     replay = Replay(tmp_path / "root", context, {"BAKE_MODELS": bake})
     replay.run_stage(build, skip=_is_pip)
@@ -494,7 +526,7 @@ def built(
     tmp = tmp_path_factory.mktemp("image")
     context = make_context(tmp / "context", trained_small)
     replay = Replay(tmp / "root", context, {"BAKE_MODELS": "true"})
-    build, runtime = stages
+    build, runtime = _named(stages, "build", "runtime")
     replay.run_stage(build)
     runtime_replay = Replay(tmp / "root", context, {})
     runtime_replay.run_stage(runtime, skip=lambda i: i.keyword == "RUN")

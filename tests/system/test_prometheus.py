@@ -51,7 +51,7 @@ def test_rules_and_config_pass_promtool_check(tmp_path: Path) -> None:
     (the config reads it from there: without it, promtool refuses the config)."""
     rules = _promtool("check", "rules", "learnseg-rules.yml")
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 12 rules found" in rules.stdout
+    assert "SUCCESS: 14 rules found" in rules.stdout
     for name in ("prometheus.yml", "learnseg-rules.yml"):
         shutil.copy(DEPLOY / name, tmp_path / name)
     assert PROMTOOL is not None
@@ -252,4 +252,5 @@ def _check_drift_gauges(url: str, expected: dict[str, float], log: Path) -> None
         "LearnsegSlowP99",
         "LearnsegFeatureDriftMajor",
         "LearnsegSegmentShareShift",
+        "LearnsegUnknownTitlesRise",
     }

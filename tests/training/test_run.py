@@ -17,7 +17,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from tests.helpers import EXPECTED_FILES, joblib_assign, numpy_assign, small_training_settings
+from training.batch.diff import diff_table
 from training.config import TrainingSettings
+from training.data.synth import generate_learners
 from training.model.kmeans import fit_kmeans
 from training.model.pipeline import preprocess
 from training.prep.features import build_learner_data
@@ -25,6 +27,7 @@ from training.run import TrainingResult, load_raw, run
 from training.runtime import artifacts
 from training.runtime.features import learner_features
 from training.runtime.kernel import Kernel
+from training.runtime.loader import load_model
 
 
 def test_artifacts_are_complete_and_verified(trained_small: TrainingResult) -> None:
@@ -139,17 +142,23 @@ def test_ids_are_kept_from_the_latest_model_unless_fresh(
     ids = json.loads((kept.folder / "manifest.json").read_text())["ids"]
     assert ids["matched_to"] == trained_small.version
     assert ids["reason"] == f"matched to the latest model, {trained_small.version}"
-    assert ids["learners_compared"] == kept.learners
+    churn = json.loads((kept.folder / "manifest.json").read_text())["churn"]
+    assert churn["previous_version"] == trained_small.version and churn["rows"] == 20_000
     # the same table and k with another seed: a few learners at the edges move, most stay
-    assert 0 <= ids["learners_changed_segment"] < 0.1 * kept.learners
+    assert 0 <= churn["moved"] < 0.1 * churn["placed"]
     old = json.loads((trained_small.folder / "profiles.json").read_text())["segments"]
     new = json.loads((kept.folder / "profiles.json").read_text())["segments"]
     for before, after in zip(old, new, strict=True):
         assert after["center"]["ctc_inr"] == pytest.approx(before["center"]["ctc_inr"], rel=0.15)
 
     fresh = run(small_training_settings(model_dir, seed=7, k=trained_small.k, fresh=True))
-    ids = json.loads((fresh.folder / "manifest.json").read_text())["ids"]
-    assert ids == {"matched_to": None, "reason": "numbered by size (--fresh)"}
+    manifest = json.loads((fresh.folder / "manifest.json").read_text())
+    assert manifest["ids"] == {"matched_to": None, "reason": "numbered by size (--fresh)"}
+    assert manifest["churn"] == {
+        "previous_version": None,
+        "measures": "Not measured: the segment ids were numbered by size (--fresh), so no "
+        "earlier model shares them.",
+    }
     sizes = [
         s["size"] for s in json.loads((fresh.folder / "profiles.json").read_text())["segments"]
     ]
@@ -191,3 +200,31 @@ def test_killed_run_leaves_latest_untouched(trained_small: TrainingResult, tmp_p
     assert (model_dir / "LATEST").read_text() == before
     artifacts.verify_model(artifacts.resolve_model(model_dir))
     assert artifacts.list_versions(model_dir) == [before.strip()]
+
+
+def test_churn_of_a_retrain_on_90_percent_is_what_diff_measures(
+    trained_small: TrainingResult, tmp_path: Path
+) -> None:
+    """Retrained on a random 90 % of the same table, the manifest's churn (and its sentence) is
+    what `diff` measures on that table with both models end to end, and at most 3 %."""
+    model_dir = tmp_path / "models"
+    subprocess.run(["cp", "-r", str(trained_small.folder.parent), str(model_dir)], check=True)
+    raw = generate_learners(rows=20_000, seed=1)  # trained_small's table
+    part = raw.sample(frac=0.9, random_state=3).reset_index(drop=True)
+    table = tmp_path / "part.parquet"
+    part.to_parquet(table, index=False)
+    again = run(small_training_settings(model_dir, data=str(table), k=trained_small.k))
+    churn = json.loads((again.folder / "manifest.json").read_text())["churn"]
+    assert churn["previous_version"] == trained_small.version
+    summary = diff_table(
+        table,
+        tmp_path / "moves.parquet",
+        load_model(trained_small.folder),
+        load_model(again.folder),
+    )
+    assert summary.rows == churn["rows"] == len(part)
+    assert summary.placed == churn["placed"]
+    assert abs(summary.share_moved - churn["share_moved"]) <= 0.003
+    assert churn["share_moved"] <= 0.03
+    assert f"{churn['moved']:,} ({churn['share_moved']:.2%})" in churn["measures"]
+    assert "end to end" in churn["measures"] and trained_small.version in churn["measures"]

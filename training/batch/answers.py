@@ -1,7 +1,8 @@
 """The answer rows of raw learners: placed as the service places them, or the error that stops it.
 
 :func:`assign_columns` is the one function that turns raw columns into the rows of an
-assignment table (:data:`OUTPUT_COLUMNS`): the row's number and ``email_hash``, its segment,
+assignment table (:data:`OUTPUT_COLUMNS`): the row's number (from 0, as the API's batch
+``index``), the caller's ``learner_id`` when the table has one, ``email_hash``, its segment,
 macro-segment, track, its cohort's course, distance, relative margin, confidence, warnings and
 the model version, or the
 ``error`` that keeps it from being placed (rows out = rows in; nothing is dropped). It places
@@ -26,7 +27,7 @@ import numpy.typing as npt
 
 from training.runtime.kernel import HIGH, LOW
 from training.runtime.loader import VerifiedModel
-from training.runtime.placement import learner_errors, place
+from training.runtime.placement import LIMITS, learner_errors, place
 from training.runtime.schema import RAW_FIELDS
 
 if TYPE_CHECKING:
@@ -41,9 +42,11 @@ __all__ = [
     "decode_answers",
     "few_collections",
     "raise_gc_threshold",
+    "usable_ids",
 ]
 
-#: The columns of an assignment table, in order (``records`` follows ``row`` per learner).
+#: The columns of an assignment table, in order (``learner_id`` follows ``row`` when the table
+#: has one, then ``records`` per learner).
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "row",
     "email_hash",
@@ -95,6 +98,7 @@ def assign_columns(
     history: Mapping[str, npt.NDArray[np.float64]] | None = None,
     errors: list[str | None] | None = None,
     decoded: bool = True,
+    learner_ids: pa.Array | None = None,
 ) -> pa.Table:
     """The output rows of raw rows: placed as the service places them, or their error.
 
@@ -106,7 +110,7 @@ def assign_columns(
         ``RAW_FIELDS`` and ``email_hash`` (text as object arrays of str or None, numbers as
         float64 with NaN for missing).
     rows : ndarray of int64, shape (n,)
-        The row number of each (1 = the table's first data row).
+        The row number of each (0 = the table's first data row, as the API's batch ``index``).
     history : mapping, optional
         ``n_records`` and ``ctc_growth`` per row (learners collapsed from several rows).
     errors : list, optional
@@ -115,6 +119,8 @@ def assign_columns(
     decoded : bool, default=True
         False leaves the text columns of few values dictionary-encoded (smaller to send to
         another process; :func:`decode_answers` decodes them).
+    learner_ids : pyarrow.Array, optional
+        The caller's id of each row, echoed as ``learner_id`` after ``row`` (:func:`usable_ids`).
 
     Returns
     -------
@@ -181,7 +187,29 @@ def assign_columns(
             "error": pa.array(found, pa.string()) if len(keep) < n else pa.nulls(n, pa.string()),
         }
     )
+    if learner_ids is not None:
+        table = table.add_column(1, "learner_id", usable_ids(learner_ids))
     return decode_answers(table) if decoded else table
+
+
+def usable_ids(learner_ids: pa.Array) -> pa.Array:
+    """The learner ids an answer echoes: each as given, null for one the edge rules refuse.
+
+    Parameters
+    ----------
+    learner_ids : pyarrow.Array of n strings (null: none)
+
+    Returns
+    -------
+    pyarrow.Array of n strings
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(learner_ids, pa.ChunkedArray):
+        learner_ids = learner_ids.combine_chunks()
+    too_long = pc.greater(pc.utf8_length(learner_ids), LIMITS.learner_id_max).fill_null(False)
+    return pc.if_else(too_long, pa.scalar(None, pa.string()), learner_ids)
 
 
 def decode_answers(table: pa.Table) -> pa.Table:

@@ -8,6 +8,10 @@ over ``out`` once complete). Reading the next chunk (:func:`training.batch.readi
 and writing the previous one (:class:`training.batch.writing.WriteBehind`) overlap with placing;
 with ``workers`` > 1, chunks are placed by as many processes side by side, in order.
 ``per_learner`` collapses the rows of each email first (:mod:`training.batch.per_learner`).
+
+Rows are numbered from 0 (``row``), as the service numbers the items of a batch (``index``). A
+``learner_id`` column, when the table has one, is echoed in every output row (the edge rules
+refuse one over 128 characters); it is never used to place, nor logged.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import multiprocessing
 import signal
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +37,9 @@ from training.batch.answers import (
     few_collections,
     raise_gc_threshold,
 )
+from training.batch.explain import append_what_ifs
 from training.batch.per_learner import assign_per_learner
-from training.batch.reading import arrow_columns, raw_arrays, read_ahead
+from training.batch.reading import arrow_columns, learner_ids, raw_arrays, read_ahead
 from training.batch.writing import OutputError, OutputFile, WriteBehind, output_format
 from training.data.load import LearnerChunks, RawChunk, decode_chunk, open_learner_chunks
 from training.progress import RowProgress
@@ -93,6 +98,7 @@ def assign_table(
     workers: int = 1,
     cache_dir: Path | None = None,
     progress: RowProgress | None = None,
+    explain: bool = False,
 ) -> AssignSummary:
     """Place every row (or learner) of a table and write the answers to ``out``.
 
@@ -116,6 +122,9 @@ def assign_table(
         Where a downloaded source is kept.
     progress : callable, optional
         Called after every chunk (see :data:`training.progress.RowProgress`).
+    explain : bool, default=False
+        Append the what-if columns of every row (:mod:`training.batch.explain`); rows only,
+        not with ``per_learner`` (ValueError).
 
     Returns
     -------
@@ -129,6 +138,8 @@ def assign_table(
         ``out`` has another extension, or is the source itself.
     """
     kind = output_format(out)
+    if explain and per_learner:
+        raise ValueError("--explain answers rows, not learners: drop --per-learner.")
     if Path(str(source)).expanduser().resolve() == out.resolve():
         raise OutputError(f"--out {out} is the table being read; write the answers elsewhere.")
     started = time.perf_counter()
@@ -139,7 +150,10 @@ def assign_table(
             if per_learner:
                 rows_in, rows_out, placed = assign_per_learner(table, model, output, progress)
             else:
-                rows_in, rows_out, placed = _assign_rows(table, model, output, workers, progress)
+                answering = _answer_explained if explain else _answer
+                rows_in, rows_out, placed = _assign_rows(
+                    table, model, output, workers, progress, answering
+                )
         output.commit()
     except BaseException:
         output.discard()
@@ -161,11 +175,12 @@ def _assign_rows(
     output: OutputFile,
     workers: int,
     progress: RowProgress | None,
+    answering: _Answer,
 ) -> tuple[int, int, int]:
     """Answer every chunk in order, writing behind; (rows read, rows written, rows placed)."""
     rows_in = rows_out = placed = 0
     with WriteBehind(output) as writer:
-        for n, answers in _answers(table, model, workers):
+        for n, answers in _answers(table, model, workers, answering):
             writer.write(answers)
             placed += answers.num_rows - count_errors(answers)
             rows_in += n
@@ -189,26 +204,46 @@ def _answer(
     """
     if typed is False:
         typed = arrow_columns(chunk.data)
+    ids = learner_ids(chunk)
+    lengths = {} if ids is None else {"learner_id": ids[1]}
+    given = None if ids is None else ids[0]
     if typed is None:
         frame = decode_chunk(chunk)
-        rows = np.arange(chunk.first_row + 1, chunk.first_row + len(frame) + 1)
-        return assign_columns(model, raw_arrays(frame), rows, decoded=decoded)
-    columns, email_lengths = typed
-    errors = learner_errors(
-        {name: columns[name] for name in RAW_FIELDS}, {"email_hash": email_lengths}
-    )
-    rows = np.arange(chunk.first_row + 1, chunk.first_row + len(email_lengths) + 1)
-    return assign_columns(model, columns, rows, errors=errors, decoded=decoded)
+        columns = raw_arrays(frame)
+        errors = learner_errors(columns, lengths)
+        rows = np.arange(chunk.first_row, chunk.first_row + len(frame))
+    else:
+        columns, email_lengths = typed
+        errors = learner_errors(
+            {name: columns[name] for name in RAW_FIELDS},
+            {"email_hash": email_lengths, **lengths},
+        )
+        rows = np.arange(chunk.first_row, chunk.first_row + len(email_lengths))
+    return assign_columns(model, columns, rows, errors=errors, decoded=decoded, learner_ids=given)
 
+
+def _answer_explained(
+    model: VerifiedModel, chunk: RawChunk, *, decoded: bool = True, typed: Any = False
+) -> pa.Table:
+    """:func:`_answer` with the what-if columns of :mod:`training.batch.explain` appended."""
+    if typed is False:
+        typed = arrow_columns(chunk.data)
+    answers = _answer(model, chunk, decoded=decoded, typed=typed)
+    raw = raw_arrays(decode_chunk(chunk)) if typed is None else typed[0]
+    return append_what_ifs(model, raw, answers)
+
+
+_Answer = Callable[..., "pa.Table"]
 
 # ---------------------------------------------------------------------------- placing workers
-#: The model of a worker process (set once by :func:`_start_worker`).
+#: The model of a worker process and how it answers (set once by :func:`_start_worker`).
 _WORKER_MODEL: VerifiedModel | None = None
+_WORKER_ANSWER: _Answer = _answer
 
 
-def _start_worker(model: VerifiedModel) -> None:
-    global _WORKER_MODEL
-    _WORKER_MODEL = model
+def _start_worker(model: VerifiedModel, answer: _Answer = _answer) -> None:
+    global _WORKER_MODEL, _WORKER_ANSWER
+    _WORKER_MODEL, _WORKER_ANSWER = model, answer
     raise_gc_threshold()
     # Ctrl-C is for the parent: it stops the run, and the pool with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -216,11 +251,11 @@ def _start_worker(model: VerifiedModel) -> None:
 
 def _answer_in_worker(chunk: RawChunk) -> pa.Table:
     assert _WORKER_MODEL is not None, "the worker was not started with a model"
-    return _answer(_WORKER_MODEL, chunk, decoded=False)  # decoded by the parent: less to send
+    return _WORKER_ANSWER(_WORKER_MODEL, chunk, decoded=False)  # decoded by the parent
 
 
 def _answers(
-    table: LearnerChunks, model: VerifiedModel, workers: int
+    table: LearnerChunks, model: VerifiedModel, workers: int, answering: _Answer = _answer
 ) -> Iterator[tuple[int, pa.Table]]:
     """(input rows, answers) of every chunk, in order; placed by `workers` processes when the
     table has more than one chunk."""
@@ -228,11 +263,11 @@ def _answers(
     head = list(itertools.islice(raw, 2))
     if workers <= 1 or len(head) < 2:
         for chunk, typed in read_ahead(map(_prepared, itertools.chain(head, raw))):
-            yield len(chunk.data), _answer(model, chunk, typed=typed)
+            yield len(chunk.data), answering(model, chunk, typed=typed)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process with Arrow threads
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(model,)
+        workers, mp_context=context, initializer=_start_worker, initargs=(model, answering)
     ) as pool:
         pending: deque[tuple[int, Future[pa.Table]]] = deque()
         try:

@@ -6,7 +6,7 @@ kept, with its record count and CTC growth) before they are placed. So that memo
 by a partition, not the table, :func:`assign_per_learner` first spreads the rows over hash
 partitions of the email on disk (a row without an email by all its fields), then collapses and
 places one partition at a time. A learner none of whose rows can be placed gets one row with
-the reason.
+the reason. A ``learner_id`` column is echoed from the row kept (the latest record).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from training.batch.answers import assign_columns, count_errors
-from training.batch.reading import raw_arrays
+from training.batch.reading import learner_ids, raw_arrays
 from training.batch.writing import OutputFile
-from training.data.load import LearnerChunks
+from training.data.load import LEARNER_ID_COLUMN, LearnerChunks, decode_chunk
 from training.progress import RowProgress
 from training.runtime.loader import VerifiedModel
 from training.runtime.placement import learner_errors
@@ -92,11 +92,16 @@ def _spread_rows(
     schema = pa.schema(
         [(c, pa.float64() if c in numeric else pa.string()) for c in REQUIRED_COLUMNS]
         + [("row", pa.int64())]
+        + ([(LEARNER_ID_COLUMN, pa.string())] if table.learner_id else [])
     )
-    for frame in table.chunks:
+    for raw in table.raw:
+        frame = decode_chunk(raw)
         if not parts:
             parts = _partitions_for(table, max(len(frame), 1))
-        frame = frame.assign(row=np.arange(rows_in + 1, rows_in + len(frame) + 1))
+        frame = frame.assign(row=np.arange(rows_in, rows_in + len(frame)))
+        ids = learner_ids(raw)
+        if ids is not None:
+            frame[LEARNER_ID_COLUMN] = ids[0].to_numpy(zero_copy_only=False)
         rows_in += len(frame)
         keys = _partition_keys(frame, parts)
         for part in np.unique(keys).tolist():
@@ -154,7 +159,8 @@ def _collapse_and_place(frame: pd.DataFrame, model: VerifiedModel) -> pa.Table:
 
     columns = raw_arrays(frame)
     rows = frame["row"].to_numpy(np.int64)
-    errors = learner_errors(columns)
+    given = _given_ids(frame)
+    errors = learner_errors(columns if given is None else {**columns, LEARNER_ID_COLUMN: given})
     # A row without an email is a learner of its own, and its exact duplicates are that learner
     # too: they are numbered by the first of the identical rows.
     same = frame.groupby(list(REQUIRED_COLUMNS), dropna=False, sort=False).ngroup().to_numpy()
@@ -188,26 +194,42 @@ def _collapse_and_place(frame: pd.DataFrame, model: VerifiedModel) -> pa.Table:
             "ctc_growth": kept["ctc_growth"].to_numpy(np.float64),
         },
         errors=[None] * len(at),
+        learner_ids=None if given is None else pa.array(given[at], pa.string()),
     )
     placed = placed.add_column(
-        1, "records", pa.array(records.reindex(kept["learner_id"]).to_numpy(np.int64))
+        placed.schema.get_field_index("email_hash"),
+        "records",
+        pa.array(records.reindex(kept["learner_id"]).to_numpy(np.int64)),
     )
     placed_ids = set(kept["learner_id"].tolist())
-    failed = _unplaceable(model, columns, rows, ids, records, errors, placed_ids)
+    failed = _unplaceable(model, (columns, given), rows, ids, records, errors, placed_ids)
     return placed if failed is None else pa.concat_tables([placed, failed])
+
+
+def _given_ids(frame: pd.DataFrame) -> npt.NDArray[Any] | None:
+    """The partition's ``learner_id`` column (None: the table has none)."""
+    if LEARNER_ID_COLUMN not in frame.columns:
+        return None
+    values = frame[LEARNER_ID_COLUMN].to_numpy(dtype=object)
+    return np.array([v if isinstance(v, str) else None for v in values], dtype=object)
 
 
 def _unplaceable(
     model: VerifiedModel,
-    columns: dict[str, npt.NDArray[Any]],
+    given: tuple[dict[str, npt.NDArray[Any]], npt.NDArray[Any] | None],
     rows: npt.NDArray[np.int64],
     ids: npt.NDArray[Any],
     records: pd.Series[int],
     errors: list[str | None],
     placed_ids: set[Any],
 ) -> pa.Table | None:
-    """Learners without a placeable row: their first row, with why none could be placed."""
+    """Learners without a placeable row: their first row, with why none could be placed.
+
+    ``given`` is the partition's raw columns and its ``learner_id`` values (None: none).
+    """
     import pyarrow as pa
+
+    columns, ids_given = given
 
     lost: dict[str, int] = {}
     for i, learner in enumerate(ids.tolist()):
@@ -217,7 +239,7 @@ def _unplaceable(
         return None
     at = np.array(list(lost.values()), np.int64)
     counts = records.reindex(list(lost)).to_numpy(np.int64)
-    return assign_columns(
+    failed = assign_columns(
         model,
         {c: v[at] for c, v in columns.items()},
         rows[at],
@@ -225,4 +247,8 @@ def _unplaceable(
             f"None of the learner's {n} row{'s' if n > 1 else ''} can be placed: {errors[i]}"
             for i, n in zip(at.tolist(), counts.tolist(), strict=True)
         ],
-    ).add_column(1, "records", pa.array(counts))
+        learner_ids=None if ids_given is None else pa.array(ids_given[at], pa.string()),
+    )
+    return failed.add_column(
+        failed.schema.get_field_index("email_hash"), "records", pa.array(counts)
+    )

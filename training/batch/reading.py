@@ -9,6 +9,9 @@ reads in one of two ways:
 * :func:`raw_arrays`: a frame already in the loader's schema (CSV, or a batch Arrow cannot
   take), as numpy arrays.
 
+:func:`learner_ids` reads a chunk's optional ``learner_id`` column (the caller's own id, echoed
+in the output, never used to place nor logged).
+
 :func:`read_ahead` reads (and prepares) the next chunk in a background thread while the
 current one is placed; the runs report the rows done through a
 :data:`training.progress.RowProgress`.
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from training.data.load import DataError, RawChunk, learner_id_position
 from training.runtime.ops import Coded
 from training.runtime.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["arrow_columns", "raw_arrays", "read_ahead"]
+__all__ = ["arrow_columns", "learner_ids", "raw_arrays", "read_ahead"]
 
 _T = TypeVar("_T")
 
@@ -91,11 +95,13 @@ def arrow_columns(batch: Any) -> tuple[dict[str, Any], npt.NDArray[np.int64]] | 
 
     if not isinstance(batch, pa.RecordBatch):
         return None
-    if batch.num_rows == 0 or batch.num_columns != len(REQUIRED_COLUMNS):
+    required = len(REQUIRED_COLUMNS)
+    if batch.num_rows == 0 or batch.num_columns not in (required, required + 1):
         return None
     columns: dict[str, Any] = {}
     email_lengths: npt.NDArray[np.int64] | None = None
-    for name, column in zip(REQUIRED_COLUMNS, batch.columns, strict=True):
+    # A seventh column is the optional learner_id (:func:`learner_ids` reads it).
+    for name, column in zip(REQUIRED_COLUMNS, batch.columns[:required], strict=True):
         kind = column.type
         if name in NUMERIC_COLUMNS:
             numbers = _arrow_numbers(column)
@@ -111,6 +117,58 @@ def arrow_columns(batch: Any) -> tuple[dict[str, Any], npt.NDArray[np.int64]] | 
     if email_lengths is None:
         return None
     return columns, email_lengths
+
+
+def learner_ids(chunk: RawChunk) -> tuple[pa.Array, npt.NDArray[np.int64]] | None:
+    """A chunk's ``learner_id`` column as text, and each value's length in characters.
+
+    Blank values (empty or whitespace) are missing, as the loader reads text; integers are
+    written as text; the values are otherwise kept verbatim.
+
+    Parameters
+    ----------
+    chunk : RawChunk
+        A chunk of a table opened with a ``learner_id`` column (``LearnerChunks.learner_id``):
+        a Parquet batch holds it after the required columns, a CSV frame among all its columns.
+
+    Returns
+    -------
+    (ids, lengths) or None
+        A pyarrow string array of n values (null: none) and their lengths (0: none); None when
+        the chunk has no ``learner_id`` column.
+
+    Raises
+    ------
+    DataError
+        A ``learner_id`` column of another type than text or integers.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = chunk.data
+    if isinstance(data, pa.RecordBatch):
+        if data.num_columns != len(REQUIRED_COLUMNS) + 1:
+            return None
+        column: pa.Array = data.column(len(REQUIRED_COLUMNS))
+    else:
+        names = chunk.names if chunk.names is not None else list(data.columns)
+        position = learner_id_position(names)
+        if position is None:
+            return None
+        values = data.iloc[:, position].to_numpy(dtype=object)
+        column = pa.array([v if isinstance(v, str) else None for v in values], pa.string())
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_null(kind):
+        column = pc.cast(column, pa.string())
+    elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise DataError(
+            f"The learner table {chunk.origin} has a learner_id column of {kind} values; "
+            "write it as text."
+        )
+    blank = pc.equal(pc.utf8_trim_whitespace(column), "")
+    text = pc.if_else(blank, pa.scalar(None, column.type), column).cast(pa.string())
+    lengths = np.asarray(pc.utf8_length(text).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    return text, lengths
 
 
 def _arrow_numbers(column: pa.Array) -> npt.NDArray[np.float64] | None:

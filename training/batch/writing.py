@@ -78,6 +78,9 @@ class OutputFile:
         The file to write once complete (its folder is created).
     kind : str
         Its :func:`output_format`.
+    repeated, filtered : list of str, optional
+        Parquet columns written through a dictionary, and with statistics (by default those
+        of an assignment table).
 
     Attributes
     ----------
@@ -85,9 +88,18 @@ class OutputFile:
         The hidden temporary file (created by the first :meth:`write`).
     """
 
-    def __init__(self, out: Path, kind: str) -> None:
+    def __init__(
+        self,
+        out: Path,
+        kind: str,
+        *,
+        repeated: list[str] | None = None,
+        filtered: list[str] | None = None,
+    ) -> None:
         self.out = out
         self.kind = kind
+        self._repeated = _REPEATED if repeated is None else repeated
+        self._filtered = _FILTERED if filtered is None else filtered
         out.parent.mkdir(parents=True, exist_ok=True)
         # Created by the first write (with the usual permissions), hidden, beside `out`: the
         # rename at the end stays on one file system.
@@ -124,7 +136,10 @@ class OutputFile:
             # Dictionaries only where values repeat (not the ids), statistics only where a
             # reader filters (rows, segments): together a third of the writing time.
             return pq.ParquetWriter(
-                self.temp, schema, use_dictionary=_REPEATED, write_statistics=_FILTERED
+                self.temp,
+                schema,
+                use_dictionary=self._repeated,
+                write_statistics=self._filtered,
             )
         import pyarrow.csv as pacsv
 
@@ -189,6 +204,8 @@ def _csv_ready(table: pa.Table) -> pa.Table:
     import pyarrow as pa
 
     index = table.schema.get_field_index("warnings")
+    if index < 0:
+        return table
     texts = [
         None if words is None else ("[]" if not words else orjson.dumps(words).decode("utf-8"))
         for words in table.column(index).to_pylist()

@@ -97,6 +97,7 @@ from training.config import TrainingSettings
 from training.runtime.schema import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
 __all__ = [
+    "LEARNER_ID_COLUMN",
     "NUMERIC_NA_TOKENS",
     "PARQUET_MAGIC",
     "PARQUET_SUFFIXES",
@@ -105,6 +106,7 @@ __all__ = [
     "RawChunk",
     "decode_chunk",
     "download",
+    "learner_id_position",
     "load_learners",
     "match_columns",
     "open_learner_chunks",
@@ -115,6 +117,10 @@ logger = logging.getLogger(__name__)
 
 #: Tokens that mean "missing" in a numeric column (compared lower-cased, spaces stripped).
 NUMERIC_NA_TOKENS: frozenset[str] = frozenset({"", "nan", "na", "n/a", "null", "none"})
+
+#: The optional column of a table that holds the caller's own id of each row (read by ``assign``
+#: and ``diff``, echoed, never used to place).
+LEARNER_ID_COLUMN = "learner_id"
 
 #: File name endings read as Parquet (compared lower-cased).
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
@@ -279,12 +285,16 @@ class LearnerChunks:
     raw : iterator of RawChunk
         Consecutive chunks as read, in row order; :func:`decode_chunk` applies the loader's
         rules to each (in this process or another).
+    learner_id : bool
+        The table has a :data:`LEARNER_ID_COLUMN` (a Parquet chunk then holds it after the
+        required columns; a CSV chunk holds every column).
     """
 
     origin: str
     path: Path
     rows: int | None
     raw: Iterator[RawChunk]
+    learner_id: bool = False
 
     @property
     def chunks(self) -> Iterator[pd.DataFrame]:
@@ -362,6 +372,9 @@ def _parquet_chunks(path: Path, origin: str, chunk_rows: int) -> LearnerChunks:
     except unreadable as exc:
         raise _not_parquet(path, origin, exc) from exc
     positions = match_columns(names)  # read only the columns needed
+    optional = learner_id_position(names)
+    if optional is not None:
+        positions = [*positions, optional]
     if rows == 0:
         raise DataError(f"The learner table {origin} has no rows.")
 
@@ -380,7 +393,9 @@ def _parquet_chunks(path: Path, origin: str, chunk_rows: int) -> LearnerChunks:
             yield RawChunk(data=batch, origin=origin, first_row=done)
             done += batch.num_rows
 
-    return LearnerChunks(origin=origin, path=path, rows=rows, raw=chunks())
+    return LearnerChunks(
+        origin=origin, path=path, rows=rows, raw=chunks(), learner_id=optional is not None
+    )
 
 
 def _csv_chunks(path: Path, origin: str, head: bytes, chunk_rows: int) -> LearnerChunks:
@@ -397,6 +412,7 @@ def _csv_chunks(path: Path, origin: str, head: bytes, chunk_rows: int) -> Learne
     with _csv_errors(origin):
         names = _read_csv_header(path, compression)
         match_columns(names)
+        optional = learner_id_position(names)
 
     def chunks() -> Iterator[RawChunk]:
         with _csv_errors(origin):
@@ -427,7 +443,9 @@ def _csv_chunks(path: Path, origin: str, head: bytes, chunk_rows: int) -> Learne
         if done == 0:
             raise DataError(f"The learner table {origin} has no rows.")
 
-    return LearnerChunks(origin=origin, path=path, rows=None, raw=chunks())
+    return LearnerChunks(
+        origin=origin, path=path, rows=None, raw=chunks(), learner_id=optional is not None
+    )
 
 
 def download(url: str, cache_dir: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:
@@ -841,6 +859,26 @@ def match_columns(names: Sequence[object]) -> list[int]:
                 f"case and surrounding spaces are ignored ({spelled}); keep only one."
             )
     return [found[name][0] for name in REQUIRED_COLUMNS]
+
+
+def learner_id_position(names: Sequence[object]) -> int | None:
+    """Position of the optional :data:`LEARNER_ID_COLUMN` among ``names`` (None: no such column).
+
+    Matched as the required columns are (case and edge spaces ignored).
+
+    Raises
+    ------
+    DataError
+        Two columns read as ``learner_id``.
+    """
+    found = [p for p, name in enumerate(names) if _normalise_name(name) == LEARNER_ID_COLUMN]
+    if len(found) > 1:
+        spelled = ", ".join(repr(str(names[p])) for p in found)
+        raise DataError(
+            f"The learner table has {len(found)} columns that read as '{LEARNER_ID_COLUMN}' "
+            f"once case and surrounding spaces are ignored ({spelled}); keep only one."
+        )
+    return found[0] if found else None
 
 
 def _missing_message(missing: Sequence[str], names: Sequence[object]) -> str:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.config import MIN_JACCARD, RECOMMENDATION_THRESHOLDS
-from training.insights.figures import FEW_LEARNERS
+from training.insights.figures import FEW_LEARNERS, MIN_KNOWN_SHARE
 from training.insights.wording import few_text, inr_text, known_text, pct_text
 from training.runtime.courses import CAREER, DEFAULT_COURSES, Course
 
@@ -147,10 +147,11 @@ def _below_experience(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding:
 
 def _lower_paying_companies(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding | None:
     known = int(p.get("company_known", p["size"]))
-    if known <= 0:
+    known_share = float(p.get("company_known_share", 1.0))
+    # a tier share of a segment whose companies are mostly unknown speaks for a minority of it
+    if known <= 0 or known_share < MIN_KNOWN_SHARE:
         return None
     share = p["company_tier_shares"].get("tier 3", 0.0)
-    known_share = float(p.get("company_known_share", 1.0))
     base = pop.get("company_tier_shares", {}).get("tier 3")
     against = (
         f" (all learners: {known_text(base, float(pop.get('company_known_share', 1.0)))})"

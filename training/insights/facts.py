@@ -7,7 +7,9 @@ many that is), the share paid above or below company-and-title peers, the share 
 20 % under the median of their experience, and a track's share. A fact is distinctive from
 :data:`DISTINCT_Z`. A share counted on fewer than
 :data:`~training.insights.figures.FEW_LEARNERS` learners is no fact; a profile written before
-tier figures counted known companies only (no ``company_known``) gives no tier fact. Facts are
+tier figures counted known companies only (no ``company_known``) gives no tier fact, and so does
+a segment where fewer than :data:`~training.insights.figures.MIN_KNOWN_SHARE` of the learners
+have a known company (its tier shares speak for a minority of it). Facts are
 plain text with the glossary words marked (:class:`Term`), so that the report links them.
 """
 
@@ -18,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from training.insights.figures import FEW_LEARNERS
-from training.insights.wording import known_text, lpa_text, ordinal, pct_unbroken
+from training.insights.figures import FEW_LEARNERS, MIN_KNOWN_SHARE
+from training.insights.wording import known_text, lift_text, lpa_text, ordinal, pct_unbroken
 from training.runtime.tracks import TRACK_NAMES, UNKNOWN_TRACK
 
 __all__ = [
@@ -102,12 +104,18 @@ def _share_facts(segment: Mapping[str, Any], population: Mapping[str, Any]) -> l
     base_known = float(population.get("company_known_share", 0.0))
     for tier, base in population["company_tier_shares"].items():
         share = segment["company_tier_shares"].get(tier, 0.0)
-        if share > base and tier in _TIER_WORDS and known >= FEW_LEARNERS:
-            words = (
-                f"{known_text(share, known_share, unbroken=True)} at {_TIER_WORDS[tier]} "
-                f"companies (all learners: {known_text(base, base_known, unbroken=True)})"
+        if (
+            share > base
+            and tier in _TIER_WORDS
+            and known >= FEW_LEARNERS
+            and known_share >= MIN_KNOWN_SHARE
+        ):
+            pieces = (
+                f"{known_text(share, known_share, unbroken=True)} at ",
+                Term("tier", _TIER_WORDS[tier]),
+                f" companies (all learners: {known_text(base, base_known, unbroken=True)})",
             )
-            facts.append(Fact(_share_z(share, base), (words,)))
+            facts.append(Fact(_share_z(share, base), pieces))
     for side in ("above", "below"):
         share = segment["peer_flags"]["designation"][side]
         base = population["peer_flags"]["designation"][side]
@@ -136,8 +144,9 @@ def _family_facts(segment: Mapping[str, Any]) -> list[Fact]:
             continue
         base = family["share"] / family["lift"]
         words = (
-            f"{TRACK_NAMES.get(family['name'], family['name'])} titles {family['lift']:.1f}x as "
-            f"common as among all learners ({pct_unbroken(family['share'])} of the segment)"
+            f"{TRACK_NAMES.get(family['name'], family['name'])} titles "
+            f"{lift_text(family['lift'])}x as common as among all learners "
+            f"({pct_unbroken(family['share'])} of the segment)"
         )
         facts.append(Fact(_share_z(family["share"], base), (words,)))
     return facts

@@ -25,6 +25,7 @@ __all__ = [
     "EXPERIENCE_BAND_LABELS",
     "FEW_LEARNERS",
     "FLAG_FEATURES",
+    "MIN_KNOWN_SHARE",
     "SMALL_TABLE",
     "TOP_COMPANIES",
     "GroupFigures",
@@ -169,6 +170,9 @@ ABOVE_EXPERIENCE = float(np.log(1.25))
 #: A figure counted on fewer learners than this is marked as resting on few learners, and is
 #: never ranked among the "top" of anything (companies, actions, courses).
 FEW_LEARNERS = 30
+#: A figure about company tiers speaks for a group only when at least this share of its learners
+#: have a known company: a group whose companies are mostly unknown gets no word about tiers.
+MIN_KNOWN_SHARE = 0.5
 #: Under this many learners the whole table is small: the report says so at the top.
 SMALL_TABLE = 5_000
 #: The peer flags of the features, by the name the profiles use (1 above, 2 at, 3 below).

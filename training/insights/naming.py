@@ -17,12 +17,15 @@ Early-career                           experience z <= -0.25 and median at or be
                                        percentile
 Less experienced                       experience z <= -0.25 and median below all learners' median
 Underpaid for their experience         pay-vs-experience z <= -0.25 and more paid >= 20 % under the
-                                       median at their experience than among all learners
-Well-paid for their experience         pay-vs-experience z >= +0.25 and more paid >= 25 % over it
+                                       median at their experience than among all learners, and no
+                                       pay-against-peers figure says the opposite (below)
+Well-paid for their experience         pay-vs-experience z >= +0.25 and more paid >= 25 % over it,
+                                       and no pay-against-peers figure says the opposite
 Tier-1 / Mid-paying / Lower-paying     company tier (an ordinal of three levels, whose mean hides a
 companies                              segment gathered in the middle tier): the tier most
                                        over-represented *among learners whose company is known*,
-                                       its share's z >= +0.25, from at least 30 such learners
+                                       its share's z >= +0.25, from at least 30 such learners, in
+                                       a segment where at least half the companies are known
 Top-paid / Higher-paid,                pay (when it is an input) z >= +0.25 and at least half in all
 Low-paid / Lower-paid                  learners' top (bottom) pay quartile / median above (below)
                                        all learners'
@@ -32,6 +35,18 @@ many <track> titles                    the track (not "other" nor "unknown") mos
 Above-average / Below-average <input>  any other input: its z alone
 Typical                                no input at |z| >= 0.25
 =====================================  =============================================================
+
+**A name agrees with the figures beside it.** A word about pay for experience is dropped when
+a pay-against-peers figure of the report contradicts it: "underpaid" when, against any peer
+group (same company and title, same title, same company), the share paid *above* the peers'
+median exceeds the share paid below by at least :data:`CONTRADICTS` (10 points, the margin the
+report sets in bold); "well-paid" the other way round. A senior segment paid below young
+learners' pay curve yet above its same-title colleagues is not "underpaid".
+
+**A tier word holds for learners whose company is known, and says nothing when most are not.**
+Its share counts known companies only, and it is given only when at least
+:data:`MIN_KNOWN_SHARE` of the segment's learners have a known company: a segment whose
+companies are mostly unknown gets no word about companies at all.
 
 For a share the z-score is the difference from all learners' share over the spread of a yes/no
 figure at all learners' share (:func:`share_z`), as in :mod:`training.insights.facts`.
@@ -63,17 +78,20 @@ from typing import Any
 import numpy as np
 
 from training.config import DEFAULT_CLUSTER_FEATURES
-from training.insights.figures import FEW_LEARNERS
-from training.insights.wording import known_text, lpa_text, pct_text
+from training.insights.figures import FEW_LEARNERS, MIN_KNOWN_SHARE
+from training.insights.wording import known_text, lift_text, lpa_text, pct_text
 from training.runtime.tracks import OTHER_TRACK, TRACK_NAMES, UNKNOWN_TRACK
 
 __all__ = [
+    "CONTRADICTS",
     "HALF",
     "MAX_WORDS",
+    "MIN_KNOWN_SHARE",
     "NAME_Z",
     "ROLE_LIFT",
     "TYPICAL",
     "Word",
+    "contradiction",
     "held_words",
     "name_profiles",
     "name_words",
@@ -86,6 +104,15 @@ NAME_Z = 0.25
 HALF = 0.5
 #: The lift over all learners' known titles a track word needs.
 ROLE_LIFT = 1.2
+#: A pay-for-experience word is contradicted when the share on the other side of a peer group's
+#: median exceeds the share on its side by this much (the report's bold margin).
+CONTRADICTS = 0.10
+#: The peer groups of the pay-against-peers table, in words.
+_PEER_GROUPS = {
+    "designation": "colleagues with the same title at their company",
+    "class": "learners with the same title",
+    "tier": "colleagues at their company",
+}
 #: Words in a name, at most.
 MAX_WORDS = 3
 #: The word of a segment with no distinctive input.
@@ -157,9 +184,35 @@ def _experience(profile: Mapping[str, Any], population: Mapping[str, Any]) -> li
     return out
 
 
+def contradiction(profile: Mapping[str, Any], side: str) -> str | None:
+    """The pay-against-peers figure that contradicts a pay word, in words (None: none does).
+
+    Parameters
+    ----------
+    profile : mapping
+        A segment profile with its ``peer_flags`` (group -> ``above``/``below`` shares).
+    side : {"below", "above"}
+        The side the word claims: ``"below"`` for "underpaid", ``"above"`` for "well-paid".
+
+    Returns
+    -------
+    str or None
+        The first peer group whose opposite share exceeds the claimed one by at least
+        :data:`CONTRADICTS`, as a phrase ("67 % paid above learners with the same title,
+        25 % below"); None when none does or the profile has no peer figures.
+    """
+    other = "above" if side == "below" else "below"
+    for group, words in _PEER_GROUPS.items():
+        shares = (profile.get("peer_flags") or {}).get(group) or {}
+        claimed, opposite = float(shares.get(side, 0.0)), float(shares.get(other, 0.0))
+        if opposite - claimed >= CONTRADICTS:
+            return f"{pct_text(opposite)} paid {other} {words}, {pct_text(claimed)} {side}"
+    return None
+
+
 def _pay_for_experience(profile: Mapping[str, Any], population: Mapping[str, Any]) -> list[Word]:
     z = _z(profile, "pay_vs_experience")
-    if z <= -NAME_Z:
+    if z <= -NAME_Z and contradiction(profile, "below") is None:
         share, base = profile["below_experience_share"], population["below_experience_share"]
         if share > base:
             figure = (
@@ -167,11 +220,11 @@ def _pay_for_experience(profile: Mapping[str, Any], population: Mapping[str, Any
                 f"experience (all learners: {pct_text(base)})"
             )
             rule = (
-                "pay-vs-experience z <= -0.25, and more paid >= 20 % under the median at "
-                "their experience than among all learners"
+                "pay-vs-experience z <= -0.25, more paid >= 20 % under the median at their "
+                "experience than among all learners, and no peer group pays them more"
             )
             return [Word("Underpaid for their experience", "pay_vs_experience", rule, figure, -z)]
-    if z >= NAME_Z:
+    if z >= NAME_Z and contradiction(profile, "above") is None:
         share = profile.get("above_experience_share", 0.0)
         base = population.get("above_experience_share", 1.0)
         if share > base:
@@ -180,8 +233,8 @@ def _pay_for_experience(profile: Mapping[str, Any], population: Mapping[str, Any
                 f"experience (all learners: {pct_text(base)})"
             )
             rule = (
-                "pay-vs-experience z >= +0.25, and more paid >= 25 % over the median at their "
-                "experience than among all learners"
+                "pay-vs-experience z >= +0.25, more paid >= 25 % over the median at their "
+                "experience than among all learners, and no peer group pays them less"
             )
             return [Word("Well-paid for their experience", "pay_vs_experience", rule, figure, z)]
     return []
@@ -202,7 +255,7 @@ def _tier_word(tier: str, tiers: Sequence[str]) -> tuple[str, str]:
 def _companies(profile: Mapping[str, Any], population: Mapping[str, Any]) -> list[Word]:
     """The company tiers over-represented among the learners whose company is known."""
     known = int(profile.get("company_known", 0))
-    if known < FEW_LEARNERS:
+    if known < FEW_LEARNERS or float(profile.get("company_known_share", 1.0)) < MIN_KNOWN_SHARE:
         return []
     bases = population["company_tier_shares"]
     tiers = sorted(bases, key=lambda t: int(t.removeprefix("tier ")))
@@ -222,7 +275,8 @@ def _companies(profile: Mapping[str, Any], population: Mapping[str, Any]) -> lis
         )
         rule = (
             f"the tier most over-represented among learners whose company is known: its "
-            f"share's z >= +0.25, from at least {FEW_LEARNERS} such learners"
+            f"share's z >= +0.25, from at least {FEW_LEARNERS} such learners, with at least "
+            f"{pct_text(MIN_KNOWN_SHARE)} of the segment's companies known"
         )
         out.append(Word(word, "company_tier", rule, figure, z))
     return sorted(out, key=lambda w: -w.strength)
@@ -269,7 +323,7 @@ def _track(profile: Mapping[str, Any], population: Mapping[str, Any]) -> list[Wo
             name = TRACK_NAMES.get(track, track)
             figure = (
                 f"{pct_text(share)} of known titles are {name} (all learners: "
-                f"{pct_text(base)}), {lift:.1f}x"
+                f"{pct_text(base)}), {lift_text(lift)}x"
             )
             rule = (
                 f"the track most over-represented among known titles: share z >= +0.25, "

@@ -16,6 +16,7 @@ how many that is (``company_known``, ``company_known_share``).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,7 +36,7 @@ from training.insights.figures import (
     population_figures,
 )
 from training.insights.naming import name_profiles
-from training.insights.trust import method_caveat
+from training.insights.trust import method_caveat, method_split
 from training.insights.wording import LPA
 from training.runtime.courses import DEFAULT_COURSES, Course
 from training.runtime.features import FEATURE_COLUMNS
@@ -46,10 +47,12 @@ __all__ = [
     "build_coarse_profiles",
     "build_profiles",
     "coarse_profiles_from_figures",
+    "mirror_single_members",
     "population_summary",
     "profile_from_figures",
     "profiles_document",
     "profiles_from_figures",
+    "with_paths",
 ]
 
 IntArray = npt.NDArray[np.intp]
@@ -337,12 +340,20 @@ def build_profiles(
     )
 
 
-def _warn_split(profiles: list[dict[str, Any]]) -> None:
+def _warn_split(
+    profiles: list[dict[str, Any]], comparison: Mapping[str, Any] | None = None
+) -> None:
     """A segment the second method does not find says so (``method_caveat``): the report
-    writes it beside every action of the segment."""
+    writes it beside every action of the segment, the service and the explorer serve it.
+    With the comparison (its contingency) the sentence says whether the second method merges
+    the segment with others or splits it, as the report's does."""
     for profile in profiles:
         jaccard = (profile.get("hierarchical_match") or {}).get("jaccard")
-        profile["method_caveat"] = method_caveat(None if jaccard is None else float(jaccard))
+        if jaccard is None:
+            profile["method_caveat"] = method_caveat(None)
+            continue
+        split = method_split(int(profile["id"]), comparison) if comparison else None
+        profile["method_caveat"] = method_caveat(float(jaccard), split)
 
 
 def profiles_from_figures(
@@ -356,6 +367,7 @@ def profiles_from_figures(
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
     inputs: Sequence[str] = DEFAULT_CLUSTER_FEATURES,
     catalogue: Sequence[Course] = DEFAULT_COURSES,
+    comparison: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`build_profiles` from pre-aggregated figures.
 
@@ -367,6 +379,9 @@ def profiles_from_figures(
         All learners' figures.
     centers, silhouette, best_match, coarse, thresholds, inputs, catalogue
         As in :func:`build_profiles`.
+    comparison : mapping, optional
+        The K-Means vs hierarchical comparison (the manifest's ``metrics.comparison``): with
+        it, ``method_caveat`` says whether the second method merges or splits the segment.
 
     Returns
     -------
@@ -397,7 +412,7 @@ def profiles_from_figures(
     summary = population_summary(population)
     name_profiles(profiles, summary, inputs=inputs)
     recommend_profiles(profiles, summary, thresholds, catalogue)
-    _warn_split(profiles)
+    _warn_split(profiles, comparison)
     return profiles
 
 
@@ -503,8 +518,46 @@ def coarse_profiles_from_figures(
         profiles.append(profile)
     summary = population_summary(population)
     name_profiles(profiles, summary, inputs=inputs, members=_members(profiles, segments))
-    recommend_profiles(profiles, summary, thresholds, catalogue, level="macro-segment")
+    # A macro-segment of one segment is that segment: it takes no programme of its own (which
+    # would repeat, or contradict, the segment's), and mirrors the segment's name and actions.
+    merged = [p for p in profiles if len(p["segments"]) > 1]
+    recommend_profiles(merged, summary, thresholds, catalogue, level="macro-segment")
+    mirror_single_members(profiles, segments)
     return profiles
+
+
+def mirror_single_members(
+    coarse: Sequence[dict[str, Any]], segments: Sequence[Mapping[str, Any]]
+) -> None:
+    """Give every macro-segment of a single segment that segment's name and actions, in place.
+
+    Parameters
+    ----------
+    coarse : sequence of dict
+        Macro-segment profiles (``id``, ``segments``). One of a single segment takes the
+        segment's ``name``, ``name_words``, ``actions`` and ``recommendations``, and a
+        ``no_action`` that points to the segment (no new key: its ``segments`` says it).
+    segments : sequence of mapping
+        The segment profiles, when known (without them the name is kept and only the actions
+        are emptied, pointing to the segment).
+    """
+    by_id = {int(s["id"]): s for s in segments}
+    for macro in coarse:
+        if len(macro["segments"]) != 1:
+            continue
+        sid = int(macro["segments"][0])
+        member = by_id.get(sid)
+        if member is not None:
+            for key in ("name", "name_words"):
+                if key in member:
+                    macro[key] = copy.deepcopy(member[key])
+        macro["actions"] = copy.deepcopy(list((member or {}).get("actions") or []))
+        macro["recommendations"] = [a["text"] for a in macro["actions"]]
+        macro["no_action"] = (
+            None
+            if macro["actions"]
+            else f"It is segment {sid} alone: see segment {sid} (its actions, or why it has none)."
+        )
 
 
 def profiles_document(
@@ -545,6 +598,7 @@ def profiles_document(
     members = _members(coarse, segments)
     if members is not None:
         name_profiles(coarse, summary, inputs=inputs, members=members)
+    mirror_single_members(coarse, segments)
     years = sorted({int(y) for p in segments for y in p["ctc_years"]})
     by_year = {
         str(year): {str(p["id"]): p["ctc_years"].get(str(year), 0) for p in segments}
@@ -564,3 +618,10 @@ def profiles_document(
         "segments": segments,
         "coarse": coarse,
     }
+
+
+def with_paths(document: Mapping[str, Any], paths: Mapping[str, Any]) -> dict[str, Any]:
+    """``profiles.json`` with its ``paths``: each segment's career path and commonest what-if
+    moves (:func:`training.insights.paths.career_paths`). A model written before them has no
+    ``paths``; readers say so instead of showing them."""
+    return {**document, "paths": dict(paths)}

@@ -7,9 +7,19 @@ at least :data:`FOUND_BY_BOTH`. :func:`segment_trust` combines them into what to
 segment; :func:`method_agreement` reads the agreement of the two methods as a whole.
 
 A segment the second method does not find (best-match Jaccard under :data:`FOUND_BY_BOTH`) is
-never simply "act on it": its use says that the second method splits it
-(:func:`method_split` tells where its learners go there), and each of its actions carries the
-same warning (:func:`method_caveat`).
+never simply "act on it": one sentence (:func:`method_caveat`) says what the second method
+does with it and what that means for acting on it, in the trust table, the segment list and
+beside each of its actions. :func:`method_split` tells where its learners go there:
+
+* **merged**: at least :data:`KEPT_TOGETHER` of its learners stay in one group of the second
+  method, which also takes learners of other segments: the segment's core is found by both
+  methods, only its edge is not, so act on it and check a learner near its edge
+  (a low-confidence placement) before acting on them alone;
+* **split**: its learners spread over several groups of the second method: act on it only with
+  what suits all of it, or act on its macro-segment.
+
+Every figure is written with :func:`training.insights.wording.score_text` from the one source
+(the manifest's comparison), so the same figure reads the same wherever it is quoted.
 """
 
 from __future__ import annotations
@@ -20,9 +30,11 @@ from typing import Any, Literal
 
 from training.config import DISSOLVES_UNDER_JACCARD, HIGHLY_STABLE_JACCARD, MIN_JACCARD
 from training.insights.actions import acted_through_coarse
+from training.insights.wording import pct_text, score_text
 
 __all__ = [
     "FOUND_BY_BOTH",
+    "KEPT_TOGETHER",
     "METHOD_AGREEMENT",
     "STABILITY_READINGS",
     "Agreement",
@@ -31,6 +43,7 @@ __all__ = [
     "Use",
     "method_agreement",
     "method_caveat",
+    "method_short",
     "method_split",
     "segment_trust",
     "stability_reading",
@@ -46,6 +59,9 @@ STABILITY_READINGS: tuple[tuple[float, str], ...] = (
 #: A segment is "found by both methods" when its best-matching hierarchical cluster shares at
 #: least this Jaccard with it.
 FOUND_BY_BOTH = 0.5
+#: A segment the second method does not find is "merged" (not "split") when at least this share
+#: of its learners stay together in one group of the second method.
+KEPT_TOGETHER = 0.75
 
 #: What to use a segment for:
 #:
@@ -116,11 +132,23 @@ class MethodSplit:
         Each hierarchical cluster's K-Means majority (the segment holding most of its
         learners) and the share of this segment's learners in clusters with that majority,
         largest first; the segment's own id where it is the majority itself.
+    kept : float
+        The share of its learners in the one group of the reference holding most of them.
+    joined : tuple of (int, int)
+        The learners of other segments in that group, by segment, most first.
     """
 
     segment_id: int
     jaccard: float
     parts: tuple[tuple[int, float], ...]
+    kept: float = 0.0
+    joined: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def merged(self) -> bool:
+        """Whether the reference keeps the segment together (at least :data:`KEPT_TOGETHER`)
+        and only adds other segments' learners to it."""
+        return self.kept >= KEPT_TOGETHER and bool(self.joined)
 
     def elsewhere(self) -> list[tuple[int, float]]:
         """The parts with another segment's majority, largest first."""
@@ -199,20 +227,56 @@ def method_split(segment_id: int, comparison: Mapping[str, Any]) -> MethodSplit 
             majority = rows[max(range(len(column)), key=lambda i: (column[i], -i))]
             shares[majority] = shares.get(majority, 0.0) + inside / total
     match = comparison.get("best_match_jaccard", {}).get(str(segment_id), {})
+    home = max(range(len(row)), key=lambda c: (row[c], -c))
+    joined = [(rows[i], r[home]) for i, r in enumerate(counts) if rows[i] != segment_id and r[home]]
     return MethodSplit(
         segment_id=segment_id,
         jaccard=float(match.get("jaccard", 0.0)),
         parts=tuple(sorted(shares.items(), key=lambda item: (-item[1], item[0]))),
+        kept=row[home] / total,
+        joined=tuple(sorted(joined, key=lambda item: (-item[1], item[0]))),
     )
 
 
-def method_caveat(jaccard: float | None) -> str | None:
-    """The warning an action of a segment the second method does not find carries.
+def _ids_text(ids: Sequence[int]) -> str:
+    words = [str(i) for i in ids]
+    if len(words) == 1:
+        return f"segment {words[0]}"
+    return f"segments {', '.join(words[:-1])} and {words[-1]}"
+
+
+def _parts_text(split: MethodSplit) -> str:
+    parts = []
+    for segment_id, share in split.parts:
+        if share < 0.05:
+            continue
+        if segment_id == split.segment_id:
+            parts.append(f"{pct_text(share)} in a group of its own")
+        else:
+            parts.append(f"{pct_text(share)} with most of segment {segment_id}")
+    return ", ".join(parts)
+
+
+def method_short(split: MethodSplit | None) -> str:
+    """A few words for lists: what the second method does with a segment it does not find."""
+    if split is not None and split.merged:
+        added = sum(n for _, n in split.joined)
+        ids = [s for s, n in split.joined if n >= 0.05 * added]
+        return f"the second method merges its edge with part of {_ids_text(ids)}"
+    return "the second method splits it"
+
+
+def method_caveat(jaccard: float | None, split: MethodSplit | None = None) -> str | None:
+    """What the second method does with a segment it does not find, and what that means for
+    acting on it: one sentence, the same in every section that quotes it.
 
     Parameters
     ----------
     jaccard : float or None
         The segment's best-match Jaccard with the hierarchical reference (None: unknown).
+    split : MethodSplit, optional
+        Where the reference puts its learners (:func:`method_split`); without it the sentence
+        cannot say whether the segment is merged or split.
 
     Returns
     -------
@@ -221,10 +285,23 @@ def method_caveat(jaccard: float | None) -> str | None:
     """
     if jaccard is None or jaccard >= FOUND_BY_BOTH:
         return None
+    figure = f"best-match Jaccard {score_text(jaccard)}, under {FOUND_BY_BOTH:g}"
+    if split is not None and split.merged:
+        added = sum(n for _, n in split.joined)
+        ids = [s for s, n in split.joined if n >= 0.05 * added]
+        return (
+            f"The second method keeps {pct_text(split.kept)} of this segment together but adds "
+            f"{added:,} learners of other segments (most from {_ids_text(ids)}) to its group "
+            f"({figure}): the core of the "
+            "segment is found by both methods, only its edge is not, so act on it, and check a "
+            "learner placed with low confidence before acting on them alone."
+        )
+    where = "" if split is None else _parts_text(split)
     return (
-        f"The second method splits this segment (best-match Jaccard {jaccard:.2f}, under "
-        f"{FOUND_BY_BOTH:g}): who belongs to it depends on the method; check a learner's "
-        "placement before acting near its edge."
+        f"The second method splits this segment ({figure}"
+        + (f"; {where}" if where else "")
+        + "): who belongs to it depends on the method, so act on it only with what suits all "
+        "of it, or act on its macro-segment."
     )
 
 

@@ -16,11 +16,13 @@ __all__ = [
     "few_text",
     "inr_text",
     "known_text",
+    "lift_text",
     "lpa_number",
     "lpa_text",
     "ordinal",
     "pct_text",
     "pct_unbroken",
+    "score_text",
 ]
 
 #: One lakh per annum, the unit Indian pay is quoted in.
@@ -50,6 +52,19 @@ def pct_text(share: float) -> str:
 def pct_unbroken(share: float) -> str:
     """:func:`pct_text` with a no-break space, for running text: ``13 %`` never splits."""
     return pct_text(share).replace(" ", "\u00a0")
+
+
+def score_text(score: float) -> str:
+    """An agreement or stability score in [0, 1] (ARI, Jaccard, silhouette) with two decimals:
+    every score of the report goes through here, from one stored figure, so it reads the same
+    wherever it is quoted."""
+    return f"{float(score):.2f}"
+
+
+def lift_text(lift: float) -> str:
+    """A lift (how many times more common than among all learners) with two decimals, the
+    one rounding of every lift on the page: ``3.78``."""
+    return f"{float(lift):.2f}"
 
 
 def known_text(share: float, known_share: float, *, unbroken: bool = False) -> str:

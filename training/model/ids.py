@@ -7,7 +7,7 @@ retrain.
 * :func:`match_segments` keeps a previous model's ids (Hungarian matching on the centres).
 * :func:`id_reference` says which model's ids a run keeps (``--previous``, ``LATEST`` or none),
   :func:`public_ids` gives each K-Means centre its public id, and :func:`ids_report` writes the
-  manifest's ``ids``: the version matched and how many learners it places elsewhere.
+  manifest's ``ids``: the version matched, and why.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from scipy.spatial.distance import cdist
 
 from training.config import TrainingSettings
 from training.runtime.artifacts import KERNEL_JSON, ArtifactError, read_latest_name
-from training.runtime.kernel import KERNEL_FORMAT, Kernel
+from training.runtime.kernel import KERNEL_FORMAT
 
 __all__ = [
     "IdReference",
@@ -153,29 +153,16 @@ def _id_source(settings: TrainingSettings, features: list[str]) -> IdReference:
     return IdReference(folder, f"matched to the latest model, {latest}")
 
 
-def ids_report(
-    reference: IdReference, x: np.ndarray[Any, Any], labels: np.ndarray[Any, Any]
-) -> dict[str, Any]:
-    """The manifest's ``ids``: which version the ids were matched to, and how many of the
-    learners ``x`` (this run's features, original units) the reference model placed elsewhere.
+def ids_report(reference: IdReference) -> dict[str, Any]:
+    """The manifest's ``ids``: which version the ids were matched to, and why.
 
-    Parameters
-    ----------
-    x : ndarray, shape (n, n_features)
-    labels : ndarray of int, shape (n,)
-        This run's public ids of those learners.
+    How many learners the new model moves is the manifest's ``churn`` (``training.run``),
+    measured with each model end to end, not here.
     """
-    out: dict[str, Any] = {
+    return {
         "matched_to": reference.folder.name if reference.folder else None,
         "reason": reference.reason,
     }
-    if reference.folder is not None:
-        doc = json.loads((reference.folder / KERNEL_JSON).read_text(encoding="utf-8"))
-        before = Kernel.from_dict(doc)
-        previous_ids = before.segment_ids[before.assign(np.asarray(x, np.float64))]
-        out["learners_compared"] = len(labels)
-        out["learners_changed_segment"] = int((previous_ids != labels).sum())
-    return out
 
 
 def previous_centers(previous: Path, features: list[str]) -> np.ndarray[Any, Any]:

@@ -37,15 +37,19 @@ from training.insights.trust import (
     SegmentTrust,
     method_agreement,
     method_caveat,
+    method_short,
+    method_split,
     segment_trust,
     stability_reading,
 )
 from training.insights.wording import (
     few_text,
+    lift_text,
     lpa_number,
     lpa_text,
     ordinal,
     pct_unbroken,
+    score_text,
 )
 from training.model.hierarchy import BISECTING
 from training.report.plots import constant_features
@@ -62,6 +66,7 @@ __all__ = [
     "is_synthetic",
     "render_page",
     "render_report",
+    "since_previous",
 ]
 
 #: The page's sections in order: (element id, heading).
@@ -70,6 +75,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("courses", "Which course for which learners"),
     ("trust", "How far to trust the segments"),
     ("segments", "The segments"),
+    ("paths", "Where careers lead"),
     ("companies", "Top companies of each segment"),
     ("peers", "Pay against peers"),
     ("by-year", "Segment mix by the year pay was last updated"),
@@ -218,6 +224,24 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "safer to act on when a segment is not stable.",
     ),
     (
+        "nmi",
+        "Normalised mutual information (NMI)",
+        "Another agreement score of two groupings, like the ARI: how much knowing a learner's "
+        "group in one tells about their group in the other, from 0 (nothing) to 1 (everything).",
+    ),
+    (
+        "davies-bouldin",
+        "Davies-Bouldin index",
+        "For analysts choosing k: how close each segment is to its most similar neighbour, "
+        "against how spread out both are. Lower is better (tighter, better separated segments).",
+    ),
+    (
+        "calinski-harabasz",
+        "Calinski-Harabasz index",
+        "For analysts choosing k: the spread between segment centres against the spread within "
+        "segments. Higher is better; it tends to fall as k grows.",
+    ),
+    (
         "reach",
         "Reach",
         "The number of learners an action is for: those the figure that fired the rule counts "
@@ -255,7 +279,7 @@ font-variant-numeric:tabular-nums} tr.all td{font-weight:600;background:var(--so
 .sw{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;
 vertical-align:baseline}
 .lead{font-size:1.08em;margin:.3em 0 .6em}
-.caveat{color:#8a4b00} .few{color:#8a4b00;font-size:.86em}
+.paths .nw{white-space:nowrap} .caveat{color:#8a4b00} .few{color:#8a4b00;font-size:.86em}
 .notice{border:2px solid #b35c00;background:#fff4e5;padding:.55em .8em;border-radius:6px;
 margin:.6em 0}
 .note{border-left:4px solid #7a8793;background:var(--soft);padding:.45em .8em;margin:.5em 0}
@@ -289,8 +313,29 @@ def _e(value: Any) -> str:
 
 
 def _share(share: float) -> str:
-    """A share in running text: one decimal under 1 %, so that 54 learners never read 0 %."""
-    return pct_unbroken(share) if share >= 0.01 or share == 0 else f"{100 * share:.1f}\u00a0%"
+    """A share in running text: one decimal under 1 %, so that 54 learners never read 0 %, and
+    "under 0.1 %" below that (never "0.0 %")."""
+    if share >= 0.01 or share == 0:
+        return pct_unbroken(share)
+    if share < 0.001:
+        return "under\u00a00.1\u00a0%"
+    return f"{100 * share:.1f}\u00a0%"
+
+
+def _tenths(share: float) -> str:
+    """A small share in a table with one decimal ("1.5 %"): "0 %" when none, "under 0.1 %"
+    when some but fewer than a thousandth, never "0.0 %"."""
+    if share <= 0:
+        return "0 %"
+    if share < 0.0005:
+        return "under 0.1 %"
+    return f"{100 * share:.1f} %"
+
+
+def _count_word(n: int) -> str:
+    """A small count as a word at the start of a heading: "Two", "Three"."""
+    words = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
+    return words.get(n, f"{n:,}")
 
 
 def _num(value: float) -> str:
@@ -406,13 +451,22 @@ def _split_jaccard(segment: Mapping[str, Any]) -> float | None:
     return float(jaccard)
 
 
-def _method_caveat(segment: Mapping[str, Any]) -> str | None:
-    """The segment's warning that the second method splits it (older models: from its
-    hierarchical match)."""
-    if "method_caveat" in segment:
-        return segment["method_caveat"]  # type: ignore[no-any-return]
+def _split_of(segment: Mapping[str, Any], manifest: Mapping[str, Any]) -> MethodSplit | None:
+    """Where the second method puts a segment's learners, when it does not find it."""
+    if _split_jaccard(segment) is None:
+        return None
+    comparison = manifest.get("metrics", {}).get("comparison")
+    return None if not comparison else method_split(int(segment["id"]), comparison)
+
+
+def _method_caveat(segment: Mapping[str, Any], manifest: Mapping[str, Any]) -> str | None:
+    """The one sentence on a segment the second method does not find (merged or split, and
+    what that means for acting on it), from the manifest's comparison; the same in the trust
+    table, the segment list and beside its actions."""
     jaccard = (segment.get("hierarchical_match") or {}).get("jaccard")
-    return method_caveat(None if jaccard is None else float(jaccard))
+    if jaccard is None:  # an older model: its stored sentence
+        return segment.get("method_caveat")
+    return method_caveat(float(jaccard), _split_of(segment, manifest))
 
 
 def _caveat(text: str) -> str:
@@ -484,7 +538,9 @@ def _courses_first(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> str
     return f"{head}<ol class='courses'>{''.join(items)}</ol>"
 
 
-def _summary_actions(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> str:
+def _summary_actions(
+    manifest: Mapping[str, Any], profiles: Mapping[str, Any], by_id: Mapping[int, Any]
+) -> str:
     items = []
     for action in profiles["summary"]["actions"]:
         if action.get("level") == "macro-segment":
@@ -496,7 +552,7 @@ def _summary_actions(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> s
             caveat = None
         else:
             target = _segment(by_id[action["segment_id"]])
-            caveat = _method_caveat(by_id[action["segment_id"]])
+            caveat = _method_caveat(by_id[action["segment_id"]], manifest)
         items.append(
             f"<li><b>{action['reach']:,} learners</b> of {target}: "
             f"{_action_html(action, caveat)}</li>"
@@ -506,7 +562,20 @@ def _summary_actions(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> s
     return "<p>No rule fires on any segment with enough learners to act on.</p>"
 
 
-def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
+def _actions_heading(n: int) -> str:
+    """The heading over the actions to take first, counting those shown."""
+    if n == 0:
+        return "Actions to take first"
+    if n == 1:
+        return "The action to take first"
+    return f"{_count_word(n)} actions to take first"
+
+
+def _summary(
+    manifest: Mapping[str, Any],
+    profiles: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+) -> str:
     """All learners' medians, the three actions and the courses to take first, one line per
     segment."""
     population = profiles["population"]
@@ -518,12 +587,15 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         f"<p class='lead'>All {population['learners']:,} learners: median experience "
         f"<b>{_num(years['p50'])} years</b> (the middle half between {_num(years['p25'])} and "
         f"{_num(years['p75'])}), median pay <b>{lpa_text(lpa['p50'])}</b> (the middle half between "
-        f"{lpa_number(lpa['p25'])} and {lpa_number(lpa['p75'])} LPA).</p>",
-        "<h3>Three actions to take first</h3><p class='small muted'>"
+        f"{lpa_number(lpa['p25'])} and {lpa_number(lpa['p75'])} LPA; pay is the yearly "
+        f"{_term('ctc', 'CTC')} in lakh rupees, {_term('ctc', 'LPA')}).</p>",
+        since_previous(manifest, profiles, previous),
+        f"<h3>{_actions_heading(len(profiles['summary']['actions']))}</h3>"
+        "<p class='small muted'>"
         f"{_term('career-service', 'Career services')} (courses come per cohort, below): "
-        f"each segment's action of the widest {_term('reach')}, then the three that reach the "
-        f"most learners.{_stand_in(through)}</p>",
-        _summary_actions(profiles, by_id),
+        f"each segment's action of the widest {_term('reach')}, then the ones that reach the "
+        f"most learners, three at most.{_stand_in(through)}</p>",
+        _summary_actions(manifest, profiles, by_id),
         _courses_first(profiles, by_id),
         "<h3>The segments, largest first</h3>",
     ]
@@ -533,16 +605,17 @@ def _summary(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         facts = [_fact(f) for f in distinctive_facts(segment, population)]
         caveat = (
             f"<br><span class='small muted'>{stability_reading(jaccard[entry['id']])} "
-            f"({jaccard[entry['id']]:.2f}): act on macro-segment {through[entry['id']]}</span>"
+            f"({score_text(jaccard[entry['id']])}): act on macro-segment "
+            f"{through[entry['id']]}</span>"
             if entry["id"] in through
             else ""
         )
         split = _split_jaccard(segment)
         if split is not None:
             caveat += (
-                "<br><span class='caveat small'>⚠ the second method splits it "
-                f"({_term('jaccard', 'Jaccard')} {split:.2f}): <a href='#trust'>how far to "
-                "trust it</a></span>"
+                f"<br><span class='caveat small'>⚠ {method_short(_split_of(segment, manifest))} "
+                f"({_term('jaccard', 'Jaccard')} {score_text(split)}): <a href='#trust'>what "
+                "that means for acting on it</a></span>"
             )
         rows.append(
             [
@@ -737,7 +810,8 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
             change = "merge some of them" if other < k else "split some of them further"
             return (
                 f"With {other} segments learners would sit more clearly in their own segment "
-                f"({_term('silhouette')} {best:.2f} against {here:.2f} with {k}: {gap}). "
+                f"({_term('silhouette')} {score_text(best)} against {score_text(here)} with "
+                f"{k}: {gap}). "
                 f"{kept}; {other} segments would {change}."
             )
     if warning.startswith("no knee in the elbow curve"):
@@ -777,7 +851,7 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
 _USE_WORDS: dict[str, str] = {
     "unmeasured": "act with care",
     "with care": "act with care: it may not come back on new data",
-    "split by second method": "act on it only knowing that the second method splits it",
+    "split by second method": "act on it knowing what the second method does with it",
     "act": "act on it",
 }
 #: The agreement of the two methods (:data:`training.insights.trust.Agreement`), in words.
@@ -792,30 +866,14 @@ _AGREEMENT_WORDS: dict[str, str] = {
 }
 
 
-def _split_words(split: MethodSplit) -> str:
-    """Where the second method puts a segment's learners, in words."""
-    parts = []
-    for segment_id, share in split.parts:
-        if share < 0.05:
-            continue
-        if segment_id == split.segment_id:
-            parts.append(f"{pct_unbroken(share)} in a group of its own")
-        else:
-            parts.append(f"{pct_unbroken(share)} with most of segment {segment_id}")
-    return ", ".join(parts)
-
-
 def _use_words(trust: SegmentTrust, coarse: Mapping[int, Mapping[str, Any]]) -> str:
     if trust.use == "macro-segment" and trust.coarse_segment_id is not None:
         macro = coarse[trust.coarse_segment_id]
         members = ", ".join(str(x) for x in macro["segments"])
         return f"act on macro-segment {macro['id']} (segments {members}) instead"
-    words = _USE_WORDS[trust.use]
-    if trust.split is not None and not trust.found_by_both:
-        where = _split_words(trust.split)
-        if where:
-            words += f": it puts {where}"
-    return words
+    if trust.use == "split by second method":
+        return _e(method_caveat(trust.both, trust.split) or _USE_WORDS[trust.use])
+    return _USE_WORDS[trust.use]
 
 
 def _stability_table(
@@ -829,7 +887,8 @@ def _stability_table(
         parts.append(
             f"<p>Overall, the segments of {stability.get('resamples', 20)} resampled draws "
             "agree with the published ones at "
-            f"{_term('ari', 'ARI')} {stability['ari']:.2f} on average (1 = identical). Each "
+            f"{_term('ari', 'ARI')} {score_text(stability['ari'])} on average (1 = identical). "
+            "Each "
             f"segment's own {_term('stability')} is its {_term('jaccard', 'Jaccard')} overlap "
             f"with its match in each draw; Hennig's reading: under {DISSOLVES_UNDER_JACCARD:g} "
             f"the segment dissolves, {DISSOLVES_UNDER_JACCARD:g}-{MIN_JACCARD:g} it is "
@@ -839,9 +898,10 @@ def _stability_table(
     rows = [
         [
             _segment(segment),
-            "" if trust.jaccard is None else f"{trust.jaccard:.2f}",
+            ("" if trust.jaccard is None else score_text(trust.jaccard))
+            + _few_mark(int(segment.get("size", FEW_LEARNERS))),
             trust.reading,
-            f"{trust.both:.2f} ({'yes' if trust.found_by_both else 'no'})",
+            f"{score_text(trust.both)} ({'yes' if trust.found_by_both else 'no'})",
             pct_unbroken(float(segment.get("low_confidence_share", 0.0))),
             _use_words(trust, coarse),
         ]
@@ -879,7 +939,7 @@ def _method_comparison(
         f"<h3>K-Means against the hierarchical ({reference}) reference</h3>"
         f"<p>The learners were also grouped by a second, independent method, "
         f"{_term('hierarchical', 'hierarchical clustering')} ({_e(reference)}), into the same "
-        f"number of groups. The two groupings agree at {_term('ari', 'ARI')} {ari:.2f}: "
+        f"number of groups. The two groupings agree at {_term('ari', 'ARI')} {score_text(ari)}: "
         f"{_AGREEMENT_WORDS[method_agreement(ari)]}. "
         + (
             f"Both methods find {', '.join(_segment(s) for s in found)}. "
@@ -889,8 +949,8 @@ def _method_comparison(
         + (
             f"The hierarchical method draws {', '.join(_segment(s) for s in missed)} "
             "differently: its best-matching group overlaps it by less than half "
-            f"({_term('jaccard', 'Jaccard')} under {FOUND_BY_BOTH}), so learners near "
-            "these segments' edges could as well belong to a neighbour."
+            f"({_term('jaccard', 'Jaccard')} under {FOUND_BY_BOTH}); the Use column of the "
+            "table above says what that means for acting on it."
             if missed
             else ""
         )
@@ -904,7 +964,13 @@ def _coarse_table(profiles: Mapping[str, Any]) -> str:
     rows = []
     for c in profiles.get("coarse", []):
         first = first_action(c)
-        if first:
+        if len(c["segments"]) == 1:
+            sid = int(c["segments"][0])
+            todo = (
+                f"<span class='small'>Segment {sid} alone: the same learners, name and actions "
+                f"(<a href='#segment-{sid}'>its card</a>).</span>"
+            )
+        elif first:
             todo = f"<b>{first['reach']:,} learners</b>: {_action_html(first)}"
         else:
             todo = f"<span class='small'>{_e(c.get('no_action') or '')}</span>"
@@ -978,6 +1044,16 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
             f"<div class='note'><b>Note.</b> {explain_warning(warning, manifest)} "
             f"<span class='small muted'>(check: {_e(warning)})</span></div>"
         )
+    learners = int(manifest.get("data", {}).get("learners", SMALL_TABLE))
+    if learners < SMALL_TABLE:
+        parts.append(
+            "<div class='notice' id='small-trust'><b>Stability figures from few learners.</b> "
+            f"These segments were found and resampled on only {learners:,} learners (fewer "
+            f"than {SMALL_TABLE:,}): a high {_term('stability')} here says they come back "
+            "within this table, not that they would come back on another table of the "
+            "school's learners. Treat every segment as provisional and check it again on more "
+            "data before acting on it at scale.</div>"
+        )
     parts += [
         _stability_table(manifest, profiles, trusts),
         _method_comparison(manifest, profiles, trusts),
@@ -988,34 +1064,57 @@ def _trust(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     return _section("trust", "".join(parts))
 
 
-def _analyst_details(manifest: Mapping[str, Any]) -> str:
+def _sweep_rows(manifest: Mapping[str, Any]) -> list[list[str]]:
+    """One row per k of the sweep. Scores have two decimals, as everywhere on the page; the
+    chosen k's stability cells are the published segments' (the trust table's), so that one
+    figure is never quoted twice with two values."""
     metrics = manifest["metrics"]
-    sweep, comparison = metrics["sweep"], metrics["comparison"]
+    sweep, published = metrics["sweep"], metrics.get("stability", {})
+    p10, jaccard = sweep.get("stability_p10"), sweep.get("jaccard")
     rows = []
     for i, k in enumerate(sweep["ks"]):
-        p10, jaccard = sweep.get("stability_p10"), sweep.get("jaccard")
+        cells = [
+            "" if sweep["stability"][i] is None else score_text(sweep["stability"][i]),
+            "" if p10 is None else score_text(p10[i]),
+            "" if jaccard is None else score_text(min(jaccard[i])),
+        ]
+        mark = ""
+        if k == manifest["k"] and "ari" in published:
+            cells = [
+                score_text(published["ari"]),
+                score_text(published["ari_p10"]) if "ari_p10" in published else cells[1],
+                score_text(min(published["jaccard"].values()))
+                if published.get("jaccard")
+                else cells[2],
+            ]
+            mark = " (published)"
         rows.append(
             [
-                str(k),
+                f"{k}{mark}",
                 f"{sweep['inertia'][i]:,.0f}",
-                f"{sweep['silhouette'][i]:.3f}",
-                f"{sweep['davies_bouldin'][i]:.3f}",
+                score_text(sweep["silhouette"][i]),
+                score_text(sweep["davies_bouldin"][i]),
                 f"{sweep['calinski_harabasz'][i]:,.0f}",
-                f"{sweep['stability'][i]:.3f}",
-                "" if p10 is None else f"{p10[i]:.3f}",
-                "" if jaccard is None else f"{min(jaccard[i]):.3f}",
+                *cells,
             ]
         )
+    return rows
+
+
+def _analyst_details(manifest: Mapping[str, Any]) -> str:
+    metrics = manifest["metrics"]
+    comparison = metrics["comparison"]
+    rows = _sweep_rows(manifest)
     sweep_table = _table(
         [
             "k",
-            "inertia",
-            "silhouette",
-            "Davies-Bouldin",
-            "Calinski-Harabasz",
-            "stability in the sweep (mean ARI)",
-            "ARI p10",
-            "least stable segment in the sweep (Jaccard)",
+            f"{_term('elbow', 'inertia')}",
+            f"{_term('silhouette')}",
+            f"{_term('davies-bouldin', 'Davies-Bouldin')}",
+            f"{_term('calinski-harabasz', 'Calinski-Harabasz')}",
+            f"{_term('stability')} (mean {_term('ari', 'ARI')})",
+            "ARI, 10th percentile of draws",
+            f"least stable segment ({_term('jaccard', 'Jaccard')})",
         ],
         rows,
         numeric=range(8),
@@ -1028,7 +1127,9 @@ def _analyst_details(manifest: Mapping[str, Any]) -> str:
                 str(a),
                 *[f"{v:,}" for v in row],
                 f"{comparison['best_match_jaccard'].get(str(a), {}).get('match', '')} "
-                f"({comparison['best_match_jaccard'].get(str(a), {}).get('jaccard', 0):.2f})",
+                "("
+                + score_text(comparison["best_match_jaccard"].get(str(a), {}).get("jaccard", 0))
+                + ")",
             ]
             for a, row in zip(
                 comparison.get("labels_a", range(len(comparison["contingency"]))),
@@ -1038,21 +1139,19 @@ def _analyst_details(manifest: Mapping[str, Any]) -> str:
         ],
         numeric=range(1, len(labels_b) + 1),
     )
-    reason = manifest.get("k_choice", {}).get("reason")
     check = (
-        "<p class='small muted'>The choice of k read the sweep's own resamples (another draw "
-        "than the published segments' stability above, so its figures differ slightly): "
-        f"{_e(reason)}</p>"
-        if reason
-        else ""
+        "<p class='small muted'>The choice of k read each k's own resampled draws (the "
+        "stability columns); the row of the published k shows the published segments' "
+        "figures instead, the ones quoted in the trust table above.</p>"
     )
     return (
         "<details><summary>Figures for analysts: every k of the sweep, and the learners of each "
         "segment in each hierarchical cluster</summary>"
         f"{check}{sweep_table}{contingency}"
-        f"<p class='small muted'>Normalised mutual information {comparison.get('nmi', 0):.3f}; "
-        f"silhouette K-Means {comparison.get('silhouette_a', 0):.3f}, hierarchical "
-        f"{comparison.get('silhouette_b', 0):.3f}.</p></details>"
+        f"<p class='small muted'>{_term('nmi', 'Normalised mutual information')} "
+        f"{score_text(comparison.get('nmi', 0))}; silhouette K-Means "
+        f"{score_text(comparison.get('silhouette_a', 0))}, hierarchical "
+        f"{score_text(comparison.get('silhouette_b', 0))}.</p></details>"
     )
 
 
@@ -1095,7 +1194,7 @@ def _tiers_line(segment: Mapping[str, Any]) -> str:
     if not known:
         return f"{_term('tier', 'Company tiers')}: no learner's company is known."
     tiers = ", ".join(
-        f"{_e(t['name'])} {pct_unbroken(t['share'])} ({_term('lift')} {t['lift']:.2f})"
+        f"{_e(t['name'])} {pct_unbroken(t['share'])} ({_term('lift')} {lift_text(t['lift'])})"
         f"{_few_mark(t['share'] * known)}"
         for t in segment["company_tiers"]
     )
@@ -1125,6 +1224,7 @@ def _cohorts_line(segment: Mapping[str, Any], tracks: Mapping[str, str]) -> str 
 
 
 def _segment_card(
+    manifest: Mapping[str, Any],
     segment: Mapping[str, Any],
     population: Mapping[str, Any],
     coarse: Mapping[int, Any],
@@ -1135,7 +1235,7 @@ def _segment_card(
     years, lpa = segment["years_experience"], segment["ctc_lpa"]
     families = ", ".join(
         f"{_e(tracks.get(f['name'], f['name']))} {pct_unbroken(f['share'])} "
-        f"({_term('lift')} {f['lift']:.2f}){_few_mark(f['share'] * segment['size'])}"
+        f"({_term('lift')} {lift_text(f['lift'])}){_few_mark(f['share'] * segment['size'])}"
         for f in segment["top_tracks"]
     )
     bands = ", ".join(
@@ -1182,7 +1282,7 @@ def _segment_card(
             "its figures do not support."
         )
         todo = f"<p class='small'>{_e(reason)}</p>"
-    warning = _method_caveat(segment)
+    warning = _method_caveat(segment, manifest)
     if warning:
         todo = f"<p class='caveat small'>⚠ {_e(warning)}</p>{todo}"
     return (
@@ -1200,7 +1300,10 @@ def _left_out(segments: Sequence[Mapping[str, Any]]) -> str:
     if not same:
         return ""
     rows = ", ".join(_e(feature_label(f)) for f in same)
-    return f" Rows that read the same in every segment are left out: {rows}."
+    return (
+        " Rows that read the same in every segment, or as all learners (within 0.1) in every "
+        f"segment, are left out: {rows}."
+    )
 
 
 def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
@@ -1247,8 +1350,84 @@ def _segments(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
         ),
     ]
     tracks = _track_names(profiles)
-    parts += [_segment_card(s, population, coarse, tracks) for s in profiles["segments"]]
+    parts += [_segment_card(manifest, s, population, coarse, tracks) for s in profiles["segments"]]
     return _section("segments", "".join(parts))
+
+
+# --- paths: where each segment's learners are after 1, 2, 3 years, and the commonest move -------
+_NO_PATHS = (
+    "This model was trained before career paths were computed; retrain it to see where each "
+    "segment's learners go."
+)
+
+
+def _path_cell(segment_id: int, step: Mapping[str, Any], names: Mapping[int, Any]) -> str:
+    """Each destination of one year with its share: "stay 93 %", then the others."""
+    parts: list[str] = []
+    for t in step["to"]:
+        share = _share(float(t["share"]))
+        if int(t["segment_id"]) == segment_id:
+            parts.insert(0, f"<b class='nw'>stay {share}</b>")
+        else:
+            to = names.get(int(t["segment_id"]), {"id": t["segment_id"], "name": ""})
+            swatch = _swatch(int(t["segment_id"]))
+            parts.append(f"<span class='nw'>{share} to {swatch}{int(to['id'])}</span>")
+    return "<br>".join(parts)
+
+
+def _move_sentence(move: Mapping[str, Any] | None, pay_step: float, sampled: int) -> str:
+    """ "42 % would move to '3. Name' with <= 20 % more pay"."""
+    few = f" <span class='few'>({few_text(sampled)})</span>" if sampled < FEW_LEARNERS else ""
+    if move is None:
+        return (
+            f"<span class='muted'>No raise of at most {pct_unbroken(pay_step)} and no "
+            f"better-paying company moves any of its {sampled:,} sampled learners.</span>{few}"
+        )
+    how = (
+        f"with \u2264\u00a0{pct_unbroken(pay_step)} more pay"
+        if move["input"] == "pay"
+        else f"at a {_e(str(move['direction']).replace(' ', '-'))} company"
+    )
+    return (
+        f"{_share(float(move['share']))} would move to "
+        f"{_swatch(int(move['segment_id']))}'{int(move['segment_id'])}. "
+        f"{_e(move['segment_name'])}' {how}{few}"
+    )
+
+
+def _paths(profiles: Mapping[str, Any]) -> str:
+    """Each segment's learners after 1, 2 and 3 years at the same relative pay, and the
+    commonest what-if move within reach (figures of ``profiles.json``'s ``paths``)."""
+    paths = profiles.get("paths")
+    if not paths:
+        return _section("paths", f"<p>{_NO_PATHS}</p>")
+    years = [int(y) for y in paths["years"]]
+    step = float(paths["pay_step"])
+    intro = (
+        "<p>Experience grows by itself. If each learner's pay kept the same place against "
+        "peers with the same experience, and nothing else changed, where would each segment's "
+        f"learners be after {', '.join(str(y) for y in years[:-1])} and {years[-1]} years? "
+        f"Counted over {int(paths['learners']):,} learners. The last column is the commonest "
+        "change within reach that would move a learner to another segment: a raise of at most "
+        f"{pct_unbroken(step)} or a company of a better-paying {_term('tier')}, the smallest "
+        "such change of each learner as the explorer's \u201cWhy and what if\u201d gives it, "
+        f"counted on a seeded sample of {int(paths['sampled']):,} learners.</p>"
+    )
+    names = {int(s["id"]): s for s in profiles["segments"]}
+    rows = []
+    for entry in paths["segments"]:
+        segment = names.get(int(entry["id"]), {"id": entry["id"], "name": str(entry["id"])})
+        by_year = {int(p["years"]): p for p in entry["path"]}
+        cells = [
+            _path_cell(int(entry["id"]), by_year[y], names) if y in by_year else "" for y in years
+        ]
+        move = _move_sentence(entry.get("top_move"), step, int(entry.get("sampled", 0)))
+        rows.append([_segment(segment), *cells, move])
+    table = _table(
+        ["Segment", *(f"After {y} year{'s' if y > 1 else ''}" for y in years), "Commonest move"],
+        rows,
+    )
+    return _section("paths", f"{intro}<div class='paths'>{table}</div>")
 
 
 def _company_rows(companies: Sequence[Mapping[str, Any]]) -> list[list[str]]:
@@ -1257,7 +1436,7 @@ def _company_rows(companies: Sequence[Mapping[str, Any]]) -> list[list[str]]:
             f"<code>{_e(c['name'])}</code>",
             f"{c['learners']:,}",
             pct_unbroken(c["share"]) if c["share"] >= 0.005 else f"{100 * c['share']:.1f} %",
-            f"{c['lift']:.2f}",
+            lift_text(c["lift"]),
         ]
         for c in companies
     ]
@@ -1287,7 +1466,7 @@ def _companies(profiles: Mapping[str, Any]) -> str:
         )
         if few:
             listed = ", ".join(
-                f"<code>{_e(c['name'])}</code> ({c['learners']:,}; lift {c['lift']:.2f})"
+                f"<code>{_e(c['name'])}</code> ({c['learners']:,}; lift {lift_text(c['lift'])})"
                 for c in few
             )
             table += (
@@ -1388,20 +1567,34 @@ def _by_year(profiles: Mapping[str, Any]) -> str:
                 year + _few_mark(total),
                 f"{total:,}",
                 f"<div class='bar'>{bar}</div>",
-                *[pct_unbroken(shares[year].get(s["id"], 0.0)) for s in segments],
+                *[
+                    pct_unbroken(shares[year].get(s["id"], 0.0))
+                    + ("" if counts.get(s["id"], 0) == 0 else _few_mark(counts.get(s["id"], 0)))
+                    for s in segments
+                ],
             ]
         )
     parts = [
         "<p>Learners by the year their pay (CTC) was last updated, and each segment's share of "
         "them. A pay figure updated long ago may no longer be true; a segment that grows among "
-        f"recent updates is growing, or updating more. A year of fewer than {FEW_LEARNERS} "
-        f"learners is marked ({_term('few', 'few')}) and left out of the largest shift.</p>"
+        f"recent updates is growing, or updating more. A year or a share of fewer than "
+        f"{FEW_LEARNERS} learners is marked ({_term('few', 'few')}) and left out of the "
+        "largest shift.</p>"
     ]
     enough = [y for y in years if sum(int(n) for n in by_year[y].values()) >= FEW_LEARNERS]
     if len(enough) >= 2:
         first, last = enough[0], enough[-1]
+
+        def counted(s: Mapping[str, Any]) -> bool:
+            """Both ends of the shift counted on enough of the segment's learners."""
+            return all(int(by_year[y].get(str(s["id"]), 0)) >= FEW_LEARNERS for y in (first, last))
+
+        ranked = [s for s in segments if counted(s)]
+    else:
+        ranked = []
+    if ranked:
         shift = max(
-            segments,
+            ranked,
             key=lambda s: abs(shares[last].get(s["id"], 0.0) - shares[first].get(s["id"], 0.0)),
         )
         a, b = shares[first].get(shift["id"], 0.0), shares[last].get(shift["id"], 0.0)
@@ -1470,7 +1663,7 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
             pct_unbroken(population["no_title_share"]),
             "",
             "",
-            f"{100 * population['ctc_imputed_share']:.1f} %",
+            _tenths(population["ctc_imputed_share"]),
             pct_unbroken(population["company_imputed_share"]),
             *([pct_unbroken(population["company_unnamed_share"])] if unnamed else []),
         ]
@@ -1483,7 +1676,7 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
                 pct_unbroken(quality["no_title_share"]),
                 pct_unbroken(quality["no_title_expected_share"]),
                 f"{quality['no_title_ratio']:.2f}",
-                f"{100 * quality['ctc_imputed_share']:.1f} %",
+                _tenths(quality["ctc_imputed_share"]),
                 pct_unbroken(quality["company_imputed_share"]),
                 *([pct_unbroken(quality.get("company_unnamed_share", 0.0))] if unnamed else []),
             ]
@@ -1570,7 +1763,11 @@ def _small_notice(learners: int) -> str:
 
 
 def render_page(
-    manifest: Mapping[str, Any], profiles: Mapping[str, Any], *, folder: Path | None = None
+    manifest: Mapping[str, Any],
+    profiles: Mapping[str, Any],
+    *,
+    folder: Path | None = None,
+    previous: Mapping[str, Any] | None = None,
 ) -> str:
     """The report page of a model, as one HTML document.
 
@@ -1580,6 +1777,8 @@ def render_page(
         The model's ``manifest.json`` and ``profiles.json``.
     folder : Path, optional
         The model folder, named in errors.
+    previous : mapping, optional
+        The ``profiles.json`` of the model this one replaced (:func:`since_previous`).
 
     Returns
     -------
@@ -1622,10 +1821,11 @@ def render_page(
         )
     head.append(f"<nav>{nav}</nav></header><main>")
     body = [
-        _summary(manifest, profiles),
+        _summary(manifest, profiles, previous),
         _courses(profiles),
         _trust(manifest, profiles),
         _segments(manifest, profiles),
+        _paths(profiles),
         _companies(profiles),
         _peers(manifest, profiles),
         _by_year(profiles),
@@ -1662,5 +1862,86 @@ def render_report(folder: Path) -> Path:
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     profiles = json.loads((folder / PROFILES_JSON).read_text(encoding="utf-8"))
     out = folder / REPORT_HTML
-    out.write_text(render_page(manifest, profiles, folder=folder), encoding="utf-8")
+    page = render_page(
+        manifest, profiles, folder=folder, previous=_previous_profiles(folder, manifest)
+    )
+    out.write_text(page, encoding="utf-8")
     return out
+
+
+def _previous_profiles(folder: Path, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The profiles of the model this one replaced (its ids were matched to), when that model
+    still sits beside it; None otherwise."""
+    matched = (manifest.get("ids") or {}).get("matched_to")
+    if not matched or "/" in str(matched) or str(matched).startswith("."):
+        return None
+    path = folder.parent / str(matched) / PROFILES_JSON
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+#: A segment's share must move at least this much (in share of all learners) to be listed as
+#: grown or shrunk since the previous model.
+MOVED = 0.01
+
+
+def since_previous(
+    manifest: Mapping[str, Any],
+    profiles: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+) -> str:
+    """What changed since the model this one replaced, in words; empty without one.
+
+    Parameters
+    ----------
+    manifest, profiles : mapping
+        This model's; the manifest's ``ids`` says which model it replaced (``matched_to``) and
+        its ``churn`` how many learners change segment from that model to this one.
+    previous : mapping, optional
+        The replaced model's ``profiles.json``, when still available: then each segment whose
+        share of learners moved by at least :data:`MOVED` is listed, grown or shrunk.
+
+    Returns
+    -------
+    str
+        An HTML paragraph (element id ``since-previous``), or ``""`` when the model replaced
+        none (its ids were numbered by size).
+    """
+    ids = manifest.get("ids") or {}
+    matched = ids.get("matched_to")
+    if not matched:
+        return ""
+    parts = [f"Since the previous model ({_e(matched)})"]
+    churn = manifest.get("churn") or {}  # every training row placed by both models, end to end
+    compared, changed = churn.get("placed"), churn.get("moved")
+    if compared:
+        parts.append(
+            f": {int(changed or 0):,} of {int(compared):,} learners "
+            f"({_share(int(changed or 0) / int(compared))}) would now be placed in another "
+            "segment"
+        )
+    moves = []
+    if previous is not None:
+        before = {int(s["id"]): float(s["share"]) for s in previous.get("segments") or []}
+        for segment in sorted(profiles["segments"], key=lambda s: int(s["id"])):
+            sid, now = int(segment["id"]), float(segment["share"])
+            if sid not in before:
+                moves.append(f"segment {sid} is new ({pct_unbroken(now)} of learners)")
+            elif abs(now - before[sid]) >= MOVED:
+                verb = "grew" if now > before[sid] else "shrank"
+                moves.append(
+                    f"segment {sid} {verb} from {pct_unbroken(before[sid])} to "
+                    f"{pct_unbroken(now)} of learners"
+                )
+        gone = sorted(set(before) - {int(s["id"]) for s in profiles["segments"]})
+        moves += [f"segment {sid} is gone" for sid in gone]
+        if not moves:
+            moves.append(
+                f"no segment's share of learners moved by {100 * MOVED:g} percentage point"
+                f"{'' if MOVED == 0.01 else 's'} or more"
+            )
+    text = "".join(parts) + ("; " + "; ".join(moves) if moves else "") + "."
+    return f"<p id='since-previous'>{text}</p>"

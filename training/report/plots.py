@@ -39,6 +39,7 @@ FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "MOSTLY",
+    "NEGLIGIBLE_Z",
     "REBUILT_FILES",
     "HeatmapPanel",
     "branch_color",
@@ -485,16 +486,27 @@ class HeatmapPanel:
     values: FloatArray
 
 
-def constant_features(profiles: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The features whose z-score reads the same in every segment, as the heatmap writes it.
+#: A row whose z-score is within this of 0 in every segment says "like all learners" everywhere.
+NEGLIGIBLE_Z = 0.15
 
-    Such a row (say, "records in the table" when every learner has one record) tells no
-    segment apart, so the heatmap leaves it out; with one segment nothing is left out.
+
+def constant_features(profiles: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The features whose z-score reads the same in every segment, as the heatmap writes it, or
+    reads as all learners' in every segment (within :data:`NEGLIGIBLE_Z`: "0.0", "+0.1").
+
+    Such a row (say, "records in the table" when every learner has one record, or a row of
+    0.0 and -0.1 on a small table) tells no segment apart, so the heatmap leaves it out; with
+    one segment nothing is left out.
     """
     if len(profiles) < 2:
         return []
     names = list(profiles[0]["feature_z"])
-    return [f for f in names if len({_signed(p["feature_z"][f]) for p in profiles}) == 1]
+    return [
+        f
+        for f in names
+        if len({_signed(p["feature_z"][f]) for p in profiles}) == 1
+        or all(abs(float(p["feature_z"][f])) < NEGLIGIBLE_Z for p in profiles)
+    ]
 
 
 def _heatmap_label(name: str, profiles: Sequence[Mapping[str, Any]]) -> str:

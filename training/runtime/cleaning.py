@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -175,11 +176,27 @@ _TITLE_PLACEHOLDERS = frozenset(
         "unknown",
         "not known",
         "not specified",
+        "not mentioned",
         "select",
+        # Keyboard filler and test entries say nothing about a job either.
+        "xyz",
+        "abc",
+        "xx",
+        "xxx",
+        "asdf",
+        "qwerty",
+        "test",
+        "dummy",
+        "sample",
+        "tbd",
+        "nothing",
+        "blank",
+        "empty",
     }
 )
 _MERGES = (("full stack", "fullstack"), ("front end", "frontend"), ("back end", "backend"))
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Letters and digits of every script are kept ("Инженер", "软件工程师" are titles, not blanks).
+_NON_ALNUM = re.compile(r"[\W_]+")
 _NOT_COMPANY_CHAR = re.compile(r"[^a-z0-9 ]+")
 _NOT_COMPANY_CHAR_OR_LINE = re.compile(r"[^a-z0-9 \n]+")
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
@@ -226,9 +243,15 @@ def fold_title(value: str) -> str | None:
 
     Case, punctuation and spacing are folded and letters are split from digits ('SDE2' and
     'SDE-2' both give 'sde 2'), so 'FullStack Engineer', 'Fullstack  engineer' and
-    'Full Stack Engineer' share the key 'fullstack engineer'.
+    'Full Stack Engineer' share the key 'fullstack engineer'. Accents and compatibility forms
+    are folded ('Développeur' -> 'developpeur', full-width 'ＳＤＥ' -> 'sde'), letters of other
+    scripts kept, emoji and symbols dropped. Digits alone, a single letter and filler such as
+    'xyz' or 'test' are placeholders.
     """
-    text = _NON_ALNUM.sub(" ", value.lower())
+    if not value.isascii():
+        decomposed = unicodedata.normalize("NFKD", value)
+        value = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    text = _NON_ALNUM.sub(" ", value.casefold())
     text = " ".join(_LETTER_DIGIT.sub(" ", text).split())
     for old, new in _MERGES:
         text = text.replace(old, new)
@@ -236,7 +259,7 @@ def fold_title(value: str) -> str | None:
         return None
     # A placeholder with a number stuck to it ('Nil1', 'NONE 2') is still a placeholder.
     words = " ".join(word for word in text.split() if not word.isdigit())
-    if text in _TITLE_PLACEHOLDERS or words in _TITLE_PLACEHOLDERS:
+    if text in _TITLE_PLACEHOLDERS or words in _TITLE_PLACEHOLDERS or len(words) == 1:
         return None
     return text
 

@@ -168,8 +168,19 @@ DEFAULT_COURSES: tuple[Course, ...] = (
         COURSE,
         "career switch",
         ("support", "product"),
+        stages=("early", "mid"),
         description="Programming foundations, DSA and a first project, for support, operations "
-        "and product people moving into development.",
+        "and product people early or mid career moving into development.",
+    ),
+    Course(
+        "product-leadership",
+        "Product management and technical leadership",
+        COURSE,
+        "leadership",
+        ("product", "support"),
+        stages=("senior",),
+        description="Product strategy, roadmaps, metrics and leading cross-functional teams, "
+        "for senior product, design and support people.",
     ),
     Course(
         "interview-preparation",

@@ -32,7 +32,6 @@ Numpy and the standard library only, like the rest of the runtime: the service, 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,13 +49,19 @@ from training.runtime.ops import ARRAY, SCALAR
 __all__ = [
     "EXPERIENCE_LIMIT",
     "INPUT_WORDS",
+    "ORGYEAR_FROM_PAY",
     "PATH_YEARS",
+    "PAY_PROBE",
+    "TITLE_INPUTS",
     "Explainer",
     "first_crossing",
+    "first_crossings",
+    "path_centres",
     "pay_words",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 #: The years of the career path.
 PATH_YEARS: tuple[int, ...] = (1, 2, 3, 5)
@@ -77,7 +82,8 @@ INPUT_WORDS: dict[str, tuple[str, str]] = {
     "ctc_growth": ("Yearly pay growth", "% a year"),
 }
 _RELATIVE = ("pay_vs_experience", "pay_vs_company", "pay_vs_title", "pay_vs_peers")
-_PROBE = math.log(1.01)
+#: The step of the pay search where the walk cannot be solved exactly (1 %, in log CTC).
+PAY_PROBE = math.log(1.01)
 
 
 def _business(name: str, value: float) -> float:
@@ -106,11 +112,11 @@ def pay_words(before: float, after: float) -> str:
 
 
 #: The inputs that read a title's median, imputed from pay peers when the title is not known.
-_TITLE_INPUTS = frozenset(
+TITLE_INPUTS = frozenset(
     {"job_class", "pay_vs_title", "class_flag", "pay_vs_peers", "designation_flag"}
 )
 #: The cleaning rules that impute the start year from pay peers.
-_ORGYEAR_FROM_PAY = (
+ORGYEAR_FROM_PAY = (
     "orgyear_missing_imputed",
     "orgyear_implausible_imputed",
     "orgyear_after_ctc_update_imputed",
@@ -174,6 +180,11 @@ class Explainer:
         object.__setattr__(self, "_units", units)
         object.__setattr__(self, "_words", words)
 
+    @property
+    def tier_companies(self) -> dict[int, str]:
+        """Each company tier -> the training company that stands for it in the tier what-if."""
+        return dict(self._tiers)
+
     # ------------------------------------------------------------------------- one learner
     def explain(self, learner: Mapping[str, Any]) -> dict[str, Any]:
         """``why``, ``what_if``, ``path`` and ``resolution`` of one raw learner (JSON values).
@@ -224,8 +235,8 @@ class Explainer:
         title = raw.get("job_position")
         key = fold_title(title) if isinstance(title, str) else None
         track = self.kernel.rules.tracks.of(key)
-        steps = any(bool(clean.touched[rule]) for rule in _ORGYEAR_FROM_PAY) or (
-            bool(_TITLE_INPUTS & set(self.kernel.features))
+        steps = any(bool(clean.touched[rule]) for rule in ORGYEAR_FROM_PAY) or (
+            bool(TITLE_INPUTS & set(self.kernel.features))
             and self.kernel.rules.title_map.get(key or "") not in self.kernel.tables.title_median
         )
         return _Learner(raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track)
@@ -317,12 +328,12 @@ class Explainer:
         edges = {e for e in (*rules.orgyear_band_edges, *tables.pay_band_edges)}
         if not seen.pay_steps:  # nothing reads pay through a band: one linear stretch
             edges = set()
-        # A band holds its lower edge (bisect_right): a CTC exactly on an edge (round CTCs
-        # often are) crosses it at the first rupee down, never going up.
-        if direction > 0:
-            inside = sorted(e for e in edges if here < e < end)
-        else:
-            inside = sorted((e for e in edges if end < e <= here), reverse=True)
+        # The edges strictly between here and the end. A CTC exactly on an edge (round CTCs
+        # often are) crosses it at the first rupee down: its first stretch does not measure
+        # as linear and the search answers it, as ``assign --explain`` does (it mirrors this).
+        inside = sorted(
+            (e for e in edges if min(here, end) < e < max(here, end)), reverse=direction < 0
+        )
         start, x, crossed = here, np.asarray(seen.x), False
         for stop in [*inside, end]:
             if crossed:  # past a band edge: a step may have moved the learner
@@ -389,9 +400,9 @@ class Explainer:
         """The search behind the exact walk (should it ever disagree with placing): the first
         1 % step that places the learner elsewhere, then halved down to the rupee."""
         inside = seen.ctc
-        steps = int(abs(math.log(limit / seen.ctc)) / _PROBE) + 1
+        steps = int(abs(math.log(limit / seen.ctc)) / PAY_PROBE) + 1
         for i in range(1, steps + 1):
-            ctc = seen.ctc * math.exp(_PROBE * direction * i)
+            ctc = seen.ctc * math.exp(PAY_PROBE * direction * i)
             ctc = min(ctc, limit) if direction > 0 else max(ctc, limit)
             centre = self._centre_of({**seen.raw, "ctc": ctc})
             if centre != seen.centre:
@@ -513,13 +524,41 @@ class Explainer:
     def _path(self, seen: _Learner) -> list[dict[str, Any]]:
         if "years_experience" not in self.kernel.features:
             return []
-        j = self.kernel.features.index("years_experience")
-        out = []
-        for n in PATH_YEARS:
-            x = list(seen.x)
-            x[j] += n
-            out.append({"years": n, **self._segment(self.kernel.nearest_one(x)[0], seen.track)})
-        return out
+        centres = path_centres(self.kernel, np.asarray([seen.x], np.float64))[0]
+        return [
+            {"years": n, **self._segment(int(c), seen.track)}
+            for n, c in zip(PATH_YEARS, centres.tolist(), strict=True)
+        ]
+
+
+def path_centres(kernel: Kernel, x: FloatArray, years: tuple[int, ...] = PATH_YEARS) -> IntArray:
+    """The nearest centre of each learner after each number of more ``years`` at the same pay
+    relative to experience peers: every input but the years of experience held.
+
+    The one rule of the career path: one learner's ``path`` and the report's paths of whole
+    segments (:mod:`training.insights.paths`) both call it.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The model; ``years_experience`` must be one of its inputs.
+    x : ndarray, shape (n_learners, n_features)
+        The learners' model features, in ``kernel.features`` order.
+    years : tuple of int
+        The years ahead.
+
+    Returns
+    -------
+    ndarray of int, shape (n_learners, len(years))
+        Centre indices (not public ids).
+    """
+    j = kernel.features.index("years_experience")
+    out = np.empty((len(x), len(years)), np.intp)
+    for i, n in enumerate(years):
+        moved = np.array(x, np.float64, copy=True)
+        moved[:, j] += n
+        out[:, i] = kernel.assign(moved)
+    return out
 
 
 def _none(reason: str) -> dict[str, Any]:
@@ -540,56 +579,101 @@ def first_crossing(
     """The first step ``t`` (same sign as ``span``, ``|t| <= |span|``) at which moving a learner's
     features ``x + t * slope`` places them nearer another centre than ``centre``.
 
-    Clipping is applied as in placement: the move is cut into pieces where a moving feature
-    reaches its clip bound, and within a piece every squared-distance gap is linear in ``t``.
+    One learner of :func:`first_crossings` (the one implementation).
 
     Returns
     -------
     (t, index) or None
         The step and the centre beyond the boundary; None when no boundary lies within ``span``.
     """
-    # Python floats, not numpy: a model has a few centres and inputs, where each numpy call
-    # costs more than the arithmetic (this ran 2-3x faster than the same in numpy).
-    direction = 1.0 if span > 0 else -1.0
-    length = abs(span)
-    lower, upper = kernel.lower.tolist(), kernel.upper.tolist()
-    mean, scale = kernel.mean.tolist(), kernel.scale.tolist()
-    centres = kernel.centers.tolist()
-    xs = [float(v) for v in x]
-    step = [float(v) * direction for v in slope]
-    inputs = range(len(xs))
-    cuts = {0.0, length}
-    for j in inputs:
-        if step[j] != 0.0:
-            for bound in (lower[j], upper[j]):
-                t = (bound - xs[j]) / step[j]
-                if 0.0 < t < length:
-                    cuts.add(t)
-    own = centres[centre]
-    for start, stop in itertools.pairwise(sorted(cuts)):
-        middle = (start + stop) / 2.0
-        z0 = [
-            (min(max(xs[j] + start * step[j], lower[j]), upper[j]) - mean[j]) / scale[j]
-            for j in inputs
+    t, index = first_crossings(
+        kernel,
+        np.asarray(x, np.float64)[None, :],
+        np.asarray(slope, np.float64)[None, :],
+        np.array([centre], np.intp),
+        np.array([span], np.float64),
+    )
+    return None if index[0] < 0 else (float(t[0]), int(index[0]))
+
+
+def first_crossings(
+    kernel: Kernel,
+    x: FloatArray,
+    slope: FloatArray,
+    centre: npt.NDArray[np.intp],
+    span: FloatArray,
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """:func:`first_crossing` of many learners at once: each moves ``x[i] + t * slope[i]``.
+
+    Clipping is applied as in placement: each move is cut into pieces where a moving feature
+    reaches its clip bound, and within a piece every squared-distance gap is linear in ``t``.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The model (its clip bounds, scaling and centres).
+    x, slope : ndarray of shape (n, n_features)
+        Each learner's features, and how each moves per unit of ``t``.
+    centre : ndarray of intp, shape (n,)
+        The centre each learner is in.
+    span : ndarray of shape (n,)
+        How far each may move (its sign is the direction).
+
+    Returns
+    -------
+    t : ndarray of shape (n,)
+        The step to the first boundary (same sign as ``span``); NaN where none lies within.
+    index : ndarray of intp, shape (n,)
+        The centre beyond it; -1 where none.
+    """
+    n = x.shape[0]
+    direction = np.where(span > 0, 1.0, -1.0)[:, None]
+    length = np.abs(span)
+    centres = kernel.centers
+    # Where each moving feature reaches a clip bound: the ends of the pieces.
+    moves = np.flatnonzero(np.any(slope != 0, axis=0))
+    xm, sm = x[:, moves], slope[:, moves]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ends = [
+            np.where(sm != 0, (bound[moves] - xm) / sm * direction, np.inf)
+            for bound in (kernel.lower, kernel.upper)
         ]
-        # the inputs that move within this piece (the others sit at a clip bound or stay)
-        w = [
-            step[j] / scale[j]
-            if step[j] != 0.0 and lower[j] < xs[j] + middle * step[j] < upper[j]
-            else 0.0
-            for j in inputs
-        ]
-        first, first_t = -1, math.inf
-        for i, other in enumerate(centres):
-            if i == centre:
-                continue
-            # gap = |z - other|^2 - |z - own|^2, linear in t along the piece
-            gap0 = sum((z - o) ** 2 - (z - c) ** 2 for z, o, c in zip(z0, other, own, strict=True))
-            rate = -2.0 * sum((o - c) * wj for o, c, wj in zip(other, own, w, strict=True))
-            if rate < 0.0:
-                t = start - gap0 / rate
-                if t >= start - 1e-12 and t < first_t:
-                    first, first_t = i, t
-        if first >= 0 and first_t <= stop:
-            return max(first_t, start) * direction, first
-    return None
+    inner = np.concatenate(ends, axis=1)
+    inner = np.where((inner > 0.0) & (inner < length[:, None]), inner, np.inf)
+    cuts = np.sort(np.column_stack([np.zeros(n), length, inner]), axis=1)
+    found_t = np.full(n, np.nan)
+    found = np.full(n, -1, np.intp)
+    for piece in range(cuts.shape[1] - 1):
+        start, stop = cuts[:, piece], cuts[:, piece + 1]
+        todo = np.flatnonzero((found < 0) & (stop > start) & np.isfinite(stop))
+        if todo.size == 0:
+            continue
+        s0, s1 = start[todo, None], stop[todo, None]
+        middle = x[todo] + (s0 + s1) / 2.0 * direction[todo] * slope[todo]
+        moving = (slope[todo] != 0) & (middle > kernel.lower) & (middle < kernel.upper)
+        live = moving.any(axis=1)  # where every moving input is clipped, nothing can cross
+        todo, moving, s0, s1 = todo[live], moving[live], s0[live], s1[live]
+        xs, ss, d, own = x[todo], slope[todo], direction[todo], centre[todo]
+        z0 = (np.clip(xs + s0 * d * ss, kernel.lower, kernel.upper) - kernel.mean) / kernel.scale
+        w = np.where(moving, ss / kernel.scale, 0.0) * d
+        # The squared-distance gap to every centre at the piece's start, and its rate along t.
+        # (Column by column: a BLAS product of these thin matrices costs more than the sums.)
+        square = np.empty((todo.size, centres.shape[0]))
+        pull = np.empty((todo.size, centres.shape[0]))
+        for c, row in enumerate(centres):
+            square[:, c] = ((z0 - row) ** 2).sum(axis=1)
+            pull[:, c] = (w * row).sum(axis=1)
+        lanes = np.arange(todo.size)
+        gap0 = square - square[lanes, own][:, None]
+        rate = -2.0 * (pull - pull[lanes, own][:, None])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(rate < 0, s0 - gap0 / rate, np.inf)
+        t[lanes, own] = np.inf
+        t[t < s0 - 1e-12] = np.inf
+        first = np.argmin(t, axis=1)
+        best = t[lanes, first]
+        hit = best <= s1[:, 0]
+        chosen = todo[hit]
+        found[chosen] = first[hit]
+        found_t[chosen] = np.maximum(best[hit], s0[hit, 0]) * direction[chosen, 0]
+    return found_t, found

@@ -230,8 +230,12 @@ class Kernel:
         return Nearest(nearest, distances[rows, nearest], runner, distances[rows, runner])
 
     def assign(self, X: FloatMatrix) -> IntArray:
-        """Index of the nearest centre for each row of X (n, n_features)."""
-        return self.nearest(X).nearest
+        """Index of the nearest centre for each row of X (n, n_features).
+
+        The first of equal distances, as :meth:`nearest`'s stable sort (without sorting).
+        """
+        out: IntArray = np.argmin(self.distances(X), axis=1)
+        return out
 
     def confidence(self, relative: Any) -> Any:
         """``"low"`` below the model's threshold, else ``"high"``: one value or an array."""

@@ -47,28 +47,34 @@ class Track:
 
 #: The default map, in match order. Product comes first ("product manager", "program
 #: manager"), then leadership ("QA lead", "data science manager" and "backend architect" lead
-#: people or design systems), then data, DevOps, QA, mobile,
-#: frontend, full-stack, support, and backend last: it catches the generic engineering titles
-#: ("software engineer", "SDE 2"). Interns and trainees take the track of the rest of their
-#: title, and a bare "intern" or "fresher" backend & SDE: their course is the one a new
-#: software engineer takes.
+#: people or design systems; a "member of technical staff" is not staff in that sense), then
+#: QA ("test analyst" tests before it analyses), data, DevOps, mobile, frontend, full-stack,
+#: support, and backend last: it catches the generic engineering titles ("software engineer",
+#: "SDE 2", "MTS", "programmer analyst", "Développeur"). Interns and trainees take the track of
+#: the rest of their title, and a bare "intern" or "fresher" backend & SDE: their course is the
+#: one a new software engineer takes. A "product engineer" or "project engineer" builds
+#: software: backend & SDE, not product.
 DEFAULT_TRACKS: tuple[Track, ...] = (
     Track(
         "product",
         "Product & design",
-        r"\b(product|program|programme|project|designer|design|ux|ui ux|scrum|business analyst)\b",
+        r"\b(product(?! engineer)|program|programme|project(?! engineer)|designer|design|ux|"
+        r"ui ux|scrum|business analyst|business analysis)\b",
     ),
     Track(
         "leadership",
         "Leadership & architecture",
         r"\b(leadership|cto|ceo|coo|vp|vice president|head|director|founder|cofounder|co "
-        r"founder|chief|engineering manager|em|architect|principal|manager|lead|staff)\b",
+        r"founder|chief|engineering manager|em|architect|principal|manager|lead|"
+        r"(?<!technical )staff)\b",
     ),
+    Track("qa", "QA & test", r"\b(qa|qc|sdet|test|tester|testing|quality|automation)\b"),
     Track(
         "data",
         "Data & ML",
-        r"\b(data|scientist|science|analyst|analytics|machine learning|ml|ai|research|"
-        r"researcher|nlp|bi|statistician|deep learning|computer vision)\b",
+        r"\b(data|scientist|science|(?<!programmer )analyst(?! programmer)|analytics|"
+        r"machine learning|ml|mlops|ai|research|researcher|nlp|bi|business intelligence|etl|"
+        r"statistician|deep learning|computer vision)\b",
     ),
     Track(
         "devops",
@@ -76,9 +82,8 @@ DEFAULT_TRACKS: tuple[Track, ...] = (
         r"\b(devops|sre|site reliability|cloud|infra|infrastructure|system|systems|database|"
         r"dba|release|network|security|platform|sysadmin|build)\b",
     ),
-    Track("qa", "QA & test", r"\b(qa|sdet|test|tester|testing|quality|automation)\b"),
     Track("mobile", "Mobile", r"\b(android|ios|mobile|flutter|react native|app developer)\b"),
-    Track("frontend", "Frontend", r"\b(frontend|ui|web|angular|react|javascript|js)\b"),
+    Track("frontend", "Frontend", r"\b(frontend|ui|web|angular|react|javascript|(?<!node )js)\b"),
     Track("fullstack", "Full-stack", r"\b(fullstack|mern|mean)\b"),
     Track(
         "support",
@@ -90,8 +95,10 @@ DEFAULT_TRACKS: tuple[Track, ...] = (
         "backend",
         "Backend & SDE",
         r"\b(backend|sde|swe|software|developer|engineer|engineers|engineering|programmer|java|"
-        r"python|golang|go|dotnet|net|php|node|coder|embedded|intern|internship|trainee|"
-        r"apprentice|student|fresher|graduate|associate|member technical)\b",
+        r"python|golang|go|dotnet|net|php|node|nodejs|coder|embedded|intern|internship|trainee|"
+        r"apprentice|student|fresher|graduate|associate|member technical|technical staff|mts|"
+        r"smts|developpeur|ingenieur|ingeniero|desarrollador|programador|entwickler|"
+        r"sviluppatore)\b",
     ),
 )
 

@@ -181,7 +181,7 @@ def _answers(model: VerifiedModel) -> Any:
                     columns[name] = values.to_numpy(zero_copy_only=False).astype(np.float64)
                 else:
                     columns[name] = np.array(values.to_pylist(), dtype=object)
-            rows = batch.column("_row").to_numpy(zero_copy_only=False).astype(np.int64) + 1
+            rows = batch.column("_row").to_numpy(zero_copy_only=False).astype(np.int64)
             yield from assign_columns(model, columns, rows).to_batches()
 
     return answer

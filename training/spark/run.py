@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyspark
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
@@ -326,6 +327,15 @@ class _SparkSteps:
             )
             for r in rows
         }
+
+    def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
+        """A seeded sample of about ``size`` cleaned learners, collected to the driver."""
+        learners = self.data.learners
+        fraction = min(1.0, 2.0 * size / max(int(self.data.report.learners), 1))
+        columns = ("company", "job_title", "orgyear", "ctc", "ctc_updated_year")
+        sample = learners.select(*columns).sample(fraction=fraction, seed=seed).limit(size)
+        frame: pd.DataFrame = sample.toPandas()
+        return frame
 
     def fitted(self, features: list[str]) -> SparkModel:
         """The fitted model, its frames kept persisted (``keep``)."""

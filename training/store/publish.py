@@ -186,15 +186,18 @@ def manifest_fields(
     metrics: dict[str, Any],
     timings: dict[str, float],
     ids: dict[str, Any],
+    churn: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the manifest says of a training run, after ``engine`` (the engine's own fields),
     the same for both engines: k and its choice, how the ids were kept (:func:`ids_report`),
-    features, data, cleaning, settings, metrics."""
+    the churn against the model they were kept from (``training.run``: its figures and a
+    ``measures`` sentence), features, data, cleaning, settings, metrics."""
     return {
         **engine,
         "k": k,
         "k_choice": choice.to_dict(),
         "ids": ids,
+        "churn": churn,
         "reference_year": rules.reference_year,
         "features": features,
         "feature_columns": list(FEATURE_COLUMNS),

@@ -38,7 +38,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any], str, list[str], list[str], lis
         {},
         "segmentLearner",
         ["segments"],
-        ["200", "409", "413", "415", "422", "503"],
+        ["200", "400", "409", "413", "415", "422", "503"],
         ["version"],
         True,
     ),
@@ -179,7 +179,9 @@ COMPONENTS = {
     "SegmentShare",
     "SegmentSummary",
     "Serving",
+    "TrackCourse",
     "TrackInfo",
+    "TrackShare",
     "ValidationError",
     "ValidationErrors",
     "WhatIf",
@@ -211,11 +213,18 @@ def _table(schema: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _refusals(path: str) -> set[str]:
+    """What a route behind a key answers besides its own answers (none for health)."""
+    if path.startswith("/health/"):
+        return set()
+    return {"401", "429"} if path == "/v1/metrics" else {"401", "403", "429"}
+
+
 def test_the_route_table_is_frozen() -> None:
     """Paths (in order), operation ids, tags, answers, parameters and bodies, as documented."""
     schema = _schema()
     expected = [
-        (m, p, op, tags, codes, params, body)
+        (m, p, op, tags, sorted({*codes, *_refusals(p)}), params, body)
         for m, p, _, _, op, tags, codes, params, body in ROUTES
     ]
     assert _table(schema) == expected
@@ -241,8 +250,7 @@ def test_with_keys_every_api_route_is_secured_and_documents_its_refusals() -> No
             assert "security" not in operation and "401" not in operation["responses"]
         else:
             assert operation["security"] == [{"APIKeyHeader": []}, {"HTTPBearer": []}], path
-            refusals = {"401", "429"} if path == "/v1/metrics" else {"401", "403", "429"}
-            assert sorted({*codes, *refusals}) == sorted(operation["responses"]), path
+            assert sorted({*codes, *_refusals(path)}) == sorted(operation["responses"]), path
             assert "Retry-After" in operation["responses"]["429"]["headers"], path
     assert [row[:3] for row in _table(schema)] == [(m, p, op) for m, p, _, _, op, *_ in ROUTES]
 
@@ -274,3 +282,36 @@ def test_json_bytes_passes_bytes_through_and_writes_numpy_scalars(
     assert response.body == expected
     assert orjson.loads(response.body) == orjson.loads(expected)
     assert response.media_type == "application/json"
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"api_keys": ("k1",)},
+        {"api_keys": ("k1",), "admin_keys": ("a1",)},
+        {"admin_keys": ("a1",)},
+        {"metrics_keys": ("m1",)},
+        {"api_keys": ("lms:k1", "nightly:k2"), "metrics_keys": ("m1",)},
+    ],
+    ids=["client", "client+admin", "admin", "metrics only (anonymous)", "named+metrics"],
+)
+def test_the_document_is_the_same_with_or_without_keys(keys: dict[str, Any]) -> None:
+    """A client generated from /openapi.json is the same however the service is configured: an
+    anonymous service documents the keys it would ask for (and serves without them)."""
+    anonymous = orjson.dumps(_schema(), option=orjson.OPT_SORT_KEYS)
+    assert orjson.dumps(_schema(**keys), option=orjson.OPT_SORT_KEYS) == anonymous
+
+
+def test_an_anonymous_service_documents_keys_but_serves_without_them() -> None:
+    from tests.helpers import TestClient
+
+    app = create_app(service_settings(Path("/nonexistent/models")))
+    with TestClient(app) as client:
+        schema = client.get("/openapi.json").json()
+        assert client.get("/v1/metrics").status_code == 200  # no key needed
+        assert client.get("/v1/segments").status_code == 503  # no model, not 401
+    assert schema["paths"]["/v1/segments"]["get"]["security"] == [
+        {"APIKeyHeader": []},
+        {"HTTPBearer": []},
+    ]
+    assert set(schema["components"]["securitySchemes"]) == {"APIKeyHeader", "HTTPBearer"}

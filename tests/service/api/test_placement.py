@@ -255,6 +255,94 @@ def test_compact_batch_over_http(client: TestClient) -> None:
     assert refused.json()["detail"][0]["loc"] == ["query", "compact"]
 
 
+@pytest.mark.parametrize("path", ["/v1/segment", "/segment"])
+@pytest.mark.parametrize("value", ["true", "false", "1", "maybe", ""])
+def test_compact_on_one_learner_is_refused_in_one_sentence(
+    client: TestClient, path: str, value: str
+) -> None:
+    """compact is for batches: POST /segment never silently answers in full to a caller who
+    asked for the compact shape (the README says so); without ?compact it places as ever."""
+    refused = client.post(f"{path}?compact={value}", json=LEARNERS[0])
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "detail": "compact applies to POST /segment/batch only: POST /segment always answers "
+        "the full placement, so drop ?compact or send the learner as a batch of one."
+    }
+    placed = client.post(path, json=LEARNERS[0])
+    assert placed.status_code == 200 and "runner_up" in placed.json()
+
+
+# ----------------------------------------------------------------------------- job titles
+#: Titles any client may send: accents, other scripts, emoji, full-width forms, control and
+#: zero-width characters, placeholders. None may give a 500.
+ODD_TITLES = (
+    "Développeur",
+    "Инженер-программист",
+    "软件工程师",
+    "مهندس برمجيات",
+    "Backend Engineer 🚀",
+    "👩‍💻",
+    "ＳＤＥ２",
+    "\u200b",
+    "\x00\x07",
+    "e\u0301",
+    "Ⅻ",
+    "n/a",
+    "Nil1",
+    "xyz",
+    "test",
+    "0",
+    "...",
+    "12345",
+    "x",
+    "-",
+)
+
+
+def test_odd_titles_place_alike_one_by_one_and_in_a_batch(client: TestClient) -> None:
+    learners = [{"ctc": 1_200_000, "orgyear": 2017, "job_position": t} for t in ODD_TITLES]
+    one = [client.post("/segment", json=learner) for learner in learners]
+    assert [r.status_code for r in one] == [200] * len(ODD_TITLES)
+    batch = client.post("/segment/batch", json={"learners": learners})
+    assert batch.status_code == 200
+    results = batch.json()["results"]
+    assert [r["track"] for r in results] == [r.json()["track"] for r in one]
+    assert [r["course"] for r in results] == [r.json()["course"] for r in one]
+    tracks = dict(zip(ODD_TITLES, (r.json()["track"] for r in one), strict=True))
+    assert tracks["Développeur"] == tracks["ＳＤＥ２"] == tracks["Backend Engineer 🚀"] == "backend"
+    assert tracks["软件工程师"] == tracks["Инженер-программист"] == "other"
+    placeholders = ("👩‍💻", "\u200b", "\x00\x07", "e\u0301", "n/a", "Nil1", "xyz", "test", "0")
+    assert all(tracks[t] == "unknown" for t in (*placeholders, "...", "12345", "x", "-"))
+
+
+@pytest.mark.parametrize("length", [201, 1000, 1001, 100_000])
+def test_a_title_over_the_limit_is_a_clear_422(client: TestClient, length: int) -> None:
+    """Titles are at most 200 characters (well under 1,000; every title of the case study is
+    shorter): a longer one is refused at the edge with the field and the limit named, on one
+    learner, and as that item's error in a batch (the others placed)."""
+    title = ("Senior Software Engineer " * 4_000)[:length]
+    one = client.post("/segment", json={"ctc": 1_000_000, "job_position": title})
+    assert one.status_code == 422
+    (error,) = one.json()["detail"]
+    assert error["loc"] == ["body", "job_position"]
+    assert error["msg"] == "String should have at most 200 characters"
+    assert "input" not in error
+    batch = client.post(
+        "/segment/batch",
+        json={"learners": [{"ctc": 1_000_000}, {"ctc": 1_000_000, "job_position": title}]},
+    )
+    assert batch.status_code == 200
+    placed, refused = batch.json()["results"]
+    assert "segment_id" in placed
+    assert refused == {
+        "index": 1,
+        "error": "job_position: String should have at most 200 characters",
+    }
+    # 200 characters, even of a script that takes 3 bytes each, are a title.
+    ok = client.post("/segment", json={"ctc": 1_000_000, "job_position": "软" * 200})
+    assert ok.status_code == 200 and ok.json()["track"] == "other"
+
+
 # ------------------------------------------------------------------------- the caller's own id
 def test_learner_id_comes_back_in_every_answer(client: TestClient) -> None:
     """A learner_id sent is echoed by /segment, by a batch's result (full and compact) and by a

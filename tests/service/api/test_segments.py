@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from service.schemas import SegmentList, SegmentProfile
+from service.segmenter import Segmenter
 from tests.helpers import TestClient
 from training.run import TrainingResult
 
@@ -34,6 +35,35 @@ def test_segments_carry_the_summary_and_each_names_words(
     for summary, profile in zip(listing.segments, profiles["segments"], strict=True):
         assert [w.model_dump() for w in summary.name_words] == profile["name_words"]
         assert summary.recommendations == profile["recommendations"]
+
+
+def test_each_segment_carries_its_course_map(
+    client: TestClient, segmenter: Segmenter, trained_small: TrainingResult
+) -> None:
+    """GET /segments lists, for every segment, the course of each track (the model's tracks in
+    order), the course a learner of the segment on that track is placed with: an LMS can show
+    it without placing anyone. Macro-segments have none."""
+    listing = client.get("/segments").json()
+    fine = SegmentList.model_validate(listing).segments
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    tracks = [t["id"] for t in profiles["tracks"]]
+    names = {t["id"]: t["name"] for t in profiles["tracks"]}
+    for summary, profile in zip(fine, profiles["segments"], strict=True):
+        assert summary.course_map is not None
+        assert [c.track for c in summary.course_map] == tracks
+        assert all(c.track_name == names[c.track] for c in summary.course_map)
+        cohorts = {c["track"]: (c["course"], c["course_name"]) for c in profile["cohorts"]}
+        assert {c.track: (c.course, c.course_name) for c in summary.course_map} == cohorts
+    coarse = client.get("/segments?level=coarse").json()["segments"]
+    assert all(s.get("course_map") is None for s in coarse)
+    # The map is what placing answers: one learner per track, placed, gets the listed course.
+    titles = {"backend": "Backend Engineer", "data": "Data Scientist", "unknown": "n/a"}
+    maps = {s.id: {c.track: c.course for c in s.course_map or []} for s in fine}
+    for track, title in titles.items():
+        learner = {"ctc": 1_500_000, "orgyear": 2016, "job_position": title}
+        placed = client.post("/segment", json=learner).json()
+        assert placed["track"] == track
+        assert placed["course"] == maps[placed["segment_id"]][track]
 
 
 def test_segment_profile(client: TestClient, trained_small: TrainingResult) -> None:

@@ -15,7 +15,13 @@ import pytest
 
 from service.main import create_app
 from tests.helpers import TestClient, service_settings
-from tests.training.batch.helpers import invoke, iter_output, model_with_foreign_drift, with_junk
+from tests.training.batch.helpers import (
+    FIELDS,
+    invoke,
+    iter_output,
+    model_with_foreign_drift,
+    with_junk,
+)
 from training.batch.assign import assign_table
 from training.data.load import load_learners, read_learners_frame
 from training.data.synth import generate_learners, write_learners
@@ -65,7 +71,7 @@ def _compare(
     assert len(rows) == len(answers) == len(frame)
     emails = frame["email_hash"].tolist()
     for i, (row, answer) in enumerate(zip(rows, answers, strict=True)):
-        assert row["row"] == i + 1
+        assert row["row"] == i  # from 0, as the API's batch index
         assert row["email_hash"] == emails[i]
         if "error" in answer:
             assert row["error"] == answer["error"], i
@@ -136,7 +142,7 @@ def test_rows_in_equal_rows_out_with_the_error_column(
     assert [i for i, e in enumerate(errors) if e is not None] == junk_at
     assert errors[0] == "ctc: Input should be a valid number"
     assert errors[31] == "ctc: Input should be greater than 0"
-    assert table.column("row").to_pylist() == list(range(1, 311))
+    assert table.column("row").to_pylist() == list(range(310))
 
 
 def test_assign_errors_are_one_sentence(service_model_dir: Path, tmp_path: Path) -> None:
@@ -298,3 +304,63 @@ def test_a_model_whose_drift_reference_describes_other_features_is_refused(
         assert result.exit_code == 2, result.output
         assert " ".join(result.stderr.split()) == f"error: {sentence}"
         assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_learner_id_is_echoed_and_rows_are_numbered_as_the_api_indexes(
+    service_model_dir: Path, tmp_path: Path, suffix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table's learner_id column comes back in every output row, beside `row` numbered from
+    0: the same pairs as the API's `index` and `learner_id` for the same learners; an id over
+    128 characters is the service's error (and not echoed); blank ids are none."""
+    frame = with_junk(read_learners_frame(generate_learners(rows=120, seed=6), origin="t"), 30)
+    ids: list[str | None] = [f"u-{i}" for i in range(len(frame))]
+    ids[3], ids[7], ids[11] = None, "   ", "x" * 129
+    table = frame.assign(learner_id=pd.Series(ids, dtype=object))
+    source = tmp_path / f"in{suffix}"
+    if suffix == ".csv":
+        table.to_csv(source, index=False)
+    else:
+        table.to_parquet(source, index=False)
+    out = tmp_path / "out.parquet"
+    with caplog.at_level("DEBUG"):
+        summary = assign_table(source, out, load_model(service_model_dir), chunk_rows=50)
+    rows = list(iter_output(out))
+    assert list(rows[0])[:3] == ["row", "learner_id", "email_hash"]
+    assert [r["row"] for r in rows] == list(range(len(frame)))
+    learners = _json_learners(frame)
+    for learner, given in zip(learners, ids, strict=True):
+        if given is not None and given.strip():
+            learner["learner_id"] = given
+    with TestClient(create_app(service_settings(service_model_dir))) as client:
+        answer = client.post("/segment/batch", json={"learners": learners})
+    results = answer.json()["results"]
+    assert [(r["row"], r["learner_id"]) for r in rows] == [
+        (r["index"], r.get("learner_id")) for r in results
+    ]
+    assert rows[11]["error"] == "learner_id: String should have at most 128 characters"
+    assert rows[11]["segment_id"] is None and summary.errors == 4 + 1
+    assert rows[3]["learner_id"] is None and rows[7]["learner_id"] is None
+    assert rows[5]["learner_id"] == "u-5" and rows[5]["segment_id"] is not None
+    assert not [r for r in caplog.records if "u-5" in r.getMessage()]
+
+
+def test_learner_id_per_learner_comes_from_the_latest_record(
+    service_model_dir: Path, tmp_path: Path
+) -> None:
+    """Collapsed per email, a learner echoes the learner_id of the row kept (its latest)."""
+    rows = pd.DataFrame(
+        [
+            {"email_hash": "a", "ctc": 500_000.0, "ctc_updated_year": 2019.0, "learner_id": "old"},
+            {"email_hash": "a", "ctc": 700_000.0, "ctc_updated_year": 2021.0, "learner_id": "new"},
+            {"email_hash": "b", "ctc": -1.0, "learner_id": "b-1"},
+        ]
+    )
+    source = tmp_path / "in.csv"
+    rows.reindex(columns=[*FIELDS, "learner_id"]).to_csv(source, index=False)
+    out = tmp_path / "out.parquet"
+    assign_table(source, out, load_model(service_model_dir), per_learner=True)
+    table = {r["email_hash"]: r for r in iter_output(out)}
+    assert list(table["a"])[:4] == ["row", "learner_id", "records", "email_hash"]
+    assert table["a"]["learner_id"] == "new" and table["a"]["row"] == 1
+    assert table["b"]["learner_id"] == "b-1" and table["b"]["error"] is not None

@@ -92,7 +92,10 @@ def test_the_same_numbers_as_the_service_for_the_same_learners(
         served = client.get("/model/drift").json()
     assert offline["errors"] == refused == 4
     assert offline["rows"] == len(rows)
-    assert {key: offline[key] for key in served["since_start"]} == served["since_start"]
+    # The service also counts placements by track (its unknown-titles alert); the offline
+    # figures are the model's features and segments, which both report alike.
+    shared = {key: value for key, value in served["since_start"].items() if key != "tracks"}
+    assert {key: offline[key] for key in shared} == shared
     assert offline["model_version"] == served["model_version"]
 
 

@@ -154,6 +154,13 @@ def test_a_tier_rule_counts_known_companies_only_and_says_how_many() -> None:
     )
     profile["company_known"] = 0
     assert fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS) == []
+    # most of the segment's companies unknown: the tier rule says nothing
+    profile["company_known"], profile["company_known_share"] = 470, 0.47
+    assert fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS) == []
+    profile["company_known_share"] = 0.5
+    assert [a.rule for a in fired_actions(profile, POPULATION, DEFAULT_THRESHOLDS)] == [
+        "lower_paying_companies"
+    ]
 
 
 def test_senior_top_pay_needs_a_senior_segment() -> None:

@@ -52,7 +52,12 @@ def test_the_career_stage_is_the_segment_s_median_against_all_learners_quartiles
         ("data", "senior", "engineering-leadership", "fits"),
         ("backend", "senior", "engineering-leadership", "fits"),
         # ... and stays silent for a track it does not list.
-        ("support", "senior", "switch-into-software", "fits"),
+        ("support", "senior", "product-leadership", "fits"),
+        # A switch into software fits early and mid career, not seniors: a senior product
+        # or support learner gets product leadership, not a beginner course.
+        ("support", "early", "switch-into-software", "fits"),
+        ("product", "mid", "switch-into-software", "fits"),
+        ("product", "senior", "product-leadership", "fits"),
         ("other", "senior", "software-development", "fits"),
         ("qa", "mid", "test-automation", "fits"),
         ("frontend", "mid", "fullstack-frontend", "fits"),
@@ -204,7 +209,7 @@ def test_the_trained_table_is_what_the_served_learners_give(
     assign_table(source, out, model, per_learner=True, chunk_rows=5_000)
     served = pd.read_parquet(out)
     served = served[served["error"].isna()]
-    rows = served["row"].to_numpy(np.int64) - 1
+    rows = served["row"].to_numpy(np.int64)
     clean = apply_rules(raw_arrays(small_raw.iloc[rows]), model.kernel.rules)
     served = served.assign(ctc=np.asarray(clean.ctc, np.float64))
     assert (served["track"].to_numpy(object) == np.asarray(clean.track, object)).all()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from training.insights.facts import DISTINCT_Z, Fact, Term, distinctive_facts
-from training.insights.figures import FEW_LEARNERS
+from training.insights.figures import FEW_LEARNERS, MIN_KNOWN_SHARE
 from training.run import TrainingResult
 
 
@@ -76,7 +76,7 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
     )
     assert Term("percentile", "percentile") in facts[0].pieces
     assert facts[1].text == (
-        "Data & ML titles 2.0x as common as among all learners (50\u00a0% of the segment)"
+        "Data & ML titles 2.00x as common as among all learners (50\u00a0% of the segment)"
     )
     assert facts[2].text.startswith("median ") and "years of experience" in facts[2].text
     assert distinctive_facts(segment, population) == facts[:2]
@@ -89,3 +89,18 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
 def test_a_fact_reads_as_its_pieces() -> None:
     fact = Fact(1.0, ("the ", Term("lift", "lift"), " is 2"))
     assert fact.text == "the lift is 2"
+
+
+def test_a_tier_fact_needs_most_of_the_segment_s_companies_known(
+    ordinary: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    segment, population = ordinary
+    segment["company_tier_shares"] = {"tier 1": 0.05, "tier 2": 0.9, "tier 3": 0.05}
+    segment["company_known_share"] = MIN_KNOWN_SHARE
+    (fact,) = distinctive_facts(segment, population)
+    assert "of the 50 % whose company is known at tier-2 (mid-paying) companies" in (
+        fact.text.replace("\u00a0", " ")
+    )
+    assert Term("tier", "tier-2 (mid-paying)") in fact.pieces  # linked to the glossary
+    segment["company_known_share"] = 0.47  # most companies unknown: no word on tiers
+    assert distinctive_facts(segment, population) == []

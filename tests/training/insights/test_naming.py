@@ -21,9 +21,11 @@ from training.data.synth import generate_learners
 from training.insights.figures import FEW_LEARNERS
 from training.insights.naming import (
     MAX_WORDS,
+    MIN_KNOWN_SHARE,
     NAME_Z,
     ROLE_LIFT,
     TYPICAL,
+    contradiction,
     held_words,
     name_profiles,
     name_words,
@@ -249,7 +251,7 @@ def test_the_track_word_needs_a_distinctive_track_of_enough_learners() -> None:
     profile["track_shares_known"] = {"data": 0.3, "backend": 0.3, "fullstack": 0.3, "qa": 0.1}
     (word,) = held_words(profile, POPULATION)
     assert word.word == "Many Data & ML titles" and word.kind == "track"
-    assert word.figure == "30 % of known titles are Data & ML (all learners: 10 %), 3.0x"
+    assert word.figure == "30 % of known titles are Data & ML (all learners: 10 %), 3.00x"
     profile["known_titles"] = 90  # 27 data titles: too few
     assert _words(profile) == [TYPICAL]
     profile = _plain()
@@ -327,3 +329,51 @@ def test_a_segment_of_few_learners_is_marked() -> None:
     small = _plain(size=FEW_LEARNERS - 1)
     name_profiles([small], POPULATION)
     assert small["name"] == f"Typical (fewer than {FEW_LEARNERS} learners)"
+
+
+def test_a_tier_word_says_nothing_when_most_of_the_segment_s_companies_are_unknown() -> None:
+    profile = _plain()
+    profile["company_tier_shares"] = {"tier 1": 0.05, "tier 2": 0.9, "tier 3": 0.05}
+    profile["company_known_share"] = MIN_KNOWN_SHARE  # half known: the word holds
+    (word,) = held_words(profile, POPULATION)
+    assert word.word == "Mid-paying companies" and "of the 50 % whose company is known" in (
+        word.figure
+    )
+    profile["company_known_share"] = MIN_KNOWN_SHARE - 0.03  # 47 % known: no word on tiers
+    assert _words(profile) == [TYPICAL]
+
+
+@pytest.mark.parametrize(
+    ("flags", "held"),
+    [
+        # the senior segment of the default model: paid above same-title colleagues
+        ({"designation": {"above": 0.69, "below": 0.20}}, False),
+        ({"class": {"above": 0.67, "below": 0.25}}, False),
+        ({"tier": {"above": 0.45, "below": 0.35}}, False),  # exactly 10 points: contradicted
+        ({"designation": {"above": 0.44, "below": 0.35}}, True),  # under 10 points: holds
+        ({"designation": {"above": 0.08, "below": 0.82}}, True),
+        ({}, True),  # no peer figures: nothing contradicts
+    ],
+)
+def test_underpaid_is_dropped_when_pay_against_peers_says_the_opposite(
+    flags: dict[str, dict[str, float]], held: bool
+) -> None:
+    profile = _plain()
+    profile["feature_z"]["pay_vs_experience"] = -0.7
+    profile["below_experience_share"] = 0.44
+    profile["peer_flags"] = flags
+    assert ("Underpaid for their experience" in _words(profile)) is held
+    assert (contradiction(profile, "below") is None) is held
+
+
+def test_well_paid_is_dropped_when_pay_against_peers_says_the_opposite() -> None:
+    profile = _plain()
+    profile["feature_z"]["pay_vs_experience"] = 0.9
+    profile["above_experience_share"] = 0.8
+    profile["peer_flags"] = {"class": {"above": 0.79, "below": 0.14}}
+    assert _words(profile) == ["Well-paid for their experience"]
+    profile["peer_flags"] = {"class": {"above": 0.2, "below": 0.6}}
+    assert _words(profile) == [TYPICAL]
+    assert contradiction(profile, "above") == (
+        "60 % paid below learners with the same title, 20 % above"
+    )

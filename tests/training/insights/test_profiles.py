@@ -6,6 +6,7 @@ rests on missing or imputed values, and the profiles.json document around them."
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from training.insights.actions import summary_actions
 from training.insights.figures import group_figures, population_figures
 from training.insights.profiles import (
+    mirror_single_members,
     population_summary,
     profile_from_figures,
     profiles_document,
@@ -126,3 +128,87 @@ def test_the_trained_summary_follows_the_model_s_stability(trained_small: Traini
     jaccard = {int(i): v for i, v in manifest["metrics"]["stability"]["jaccard"].items()}
     expected = summary_actions(profiles["segments"], profiles["coarse"], jaccard)
     assert profiles["summary"]["actions"] == expected
+
+
+def _macro(cid: int, members: list[int], action: str | None) -> dict[str, Any]:
+    actions = [] if action is None else [{"rule": "x", "text": action, "reach": 9}]
+    return {
+        "id": cid,
+        "segments": members,
+        "name": f"Macro {cid}",
+        "name_words": [],
+        "actions": actions,
+        "recommendations": [a["text"] for a in actions],
+        "no_action": None if actions else "No rule fires.",
+    }
+
+
+def test_a_macro_segment_of_one_segment_is_that_segment() -> None:
+    segments = [
+        {
+            "id": 0,
+            "name": "Tier-1 companies",
+            "name_words": [{"word": "Tier-1 companies"}],
+            "actions": [],
+            "no_action": "Its programmes went elsewhere.",
+        },
+        {
+            "id": 1,
+            "name": "Senior",
+            "name_words": [{"word": "Senior"}],
+            "actions": [{"rule": "senior_top_pay", "text": "Offer mentoring.", "reach": 5}],
+        },
+        {"id": 2, "name": "Early-career", "name_words": [], "actions": []},
+    ]
+    coarse = [
+        _macro(0, [0], "Offer interview preparation."),  # would repeat (or contradict) segment 0
+        _macro(1, [1], None),
+        _macro(2, [2], None),
+        _macro(3, [0, 2], "Offer a profile update."),
+    ]
+    coarse[3]["segments"] = [0, 2]
+    mirror_single_members(coarse, segments)
+    alone_without, alone_with = coarse[0], coarse[1]
+    assert alone_without["name"] == "Tier-1 companies"
+    assert alone_without["actions"] == [] and alone_without["recommendations"] == []
+    assert alone_without["no_action"] == (
+        "It is segment 0 alone: see segment 0 (its actions, or why it has none)."
+    )
+    assert alone_with["name"] == "Senior" and alone_with["actions"] == segments[1]["actions"]
+    assert alone_with["no_action"] is None and alone_with["recommendations"] == ["Offer mentoring."]
+    merged = coarse[3]  # two segments: its own name and action, untouched
+    assert merged["name"] == "Macro 3" and merged["recommendations"] == ["Offer a profile update."]
+
+
+def test_the_trained_macro_segments_of_one_segment_mirror_it(
+    trained_small: TrainingResult,
+) -> None:
+    profiles = json.loads((trained_small.folder / "profiles.json").read_text())
+    by_id = {s["id"]: s for s in profiles["segments"]}
+    for macro in profiles["coarse"]:
+        if len(macro["segments"]) == 1:
+            member = by_id[macro["segments"][0]]
+            assert macro["name"] == member["name"] and macro["actions"] == member["actions"]
+
+
+def test_stored_method_caveat_is_the_report_s_sentence(trained_small: TrainingResult) -> None:
+    """The sentence the service and the explorer serve for a segment the second method does not
+    find (merged with others or split) is the one the report writes from the manifest: the
+    stored profiles as trained, then every segment made one the second method misses."""
+    from training.insights.profiles import _warn_split
+    from training.report.page import _method_caveat
+    from training.runtime.artifacts import MANIFEST_FILE, PROFILES_JSON
+
+    folder = trained_small.folder
+    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    profiles = json.loads((folder / PROFILES_JSON).read_text(encoding="utf-8"))["segments"]
+    for segment in profiles:
+        assert segment["method_caveat"] == _method_caveat(segment, manifest)
+    for segment in profiles:
+        segment["hierarchical_match"]["jaccard"] = 0.3
+    _warn_split(profiles, manifest["metrics"]["comparison"])
+    for segment in profiles:
+        assert segment["method_caveat"], segment["id"]
+        assert segment["method_caveat"] == _method_caveat(segment, manifest)
+    _warn_split(profiles)  # without the comparison: the plain sentence, not the report's
+    assert any(s["method_caveat"] != _method_caveat(s, manifest) for s in profiles)

@@ -16,10 +16,12 @@ from training.insights.trust import (
     STABILITY_READINGS,
     method_agreement,
     method_caveat,
+    method_short,
     method_split,
     segment_trust,
     stability_reading,
 )
+from training.insights.wording import score_text
 
 
 @pytest.mark.parametrize(
@@ -167,3 +169,57 @@ def test_the_warning_of_a_split_segment_fires_under_the_bar_only(
     assert (caveat is not None) == warned
     if caveat is not None:
         assert f"Jaccard {jaccard:.2f}" in caveat and "second method splits" in caveat
+
+
+#: Rows: segments 0, 1, 2; columns: three groups of the second method.
+_MERGED = {
+    "labels_a": [0, 1, 2],
+    "labels_b": [0, 1, 2],
+    # segment 2 stays together (90 % in group 1), but group 1 also takes most of segment 0
+    "contingency": [[100, 900, 0], [0, 0, 800], [50, 450, 0]],
+    "best_match_jaccard": {"2": {"match": 1, "jaccard": 0.3}},
+}
+_SPLIT = {
+    "labels_a": [0, 1, 2],
+    "labels_b": [0, 1, 2],
+    # segment 2 is cut in two: half with segment 0's group, half with segment 1's
+    "contingency": [[900, 0, 0], [0, 800, 0], [260, 240, 0]],
+    "best_match_jaccard": {"2": {"match": 0, "jaccard": 0.22}},
+}
+
+
+def test_a_segment_the_second_method_merges_keeps_its_core() -> None:
+    split = method_split(2, _MERGED)
+    assert split is not None and split.merged
+    assert split.kept == pytest.approx(0.9) and split.joined == ((0, 900),)
+    sentence = method_caveat(0.3, split)
+    assert sentence == (
+        "The second method keeps 90 % of this segment together but adds 900 learners of "
+        "other segments (most from segment 0) to its group (best-match Jaccard 0.30, under "
+        "0.5): the core of the segment is found by both methods, only its edge is not, so act "
+        "on it, and check a learner "
+        "placed with low confidence before acting on them alone."
+    )
+    assert method_short(split) == "the second method merges its edge with part of segment 0"
+
+
+def test_a_segment_the_second_method_splits_is_acted_on_as_a_whole_or_through_its_macro() -> None:
+    split = method_split(2, _SPLIT)
+    assert split is not None and not split.merged and split.kept == pytest.approx(0.52)
+    sentence = method_caveat(0.22, split)
+    assert sentence is not None and sentence.startswith(
+        "The second method splits this segment (best-match Jaccard 0.22, under 0.5; "
+        "52 % with most of segment 0, 48 % with most of segment 1)"
+    )
+    assert sentence.endswith(
+        "act on it only with what suits all of it, or act on its macro-segment."
+    )
+    assert method_short(split) == "the second method splits it"
+    # found by both: no sentence at all
+    assert method_caveat(FOUND_BY_BOTH, split) is None
+
+
+def test_every_score_is_written_with_one_rounding() -> None:
+    # the same stored figure reads the same wherever it is quoted
+    assert score_text(0.92496) == "0.92" and score_text(0.925001) == "0.93"
+    assert method_caveat(0.48037992) is not None and "0.48" in str(method_caveat(0.48037992))

@@ -21,7 +21,7 @@ import pytest
 from training.insights.actions import summary_actions
 from training.insights.facts import distinctive_facts
 from training.insights.figures import FEW_LEARNERS, SMALL_TABLE
-from training.insights.trust import stability_reading
+from training.insights.trust import method_caveat, method_short, method_split, stability_reading
 from training.insights.wording import lpa_text, ordinal
 from training.model.choice import KChoice, choose_k
 from training.model.sweep import KSweep
@@ -38,6 +38,7 @@ AGREED_SECTIONS = [
     "courses",
     "trust",
     "segments",
+    "paths",
     "companies",
     "peers",
     "by-year",
@@ -320,7 +321,10 @@ def test_trust_says_where_the_two_methods_draw_a_segment_differently(
         for s in profiles["segments"][:2]
     }
     assert "0.30 (no)" in rows[first["id"]]
-    assert "act on it only knowing that the second method splits it" in rows[first["id"]]
+    split = method_split(first["id"], manifest["metrics"]["comparison"])
+    sentence = method_caveat(0.3, split)
+    assert sentence and "best-match Jaccard 0.30" in sentence and "act on" in sentence
+    assert rows[first["id"]].endswith(sentence)
     assert "not measured" in rows[profiles["segments"][1]["id"]]
     assert rows[profiles["segments"][1]["id"]].endswith("act with care")
     text = _text(trust)
@@ -688,7 +692,10 @@ def test_a_figure_the_same_in_every_segment_is_not_shown(
             flag["at"] = 0.12
     page = render_page(manifest, profiles)
     caption = _text(_section(page, "segments"))
-    assert "Rows that read the same in every segment are left out: Records in the table" in caption
+    assert (
+        "Rows that read the same in every segment, or as all learners (within 0.1) in every "
+        "segment, are left out: Records in the table"
+    ) in caption
     peers = _section(page, "peers")
     assert "The same in every segment, left out of the table: At: 12 %" in _text(peers)
     assert "<th class='num'>At</th>" not in peers
@@ -703,7 +710,12 @@ def test_the_stability_of_the_segments_is_quoted_once(
     assert manifest["k_choice"]["reason"] not in _text(shown)
     ari = f"ARI {manifest['metrics']['stability']['ari']:.2f} on average"
     assert _text(shown).count(ari) == 1
-    assert manifest["k_choice"]["reason"] in _text(trust.split("<details>")[1])
+    # the analysts' table quotes the published k's stability with the same figure, not the
+    # sweep's own draw of it
+    details = trust.split("<details>")[1]
+    published = manifest["metrics"]["stability"]["ari"]
+    row = next(_text(r) for r in _rows(details) if f">{manifest['k']} (published)<" in r)
+    assert row.startswith(f"{manifest['k']} (published)") and f"{published:.2f}" in row
 
 
 def test_a_segment_the_second_method_splits_says_so_wherever_it_is_acted_on(
@@ -721,21 +733,22 @@ def test_a_segment_the_second_method_splits_says_so_wherever_it_is_acted_on(
     ]
     profiles["summary"]["actions"] = summary_actions(profiles["segments"], profiles["coarse"])
     page = render_page(manifest, profiles)
-    warning = "second method splits this segment (best-match Jaccard 0.22, under 0.5)"
+    split = method_split(segment["id"], manifest["metrics"]["comparison"])
+    warning = method_caveat(0.22, split)
+    assert warning is not None and "best-match Jaccard 0.22, under 0.5" in warning
     summary = _text(_section(page, "summary"))
-    assert f"Offer pay coaching.⚠ The {warning}" in summary
+    assert f"Offer pay coaching.⚠ {warning}" in summary
     row = next(
         _text(r) for r in _rows(_section(page, "summary")) if f"#segment-{segment['id']}'" in r
     )
-    assert "the second method splits it (Jaccard 0.22)" in row
+    assert f"{method_short(split)} (Jaccard 0.22)" in row
     card = _section(page, "segments").split(f"id='segment-{segment['id']}'")[1].split("</article>")
     assert warning in _text(card[0])
     trust = next(
         _text(r) for r in _rows(_section(page, "trust")) if f"#segment-{segment['id']}'" in r
     )
-    assert (
-        "0.22 (no)" in trust and "act on it only knowing that the second method splits it" in trust
-    )
+    # one sentence, the same in the summary, the card and the trust table
+    assert "0.22 (no)" in trust and trust.endswith(warning)
 
 
 def test_a_macro_segment_without_an_action_says_why(
@@ -837,3 +850,173 @@ def test_every_tier_figure_counts_known_companies_and_is_recomputed_from_the_lea
     for sentence in (s for b in blocks for s in re.split(r"(?<=[.;])\s", _text(b))):
         if re.search(r"\d+ %", sentence) and re.search(r"\btier[- ]\d\b", sentence):
             assert "whose company is known" in sentence, sentence
+
+
+# --- paths: where careers lead ---------------------------------------------------------
+def test_paths_show_each_segments_stored_path_and_commonest_move(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    paths = profiles["paths"]
+    section = _section(render_page(manifest, profiles), "paths")
+    rows = _rows(section)
+    assert len(rows) == len(paths["segments"]) == len(profiles["segments"])
+    for row, entry in zip(rows, paths["segments"], strict=True):
+        text = _text(row)
+        assert text.startswith(f"{entry['id']}. ")
+        for step in entry["path"]:
+            for t in step["to"]:
+                share = _text(_share_text(t["share"]))
+                word = "stay " if t["segment_id"] == entry["id"] else ""
+                assert f"{word}{share}" in text
+        top = entry["top_move"]
+        if top is not None:
+            how = (
+                "more pay"
+                if top["input"] == "pay"
+                else f"at a {top['direction'].replace(' ', '-')}"
+            )
+            assert (
+                f"{_text(_share_text(top['share']))} would move to '{top['segment_id']}. " in text
+            )
+            assert how in text
+        else:
+            assert "No raise of at most 20 %" in text
+    assert f"Counted over {paths['learners']:,} learners" in _text(section)
+    assert f"seeded sample of {paths['sampled']:,} learners" in _text(section)
+
+
+def _share_text(share: float) -> str:
+    from training.report.page import _share
+
+    return _share(float(share))
+
+
+def test_a_model_without_paths_gets_a_one_line_note(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    del profiles["paths"]
+    page = render_page(manifest, profiles)
+    section = _section(page, "paths")
+    assert _text(section) == (
+        "Where careers lead"
+        "This model was trained before career paths were computed; retrain it to see where "
+        "each segment's learners go."
+    )
+    assert _outline(page).sections == AGREED_SECTIONS
+
+
+def test_a_move_counted_on_few_sampled_learners_is_marked(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    entry = profiles["paths"]["segments"][0]
+    entry["sampled"] = 7
+    entry["top_move"] = {
+        "input": "company_tier",
+        "direction": "tier 1",
+        "segment_id": 1,
+        "segment_name": "<Top>",
+        "learners": 3,
+        "share": 0.4286,
+    }
+    row = _text(_rows(_section(render_page(manifest, profiles), "paths"))[0])
+    assert "43 % would move to '1. <Top>' at a tier-1 company (from only 7 learners)" in row
+
+
+# --- counted headings, small data, what changed, shares ----------------------------------------
+@pytest.mark.parametrize(
+    ("shown", "heading"),
+    [
+        (0, "Actions to take first"),
+        (1, "The action to take first"),
+        (2, "Two actions to take first"),
+    ],
+)
+def test_the_heading_over_the_actions_counts_those_shown(
+    manifest: dict[str, Any], profiles: dict[str, Any], shown: int, heading: str
+) -> None:
+    profiles["summary"]["actions"] = profiles["summary"]["actions"][:shown]
+    assert len(profiles["summary"]["actions"]) == shown  # the fixture has at least two
+    summary = _section(render_page(manifest, profiles), "summary")
+    assert f"<h3>{heading}</h3>" in summary
+    assert "Three actions" not in summary
+    assert len(re.findall(r"<li><b>[\d,]+ learners</b> of ", summary)) == shown
+
+
+def test_a_small_table_puts_a_caveat_beside_the_trust_table(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    manifest["data"]["learners"] = SMALL_TABLE - 1
+    trust = _section(render_page(manifest, profiles), "trust")
+    assert "id='small-trust'" in trust
+    assert trust.index("small-trust") < trust.index("<table")  # before the stability table
+    assert "Stability figures from few learners." in _text(trust)
+    manifest["data"]["learners"] = SMALL_TABLE
+    assert "small-trust" not in render_page(manifest, profiles)
+
+
+def test_a_share_of_few_learners_in_a_year_is_marked_and_never_the_largest_shift(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    ids = [str(s["id"]) for s in profiles["segments"]]
+    # segment ids[0] moves most (10 -> 50 %), but from 8 learners in 2019: not ranked
+    profiles["by_year"] = {
+        "2019": {i: (8 if i == ids[0] else 24) for i in ids},
+        "2021": {i: (300 if i == ids[0] else 100 if i == ids[1] else 40) for i in ids},
+    }
+    by_year = _section(render_page(manifest, profiles), "by-year")
+    first_row = _rows(by_year)[0]
+    cells = re.findall(r"<td class='num'>(.*?)</td>", first_row)
+    assert all("(few)" in _text(c) for c in cells[1:])  # every segment's 2019 share: few
+    shift = re.search(r"The largest shift: (\d+)\.", _text(by_year))
+    assert shift is None  # no segment has 30 learners in both years
+    profiles["by_year"]["2019"] = {i: (40 if i == ids[0] else 60) for i in ids}
+    shift = re.search(
+        r"The largest shift: (\d+)\.", _text(_section(render_page(manifest, profiles), "by-year"))
+    )
+    assert shift and shift.group(1) == ids[0]
+
+
+def test_since_the_previous_model_says_which_segments_grew_and_shrank(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    manifest["ids"] = {"matched_to": None, "reason": "numbered by size"}
+    assert "since-previous" not in render_page(manifest, profiles)  # no previous model: silent
+    manifest["ids"] = {"matched_to": "20260101-000000", "reason": "matched to the latest model"}
+    manifest["churn"] = {"previous_version": "20260101-000000", "placed": 1_000, "moved": 18}
+    previous = json.loads(json.dumps(profiles))
+    first, second = previous["segments"][0], previous["segments"][1]
+    first["share"] = profiles["segments"][0]["share"] - 0.05  # it grew by 5 points
+    second["share"] = profiles["segments"][1]["share"] + 0.004  # under a point: not listed
+    summary = _text(_section(render_page(manifest, profiles, previous=previous), "summary"))
+    line = summary.split("Since the previous model (20260101-000000): ")[1].split(".")[0]
+    assert line.startswith("18 of 1,000 learners (2 %) would now be placed in another segment")
+    assert f"segment {profiles['segments'][0]['id']} grew from" in line
+    assert f"segment {profiles['segments'][1]['id']} " not in line
+    # without the previous model's profiles, only the learners who moved
+    summary = _text(_section(render_page(manifest, profiles), "summary"))
+    assert "grew" not in summary and "18 of 1,000 learners" in summary
+
+
+def test_a_report_rewritten_beside_the_model_it_replaced_reads_its_profiles(
+    folder: Path, manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    before = folder.parent / "20260101-000000"
+    before.mkdir()
+    previous = json.loads(json.dumps(profiles))
+    previous["segments"][0]["share"] = profiles["segments"][0]["share"] + 0.1
+    (before / "profiles.json").write_text(json.dumps(previous), encoding="utf-8")
+    manifest["ids"] = {"matched_to": before.name, "reason": "matched to the latest model"}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = render_report(folder).read_text(encoding="utf-8")
+    assert f"segment {profiles['segments'][0]['id']} shrank from" in _text(page)
+
+
+def test_no_share_reads_zero_point_zero(manifest: dict[str, Any], profiles: dict[str, Any]) -> None:
+    population = profiles["population"]
+    population["ctc_imputed_share"] = 0.0002
+    for segment in profiles["segments"]:
+        segment["data_quality"]["ctc_imputed_share"] = 0.0
+    population["company_unnamed"] = 1  # one learner of thousands: "under 0.1 %"
+    text = _text(render_page(manifest, profiles))
+    assert not re.search(r"(?<![\d.])0\.0 %", text)
+    assert "under 0.1 %" in text

@@ -5,6 +5,7 @@ and the published k drawn once each."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from scipy.cluster.hierarchy import linkage as scipy_linkage
 from training.model.hierarchy import hierarchical_exact, hierarchical_two_stage
 from training.report.plots import (
     MOSTLY,
+    NEGLIGIBLE_Z,
     branch_color,
     branch_segments,
     constant_features,
@@ -144,6 +146,20 @@ def test_the_heatmap_leaves_out_a_row_the_same_in_every_segment(
     shown = [f for panel in heatmap_panels(segments, manifest["features"]) for f in panel.features]
     assert not set(same) & set(shown)
     assert constant_features(segments[:1]) == []  # one segment: nothing to compare
+
+
+def test_a_row_like_all_learners_in_every_segment_is_left_out(
+    docs: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """A small table's "0.0, -0.1, 0.0, +0.1" row differs as written, yet tells no segment apart."""
+    _, profiles = copy.deepcopy(docs)
+    segments = profiles["segments"]
+    for i, segment in enumerate(segments):
+        segment["feature_z"]["n_records"] = (-0.1, 0.0, 0.1, -0.14)[i % 4]
+        segment["feature_z"]["ctc_growth"] = (-0.1, 0.0, 0.1, -0.14)[i % 4]
+    segments[0]["feature_z"]["ctc_growth"] = NEGLIGIBLE_Z  # one segment at the bar: shown
+    same = constant_features(segments)
+    assert "n_records" in same and "ctc_growth" not in same
 
 
 def test_the_tier_row_says_it_counts_known_companies(

@@ -78,8 +78,92 @@ TOP_TITLES = {
     "System Engineer": "devops",
 }
 
+#: Titles seen in real learner tables beyond the case study's commonest, and their track.
+SEEN_TITLES = {
+    "Member of Technical Staff": "backend",
+    "Senior Member of Technical Staff": "backend",
+    "MTS": "backend",
+    "SMTS": "backend",
+    "Programmer Analyst": "backend",
+    "Software Engineer II": "backend",
+    "Associate Software Engineer": "backend",
+    "Technical Lead": "leadership",
+    "SDE 2": "backend",
+    "SDE-2": "backend",
+    "SDE2": "backend",
+    "Systems Engineer": "devops",
+    "Consultant": "support",
+    "Analyst": "data",
+    "Business Analyst": "product",
+    "Data Engineer": "data",
+    "ML Engineer": "data",
+    "Site Reliability Engineer": "devops",
+    "Cloud Engineer": "devops",
+    "Test Engineer": "qa",
+    "Test Analyst": "qa",
+    "Automation Engineer": "qa",
+    "Engineering Manager": "leadership",
+    "CTO": "leadership",
+    "Architect": "leadership",
+    "Staff Engineer": "leadership",
+    "UI Developer": "frontend",
+    "React Developer": "frontend",
+    "Node.js Developer": "backend",
+    "Flutter Developer": "mobile",
+    "React Native Developer": "mobile",
+    "Product Engineer": "backend",
+    "Project Engineer": "backend",
+}
+
+#: Titles in other scripts, with accents, emoji or full-width letters: how they fold and land.
+UNICODE_TITLES = {
+    "Développeur": ("developpeur", "backend"),
+    "Ingénieur logiciel": ("ingenieur logiciel", "backend"),
+    "Desarrollador Backend Señor": ("desarrollador backend senor", "backend"),
+    "ＳＤＥ２": ("sde 2", "backend"),  # full-width letters and digit
+    "Backend Engineer 🚀": ("backend engineer", "backend"),
+    "🚀 Data Scientist ✨": ("data scientist", "data"),
+    "Straße-Engineer": ("strasse engineer", "backend"),
+    "İOS Engineer": ("ios engineer", "mobile"),
+    "Инженер-программист": ("инженер программист", OTHER_TRACK),
+    "软件工程师": ("软件工程师", OTHER_TRACK),
+    "مهندس برمجيات": ("مهندس برمجيات", OTHER_TRACK),
+    "🚀": (None, UNKNOWN_TRACK),
+    "👩‍💻👨‍💻": (None, UNKNOWN_TRACK),
+    "١٢٣": (None, UNKNOWN_TRACK),  # Arabic-Indic digits only
+    "\u200b": (None, UNKNOWN_TRACK),  # a zero-width space
+    "e\u0301": (None, UNKNOWN_TRACK),  # one letter and a combining accent
+}
+
 #: Titles that say nothing: unknown, never guessed.
-PLACEHOLDERS = ("Not Available", "NA", "n/a", "none", "NULL", "-", "...", "  ", "", "?", "123")
+PLACEHOLDERS = (
+    "Not Available",
+    "NA",
+    "na",
+    "n/a",
+    "N.A.",
+    "none",
+    "NULL",
+    "nil",
+    "Nil1",
+    "NONE 2",
+    "xyz",
+    "XYZ",
+    "test",
+    "Test 1",
+    "0",
+    "-",
+    "--",
+    "...",
+    "  ",
+    "",
+    "?",
+    "123",
+    "2019",
+    "a",
+    "X",
+    "x 1",
+)
 
 
 def _track(title: str | None) -> str:
@@ -99,6 +183,21 @@ def test_the_case_study_s_commonest_titles_are_on_their_tracks() -> None:
     commonest = list(top)[:30]
     assert commonest == list(TOP_TITLES)  # the published list, in its order
     assert {title: _track(title) for title in commonest} == TOP_TITLES
+
+
+def test_titles_seen_in_real_tables_are_on_named_tracks() -> None:
+    assert {title: _track(title) for title in SEEN_TITLES} == SEEN_TITLES
+    assert not {OTHER_TRACK, UNKNOWN_TRACK} & set(SEEN_TITLES.values())
+
+
+def test_unicode_titles_fold_sensibly_and_never_crash() -> None:
+    folded = {title: (fold_title(title), _track(title)) for title in UNICODE_TITLES}
+    assert folded == UNICODE_TITLES
+    # Whatever the text, folding gives a key or None and the map a track id.
+    for title in ("\x00\x01", "\ud800x", "a" * 10_000, "\U0010ffff" * 3, "ﷺ", "Ⅻ"):
+        key = fold_title(title)
+        assert key is None or isinstance(key, str)
+        assert _track(title) in Tracks().ids
 
 
 def test_missing_and_placeholder_titles_are_unknown_and_never_guessed() -> None:
