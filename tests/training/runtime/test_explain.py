@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from training.run import TrainingResult
-from training.runtime.explain import Explainer, first_crossing, first_crossings, pay_words
+from training.runtime.explain import (
+    Explainer,
+    first_crossing,
+    first_crossings,
+    path_centres,
+    pay_words,
+)
 from training.runtime.kernel import Kernel
 from training.runtime.loader import VerifiedModel, load_model
 
@@ -240,3 +246,18 @@ def test_first_crossing_of_one_learner_equals_first_crossings(model: VerifiedMod
         assert one is not None and one[1] == index[i], i
         assert one[0] == pytest.approx(t[i], rel=1e-9, abs=1e-12), i
     assert 0 < found < n
+
+
+def test_the_path_of_one_learner_follows_path_centres(model: VerifiedModel) -> None:
+    """One learner's path (Python floats) and the segments' paths (numpy) give the same
+    centres, for learners of every pay and experience."""
+    explainer = Explainer(model.kernel, model.cohorts, model.names())
+    seen = [
+        explainer._see({**LEARNER, "ctc": ctc, "orgyear": year})
+        for ctc in (150_000, 600_000, 1_000_000, 2_500_000, 9_000_000)
+        for year in (2000, 2010, 2016, 2021)
+    ]
+    centres = path_centres(model.kernel, np.asarray([s.x for s in seen], np.float64))
+    ids = model.kernel.segment_ids[centres].tolist()
+    assert [[p["segment_id"] for p in explainer._path(s)] for s in seen] == ids
+    assert len({tuple(row) for row in ids}) > 1
