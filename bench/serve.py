@@ -8,11 +8,13 @@ the same concurrency (``wrk`` when installed, else a small asyncio client):
 (b) ``POST /segment``            one learner
 (c) ``POST /bench/batch-parse``  the ``/segment/batch`` parsing of 1,000 learners: the ceiling
 (d) ``POST /segment/batch``      the same 1,000-learner bodies
+(e) ``POST /segment/explain``    the bodies of (b), explained: target >= 0.5 x (b) requests/s
 
 then, in this process, ``Segmenter.assign`` (cleaning and features included), the batch
 path's pieces (``Segmenter.place``, ``render_batch``, and for comparison the same answer as
 ``orjson.dumps`` of ``{"index": i, **assignment.to_dict()}`` per learner) and the whole batch
-route's work, per learner, against pydantic's validation of the same learner as the baseline.
+route's work, per learner, against pydantic's validation of the same learner as the baseline,
+and ``Segmenter.explain`` (placement, why, what-if, path) per learner.
 Learners: the seeded synthetic default's rows (clean ones and its own junk) plus 5 % explicitly
 junk ones. Prints one table; ratios are against the baseline of the same run.
 
@@ -85,6 +87,8 @@ BATCH_RATE_TARGET = 100_000  # (d), learners/s
 ASSIGN_TARGET_US = 25.0  # Segmenter.assign, per learner
 # Target of issue 14: drift tracking costs at most 5 % of /segment and /segment/batch.
 DRIFT_RATIO_TARGET = 0.95
+# Target of issue 24: /segment/explain answers at least half the requests/s of /segment.
+EXPLAIN_RATIO_TARGET = 0.5
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ def _measure_http(
         LoadSpec("(b) POST /segment", "/segment", singles, conns),
         LoadSpec(f"(c) ceiling: parse {n:,} learners", BATCH_CEILING, batches, conns, n),
         LoadSpec(f"(d) POST /segment/batch ({n:,})", "/segment/batch", batches, conns, n),
+        LoadSpec("(e) POST /segment/explain", "/segment/explain", singles, conns),
     ]
     runs: list[list[LoadResult]] = [[] for _ in specs]
     cpu = [0.0] * len(specs)  # server CPU seconds, until idle again after each piece
@@ -207,16 +212,18 @@ def _measure_http(
                 busy[k] += cpu_seconds(server.pid) - cpu0
                 wait_idle(server.pid)  # the requests still queued belong to this endpoint
                 cpu[k] += cpu_seconds(server.pid) - cpu0
-    (a, b, c, d) = [merge_results(r) for r in runs]
+    (a, b, c, d, e) = [merge_results(r) for r in runs]
     # Per CPU-second of the server: the CPU is read once the server is idle again, so it covers
     # the requests in flight when each piece ended too (one per connection, answered to a
     # closed socket): they are counted with the completed ones.
-    served = [r.requests + r.spec.connections * args.rounds for r in (a, b, c, d)]
-    per_cpu = [n * r.spec.items / t for n, r, t in zip(served, (a, b, c, d), cpu, strict=True)]
+    served = [r.requests + r.spec.connections * args.rounds for r in (a, b, c, d, e)]
+    per_cpu = [n * r.spec.items / t for n, r, t in zip(served, (a, b, c, d, e), cpu, strict=True)]
     single = b.rate / a.rate
     single_cpu = per_cpu[1] / per_cpu[0]
     batch = d.learners_rate / c.learners_rate
     batch_cpu = per_cpu[3] / per_cpu[2]
+    explain = e.rate / b.rate
+    explain_cpu = per_cpu[4] / per_cpu[1]
     rows = [
         _http_row(a, busy[0], per_cpu[0]),
         _http_row(
@@ -236,8 +243,16 @@ def _measure_http(
             f">= {BATCH_RATIO_TARGET} x (c), >= {BATCH_RATE_TARGET:,}/s",
             batch >= BATCH_RATIO_TARGET and d.learners_rate >= BATCH_RATE_TARGET,
         ),
+        _http_row(
+            e,
+            busy[4],
+            per_cpu[4],
+            (explain, explain_cpu, "(b)"),
+            f">= {EXPLAIN_RATIO_TARGET} x (b)",
+            explain >= EXPLAIN_RATIO_TARGET,
+        ),
     ]
-    return rows, sum(r.failures for r in (a, b, c, d))
+    return rows, sum(r.failures for r in (a, b, c, d, e))
 
 
 def _measure_drift_cost(
@@ -431,6 +446,7 @@ def _check_once(url: str, spec: LoadSpec) -> None:
         "/segment": "segment_id",
         BATCH_CEILING: "learners",
         "/segment/batch": "results",
+        "/segment/explain": "what_if",
     }[spec.path]
     if response.status_code != 200 or expected not in body:
         raise RuntimeError(f"{spec.path} answered {response.status_code}: {response.text[:300]}")
@@ -514,6 +530,10 @@ def _measure_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> 
         for raw in raws:
             orjson.dumps(segmenter.assign(raw).to_dict())
 
+    def explain_render() -> None:
+        for raw in raws:
+            orjson.dumps(segmenter.explain(raw))
+
     def render_dicts() -> None:
         # What render_batch writes, the plain way: an Assignment and a dict per learner.
         assignments = segmenter.assignments(placed)
@@ -524,6 +544,11 @@ def _measure_in_process(model_dir: Path, singles: list[bytes], batch: bytes) -> 
         ("validate 1 learner (Learner.model_validate_json)", base, None),
         ("Segmenter.assign (cleaning + features)", _best_us(assign, len(raws)), ASSIGN_TARGET_US),
         ("Segmenter.assign + to_dict + orjson", _best_us(assign_render, len(raws)), None),
+        (
+            "Segmenter.explain + orjson (mean; p99: bench/explain.py)",
+            _best_us(explain_render, len(raws), repeat=3),
+            None,
+        ),
         (f"parse_batch ({n:,})", _best_us(lambda: parse_batch(batch), n), None),
         (f"Segmenter.place ({n:,})", _best_us(lambda: segmenter.place(columns), n), None),
         (

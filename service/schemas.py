@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from service.segmenter import Assignment
+from service.segmenter import WHAT_IF_FIELDS, Assignment
 from training.runtime.artifacts import KERNEL_JSON, LATEST_FILE
 from training.runtime.placement import LIMITS
 from training.runtime.schema import RAW_FIELDS
@@ -1021,3 +1021,321 @@ class ValidationErrors(BaseModel):
     """A 422: FastAPI's list of field errors; inputs are never echoed (they may hold ids)."""
 
     detail: list[FieldError]
+
+
+# ------------------------------------------------------------------------------------ explain
+class WhyInput(BaseModel):
+    """One clustering input of a placement: the learner's value, its segment's centre and the
+    runner-up's, in business units, and its share of the gap between the two."""
+
+    input: str = Field(description="The model's input (feature) name.", examples=["log_ctc"])
+    label: str = Field(description="The input in words.", examples=["Pay (CTC)"])
+    unit: str = Field(
+        description="The unit of value, segment and runner_up: years, INR LPA, '% above (-: "
+        "below)' for pay against peers (a log ratio as a percentage), tier, class, learners.",
+        examples=["INR LPA"],
+    )
+    value: float = Field(description="The learner's value (before clipping).", examples=[11.0])
+    segment: float = Field(description="The centre of the learner's segment.", examples=[9.4])
+    runner_up: float | None = Field(
+        description="The centre of the runner-up segment (None when k = 1).", examples=[18.2]
+    )
+    share_of_gap: float = Field(
+        description="This input's share of the squared-distance gap between the runner-up "
+        "centre and the segment's (the shares sum to 1; a negative share pulls towards the "
+        "runner-up; 0 when k = 1).",
+        examples=[0.82],
+    )
+
+
+class RequestChange(BaseModel):
+    """The fields of the ``POST /segment`` body that, set to these values (the others as sent),
+    place the learner in the what-if's segment: only the field that changes is present."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ctc: float | None = Field(
+        default=None, description="The new yearly pay in INR (whole rupees).", examples=[1_520_000]
+    )
+    company_hash: str | None = Field(
+        default=None,
+        description="A training company of the other tier (the one with the most learners).",
+        examples=["vbvkgz"],
+    )
+    orgyear: int | None = Field(
+        default=None,
+        description="An earlier start year: the same learner n years later.",
+        examples=[2014],
+    )
+
+
+class WhatIf(BaseModel):
+    """The smallest change along one input that places the learner in another segment, or why
+    there is none (then every field but input, direction and reason is None)."""
+
+    input: Literal["pay", "company_tier", "experience", "track"] = Field(
+        description="What changes: pay (up, and down, within the CTC range the model keeps), "
+        "the company's tier (a company of another tier), experience (years passing at the same "
+        "CTC), track (never moves the segment: the track is not an input of the model)."
+    )
+    direction: Literal["more", "less", "better-paying", "lower-paying"] | None = Field(
+        description="more or less pay; a better- or lower-paying company tier; more years."
+    )
+    segment_id: int | None = Field(description="The segment the change places the learner in.")
+    segment_name: str | None = Field(description="That segment's name.")
+    course: str | None = Field(description="That segment's course for the learner's track.")
+    course_name: str | None = Field(description="The course's name for people.")
+    change: str | None = Field(
+        description="The change in words.", examples=["INR 4.2 LPA more (+35 %)"]
+    )
+    amount: float | None = Field(
+        description="Pay: the change in INR a year (signed, whole rupees); None otherwise."
+    )
+    relative: float | None = Field(
+        description="Pay: the change as a fraction of the learner's CTC (0.35 = +35 %)."
+    )
+    tier: int | None = Field(description="Company tier: the tier moved to (1 = best-paying).")
+    years: int | None = Field(description="Experience: the years that pass.")
+    request_change: RequestChange | None = Field(
+        description="What to send to POST /segment (with the learner's other fields as sent) to "
+        "be placed in segment_id: a caller can replay it. None when no change moves the learner."
+    )
+    reason: str | None = Field(
+        description="Why no change along this input moves the learner (None when one does).",
+        examples=["no raise up to INR 100 LPA a year (the CTC range the model keeps) moves"],
+    )
+
+
+class PathStep(BaseModel):
+    """Where a learner is after some more years at the same pay relative to experience peers."""
+
+    years: int = Field(description="Years from now.", examples=[1, 2, 3, 5])
+    segment_id: int = Field(description="The learner's segment then.")
+    segment_name: str = Field(description="That segment's name.")
+    course: str = Field(description="That segment's course for the learner's track.")
+    course_name: str = Field(description="The course's name for people.")
+
+
+class Resolution(BaseModel):
+    """How fine each what-if is: a change that much smaller does not move the learner."""
+
+    pay: str = Field(
+        description="Of a pay change (found exactly at the cell boundary, then checked by "
+        "placing the whole-rupee CTC).",
+        examples=["INR 1: the cell boundary along pay, exact, then checked by placing"],
+    )
+    company_tier: str = Field(
+        description="Of a tier change: the nearest tier that moves the learner is reported.",
+        examples=["one tier"],
+    )
+    experience: str = Field(
+        description="Of years passing: the fewest whole years that move the learner.",
+        examples=["one year"],
+    )
+
+
+_UNDERPAID = "Mid-paying companies, underpaid for their experience, less experienced"
+_WELL_PAID = "Well-paid for their experience, mid-paying companies, less experienced"
+_SENIOR = "Senior, many Leadership & architecture titles, underpaid for their experience"
+#: An answer of POST /segment/explain (the default model, LEARNER_EXAMPLE).
+_EXPLAIN_EXAMPLE: dict[str, Any] = {
+    "learner_id": "u-123",
+    "segment_id": 2,
+    "segment_name": _WELL_PAID,
+    "coarse_segment_id": 1,
+    "track": "backend",
+    "course": "software-development",
+    "course_name": "Software development: DSA and system design",
+    "distance": 0.648,
+    "runner_up": {"segment_id": 0, "distance": 0.884},
+    "margin": 0.236,
+    "relative_margin": 0.267,
+    "confidence": "high",
+    "features": {"years_experience": 6.0, "pay_vs_experience": 0.258, "company_tier": 2.0},
+    "warnings": [
+        "company not seen in training (or too few learners): its pay level is unknown and "
+        "counted as the population's"
+    ],
+    "model_version": "20261207-120720",
+    "why": [
+        {
+            "input": "years_experience",
+            "label": "Years of experience",
+            "unit": "years",
+            "value": 6.0,
+            "segment": 5.64,
+            "runner_up": 5.59,
+            "share_of_gap": 0.0075,
+        },
+        {
+            "input": "pay_vs_experience",
+            "label": "Pay against peers with the same experience",
+            "unit": "% above (-: below)",
+            "value": 29.4,
+            "segment": 108.7,
+            "runner_up": -32.9,
+            "share_of_gap": 0.9994,
+        },
+        {
+            "input": "company_tier",
+            "label": "Company tier",
+            "unit": "tier (1 = best-paying)",
+            "value": 2.0,
+            "segment": 2.04,
+            "runner_up": 1.98,
+            "share_of_gap": -0.0069,
+        },
+    ],
+    "what_if": [
+        {
+            "input": "pay",
+            "direction": "more",
+            "segment_id": None,
+            "segment_name": None,
+            "course": None,
+            "course_name": None,
+            "change": None,
+            "amount": None,
+            "relative": None,
+            "tier": None,
+            "years": None,
+            "request_change": None,
+            "reason": "no raise up to INR 1000 LPA a year (the CTC range the model keeps) moves "
+            "the learner",
+        },
+        {
+            "input": "pay",
+            "direction": "less",
+            "segment_id": 0,
+            "segment_name": _UNDERPAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "change": "INR 0.9 LPA less (-9 %)",
+            "amount": -93993.0,
+            "relative": -0.0854,
+            "tier": None,
+            "years": None,
+            "request_change": {"ctc": 1006007.0},
+            "reason": None,
+        },
+        {
+            "input": "company_tier",
+            "direction": "better-paying",
+            "segment_id": 3,
+            "segment_name": "Tier-1 companies, well-paid for their experience",
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "change": "at a tier-1 (better-paying) company instead of tier 2",
+            "amount": None,
+            "relative": None,
+            "tier": 1,
+            "years": None,
+            "request_change": {"company_hash": "vbvkgz"},
+            "reason": None,
+        },
+        {
+            "input": "experience",
+            "direction": "more",
+            "segment_id": 0,
+            "segment_name": _UNDERPAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+            "change": "1 more year of experience at the same CTC",
+            "amount": None,
+            "relative": None,
+            "tier": None,
+            "years": 1,
+            "request_change": {"orgyear": 2015},
+            "reason": None,
+        },
+        {
+            "input": "track",
+            "direction": None,
+            "segment_id": None,
+            "segment_name": None,
+            "course": None,
+            "course_name": None,
+            "change": None,
+            "amount": None,
+            "relative": None,
+            "tier": None,
+            "years": None,
+            "request_change": None,
+            "reason": "the track is not an input of the model: another job title changes the "
+            "course (the cohort), not the segment",
+        },
+    ],
+    "path": [
+        {
+            "years": 1,
+            "segment_id": 2,
+            "segment_name": _WELL_PAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+        },
+        {
+            "years": 2,
+            "segment_id": 2,
+            "segment_name": _WELL_PAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+        },
+        {
+            "years": 3,
+            "segment_id": 2,
+            "segment_name": _WELL_PAID,
+            "course": "software-development",
+            "course_name": "Software development: DSA and system design",
+        },
+        {
+            "years": 5,
+            "segment_id": 4,
+            "segment_name": _SENIOR,
+            "course": "engineering-leadership",
+            "course_name": "Engineering leadership and architecture",
+        },
+    ],
+    "resolution": {
+        "pay": "INR 1: the cell boundary along pay, exact, then checked by placing",
+        "company_tier": "one tier",
+        "experience": "one year",
+    },
+}
+
+
+class ExplainResult(SegmentResult):
+    """A placement (exactly as POST /segment answers it), why, what would move the learner,
+    and where their career leads."""
+
+    segment_name: str = Field(description="The segment's name (GET /segments/{segment_id}).")
+    model_version: str = Field(description="The model that placed and explained the learner.")
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXPLAIN_EXAMPLE]})
+
+    why: list[WhyInput] = Field(description="One entry per clustering input, in the model's order.")
+    what_if: list[WhatIf] = Field(
+        description="One entry per changeable input: pay more, pay less, company tier, "
+        "experience, track (in that order)."
+    )
+    path: list[PathStep] = Field(
+        description="The segment after 1, 2, 3 and 5 more years at the same pay relative to "
+        "experience peers (empty when experience is not an input of the model)."
+    )
+    resolution: Resolution = Field(
+        description="How fine each what-if is: a change smaller by that much does not move the "
+        "learner."
+    )
+
+
+_check_documents(WhatIf, WHAT_IF_FIELDS)
+_check_documents(
+    ExplainResult, ("learner_id", *Assignment.FIELDS, "why", "what_if", "path", "resolution")
+)
+
+__all__ += [
+    "ExplainResult",
+    "PathStep",
+    "RequestChange",
+    "Resolution",
+    "WhatIf",
+    "WhyInput",
+]

@@ -82,8 +82,8 @@ class VersionNotLoadedError(Exception):
     """A pinned version this process does not hold; the message lists the ones it does."""
 
 
-# Placed once right after loading: proves the model can place a learner on both paths, and
-# warms their caches so the first real request is not the slow one.
+# Placed (and explained) once right after loading: proves the model can place a learner on both
+# paths and explain one, and warms their caches so the first real request is not the slow one.
 _PROBE = {"ctc": 1_000_000.0, "orgyear": 2016.0, "job_position": "Software Engineer"}
 
 
@@ -98,6 +98,7 @@ def load_state(
         segmenter = Segmenter.load(model_dir, version, drift_window=drift_window)
         segmenter.assign(_PROBE)
         segmenter.assign_batch([_PROBE])
+        segmenter.explain(_PROBE)
         return ModelState(segmenter)
     except ArtifactError as exc:
         return ModelState(None, str(exc))

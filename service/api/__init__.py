@@ -3,6 +3,7 @@ out.
 
 - :mod:`~service.api.health`: ``/health/live``, ``/health/ready`` (not versioned),
 - :mod:`~service.api.placement`: ``POST /segment``, ``POST /segment/batch``,
+- :mod:`~service.api.explain`: ``POST /segment/explain``,
 - :mod:`~service.api.segments`: ``GET /segments``, ``GET /segments/{segment_id}``,
 - :mod:`~service.api.model`: ``GET /model``, ``GET /model/drift``,
 - :mod:`~service.api.admin`: ``POST /admin/reload``,
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api import admin, explorer, health, metrics, model, placement, segments
+from service.api import admin, explain, explorer, health, metrics, model, placement, segments
 from service.api.common import operation_id
 
 __all__ = ["api_router", "health_router", "metrics_router", "operation_id", "pages_router"]
@@ -44,6 +45,7 @@ pages_router = explorer.pages
 #: Every versioned resource but the metrics, in the order of the OpenAPI document.
 api_router = APIRouter()
 api_router.include_router(placement.router)
+api_router.include_router(explain.router)
 api_router.include_router(segments.router)
 api_router.include_router(model.router)
 api_router.include_router(admin.router)

@@ -98,6 +98,7 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert set(schema["paths"]) == {
         "/v1/segment",
         "/v1/segment/batch",
+        "/v1/segment/explain",
         "/v1/segments",
         "/v1/segments/{segment_id}",
         "/v1/model",
@@ -129,6 +130,7 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
     assert {
         "segmentLearner",
         "segmentBatch",
+        "explainLearner",
         "listSegments",
         "getSegment",
         "getModel",

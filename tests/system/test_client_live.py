@@ -124,6 +124,10 @@ def test_live_sync(live_url: str, trained_small: TrainingResult) -> None:
     with LearnsegClient(live_url, api_key="k1") as client:
         one = client.segment(LEARNERS[0])
         _check_assignment(one, trained_small.version)
+        explained = client.explain(LEARNERS[0])  # the same placement, and why
+        _check_assignment(explained, trained_small.version)
+        assert (explained.segment_id, explained.distance) == (one.segment_id, one.distance)
+        assert [w.input for w in explained.why] == list(one.features)
 
         batch = client.segment_batch([*LEARNERS, {"ctc": -5}])
         assert len(batch) == len(LEARNERS) + 1

@@ -185,7 +185,7 @@ def test_the_schema_is_the_one_served(service_model_dir: Path, keys: bool) -> No
     assert served.status_code == 200
     assert served.json() == _openapi(keys)  # what the module-level schemas were loaded from
     schema = KEYED_SCHEMA if keys else OPEN_SCHEMA
-    assert len(list(schema.get_all_operations())) == 11  # /model/drift made it 11
+    assert len(list(schema.get_all_operations())) == 12  # /segment/explain made it 12
 
 
 def test_stateful_links(open_app: AppSlot) -> None:
@@ -257,7 +257,7 @@ def test_schemathesis_cli_against_a_live_server(
         assert service.process.poll() is None
     summary = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
     assert result.returncode == 0 and summary, result.stdout[-4000:]
-    assert "Operations:       11 selected / 11 total" in result.stdout
+    assert "Operations:       12 selected / 12 total" in result.stdout
     assert "Traceback" not in service.output()
     figures.append(
         f"schemathesis CLI vs live uvicorn (keys on): {summary[1]} cases generated, "

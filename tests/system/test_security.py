@@ -53,7 +53,11 @@ KEY = "key-security-9c4e1a"
 OPEN_PREFIXES = ("/health/",)
 # Values for path parameters, so a request with the key reaches the route itself.
 PATH_VALUES = {"{segment_id}": "0", "{name}": "elbow"}
-BODIES = {"/v1/segment": LEARNERS[0], "/v1/segment/batch": {"learners": LEARNERS}}
+BODIES = {
+    "/v1/segment": LEARNERS[0],
+    "/v1/segment/batch": {"learners": LEARNERS},
+    "/v1/segment/explain": LEARNERS[0],
+}
 WRONG = [
     {},
     {"X-API-Key": ""},
@@ -94,9 +98,9 @@ def _url(path: str) -> str:
 
 def test_every_operation_of_the_schema_but_health_needs_a_key(keyed: TestClient) -> None:
     operations = _operations(keyed)
-    assert len(operations) == 11
+    assert len(operations) == 12
     protected = [(m, p) for m, p in operations if not p.startswith(OPEN_PREFIXES)]
-    assert len(protected) == 9
+    assert len(protected) == 10
     for method, path in operations:
         url, body = _url(path), BODIES.get(path)
         if (method, path) not in protected:

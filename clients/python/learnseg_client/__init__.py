@@ -7,6 +7,8 @@ Only httpx and pydantic are needed (no pandas, no scikit-learn, nothing of the s
     with LearnsegClient("http://learnseg:8000", api_key="k1") as client:
         got = client.segment({"ctc": 1_200_000, "orgyear": 2016, "job_position": "backend"})
         print(got.segment_name, got.track, got.course_name, got.margin)
+        why = client.explain({"ctc": 1_200_000, "orgyear": 2016})  # why, what-ifs, path
+        print([(w.change, w.segment_name) for w in why.what_if if w.request_change])
 
 Batch runs: `LearnsegClient.segment_stream` takes any iterable of learners (a list, or a generator
 reading a file), sends it in chunks of 2,000 learners (``chunk_size``; never more than the service's
@@ -77,11 +79,17 @@ from learnseg_client.schemas import (
     BatchChunk,
     Checkpoint,
     CompactAssignment,
+    Explanation,
     ItemError,
     ModelInfo,
+    PathStep,
+    RequestChange,
+    Resolution,
     Result,
     RunnerUp,
     SegmentSummary,
+    WhatIf,
+    WhyInput,
 )
 
 __version__ = VERSION
@@ -95,6 +103,7 @@ __all__ = [
     "Checkpoint",
     "CompactAssignment",
     "ConflictError",
+    "Explanation",
     "ForbiddenError",
     "InvalidRequestError",
     "ItemError",
@@ -105,11 +114,16 @@ __all__ = [
     "ModelInfo",
     "NotFoundError",
     "NotReadyError",
+    "PathStep",
+    "RequestChange",
+    "Resolution",
     "Result",
     "RunnerUp",
     "SegmentSummary",
     "TooLargeError",
     "UnauthorizedError",
     "VersionNotLoadedError",
+    "WhatIf",
+    "WhyInput",
     "__version__",
 ]

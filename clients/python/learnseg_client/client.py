@@ -37,6 +37,7 @@ from learnseg_client.schemas import (
     Assignment,
     BatchChunk,
     CompactAssignment,
+    Explanation,
     ItemError,
     ModelInfo,
     Result,
@@ -79,6 +80,11 @@ def _profile(body: Any) -> dict[str, Any]:
 def _assignment(learner: Mapping[str, Any]) -> Callable[[Any], Assignment]:
     context = validation_context(0, [learner])
     return lambda body: Assignment.model_validate(body, context=context)
+
+
+def _explanation(learner: Mapping[str, Any]) -> Callable[[Any], Explanation]:
+    context = validation_context(0, [learner])
+    return lambda body: Explanation.model_validate(body, context=context)
 
 
 class _Base:
@@ -240,6 +246,15 @@ class LearnsegClient(_Base):
         """
         response = self._request("POST", "/v1/segment", body=encode(learner), **call)
         return parse(response, _assignment(learner))
+
+    def explain(self, learner: Mapping[str, Any], **call: Any) -> Explanation:
+        """Place one learner as `segment` does, and say why, what would move them and where
+        their career leads (``POST /segment/explain``; the same body and keyword arguments).
+
+        Replay a what-if with ``client.segment({**learner, **w.request_change.as_body()})``.
+        """
+        response = self._request("POST", "/v1/segment/explain", body=encode(learner), **call)
+        return parse(response, _explanation(learner))
 
     @overload
     def segment_batch(
@@ -531,6 +546,11 @@ class AsyncLearnsegClient(_Base):
         """Place one learner (only ``ctc`` is required); see `LearnsegClient.segment`."""
         response = await self._request("POST", "/v1/segment", body=encode(learner), **call)
         return parse(response, _assignment(learner))
+
+    async def explain(self, learner: Mapping[str, Any], **call: Any) -> Explanation:
+        """Place and explain one learner; see `LearnsegClient.explain`."""
+        response = await self._request("POST", "/v1/segment/explain", body=encode(learner), **call)
+        return parse(response, _explanation(learner))
 
     @overload
     async def segment_batch(

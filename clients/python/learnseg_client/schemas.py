@@ -4,6 +4,9 @@
 - `CompactAssignment`: a placed batch item of ``?compact=true`` (who, which segment, track and
   course, how sure, which model): `Assignment` is a `CompactAssignment` with the figures too.
 - `ItemError`: a batch item the service could not place, with the reason.
+- `Explanation`: one learner explained (``POST /segment/explain``): its `Assignment`, with why
+  (`WhyInput`), what would move them (`WhatIf`, `RequestChange`), where their career leads
+  (`PathStep`) and how fine the what-ifs are (`Resolution`).
 - `BatchChunk`: the results of one request of a batch run, and the `Checkpoint` after it.
 - `ModelInfo`: the model being served (``GET /model``).
 - `SegmentSummary`: one segment of ``GET /segments`` (a summary; ``segment_profile`` gives the
@@ -29,11 +32,17 @@ __all__ = [
     "BatchChunk",
     "Checkpoint",
     "CompactAssignment",
+    "Explanation",
     "ItemError",
     "ModelInfo",
+    "PathStep",
+    "RequestChange",
+    "Resolution",
     "Result",
     "RunnerUp",
     "SegmentSummary",
+    "WhatIf",
+    "WhyInput",
 ]
 
 _ANSWER = ConfigDict(frozen=True, extra="allow")
@@ -157,6 +166,134 @@ class Assignment(CompactAssignment):
         """Build from the service's JSON object (`pydantic.ValidationError`, a `ValueError`,
         if it is not one)."""
         return cls.model_validate(data)
+
+
+class WhyInput(BaseModel):
+    """One clustering input of a placement, in business units.
+
+    Attributes
+    ----------
+    input, label, unit : str
+        The model's input, in words, and the unit of the three values.
+    value, segment : float
+        The learner's value, and the centre of the learner's segment.
+    runner_up : float or None
+        The runner-up segment's centre; None when the model has one segment.
+    share_of_gap : float
+        The input's share of the squared-distance gap between the runner-up and the segment
+        (the shares sum to 1; a negative share pulls towards the runner-up).
+    """
+
+    model_config = _ANSWER
+
+    input: str
+    label: str
+    unit: str
+    value: float
+    segment: float
+    runner_up: float | None
+    share_of_gap: float
+
+
+class RequestChange(BaseModel):
+    """What to send to ``segment`` (with the learner's other fields) to be placed in a what-if's
+    segment: only the field that changes is set; `as_body` gives it as a body's fields."""
+
+    model_config = _ANSWER
+
+    ctc: float | None = None
+    company_hash: str | None = None
+    orgyear: int | None = None
+
+    def as_body(self) -> dict[str, Any]:
+        """The fields to set on the learner: ``{**learner, **change.as_body()}``."""
+        return self.model_dump(exclude_none=True)
+
+
+class WhatIf(BaseModel):
+    """The smallest change along one input that moves the learner to another segment, or why
+    there is none (`reason`; the destination and `request_change` are then None).
+
+    Attributes
+    ----------
+    input : str
+        ``"pay"``, ``"company_tier"``, ``"experience"`` or ``"track"``.
+    direction : str or None
+        ``"more"`` or ``"less"`` pay; a ``"better-paying"`` or ``"lower-paying"`` company;
+        ``"more"`` years.
+    segment_id, segment_name, course, course_name : int, str or None
+        Where the change places the learner, and that segment's course for their track.
+    change : str or None
+        The change in words (``"INR 4.2 LPA more (+35 %)"``).
+    amount, relative : float or None
+        Pay: the change in INR a year, and as a fraction of the CTC.
+    tier, years : int or None
+        Company tier: the tier moved to; experience: the years that pass.
+    request_change : RequestChange or None
+        The replayable change.
+    reason : str or None
+        Why no change along this input moves the learner.
+    """
+
+    model_config = _ANSWER
+
+    input: str
+    direction: str | None
+    segment_id: int | None
+    segment_name: str | None
+    course: str | None
+    course_name: str | None
+    change: str | None
+    amount: float | None = None
+    relative: float | None = None
+    tier: int | None = None
+    years: int | None = None
+    request_change: RequestChange | None
+    reason: str | None
+
+
+class PathStep(BaseModel):
+    """The learner's segment (and course) after `years` more years at the same relative pay."""
+
+    model_config = _ANSWER
+
+    years: int
+    segment_id: int
+    segment_name: str
+    course: str
+    course_name: str
+
+
+class Resolution(BaseModel):
+    """How fine each what-if is: a change smaller by that much does not move the learner."""
+
+    model_config = _ANSWER
+
+    pay: str
+    company_tier: str
+    experience: str
+
+
+class Explanation(Assignment):
+    """One learner's `Assignment` (as `LearnsegClient.segment` gives it), why they are in the
+    segment, the smallest changes that would move them, and where their career leads.
+
+    Attributes
+    ----------
+    why : list of WhyInput
+        One per clustering input, in the model's order.
+    what_if : list of WhatIf
+        Pay more, pay less, company tier, experience, track (in that order).
+    path : list of PathStep
+        The segment after 1, 2, 3 and 5 more years (empty when experience is not an input).
+    resolution : Resolution
+        How fine the what-ifs are.
+    """
+
+    why: list[WhyInput]
+    what_if: list[WhatIf]
+    path: list[PathStep]
+    resolution: Resolution
 
 
 class ItemError(BaseModel):

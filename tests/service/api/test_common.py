@@ -54,6 +54,17 @@ ROUTES: list[tuple[str, str, str, dict[str, Any], str, list[str], list[str], lis
         True,
     ),
     (
+        "POST",
+        "/v1/segment/explain",
+        "explain_learner",
+        {},
+        "explainLearner",
+        ["segments"],
+        ["200", "409", "413", "415", "422", "503"],
+        ["version"],
+        True,
+    ),
+    (
         "GET",
         "/v1/segments",
         "list_segments",
@@ -138,6 +149,7 @@ COMPONENTS = {
     "DriftFigures",
     "DriftInfo",
     "ErrorDetail",
+    "ExplainResult",
     "FeatureDrift",
     "FieldError",
     "GroupShare",
@@ -149,6 +161,7 @@ COMPONENTS = {
     "ModelSummary",
     "NameWord",
     "NearestSegment",
+    "PathStep",
     "PayQuartileShares",
     "PeerShares",
     "PipelineCheck",
@@ -157,6 +170,8 @@ COMPONENTS = {
     "Ready",
     "ReloadRequest",
     "ReloadResult",
+    "RequestChange",
+    "Resolution",
     "RunnerUp",
     "SegmentList",
     "SegmentProfile",
@@ -169,6 +184,8 @@ COMPONENTS = {
     "TrackShare",
     "ValidationError",
     "ValidationErrors",
+    "WhatIf",
+    "WhyInput",
 }
 
 

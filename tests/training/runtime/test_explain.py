@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from training.run import TrainingResult
-from training.runtime.explain import Explainer, first_crossing, pay_words
+from training.runtime.explain import (
+    Explainer,
+    first_crossing,
+    first_crossings,
+    path_centres,
+    pay_words,
+)
 from training.runtime.kernel import Kernel
 from training.runtime.loader import VerifiedModel, load_model
 
@@ -215,3 +221,43 @@ def test_every_change_replays_to_its_segment_and_is_minimal(model: VerifiedModel
                 fewer = {**learner, "orgyear": entry["request_change"]["orgyear"] + 1}
                 assert _segment(explainer, fewer) == here
     assert replayed > len(learners)  # most learners have at least one move
+
+
+def test_first_crossing_of_one_learner_equals_first_crossings(model: VerifiedModel) -> None:
+    """The one-learner form (Python floats) and the many-learner form (numpy) give the same step
+    and centre, on random moves of random learners across the clip bounds, both ways."""
+    kernel = model.kernel
+    rng = np.random.default_rng(24)
+    n = 400
+    low, high = kernel.lower - 1.0, kernel.upper + 1.0
+    x = low + rng.random((n, len(low))) * (high - low)
+    slope = rng.choice([0.0, 1.0, -0.5], size=(n, len(low)))
+    slope[:, 0] = np.where(slope.any(axis=1), slope[:, 0], 1.0)  # every learner moves
+    span = rng.choice([-1.0, 1.0], n) * rng.random(n) * 3.0
+    centre = kernel.assign(x)
+    t, index = first_crossings(kernel, x, slope, centre, span)
+    found = 0
+    for i in range(n):
+        one = first_crossing(kernel, x[i], slope[i], int(centre[i]), float(span[i]))
+        if index[i] < 0:
+            assert one is None, i
+            continue
+        found += 1
+        assert one is not None and one[1] == index[i], i
+        assert one[0] == pytest.approx(t[i], rel=1e-9, abs=1e-12), i
+    assert 0 < found < n
+
+
+def test_the_path_of_one_learner_follows_path_centres(model: VerifiedModel) -> None:
+    """One learner's path (Python floats) and the segments' paths (numpy) give the same
+    centres, for learners of every pay and experience."""
+    explainer = Explainer(model.kernel, model.cohorts, model.names())
+    seen = [
+        explainer._see({**LEARNER, "ctc": ctc, "orgyear": year})
+        for ctc in (150_000, 600_000, 1_000_000, 2_500_000, 9_000_000)
+        for year in (2000, 2010, 2016, 2021)
+    ]
+    centres = path_centres(model.kernel, np.asarray([s.x for s in seen], np.float64))
+    ids = model.kernel.segment_ids[centres].tolist()
+    assert [[p["segment_id"] for p in explainer._path(s)] for s in seen] == ids
+    assert len({tuple(row) for row in ids}) > 1
