@@ -47,6 +47,7 @@ import numpy.typing as npt
 
 from training.batch.answers import centre_names
 from training.runtime.explain import (
+    ON_EDGE,
     ORGYEAR_FROM_PAY,
     PAY_PROBE,
     TITLE_INPUTS,
@@ -239,12 +240,15 @@ class WhatIfs:
             return out
         here, end = np.log(ctc), math.log(limit)
         edges = self._edges
-        # The band edges strictly between here and the end, in walking order, per step row.
+        # The band edges between here and the end, in walking order, per step row; walking
+        # down, an edge the CTC sits exactly on counts (the Explainer's rule: a cut crosses it
+        # at the first rupee down), giving that row an empty first stretch.
+        on = here + ON_EDGE
         if direction > 0:
-            first = np.searchsorted(edges, here, side="right")
+            first = np.searchsorted(edges, on, side="right")
             count = np.searchsorted(edges, end, side="left") - first
         else:
-            first = np.searchsorted(edges, here, side="left") - 1
+            first = np.searchsorted(edges, on, side="right") - 1
             count = first - np.searchsorted(edges, end, side="right") + 1
         count = np.where(steps, np.maximum(count, 0), 0)
         walking = np.flatnonzero(~at_limit)
@@ -265,6 +269,12 @@ class WhatIfs:
             stop = np.where(
                 last, end, edges[np.clip(first[walking] + direction * stretch, 0, len(edges) - 1)]
             )
+            # an empty stretch (a CTC on the edge it starts from): straight to the probe
+            empty = ~last & (stop >= start[walking]) if direction < 0 else np.zeros(0, bool)
+            idle = walking[empty] if empty.size else walking[:0]
+            if idle.size:
+                start[idle] = stop[empty]
+                walking, last, stop = walking[~empty], last[~empty], stop[~empty]
             slope = np.repeat(self._slope[None, :], walking.size, axis=0)
             measured = np.flatnonzero(steps[walking])
             if measured.size:
@@ -284,7 +294,7 @@ class WhatIfs:
             out.reason[walking[~hit & last]] = "none_in_range"
             keep = ~hit & ~last
             start[walking[keep]] = stop[keep]
-            walking = walking[keep]
+            walking = np.concatenate([walking[keep], idle])
             stretch += 1
         rows = np.concatenate([r for r, _ in settle]) if settle else np.zeros(0, np.intp)
         at = np.concatenate([a for _, a in settle]) if settle else np.zeros(0)

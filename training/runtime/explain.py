@@ -50,6 +50,7 @@ from training.runtime.ops import ARRAY, SCALAR
 __all__ = [
     "EXPERIENCE_LIMIT",
     "INPUT_WORDS",
+    "ON_EDGE",
     "ORGYEAR_FROM_PAY",
     "PATH_YEARS",
     "PAY_PROBE",
@@ -85,6 +86,8 @@ INPUT_WORDS: dict[str, tuple[str, str]] = {
 _RELATIVE = ("pay_vs_experience", "pay_vs_company", "pay_vs_title", "pay_vs_peers")
 #: The step of the pay search where the walk cannot be solved exactly (1 %, in log CTC).
 PAY_PROBE = math.log(1.01)
+#: How close (in log CTC) a CTC is to a pay-band edge to count as on it (float rounding).
+ON_EDGE = 1e-12
 
 
 def _business(name: str, value: float) -> float:
@@ -329,12 +332,14 @@ class Explainer:
         edges = {e for e in (*rules.orgyear_band_edges, *tables.pay_band_edges)}
         if not seen.pay_steps:  # nothing reads pay through a band: one linear stretch
             edges = set()
-        # The edges strictly between here and the end. A CTC exactly on an edge (round CTCs
-        # often are) crosses it at the first rupee down: its first stretch does not measure
-        # as linear and the search answers it, as ``assign --explain`` does (it mirrors this).
-        inside = sorted(
-            (e for e in edges if min(here, end) < e < max(here, end)), reverse=direction < 0
-        )
+        # The edges between here and the end. A CTC exactly on an edge (round CTCs often are)
+        # is in the band above it, so a cut crosses that edge at the first rupee down: walking
+        # down, the edge at here counts (an empty first stretch, then the probe one rupee
+        # inside the lower band); walking up, it does not. ``assign --explain`` mirrors this.
+        if direction > 0:
+            inside = sorted(e for e in edges if here + ON_EDGE < e < end)
+        else:
+            inside = sorted((e for e in edges if end < e <= here + ON_EDGE), reverse=True)
         start, x, crossed = here, np.asarray(seen.x), False
         for stop in [*inside, end]:
             if crossed:  # past a band edge: a step may have moved the learner

@@ -146,7 +146,6 @@ def test_every_column_equals_the_explainers_answer(
                 assert columns["tier_segment_id"][i] == entry["segment_id"], i
                 assert columns["tier_segment_name"][i] == entry["segment_name"], i
     assert moves > len(frame)  # most learners have a move
-    assert _Counting.searched > 0  # the crafted learners reach the search
     assert set(c for c in columns["pay_up_reason"] if c) <= set(REASONS)
 
 
@@ -320,3 +319,80 @@ def test_a_model_reading_pay_flags_is_answered_by_the_explainer(model: VerifiedM
                 assert out[f"{side}_segment_id"][i] == entry["segment_id"], i
                 moves += 1
     assert moves > 50
+
+
+def test_a_cut_of_one_rupee_off_a_pay_band_edge_is_found(model: VerifiedModel) -> None:
+    """A CTC exactly on a pay-band edge is in the band above it: when one rupee less already
+    places the learner elsewhere, the smallest cut is that rupee, from the Explainer and from
+    the batch alike (a 1 % search would step over it and answer that no cut moves them)."""
+    rules, tables = model.kernel.rules, model.kernel.tables
+    edges = sorted({*rules.orgyear_band_edges, *tables.pay_band_edges})
+    learners = [
+        {
+            "email_hash": f"edge-{i}-{year}-{title}",
+            "ctc": float(round(math.exp(edge))),
+            "orgyear": None,
+            "ctc_updated_year": float(year),
+            "job_position": title,
+            "company_hash": None,
+        }
+        for i, edge in enumerate(edges)
+        for year in (2016, 2019, 2021)
+        for title in (None, "Backend Engineer", "Data Scientist")
+    ]
+    frame = read_learners_frame(pd.DataFrame(learners), origin="test")
+    raw = raw_arrays(frame)
+    rows = np.arange(len(frame))
+    here = _segments(model, raw, rows)
+    below = _segments(model, raw, rows, ctc=raw["ctc"] - 1.0)
+    cliff = np.flatnonzero(here != below)
+    assert cliff.size > 0, "no learner on an edge where one rupee moves them: test is vacuous"
+    what_ifs = WhatIfs(model)
+    placed = np.ones(len(frame), bool)
+    columns = what_ifs.columns(raw, placed)
+    for i in cliff.tolist():
+        cut = next(
+            e
+            for e in what_ifs.explainer.explain(_learner(frame, i))["what_if"]
+            if e["input"] == "pay" and e["direction"] == "less"
+        )
+        assert cut["request_change"] == {"ctc": raw["ctc"][i] - 1.0}, i
+        assert cut["segment_id"] == below[i]
+        assert columns["pay_down_ctc"][i] == raw["ctc"][i] - 1.0, i
+        assert columns["pay_down_segment_id"][i] == below[i]
+
+
+class _Searching(_Counting):
+    """Every measured stretch reads as not linear: the rows it walks go to the search."""
+
+    def _slopes(self, *args: Any) -> Any:
+        slopes, linear = super()._slopes(*args)
+        return slopes, np.zeros_like(linear)
+
+
+def test_the_search_agrees_with_the_explainers_search(
+    model: VerifiedModel, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both searches (the Explainer's and the batch's), forced on every learner whose pay moves
+    another input through a band: the same answers, the 1 %-steps-then-halving search."""
+    from training.runtime.explain import Explainer
+
+    monkeypatch.setattr(Explainer, "_slopes", lambda *args: None)
+    raw = raw_arrays(frame)
+    placed = np.array([e is None for e in learner_errors({n: raw[n] for n in RAW_FIELDS})])
+    _Searching.searched = 0
+    searching = _Searching(model)
+    columns = searching.columns(raw, placed)
+    assert _Searching.searched > 50
+    for i in np.flatnonzero(placed)[:400].tolist():
+        for entry in searching.explainer.explain(_learner(frame, i))["what_if"]:
+            if entry["input"] != "pay":
+                continue
+            side = "pay_up" if entry["direction"] == "more" else "pay_down"
+            if entry["request_change"] is None:
+                assert _null(columns, side, i), i
+            else:
+                assert columns[f"{side}_ctc"][i] == pytest.approx(
+                    entry["request_change"]["ctc"], abs=1.0
+                ), i
+                assert columns[f"{side}_segment_id"][i] == entry["segment_id"], i
