@@ -45,7 +45,7 @@ from training.insights.profiles import (
     with_paths,
 )
 from training.model.choice import KChoice, choose_k
-from training.model.compare import compare_labelings, segment_silhouettes
+from training.model.compare import compare_labelings, reference_spread, segment_silhouettes
 from training.model.hierarchy import (
     Hierarchy,
     MicroClusters,
@@ -468,6 +468,17 @@ def finish_run(
         silhouettes = segment_silhouettes(
             fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
         )
+        if reference.method == "two-stage":  # its seed moves the ARI (REFERENCE_SEEDS)
+            comparison.update(
+                reference_spread(
+                    labels,
+                    fit.z,
+                    k,
+                    comparison["ari"],
+                    seed=settings.seed,
+                    n_micro=settings.n_micro,
+                )
+            )
     with clock.step("profiles", "Profiling segments"):
         public_sizes = np.empty(k, np.intp)
         public_sizes[segment_of] = fit.sizes

@@ -35,7 +35,8 @@ from training.insights.trust import (
     FOUND_BY_BOTH,
     MethodSplit,
     SegmentTrust,
-    method_agreement,
+    agreement_figure,
+    is_found_by_both,
     method_caveat,
     method_short,
     method_split,
@@ -446,15 +447,13 @@ def _stand_in(through: Mapping[int, int]) -> str:
 def _split_jaccard(segment: Mapping[str, Any]) -> float | None:
     """The segment's best-match Jaccard with the second method, when under FOUND_BY_BOTH."""
     jaccard = (segment.get("hierarchical_match") or {}).get("jaccard")
-    if jaccard is None or float(jaccard) >= FOUND_BY_BOTH:
+    if jaccard is None or is_found_by_both(float(jaccard)):
         return None
     return float(jaccard)
 
 
 def _split_of(segment: Mapping[str, Any], manifest: Mapping[str, Any]) -> MethodSplit | None:
-    """Where the second method puts a segment's learners, when it does not find it."""
-    if _split_jaccard(segment) is None:
-        return None
+    """Where the second method puts a segment's learners (None without the comparison)."""
     comparison = manifest.get("metrics", {}).get("comparison")
     return None if not comparison else method_split(int(segment["id"]), comparison)
 
@@ -866,14 +865,26 @@ _AGREEMENT_WORDS: dict[str, str] = {
 }
 
 
-def _use_words(trust: SegmentTrust, coarse: Mapping[int, Mapping[str, Any]]) -> str:
+#: The Use column's qualifier on a table of fewer than SMALL_TABLE learners.
+_PROVISIONAL = (
+    f"provisional (fewer than {SMALL_TABLE:,} learners): check it again on more data before "
+    "acting; "
+)
+
+
+def _use_words(
+    trust: SegmentTrust, coarse: Mapping[int, Mapping[str, Any]], small: bool = False
+) -> str:
+    """What to use a segment for; on a small table never an unqualified "act on it"."""
+    first = _PROVISIONAL if small else ""
     if trust.use == "macro-segment" and trust.coarse_segment_id is not None:
         macro = coarse[trust.coarse_segment_id]
         members = ", ".join(str(x) for x in macro["segments"])
-        return f"act on macro-segment {macro['id']} (segments {members}) instead"
-    if trust.use == "split by second method":
-        return _e(method_caveat(trust.both, trust.split) or _USE_WORDS[trust.use])
-    return _USE_WORDS[trust.use]
+        return f"{first}act on macro-segment {macro['id']} (segments {members}) instead"
+    caveat = method_caveat(trust.both, trust.split)
+    if trust.use in ("split by second method", "act") and caveat:
+        return first + _e(caveat)
+    return first + _USE_WORDS[trust.use]
 
 
 def _stability_table(
@@ -882,6 +893,7 @@ def _stability_table(
     """The overall stability in words, then one row per segment: its reading and its use."""
     stability = manifest["metrics"].get("stability", {})
     coarse = {c["id"]: c for c in profiles.get("coarse", [])}
+    small = int(manifest.get("data", {}).get("learners", SMALL_TABLE)) < SMALL_TABLE
     parts = []
     if "ari" in stability:
         parts.append(
@@ -903,7 +915,7 @@ def _stability_table(
             trust.reading,
             f"{score_text(trust.both)} ({'yes' if trust.found_by_both else 'no'})",
             pct_unbroken(float(segment.get("low_confidence_share", 0.0))),
-            _use_words(trust, coarse),
+            _use_words(trust, coarse, small),
         ]
         for segment, trust in zip(profiles["segments"], trusts, strict=True)
     ]
@@ -931,7 +943,12 @@ def _method_comparison(
     metrics = manifest["metrics"]
     method = str(metrics.get("hierarchical", {}).get("method", ""))
     reference = "bisecting K-Means" if method == BISECTING else "Ward"
-    ari = float(metrics["comparison"]["ari"])
+    figure, low, high = agreement_figure(metrics["comparison"])
+    verdict = _AGREEMENT_WORDS[low]
+    if high != low:  # the reference's seed moves it across a bar: say both readings
+        verdict = f"{low} to {high} agreement, depending on the reference's seed; at worst, " + (
+            verdict
+        )
     pairs = list(zip(profiles["segments"], trusts, strict=True))
     found = [segment for segment, trust in pairs if trust.found_by_both]
     missed = [segment for segment, trust in pairs if not trust.found_by_both]
@@ -939,8 +956,8 @@ def _method_comparison(
         f"<h3>K-Means against the hierarchical ({reference}) reference</h3>"
         f"<p>The learners were also grouped by a second, independent method, "
         f"{_term('hierarchical', 'hierarchical clustering')} ({_e(reference)}), into the same "
-        f"number of groups. The two groupings agree at {_term('ari', 'ARI')} {score_text(ari)}: "
-        f"{_AGREEMENT_WORDS[method_agreement(ari)]}. "
+        f"number of groups. The two groupings agree at "
+        f"{figure.replace('ARI', _term('ari', 'ARI'), 1)}: {verdict}. "
         + (
             f"Both methods find {', '.join(_segment(s) for s in found)}. "
             if found
