@@ -1240,6 +1240,28 @@ def _cohorts_line(segment: Mapping[str, Any], tracks: Mapping[str, str]) -> str 
     return f"{_term('course', 'Courses')} by {_term('track')}, largest cohorts: {words}{tail}."
 
 
+def _tracks_text(
+    segment: Mapping[str, Any], population: Mapping[str, Any], tracks: Mapping[str, str]
+) -> str:
+    """The commonest tracks as names and the summary quote them: shares of known titles,
+    lifts over all learners' known titles (the words after "Tracks (")."""
+    shares, bases = segment.get("track_shares_known"), population.get("tracks_known")
+    if not shares or not bases:  # an older profile: shares of all titles
+        return "all titles): " + ", ".join(
+            f"{_e(tracks.get(f['name'], f['name']))} {pct_unbroken(f['share'])} "
+            f"({_term('lift')} {lift_text(f['lift'])}){_few_mark(f['share'] * segment['size'])}"
+            for f in segment["top_tracks"]
+        )
+    known = int(segment.get("known_titles", 0))
+    top = sorted(shares.items(), key=lambda item: -item[1])[:3]
+    return f"of the {known:,} known titles): " + ", ".join(
+        f"{_e(tracks.get(t, t))} {pct_unbroken(share)} ({_term('lift')} "
+        f"{lift_text(share / float(bases[t])) if bases.get(t) else '-'})"
+        f"{_few_mark(share * known)}"
+        for t, share in top
+    )
+
+
 def _segment_card(
     manifest: Mapping[str, Any],
     segment: Mapping[str, Any],
@@ -1250,11 +1272,7 @@ def _segment_card(
     sid = segment["id"]
     name, why = _name_html(segment)
     years, lpa = segment["years_experience"], segment["ctc_lpa"]
-    families = ", ".join(
-        f"{_e(tracks.get(f['name'], f['name']))} {pct_unbroken(f['share'])} "
-        f"({_term('lift')} {lift_text(f['lift'])}){_few_mark(f['share'] * segment['size'])}"
-        for f in segment["top_tracks"]
-    )
+    families = _tracks_text(segment, population, tracks)
     bands = ", ".join(
         f"{_e(band)} years {pct_unbroken(share)}"
         for band, share in segment["experience_shares"].items()
@@ -1269,7 +1287,7 @@ def _segment_card(
         f"Pay: median {lpa_text(segment['center']['ctc_lpa'])}, the "
         f"{ordinal(segment['ctc_percentile'])} {_term('percentile')} of all learners; the "
         f"middle 80 % between {lpa_number(lpa['p10'])} and {lpa_number(lpa['p90'])} LPA.",
-        f"{_term('track', 'Tracks')} (all titles): {families}.",
+        f"{_term('track', 'Tracks')} ({families}.",
         _tiers_line(segment),
         f"{pct_unbroken(float(segment.get('low_confidence_share', 0.0)))} placed with "
         f"{_term('low-confidence', 'low confidence')}"
