@@ -121,8 +121,10 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "Companies are put in three tiers by the median pay of their learners: tier 1 pays best, "
         "tier 3 least. Job titles are put in three classes the same way. A learner whose "
         "company is unknown (see <a href='#company-unknown'>Data quality</a>) has no tier of "
-        "their own: every tier figure in this report counts only learners whose company is "
-        'known, and says how many that is ("82 % of the 61 % whose company is known").',
+        "their own: the model places them as if their company paid at the population's level "
+        "(its median pay, which falls in tier 2 on the default table; docs/segmentation.md), "
+        "but every tier figure in this report counts only learners whose company is known, and "
+        'says how many that is ("82 % of the 61 % whose company is known").',
     ),
     (
         "track",
@@ -163,7 +165,8 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "peers",
         "Pay against peers",
         "A learner's pay against the median of learners with the same company and title "
-        "(the designation flag), the same title (class flag) or the same company (tier flag): "
+        "(the designation flag), the same title (class flag) or the same company (company "
+        "flag; the input is called tier_flag): "
         "above, at (within the tolerance) or below.",
     ),
     (
@@ -796,6 +799,13 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
         other = int(warning.removeprefix("silhouette peaks at k = ").split(",")[0])
         if other in ks and k in ks:
             best, here = sweep["silhouette"][ks.index(other)], sweep["silhouette"][ks.index(k)]
+            if float(score_text(best)) - float(score_text(here)) < SILHOUETTE_MATERIAL:
+                return (
+                    f"The {_term('silhouette')} is highest with {other} segments, but by less "
+                    f"than {SILHOUETTE_MATERIAL:g} ({score_text(best)} against "
+                    f"{score_text(here)} with {k}): no material difference, so {k} segments "
+                    "separate learners about as clearly."
+                )
             gap = "a small difference" if best - here < 0.05 else "a clear difference"
             kept = {
                 "fixed": f"{k} was set by hand",
@@ -865,6 +875,9 @@ _AGREEMENT_WORDS: dict[str, str] = {
 }
 
 
+#: The gap in printed silhouettes under which another k is "no material difference" (a
+#: silhouette varies by about this much between seeds of the same k).
+SILHOUETTE_MATERIAL = 0.02
 #: The Use column's qualifier on a table of fewer than SMALL_TABLE learners.
 _PROVISIONAL = (
     f"provisional (fewer than {SMALL_TABLE:,} learners): check it again on more data before "
@@ -1538,8 +1551,12 @@ def _varying(
 def _same_everywhere(dropped: Sequence[tuple[str, str]]) -> str:
     if not dropped:
         return ""
-    said = "; ".join(f"{_e(re.sub('<[^>]+>', '', h))}: {v}" for h, v in dropped)
-    return f"<p class='small muted'>The same in every segment, left out of the table: {said}.</p>"
+    said = "; ".join(f"{_e(re.sub('<[^>]+>', '', h)).lower()} {v}" for h, v in dropped)
+    columns = "column reads" if len(dropped) == 1 else "columns read"
+    return (
+        f"<p class='small muted'>Left out of the table because every segment has the same "
+        f"figure ({columns} the same): {said}.</p>"
+    )
 
 
 _FLAGS = (
@@ -1555,7 +1572,7 @@ def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     parts = [
         f"<p>Each learner's pay against the median of their {_term('peers', 'peers')}: "
         "learners at the same company with the same title (the designation flag), with the "
-        "same title anywhere (class flag), at the same company (tier flag). <i>At</i> means "
+        "same title anywhere (class flag), at the same company (company flag). <i>At</i> means "
         f"within {100 * tolerance:.0f} % of the peers' median. Shares of each segment; a share "
         "10 points or more away from all learners' is in bold.</p>"
     ]
@@ -1723,7 +1740,7 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
         "Ratio",
         "Pay imputed",
         "Company unknown",
-        *(["Of them, no company name"] if unnamed else []),
+        *(["Of them, with no company name"] if unnamed else []),
     ]
     shown, rows, dropped = _varying(headers, rows, first=1, skip=1)
     parts.append(_table(shown, rows, numeric=range(1, len(shown))))
@@ -1754,8 +1771,18 @@ def _company_unknown(manifest: Mapping[str, Any], population: Mapping[str, Any])
         f"pay to place it in a tier: <b>{small:,} learners</b> ({_share(small / n)}). "
         f"Together <b>{unknown:,} learners</b> ({_share(unknown / n)}). When the service "
         "places a learner, a company the training table never held is unknown too (the answer "
-        f"warns). Every {_term('tier', 'company-tier')} figure of this report leaves them out "
-        "and says how many learners it counts.</p>"
+        f"warns). The model places a learner whose company is unknown as if the company paid at "
+        "the population's level (its median pay, tier 2 on the default table), so the company "
+        f"neither lifts nor lowers them; every {_term('tier', 'company-tier')} figure of this "
+        "report leaves them out and says how many learners it counts.</p>"
+        + (
+            f"<p class='small'>On a table of fewer than {SMALL_TABLE:,} learners more companies "
+            f"stay under the minimum group size ({fewer} learners), so more learners have an "
+            "unknown company than on a large table: the share rises with less data, not because "
+            "the records are worse.</p>"
+            if n < SMALL_TABLE
+            else ""
+        )
     )
 
 
@@ -1954,9 +1981,9 @@ def since_previous(
     compared, changed = churn.get("placed"), churn.get("moved")
     if compared:
         parts.append(
-            f": {int(changed or 0):,} of {int(compared):,} learners "
-            f"({_share(int(changed or 0) / int(compared))}) would now be placed in another "
-            "segment"
+            f": {int(changed or 0):,} of {int(compared):,} training rows (a learner may have "
+            f"several records) ({_share(int(changed or 0) / int(compared))}) would now be placed "
+            "in another segment"
         )
     moves = []
     if previous is not None:
