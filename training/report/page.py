@@ -1431,15 +1431,21 @@ def _move_sentence(move: Mapping[str, Any] | None, pay_step: float, sampled: int
             f"<span class='muted'>No raise of at most {pct_unbroken(pay_step)} and no "
             f"better-paying company moves any of its {sampled:,} sampled learners.</span>{few}"
         )
-    how = (
-        f"with \u2264\u00a0{pct_unbroken(pay_step)} more pay"
+    gain = (
+        f"a raise of at most {pct_unbroken(pay_step)}"
         if move["input"] == "pay"
-        else f"at a {_e(str(move['direction']).replace(' ', '-'))} company"
+        else "a job at a "
+        + {"tier 1": "best-paying", "tier 2": "mid-paying"}.get(
+            str(move["direction"]), "better-paying"
+        )
+        + " company"
     )
+    # The gain is the change itself (more pay, a better-paying company); the new segment is a
+    # label that comes with it, never the goal, whatever its name says.
     return (
-        f"{_share(float(move['share']))} would move to "
+        f"{_share(float(move['share']))} would gain from {gain}, and with it the model's label "
         f"{_swatch(int(move['segment_id']))}'{int(move['segment_id'])}. "
-        f"{_e(move['segment_name'])}' {how}{few}"
+        f"{_e(move['segment_name'])}'{few}"
     )
 
 
@@ -1459,7 +1465,12 @@ def _paths(profiles: Mapping[str, Any]) -> str:
         "change within reach that would move a learner to another segment: a raise of at most "
         f"{pct_unbroken(step)} or a company of a better-paying {_term('tier')}, the smallest "
         "such change of each learner as the explorer's \u201cWhy and what if\u201d gives it, "
-        f"counted on a seeded sample of {int(paths['sampled']):,} learners.</p>"
+        f"counted on a seeded sample of {int(paths['sampled']):,} learners. <b>These are label "
+        "changes under the model, not recommendations:</b> only moves that leave the learner "
+        "better off (more pay, a better-paying company) are counted, and what the learner gains "
+        "is that change; the destination segment's name describes its typical learner, not "
+        "a goal (a learner who gets a raise may land in a segment named for being underpaid "
+        "because its learners are, on the whole, less experienced).</p>"
     )
     names = {int(s["id"]): s for s in profiles["segments"]}
     rows = []
@@ -1551,11 +1562,11 @@ def _varying(
 def _same_everywhere(dropped: Sequence[tuple[str, str]]) -> str:
     if not dropped:
         return ""
-    said = "; ".join(f"{_e(re.sub('<[^>]+>', '', h)).lower()} {v}" for h, v in dropped)
-    columns = "column reads" if len(dropped) == 1 else "columns read"
+    said = "; ".join(f"{_e(re.sub('<[^>]+>', '', h))}: {v}" for h, v in dropped)
+    which = "This column reads" if len(dropped) == 1 else "These columns read"
     return (
-        f"<p class='small muted'>Left out of the table because every segment has the same "
-        f"figure ({columns} the same): {said}.</p>"
+        f"<p class='small muted'>{which} the same in every segment and "
+        f"{'is' if len(dropped) == 1 else 'are'} left out of the table: {said}.</p>"
     )
 
 
@@ -1564,6 +1575,9 @@ _FLAGS = (
     ("class", "same title"),
     ("tier", "same company"),
 )
+
+
+_SIDES = ("Above", "At", "Below")
 
 
 def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
@@ -1592,8 +1606,11 @@ def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
 
     rows = [["<!--all-->All learners", *cells(population["peer_flags"], False)]]
     rows += [[_segment(s), *cells(s["peer_flags"], True)] for s in profiles["segments"]]
-    shown, rows, dropped = _varying(headers, rows, first=1, skip=1)
-    parts.append(_table(shown, rows, numeric=range(1, len(shown))))
+    # a left-out column is named in full ("At (same title)"), the table's short "At" is not
+    full = ["Segment"] + [f"{side} ({words})" for _, words in _FLAGS for side in _SIDES]
+    short = dict(zip(full, headers, strict=True))
+    shown, rows, dropped = _varying(full, rows, first=1, skip=1)
+    parts.append(_table([short[h] for h in shown], rows, numeric=range(1, len(shown))))
     parts.append(_same_everywhere(dropped))
     return _section("peers", "".join(parts))
 
@@ -1740,7 +1757,7 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
         "Ratio",
         "Pay imputed",
         "Company unknown",
-        *(["Of them, with no company name"] if unnamed else []),
+        *(["No company name (of the unknown)"] if unnamed else []),
     ]
     shown, rows, dropped = _varying(headers, rows, first=1, skip=1)
     parts.append(_table(shown, rows, numeric=range(1, len(shown))))
@@ -1780,7 +1797,7 @@ def _company_unknown(manifest: Mapping[str, Any], population: Mapping[str, Any])
             f"stay under the minimum group size ({fewer} learners), so more learners have an "
             "unknown company than on a large table: the share rises with less data, not because "
             "the records are worse.</p>"
-            if n < SMALL_TABLE
+            if int(manifest.get("data", {}).get("learners", n)) < SMALL_TABLE
             else ""
         )
     )
