@@ -699,7 +699,10 @@ def _courses(profiles: Mapping[str, Any]) -> str:
     intro = (
         f"<p>Each {_term('cohort')}, a segment's learners on one {_term('track')}, gets the "
         f"{_term('course')} of the school's catalogue that fits its track and career stage; the "
-        "last column gives the figures that chose it. Learners placed with "
+        "last column gives the figures that chose it. <b>The segment changes the course only "
+        "through its career stage</b> (its median experience: early, mid or senior); its pay "
+        "does not change the course, it changes the segment's career services (the actions). "
+        "Learners placed with "
         f"{_term('low-confidence', 'low confidence')} sit near another segment's border: their "
         f"cohort may change when the model is retrained. Cohorts of fewer than {FEW_LEARNERS} "
         f"learners are marked ({_term('few', 'few')}). {_term('career-service', 'Career services')}"
