@@ -124,8 +124,8 @@ def _below_peers(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding:
     against = f" (all learners: {pct_text(base)})" if base is not None else ""
     return Finding(
         *_share(p, share),
-        f"{pct_text(share)} earn less than their title peers{against} (learners with the same "
-        "title at their company, or anywhere when their company is unknown)",
+        f"{pct_text(share)} earn less than their title peers, learners with the same title at "
+        f"their company or anywhere when their company is unknown{against}",
         "the same job pays them less, so the gap closes at a pay review or an offer",
     )
 
@@ -393,7 +393,10 @@ def _next_best(
             continue
         if len(holders.get(entry.id, [])) >= MAX_SEGMENTS_PER_PROGRAMME:
             continue
-        ids = " and ".join(str(int(profiles[j]["id"])) for j in holders.get(action.programme, []))
+        ids = " and ".join(
+            str(x)
+            for x in sorted(int(profiles[j]["id"]) for j in holders.get(action.programme, []))
+        )
         few = f" ({few_text(found.basis)})" if found.basis < FEW_LEARNERS else ""
         text = (
             f"{found.evidence}{few}; {why}: offer {entry.name} ({action.programme_name}, the "
