@@ -316,8 +316,9 @@ def _how(how: str, course: Course, track: str = "", stage: str = "") -> str:
                 f": {course.name}, the catalogue's course for titles no track matches (a "
                 "general software course; give the learner's title a track for a closer one)."
             )
-        when = f"at the {stage} career stage" if course.stages else "at every career stage"
-        return f": {course.name}, the catalogue's course for this track {when}."
+        return (
+            f": {course.name}, the catalogue's course for this track at the {stage} career stage."
+        )
     if how == "other stage":
         stages = " or ".join(course.stages)
         return f": no course fits this track at this stage, so {course.name} (for {stages})."

@@ -124,7 +124,7 @@ def test_cohorts_get_their_courses_and_the_figures_why() -> None:
         "course": "ds",
         "course_name": "Data science",
         "why": "400 learners on Data & ML, segment median 5.0 years (mid: 3-9 years): "
-        "Data science, the catalogue's course for this track at every career stage.",
+        "Data science, the catalogue's course for this track at the mid career stage.",
         "low_confidence": 12,
         "small": False,
     }
