@@ -320,7 +320,9 @@ def test_trust_says_where_the_two_methods_draw_a_segment_differently(
     first = profiles["segments"][0]
     first["hierarchical_match"] = {"match": 0, "jaccard": 0.3}
     del jaccard[str(profiles["segments"][1]["id"])]
-    manifest["metrics"]["comparison"]["ari"] = 0.4
+    comparison = manifest["metrics"]["comparison"]
+    comparison.update(ari=0.4, ari_by_seed=[0.4, 0.42, 0.45], ari_median=0.42)
+    comparison.update(ari_min=0.4, ari_max=0.45)  # weak on every seed of the reference
     trust = _section(render_page(manifest, profiles), "trust")
     rows = {
         s["id"]: next(_text(r) for r in _rows(trust) if f"href='#segment-{s['id']}'" in r)
