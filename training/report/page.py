@@ -899,7 +899,7 @@ def _use_words(
         return f"{first}act on macro-segment {macro['id']} (segments {members}) instead"
     caveat = method_caveat(trust.both, trust.split)
     if trust.use in ("split by second method", "act") and caveat:
-        return first + _e(caveat)
+        return first + _e(caveat[:1].lower() + caveat[1:] if first else caveat)
     return first + _USE_WORDS[trust.use]
 
 
