@@ -45,7 +45,7 @@ from training.insights.profiles import (
     with_paths,
 )
 from training.model.choice import KChoice, choose_k
-from training.model.compare import compare_labelings, segment_silhouettes
+from training.model.compare import compare_labelings, reference_spread, segment_silhouettes
 from training.model.hierarchy import (
     Hierarchy,
     MicroClusters,
@@ -437,6 +437,32 @@ class _LocalSteps:
 # --------------------------------------------------------------------------------------------
 # The tail both engines share
 # --------------------------------------------------------------------------------------------
+def _compare(
+    settings: TrainingSettings, fit: KMeansFit, labels: IntArray, reference: Reference
+) -> tuple[dict[str, Any], dict[int, float]]:
+    """K-Means against the reference (with the reference's spread over its seeds when it is
+    the seeded two-stage one: REFERENCE_SEEDS), and each segment's silhouette."""
+    comparison = compare_labelings(
+        labels,
+        reference.labels,
+        fit.z,
+        seed=settings.seed,
+        sample=settings.silhouette_sample,
+        workers=settings.fit_workers,
+    )
+    silhouettes = segment_silhouettes(
+        fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
+    )
+    if reference.method == "two-stage":
+        k = int(fit.sizes.size)
+        comparison.update(
+            reference_spread(
+                labels, fit.z, k, comparison["ari"], seed=settings.seed, n_micro=settings.n_micro
+            )
+        )
+    return comparison, silhouettes
+
+
 def finish_run(
     settings: TrainingSettings,
     fit: KMeansFit,
@@ -457,17 +483,7 @@ def finish_run(
     with clock.step("hierarchical", f"Hierarchical reference ({steps.reference_label})"):
         reference = steps.fit_reference(k, segment_of)
     with clock.step("compare", "Comparing K-Means with the hierarchical reference"):
-        comparison = compare_labelings(
-            labels,
-            reference.labels,
-            fit.z,
-            seed=settings.seed,
-            sample=settings.silhouette_sample,
-            workers=settings.fit_workers,
-        )
-        silhouettes = segment_silhouettes(
-            fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
-        )
+        comparison, silhouettes = _compare(settings, fit, labels, reference)
     with clock.step("profiles", "Profiling segments"):
         public_sizes = np.empty(k, np.intp)
         public_sizes[segment_of] = fit.sizes

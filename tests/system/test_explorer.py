@@ -122,6 +122,14 @@ def test_page_lists_segments_and_assigns_a_learner(server: str, browser: Any) ->
     assert course.get_attribute("data-track") == expected["track"] == "backend"
     assert course.get_attribute("data-course") == expected["course"]
     assert f"Track: Backend & SDE. Course: {expected['course_name']}." == course.text
+    # The learner's own figures beside the name, and the distance in plain words.
+    own = driver.find_element(By.ID, "own-figures").text
+    assert f"You: {expected['features']['years_experience']:g} years of experience" in own
+    assert "How clear-cut: the learner is" in card.text and "Distance " not in card.text
+    trust = driver.find_element(By.ID, "segment-trust").text
+    assert ("Second method:" in trust or "The second method" in trust) and (
+        "placed with low confidence" in trust
+    )
     warnings = driver.find_element(By.ID, "warnings").text
     assert "orgyear 20165 looks like a typo" in warnings
     assert all(w in warnings for w in expected["warnings"])
@@ -149,3 +157,58 @@ def test_the_api_docs_render_without_internet(server: str, browser: Any) -> None
         "return performance.getEntriesByType('resource').map(e => e.name)"
     )
     assert loaded and all(name.startswith(server) for name in loaded), loaded
+
+
+def _own(browser: Any, server: str, features: dict[str, float], words: list[dict[str, str]]) -> Any:
+    """The explorer's own-figures function on a crafted learner and segment."""
+    if browser.current_url != server + "/":  # the explorer, not the API docs
+        browser.get(server + "/")
+    profile = {"name_words": words, "center": {"years_experience": 5}}
+    population = {"years_experience": {"p50": 6}, "ctc_inr": {"p50": 1_000_000}}
+    return browser.execute_script(
+        "const r = ownFacts(arguments[0], arguments[1], arguments[2], arguments[3]);"
+        "return {facts: r.facts, against: r.against};",
+        features,
+        profile,
+        population,
+        [],
+    )
+
+
+_UNDERPAID = {"kind": "pay_vs_experience", "word": "Underpaid for their experience"}
+_LOWER = {"kind": "company_tier", "word": "Lower-paying companies"}
+
+
+def test_the_learner_s_own_figures_say_when_they_go_against_the_name(
+    server: str, browser: Any
+) -> None:
+    # paid 41 % above experience peers, in an "underpaid" segment at a tier-1 company
+    out = _own(
+        browser,
+        server,
+        {"years_experience": 6, "pay_vs_experience": 0.345, "company_tier": 1},
+        [_LOWER, _UNDERPAID],
+    )
+    assert "You are paid 41 % above the median learner with your experience" in " ".join(
+        out["facts"]
+    )
+    assert "You: 6 years of experience (segment median 5; all learners 6)." in out["facts"]
+    assert len(out["against"]) == 2
+    assert out["against"][0].startswith("you are paid 41 % above peers with your experience")
+    assert "most of this segment is paid below" in out["against"][0]
+    assert out["against"][1].startswith("your company is tier 1")
+
+
+def test_the_learner_s_own_figures_stay_silent_when_they_agree_with_the_name(
+    server: str, browser: Any
+) -> None:
+    out = _own(
+        browser,
+        server,
+        {"years_experience": 6, "pay_vs_experience": -0.3, "company_tier": 3},
+        [_LOWER, _UNDERPAID],
+    )
+    assert out["against"] == []
+    assert "You are paid 26 % below the median learner with your experience" in " ".join(
+        out["facts"]
+    )

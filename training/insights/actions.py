@@ -21,8 +21,12 @@ Choosing among the rules that fire (:func:`assign_actions`):
   entry goes to at most :data:`MAX_SEGMENTS_PER_PROGRAMME` segments, where it reaches most;
 * a figure counted on fewer than :data:`~training.insights.figures.FEW_LEARNERS` learners is
   marked (``small``) and never among the actions to take first;
+* a segment whose rules fire but whose programmes all went to segments where they reach more
+  is offered the next-best fitting career service of another family (:data:`NEXT_BEST`: an
+  underpaid segment whose job-switch support went elsewhere gets pay negotiation coaching),
+  within the same caps, and its action says which programme went elsewhere;
 * a segment with no action says why (``no_action``): no rule fires (and which came nearest),
-  or its programmes went to segments where they reach more.
+  or its programmes, and their next-best, went to segments where they reach more.
 
 The three actions to take first (:func:`summary_actions`) are each segment's action of the
 widest reach, except for a segment that may not come back on new data and shares its
@@ -48,6 +52,7 @@ __all__ = [
     "MAX_PER_SEGMENT",
     "MAX_SEGMENTS_PER_PROGRAMME",
     "MAX_SEGMENTS_PER_RULE",
+    "NEXT_BEST",
     "RETIRED_RULES",
     "Action",
     "Finding",
@@ -119,7 +124,8 @@ def _below_peers(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding:
     against = f" (all learners: {pct_text(base)})" if base is not None else ""
     return Finding(
         *_share(p, share),
-        f"{pct_text(share)} earn less than learners with the same title at their company{against}",
+        f"{pct_text(share)} earn less than their title peers, learners with the same title at "
+        f"their company or anywhere when their company is unknown{against}",
         "the same job pays them less, so the gap closes at a pay review or an offer",
     )
 
@@ -206,7 +212,8 @@ def _missing_titles(p: Mapping[str, Any], pop: Mapping[str, Any]) -> Finding:
 CATALOGUE: tuple[Rule, ...] = (
     Rule(
         "below_peers",
-        "share paid below learners with the same title at their company",
+        "share paid below their title peers (same title at their company, or anywhere when the "
+        "company is unknown)",
         "pay",
         _below_peers,
     ),
@@ -358,6 +365,58 @@ def fired_actions(
     return sorted(out, key=lambda a: (-a.score, a.rule))
 
 
+#: The next-best programme family when a rule's own went to other segments (the cap), and why
+#: it fits the same figure.
+NEXT_BEST: dict[str, tuple[str, str]] = {
+    "job switch": ("pay", "the same gap also closes, in part, at a pay review or an offer"),
+    "pay": ("job switch", "the same gap also closes with a move to a better-paying job"),
+    "growth": ("pay", "their pay against peers is the next thing to check"),
+}
+
+
+def _next_best(
+    profile: Mapping[str, Any],
+    population: Mapping[str, Any],
+    fired: Sequence[Action],
+    holders: Mapping[str, Sequence[int]],
+    profiles: Sequence[Mapping[str, Any]],
+    catalogue: Sequence[Course],
+) -> Action | None:
+    """The next-best career service of another family for a profile left without an action."""
+    stage = career_stage(profile, population)
+    for action in fired:
+        family, why = NEXT_BEST.get(action.family, ("", ""))
+        rule = next(r for r in CATALOGUE if r.id == action.rule)
+        entry = _service(catalogue, family, rule.stage or stage) if family else None
+        found = rule.measure(profile, population)
+        if entry is None or found is None:
+            continue
+        if len(holders.get(entry.id, [])) >= MAX_SEGMENTS_PER_PROGRAMME:
+            continue
+        ids = " and ".join(
+            str(x)
+            for x in sorted(int(profiles[j]["id"]) for j in holders.get(action.programme, []))
+        )
+        few = f" ({few_text(found.basis)})" if found.basis < FEW_LEARNERS else ""
+        text = (
+            f"{found.evidence}{few}; {why}: offer {entry.name} ({action.programme_name}, the "
+            f"first fit, went to segments {ids}, where it reaches more learners)."
+        )
+        return Action(
+            rule=action.rule,
+            text=text,
+            figure=action.figure,
+            threshold=action.threshold,
+            reach=action.reach,
+            score=action.score,
+            programme=entry.id,
+            programme_name=entry.name,
+            family=entry.family,
+            basis=action.basis,
+        )
+    return None
+
+
 @dataclass
 class _Choice:
     """The actions given to each profile, and where each programme went."""
@@ -388,6 +447,13 @@ def _choose(
         ):
             chosen[i].append(action)
             given.append(i)
+    for i, profile in enumerate(profiles):
+        if chosen[i] or not fired[i]:
+            continue
+        extra = _next_best(profile, population, fired[i], holders, profiles, catalogue)
+        if extra is not None:
+            chosen[i].append(extra)
+            holders.setdefault(extra.programme, []).append(i)
     return _Choice(chosen, holders, fired)
 
 
@@ -453,6 +519,7 @@ def _why_none(
     thresholds: Mapping[str, float],
     choice: _Choice,
     level: str,
+    catalogue: Sequence[Course] = DEFAULT_COURSES,
 ) -> str:
     """Why a profile has no action: nothing fires, or its programmes went elsewhere."""
     if not choice.fired[i]:
@@ -462,9 +529,17 @@ def _why_none(
         ids = sorted(int(profiles[j]["id"]) for j in choice.holders.get(action.programme, []))
         where = " and ".join(str(x) for x in ids)
         figure = next(r.figure for r in CATALOGUE if r.id == action.rule)
+        alternative = ""
+        family = NEXT_BEST.get(action.family, ("", ""))[0]
+        other = next((c for c in catalogue if c.kind == CAREER and c.family == family), None)
+        if other is not None and choice.holders.get(other.id):
+            taken = " and ".join(
+                str(x) for x in sorted(int(profiles[j]["id"]) for j in choice.holders[other.id])
+            )
+            alternative = f", and its next-best, {other.name}, went to {level}s {taken}"
         parts.append(
             f"{action.programme_name} (its {figure}: {pct_text(action.figure)}), which went to "
-            f"{level}s {where}"
+            f"{level}s {where}{alternative}"
         )
     return (
         f"Its figures call for {'; '.join(dict.fromkeys(parts))}: each programme goes to the "
@@ -503,7 +578,9 @@ def recommend_profiles(
         profile["actions"] = [a.to_dict() for a in actions]
         profile["recommendations"] = [a.text for a in actions]
         profile["no_action"] = (
-            None if actions else _why_none(i, profiles, population, thresholds, choice, level)
+            None
+            if actions
+            else _why_none(i, profiles, population, thresholds, choice, level, catalogue)
         )
 
 

@@ -279,7 +279,8 @@ def choose_cohort_courses(
                 continue
             course, how = choose_course(track, stage, catalogue)
             why = _why(cohort[track].learners, names[track], years_median[segment], stage, bounds)
-            rows[track] = _row(track, cohort[track], size, course, f"{why}{_how(how, course)}")
+            reason = _how(how, course, track, stage)
+            rows[track] = _row(track, cohort[track], size, course, f"{why}{reason}")
         rows[UNKNOWN_TRACK] = _unknown_row(
             cohort, size, rows, stage, catalogue, {c.id: c for c in catalogue}
         )
@@ -306,10 +307,18 @@ def _why(n: int, track_name: str, years: float, stage: str, bounds: StageBounds)
     )
 
 
-def _how(how: str, course: Course) -> str:
-    """The end of a cohort's sentence: its course, and why when it is not a plain fit."""
+def _how(how: str, course: Course, track: str = "", stage: str = "") -> str:
+    """The end of a cohort's sentence: its course and why. The course follows the track and the
+    segment's career stage (never its pay), and the sentence says which of them chose it."""
     if how == "fits":
-        return f": {course.name}."
+        if track == OTHER_TRACK:
+            return (
+                f": {course.name}, the catalogue's course for titles no track matches (a "
+                "general software course; give the learner's title a track for a closer one)."
+            )
+        return (
+            f": {course.name}, the catalogue's course for this track at the {stage} career stage."
+        )
     if how == "other stage":
         stages = " or ".join(course.stages)
         return f": no course fits this track at this stage, so {course.name} (for {stages})."

@@ -135,20 +135,27 @@ def _share_facts(segment: Mapping[str, Any], population: Mapping[str, Any]) -> l
     return facts
 
 
-def _family_facts(segment: Mapping[str, Any]) -> list[Fact]:
+def _family_facts(segment: Mapping[str, Any], population: Mapping[str, Any]) -> list[Fact]:
+    """Tracks over-represented among the segment's known titles: the one definition of a track's
+    share used by names, cards and the summary (share of known titles, lift over all learners'
+    known titles)."""
+    shares = segment.get("track_shares_known")
+    bases = population.get("tracks_known")
+    if not shares or not bases:  # an older profile: nothing quoted on another definition
+        return []
+    known = int(segment.get("known_titles", 0))
     facts = []
-    for family in segment["top_tracks"]:
-        if family["name"] == UNKNOWN_TRACK or family["lift"] <= 1.0:
+    for track, share in shares.items():
+        base = float(bases.get(track, 0.0))
+        if track == UNKNOWN_TRACK or base <= 0.0 or share <= base:
             continue
-        if round(family["share"] * segment["size"]) < FEW_LEARNERS:
+        if round(share * known) < FEW_LEARNERS:
             continue
-        base = family["share"] / family["lift"]
         words = (
-            f"{TRACK_NAMES.get(family['name'], family['name'])} titles "
-            f"{lift_text(family['lift'])}x as common as among all learners "
-            f"({pct_unbroken(family['share'])} of the segment)"
+            f"{TRACK_NAMES.get(track, track)} {pct_unbroken(share)} of known titles (all "
+            f"learners: {pct_unbroken(base)}), {lift_text(share / base)}x"
         )
-        facts.append(Fact(_share_z(family["share"], base), (words,)))
+        facts.append(Fact(_share_z(share, base), (words,)))
     return facts
 
 
@@ -176,7 +183,7 @@ def distinctive_facts(
     candidates = [
         *_median_facts(segment, population),
         *_share_facts(segment, population),
-        *_family_facts(segment),
+        *_family_facts(segment, population),
     ]
     ranked = sorted(candidates, key=lambda fact: -abs(fact.score))
     return [fact for fact in ranked if abs(fact.score) >= DISTINCT_Z][:top]

@@ -11,11 +11,14 @@ among the segment's known titles. A name is the words of the largest ``|z|`` fir
 word (as it reads first)               rule (z: the segment's mean against all learners', in SDs)
 =====================================  =============================================================
 Senior                                 experience z >= +0.25 and median experience at or above all
-                                       learners' 75th percentile
-Experienced                            experience z >= +0.25 and median above all learners' median
+                                       learners' 75th percentile, and at least 2 years
+                                       (:data:`EXPERIENCE_MARGIN`) above all learners' median
+Experienced                            experience z >= +0.25 and median at least 2 years above all
+                                       learners' median
 Early-career                           experience z <= -0.25 and median at or below the 25th
-                                       percentile
-Less experienced                       experience z <= -0.25 and median below all learners' median
+                                       percentile, and at least 2 years below the median
+Less experienced                       experience z <= -0.25 and median at least 2 years below all
+                                       learners' median (5 against 6 is no word)
 Underpaid for their experience         pay-vs-experience z <= -0.25 and more paid >= 20 % under the
                                        median at their experience than among all learners, and no
                                        pay-against-peers figure says the opposite (below)
@@ -31,7 +34,11 @@ Low-paid / Lower-paid                  learners' top (bottom) pay quartile / med
                                        all learners'
 many <track> titles                    the track (not "other" nor "unknown") most over-represented
                                        among known titles: share z >= +0.25, lift >= 1.2, from at
-                                       least 30 learners
+                                       least 30 learners, *and* a meaningful share: the segment's
+                                       commonest known track, at least 25 %
+                                       (:data:`TRACK_SHARE`) of its known titles
+more <track> titles than elsewhere     the same track by lift alone (its share under 25 % or
+                                       another track commoner): it is over-represented, not many
 Above-average / Below-average <input>  any other input: its z alone
 Typical                                no input at |z| >= 0.25
 =====================================  =============================================================
@@ -84,11 +91,13 @@ from training.runtime.tracks import OTHER_TRACK, TRACK_NAMES, UNKNOWN_TRACK
 
 __all__ = [
     "CONTRADICTS",
+    "EXPERIENCE_MARGIN",
     "HALF",
     "MAX_WORDS",
     "MIN_KNOWN_SHARE",
     "NAME_Z",
     "ROLE_LIFT",
+    "TRACK_SHARE",
     "TYPICAL",
     "Word",
     "contradiction",
@@ -104,6 +113,12 @@ NAME_Z = 0.25
 HALF = 0.5
 #: The lift over all learners' known titles a track word needs.
 ROLE_LIFT = 1.2
+#: The share of known titles (and being the commonest known track) "many <track> titles" needs;
+#: under it a distinctive track reads "more <track> titles than elsewhere".
+TRACK_SHARE = 0.25
+#: Years between a segment's median experience and all learners' an experience word needs: one
+#: year (5 against 6) is within the spread of segments the heatmap shows alike.
+EXPERIENCE_MARGIN = 2.0
 #: A pay-for-experience word is contradicted when the share on the other side of a peer group's
 #: median exceeds the share on its side by this much (the report's bold margin).
 CONTRADICTS = 0.10
@@ -169,17 +184,24 @@ def _experience(profile: Mapping[str, Any], population: Mapping[str, Any]) -> li
         f"{q['p25']:g}-{q['p75']:g})"
     )
     out = []
-    if z >= NAME_Z and years > q["p50"]:
+    margin = f"at least {EXPERIENCE_MARGIN:g} years"
+    if z >= NAME_Z and years >= q["p50"] + EXPERIENCE_MARGIN:
         if years >= q["p75"]:
-            rule = "experience z >= +0.25, median at or above all learners' 75th percentile"
+            rule = (
+                "experience z >= +0.25, median at or above all learners' 75th percentile and "
+                f"{margin} above their median"
+            )
             out.append(Word("Senior", "years_experience", rule, figure, abs(z)))
-        rule = "experience z >= +0.25, median above all learners' median"
+        rule = f"experience z >= +0.25, median {margin} above all learners' median"
         out.append(Word("Experienced", "years_experience", rule, figure, abs(z)))
-    if z <= -NAME_Z and years < q["p50"]:
+    if z <= -NAME_Z and years <= q["p50"] - EXPERIENCE_MARGIN:
         if years <= q["p25"]:
-            rule = "experience z <= -0.25, median at or below all learners' 25th percentile"
+            rule = (
+                "experience z <= -0.25, median at or below all learners' 25th percentile and "
+                f"{margin} below their median"
+            )
             out.append(Word("Early-career", "years_experience", rule, figure, abs(z)))
-        rule = "experience z <= -0.25, median below all learners' median"
+        rule = f"experience z <= -0.25, median {margin} below all learners' median"
         out.append(Word("Less experienced", "years_experience", rule, figure, abs(z)))
     return out
 
@@ -329,7 +351,15 @@ def _track(profile: Mapping[str, Any], population: Mapping[str, Any]) -> list[Wo
                 f"the track most over-represented among known titles: share z >= +0.25, "
                 f"lift >= {ROLE_LIFT:g}, from at least {FEW_LEARNERS} learners"
             )
-            best = Word(f"Many {name} titles", "track", rule, figure, z)
+            many = share >= TRACK_SHARE and share >= max(
+                v for t, v in shares.items() if t not in (OTHER_TRACK, UNKNOWN_TRACK)
+            )
+            if many:
+                rule += f", the commonest known track, at least {pct_text(TRACK_SHARE)} of them"
+                best = Word(f"Many {name} titles", "track", rule, figure, z)
+            else:  # distinctive by lift only: over-represented, not "many"
+                rule += f"; under {pct_text(TRACK_SHARE)} or not the commonest: lift only"
+                best = Word(f"More {name} titles than elsewhere", "track", rule, figure, z)
     return [] if best is None else [best]
 
 

@@ -18,6 +18,11 @@ beside each of its actions. :func:`method_split` tells where its learners go the
 * **split**: its learners spread over several groups of the second method: act on it only with
   what suits all of it, or act on its macro-segment.
 
+The bar is read on the printed figure (two decimals, :func:`is_found_by_both`), so a printed
+0.50 always reads "found by both". A segment found by both whose learners still go, for at
+least :data:`SHARED_AWAY` of them, with another segment's majority in the second method gets a
+caveat saying so (its core is found, a large edge is not).
+
 Every figure is written with :func:`training.insights.wording.score_text` from the one source
 (the manifest's comparison), so the same figure reads the same wherever it is quoted.
 """
@@ -36,11 +41,14 @@ __all__ = [
     "FOUND_BY_BOTH",
     "KEPT_TOGETHER",
     "METHOD_AGREEMENT",
+    "SHARED_AWAY",
     "STABILITY_READINGS",
     "Agreement",
     "MethodSplit",
     "SegmentTrust",
     "Use",
+    "agreement_figure",
+    "is_found_by_both",
     "method_agreement",
     "method_caveat",
     "method_short",
@@ -59,6 +67,9 @@ STABILITY_READINGS: tuple[tuple[float, str], ...] = (
 #: A segment is "found by both methods" when its best-matching hierarchical cluster shares at
 #: least this Jaccard with it.
 FOUND_BY_BOTH = 0.5
+#: A segment the second method finds (Jaccard at least :data:`FOUND_BY_BOTH`) still gets a
+#: caveat when at least this share of its learners go with another segment there.
+SHARED_AWAY = 0.25
 #: A segment the second method does not find is "merged" (not "split") when at least this share
 #: of its learners stay together in one group of the second method.
 KEPT_TOGETHER = 0.75
@@ -105,8 +116,8 @@ class SegmentTrust:
     coarse_segment_id : int or None
         The macro-segment to act on instead, when ``use`` is ``"macro-segment"``.
     split : MethodSplit or None
-        Where the second method puts its learners, when it does not find the segment and the
-        comparison's contingency table is known.
+        Where the second method puts its learners, when the comparison's contingency table is
+        known.
     """
 
     segment_id: int
@@ -136,6 +147,8 @@ class MethodSplit:
         The share of its learners in the one group of the reference holding most of them.
     joined : tuple of (int, int)
         The learners of other segments in that group, by segment, most first.
+    size : int
+        The segment's learners in the comparison.
     """
 
     segment_id: int
@@ -143,6 +156,7 @@ class MethodSplit:
     parts: tuple[tuple[int, float], ...]
     kept: float = 0.0
     joined: tuple[tuple[int, int], ...] = ()
+    size: int = 0
 
     @property
     def merged(self) -> bool:
@@ -153,6 +167,12 @@ class MethodSplit:
     def elsewhere(self) -> list[tuple[int, float]]:
         """The parts with another segment's majority, largest first."""
         return [(s, share) for s, share in self.parts if s != self.segment_id]
+
+
+def is_found_by_both(jaccard: float) -> bool:
+    """Whether the second method finds a segment, read on the printed (two-decimal) figure, so
+    the same printed Jaccard always gets the same reading (0.499 prints and reads as 0.50)."""
+    return float(score_text(jaccard)) >= FOUND_BY_BOTH
 
 
 def stability_reading(jaccard: float) -> str:
@@ -196,6 +216,38 @@ def method_agreement(ari: float) -> Agreement:
     return "weak"
 
 
+def agreement_figure(comparison: Mapping[str, Any]) -> tuple[str, Agreement, Agreement]:
+    """The agreement of the two methods as quoted everywhere, and its readings at both ends.
+
+    The two-stage reference depends on its seed, so its ARI is measured on several seeds
+    (:func:`training.model.compare.reference_spread`); the figure is their median with the
+    range, and the verdict is read at both ends of the range, so a run whose reference moves
+    within the range keeps its verdict.
+
+    Parameters
+    ----------
+    comparison : mapping
+        The manifest's ``metrics.comparison`` (``ari``; ``ari_median``, ``ari_min``,
+        ``ari_max`` and ``ari_by_seed`` when measured on several seeds).
+
+    Returns
+    -------
+    (str, Agreement, Agreement)
+        "ARI 0.74 (median of 5 seeds of the reference, range 0.69-0.79)" (or "ARI 0.74" from one
+        reference), and :func:`method_agreement` of the range's lower and upper ends.
+    """
+    seeds = comparison.get("ari_by_seed") or []
+    if len(seeds) < 2:
+        ari = float(comparison["ari"])
+        return f"ARI {score_text(ari)}", method_agreement(ari), method_agreement(ari)
+    low, high = float(comparison["ari_min"]), float(comparison["ari_max"])
+    text = (
+        f"ARI {score_text(float(comparison['ari_median']))} (median of {len(seeds)} seeds of "
+        f"the reference, range {score_text(low)}-{score_text(high)})"
+    )
+    return text, method_agreement(low), method_agreement(high)
+
+
 def method_split(segment_id: int, comparison: Mapping[str, Any]) -> MethodSplit | None:
     """Where the hierarchical reference puts a segment's learners.
 
@@ -235,6 +287,7 @@ def method_split(segment_id: int, comparison: Mapping[str, Any]) -> MethodSplit 
         parts=tuple(sorted(shares.items(), key=lambda item: (-item[1], item[0]))),
         kept=row[home] / total,
         joined=tuple(sorted(joined, key=lambda item: (-item[1], item[0]))),
+        size=total,
     )
 
 
@@ -283,8 +336,10 @@ def method_caveat(jaccard: float | None, split: MethodSplit | None = None) -> st
     str or None
         A sentence when ``jaccard`` is under :data:`FOUND_BY_BOTH`; None otherwise.
     """
-    if jaccard is None or jaccard >= FOUND_BY_BOTH:
+    if jaccard is None:
         return None
+    if is_found_by_both(jaccard):
+        return _shared_caveat(jaccard, split)
     figure = f"best-match Jaccard {score_text(jaccard)}, under {FOUND_BY_BOTH:g}"
     if split is not None and split.merged:
         added = sum(n for _, n in split.joined)
@@ -302,6 +357,24 @@ def method_caveat(jaccard: float | None, split: MethodSplit | None = None) -> st
         + (f"; {where}" if where else "")
         + "): who belongs to it depends on the method, so act on it only with what suits all "
         "of it, or act on its macro-segment."
+    )
+
+
+def _shared_caveat(jaccard: float, split: MethodSplit | None) -> str | None:
+    """The caveat on a segment found by both methods whose large edge goes with another."""
+    if split is None:
+        return None
+    away = split.elsewhere()
+    share = sum(part for _, part in away)
+    if share < SHARED_AWAY:
+        return None
+    ids = [s for s, part in away if part >= 0.05]
+    count = f" ({round(share * split.size):,} of {split.size:,})" if split.size else ""
+    return (
+        f"The second method finds this segment (best-match Jaccard {score_text(jaccard)}) but "
+        f"puts {pct_text(share)} of its learners{count} with most of {_ids_text(ids)}: its "
+        "core is found by both methods, its edge is not, so check a learner placed with low "
+        "confidence before acting on them alone."
     )
 
 
@@ -346,7 +419,7 @@ def segment_trust(
         sid = segment["id"]
         j = jaccard.get(sid)
         both = float((segment.get("hierarchical_match") or {}).get("jaccard", 0.0))
-        found = both >= FOUND_BY_BOTH
+        found = is_found_by_both(both)
         out.append(
             SegmentTrust(
                 segment_id=sid,
@@ -356,7 +429,7 @@ def segment_trust(
                 found_by_both=found,
                 use=_use(j, found, sid in through),
                 coarse_segment_id=through.get(sid),
-                split=None if found or comparison is None else method_split(sid, comparison),
+                split=None if comparison is None else method_split(sid, comparison),
             )
         )
     return out

@@ -35,7 +35,8 @@ from training.insights.trust import (
     FOUND_BY_BOTH,
     MethodSplit,
     SegmentTrust,
-    method_agreement,
+    agreement_figure,
+    is_found_by_both,
     method_caveat,
     method_short,
     method_split,
@@ -120,8 +121,10 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "Companies are put in three tiers by the median pay of their learners: tier 1 pays best, "
         "tier 3 least. Job titles are put in three classes the same way. A learner whose "
         "company is unknown (see <a href='#company-unknown'>Data quality</a>) has no tier of "
-        "their own: every tier figure in this report counts only learners whose company is "
-        'known, and says how many that is ("82 % of the 61 % whose company is known").',
+        "their own: the model places them as if their company paid at the population's level "
+        "(its median pay, which falls in tier 2 on the default table; docs/segmentation.md), "
+        "but every tier figure in this report counts only learners whose company is known, and "
+        'says how many that is ("82 % of the 61 % whose company is known").',
     ),
     (
         "track",
@@ -162,7 +165,8 @@ GLOSSARY: tuple[tuple[str, str, str], ...] = (
         "peers",
         "Pay against peers",
         "A learner's pay against the median of learners with the same company and title "
-        "(the designation flag), the same title (class flag) or the same company (tier flag): "
+        "(the designation flag), the same title (class flag) or the same company (company "
+        "flag; the input is called tier_flag): "
         "above, at (within the tolerance) or below.",
     ),
     (
@@ -446,15 +450,13 @@ def _stand_in(through: Mapping[int, int]) -> str:
 def _split_jaccard(segment: Mapping[str, Any]) -> float | None:
     """The segment's best-match Jaccard with the second method, when under FOUND_BY_BOTH."""
     jaccard = (segment.get("hierarchical_match") or {}).get("jaccard")
-    if jaccard is None or float(jaccard) >= FOUND_BY_BOTH:
+    if jaccard is None or is_found_by_both(float(jaccard)):
         return None
     return float(jaccard)
 
 
 def _split_of(segment: Mapping[str, Any], manifest: Mapping[str, Any]) -> MethodSplit | None:
-    """Where the second method puts a segment's learners, when it does not find it."""
-    if _split_jaccard(segment) is None:
-        return None
+    """Where the second method puts a segment's learners (None without the comparison)."""
     comparison = manifest.get("metrics", {}).get("comparison")
     return None if not comparison else method_split(int(segment["id"]), comparison)
 
@@ -697,7 +699,10 @@ def _courses(profiles: Mapping[str, Any]) -> str:
     intro = (
         f"<p>Each {_term('cohort')}, a segment's learners on one {_term('track')}, gets the "
         f"{_term('course')} of the school's catalogue that fits its track and career stage; the "
-        "last column gives the figures that chose it. Learners placed with "
+        "last column gives the figures that chose it. <b>The segment changes the course only "
+        "through its career stage</b> (its median experience: early, mid or senior); its pay "
+        "does not change the course, it changes the segment's career services (the actions). "
+        "Learners placed with "
         f"{_term('low-confidence', 'low confidence')} sit near another segment's border: their "
         f"cohort may change when the model is retrained. Cohorts of fewer than {FEW_LEARNERS} "
         f"learners are marked ({_term('few', 'few')}). {_term('career-service', 'Career services')}"
@@ -797,6 +802,13 @@ def explain_warning(warning: str, manifest: Mapping[str, Any]) -> str:
         other = int(warning.removeprefix("silhouette peaks at k = ").split(",")[0])
         if other in ks and k in ks:
             best, here = sweep["silhouette"][ks.index(other)], sweep["silhouette"][ks.index(k)]
+            if float(score_text(best)) - float(score_text(here)) < SILHOUETTE_MATERIAL:
+                return (
+                    f"The {_term('silhouette')} is highest with {other} segments, but by less "
+                    f"than {SILHOUETTE_MATERIAL:g} ({score_text(best)} against "
+                    f"{score_text(here)} with {k}): no material difference, so {k} segments "
+                    "separate learners about as clearly."
+                )
             gap = "a small difference" if best - here < 0.05 else "a clear difference"
             kept = {
                 "fixed": f"{k} was set by hand",
@@ -866,14 +878,29 @@ _AGREEMENT_WORDS: dict[str, str] = {
 }
 
 
-def _use_words(trust: SegmentTrust, coarse: Mapping[int, Mapping[str, Any]]) -> str:
+#: The gap in printed silhouettes under which another k is "no material difference" (a
+#: silhouette varies by about this much between seeds of the same k).
+SILHOUETTE_MATERIAL = 0.02
+#: The Use column's qualifier on a table of fewer than SMALL_TABLE learners.
+_PROVISIONAL = (
+    f"provisional (fewer than {SMALL_TABLE:,} learners): check it again on more data before "
+    "acting; "
+)
+
+
+def _use_words(
+    trust: SegmentTrust, coarse: Mapping[int, Mapping[str, Any]], small: bool = False
+) -> str:
+    """What to use a segment for; on a small table never an unqualified "act on it"."""
+    first = _PROVISIONAL if small else ""
     if trust.use == "macro-segment" and trust.coarse_segment_id is not None:
         macro = coarse[trust.coarse_segment_id]
         members = ", ".join(str(x) for x in macro["segments"])
-        return f"act on macro-segment {macro['id']} (segments {members}) instead"
-    if trust.use == "split by second method":
-        return _e(method_caveat(trust.both, trust.split) or _USE_WORDS[trust.use])
-    return _USE_WORDS[trust.use]
+        return f"{first}act on macro-segment {macro['id']} (segments {members}) instead"
+    caveat = method_caveat(trust.both, trust.split)
+    if trust.use in ("split by second method", "act") and caveat:
+        return first + _e(caveat[:1].lower() + caveat[1:] if first else caveat)
+    return first + _USE_WORDS[trust.use]
 
 
 def _stability_table(
@@ -882,6 +909,7 @@ def _stability_table(
     """The overall stability in words, then one row per segment: its reading and its use."""
     stability = manifest["metrics"].get("stability", {})
     coarse = {c["id"]: c for c in profiles.get("coarse", [])}
+    small = int(manifest.get("data", {}).get("learners", SMALL_TABLE)) < SMALL_TABLE
     parts = []
     if "ari" in stability:
         parts.append(
@@ -903,7 +931,7 @@ def _stability_table(
             trust.reading,
             f"{score_text(trust.both)} ({'yes' if trust.found_by_both else 'no'})",
             pct_unbroken(float(segment.get("low_confidence_share", 0.0))),
-            _use_words(trust, coarse),
+            _use_words(trust, coarse, small),
         ]
         for segment, trust in zip(profiles["segments"], trusts, strict=True)
     ]
@@ -931,7 +959,12 @@ def _method_comparison(
     metrics = manifest["metrics"]
     method = str(metrics.get("hierarchical", {}).get("method", ""))
     reference = "bisecting K-Means" if method == BISECTING else "Ward"
-    ari = float(metrics["comparison"]["ari"])
+    figure, low, high = agreement_figure(metrics["comparison"])
+    verdict = _AGREEMENT_WORDS[low]
+    if high != low:  # the reference's seed moves it across a bar: say both readings
+        verdict = f"{low} to {high} agreement, depending on the reference's seed; at worst, " + (
+            verdict
+        )
     pairs = list(zip(profiles["segments"], trusts, strict=True))
     found = [segment for segment, trust in pairs if trust.found_by_both]
     missed = [segment for segment, trust in pairs if not trust.found_by_both]
@@ -939,8 +972,8 @@ def _method_comparison(
         f"<h3>K-Means against the hierarchical ({reference}) reference</h3>"
         f"<p>The learners were also grouped by a second, independent method, "
         f"{_term('hierarchical', 'hierarchical clustering')} ({_e(reference)}), into the same "
-        f"number of groups. The two groupings agree at {_term('ari', 'ARI')} {score_text(ari)}: "
-        f"{_AGREEMENT_WORDS[method_agreement(ari)]}. "
+        f"number of groups. The two groupings agree at "
+        f"{figure.replace('ARI', _term('ari', 'ARI'), 1)}: {verdict}. "
         + (
             f"Both methods find {', '.join(_segment(s) for s in found)}. "
             if found
@@ -1223,6 +1256,28 @@ def _cohorts_line(segment: Mapping[str, Any], tracks: Mapping[str, str]) -> str 
     return f"{_term('course', 'Courses')} by {_term('track')}, largest cohorts: {words}{tail}."
 
 
+def _tracks_text(
+    segment: Mapping[str, Any], population: Mapping[str, Any], tracks: Mapping[str, str]
+) -> str:
+    """The commonest tracks as names and the summary quote them: shares of known titles,
+    lifts over all learners' known titles (the words after "Tracks (")."""
+    shares, bases = segment.get("track_shares_known"), population.get("tracks_known")
+    if not shares or not bases:  # an older profile: shares of all titles
+        return "all titles): " + ", ".join(
+            f"{_e(tracks.get(f['name'], f['name']))} {pct_unbroken(f['share'])} "
+            f"({_term('lift')} {lift_text(f['lift'])}){_few_mark(f['share'] * segment['size'])}"
+            for f in segment["top_tracks"]
+        )
+    known = int(segment.get("known_titles", 0))
+    top = sorted(shares.items(), key=lambda item: -item[1])[:3]
+    return f"of the {known:,} known titles): " + ", ".join(
+        f"{_e(tracks.get(t, t))} {pct_unbroken(share)} ({_term('lift')} "
+        f"{lift_text(share / float(bases[t])) if bases.get(t) else '-'})"
+        f"{_few_mark(share * known)}"
+        for t, share in top
+    )
+
+
 def _segment_card(
     manifest: Mapping[str, Any],
     segment: Mapping[str, Any],
@@ -1233,11 +1288,7 @@ def _segment_card(
     sid = segment["id"]
     name, why = _name_html(segment)
     years, lpa = segment["years_experience"], segment["ctc_lpa"]
-    families = ", ".join(
-        f"{_e(tracks.get(f['name'], f['name']))} {pct_unbroken(f['share'])} "
-        f"({_term('lift')} {lift_text(f['lift'])}){_few_mark(f['share'] * segment['size'])}"
-        for f in segment["top_tracks"]
-    )
+    families = _tracks_text(segment, population, tracks)
     bands = ", ".join(
         f"{_e(band)} years {pct_unbroken(share)}"
         for band, share in segment["experience_shares"].items()
@@ -1252,7 +1303,7 @@ def _segment_card(
         f"Pay: median {lpa_text(segment['center']['ctc_lpa'])}, the "
         f"{ordinal(segment['ctc_percentile'])} {_term('percentile')} of all learners; the "
         f"middle 80 % between {lpa_number(lpa['p10'])} and {lpa_number(lpa['p90'])} LPA.",
-        f"{_term('track', 'Tracks')} (all titles): {families}.",
+        f"{_term('track', 'Tracks')} ({families}.",
         _tiers_line(segment),
         f"{pct_unbroken(float(segment.get('low_confidence_share', 0.0)))} placed with "
         f"{_term('low-confidence', 'low confidence')}"
@@ -1383,15 +1434,21 @@ def _move_sentence(move: Mapping[str, Any] | None, pay_step: float, sampled: int
             f"<span class='muted'>No raise of at most {pct_unbroken(pay_step)} and no "
             f"better-paying company moves any of its {sampled:,} sampled learners.</span>{few}"
         )
-    how = (
-        f"with \u2264\u00a0{pct_unbroken(pay_step)} more pay"
+    gain = (
+        f"a raise of at most {pct_unbroken(pay_step)}"
         if move["input"] == "pay"
-        else f"at a {_e(str(move['direction']).replace(' ', '-'))} company"
+        else "a job at a "
+        + {"tier 1": "best-paying", "tier 2": "mid-paying"}.get(
+            str(move["direction"]), "better-paying"
+        )
+        + " company"
     )
+    # The gain is the change itself (more pay, a better-paying company); the new segment is a
+    # label that comes with it, never the goal, whatever its name says.
     return (
-        f"{_share(float(move['share']))} would move to "
+        f"{_share(float(move['share']))} would gain from {gain}, and with it the model's label "
         f"{_swatch(int(move['segment_id']))}'{int(move['segment_id'])}. "
-        f"{_e(move['segment_name'])}' {how}{few}"
+        f"{_e(move['segment_name'])}'{few}"
     )
 
 
@@ -1411,7 +1468,12 @@ def _paths(profiles: Mapping[str, Any]) -> str:
         "change within reach that would move a learner to another segment: a raise of at most "
         f"{pct_unbroken(step)} or a company of a better-paying {_term('tier')}, the smallest "
         "such change of each learner as the explorer's \u201cWhy and what if\u201d gives it, "
-        f"counted on a seeded sample of {int(paths['sampled']):,} learners.</p>"
+        f"counted on a seeded sample of {int(paths['sampled']):,} learners. <b>These are label "
+        "changes under the model, not recommendations:</b> only moves that leave the learner "
+        "better off (more pay, a better-paying company) are counted, and what the learner gains "
+        "is that change; the destination segment's name describes its typical learner, not "
+        "a goal (a learner who gets a raise may land in a segment named for being underpaid "
+        "because its learners are, on the whole, less experienced).</p>"
     )
     names = {int(s["id"]): s for s in profiles["segments"]}
     rows = []
@@ -1504,7 +1566,11 @@ def _same_everywhere(dropped: Sequence[tuple[str, str]]) -> str:
     if not dropped:
         return ""
     said = "; ".join(f"{_e(re.sub('<[^>]+>', '', h))}: {v}" for h, v in dropped)
-    return f"<p class='small muted'>The same in every segment, left out of the table: {said}.</p>"
+    which = "This column reads" if len(dropped) == 1 else "These columns read"
+    return (
+        f"<p class='small muted'>{which} the same in every segment and "
+        f"{'is' if len(dropped) == 1 else 'are'} left out of the table: {said}.</p>"
+    )
 
 
 _FLAGS = (
@@ -1514,13 +1580,16 @@ _FLAGS = (
 )
 
 
+_SIDES = ("Above", "At", "Below")
+
+
 def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
     population = profiles["population"]
     tolerance = float(manifest.get("settings", {}).get("flag_tolerance", 0.1))
     parts = [
         f"<p>Each learner's pay against the median of their {_term('peers', 'peers')}: "
         "learners at the same company with the same title (the designation flag), with the "
-        "same title anywhere (class flag), at the same company (tier flag). <i>At</i> means "
+        "same title anywhere (class flag), at the same company (company flag). <i>At</i> means "
         f"within {100 * tolerance:.0f} % of the peers' median. Shares of each segment; a share "
         "10 points or more away from all learners' is in bold.</p>"
     ]
@@ -1540,8 +1609,11 @@ def _peers(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> str:
 
     rows = [["<!--all-->All learners", *cells(population["peer_flags"], False)]]
     rows += [[_segment(s), *cells(s["peer_flags"], True)] for s in profiles["segments"]]
-    shown, rows, dropped = _varying(headers, rows, first=1, skip=1)
-    parts.append(_table(shown, rows, numeric=range(1, len(shown))))
+    # a left-out column is named in full ("At (same title)"), the table's short "At" is not
+    full = ["Segment"] + [f"{side} ({words})" for _, words in _FLAGS for side in _SIDES]
+    short = dict(zip(full, headers, strict=True))
+    shown, rows, dropped = _varying(full, rows, first=1, skip=1)
+    parts.append(_table([short[h] for h in shown], rows, numeric=range(1, len(shown))))
     parts.append(_same_everywhere(dropped))
     return _section("peers", "".join(parts))
 
@@ -1688,7 +1760,7 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
         "Ratio",
         "Pay imputed",
         "Company unknown",
-        *(["Of them, no company name"] if unnamed else []),
+        *(["No company name (of the unknown)"] if unnamed else []),
     ]
     shown, rows, dropped = _varying(headers, rows, first=1, skip=1)
     parts.append(_table(shown, rows, numeric=range(1, len(shown))))
@@ -1719,8 +1791,18 @@ def _company_unknown(manifest: Mapping[str, Any], population: Mapping[str, Any])
         f"pay to place it in a tier: <b>{small:,} learners</b> ({_share(small / n)}). "
         f"Together <b>{unknown:,} learners</b> ({_share(unknown / n)}). When the service "
         "places a learner, a company the training table never held is unknown too (the answer "
-        f"warns). Every {_term('tier', 'company-tier')} figure of this report leaves them out "
-        "and says how many learners it counts.</p>"
+        f"warns). The model places a learner whose company is unknown as if the company paid at "
+        "the population's level (its median pay, tier 2 on the default table), so the company "
+        f"neither lifts nor lowers them; every {_term('tier', 'company-tier')} figure of this "
+        "report leaves them out and says how many learners it counts.</p>"
+        + (
+            f"<p class='small'>On a table of fewer than {SMALL_TABLE:,} learners more companies "
+            f"stay under the minimum group size ({fewer} learners), so more learners have an "
+            "unknown company than on a large table: the share rises with less data, not because "
+            "the records are worse.</p>"
+            if int(manifest.get("data", {}).get("learners", n)) < SMALL_TABLE
+            else ""
+        )
     )
 
 
@@ -1919,9 +2001,9 @@ def since_previous(
     compared, changed = churn.get("placed"), churn.get("moved")
     if compared:
         parts.append(
-            f": {int(changed or 0):,} of {int(compared):,} learners "
-            f"({_share(int(changed or 0) / int(compared))}) would now be placed in another "
-            "segment"
+            f": {int(changed or 0):,} of {int(compared):,} training rows (a learner may have "
+            f"several records) ({_share(int(changed or 0) / int(compared))}) would now be placed "
+            "in another segment"
         )
     moves = []
     if previous is not None:

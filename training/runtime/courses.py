@@ -106,9 +106,10 @@ DEFAULT_COURSES: tuple[Course, ...] = (
         "Software development: DSA and system design",
         COURSE,
         "software development",
-        ("backend", "other"),
+        ("backend", "other", "leadership"),
         description="Data structures and algorithms, then low- and high-level system design, "
-        "for engineers building backend services.",
+        "for engineers building backend services (and, before the senior stage, for leads: "
+        "system design is the architecture half of leading).",
     ),
     Course(
         "data-science-ml",
@@ -168,9 +169,9 @@ DEFAULT_COURSES: tuple[Course, ...] = (
         COURSE,
         "career switch",
         ("support", "product"),
-        stages=("early", "mid"),
+        stages=("early",),
         description="Programming foundations, DSA and a first project, for support, operations "
-        "and product people early or mid career moving into development.",
+        "and product people early in their career moving into development.",
     ),
     Course(
         "product-leadership",
@@ -178,9 +179,10 @@ DEFAULT_COURSES: tuple[Course, ...] = (
         COURSE,
         "leadership",
         ("product", "support"),
-        stages=("senior",),
+        stages=("mid", "senior"),
         description="Product strategy, roadmaps, metrics and leading cross-functional teams, "
-        "for senior product, design and support people.",
+        "for product, design and support people from mid career (a well-paid product "
+        "designer is not sent back to a beginner's programming course).",
     ),
     Course(
         "interview-preparation",

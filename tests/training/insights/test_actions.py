@@ -21,6 +21,7 @@ from training.insights.actions import (
     DEFAULT_THRESHOLDS,
     MAX_PER_SEGMENT,
     MAX_SEGMENTS_PER_PROGRAMME,
+    NEXT_BEST,
     RETIRED_RULES,
     acted_through_coarse,
     assign_actions,
@@ -228,9 +229,37 @@ def test_a_programme_goes_to_at_most_two_segments_where_it_reaches_most() -> Non
         SETTERS["below_experience" if i % 2 else "lower_paying_companies"](profile, below)
         profiles.append(profile)
     chosen = assign_actions(profiles, POPULATION, DEFAULT_THRESHOLDS)
-    given = [i for i, actions in enumerate(chosen) if actions]
-    assert given == [1, 2]  # scores 6,125 and 3,402 beat 504 and 1,805
+    switch = [i for i, actions in enumerate(chosen) if actions[0].family == "job switch"]
+    assert switch == [1, 2]  # scores 6,125 and 3,402 beat 504 and 1,805
     assert MAX_SEGMENTS_PER_PROGRAMME == 2
+    # the two left without it get the next-best service of another family (pay), within the
+    # same cap, and say which programme went elsewhere
+    for i in (0, 3):
+        (action,) = chosen[i]
+        assert action.family == NEXT_BEST["job switch"][0] == "pay"
+        assert (
+            "(Interview preparation and job-switch support, the first fit, went to segments 1 and 2"
+            in (action.text)
+        )
+    programmes = [a.programme for actions in chosen for a in actions]
+    assert all(programmes.count(p) <= MAX_SEGMENTS_PER_PROGRAMME for p in set(programmes))
+
+
+def test_no_next_best_when_its_programme_is_full_too() -> None:
+    profiles = []
+    for i, size in enumerate([5_000, 4_000, 3_000, 2_000, 1_000]):
+        profile = _quiet_profile(size)
+        profile["id"] = i
+        SETTERS["below_experience"](profile, 0.9)
+        profiles.append(profile)
+    chosen = assign_actions(profiles, POPULATION, DEFAULT_THRESHOLDS)
+    families = [[a.family for a in actions] for actions in chosen]
+    assert families == [["job switch"], ["job switch"], ["pay"], ["pay"], []]
+    recommend_profiles(profiles, POPULATION, DEFAULT_THRESHOLDS)
+    assert (
+        profiles[4]["no_action"] is not None
+        and "which went to segments 0 and 1" in (profiles[4]["no_action"])
+    )
 
 
 def test_at_most_three_actions_a_segment_best_first() -> None:
@@ -276,19 +305,25 @@ def test_a_segment_without_actions_says_why() -> None:
     assert quiet["actions"] == [] and quiet["recommendations"] == []
     assert quiet["no_action"] == (
         "No rule of the catalogue fires on its figures: the nearest is the share paid below "
-        "learners with the same title at their company at 45 % (it fires from 50 %)."
+        "their title peers (same title at their company, or anywhere when the company is unknown) "
+        "at 45 % (it fires from 50 %)."
     )
     crowded = []
-    for i, size in enumerate((5_000, 4_000, 1_000)):
+    for i, size in enumerate((5_000, 4_000, 3_000, 2_000, 1_000)):
         profile = _quiet_profile(size)
         profile["id"] = i
         SETTERS["below_experience"](profile, 0.8)
         crowded.append(profile)
     recommend_profiles(crowded, POPULATION, DEFAULT_THRESHOLDS, level="macro-segment")
-    assert [bool(p["actions"]) for p in crowded] == [True, True, False]
-    assert [p["no_action"] is None for p in crowded] == [True, True, False]
-    assert "went to macro-segments 0 and 1" in crowded[2]["no_action"]
-    assert "Interview preparation and job-switch support" in crowded[2]["no_action"]
+    # two get the programme, two its next-best (pay coaching), the last neither
+    assert [bool(p["actions"]) for p in crowded] == [True, True, True, True, False]
+    assert [p["no_action"] is None for p in crowded] == [True, True, True, True, False]
+    assert "went to macro-segments 0 and 1" in crowded[4]["no_action"]
+    assert "Interview preparation and job-switch support" in crowded[4]["no_action"]
+    assert (
+        "its next-best, Pay benchmarking and negotiation coaching, went to macro-segments 2 "
+        in (crowded[4]["no_action"])
+    )
 
 
 # --- the three actions to take first ------------------------------------------------------------

@@ -53,16 +53,19 @@ def test_the_career_stage_is_the_segment_s_median_against_all_learners_quartiles
         ("backend", "senior", "engineering-leadership", "fits"),
         # ... and stays silent for a track it does not list.
         ("support", "senior", "product-leadership", "fits"),
-        # A switch into software fits early and mid career, not seniors: a senior product
-        # or support learner gets product leadership, not a beginner course.
+        # A switch into software fits early career only: a mid-career or senior product or
+        # support learner gets product leadership, not a beginner course.
         ("support", "early", "switch-into-software", "fits"),
-        ("product", "mid", "switch-into-software", "fits"),
+        ("product", "early", "switch-into-software", "fits"),
+        ("product", "mid", "product-leadership", "fits"),
+        ("support", "mid", "product-leadership", "fits"),
         ("product", "senior", "product-leadership", "fits"),
         ("other", "senior", "software-development", "fits"),
         ("qa", "mid", "test-automation", "fits"),
         ("frontend", "mid", "fullstack-frontend", "fits"),
-        # Leadership is taught at the senior stage only: elsewhere, that course all the same.
-        ("leadership", "mid", "engineering-leadership", "other stage"),
+        # Leadership is taught at the senior stage; before it, a lead gets system design.
+        ("leadership", "mid", "software-development", "fits"),
+        ("leadership", "early", "software-development", "fits"),
         ("leadership", "senior", "engineering-leadership", "fits"),
         # A track no course lists gets the course for other titles.
         ("astronaut", "mid", "software-development", "unlisted"),
@@ -121,7 +124,7 @@ def test_cohorts_get_their_courses_and_the_figures_why() -> None:
         "course": "ds",
         "course_name": "Data science",
         "why": "400 learners on Data & ML, segment median 5.0 years (mid: 3-9 years): "
-        "Data science.",
+        "Data science, the catalogue's course for this track at the mid career stage.",
         "low_confidence": 12,
         "small": False,
     }
@@ -227,3 +230,14 @@ def test_the_trained_table_is_what_the_served_learners_give(
                 assert set(cohort["course"]) == {row["course"]}
                 checked += 1
     assert checked >= 3 * len(profiles["segments"])
+
+
+def test_every_fitting_course_says_why_and_other_titles_say_it_is_the_general_one() -> None:
+    from training.insights.courses import _how
+
+    course, how = choose_course("other", "mid", DEFAULT_COURSES)
+    assert how == "fits" and "titles no track matches" in _how(how, course, "other", "mid")
+    course, how = choose_course("leadership", "senior", DEFAULT_COURSES)
+    assert _how(how, course, "leadership", "senior").endswith(
+        "the catalogue's course for this track at the senior career stage."
+    )

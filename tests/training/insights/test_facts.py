@@ -64,10 +64,10 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
     segment, population = ordinary
     segment["feature_z"]["years_experience"] = -DISTINCT_Z  # exactly at the threshold
     segment["feature_z"]["log_ctc"] = 1.5
-    segment["top_tracks"] = [
-        {"name": "data", "share": 0.5, "lift": 2.0},
-        {"name": "unknown", "share": 0.3, "lift": 5.0},  # never a fact
-    ]
+    # the share of known titles, as names and cards quote it (never the share of the segment)
+    segment["known_titles"] = 100
+    segment["track_shares_known"] = {"data": 0.5, "unknown": 0.3}  # unknown: never a fact
+    population["tracks_known"] = {"data": 0.25, "unknown": 0.05}
     facts = distinctive_facts(segment, population, top=5)
     assert [f.score for f in facts] == sorted((f.score for f in facts), key=abs, reverse=True)
     assert len(facts) == 3 and all(abs(f.score) >= DISTINCT_Z for f in facts)
@@ -75,12 +75,10 @@ def test_facts_are_ranked_by_their_z_score_and_cut_at_the_threshold(
         " percentile of all learners"
     )
     assert Term("percentile", "percentile") in facts[0].pieces
-    assert facts[1].text == (
-        "Data & ML titles 2.00x as common as among all learners (50\u00a0% of the segment)"
-    )
+    assert facts[1].text == ("Data & ML 50\u00a0% of known titles (all learners: 25\u00a0%), 2.00x")
     assert facts[2].text.startswith("median ") and "years of experience" in facts[2].text
     assert distinctive_facts(segment, population) == facts[:2]
-    segment["size"] = FEW_LEARNERS  # 15 data titles: no fact
+    segment["known_titles"] = FEW_LEARNERS  # 15 known data titles: no fact
     assert "Data & ML" not in " ".join(
         f.text for f in distinctive_facts(segment, population, top=5)
     )

@@ -20,10 +20,12 @@ from training.data.load import read_learners_frame
 from training.data.synth import generate_learners
 from training.insights.figures import FEW_LEARNERS
 from training.insights.naming import (
+    EXPERIENCE_MARGIN,
     MAX_WORDS,
     MIN_KNOWN_SHARE,
     NAME_Z,
     ROLE_LIFT,
+    TRACK_SHARE,
     TYPICAL,
     contradiction,
     held_words,
@@ -77,13 +79,13 @@ def _holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
     if word in ("Senior", "Experienced"):
         return (
             z["years_experience"] >= NAME_Z
-            and median > p50
+            and median >= p50 + EXPERIENCE_MARGIN
             and (word == "Experienced" or median >= p75)
         )
     if word in ("Early-career", "Less experienced"):
         return (
             z["years_experience"] <= -NAME_Z
-            and median < p50
+            and median <= p50 - EXPERIENCE_MARGIN
             and (word == "Less experienced" or median <= p25)
         )
     pay = features["pay_vs_experience"].to_numpy()
@@ -100,16 +102,22 @@ def _holds(word: str, data: LearnerData, members: np.ndarray) -> bool:
         at = tier == tiers[word]
         inside = at[members & known]
         return len(inside) >= FEW_LEARNERS and _share_z(inside, at[known]) >= NAME_Z
-    assert word.startswith("Many ") and word.endswith(" titles"), word
+    many = word.startswith("Many ") and word.endswith(" titles")
+    more = word.startswith("More ") and word.endswith(" titles than elsewhere")
+    assert many or more, word
     names = {name: track for track, name in TRACK_NAMES.items()}
-    track = names[word.removeprefix("Many ").removesuffix(" titles")]
+    track = names[word.removeprefix("Many ").removeprefix("More ").split(" titles")[0]]
     titled = (learners["track"] != "unknown").to_numpy()
     on = (learners["track"] == track).to_numpy()
     inside = on[members & titled]
+    commonest = learners["track"][members & titled & (learners["track"] != "other").to_numpy()]
+    is_top = commonest.value_counts().index[0] == track
     return (
         _share_z(inside, on[titled]) >= NAME_Z
         and inside.mean() / on[titled].mean() >= ROLE_LIFT
         and inside.sum() >= FEW_LEARNERS
+        # "many" needs a meaningful share too: the commonest track, at least TRACK_SHARE
+        and many == (inside.mean() >= TRACK_SHARE and is_top)
     )
 
 
@@ -192,11 +200,13 @@ def test_an_ordinary_segment_is_typical() -> None:
     [
         (1.2, 9.0, ["Senior", "Experienced"]),  # at the 75th percentile
         (1.2, 8.0, ["Experienced"]),
-        (NAME_Z, 7.0, ["Experienced"]),  # at the threshold
-        (NAME_Z - 0.01, 7.0, [TYPICAL]),
+        (NAME_Z, 8.0, ["Experienced"]),  # at the threshold
+        (NAME_Z - 0.01, 8.0, [TYPICAL]),
         (0.8, 6.0, [TYPICAL]),  # a z-score the median does not bear out: no word
+        (0.8, 7.0, [TYPICAL]),  # one year over the median: no clear margin
         (-0.9, 3.0, ["Early-career", "Less experienced"]),
-        (-0.9, 5.0, ["Less experienced"]),
+        (-0.9, 4.0, ["Less experienced"]),  # 2 years under the median: the margin
+        (-0.9, 5.0, [TYPICAL]),  # 5 against 6 years: no clear margin
     ],
 )
 def test_the_experience_words_need_the_z_score_and_the_median(
@@ -377,3 +387,21 @@ def test_well_paid_is_dropped_when_pay_against_peers_says_the_opposite() -> None
     assert contradiction(profile, "above") == (
         "60 % paid below learners with the same title, 20 % above"
     )
+
+
+@pytest.mark.parametrize(
+    ("share", "backend", "word"),
+    [
+        (0.40, 0.30, "Many Data & ML titles"),  # the commonest, at least TRACK_SHARE
+        (0.20, 0.24, "More Data & ML titles than elsewhere"),  # distinctive by lift only
+        (TRACK_SHARE, 0.30, "More Data & ML titles than elsewhere"),  # not the commonest
+        (0.11, 0.30, None),  # not distinctive: no word
+    ],
+)
+def test_a_track_word_needs_lift_and_a_meaningful_share_for_many(
+    share: float, backend: float, word: str | None
+) -> None:
+    profile = _plain()
+    profile["track_shares_known"] = {"data": share, "backend": backend, "other": 0.5}
+    words = [w.word for w in held_words(profile, POPULATION) if w.kind == "track"]
+    assert words == ([] if word is None else [word])

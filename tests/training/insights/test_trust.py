@@ -13,7 +13,10 @@ import pytest
 from training.config import DISSOLVES_UNDER_JACCARD, HIGHLY_STABLE_JACCARD, MIN_JACCARD
 from training.insights.trust import (
     FOUND_BY_BOTH,
+    SHARED_AWAY,
     STABILITY_READINGS,
+    agreement_figure,
+    is_found_by_both,
     method_agreement,
     method_caveat,
     method_short,
@@ -155,7 +158,9 @@ def test_a_segment_the_second_method_splits_is_used_knowing_it() -> None:
     coarse = [{"id": i, "segments": [i]} for i in range(3)]
     trusts = segment_trust(segments, coarse, {0: 0.9, 1: 0.9, 2: 0.9}, COMPARISON)
     assert [t.use for t in trusts] == ["act", "act", "split by second method"]
-    assert [t.split is not None for t in trusts] == [False, False, True]
+    # where the second method puts each segment is known for every segment (the caveat of a
+    # segment found by both whose edge goes elsewhere needs it too)
+    assert [t.split is not None for t in trusts] == [True, True, True]
     assert segment_trust(segments, coarse, {0: 0.9, 1: 0.9, 2: 0.9})[2].split is None
 
 
@@ -215,11 +220,73 @@ def test_a_segment_the_second_method_splits_is_acted_on_as_a_whole_or_through_it
         "act on it only with what suits all of it, or act on its macro-segment."
     )
     assert method_short(split) == "the second method splits it"
-    # found by both: no sentence at all
-    assert method_caveat(FOUND_BY_BOTH, split) is None
+    # found by both, yet all of it with other segments' majorities: the edge caveat instead
+    found = method_caveat(FOUND_BY_BOTH, split)
+    assert found is not None and found.startswith("The second method finds this segment")
 
 
 def test_every_score_is_written_with_one_rounding() -> None:
     # the same stored figure reads the same wherever it is quoted
     assert score_text(0.92496) == "0.92" and score_text(0.925001) == "0.93"
     assert method_caveat(0.48037992) is not None and "0.48" in str(method_caveat(0.48037992))
+
+
+@pytest.mark.parametrize(("jaccard", "found"), [(0.4951, True), (0.5, True), (0.4949, False)])
+def test_the_same_printed_jaccard_always_reads_the_same(jaccard: float, found: bool) -> None:
+    # the bar is read on the printed figure: a printed 0.50 is always "found by both"
+    assert is_found_by_both(jaccard) == found
+    assert (score_text(jaccard) == "0.50") == found
+    segments = [_segment(0, 0, jaccard)]
+    trust = segment_trust(segments, [{"id": 0, "segments": [0]}], {0: 0.9})[0]
+    assert trust.found_by_both == found
+    assert (method_caveat(jaccard) is None) == found
+
+
+def _edge(away: int) -> dict[str, Any]:
+    """Segment 0 (1,000 learners) found by both, ``away`` of them with segment 1's group."""
+    return {
+        "labels_a": [0, 1],
+        "labels_b": [0, 1],
+        "contingency": [[1_000 - away, away], [0, 2_000]],
+        "best_match_jaccard": {"0": {"match": 0, "jaccard": 0.6}},
+    }
+
+
+def test_a_segment_found_by_both_whose_large_edge_goes_elsewhere_gets_a_caveat() -> None:
+    away = round(SHARED_AWAY * 1_000) + 120  # 37 %
+    split = method_split(0, _edge(away))
+    caveat = method_caveat(0.6, split)
+    assert caveat is not None
+    assert "finds this segment (best-match Jaccard 0.60)" in caveat
+    assert f"37 % of its learners ({away:,} of 1,000) with most of segment 1" in caveat
+    trust = segment_trust(
+        [_segment(0, 0, 0.6)], [{"id": 0, "segments": [0]}], {0: 0.9}, _edge(away)
+    )
+    assert trust[0].use == "act" and method_caveat(trust[0].both, trust[0].split) == caveat
+
+
+def test_a_segment_found_by_both_with_a_small_edge_elsewhere_gets_no_caveat() -> None:
+    away = round(SHARED_AWAY * 1_000) - 10
+    assert method_caveat(0.6, method_split(0, _edge(away))) is None
+
+
+def test_the_agreement_of_the_methods_is_quoted_over_the_reference_s_seeds() -> None:
+    one = agreement_figure({"ari": 0.7})
+    assert one == ("ARI 0.70", "moderate", "moderate")
+    seeds = [0.69, 0.74, 0.79, 0.72, 0.76]
+    figure, low, high = agreement_figure(
+        {"ari": 0.69, "ari_by_seed": seeds, "ari_median": 0.74, "ari_min": 0.69, "ari_max": 0.79}
+    )
+    assert figure == "ARI 0.74 (median of 5 seeds of the reference, range 0.69-0.79)"
+    assert (low, high) == ("moderate", "strong")
+    # within one reading, both ends read the same
+    _, low, high = agreement_figure(
+        {
+            "ari": 0.8,
+            "ari_by_seed": [0.8, 0.85],
+            "ari_median": 0.825,
+            "ari_min": 0.8,
+            "ari_max": 0.85,
+        }
+    )
+    assert low == high == "strong"

@@ -10,7 +10,8 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import silhouette_score
 
-from training.model.compare import compare_labelings, mean_silhouettes
+from training.model.compare import compare_labelings, mean_silhouettes, reference_spread
+from training.model.hierarchy import hierarchical_two_stage
 
 
 def test_silhouette_matches_scikit_learn() -> None:
@@ -58,3 +59,19 @@ def test_compare_different_labelings() -> None:
     for a, match in result["best_match_jaccard"].items():
         assert match["match"] == (7 if int(a) < 2 else 8)
         assert 0 < match["jaccard"] < 1
+
+
+def test_the_reference_s_agreement_is_measured_over_several_seeds() -> None:
+    X, truth = make_blobs(n_samples=3_000, centers=4, cluster_std=2.5, random_state=3)
+    first = hierarchical_two_stage(X, 4, seed=0, n_micro=200)
+    from sklearn.metrics import adjusted_rand_score
+
+    ari = float(adjusted_rand_score(truth, first.labels))
+    spread = reference_spread(truth, X, 4, ari, seed=0, seeds=4, n_micro=200)
+    assert len(spread["ari_by_seed"]) == 4 and spread["ari_by_seed"][0] == ari
+    # the other seeds are other references: their own ARIs, recomputed here
+    second = hierarchical_two_stage(X, 4, seed=1, n_micro=200)
+    assert spread["ari_by_seed"][1] == pytest.approx(adjusted_rand_score(truth, second.labels))
+    assert spread["ari_min"] <= spread["ari_median"] <= spread["ari_max"]
+    assert spread["ari_median"] == pytest.approx(float(np.median(spread["ari_by_seed"])))
+    json.dumps(spread)

@@ -295,14 +295,20 @@ def test_summary_shows_what_sets_each_segment_apart_with_its_glossary_links(
 ) -> None:
     segment = profiles["segments"][0]
     segment["feature_z"]["log_ctc"] = 9.0  # pay first
-    segment["top_tracks"] = [{"name": "R&D <lab>", "share": 0.9, "lift": 9.0}]
+    # a track's share of known titles, as names and cards quote it
+    segment["known_titles"] = 1_000
+    segment["track_shares_known"] = {"R&D <lab>": 0.9}
+    profiles["population"]["tracks_known"] = {
+        **profiles["population"]["tracks_known"],
+        "R&D <lab>": 0.1,
+    }
     summary = _section(render_page(manifest, profiles), "summary")
     row = next(r for r in _rows(summary) if f"href='#segment-{segment['id']}'" in r)
     facts = [f.text for f in distinctive_facts(segment, profiles["population"])]
-    assert facts[0].startswith("median pay") and facts[1].startswith("R&D <lab> titles")
+    assert facts[0].startswith("median pay") and facts[1].startswith("R&D <lab> 90")
     assert "; ".join(facts).replace("\u00a0", " ") in _text(row)
     assert "<a class='term' href='#g-percentile'>percentile</a>" in row
-    assert "R&amp;D &lt;lab&gt; titles" in row
+    assert "R&amp;D &lt;lab&gt; 90" in row and "of known titles" in row
 
 
 # --- trust ----------------------------------------------------------------------------------------
@@ -314,7 +320,9 @@ def test_trust_says_where_the_two_methods_draw_a_segment_differently(
     first = profiles["segments"][0]
     first["hierarchical_match"] = {"match": 0, "jaccard": 0.3}
     del jaccard[str(profiles["segments"][1]["id"])]
-    manifest["metrics"]["comparison"]["ari"] = 0.4
+    comparison = manifest["metrics"]["comparison"]
+    comparison.update(ari=0.4, ari_by_seed=[0.4, 0.42, 0.45], ari_median=0.42)
+    comparison.update(ari_min=0.4, ari_max=0.45)  # weak on every seed of the reference
     trust = _section(render_page(manifest, profiles), "trust")
     rows = {
         s["id"]: next(_text(r) for r in _rows(trust) if f"href='#segment-{s['id']}'" in r)
@@ -539,7 +547,7 @@ def test_data_quality_counts_every_cleaning_rule_and_the_imputed_shares(
             "Ratio": f"{q['no_title_ratio']:.2f}",
             "Pay imputed": f"{100 * q['ctc_imputed_share']:.1f} %",
             "Company unknown": f"{100 * q['company_imputed_share']:.0f} %",
-            "Of them, no company name": f"{100 * q['company_unnamed_share']:.0f} %",
+            "No company name (of the unknown)": f"{100 * q['company_unnamed_share']:.0f} %",
         }
         expected = f"{segment['id']}. {segment['name']}" + "".join(cells[h] for h in shown[1:])
         assert expected in rows
@@ -697,7 +705,8 @@ def test_a_figure_the_same_in_every_segment_is_not_shown(
         "segment, are left out: Records in the table"
     ) in caption
     peers = _section(page, "peers")
-    assert "The same in every segment, left out of the table: At: 12 %" in _text(peers)
+    said = _text(peers).split("read the same in every segment and are left out of the table: ")[1]
+    assert said.startswith("At (same company and title): 12 %; At (same title): 12 %")
     assert "<th class='num'>At</th>" not in peers
 
 
@@ -871,18 +880,20 @@ def test_paths_show_each_segments_stored_path_and_commonest_move(
         top = entry["top_move"]
         if top is not None:
             how = (
-                "more pay"
+                "a raise of at most 20 %"
                 if top["input"] == "pay"
-                else f"at a {top['direction'].replace(' ', '-')}"
+                else "a job at a best-paying company"
+                if top["direction"] == "tier 1"
+                else "a job at a mid-paying company"
             )
-            assert (
-                f"{_text(_share_text(top['share']))} would move to '{top['segment_id']}. " in text
-            )
-            assert how in text
+            # the gain is the change; the segment is a label that comes with it
+            assert f"{_text(_share_text(top['share']))} would gain from {how}" in text
+            assert f"and with it the model's label '{top['segment_id']}. " in text
         else:
             assert "No raise of at most 20 %" in text
     assert f"Counted over {paths['learners']:,} learners" in _text(section)
     assert f"seeded sample of {paths['sampled']:,} learners" in _text(section)
+    assert "These are label changes under the model, not recommendations" in _text(section)
 
 
 def _share_text(share: float) -> str:
@@ -919,7 +930,10 @@ def test_a_move_counted_on_few_sampled_learners_is_marked(
         "share": 0.4286,
     }
     row = _text(_rows(_section(render_page(manifest, profiles), "paths"))[0])
-    assert "43 % would move to '1. <Top>' at a tier-1 company (from only 7 learners)" in row
+    assert (
+        "43 % would gain from a job at a best-paying company, and with it the "
+        "model's label '1. <Top>' (from only 7 learners)"
+    ) in row
 
 
 # --- counted headings, small data, what changed, shares ----------------------------------------
@@ -989,12 +1003,15 @@ def test_since_the_previous_model_says_which_segments_grew_and_shrank(
     second["share"] = profiles["segments"][1]["share"] + 0.004  # under a point: not listed
     summary = _text(_section(render_page(manifest, profiles, previous=previous), "summary"))
     line = summary.split("Since the previous model (20260101-000000): ")[1].split(".")[0]
-    assert line.startswith("18 of 1,000 learners (2 %) would now be placed in another segment")
+    assert line.startswith(
+        "18 of 1,000 training rows (a learner may have several records) (2 %) would now be "
+        "placed in another segment"
+    )
     assert f"segment {profiles['segments'][0]['id']} grew from" in line
     assert f"segment {profiles['segments'][1]['id']} " not in line
     # without the previous model's profiles, only the learners who moved
     summary = _text(_section(render_page(manifest, profiles), "summary"))
-    assert "grew" not in summary and "18 of 1,000 learners" in summary
+    assert "grew" not in summary and "18 of 1,000 training rows" in summary
 
 
 def test_a_report_rewritten_beside_the_model_it_replaced_reads_its_profiles(
@@ -1020,3 +1037,71 @@ def test_no_share_reads_zero_point_zero(manifest: dict[str, Any], profiles: dict
     text = _text(render_page(manifest, profiles))
     assert not re.search(r"(?<![\d.])0\.0 %", text)
     assert "under 0.1 %" in text
+
+
+# --- words held against their figures -------------------------------------------------------------
+def test_the_agreement_of_the_methods_is_quoted_over_the_reference_s_seeds(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    comparison = manifest["metrics"]["comparison"]
+    comparison.update(ari_by_seed=[0.69, 0.74, 0.79], ari_median=0.74, ari_min=0.69, ari_max=0.79)
+    text = _text(_section(render_page(manifest, profiles), "trust"))
+    assert "agree at ARI 0.74 (median of 3 seeds of the reference, range 0.69-0.79)" in text
+    assert "moderate to strong agreement, depending on the reference's seed" in text
+    comparison.update(ari_by_seed=[0.8, 0.85], ari_median=0.825, ari_min=0.8, ari_max=0.85)
+    text = _text(_section(render_page(manifest, profiles), "trust"))
+    assert "strong agreement: the segments hardly depend on the method" in text
+    assert "depending on the reference's seed" not in text
+
+
+def _use_cells(page: str) -> list[str]:
+    trust = _section(page, "trust")
+    table = trust.split("<table")[1]
+    return [_text(re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[-1]) for r in _rows(table)]
+
+
+def test_on_a_small_table_the_use_column_never_says_act_on_it_unqualified(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    manifest["data"]["learners"] = SMALL_TABLE - 1
+    cells = _use_cells(render_page(manifest, profiles))
+    assert cells and all(c.startswith("provisional (fewer than 5,000 learners)") for c in cells)
+    manifest["data"]["learners"] = SMALL_TABLE
+    cells = _use_cells(render_page(manifest, profiles))
+    assert not any(c.startswith("provisional") for c in cells)
+
+
+def _silhouette_manifest(manifest: dict[str, Any], gap: float) -> str:
+    sweep = manifest["metrics"]["sweep"]
+    ks = list(sweep["ks"])
+    other = next(k for k in ks if k != manifest["k"])
+    sil = [0.30] * len(ks)
+    sil[ks.index(other)] = 0.30 + gap
+    sweep["silhouette"] = sil
+    return f"silhouette peaks at k = {other}, not at the chosen k = {manifest['k']}"
+
+
+def test_the_silhouette_note_says_another_k_is_clearer_only_when_it_is_material(
+    manifest: dict[str, Any],
+) -> None:
+    from training.report.page import SILHOUETTE_MATERIAL
+
+    small = explain_warning(_silhouette_manifest(manifest, 0.004), manifest)
+    assert "no material difference" in small and "would sit more clearly" not in small
+    assert f"by less than {SILHOUETTE_MATERIAL:g} (0.30 against 0.30" in small
+    large = explain_warning(_silhouette_manifest(manifest, 0.06), manifest)
+    assert "would sit more clearly" in large and "0.36 against 0.30" in large
+
+
+def test_unknown_companies_are_said_to_sit_at_the_population_s_pay_level(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    page = render_page(manifest, profiles)
+    glossary = _text(_section(page, "glossary"))
+    assert "as if their company paid at the population's level" in glossary
+    quality = _text(_section(page, "data-quality"))
+    assert "as if the company paid at the population's level" in quality
+    assert "more companies stay under the minimum group size" not in quality
+    manifest["data"]["learners"] = SMALL_TABLE - 1
+    quality = _text(_section(render_page(manifest, profiles), "data-quality"))
+    assert "more companies stay under the minimum group size" in quality
