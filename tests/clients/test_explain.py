@@ -5,6 +5,7 @@ reports replays through ``segment``."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,49 @@ def test_async_explain_matches_the_sync_one(app_client: TestClient) -> None:
             return list(await asyncio.gather(*(client.explain(x) for x in LEARNERS)))
 
     assert asyncio.run(main()) == expected
+
+
+def test_the_service_the_client_and_assign_explain_give_the_same_moves(
+    app_client: TestClient, service_model_dir: Path, tmp_path: Path
+) -> None:
+    """The same learners explained by POST /segment/explain (through the client) and by
+    ``python -m training assign --explain``: the same destinations, CTCs, tiers and companies."""
+    import pandas as pd
+
+    from tests.training.batch.helpers import invoke, iter_output
+    from training.data.synth import generate_learners
+    from training.runtime.schema import RAW_FIELDS
+
+    table = generate_learners(rows=300, seed=2525)
+    source, out = tmp_path / "learners.csv", tmp_path / "answers.csv"
+    table.to_csv(source, index=False)
+    result = invoke(
+        "assign",
+        ["--model", str(service_model_dir), "--data", str(source), "--out", str(out), "--explain"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(iter_output(out))
+    assert len(rows) == len(table)
+    compared = 0
+    with LearnsegClient(BASE, transport=_through(app_client), retries=0) as client:
+        for row, (_, raw) in zip(rows, table.iterrows(), strict=True):
+            if row["error"]:
+                continue
+            learner = {k: (None if pd.isna(raw[k]) else raw[k]) for k in RAW_FIELDS}
+            got = client.explain(learner)
+            assert got.segment_id == row["segment_id"]
+            for move in got.what_if:
+                if move.input == "pay":
+                    side = "pay_up" if move.direction == "more" else "pay_down"
+                    if move.request_change is None:
+                        assert row[f"{side}_ctc"] is None or math.isnan(row[f"{side}_ctc"])
+                        continue
+                    assert row[f"{side}_ctc"] == move.request_change.as_body()["ctc"]
+                    assert row[f"{side}_segment_id"] == move.segment_id
+                    compared += 1
+                elif move.input == "company_tier" and move.request_change is not None:
+                    assert row["tier_to"] == move.tier
+                    assert row["tier_company"] == move.request_change.as_body()["company_hash"]
+                    assert row["tier_segment_id"] == move.segment_id
+                    compared += 1
+    assert compared > 300
