@@ -347,9 +347,7 @@ def _print_training(result: Any, seconds: float) -> None:
         )
         table.add_row("least stable segment (Jaccard)", f"{min(sweep['jaccard'][i]):.3f}")
         table.add_row("Davies-Bouldin", f"{sweep['davies_bouldin'][i]:.3f}")
-    table.add_row(
-        "K-Means vs Ward (ARI / NMI)", f"{comparison['ari']:.3f} / {comparison['nmi']:.3f}"
-    )
+    table.add_row("K-Means vs Ward", _agreement_words(comparison))
     manifest = json.loads((result.folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     ids, churn = manifest.get("ids"), manifest.get("churn")
     if ids:
@@ -365,6 +363,13 @@ def _print_training(result: Any, seconds: float) -> None:
     console.print(table)
     for warning in result.k_choice.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+
+
+def _agreement_words(comparison: dict[str, Any]) -> str:
+    """The methods' agreement in the report's words (median and range over reference seeds)."""
+    from training.insights.trust import agreement_figure
+
+    return f"{agreement_figure(comparison)[0]}; NMI {comparison['nmi']:.2f}"
 
 
 @app.command()

@@ -125,3 +125,22 @@ def test_train_names_a_refused_setting_as_it_was_given(
     bad = runner.invoke(app, ["train", *out])
     assert bad.exit_code == 2
     assert bad.stderr == "error: hierarchical must be two-stage or exact, not 'fast'.\n"
+
+
+def test_the_train_summary_quotes_the_methods_agreement_as_the_report_does() -> None:
+    """The CLI's K-Means vs Ward line is the report's figure: the median ARI over the
+    reference's seeds with the range when there are several, two decimals."""
+    from training.__main__ import _agreement_words
+
+    spread = {
+        "ari": 0.6912,
+        "nmi": 0.7777,
+        "ari_by_seed": [0.6912, 0.7944, 0.7201],
+        "ari_median": 0.7201,
+        "ari_min": 0.6912,
+        "ari_max": 0.7944,
+    }
+    assert _agreement_words(spread) == (
+        "ARI 0.72 (median of 3 seeds of the reference, range 0.69-0.79); NMI 0.78"
+    )
+    assert _agreement_words({"ari": 0.6912, "nmi": 0.7777}) == "ARI 0.69; NMI 0.78"
