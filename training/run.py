@@ -45,7 +45,12 @@ from training.insights.profiles import (
     with_paths,
 )
 from training.model.choice import KChoice, choose_k
-from training.model.compare import compare_labelings, reference_spread, segment_silhouettes
+from training.model.compare import (
+    REFERENCE_SEEDS,
+    compare_labelings,
+    reference_spread,
+    segment_silhouettes,
+)
 from training.model.hierarchy import (
     Hierarchy,
     MicroClusters,
@@ -453,13 +458,19 @@ def _compare(
     silhouettes = segment_silhouettes(
         fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
     )
-    if reference.method == "two-stage":
-        k = int(fit.sizes.size)
-        comparison.update(
-            reference_spread(
-                labels, fit.z, k, comparison["ari"], seed=settings.seed, n_micro=settings.n_micro
-            )
+    # Only the seeded two-stage reference varies with its seed; the others (exact Ward, Spark's
+    # bisecting K-Means) have one figure, written in the same fields so every manifest is alike.
+    comparison.update(
+        reference_spread(
+            labels,
+            fit.z,
+            int(fit.sizes.size),
+            comparison["ari"],
+            seed=settings.seed,
+            n_micro=settings.n_micro,
+            seeds=REFERENCE_SEEDS if reference.method == "two-stage" else 1,
         )
+    )
     return comparison, silhouettes
 
 
