@@ -32,8 +32,10 @@ __all__ = [
     "REFERENCE_SEEDS",
     "compare_labelings",
     "mean_silhouettes",
+    "other_seed_aris",
     "reference_spread",
     "segment_silhouettes",
+    "spread_of",
 ]
 
 #: Seeds of the two-stage reference the agreement of the two methods is measured on: the
@@ -253,18 +255,44 @@ def reference_spread(
     dict
         ``ari_by_seed`` (the published seed's first), ``ari_median``, ``ari_min``, ``ari_max``.
     """
+    others = other_seed_aris(a, X, k, seed=seed, seeds=seeds, n_micro=n_micro)
+    return spread_of([float(first), *others])
+
+
+def other_seed_aris(
+    a: npt.ArrayLike,
+    X: npt.ArrayLike,
+    k: int,
+    *,
+    seed: int = 0,
+    seeds: int = REFERENCE_SEEDS,
+    n_micro: int = 2000,
+) -> list[float]:
+    """The ARI of K-Means against the two-stage reference of each seed after the published one
+    (``seed + 1`` .. ``seed + seeds - 1``); a seed with too few distinct rows for k is skipped.
+
+    It needs only the K-Means labels, so a run computes it beside the steps that follow the
+    K-Means fit and joins it before the manifest is written (:func:`spread_of` then).
+    """
     labels = np.asarray(a).ravel()
     data = as_matrix(X)
-    scores = [float(first)]
+    scores: list[float] = []
     for extra in range(1, max(seeds, 1)):
         try:
             other = hierarchical_two_stage(data, k, seed=seed + extra, n_micro=n_micro)
         except ValueError:  # too few distinct rows for k clusters on this seed
             continue
         scores.append(float(adjusted_rand_score(labels, other.labels)))
+    return scores
+
+
+def spread_of(scores: Sequence[float]) -> dict[str, Any]:
+    """The comparison's spread fields from the ARIs of every seed, the published seed's first:
+    ``ari_by_seed``, ``ari_median``, ``ari_min``, ``ari_max``."""
+    values = [float(s) for s in scores]
     return {
-        "ari_by_seed": scores,
-        "ari_median": float(np.median(scores)),
-        "ari_min": min(scores),
-        "ari_max": max(scores),
+        "ari_by_seed": values,
+        "ari_median": float(np.median(values)),
+        "ari_min": min(values),
+        "ari_max": max(values),
     }
