@@ -42,8 +42,8 @@ __all__ = [
 #: Seeds of the two-stage reference the agreement of the two methods is measured on: the
 #: reference's micro-clusters depend on its seed, so one seed's ARI moved from 0.69 to 0.79
 #: between two runs whose segments were the same; the median and range of a few seeds do not.
-#: Each further seed costs one MiniBatchKMeans of the rows (~1.6 s on 205,843 rows, measured), so
-#: three seeds in all keep training within its time budget.
+#: Each further seed costs one MiniBatchKMeans of the rows (0.9-1.6 s on 153,443 learners, one
+#: thread); a run computes them beside the steps after the comparison, which mostly use one core.
 REFERENCE_SEEDS = 3
 
 
@@ -243,7 +243,8 @@ def reference_spread(
 
     The reference's micro-clusters are seeded, so the ARI of one reference varies between runs
     even when the segments do not; each further seed costs one MiniBatchKMeans and one Ward on
-    the micro-centres (~1.6 s on 205,843 rows, one thread).
+    the micro-centres (0.9-1.6 s on 153,443 learners, one thread). The same as
+    ``spread_of([first, *other_seed_aris(...)])``, the two halves a training run computes apart.
 
     Parameters
     ----------
