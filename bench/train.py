@@ -170,6 +170,13 @@ def _bench_seed(hierarchical: str, rows: int, seed: int) -> None:
     )
     print(f"peak RSS of the process so far: {peak:,.0f} MB")
 
+    comparison = manifest["metrics"]["comparison"]
+    if "ari_by_seed" in comparison:
+        seeds = " ".join(f"{ari:.3f}" for ari in comparison["ari_by_seed"])
+        print(
+            f"K-Means vs reference ARI: median {comparison['ari_median']:.3f} over seeds "
+            f"({seeds}); silhouette {comparison['silhouette_a']:.4f}"
+        )
     stability = manifest["metrics"]["stability"]
     print(
         f"stability: mean ARI {stability['ari']:.3f} (p10 {stability['ari_p10']:.3f}), "

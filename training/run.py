@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,10 +46,10 @@ from training.insights.profiles import (
 )
 from training.model.choice import KChoice, choose_k
 from training.model.compare import (
-    REFERENCE_SEEDS,
     compare_labelings,
-    reference_spread,
+    other_seed_aris,
     segment_silhouettes,
+    spread_of,
 )
 from training.model.hierarchy import (
     Hierarchy,
@@ -188,6 +188,9 @@ class Reference:
     ``labels`` are its clusters (0 = largest), ``linkage`` its tree for the dendrogram,
     ``metrics`` the manifest's ``hierarchical`` figures, ``leaf_counts`` (when the engine has
     them) the learners of each segment in each leaf, given the public segment ids.
+    ``other_seeds`` (a seeded two-stage reference only) is the ARI of K-Means against the
+    reference of each further seed (:func:`~training.model.compare.other_seed_aris`), computed
+    beside the steps that follow and joined before the manifest is written.
     """
 
     labels: IntArray
@@ -195,6 +198,7 @@ class Reference:
     method: str
     metrics: dict[str, Any]
     leaf_counts: IntArray | None = None
+    other_seeds: Future[list[float]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -375,6 +379,15 @@ class _LocalSteps:
 
     def fit_reference(self, k: int, segment_of: IntArray) -> Reference:
         settings, z = self.settings, self.fit.z
+        other_seeds = None
+        if settings.hierarchical == "two-stage":
+            # One thread beside the tail, which mostly runs on one core (pandas, plots): the
+            # further seeds' MiniBatchKMeans (~1-1.6 s each) cost it little wall time.
+            beside = ThreadPoolExecutor(max_workers=1)
+            other_seeds = beside.submit(
+                other_seed_aris, self.fit.labels, z, k, seed=settings.seed, n_micro=settings.n_micro
+            )
+            beside.shutdown(wait=False)
         staged = hierarchical_two_stage(
             z, k, seed=settings.seed, n_micro=settings.n_micro, micro=self.micro
         )
@@ -395,6 +408,7 @@ class _LocalSteps:
                 "two_stage_vs_exact_ari": versus_exact,
             },
             leaf_counts=hierarchy.leaf_counts(segment_of[self.fit.labels], k),
+            other_seeds=other_seeds,
         )
 
     def figures(self, segment_of: IntArray, coarse: list[int]) -> ProfileFigures:
@@ -445,8 +459,8 @@ class _LocalSteps:
 def _compare(
     settings: TrainingSettings, fit: KMeansFit, labels: IntArray, reference: Reference
 ) -> tuple[dict[str, Any], dict[int, float]]:
-    """K-Means against the reference (with the reference's spread over its seeds when it is
-    the seeded two-stage one: REFERENCE_SEEDS), and each segment's silhouette."""
+    """K-Means against the reference, and each segment's silhouette (the reference's spread over
+    its seeds is added before the manifest is written: :attr:`Reference.other_seeds`)."""
     comparison = compare_labelings(
         labels,
         reference.labels,
@@ -457,19 +471,6 @@ def _compare(
     )
     silhouettes = segment_silhouettes(
         fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
-    )
-    # Only the seeded two-stage reference varies with its seed; the others (exact Ward, Spark's
-    # bisecting K-Means) have one figure, written in the same fields so every manifest is alike.
-    comparison.update(
-        reference_spread(
-            labels,
-            fit.z,
-            int(fit.sizes.size),
-            comparison["ari"],
-            seed=settings.seed,
-            n_micro=settings.n_micro,
-            seeds=REFERENCE_SEEDS if reference.method == "two-stage" else 1,
-        )
     )
     return comparison, silhouettes
 
@@ -511,7 +512,6 @@ def finish_run(
         )
     with clock.step("drift", "Drift reference: decile bins and segment shares"):
         drift = steps.drift_reference(segment_of, public_sizes)
-    metrics = _metrics(settings, fit, stability, reference, comparison)
     sample = _sample(len(fit.z), MAP_SAMPLE, settings.seed)
     with clock.step("cohorts", "A course for every cohort (segment x track)"):
         kernel, cohorts, profiles = _cohorts(
@@ -537,7 +537,13 @@ def finish_run(
         leaf_segments=reference.leaf_counts,
         drift=drift,
     )
+    if reference.other_seeds is not None:
+        with clock.step("reference_seeds", "Waiting for the reference's further seeds"):
+            comparison.update(spread_of([comparison["ari"], *reference.other_seeds.result()]))
+    else:  # exact Ward, Spark's bisecting K-Means: one figure, in the same fields as the others
+        comparison.update(spread_of([comparison["ari"]]))
     with clock.step("write", "Writing artifacts, plots and report"):
+        metrics = _metrics(settings, fit, stability, reference, comparison)
         fields = manifest_fields(
             fit.engine,
             k=k,

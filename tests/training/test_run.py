@@ -20,6 +20,7 @@ from tests.helpers import EXPECTED_FILES, joblib_assign, numpy_assign, small_tra
 from training.batch.diff import diff_table
 from training.config import TrainingSettings
 from training.data.synth import generate_learners
+from training.model.compare import REFERENCE_SEEDS
 from training.model.kmeans import fit_kmeans
 from training.model.pipeline import preprocess
 from training.prep.features import build_learner_data
@@ -43,6 +44,11 @@ def test_artifacts_are_complete_and_verified(trained_small: TrainingResult) -> N
     comparison = metrics["comparison"]
     assert 0 <= comparison["ari"] <= 1 and 0 <= comparison["nmi"] <= 1
     assert sum(map(sum, comparison["contingency"])) == trained_small.learners
+    # the further seeds run beside the tail and are joined before the manifest is written
+    seeds = comparison["ari_by_seed"]
+    assert len(seeds) == REFERENCE_SEEDS and seeds[0] == comparison["ari"]
+    assert comparison["ari_min"] <= comparison["ari_median"] <= comparison["ari_max"]
+    assert comparison["ari_median"] == pytest.approx(float(np.median(seeds)))
     assert manifest["data"]["fingerprint"] and manifest["data"]["rows"] == 20_000
     assert manifest["reference_year"] == 2022
 

@@ -32,15 +32,18 @@ __all__ = [
     "REFERENCE_SEEDS",
     "compare_labelings",
     "mean_silhouettes",
+    "other_seed_aris",
     "reference_spread",
     "segment_silhouettes",
+    "silhouette_rows",
+    "spread_of",
 ]
 
 #: Seeds of the two-stage reference the agreement of the two methods is measured on: the
 #: reference's micro-clusters depend on its seed, so one seed's ARI moved from 0.69 to 0.79
 #: between two runs whose segments were the same; the median and range of a few seeds do not.
-#: Each further seed costs one MiniBatchKMeans of the rows (~1.6 s on 205,843 rows, measured), so
-#: three seeds in all keep training within its time budget.
+#: Each further seed costs one MiniBatchKMeans of the rows (0.9-1.6 s on 153,443 learners, one
+#: thread); a run computes them beside the steps after the comparison, which mostly use one core.
 REFERENCE_SEEDS = 3
 
 
@@ -137,6 +140,19 @@ def mean_silhouettes(X: FloatArray, labelings: Sequence[IntArray], workers: int 
     Returns NaN for a labeling with fewer than 2 or more than n - 1 distinct labels.
     """
     n = X.shape[0]
+    return [
+        float(np.mean(scores)) if 2 <= np.unique(labels).size <= n - 1 else math.nan
+        for scores, labels in zip(silhouette_rows(X, labelings, workers), labelings, strict=True)
+    ]
+
+
+def silhouette_rows(
+    X: FloatArray, labelings: Sequence[IntArray], workers: int = 1
+) -> list[FloatArray]:
+    """Each row's silhouette under each of several labelings of the same rows, from one pass of
+    distances (see :func:`mean_silhouettes`; ``sklearn.metrics.silhouette_samples``' values to
+    float32 rounding, ~1e-6)."""
+    n = X.shape[0]
     codes: list[IntArray] = []
     counts: list[FloatArray] = []
     offsets = [0]
@@ -181,10 +197,7 @@ def mean_silhouettes(X: FloatArray, labelings: Sequence[IntArray], workers: int 
             totals[j][start:stop] = np.nan_to_num(score)
 
     map_in_threads(scores, range(0, n, block), workers)
-    return [
-        float(np.mean(total)) if 2 <= count.size <= n - 1 else math.nan
-        for total, count in zip(totals, counts, strict=True)
-    ]
+    return totals
 
 
 def segment_silhouettes(
@@ -206,13 +219,13 @@ def segment_silhouettes(
     dict of int to float
         Segment id -> mean silhouette; empty when the sample holds one segment.
     """
-    from sklearn.metrics import silhouette_samples
-
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(z), size=min(sample, len(z)), replace=False))
     if len(np.unique(labels[rows])) < 2:
         return {}
-    values = silhouette_samples(z[rows], labels[rows])
+    # sklearn's silhouette_samples gives the same values (float32 rounding aside) in ~10x the time
+    with limit_threads(1):
+        (values,) = silhouette_rows(as_matrix(z[rows]), [np.asarray(labels[rows], np.intp)])
     return {int(s): float(values[labels[rows] == s].mean()) for s in np.unique(labels[rows])}
 
 
@@ -230,7 +243,8 @@ def reference_spread(
 
     The reference's micro-clusters are seeded, so the ARI of one reference varies between runs
     even when the segments do not; each further seed costs one MiniBatchKMeans and one Ward on
-    the micro-centres (~1.6 s on 205,843 rows, one thread).
+    the micro-centres (0.9-1.6 s on 153,443 learners, one thread). The same as
+    ``spread_of([first, *other_seed_aris(...)])``, the two halves a training run computes apart.
 
     Parameters
     ----------
@@ -253,18 +267,44 @@ def reference_spread(
     dict
         ``ari_by_seed`` (the published seed's first), ``ari_median``, ``ari_min``, ``ari_max``.
     """
+    others = other_seed_aris(a, X, k, seed=seed, seeds=seeds, n_micro=n_micro)
+    return spread_of([float(first), *others])
+
+
+def other_seed_aris(
+    a: npt.ArrayLike,
+    X: npt.ArrayLike,
+    k: int,
+    *,
+    seed: int = 0,
+    seeds: int = REFERENCE_SEEDS,
+    n_micro: int = 2000,
+) -> list[float]:
+    """The ARI of K-Means against the two-stage reference of each seed after the published one
+    (``seed + 1`` .. ``seed + seeds - 1``); a seed with too few distinct rows for k is skipped.
+
+    It needs only the K-Means labels, so a run computes it beside the steps that follow the
+    K-Means fit and joins it before the manifest is written (:func:`spread_of` then).
+    """
     labels = np.asarray(a).ravel()
     data = as_matrix(X)
-    scores = [float(first)]
+    scores: list[float] = []
     for extra in range(1, max(seeds, 1)):
         try:
             other = hierarchical_two_stage(data, k, seed=seed + extra, n_micro=n_micro)
         except ValueError:  # too few distinct rows for k clusters on this seed
             continue
         scores.append(float(adjusted_rand_score(labels, other.labels)))
+    return scores
+
+
+def spread_of(scores: Sequence[float]) -> dict[str, Any]:
+    """The comparison's spread fields from the ARIs of every seed, the published seed's first:
+    ``ari_by_seed``, ``ari_median``, ``ari_min``, ``ari_max``."""
+    values = [float(s) for s in scores]
     return {
-        "ari_by_seed": scores,
-        "ari_median": float(np.median(scores)),
-        "ari_min": min(scores),
-        "ari_max": max(scores),
+        "ari_by_seed": values,
+        "ari_median": float(np.median(values)),
+        "ari_min": min(values),
+        "ari_max": max(values),
     }

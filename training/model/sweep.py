@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,9 @@ from training.model.stability import (
     stability_scores,
 )
 from training.progress import StepProgress
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 __all__ = ["KSweep", "ResampledFits", "find_knee", "sweep_k"]
 
@@ -167,8 +170,8 @@ def sweep_k(
     n_threads : int or None, default=1
         Threads for scikit-learn's OpenMP loops and BLAS (see :func:`fit_kmeans`).
     workers : int, default=1
-        K-Means fits run side by side in this many threads (the fit on all rows of a k with its
-        resampled fits); results do not depend on it.
+        K-Means fits run side by side in this many threads (every k's fit on all rows and
+        resampled fits, queued in one pool in order of k); results do not depend on it.
     progress : callable, optional
         Called with one line per k.
 
@@ -184,22 +187,18 @@ def sweep_k(
     eval_idx = sample_rows(rng, n, silhouette_sample)
     stability_idx = sample_rows(rng, n, stability_sample)
     ks = list(range(k_min, k_max + 1))
-    fits = [
-        _fit_one(
-            data,
-            k,
-            eval_idx,
-            stability_idx,
-            seed=seed,
-            n_init=n_init,
-            stability_resamples=stability_resamples,
-            stability_n_init=stability_n_init,
-            n_threads=n_threads,
-            workers=workers,
-            progress=progress,
-        )
-        for k in ks
-    ]
+    sample = data[stability_idx]
+    # One pool for every k: a k's figures are measured while the next k's fits already run, so
+    # no core waits at the end of each k for its slowest fit.
+    with limit_threads(n_threads), ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        pending = [
+            _submit(pool, data, sample, k, seed, n_init, stability_resamples, stability_n_init)
+            for k in ks
+        ]
+        fits = [
+            _measure(data, k, eval_idx, stability_idx, jobs, progress)
+            for k, jobs in zip(ks, pending, strict=True)
+        ]
     inertia = [f.inertia for f in fits]
     scores = [f.stability for f in fits]
     silhouette = _silhouettes(data[eval_idx], fits, n_threads, workers, progress)
@@ -252,41 +251,47 @@ def _silhouettes(
     return silhouette
 
 
-def _fit_one(
+_Jobs = tuple["Future[KMeans]", list["Future[IntArray]"]]
+
+
+def _submit(
+    pool: ThreadPoolExecutor,
     data: npt.NDArray[np.float64],
+    sample: npt.NDArray[np.float64],
     k: int,
-    eval_idx: IntArray,
-    stability_idx: IntArray,
-    *,
     seed: int,
     n_init: int,
     stability_resamples: int,
     stability_n_init: int,
-    n_threads: int | None,
-    workers: int,
+) -> _Jobs:
+    """K-Means with ``k`` segments on all rows and the resampled fits of its bootstrap (the
+    draws of :func:`~training.model.stability.bootstrap_stability`, seed ``seed + k``), queued
+    in ``pool``; each is the same fit whatever runs beside it."""
+    draws = draw_resamples(len(sample), stability_resamples, seed + k)
+    full = pool.submit(make_kmeans(k, seed, n_init).fit, data)
+    resampled = [pool.submit(resampled_labels, sample, k, draw, stability_n_init) for draw in draws]
+    return full, resampled
+
+
+def _measure(
+    data: npt.NDArray[np.float64],
+    k: int,
+    eval_idx: IntArray,
+    stability_idx: IntArray,
+    jobs: _Jobs,
     progress: StepProgress | None,
 ) -> _KFit:
-    """K-Means with ``k`` segments on all rows, its figures, and its bootstrap stability.
-
-    The fit on all rows and the resampled fits (the draws of
-    :func:`~training.model.stability.bootstrap_stability`, seed ``seed + k``) run side by side
-    in ``workers`` threads; each is the same fit whatever runs beside it.
-    """
+    """The figures of one k's fit on all rows and its bootstrap stability, once its fits are
+    done."""
     start = time.perf_counter()
-    sample = data[stability_idx]
-    draws = draw_resamples(len(stability_idx), stability_resamples, seed + k)
-    with limit_threads(n_threads), ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        full = pool.submit(make_kmeans(k, seed, n_init).fit, data)
-        labelings = list(
-            pool.map(lambda draw: resampled_labels(sample, k, draw, stability_n_init), draws)
-        )
-        model = full.result()
-        labels = model.labels_
-        figures = (
-            float(model.inertia_),
-            float(davies_bouldin_score(data, labels)),
-            float(calinski_harabasz_score(data, labels)),
-        )
+    model = jobs[0].result()
+    labels = model.labels_
+    figures = (
+        float(model.inertia_),
+        float(davies_bouldin_score(data, labels)),
+        float(calinski_harabasz_score(data, labels)),
+    )
+    labelings = [job.result() for job in jobs[1]]
     stability = stability_scores(np.asarray(labels[stability_idx], np.intp), labelings, k)
     if progress is not None:
         progress(

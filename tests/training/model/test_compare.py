@@ -8,9 +8,15 @@ import json
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import silhouette_samples, silhouette_score
 
-from training.model.compare import compare_labelings, mean_silhouettes, reference_spread
+from training.model.compare import (
+    compare_labelings,
+    mean_silhouettes,
+    reference_spread,
+    segment_silhouettes,
+    silhouette_rows,
+)
 from training.model.hierarchy import hierarchical_two_stage
 
 
@@ -23,6 +29,20 @@ def test_silhouette_matches_scikit_learn() -> None:
     ours = mean_silhouettes(X, [y, noisy, singleton])
     theirs = [silhouette_score(X, labels) for labels in (y, noisy, singleton)]
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_row_and_segment_silhouettes_match_scikit_learn() -> None:
+    X, y = make_blobs(n_samples=1_500, n_features=3, centers=4, random_state=3)
+    noisy = np.random.default_rng(2).integers(0, 3, size=y.size)
+    for ours, labels in zip(silhouette_rows(X, [y, noisy]), (y, noisy), strict=True):
+        np.testing.assert_allclose(ours, silhouette_samples(X, labels), atol=1e-5)
+    rows = np.sort(np.random.default_rng(4).choice(y.size, size=600, replace=False))
+    values = silhouette_samples(X[rows], y[rows])
+    expected = {s: float(values[y[rows] == s].mean()) for s in range(4)}
+    by_segment = segment_silhouettes(X, y, seed=4, sample=600)
+    assert by_segment.keys() == expected.keys()
+    for segment, value in expected.items():
+        assert by_segment[segment] == pytest.approx(value, abs=1e-5)
 
 
 def test_silhouette_blocks_side_by_side_give_the_same_figures() -> None:
