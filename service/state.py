@@ -101,12 +101,21 @@ def load_state(
         segmenter.explain(_PROBE)
         return ModelState(segmenter)
     except ArtifactError as exc:
-        return ModelState(None, str(exc))
+        log.warning("No model loaded from %s: %s", model_dir, exc)
+        return ModelState(None, _public(str(exc), model_dir))
     except Exception as exc:  # anything else (a bug, an unreadable file): still start
         log.exception("Loading the model from %s failed unexpectedly.", model_dir)
         return ModelState(
-            None, f"The model in {model_dir}/ could not be loaded ({type(exc).__name__})."
+            None, f"The model in {model_dir.name}/ could not be loaded ({type(exc).__name__})."
         )
+
+
+def _public(reason: str, model_dir: Path) -> str:
+    """The reason as callers see it: the models folder by its name, never the server's path
+    (the log has the path)."""
+    for form in {str(model_dir.resolve()), str(model_dir)}:
+        reason = reason.replace(form, model_dir.name)
+    return reason
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ def test_starts_without_a_model(tmp_path: Path, layout: str) -> None:
         _assert_not_ready(client, "No trained model")
         detail = client.get("/health/ready").json()["detail"]
         assert detail == (
-            f"No trained model in {model_dir}/: run `make train` (or `python -m training train`) "
-            "first."
+            "No trained model in models/: run `make train` (or `python -m training train`) first."
         )
+        assert str(tmp_path) not in detail  # the server's folders stay in its log
         assert "learnseg_model_ready 0.0" in client.get("/metrics").text
 
 

@@ -217,11 +217,11 @@ def test_no_models_says_how_to_train(tmp_path: Path, layout: str) -> None:
     if layout == "only a staging folder":  # a first training run that was killed
         (model_dir / f"{STAGING_PREFIX}20261128-000000-4242").mkdir()
     with admin_client(service_settings(model_dir)) as client:
-        _assert_not_ready(client, NO_MODEL.format(model_dir))
+        _assert_not_ready(client, NO_MODEL.format(model_dir.name))
         failed = client.post("/admin/reload")
     assert failed.status_code == 409
     assert failed.json()["detail"] == (
-        f"Reload failed and no model is being served: {NO_MODEL.format(model_dir)}"
+        f"Reload failed and no model is being served: {NO_MODEL.format(model_dir.name)}"
     )
 
 
@@ -259,7 +259,7 @@ def test_python_m_service_without_a_usable_model_starts_and_says_why(
         segment = httpx.post(service.url + "/segment", json=LEARNERS[0], timeout=10)
     assert ready.status_code == 503 and layout.reason in ready.json()["detail"], ready.text
     if layout.name in ("missing", "empty"):
-        assert ready.json()["detail"] == NO_MODEL.format(model_dir)
+        assert ready.json()["detail"] == NO_MODEL.format(model_dir.name)
     assert segment.status_code == 503 and segment.json() == ready.json()
     output = service.output()
     assert "Traceback" not in output

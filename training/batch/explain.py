@@ -102,6 +102,7 @@ WHAT_IF_COLUMNS: tuple[str, ...] = (
 #: The codes of the ``*_reason`` columns: why a move is null.
 REASONS: dict[str, str] = {
     "at_limit": "the CTC is already at this end of the CTC range the model keeps",
+    "ctc_imputed": "the CTC given is not a yearly salary: placed with an estimate, no pay change",
     "none_in_range": "no CTC between the learner's and that end of the range moves the learner",
     "not_an_input": "the company tier is not an input of this model",
     "none_moves": "no company of another tier moves the learner",
@@ -199,6 +200,7 @@ class WhatIfs:
         x = self.kernel.matrix(values)
         centre = self.kernel.assign(x)
         ctc = np.asarray(clean.ctc, np.float64)
+        imputed = np.asarray(clean.touched["ctc_implausible_imputed"], bool)
         from_pay = np.zeros(len(rows), bool)
         for rule in ORGYEAR_FROM_PAY:
             from_pay |= np.asarray(clean.touched[rule], bool)
@@ -208,6 +210,8 @@ class WhatIfs:
         for side, direction in (("up", 1), ("down", -1)):
             pay = self._pay(chunk, ctc, x, centre, steps, direction)
             self._fallback(chunk, ctc, pay, direction)
+            # as the Explainer: no pay change from an estimate of a CTC the learner never gave
+            pay.ctc[imputed], pay.centre[imputed], pay.reason[imputed] = np.nan, -1, "ctc_imputed"
             out.update(self._pay_columns(side, n, rows, ctc, pay))
         out.update(self._tier_columns(n, rows, sub, x, centre))
         return out

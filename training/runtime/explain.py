@@ -139,6 +139,7 @@ class _Learner:
     centre: int  # nearest centre (index)
     runner: int  # runner-up (-1 with one centre)
     track: str
+    ctc_imputed: bool = False  # the CTC given is no yearly salary: placement used an estimate
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,10 @@ class Explainer:
             bool(TITLE_INPUTS & set(self.kernel.features))
             and self.kernel.rules.title_map.get(key or "") not in self.kernel.tables.title_median
         )
-        return _Learner(raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track)
+        imputed = bool(clean.touched["ctc_implausible_imputed"])
+        return _Learner(
+            raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track, imputed
+        )
 
     def _segment(self, centre: int, track: str) -> dict[str, Any]:
         segment = int(self.kernel.segment_ids[centre])
@@ -291,6 +295,14 @@ class Explainer:
         rules = self.kernel.rules
         limit = rules.ctc_high if direction > 0 else rules.ctc_min
         entry: dict[str, Any] = {"input": "pay", "direction": "more" if direction > 0 else "less"}
+        if seen.ctc_imputed:  # a change "from" a figure the learner never gave says nothing
+            return {
+                **entry,
+                **_none(
+                    f"the CTC given is not a yearly salary (placed with an estimate of "
+                    f"{_lpa(seen.ctc)}): send the learner's real CTC to see a pay change"
+                ),
+            }
         if (limit - seen.ctc) * direction <= 0:
             return {
                 **entry,

@@ -121,9 +121,9 @@ def test_every_column_equals_the_explainers_answer(
                 if entry["request_change"] is None:
                     assert _null(columns, side, i) and math.isnan(columns[f"{side}_ctc"][i]), i
                     at_end = entry["reason"].startswith("the CTC is already")
-                    assert columns[f"{side}_reason"][i] == (
-                        "at_limit" if at_end else "none_in_range"
-                    ), i
+                    estimate = entry["reason"].startswith("the CTC given is not a yearly")
+                    code = "at_limit" if at_end else "none_in_range"
+                    assert columns[f"{side}_reason"][i] == ("ctc_imputed" if estimate else code), i
                     continue
                 moves += 1
                 assert columns[f"{side}_ctc"][i] == pytest.approx(
@@ -396,3 +396,30 @@ def test_the_search_agrees_with_the_explainers_search(
                     entry["request_change"]["ctc"], abs=1.0
                 ), i
                 assert columns[f"{side}_segment_id"][i] == entry["segment_id"], i
+
+
+def test_no_pay_change_from_an_estimate_of_a_ctc_never_given(model: VerifiedModel) -> None:
+    """A CTC that is no yearly salary is placed with an estimate; a raise or cut "from" that
+    estimate would point the wrong way from what was sent: both answers say why instead."""
+    learners = [
+        {"email_hash": "a", "ctc": 199_000_000.0, "orgyear": 2018.0, "ctc_updated_year": 2021.0},
+        {"email_hash": "b", "ctc": 15.0, "orgyear": 2016.0, "ctc_updated_year": 2020.0},
+        {"email_hash": "c", "ctc": 900_000.0, "orgyear": 2016.0, "ctc_updated_year": 2020.0},
+    ]
+    for learner in learners:
+        learner |= {"company_hash": None, "job_position": "Backend Engineer"}
+    frame = read_learners_frame(pd.DataFrame(learners), origin="test")
+    what_ifs = WhatIfs(model)
+    columns = what_ifs.columns(raw_arrays(frame), np.ones(len(frame), bool))
+    for i in (0, 1):
+        pay = [
+            e
+            for e in what_ifs.explainer.explain(_learner(frame, i))["what_if"]
+            if e["input"] == "pay"
+        ]
+        assert [e["request_change"] for e in pay] == [None, None]
+        assert all("not a yearly salary" in e["reason"] for e in pay)
+        for side in ("pay_up", "pay_down"):
+            assert columns[f"{side}_reason"][i] == "ctc_imputed"
+            assert math.isnan(columns[f"{side}_ctc"][i])
+    assert columns["pay_up_reason"][2] != "ctc_imputed"  # a real CTC keeps its answers
