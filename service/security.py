@@ -70,6 +70,7 @@ __all__ = [
     "NOT_ADMIN",
     "RELOAD_OFF",
     "ROLES",
+    "SHORT_KEY",
     "UNAUTHORIZED",
     "KeyFileError",
     "KeyRing",
@@ -143,11 +144,24 @@ def is_placeholder(secret: str) -> bool:
     return _PLACEHOLDER_MARK in text or text in _EXAMPLE_KEYS
 
 
+#: Keys shorter than this are accepted with a warning: what stops a guess is the key's length.
+SHORT_KEY = 16
+
+
 def _refuse_placeholder(secret: str, name: str, role: Role, where: str) -> None:
     if is_placeholder(secret):
         raise KeyFileError(
             f"The {role} key {name} {where} is a placeholder of the examples: set a real key "
             "(openssl rand -hex 24) before starting the service."
+        )
+    if len(secret.strip()) < SHORT_KEY:
+        log.warning(
+            "The %s key %s %s has fewer than %d characters: a short key can be guessed; use "
+            "openssl rand -hex 24.",
+            role,
+            name,
+            where,
+            SHORT_KEY,
         )
 
 

@@ -431,3 +431,15 @@ def test_a_placeholder_in_a_keys_file_is_refused_by_line_and_a_real_key_is_not(
     assert [k.name for k in ring.keys] == ["lms", "nightly"]
     with pytest.raises(KeyFileError):
         parse_keys(["replace-me"], "client")
+
+
+def test_a_short_key_is_accepted_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """What stops a guess is the key's length: a key under SHORT_KEY characters is named in a
+    warning (never shown); a long one is accepted silently."""
+    from service.security import SHORT_KEY, parse_keys
+
+    with caplog.at_level(logging.WARNING, logger="service.security"):
+        keys = parse_keys(["lms:abc", f"ui:{'k' * SHORT_KEY}"], "client")
+    assert [k.name for k in keys] == ["lms", "ui"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "client key lms" in warned[0] and "abc" not in warned[0]
