@@ -139,6 +139,7 @@ class _Learner:
     centre: int  # nearest centre (index)
     runner: int  # runner-up (-1 with one centre)
     track: str
+    company_known: bool = True  # False: missing or unknown, placed at the population's pay level
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,11 @@ class Explainer:
             bool(TITLE_INPUTS & set(self.kernel.features))
             and self.kernel.rules.title_map.get(key or "") not in self.kernel.tables.title_median
         )
-        return _Learner(raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track)
+        company = clean_columns(clean)["company"]
+        known = isinstance(company, str) and company in self.kernel.tables.company_median
+        return _Learner(
+            raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track, known
+        )
 
     def _segment(self, centre: int, track: str) -> dict[str, Any]:
         segment = int(self.kernel.segment_ids[centre])
@@ -465,7 +470,7 @@ class Explainer:
                     **entry,
                     **self._segment(centre, seen.track),
                     "direction": better,
-                    "change": f"at a tier-{tier} ({better}) company instead of tier {current}",
+                    "change": self._tier_words(tier, current, seen.company_known),
                     "tier": tier,
                     "request_change": {"company_hash": company},
                     "reason": None,
@@ -474,6 +479,21 @@ class Explainer:
             **entry,
             **_none(f"no company of another tier moves the learner (now tier {current})"),
         }
+
+    def _tier_words(self, tier: int, current: int, known: bool) -> str:
+        """The tier move in words. A learner without a known company has no tier of their own
+        (the model counts them at the population's pay level): "instead of tier 2" would read
+        as a fact about their employer."""
+        if known:
+            better = "better-paying" if tier < current else "lower-paying"
+            return f"at a tier-{tier} ({better}) company instead of tier {current}"
+        return (
+            f"at a {_tier_name(tier, self._lowest_tier())} (tier-{tier}) company (your company "
+            f"is unknown to the model, counted as {_tier_name(current, self._lowest_tier())})"
+        )
+
+    def _lowest_tier(self) -> int:
+        return len(self.kernel.tables.tier_edges) + 1
 
     # ------------------------------------------------------------------------- experience
     def _years_move(self, seen: _Learner) -> dict[str, Any]:
@@ -570,6 +590,13 @@ def path_centres(kernel: Kernel, x: FloatArray, years: tuple[int, ...] = PATH_YE
         moved[:, j] += n
         out[:, i] = kernel.assign(moved)
     return out
+
+
+def _tier_name(tier: int, lowest: int) -> str:
+    """A company tier as a coach says it: best-paying, mid-paying or lower-paying."""
+    if tier <= 1:
+        return "best-paying"
+    return "lower-paying" if tier >= lowest else "mid-paying"
 
 
 def _none(reason: str) -> dict[str, Any]:
