@@ -341,3 +341,31 @@ def test_the_panel_puts_gains_first_and_says_big_raises_and_settled_placements_p
         shown
     )
     assert "What would move" not in shown
+
+
+def test_the_form_has_hints_not_values_and_the_placement_shows_its_career_help(
+    explaining: str, browser: Any
+) -> None:
+    """A user typing two fields gets no one else's values: the fields are empty with grey
+    examples, CTC marked required; under the placement, the segment's actions."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(explaining + "/")
+    for name in LEARNER:
+        field = browser.find_element(By.NAME, name)
+        assert field.get_attribute("value") == ""
+        assert field.get_attribute("placeholder").startswith("e.g. ")
+    ctc = browser.find_element(By.NAME, "ctc")
+    assert ctc.get_attribute("required") is not None
+    assert "*" in browser.find_element(By.XPATH, "//input[@name='ctc']/..").text
+    _place(browser, explaining, LEARNER)
+    card = browser.find_element(By.ID, "assignment")
+    profile = httpx.get(f"{explaining}/v1/segments/{card.get_attribute('data-segment-id')}").json()
+    help_ = browser.find_element(By.ID, "segment-help")
+    items = help_.find_elements(By.CSS_SELECTOR, "li")
+    assert [i.get_attribute("data-rule") for i in items] == [a["rule"] for a in profile["actions"]]
+    for item, action in zip(items, profile["actions"], strict=True):
+        assert item.text.startswith(action["text"])
+    if not profile["actions"]:
+        assert help_.text.startswith("Career help: ")
+    _full_page(browser, "explorer-explain-help.png")
