@@ -17,7 +17,8 @@ the first boundary crossed is found exactly. :class:`Explainer` answers, for one
     rupee; checked by placing the request, and found by a search to the rupee where pay also
     moves another input (an orgyear imputed from pay peers);
   - **company tier**, as moving to a company of another tier (the training company with the
-    most learners in that tier stands for it);
+    most learners in that tier stands for it); a learner without a known company is counted at
+    the population's pay level, and the change says so rather than naming a tier of theirs;
   - **experience**, as years passing at the same CTC (an earlier ``orgyear``), to the year;
   - the **track** is not an input of the model: another job title changes the course, not the
     segment, and the entry says so;
