@@ -192,26 +192,43 @@ def test_the_panel_shows_why_what_if_and_the_path(explaining: str, browser: Any)
     answer = httpx.post(explaining + EXPLAIN, json=body, timeout=10).json()
     labels = panel.find_elements(By.CSS_SELECTOR, "#why span[data-input]")
     assert [x.get_attribute("data-input") for x in labels] == [w["input"] for w in answer["why"]]
+    runner = answer["runner_up"]["segment_id"]
     for label, w in zip(labels, answer["why"], strict=True):
-        assert label.text == f"{w['label']}: {round(100 * w['share_of_gap'])} %"
+        # the direction of each input's pull in words, never a raw share of the gap
+        assert label.text.startswith(w["label"] + "\n") and "%" not in label.text
+        if w["share_of_gap"] > 0.01:
+            assert label.text.endswith("pulls towards this segment")
+        elif w["share_of_gap"] < -0.01:
+            assert label.text.endswith(f"pulls towards segment {runner}")
     bars = panel.find_elements(By.CSS_SELECTOR, "#why .bar span")
     assert len(bars) == len(answer["why"])
     widest = max(answer["why"], key=lambda w: abs(w["share_of_gap"]))
     assert bars[answer["why"].index(widest)].size["width"] == max(b.size["width"] for b in bars)
+    gains = [
+        e
+        for e in answer["what_if"]
+        if e["segment_id"] is not None
+        and (e["input"], e["direction"]) not in {("pay", "less"), ("company_tier", "lower-paying")}
+    ]
     items = panel.find_elements(By.CSS_SELECTOR, "#what-if li")
-    assert len(items) == len(answer["what_if"])
-    moved = 0
-    for item, entry in zip(items, answer["what_if"], strict=True):
-        if entry["segment_id"] is None:
-            assert entry["reason"] in item.text
-        else:
-            moved += 1
-            lead = "Working" if entry["input"] == "company_tier" else "With"
-            assert item.text == (
-                f"{lead} {entry['change']}, the learner would be in segment {entry['segment_id']}, "
-                f"{entry['segment_name']} (course: {entry['course_name']})."
+    assert len(items) == len(gains)
+    for item, entry in zip(items, gains, strict=True):
+        where = (
+            f", the learner would be in segment {entry['segment_id']}, "
+            f"{entry['segment_name']} (course: {entry['course_name']})."
+        )
+        if entry["input"] == "pay" and entry["relative"] > 0.5:
+            assert item.text.startswith("Only with a much larger raise (+") and item.text.endswith(
+                where
             )
-    assert moved >= 1
+        else:
+            lead = "Working" if entry["input"] == "company_tier" else "With"
+            assert item.text == f"{lead} {entry['change']}{where}"
+    losses = [e for e in answer["what_if"] if e["segment_id"] is not None and e not in gains]
+    also = panel.find_elements(By.ID, "also-moves")
+    assert len(also) == (1 if losses else 0)
+    for entry in losses:
+        assert entry["change"] in also[0].text
     path = [li.text for li in panel.find_elements(By.CSS_SELECTOR, "#path li")]
     assert [p["years"] for p in answer["path"]] == [1, 2, 3, 5]
     for text, step in zip(path, answer["path"], strict=True):
@@ -221,3 +238,134 @@ def test_the_panel_shows_why_what_if_and_the_path(explaining: str, browser: Any)
             f"{step['segment_name']} (course: {step['course_name']})"
         )
     _full_page(browser, "explorer-explain.png")
+
+
+def _crafted(browser: Any, server: str, answer: dict[str, Any]) -> str:
+    """The explorer's panel of a crafted explain answer, as text."""
+    if browser.current_url != server + "/":
+        browser.get(server + "/")
+    return str(
+        browser.execute_script(
+            "const panel = renderExplain(arguments[0]);"
+            "document.getElementById('explain').replaceChildren(panel);"
+            "return panel.innerText;",
+            answer,
+        )
+    )
+
+
+def _move(input_: str, direction: str | None, change: str, **more: Any) -> dict[str, Any]:
+    return {
+        "input": input_,
+        "direction": direction,
+        "segment_id": 2,
+        "segment_name": "Other",
+        "course": "c",
+        "course_name": "Course C",
+        "change": change,
+        "request_change": {},
+        "reason": None,
+        **more,
+    }
+
+
+_STAY = [
+    {"years": n, "segment_id": 1, "segment_name": "Here", "course": "c", "course_name": "C"}
+    for n in (1, 2, 3, 5)
+]
+_WHY = [
+    {
+        "input": "years_experience",
+        "label": "Years of experience",
+        "unit": "years",
+        "value": 9,
+        "segment": 8,
+        "runner_up": 3,
+        "share_of_gap": 1.28,
+    },
+    {
+        "input": "company_tier",
+        "label": "Company tier",
+        "unit": "tier",
+        "value": 2,
+        "segment": 2.4,
+        "runner_up": 1.9,
+        "share_of_gap": -0.35,
+    },
+]
+
+
+def test_the_panel_puts_gains_first_and_says_big_raises_and_settled_placements_plainly(
+    explaining: str, browser: Any
+) -> None:
+    """Shares above 100 % or below zero read as pulls; a cut and a lower-paying company are
+    set apart from the goals; a raise above half the pay is out of reach; nothing moving and
+    a path that stays read as one sentence."""
+    none = {"segment_id": None, "change": None, "reason": "no move"}
+    answer = {
+        "segment_id": 1,
+        "runner_up": {"segment_id": 4, "distance": 1.0},
+        "why": _WHY,
+        "what_if": [
+            _move("pay", "more", "INR 7.1 LPA more (+235 %)", relative=2.35),
+            _move("pay", "less", "INR 1 LPA less (-10 %)", relative=-0.1),
+            _move(
+                "company_tier", "lower-paying", "at a tier-3 (lower-paying) company instead of 2"
+            ),
+            _move("experience", "more", "2 more years of experience at the same CTC"),
+            {"input": "track", "direction": None, **none},
+        ],
+        "path": _STAY,
+    }
+    shown = _crafted(browser, explaining, answer)
+    assert "128" not in shown and "-35" not in shown and "%" not in shown.split("What would")[0]
+    assert "Years of experience\npulls towards this segment" in shown
+    assert "Company tier\npulls towards segment 4" in shown
+    lines = [x for x in shown.split("What would move the learner:")[1].splitlines() if x]
+    assert lines[0].startswith("Only with a much larger raise (+235 %), the learner would be in")
+    assert lines[1].startswith("With 2 more years of experience at the same CTC")
+    assert lines[2] == (
+        "Would also move you: INR 1 LPA less (-10 %) (to segment 2, Other (course: Course C)); "
+        "a job at a tier-3 (lower-paying) company instead of 2 (to segment 2, Other (course: "
+        "Course C))."
+    )
+    settled = {
+        **answer,
+        "what_if": [
+            {"input": i, "direction": d, **none}
+            for i, d in (("pay", "more"), ("pay", "less"), ("company_tier", None))
+        ],
+    }
+    shown = _crafted(browser, explaining, settled)
+    assert "Your placement is settled: no single change within the model's range moves you." in (
+        shown
+    )
+    assert "What would move" not in shown
+
+
+def test_the_form_has_hints_not_values_and_the_placement_shows_its_career_help(
+    explaining: str, browser: Any
+) -> None:
+    """A user typing two fields gets no one else's values: the fields are empty with grey
+    examples, CTC marked required; under the placement, the segment's actions."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(explaining + "/")
+    for name in LEARNER:
+        field = browser.find_element(By.NAME, name)
+        assert field.get_attribute("value") == ""
+        assert field.get_attribute("placeholder").startswith("e.g. ")
+    ctc = browser.find_element(By.NAME, "ctc")
+    assert ctc.get_attribute("required") is not None
+    assert "*" in browser.find_element(By.XPATH, "//input[@name='ctc']/..").text
+    _place(browser, explaining, LEARNER)
+    card = browser.find_element(By.ID, "assignment")
+    profile = httpx.get(f"{explaining}/v1/segments/{card.get_attribute('data-segment-id')}").json()
+    help_ = browser.find_element(By.ID, "segment-help")
+    items = help_.find_elements(By.CSS_SELECTOR, "li")
+    assert [i.get_attribute("data-rule") for i in items] == [a["rule"] for a in profile["actions"]]
+    for item, action in zip(items, profile["actions"], strict=True):
+        assert item.text.startswith(action["text"])
+    if not profile["actions"]:
+        assert help_.text.startswith("Career help: ")
+    _full_page(browser, "explorer-explain-help.png")

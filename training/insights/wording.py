@@ -82,9 +82,12 @@ def known_text(share: float, known_share: float, *, unbroken: bool = False) -> s
     Returns
     -------
     str
-        ``"82 % of the 61 % whose company is known"``.
+        ``"82 % of the 61 % whose company is known"``; ``"82 % (all companies known)"`` when
+        every company is known.
     """
     pct = pct_unbroken if unbroken else pct_text
+    if known_share >= 1.0:  # "100 % of the 100 % whose company is known" says it twice
+        return f"{pct(share)} (all companies known)"
     return f"{pct(share)} of the {pct(known_share)} whose company is known"
 
 

@@ -68,6 +68,7 @@ __all__ = [
     "render_page",
     "render_report",
     "since_previous",
+    "source_name",
 ]
 
 #: The page's sections in order: (element id, heading).
@@ -421,6 +422,26 @@ def is_synthetic(manifest: Mapping[str, Any]) -> bool:
     bool
     """
     return str(manifest.get("data", {}).get("source", "")).startswith(SYNTHETIC_SOURCE)
+
+
+def source_name(source: Any) -> str:
+    """The table a model was trained on, as the report names it: a local file by its name only
+    (its folder is the trainer's machine, no news to a reader, and may name people); a URL and
+    the embedded default as given.
+
+    Parameters
+    ----------
+    source : str
+        ``manifest.data.source``.
+
+    Returns
+    -------
+    str
+    """
+    text = str(source)
+    if "://" in text or text.startswith(SYNTHETIC_SOURCE) or not text:
+        return text
+    return Path(text).name or text
 
 
 # --------------------------------------------------------------------------------------------
@@ -893,6 +914,9 @@ def _use_words(
 ) -> str:
     """What to use a segment for; on a small table never an unqualified "act on it"."""
     first = _PROVISIONAL if small else ""
+    if small and trust.use == "act" and not method_caveat(trust.both, trust.split):
+        # "check it again before acting; act on it" says two things: the check is the advice.
+        return _PROVISIONAL.rstrip("; ")
     if trust.use == "macro-segment" and trust.coarse_segment_id is not None:
         macro = coarse[trust.coarse_segment_id]
         members = ", ".join(str(x) for x in macro["segments"])
@@ -1232,6 +1256,11 @@ def _tiers_line(segment: Mapping[str, Any]) -> str:
         for t in segment["company_tiers"]
     )
     few = f" <span class='few'>({_term('few', few_text(known))})</span>"
+    if float(segment["company_known_share"]) >= 1.0:
+        return (
+            f"{_term('tier', 'Company tiers')} (tier 1 pays best), all {known:,} learners' "
+            f"companies known: {tiers}." + (few if known < FEW_LEARNERS else "")
+        )
     return (
         f"{_term('tier', 'Company tiers')} (tier 1 pays best), among the "
         f"{pct_unbroken(float(segment['company_known_share']))} ({known:,} learners) whose "
@@ -1698,7 +1727,7 @@ def _data_quality(manifest: Mapping[str, Any], profiles: Mapping[str, Any]) -> s
             "(<code>python -m training train --data FILE</code>) and read its report.</div>"
         )
     parts.append(
-        f"<p>Source: {_e(data['source'])}. {data['rows']:,} raw rows; "
+        f"<p>Source: {_e(source_name(data['source']))}. {data['rows']:,} raw rows; "
         f"{cleaning.get('rows_out', data['rows']):,} rows after cleaning; "
         f"{data['learners']:,} learners (one row each). Experience is counted to "
         f"{manifest.get('reference_year', '')}.</p>"
@@ -1885,7 +1914,7 @@ def render_page(
         "<header><h1>Who are our learners?</h1>",
         f"<p class='muted small'>{len(segments)} segments of {data['learners']:,} learners. "
         f"Model {_e(manifest['version'])}, trained {_e(manifest['created_at'])}; source: "
-        f"{_e(data['source'])}.</p>",
+        f"{_e(source_name(data['source']))}.</p>",
     ]
     if is_synthetic(manifest):
         head.append(

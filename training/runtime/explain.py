@@ -17,7 +17,8 @@ the first boundary crossed is found exactly. :class:`Explainer` answers, for one
     rupee; checked by placing the request, and found by a search to the rupee where pay also
     moves another input (an orgyear imputed from pay peers);
   - **company tier**, as moving to a company of another tier (the training company with the
-    most learners in that tier stands for it);
+    most learners in that tier stands for it); a learner without a known company is counted at
+    the population's pay level, and the change says so rather than naming a tier of theirs;
   - **experience**, as years passing at the same CTC (an earlier ``orgyear``), to the year;
   - the **track** is not an input of the model: another job title changes the course, not the
     segment, and the entry says so;
@@ -140,6 +141,7 @@ class _Learner:
     runner: int  # runner-up (-1 with one centre)
     track: str
     ctc_imputed: bool = False  # the CTC given is no yearly salary: placement used an estimate
+    company_known: bool = True  # False: missing or unknown, placed at the population's pay level
 
 
 @dataclass(frozen=True)
@@ -245,8 +247,19 @@ class Explainer:
             and self.kernel.rules.title_map.get(key or "") not in self.kernel.tables.title_median
         )
         imputed = bool(clean.touched["ctc_implausible_imputed"])
+        company = clean_columns(clean)["company"]
+        known = isinstance(company, str) and company in self.kernel.tables.company_median
         return _Learner(
-            raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track, imputed
+            raw,
+            float(clean.ctc),
+            float(clean.orgyear),
+            steps,
+            x,
+            best,
+            second,
+            track,
+            ctc_imputed=imputed,
+            company_known=known,
         )
 
     def _segment(self, centre: int, track: str) -> dict[str, Any]:
@@ -477,7 +490,7 @@ class Explainer:
                     **entry,
                     **self._segment(centre, seen.track),
                     "direction": better,
-                    "change": f"at a tier-{tier} ({better}) company instead of tier {current}",
+                    "change": self._tier_words(tier, current, seen.company_known),
                     "tier": tier,
                     "request_change": {"company_hash": company},
                     "reason": None,
@@ -486,6 +499,21 @@ class Explainer:
             **entry,
             **_none(f"no company of another tier moves the learner (now tier {current})"),
         }
+
+    def _tier_words(self, tier: int, current: int, known: bool) -> str:
+        """The tier move in words. A learner without a known company has no tier of their own
+        (the model counts them at the population's pay level): "instead of tier 2" would read
+        as a fact about their employer."""
+        if known:
+            better = "better-paying" if tier < current else "lower-paying"
+            return f"at a tier-{tier} ({better}) company instead of tier {current}"
+        return (
+            f"at a {_tier_name(tier, self._lowest_tier())} (tier-{tier}) company (your company "
+            f"is unknown to the model, counted as {_tier_name(current, self._lowest_tier())})"
+        )
+
+    def _lowest_tier(self) -> int:
+        return len(self.kernel.tables.tier_edges) + 1
 
     # ------------------------------------------------------------------------- experience
     def _years_move(self, seen: _Learner) -> dict[str, Any]:
@@ -582,6 +610,13 @@ def path_centres(kernel: Kernel, x: FloatArray, years: tuple[int, ...] = PATH_YE
         moved[:, j] += n
         out[:, i] = kernel.assign(moved)
     return out
+
+
+def _tier_name(tier: int, lowest: int) -> str:
+    """A company tier as a coach says it: best-paying, mid-paying or lower-paying."""
+    if tier <= 1:
+        return "best-paying"
+    return "lower-paying" if tier >= lowest else "mid-paying"
 
 
 def _none(reason: str) -> dict[str, Any]:

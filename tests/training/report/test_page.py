@@ -22,7 +22,7 @@ from training.insights.actions import summary_actions
 from training.insights.facts import distinctive_facts
 from training.insights.figures import FEW_LEARNERS, SMALL_TABLE
 from training.insights.trust import method_caveat, method_short, method_split, stability_reading
-from training.insights.wording import lpa_text, ordinal
+from training.insights.wording import known_text, lpa_text, ordinal
 from training.model.choice import KChoice, choose_k
 from training.model.sweep import KSweep
 from training.prep.features import LearnerData
@@ -772,13 +772,19 @@ def test_a_macro_segment_without_an_action_says_why(
 
 # --- every tier figure, recomputed from the learners (known companies only) ---------------------
 #: "82 % of the 61 % whose company is known [work] at <words> tier-N ... (all learners: 30 % of
-#: the 70 % whose company is known)": a segment's share and all learners'.
+#: the 70 % whose company is known)": a segment's share and all learners'; "82 % (all companies
+#: known)" where every company is known (the share known read as 100).
+_KNOWN = r"(\d+) % (?:of the (\d+) % whose company is known|\(all companies known\))"
 _TIER = re.compile(
-    r"(\d+) % of the (\d+) % whose company is known (?:work )?at [^()]*?tier-(\d)[^()]*?"
-    r"(?:\([^()]*\) )?companies \(all learners: (\d+) % of the (\d+) % whose company is known\)"
+    rf"{_KNOWN} (?:work )?at [^()]*?tier-(\d)[^()]*?"
+    rf"(?:\([^()]*\) )?companies \(all learners: {_KNOWN}\)"
 )
-#: A card's line: "among the 64 % (32,709 learners) whose company is known: tier 2 80 % (...".
-_CARD = re.compile(r"among the (\d+) % \(([\d,]+) learners\) whose company is known: (.*?)\.$")
+#: A card's line: "among the 64 % (32,709 learners) whose company is known: tier 2 80 % (...", or
+#: "all 3,744 learners' companies known: ..." where every company is known.
+_CARD = re.compile(
+    r"(?:among the (\d+) % \(([\d,]+) learners\) whose company is known"
+    r"|all ([\d,]+) learners' companies known): (.*?)\.$"
+)
 
 
 class _Known:
@@ -802,12 +808,13 @@ class _Known:
         found = 0
         for share, of, tier, base, base_of in _TIER.findall(text):
             assert int(share) == round(100 * tiers[int(tier)]), text
-            assert int(of) == round(100 * known), text
+            assert int(of or 100) == round(100 * known), text
             assert int(base) == round(100 * everyone[int(tier)]), text
-            assert int(base_of) == round(100 * known_all), text
+            assert int(base_of or 100) == round(100 * known_all), text
             found += 1
-        for of, learners, listed in _CARD.findall(text):
-            assert int(of) == round(100 * known) and int(learners.replace(",", "")) == count
+        for of, learners, everyone_known, listed in _CARD.findall(text):
+            assert int(of or 100) == round(100 * known)
+            assert int((learners or everyone_known).replace(",", "")) == count
             for tier, share in re.findall(r"tier (\d) (\d+) %", listed):
                 assert int(share) == round(100 * tiers[int(tier)]), listed
                 found += 1
@@ -858,7 +865,7 @@ def test_every_tier_figure_counts_known_companies_and_is_recomputed_from_the_lea
     blocks = re.split(r"<(?:p|li|td|th|figcaption|h\d|dd|dt|div)\b[^>]*>", page)
     for sentence in (s for b in blocks for s in re.split(r"(?<=[.;])\s", _text(b))):
         if re.search(r"\d+ %", sentence) and re.search(r"\btier[- ]\d\b", sentence):
-            assert "whose company is known" in sentence, sentence
+            assert re.search(r"whose company is known|companies known", sentence), sentence
 
 
 # --- paths: where careers lead ---------------------------------------------------------
@@ -1069,6 +1076,48 @@ def test_on_a_small_table_the_use_column_never_says_act_on_it_unqualified(
     manifest["data"]["learners"] = SMALL_TABLE
     cells = _use_cells(render_page(manifest, profiles))
     assert not any(c.startswith("provisional") for c in cells)
+
+
+def test_on_a_small_table_the_use_column_does_not_say_check_it_and_act_on_it(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    """Checking again on more data before acting is the advice: "act on it" after it
+    contradicts it."""
+    large = _use_cells(render_page(manifest, profiles))
+    manifest["data"]["learners"] = SMALL_TABLE - 1
+    small = _use_cells(render_page(manifest, profiles))
+    assert "act on it" in large  # the default model has segments to act on
+    for before, after in zip(large, small, strict=True):
+        assert not after.endswith("act on it"), after
+        if before == "act on it":
+            assert after == (
+                "provisional (fewer than 5,000 learners): check it again on more data before acting"
+            )
+
+
+def test_a_local_source_is_named_by_its_file_name_only(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    manifest["data"]["source"] = "/tmp/rrh/small.csv"
+    page = render_page(manifest, profiles)
+    assert "/tmp/rrh" not in page
+    assert "source: small.csv." in _text(page.split("<main>")[0])
+    assert "Source: small.csv." in _text(_section(page, "data-quality"))
+    manifest["data"]["source"] = "https://example.org/data/learners.csv"
+    assert "https://example.org/data/learners.csv" in render_page(manifest, profiles)
+
+
+def test_when_every_company_is_known_the_share_known_is_not_repeated(
+    manifest: dict[str, Any], profiles: dict[str, Any]
+) -> None:
+    assert known_text(1.0, 1.0) == "100 % (all companies known)"
+    assert known_text(0.82, 0.61) == "82 % of the 61 % whose company is known"
+    segment = profiles["segments"][0]
+    segment["company_known_share"] = 1.0
+    segment["company_known"] = segment["size"]
+    text = _text(render_page(manifest, profiles))
+    assert f"all {segment['size']:,} learners' companies known: " in text
+    assert "of the 100 % whose company is known" not in text
 
 
 def _silhouette_manifest(manifest: dict[str, Any], gap: float) -> str:

@@ -261,3 +261,31 @@ def test_the_path_of_one_learner_follows_path_centres(model: VerifiedModel) -> N
     ids = model.kernel.segment_ids[centres].tolist()
     assert [[p["segment_id"] for p in explainer._path(s)] for s in seen] == ids
     assert len({tuple(row) for row in ids}) > 1
+
+
+def test_the_tier_move_of_a_learner_without_a_known_company_names_no_tier_of_theirs(
+    model: VerifiedModel,
+) -> None:
+    """A learner without a known company is counted at the population's pay level: the move to
+    a best-paying company says so instead of "instead of tier 2", which reads as a fact about
+    their employer; a learner with a known company keeps the tier they are at."""
+    tier = 2  # the column of company_tier in the default inputs
+    z = _scaled(model.kernel, LEARNER)
+    best = (1.0 - model.kernel.mean[tier]) / model.kernel.scale[tier]
+    moved = z.copy()
+    moved[tier] = best
+    explainer = _crafted(model, np.array([z, moved]))
+    out = _entry(explainer.explain(LEARNER), "company_tier")
+    assert out["segment_id"] == 1 and out["tier"] == 1
+    assert out["change"] == (
+        "at a best-paying (tier-1) company (your company is unknown to the model, counted as "
+        "mid-paying)"
+    )
+    company = explainer.tier_companies[3]  # a known company of another tier than the target
+    known = {**LEARNER, "company_hash": company}
+    z = _scaled(model.kernel, known)
+    moved = z.copy()
+    moved[tier] = best
+    explainer = _crafted(model, np.array([z, moved]))
+    entry = _entry(explainer.explain(known), "company_tier")
+    assert entry["change"] == "at a tier-1 (better-paying) company instead of tier 3"
