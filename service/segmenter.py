@@ -38,7 +38,7 @@ from training.runtime.artifacts import (
     ArtifactError,
     resolve_model,
 )
-from training.runtime.courses import CohortCourses
+from training.runtime.courses import EXPERIENCE, CohortCourses
 from training.runtime.drift import DriftReference
 from training.runtime.explain import Explainer
 from training.runtime.features import FALLBACK_FLAGS, learner_features
@@ -202,7 +202,7 @@ class Segmenter:
         self._names = {int(p["id"]): str(p["name"]) for p in self.profiles}
         self._version = str(self.manifest["version"])
         # The features a placement needs: the model's, and the flags its fallback warnings read.
-        self._wanted = tuple(dict.fromkeys((*self.model.features, *FALLBACK_FLAGS)))
+        self._wanted = tuple(dict.fromkeys((*self.model.features, *FALLBACK_FLAGS, EXPERIENCE)))
         self._ids = (self.model.segment_ids.tolist(), self.model.coarse.tolist())
         # Built once per loaded model: the company standing for each tier is found here.
         self._explainer = Explainer(self.model, self.cohorts, self._names)
@@ -330,7 +330,7 @@ class Segmenter:
         ids, coarse = self._ids
         segment = ids[best]
         track = learner_track(self.model.rules, learner.get("job_position"))
-        course = self.cohorts.course_of(segment, track)
+        course = self.cohorts.course_of(segment, track, got.features[EXPERIENCE])
         if second < 0:
             runner_id, runner_distance, margin, relative = None, None, None, None
             confidence = HIGH

@@ -35,7 +35,7 @@ import pandas as pd
 
 from training.insights.figures import FEW_LEARNERS
 from training.insights.wording import LPA
-from training.runtime.courses import COURSE, CohortCourses, Course
+from training.runtime.courses import COURSE, STAGES, CohortCourses, Course, stage_of
 from training.runtime.tracks import OTHER_TRACK, UNKNOWN_TRACK, Tracks
 
 __all__ = [
@@ -113,11 +113,7 @@ def career_stage(years_median: float, bounds: StageBounds) -> str:
         ``"early"`` at or under the 25th percentile, ``"senior"`` at or over the 75th, else
         ``"mid"`` (early wins when both hold).
     """
-    if years_median <= bounds.early:
-        return "early"
-    if years_median >= bounds.senior:
-        return "senior"
-    return "mid"
+    return stage_of(years_median, bounds.early, bounds.senior)
 
 
 def choose_course(track: str, stage: str, catalogue: Sequence[Course]) -> tuple[Course, str]:
@@ -224,8 +220,9 @@ class CourseChoice:
         The course of every segment x track (``segmenter.json``'s ``cohorts``).
     table : dict of int to list of dict
         Segment id -> its cohorts (every track), by learners (most first), then track order:
-        ``track``, ``learners``, ``share``, ``median_ctc_lpa``, ``course``, ``course_name``,
-        ``why``, ``low_confidence``, ``small``.
+        ``track``, ``learners``, ``share``, ``median_ctc_lpa``, ``course`` and ``course_name``
+        (at the segment's career stage), ``by_stage`` (stage -> the course a learner of the cohort
+        gets at its own stage: what placements answer), ``why``, ``low_confidence``, ``small``.
     stages : dict of int to str
         Segment id -> its career stage.
     bounds : StageBounds
@@ -268,6 +265,7 @@ def choose_cohort_courses(
     table: dict[int, list[dict[str, Any]]] = {}
     stages: dict[int, str] = {}
     course_rows: list[list[str]] = []
+    stage_rows: list[list[list[str]]] = []
     used: dict[str, str] = {}
     for segment in sorted(years_median):
         stage = stages[segment] = career_stage(years_median[segment], bounds)
@@ -284,15 +282,57 @@ def choose_cohort_courses(
         rows[UNKNOWN_TRACK] = _unknown_row(
             cohort, size, rows, stage, catalogue, {c.id: c for c in catalogue}
         )
+        staged = _by_stage(ids, cohort, catalogue)
+        for track in ids:
+            rows[track]["by_stage"] = dict(zip(STAGES, staged[track], strict=True))
         for row in rows.values():
             used[row["course"]] = row["course_name"]
+        used.update({c.id: c.name for c in catalogue if c.id in _flat(staged)})
         course_rows.append([rows[t]["course"] for t in ids])
+        stage_rows.append([list(staged[t]) for t in ids])
         order = {t: j for j, t in enumerate(ids)}
         table[segment] = sorted(rows.values(), key=lambda r: (-r["learners"], order[r["track"]]))
     courses = CohortCourses(
-        tracks=list(ids), segment_ids=sorted(years_median), course=course_rows, names=used
+        tracks=list(ids),
+        segment_ids=sorted(years_median),
+        course=course_rows,
+        names=used,
+        by_stage=stage_rows,
+        stage_bounds=(float(bounds.early), float(bounds.senior)),
     )
     return CourseChoice(courses=courses, table=table, stages=stages, bounds=bounds)
+
+
+def _by_stage(
+    ids: Sequence[str], cohort: Mapping[str, CohortFigures], catalogue: Sequence[Course]
+) -> dict[str, tuple[str, ...]]:
+    """Every track's course at each career stage (a learner's own stage, :data:`STAGES` order).
+
+    A known track: :func:`choose_course` at that stage. Unknown (never guessed): at each stage,
+    the commonest course of the segment's titled learners at that stage (tracks weighted by their
+    learners; ties: catalogue order); a segment without any: the course of ``"other"``.
+    """
+    staged = {
+        t: tuple(choose_course(t, g, catalogue)[0].id for g in STAGES)
+        for t in ids
+        if t != UNKNOWN_TRACK
+    }
+    order = {c.id: i for i, c in enumerate(catalogue)}
+    unknown = []
+    for s, stage in enumerate(STAGES):
+        votes: dict[str, int] = {}
+        for track, courses in staged.items():
+            votes[courses[s]] = votes.get(courses[s], 0) + cohort[track].learners
+        if sum(votes.values()) == 0:
+            unknown.append(choose_course(OTHER_TRACK, stage, catalogue)[0].id)
+        else:
+            unknown.append(min(votes, key=lambda c: (-votes[c], order.get(c, len(order)))))
+    staged[UNKNOWN_TRACK] = tuple(unknown)
+    return staged
+
+
+def _flat(staged: Mapping[str, Sequence[str]]) -> set[str]:
+    return {c for courses in staged.values() for c in courses}
 
 
 def _learners(n: int) -> str:

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from training.runtime.cleaning import apply_rules, fold_title
-from training.runtime.courses import CohortCourses
+from training.runtime.courses import EXPERIENCE, CohortCourses
 from training.runtime.features import clean_columns, compute_features
 from training.runtime.kernel import Kernel
 from training.runtime.ops import ARRAY, SCALAR
@@ -139,6 +139,7 @@ class _Learner:
     centre: int  # nearest centre (index)
     runner: int  # runner-up (-1 with one centre)
     track: str
+    years: float  # own years of experience (its career stage picks the course)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class Explainer:
             for key in ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
         }
         clean, x = self._features(raw)
+        years = self._years(raw)
         best, _, second, _ = self.kernel.nearest_one(x)
         title = raw.get("job_position")
         key = fold_title(title) if isinstance(title, str) else None
@@ -243,11 +245,21 @@ class Explainer:
             bool(TITLE_INPUTS & set(self.kernel.features))
             and self.kernel.rules.title_map.get(key or "") not in self.kernel.tables.title_median
         )
-        return _Learner(raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track)
+        return _Learner(
+            raw, float(clean.ctc), float(clean.orgyear), steps, x, best, second, track, years
+        )
 
-    def _segment(self, centre: int, track: str) -> dict[str, Any]:
+    def _years(self, raw: Mapping[str, Any]) -> float:
+        """A learner's own years of experience, computed as the clustering input is."""
+        clean = apply_rules({**raw, "ctc": raw.get("ctc")}, self.kernel.rules, SCALAR)
+        values = compute_features(clean_columns(clean), self.kernel.tables, SCALAR, (EXPERIENCE,))
+        return float(values[EXPERIENCE])
+
+    def _segment(self, centre: int, track: str, years: float) -> dict[str, Any]:
+        """The segment of a centre and the course of a learner of ``track`` with ``years`` of
+        experience there (the course follows the learner's own career stage)."""
         segment = int(self.kernel.segment_ids[centre])
-        course = self.cohorts.course_of(segment, track)
+        course = self.cohorts.course_of(segment, track, years)
         return {
             "segment_id": segment,
             "segment_name": self.names.get(segment, str(segment)),
@@ -310,7 +322,7 @@ class Explainer:
         ctc, centre = found
         return {
             **entry,
-            **self._segment(centre, seen.track),
+            **self._segment(centre, seen.track, seen.years),
             "change": pay_words(seen.ctc, ctc),
             "amount": round(ctc - seen.ctc, 0),
             "relative": round((ctc - seen.ctc) / seen.ctc, 4),
@@ -463,7 +475,7 @@ class Explainer:
                 better = "better-paying" if tier < current else "lower-paying"
                 return {
                     **entry,
-                    **self._segment(centre, seen.track),
+                    **self._segment(centre, seen.track, seen.years),
                     "direction": better,
                     "change": f"at a tier-{tier} ({better}) company instead of tier {current}",
                     "tier": tier,
@@ -489,7 +501,7 @@ class Explainer:
         n, centre = first
         return {
             **entry,
-            **self._segment(centre, seen.track),
+            **self._segment(centre, seen.track, seen.years + n),
             "change": f"{n} more year{'s' if n > 1 else ''} of experience at the same CTC",
             "years": n,
             "request_change": {"orgyear": int(seen.orgyear - n)},
@@ -537,7 +549,8 @@ class Explainer:
         for n in PATH_YEARS:
             x = list(seen.x)
             x[j] += n
-            out.append({"years": n, **self._segment(self.kernel.nearest_one(x)[0], seen.track)})
+            nearest = self.kernel.nearest_one(x)[0]
+            out.append({"years": n, **self._segment(nearest, seen.track, seen.years + n)})
         return out
 
 
