@@ -16,6 +16,14 @@ Learners without a job title (track ``"unknown"``) are never guessed a track: th
 the commonest course of the same segment's learners with a known track (ties: catalogue order;
 a segment without any: the course of ``"other"``), and its sentence says so.
 
+A *placement* does not take the segment's stage: the same rules run at each of the three stages
+(``by_stage``, frozen in ``segmenter.json``) and a learner gets its cohort's course at its **own**
+stage (its years of experience against the same bounds,
+:func:`training.runtime.courses.stage_of`). So a 12-year engineering manager in a segment of
+mid-career learners gets the leadership course, and a 1-year backend engineer there the
+software-development one. The segment's-stage course (``course``) stays in the table as the
+course of the cohort's typical learner.
+
 Either engine counts the cohorts (:class:`CohortFigures`: learners, median CTC, low-confidence
 placements; :func:`cohort_figures` here with pandas, the Spark engine with a group-by); the
 choice and the table are shared (:func:`choose_cohort_courses`), and :func:`with_cohorts` puts
@@ -285,6 +293,7 @@ def choose_cohort_courses(
         staged = _by_stage(ids, cohort, catalogue)
         for track in ids:
             rows[track]["by_stage"] = dict(zip(STAGES, staged[track], strict=True))
+            rows[track]["why"] += _stage_words(staged[track], catalogue)
         for row in rows.values():
             used[row["course"]] = row["course_name"]
         used.update({c.id: c.name for c in catalogue if c.id in _flat(staged)})
@@ -329,6 +338,15 @@ def _by_stage(
             unknown.append(min(votes, key=lambda c: (-votes[c], order.get(c, len(order)))))
     staged[UNKNOWN_TRACK] = tuple(unknown)
     return staged
+
+
+def _stage_words(courses: Sequence[str], catalogue: Sequence[Course]) -> str:
+    """The end of a cohort's sentence when a learner's own stage changes its course."""
+    if len(set(courses)) == 1:
+        return ""
+    names = {c.id: c.name for c in catalogue}
+    each = "; ".join(f"{g}: {names.get(c, c)}" for g, c in zip(STAGES, courses, strict=True))
+    return f" A learner's own career stage picks the course ({each})."
 
 
 def _flat(staged: Mapping[str, Sequence[str]]) -> set[str]:
