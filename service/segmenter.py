@@ -38,7 +38,7 @@ from training.runtime.artifacts import (
     ArtifactError,
     resolve_model,
 )
-from training.runtime.courses import EXPERIENCE, CohortCourses
+from training.runtime.courses import EXPERIENCE, STAGES, CohortCourses
 from training.runtime.drift import DriftReference
 from training.runtime.explain import Explainer
 from training.runtime.features import FALLBACK_FLAGS, learner_features
@@ -485,9 +485,10 @@ class Segmenter:
             summaries.append(summary)
         return summaries
 
-    def course_map(self, segment_id: int) -> list[dict[str, str]]:
+    def course_map(self, segment_id: int) -> list[dict[str, Any]]:
         """The course a placement in the segment answers for each track (the model's frozen
-        cohorts), in the model's track order."""
+        cohorts) at the segment's stage and at each of the learner's own stages, in the model's
+        track order."""
         names = self.model.rules.tracks.names()
         return [
             {
@@ -495,6 +496,9 @@ class Segmenter:
                 "track_name": names.get(track, track),
                 "course": course,
                 "course_name": self.cohorts.names[course],
+                "by_stage": None
+                if self.cohorts.by_stage is None
+                else {g: self.cohorts.course_at(segment_id, track, g) for g in STAGES},
             }
             for track in self.cohorts.tracks
             for course in (self.cohorts.course_of(segment_id, track),)

@@ -344,9 +344,16 @@ class CohortCourses:
         A track the model does not know is unknown's; without ``years`` (or on a model without
         courses by stage) the cohort's course at the segment's own stage.
         """
-        i, j = self._segment_index[segment_id], self.track_index(track)
         stage = None if years is None else self.stage(years)
-        if stage is None or self.by_stage is None:
+        if stage is None:
+            return self.course[self._segment_index[segment_id]][self.track_index(track)]
+        return self.course_at(segment_id, track, stage)
+
+    def course_at(self, segment_id: int, track: str, stage: str) -> str:
+        """The course id of a learner of one cohort at career ``stage`` (a model without courses
+        by stage: the cohort's course at the segment's stage)."""
+        i, j = self._segment_index[segment_id], self.track_index(track)
+        if self.by_stage is None:
             return self.course[i][j]
         return self.by_stage[i][j][STAGES.index(stage)]
 
