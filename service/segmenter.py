@@ -296,9 +296,12 @@ class Segmenter:
         cohorts whose course it is; a course placements answer that the catalogue lacks (a
         model trained before the catalogue was stored) is listed with its name only."""
         cohorts: dict[str, int] = {}
-        for row in self.cohorts.course:
-            for course in row:
-                cohorts[course] = cohorts.get(course, 0) + 1
+        staged = self.cohorts.by_stage
+        for i, row in enumerate(self.cohorts.course):
+            for j, course in enumerate(row):
+                # A cohort counts once for each course a learner of it may get (at any stage).
+                for answered in {course, *(() if staged is None else staged[i][j])}:
+                    cohorts[answered] = cohorts.get(answered, 0) + 1
         listed = [
             {**entry, "cohorts": cohorts.get(str(entry["id"]), 0)} for entry in self.catalogue
         ]
