@@ -55,6 +55,7 @@ __all__ = [
     "choose_cohort_courses",
     "choose_course",
     "cohort_figures",
+    "course_learners",
     "with_cohorts",
 ]
 
@@ -76,11 +77,16 @@ class CohortFigures:
     low_confidence : int
         Those of them whose placement is low-confidence (relative margin under the model's
         threshold).
+    stages : tuple of (int, int), optional
+        (learners, low-confidence) at each of their own career stages (:data:`STAGES` order):
+        how many get each of the cohort's courses by stage. None: not counted (then the
+        report counts every learner of the cohort at the segment's stage).
     """
 
     learners: int
     ctc_median: float | None
     low_confidence: int
+    stages: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,7 @@ def cohort_figures(
     tracks: Sequence[str] | npt.NDArray[np.object_],
     ctc: npt.NDArray[np.float64],
     low_confidence: npt.NDArray[np.bool_],
+    stage: npt.NDArray[np.intp] | None = None,
 ) -> dict[tuple[int, str], CohortFigures]:
     """The figures of every cohort present, with pandas.
 
@@ -187,6 +194,9 @@ def cohort_figures(
         Each learner's cleaned CTC (INR).
     low_confidence : ndarray of bool, shape (n_learners,)
         Whether each learner's placement is low-confidence.
+    stage : ndarray of intp, shape (n_learners,), optional
+        Each learner's own career stage (index into :data:`STAGES`): the figures then count
+        each cohort's learners at every stage.
 
     Returns
     -------
@@ -205,8 +215,24 @@ def cohort_figures(
         learners=("ctc", "size"), ctc=("ctc", "median"), low=("low", "sum")
     )
     flat = grouped.reset_index()
+    staged: dict[tuple[int, str], list[list[int]]] = {}
+    if stage is not None:
+        by = frame.assign(stage=np.asarray(stage, np.int64)).groupby(
+            ["segment", "track", "stage"], sort=True
+        )
+        counted = by.agg(learners=("ctc", "size"), low=("low", "sum")).reset_index()
+        for segment, track, g, n, low in counted.itertuples(index=False):
+            cell = staged.setdefault((int(segment), str(track)), [[0, 0] for _ in STAGES])
+            cell[int(g)] = [int(n), int(low)]
     return {
-        (int(segment), str(track)): CohortFigures(int(learners), float(ctc), int(low))
+        (int(segment), str(track)): CohortFigures(
+            int(learners),
+            float(ctc),
+            int(low),
+            None
+            if stage is None
+            else tuple((n, lo) for n, lo in staged[(int(segment), str(track))]),
+        )
         for segment, track, learners, ctc, low in zip(
             flat["segment"].tolist(),
             flat["track"].tolist(),
@@ -270,6 +296,9 @@ def choose_cohort_courses(
     """
     ids, names = tracks.ids, tracks.names()
     empty = CohortFigures(0, None, 0)
+    # Figures counted by the learners' own stage (the scikit-learn engine) give every row its
+    # learners at each stage; without them the report counts a cohort at the segment's stage.
+    counted = any(f.stages is not None for f in figures.values())
     table: dict[int, list[dict[str, Any]]] = {}
     stages: dict[int, str] = {}
     course_rows: list[list[str]] = []
@@ -293,6 +322,14 @@ def choose_cohort_courses(
         staged = _by_stage(ids, cohort, catalogue)
         for track in ids:
             rows[track]["by_stage"] = dict(zip(STAGES, staged[track], strict=True))
+            if counted:
+                counts = cohort[track].stages or tuple((0, 0) for _ in STAGES)
+                rows[track]["learners_by_stage"] = {
+                    g: n for g, (n, _) in zip(STAGES, counts, strict=True)
+                }
+                rows[track]["low_confidence_by_stage"] = {
+                    g: low for g, (_, low) in zip(STAGES, counts, strict=True)
+                }
             rows[track]["why"] += _stage_words(staged[track], catalogue)
         for row in rows.values():
             used[row["course"]] = row["course_name"]
@@ -433,6 +470,30 @@ def _unknown_row(
         f"({votes[best]:,} of {known:,}), {course.name}."
     )
     return _row(UNKNOWN_TRACK, figures, size, course, why)
+
+
+def course_learners(cohort: Mapping[str, Any]) -> list[tuple[str, int, int]]:
+    """A cohort row's learners by the course they get: (course id, learners, low-confidence).
+
+    Each learner gets the cohort's course at its own career stage (``by_stage`` with
+    ``learners_by_stage``); a row without them (an older model, or figures counted without
+    stages) counts every learner under ``course``. Courses in :data:`STAGES` order, each once,
+    those without learners left out unless the cohort has none.
+    """
+    by_stage, counts = cohort.get("by_stage"), cohort.get("learners_by_stage")
+    if not by_stage or counts is None:
+        return [(str(cohort["course"]), int(cohort["learners"]), int(cohort["low_confidence"]))]
+    low = cohort.get("low_confidence_by_stage") or {}
+    found: dict[str, list[int]] = {}
+    for stage in STAGES:
+        n = int(counts.get(stage, 0))
+        if n:
+            entry = found.setdefault(str(by_stage[stage]), [0, 0])
+            entry[0] += n
+            entry[1] += int(low.get(stage, 0))
+    if not found:
+        return [(str(cohort["course"]), 0, 0)]
+    return [(course, n, lo) for course, (n, lo) in found.items()]
 
 
 def with_cohorts(
