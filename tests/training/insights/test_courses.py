@@ -24,6 +24,7 @@ from training.insights.courses import (
     choose_cohort_courses,
     choose_course,
     cohort_figures,
+    course_learners,
     with_cohorts,
 )
 from training.insights.wording import LPA
@@ -243,6 +244,13 @@ def test_the_trained_table_is_what_the_served_learners_give(
                 assert cohort["course"].tolist() == [
                     model.cohorts.course_of(segment["id"], row["track"], y) for y in cohort["years"]
                 ]
+                # The report's learners per course: those who get it at their own stage.
+                got = cohort.groupby("course")["confidence"].agg(
+                    learners="size", low=lambda c: int((c == "low").sum())
+                )
+                assert sorted(course_learners(row)) == sorted(
+                    (str(c), int(n), int(lo)) for c, n, lo in got.itertuples()
+                )
                 checked += 1
     assert checked >= 3 * len(profiles["segments"])
 
@@ -256,3 +264,18 @@ def test_every_fitting_course_says_why_and_other_titles_say_it_is_the_general_on
     assert _how(how, course, "leadership", "senior").endswith(
         "the catalogue's course for this track at the senior career stage."
     )
+
+
+def test_a_cohort_s_learners_go_to_the_course_of_their_own_stage() -> None:
+    row = {
+        "course": "ds",
+        "learners": 10,
+        "low_confidence": 3,
+        "by_stage": {"early": "ds", "mid": "ds", "senior": "lead"},
+        "learners_by_stage": {"early": 2, "mid": 5, "senior": 3},
+        "low_confidence_by_stage": {"early": 1, "mid": 0, "senior": 2},
+    }
+    assert course_learners(row) == [("ds", 7, 1), ("lead", 3, 2)]
+    # Without counts by stage (an older model, or the Spark engine): all at the segment's stage.
+    older = {k: v for k, v in row.items() if not k.endswith("_by_stage")}
+    assert course_learners(older) == [("ds", 10, 3)]
