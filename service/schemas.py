@@ -678,6 +678,14 @@ class Cohort(BaseModel):
         description="Career stage (early, mid, senior) -> the course a learner of the cohort at "
         "that stage of its own gets (what placements answer); null for an older model.",
     )
+    learners_by_stage: dict[str, int] | None = Field(
+        default=None,
+        description="The cohort's learners at each of their own career stages (null: not "
+        "counted, an older model or the Spark engine).",
+    )
+    low_confidence_by_stage: dict[str, int] | None = Field(
+        default=None, description="Of them, those placed with low confidence, stage by stage."
+    )
     why: str = Field(
         description="The figures that justify the course, in one sentence.",
         examples=[
