@@ -485,6 +485,19 @@ class TrackCourse(BaseModel):
         examples=["data-science-ml"],
     )
     course_name: str = Field(examples=["Data science and machine learning"])
+    by_stage: dict[str, str] | None = Field(
+        default=None,
+        description="The course a learner on the track gets at each of its own career stages "
+        "(early, mid, senior: its own years of experience, see career_stages); null for a model "
+        "trained before courses followed the learner's stage (then every learner gets course).",
+        examples=[
+            {
+                "early": "data-science-ml",
+                "mid": "data-science-ml",
+                "senior": "engineering-leadership",
+            }
+        ],
+    )
 
 
 class SegmentSummary(BaseModel):
@@ -655,8 +668,24 @@ class Cohort(BaseModel):
     learners: int = Field(description="Training learners of the segment on the track.")
     share: float = Field(description="Their share of the segment.")
     median_ctc_lpa: float | None = Field(description="Their median CTC in LPA (null: none).")
-    course: str = Field(description="The catalogue course of the cohort (what placements answer).")
+    course: str = Field(
+        description="The catalogue course of the cohort at the segment's career stage (its "
+        "typical learner); a placement answers the course of by_stage at the learner's own stage."
+    )
     course_name: str
+    by_stage: dict[str, str] | None = Field(
+        default=None,
+        description="Career stage (early, mid, senior) -> the course a learner of the cohort at "
+        "that stage of its own gets (what placements answer); null for an older model.",
+    )
+    learners_by_stage: dict[str, int] | None = Field(
+        default=None,
+        description="The cohort's learners at each of their own career stages (null: not "
+        "counted, an older model or the Spark engine).",
+    )
+    low_confidence_by_stage: dict[str, int] | None = Field(
+        default=None, description="Of them, those placed with low confidence, stage by stage."
+    )
     why: str = Field(
         description="The figures that justify the course, in one sentence.",
         examples=[

@@ -38,7 +38,7 @@ from training.runtime.artifacts import (
     ArtifactError,
     resolve_model,
 )
-from training.runtime.courses import CohortCourses
+from training.runtime.courses import EXPERIENCE, STAGES, CohortCourses
 from training.runtime.drift import DriftReference
 from training.runtime.explain import Explainer
 from training.runtime.features import FALLBACK_FLAGS, learner_features
@@ -202,7 +202,7 @@ class Segmenter:
         self._names = {int(p["id"]): str(p["name"]) for p in self.profiles}
         self._version = str(self.manifest["version"])
         # The features a placement needs: the model's, and the flags its fallback warnings read.
-        self._wanted = tuple(dict.fromkeys((*self.model.features, *FALLBACK_FLAGS)))
+        self._wanted = tuple(dict.fromkeys((*self.model.features, *FALLBACK_FLAGS, EXPERIENCE)))
         self._ids = (self.model.segment_ids.tolist(), self.model.coarse.tolist())
         # Built once per loaded model: the company standing for each tier is found here.
         self._explainer = Explainer(self.model, self.cohorts, self._names)
@@ -296,9 +296,12 @@ class Segmenter:
         cohorts whose course it is; a course placements answer that the catalogue lacks (a
         model trained before the catalogue was stored) is listed with its name only."""
         cohorts: dict[str, int] = {}
-        for row in self.cohorts.course:
-            for course in row:
-                cohorts[course] = cohorts.get(course, 0) + 1
+        staged = self.cohorts.by_stage
+        for i, row in enumerate(self.cohorts.course):
+            for j, course in enumerate(row):
+                # A cohort counts once for each course a learner of it may get (at any stage).
+                for answered in {course, *(() if staged is None else staged[i][j])}:
+                    cohorts[answered] = cohorts.get(answered, 0) + 1
         listed = [
             {**entry, "cohorts": cohorts.get(str(entry["id"]), 0)} for entry in self.catalogue
         ]
@@ -330,7 +333,7 @@ class Segmenter:
         ids, coarse = self._ids
         segment = ids[best]
         track = learner_track(self.model.rules, learner.get("job_position"))
-        course = self.cohorts.course_of(segment, track)
+        course = self.cohorts.course_of(segment, track, got.features[EXPERIENCE])
         if second < 0:
             runner_id, runner_distance, margin, relative = None, None, None, None
             confidence = HIGH
@@ -485,9 +488,10 @@ class Segmenter:
             summaries.append(summary)
         return summaries
 
-    def course_map(self, segment_id: int) -> list[dict[str, str]]:
+    def course_map(self, segment_id: int) -> list[dict[str, Any]]:
         """The course a placement in the segment answers for each track (the model's frozen
-        cohorts), in the model's track order."""
+        cohorts) at the segment's stage and at each of the learner's own stages, in the model's
+        track order."""
         names = self.model.rules.tracks.names()
         return [
             {
@@ -495,6 +499,9 @@ class Segmenter:
                 "track_name": names.get(track, track),
                 "course": course,
                 "course_name": self.cohorts.names[course],
+                "by_stage": None
+                if self.cohorts.by_stage is None
+                else {g: self.cohorts.course_at(segment_id, track, g) for g in STAGES},
             }
             for track in self.cohorts.tracks
             for course in (self.cohorts.course_of(segment_id, track),)

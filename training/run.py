@@ -69,7 +69,7 @@ from training.prep.features import LearnerData, build_learner_data
 from training.progress import StepClock, StepProgress
 from training.runtime.artifacts import ArtifactError
 from training.runtime.cleaning import CleaningRules
-from training.runtime.courses import CohortCourses
+from training.runtime.courses import CohortCourses, stage_codes
 from training.runtime.drift import DriftReference, fit_reference
 from training.runtime.explain import Explainer
 from training.runtime.features import FeatureTables
@@ -228,10 +228,11 @@ class EngineSteps(Protocol):
 
     # --- cohorts (segment x track): their figures, over every learner -------------------------
     def cohort_figures(
-        self, segment_of: IntArray, kernel: Kernel
+        self, segment_of: IntArray, kernel: Kernel, bounds: StageBounds
     ) -> dict[tuple[int, str], CohortFigures]:
         """Learners, median CTC and low-confidence placements (relative margin under
-        ``kernel``'s threshold) of every segment x track with learners."""
+        ``kernel``'s threshold) of every segment x track with learners; an engine may also count
+        them at each of their own career stages (``bounds``), as the placements will."""
 
     def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
         """A seeded sample of at most ``size`` cleaned learners (``company``, ``job_title``,
@@ -432,7 +433,7 @@ class _LocalSteps:
 
     # --- cohorts (segment x track) ------------------------------------------------------------
     def cohort_figures(
-        self, segment_of: IntArray, kernel: Kernel
+        self, segment_of: IntArray, kernel: Kernel, bounds: StageBounds
     ) -> dict[tuple[int, str], CohortFigures]:
         relative = kernel.nearest(self.fit.x).relative_margin
         low = (
@@ -441,11 +442,14 @@ class _LocalSteps:
             else relative < kernel.confidence_threshold
         )
         learners = self.data.learners
+        orgyear = learners["orgyear"].to_numpy(np.float64)
+        years = np.maximum(kernel.tables.reference_year - orgyear, 0.0)  # as the features do
         return cohort_figures(
             segment_of[self.fit.labels],
             learners["track"].to_numpy(dtype=object),
             learners["ctc"].to_numpy(np.float64),
             low,
+            stage_codes(years, bounds.early, bounds.senior),
         )
 
     def learner_sample(self, size: int, seed: int) -> pd.DataFrame:
@@ -700,10 +704,11 @@ def _cohorts(
         settings.low_confidence_quantile,
     )
     low, _, high = figures.population.years_quartiles
+    bounds = StageBounds(early=low, senior=high)
     choice = choose_cohort_courses(
-        steps.cohort_figures(segment_of, kernel),
+        steps.cohort_figures(segment_of, kernel, bounds),
         {int(s): g.years_median for s, g in figures.segments.items()},
-        StageBounds(early=low, senior=high),
+        bounds,
         fit.rules.tracks,
         settings.catalogue(),
     )

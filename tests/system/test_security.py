@@ -311,7 +311,8 @@ def test_a_model_without_segmenter_joblib_is_refused(
         ready = client.get("/health/ready")
     assert ready.status_code == 503
     assert ready.json()["detail"] == (
-        f"segmenter.joblib is not listed in the manifest of models/{folder.name}, so it will not be loaded."
+        f"segmenter.joblib is not listed in the manifest of models/{folder.name}, so it will "
+        "not be loaded."
     )
 
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.config import MIN_JACCARD, RECOMMENDATION_THRESHOLDS
+from training.insights.courses import course_learners
 from training.insights.figures import FEW_LEARNERS, MIN_KNOWN_SHARE
 from training.insights.wording import few_text, inr_text, known_text, pct_text
 from training.runtime.courses import CAREER, DEFAULT_COURSES, Course
@@ -716,12 +717,19 @@ def summary_actions(
     return candidates[:3]
 
 
-def summary_courses(segments: Sequence[Mapping[str, Any]], *, top: int = 3) -> list[dict[str, Any]]:
-    """The courses to offer first: the catalogue's courses by the learners of their cohorts.
+def summary_courses(
+    segments: Sequence[Mapping[str, Any]],
+    *,
+    top: int = 3,
+    names: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The courses to offer first: the catalogue's courses by the learners who get them.
 
-    A cohort is a segment's learners on one track (``cohorts`` of a segment profile); a
-    cohort of fewer than ``FEW_LEARNERS`` learners (``small``) is never counted towards a
-    course's rank.
+    A cohort is a segment's learners on one track (``cohorts`` of a segment profile); each of
+    its learners gets the cohort's course at the learner's own career stage
+    (:func:`training.insights.courses.course_learners`), so one cohort may count towards several
+    courses. A cohort of fewer than ``FEW_LEARNERS`` learners (``small``) is never counted
+    towards a course's rank.
 
     Parameters
     ----------
@@ -730,40 +738,46 @@ def summary_courses(segments: Sequence[Mapping[str, Any]], *, top: int = 3) -> l
         chosen per cohort) give nothing.
     top : int, default=3
         The most courses returned.
+    names : mapping of str to str, optional
+        Course id -> name (the catalogue's); a course without one is named by its cohort's
+        ``course_name`` or its id.
 
     Returns
     -------
     list of dict
         Up to ``top`` courses, most learners first (ties: by id): ``course``, ``course_name``,
         ``learners`` (in cohorts of at least ``FEW_LEARNERS``), ``low_confidence`` and
-        ``cohorts`` (``segment_id``, ``segment_name``, ``track``, ``learners``, largest first).
+        ``cohorts`` (``segment_id``, ``segment_name``, ``track``, ``learners`` who get the
+        course, largest first).
     """
     courses: dict[str, dict[str, Any]] = {}
     for segment in segments:
         for cohort in segment.get("cohorts") or []:
             if cohort.get("small") or int(cohort["learners"]) < FEW_LEARNERS:
                 continue
-            entry = courses.setdefault(
-                str(cohort["course"]),
-                {
-                    "course": str(cohort["course"]),
-                    "course_name": str(cohort.get("course_name", cohort["course"])),
-                    "learners": 0,
-                    "low_confidence": 0,
-                    "cohorts": [],
-                },
-            )
-            entry["learners"] += int(cohort["learners"])
-            entry["low_confidence"] += int(cohort.get("low_confidence", 0))
-            entry["cohorts"].append(
-                {
-                    "segment_id": segment["id"],
-                    "segment_name": segment.get("name", ""),
-                    "track": cohort["track"],
-                    "learners": int(cohort["learners"]),
-                }
-            )
+            for course, learners, low in course_learners(cohort):
+                own = cohort.get("course_name") if course == cohort["course"] else None
+                entry = courses.setdefault(
+                    course,
+                    {
+                        "course": course,
+                        "course_name": str((names or {}).get(course) or own or course),
+                        "learners": 0,
+                        "low_confidence": 0,
+                        "cohorts": [],
+                    },
+                )
+                entry["learners"] += learners
+                entry["low_confidence"] += low
+                entry["cohorts"].append(
+                    {
+                        "segment_id": segment["id"],
+                        "segment_name": segment.get("name", ""),
+                        "track": cohort["track"],
+                        "learners": learners,
+                    }
+                )
     ranked = sorted(courses.values(), key=lambda c: (-c["learners"], c["course"]))[:top]
-    for course in ranked:
-        course["cohorts"].sort(key=lambda c: (-c["learners"], c["segment_id"], c["track"]))
+    for entry in ranked:
+        entry["cohorts"].sort(key=lambda c: (-c["learners"], c["segment_id"], c["track"]))
     return ranked

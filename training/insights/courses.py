@@ -16,6 +16,14 @@ Learners without a job title (track ``"unknown"``) are never guessed a track: th
 the commonest course of the same segment's learners with a known track (ties: catalogue order;
 a segment without any: the course of ``"other"``), and its sentence says so.
 
+A *placement* does not take the segment's stage: the same rules run at each of the three stages
+(``by_stage``, frozen in ``segmenter.json``) and a learner gets its cohort's course at its **own**
+stage (its years of experience against the same bounds,
+:func:`training.runtime.courses.stage_of`). So a 12-year engineering manager in a segment of
+mid-career learners gets the leadership course, and a 1-year backend engineer there the
+software-development one. The segment's-stage course (``course``) stays in the table as the
+course of the cohort's typical learner.
+
 Either engine counts the cohorts (:class:`CohortFigures`: learners, median CTC, low-confidence
 placements; :func:`cohort_figures` here with pandas, the Spark engine with a group-by); the
 choice and the table are shared (:func:`choose_cohort_courses`), and :func:`with_cohorts` puts
@@ -35,7 +43,7 @@ import pandas as pd
 
 from training.insights.figures import FEW_LEARNERS
 from training.insights.wording import LPA
-from training.runtime.courses import COURSE, CohortCourses, Course
+from training.runtime.courses import COURSE, STAGES, CohortCourses, Course, stage_of
 from training.runtime.tracks import OTHER_TRACK, UNKNOWN_TRACK, Tracks
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "choose_cohort_courses",
     "choose_course",
     "cohort_figures",
+    "course_learners",
     "with_cohorts",
 ]
 
@@ -68,11 +77,16 @@ class CohortFigures:
     low_confidence : int
         Those of them whose placement is low-confidence (relative margin under the model's
         threshold).
+    stages : tuple of (int, int), optional
+        (learners, low-confidence) at each of their own career stages (:data:`STAGES` order):
+        how many get each of the cohort's courses by stage. None: not counted (then the
+        report counts every learner of the cohort at the segment's stage).
     """
 
     learners: int
     ctc_median: float | None
     low_confidence: int
+    stages: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,11 +127,7 @@ def career_stage(years_median: float, bounds: StageBounds) -> str:
         ``"early"`` at or under the 25th percentile, ``"senior"`` at or over the 75th, else
         ``"mid"`` (early wins when both hold).
     """
-    if years_median <= bounds.early:
-        return "early"
-    if years_median >= bounds.senior:
-        return "senior"
-    return "mid"
+    return stage_of(years_median, bounds.early, bounds.senior)
 
 
 def choose_course(track: str, stage: str, catalogue: Sequence[Course]) -> tuple[Course, str]:
@@ -170,6 +180,7 @@ def cohort_figures(
     tracks: Sequence[str] | npt.NDArray[np.object_],
     ctc: npt.NDArray[np.float64],
     low_confidence: npt.NDArray[np.bool_],
+    stage: npt.NDArray[np.intp] | None = None,
 ) -> dict[tuple[int, str], CohortFigures]:
     """The figures of every cohort present, with pandas.
 
@@ -183,6 +194,9 @@ def cohort_figures(
         Each learner's cleaned CTC (INR).
     low_confidence : ndarray of bool, shape (n_learners,)
         Whether each learner's placement is low-confidence.
+    stage : ndarray of intp, shape (n_learners,), optional
+        Each learner's own career stage (index into :data:`STAGES`): the figures then count
+        each cohort's learners at every stage.
 
     Returns
     -------
@@ -201,8 +215,24 @@ def cohort_figures(
         learners=("ctc", "size"), ctc=("ctc", "median"), low=("low", "sum")
     )
     flat = grouped.reset_index()
+    staged: dict[tuple[int, str], list[list[int]]] = {}
+    if stage is not None:
+        by = frame.assign(stage=np.asarray(stage, np.int64)).groupby(
+            ["segment", "track", "stage"], sort=True
+        )
+        counted = by.agg(learners=("ctc", "size"), low=("low", "sum")).reset_index()
+        for segment, track, g, n, low in counted.itertuples(index=False):
+            cell = staged.setdefault((int(segment), str(track)), [[0, 0] for _ in STAGES])
+            cell[int(g)] = [int(n), int(low)]
     return {
-        (int(segment), str(track)): CohortFigures(int(learners), float(ctc), int(low))
+        (int(segment), str(track)): CohortFigures(
+            int(learners),
+            float(ctc),
+            int(low),
+            None
+            if stage is None
+            else tuple((n, lo) for n, lo in staged[(int(segment), str(track))]),
+        )
         for segment, track, learners, ctc, low in zip(
             flat["segment"].tolist(),
             flat["track"].tolist(),
@@ -224,8 +254,9 @@ class CourseChoice:
         The course of every segment x track (``segmenter.json``'s ``cohorts``).
     table : dict of int to list of dict
         Segment id -> its cohorts (every track), by learners (most first), then track order:
-        ``track``, ``learners``, ``share``, ``median_ctc_lpa``, ``course``, ``course_name``,
-        ``why``, ``low_confidence``, ``small``.
+        ``track``, ``learners``, ``share``, ``median_ctc_lpa``, ``course`` and ``course_name``
+        (at the segment's career stage), ``by_stage`` (stage -> the course a learner of the cohort
+        gets at its own stage: what placements answer), ``why``, ``low_confidence``, ``small``.
     stages : dict of int to str
         Segment id -> its career stage.
     bounds : StageBounds
@@ -265,9 +296,13 @@ def choose_cohort_courses(
     """
     ids, names = tracks.ids, tracks.names()
     empty = CohortFigures(0, None, 0)
+    # Figures counted by the learners' own stage (the scikit-learn engine) give every row its
+    # learners at each stage; without them the report counts a cohort at the segment's stage.
+    counted = any(f.stages is not None for f in figures.values())
     table: dict[int, list[dict[str, Any]]] = {}
     stages: dict[int, str] = {}
     course_rows: list[list[str]] = []
+    stage_rows: list[list[list[str]]] = []
     used: dict[str, str] = {}
     for segment in sorted(years_median):
         stage = stages[segment] = career_stage(years_median[segment], bounds)
@@ -284,15 +319,75 @@ def choose_cohort_courses(
         rows[UNKNOWN_TRACK] = _unknown_row(
             cohort, size, rows, stage, catalogue, {c.id: c for c in catalogue}
         )
+        staged = _by_stage(ids, cohort, catalogue)
+        for track in ids:
+            rows[track]["by_stage"] = dict(zip(STAGES, staged[track], strict=True))
+            if counted:
+                counts = cohort[track].stages or tuple((0, 0) for _ in STAGES)
+                rows[track]["learners_by_stage"] = {
+                    g: n for g, (n, _) in zip(STAGES, counts, strict=True)
+                }
+                rows[track]["low_confidence_by_stage"] = {
+                    g: low for g, (_, low) in zip(STAGES, counts, strict=True)
+                }
+            rows[track]["why"] += _stage_words(staged[track], catalogue)
         for row in rows.values():
             used[row["course"]] = row["course_name"]
+        used.update({c.id: c.name for c in catalogue if c.id in _flat(staged)})
         course_rows.append([rows[t]["course"] for t in ids])
+        stage_rows.append([list(staged[t]) for t in ids])
         order = {t: j for j, t in enumerate(ids)}
         table[segment] = sorted(rows.values(), key=lambda r: (-r["learners"], order[r["track"]]))
     courses = CohortCourses(
-        tracks=list(ids), segment_ids=sorted(years_median), course=course_rows, names=used
+        tracks=list(ids),
+        segment_ids=sorted(years_median),
+        course=course_rows,
+        names=used,
+        by_stage=stage_rows,
+        stage_bounds=(float(bounds.early), float(bounds.senior)),
     )
     return CourseChoice(courses=courses, table=table, stages=stages, bounds=bounds)
+
+
+def _by_stage(
+    ids: Sequence[str], cohort: Mapping[str, CohortFigures], catalogue: Sequence[Course]
+) -> dict[str, tuple[str, ...]]:
+    """Every track's course at each career stage (a learner's own stage, :data:`STAGES` order).
+
+    A known track: :func:`choose_course` at that stage. Unknown (never guessed): at each stage,
+    the commonest course of the segment's titled learners at that stage (tracks weighted by their
+    learners; ties: catalogue order); a segment without any: the course of ``"other"``.
+    """
+    staged = {
+        t: tuple(choose_course(t, g, catalogue)[0].id for g in STAGES)
+        for t in ids
+        if t != UNKNOWN_TRACK
+    }
+    order = {c.id: i for i, c in enumerate(catalogue)}
+    unknown = []
+    for s, stage in enumerate(STAGES):
+        votes: dict[str, int] = {}
+        for track, courses in staged.items():
+            votes[courses[s]] = votes.get(courses[s], 0) + cohort[track].learners
+        if sum(votes.values()) == 0:
+            unknown.append(choose_course(OTHER_TRACK, stage, catalogue)[0].id)
+        else:
+            unknown.append(min(votes, key=lambda c: (-votes[c], order.get(c, len(order)))))
+    staged[UNKNOWN_TRACK] = tuple(unknown)
+    return staged
+
+
+def _stage_words(courses: Sequence[str], catalogue: Sequence[Course]) -> str:
+    """The end of a cohort's sentence when a learner's own stage changes its course."""
+    if len(set(courses)) == 1:
+        return ""
+    names = {c.id: c.name for c in catalogue}
+    each = "; ".join(f"{g}: {names.get(c, c)}" for g, c in zip(STAGES, courses, strict=True))
+    return f" A learner's own career stage picks the course ({each})."
+
+
+def _flat(staged: Mapping[str, Sequence[str]]) -> set[str]:
+    return {c for courses in staged.values() for c in courses}
 
 
 def _learners(n: int) -> str:
@@ -375,6 +470,30 @@ def _unknown_row(
         f"({votes[best]:,} of {known:,}), {course.name}."
     )
     return _row(UNKNOWN_TRACK, figures, size, course, why)
+
+
+def course_learners(cohort: Mapping[str, Any]) -> list[tuple[str, int, int]]:
+    """A cohort row's learners by the course they get: (course id, learners, low-confidence).
+
+    Each learner gets the cohort's course at its own career stage (``by_stage`` with
+    ``learners_by_stage``); a row without them (an older model, or figures counted without
+    stages) counts every learner under ``course``. Courses in :data:`STAGES` order, each once,
+    those without learners left out unless the cohort has none.
+    """
+    by_stage, counts = cohort.get("by_stage"), cohort.get("learners_by_stage")
+    if not by_stage or counts is None:
+        return [(str(cohort["course"]), int(cohort["learners"]), int(cohort["low_confidence"]))]
+    low = cohort.get("low_confidence_by_stage") or {}
+    found: dict[str, list[int]] = {}
+    for stage in STAGES:
+        n = int(counts.get(stage, 0))
+        if n:
+            entry = found.setdefault(str(by_stage[stage]), [0, 0])
+            entry[0] += n
+            entry[1] += int(low.get(stage, 0))
+    if not found:
+        return [(str(cohort["course"]), 0, 0)]
+    return [(course, n, lo) for course, (n, lo) in found.items()]
 
 
 def with_cohorts(

@@ -29,6 +29,7 @@ from typing import Any
 
 from training.config import DISSOLVES_UNDER_JACCARD, HIGHLY_STABLE_JACCARD, MIN_JACCARD
 from training.insights.actions import acted_through_coarse, first_action, summary_courses
+from training.insights.courses import course_learners
 from training.insights.facts import Fact, distinctive_facts
 from training.insights.figures import FEW_LEARNERS, SMALL_TABLE
 from training.insights.trust import (
@@ -535,7 +536,8 @@ def _courses_first(profiles: Mapping[str, Any], by_id: Mapping[int, Any]) -> str
     )
     if not _has_cohorts(profiles):
         return f"{head}<p class='small'>{_NO_COHORTS}</p>"
-    courses = summary_courses(profiles["segments"])
+    names = {str(c["id"]): str(c["name"]) for c in profiles.get("catalogue") or []}
+    courses = summary_courses(profiles["segments"], names=names)
     if not courses:
         return f"{head}<p>No cohort has {FEW_LEARNERS} learners or more.</p>"
     tracks = _track_names(profiles)
@@ -661,12 +663,15 @@ Cohort = tuple[Mapping[str, Any], Mapping[str, Any]]
 
 
 def _cohort_rows(course: str, profiles: Mapping[str, Any]) -> list[Cohort]:
-    """(segment, cohort) of one course, most learners first."""
+    """(segment, cohort) of one course, most learners first: a cohort's ``learners`` and
+    ``low_confidence`` are those of its learners who get the course at their own career stage
+    (:func:`course_learners`); its median pay stays the whole cohort's."""
     found = [
-        (segment, cohort)
+        (segment, {**cohort, "learners": learners, "low_confidence": low})
         for segment in profiles["segments"]
         for cohort in segment.get("cohorts") or []
-        if str(cohort["course"]) == course
+        for answered, learners, low in course_learners(cohort)
+        if answered == course
     ]
     return sorted(found, key=lambda sc: (-int(sc[1]["learners"]), sc[0]["id"], sc[1]["track"]))
 

@@ -27,9 +27,12 @@ __all__ = [
     "CAREER",
     "COURSE",
     "DEFAULT_COURSES",
+    "EXPERIENCE",
     "STAGES",
     "CohortCourses",
     "Course",
+    "stage_codes",
+    "stage_of",
 ]
 
 COURSE: Literal["course"] = "course"
@@ -37,6 +40,29 @@ CAREER: Literal["career service"] = "career service"
 #: The career stages a course may be limited to (a segment's median experience against all
 #: learners': at or under the 25th percentile, between, at or over the 75th).
 STAGES: tuple[str, ...] = ("early", "mid", "senior")
+#: The feature a learner's own career stage is read from (its years of experience, counted to the
+#: model's reference year exactly as the clustering input is).
+EXPERIENCE = "years_experience"
+
+
+def stage_of(years: float, early: float, senior: float) -> str:
+    """The career stage of ``years`` of experience: ``"early"`` at or under ``early`` (all
+    learners' 25th percentile), ``"senior"`` at or over ``senior`` (the 75th), else ``"mid"``.
+
+    The one rule for a segment (its median experience) and for a learner (its own years); early
+    wins when both bounds hold.
+    """
+    return STAGES[int(stage_codes(np.array([years], np.float64), early, senior)[0])]
+
+
+def stage_codes(
+    years: npt.NDArray[np.float64], early: float, senior: float
+) -> npt.NDArray[np.intp]:
+    """:func:`stage_of` for many learners at once, as indexes into :data:`STAGES`."""
+    years = np.asarray(years, np.float64)
+    out = np.where(years >= senior, 2, 1).astype(np.intp)
+    out[years <= early] = 0
+    return out
 
 
 @dataclass(frozen=True)
@@ -231,12 +257,16 @@ DEFAULT_COURSES: tuple[Course, ...] = (
 
 @dataclass(frozen=True)
 class CohortCourses:
-    """A model's course of every cohort (segment x track), frozen at training.
+    """A model's course of every cohort (segment x track) at every career stage, frozen at
+    training.
 
     Stored as the ``cohorts`` section of ``segmenter.json`` (:meth:`to_dict`); read by
     :func:`training.runtime.loader.load_model`. Every placement answers the course of its
-    learner's cohort from it (:func:`training.runtime.placement.place`, the service's single
-    learner), so no path needs training code to name a course.
+    learner's cohort *at the learner's own career stage* (its own years of experience against the
+    stage bounds, :func:`stage_of`) from it (:meth:`course_of`, :meth:`learner_codes`), so no path
+    needs training code to name a course. A model saved before courses were chosen per stage has
+    no ``by_stage``: its placements answer the cohort's course at the segment's stage
+    (``course``).
 
     Attributes
     ----------
@@ -245,15 +275,23 @@ class CohortCourses:
     segment_ids : list of int
         The public segment ids, in the order of ``course``'s rows.
     course : list of list of str
-        ``course[i][j]``: the course id of segment ``segment_ids[i]`` on track ``tracks[j]``.
+        ``course[i][j]``: the course id of segment ``segment_ids[i]`` on track ``tracks[j]`` at the
+        segment's own career stage (its median experience).
     names : dict of str to str
         Course id -> its name, for every course used.
+    by_stage : list of list of list of str, optional
+        ``by_stage[i][j][s]``: the course of the cohort for a learner at stage ``STAGES[s]``.
+    stage_bounds : (float, float), optional
+        All training learners' 25th and 75th percentiles of experience (years): the bounds of
+        :func:`stage_of`. Given with ``by_stage``.
     """
 
     tracks: list[str]
     segment_ids: list[int]
     course: list[list[str]]
     names: dict[str, str]
+    by_stage: list[list[list[str]]] | None = None
+    stage_bounds: tuple[float, float] | None = None
     _track_index: dict[str, int] = field(init=False, repr=False, compare=False)
     _segment_index: dict[int, int] = field(init=False, repr=False, compare=False)
     _courses: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -265,12 +303,23 @@ class CohortCourses:
             raise ValueError("cohorts: one course per segment and track is needed.")
         if UNKNOWN_TRACK not in self.tracks:
             raise ValueError(f"cohorts: the {UNKNOWN_TRACK} track needs a course.")
+        if (self.by_stage is None) != (self.stage_bounds is None):
+            raise ValueError("cohorts: courses by stage need the stage bounds, and back.")
+        staged: list[str] = []
+        if self.by_stage is not None:
+            if len(self.by_stage) != len(self.segment_ids) or any(
+                len(row) != len(self.tracks) or any(len(cell) != len(STAGES) for cell in row)
+                for row in self.by_stage
+            ):
+                raise ValueError("cohorts: one course per segment, track and stage is needed.")
+            staged = [c for row in self.by_stage for cell in row for c in cell]
         unnamed = {c for row in self.course for c in row} - set(self.names)
+        unnamed |= set(staged) - set(self.names)
         if unnamed:
             raise ValueError(f"cohorts: courses without a name: {', '.join(sorted(unnamed))}.")
         object.__setattr__(self, "_track_index", {t: j for j, t in enumerate(self.tracks)})
         object.__setattr__(self, "_segment_index", {s: i for i, s in enumerate(self.segment_ids)})
-        used = dict.fromkeys(c for row in self.course for c in row)
+        used = dict.fromkeys([*(c for row in self.course for c in row), *staged])
         object.__setattr__(self, "_courses", tuple(used))
 
     @property
@@ -282,12 +331,35 @@ class CohortCourses:
         """The column of ``track`` (a track the model does not know: unknown's)."""
         return self._track_index.get(track, self._track_index[UNKNOWN_TRACK])
 
-    def course_of(self, segment_id: int, track: str) -> str:
-        """The course id of one cohort (a track the model does not know: unknown's)."""
-        return self.course[self._segment_index[segment_id]][self.track_index(track)]
+    def stage(self, years: float) -> str | None:
+        """The career stage of a learner with ``years`` of experience (None: the model has no
+        courses by stage)."""
+        if self.stage_bounds is None:
+            return None
+        return stage_of(years, *self.stage_bounds)
+
+    def course_of(self, segment_id: int, track: str, years: float | None = None) -> str:
+        """The course id of a learner of one cohort with ``years`` of experience.
+
+        A track the model does not know is unknown's; without ``years`` (or on a model without
+        courses by stage) the cohort's course at the segment's own stage.
+        """
+        stage = None if years is None else self.stage(years)
+        if stage is None:
+            return self.course[self._segment_index[segment_id]][self.track_index(track)]
+        return self.course_at(segment_id, track, stage)
+
+    def course_at(self, segment_id: int, track: str, stage: str) -> str:
+        """The course id of a learner of one cohort at career ``stage`` (a model without courses
+        by stage: the cohort's course at the segment's stage)."""
+        i, j = self._segment_index[segment_id], self.track_index(track)
+        if self.by_stage is None:
+            return self.course[i][j]
+        return self.by_stage[i][j][STAGES.index(stage)]
 
     def codes(self, segment_ids: Sequence[int]) -> npt.NDArray[np.intp]:
-        """The course of every cohort as codes (indexes into :attr:`courses`).
+        """The course of every cohort (at its segment's stage) as codes (indexes into
+        :attr:`courses`).
 
         Parameters
         ----------
@@ -303,21 +375,73 @@ class CohortCourses:
         rows = [[code[c] for c in self.course[self._segment_index[int(s)]]] for s in segment_ids]
         return np.array(rows, dtype=np.intp).reshape(len(rows), len(self.tracks))
 
+    def learner_codes(
+        self,
+        segment_ids: Sequence[int],
+        centre: npt.NDArray[np.intp],
+        track_column: npt.NDArray[np.intp],
+        years: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.intp]:
+        """Each learner's course as a code (index into :attr:`courses`), all at once.
+
+        Parameters
+        ----------
+        segment_ids : sequence of int, length k
+            The segment id of each centre (a kernel's centre order).
+        centre : ndarray of intp, shape (n,)
+            Each learner's nearest centre.
+        track_column : ndarray of intp, shape (n,)
+            Each learner's track as a column of this table (:meth:`track_index`).
+        years : ndarray of float, shape (n,)
+            Each learner's own years of experience.
+        """
+        if self.by_stage is None or self.stage_bounds is None:
+            return self.codes(segment_ids)[centre, track_column]
+        code = {c: i for i, c in enumerate(self._courses)}
+        table = np.array(
+            [
+                [[code[c] for c in cell] for cell in self.by_stage[self._segment_index[int(s)]]]
+                for s in segment_ids
+            ],
+            dtype=np.intp,
+        ).reshape(len(segment_ids), len(self.tracks), len(STAGES))
+        stage = stage_codes(years, *self.stage_bounds)
+        out: npt.NDArray[np.intp] = table[centre, track_column, stage]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "tracks": list(self.tracks),
             "segment_ids": list(self.segment_ids),
             "course": [list(row) for row in self.course],
             "names": dict(self.names),
         }
+        if self.by_stage is not None and self.stage_bounds is not None:
+            out["stages"] = list(STAGES)
+            out["stage_bounds"] = {
+                "early_at_or_under": self.stage_bounds[0],
+                "senior_at_or_over": self.stage_bounds[1],
+            }
+            out["by_stage"] = [[list(cell) for cell in row] for row in self.by_stage]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CohortCourses:
+        """The table :meth:`to_dict` wrote; an older one without ``by_stage`` still loads."""
+        by_stage, bounds = None, None
+        if "by_stage" in data:
+            if [str(s) for s in data.get("stages", STAGES)] != list(STAGES):
+                raise ValueError(f"cohorts: the stages must be {', '.join(STAGES)}.")
+            by_stage = [[[str(c) for c in cell] for cell in row] for row in data["by_stage"]]
+            edges = data["stage_bounds"]
+            bounds = (float(edges["early_at_or_under"]), float(edges["senior_at_or_over"]))
         return cls(
             tracks=[str(t) for t in data["tracks"]],
             segment_ids=[int(s) for s in data["segment_ids"]],
             course=[[str(c) for c in row] for row in data["course"]],
             names={str(k): str(v) for k, v in data["names"].items()},
+            by_stage=by_stage,
+            stage_bounds=bounds,
         )
 
     @classmethod

@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from training.runtime.cleaning import apply_rules, fold_title
-from training.runtime.courses import CohortCourses
+from training.runtime.courses import EXPERIENCE, CohortCourses
 from training.runtime.features import clean_columns, compute_features
 from training.runtime.kernel import Kernel
 from training.runtime.ops import ARRAY, SCALAR
@@ -140,6 +140,7 @@ class _Learner:
     centre: int  # nearest centre (index)
     runner: int  # runner-up (-1 with one centre)
     track: str
+    years: float  # own years of experience (its career stage picks the course)
     ctc_imputed: bool = False  # the CTC given is no yearly salary: placement used an estimate
     company_known: bool = True  # False: missing or unknown, placed at the population's pay level
 
@@ -238,6 +239,7 @@ class Explainer:
             for key in ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
         }
         clean, x = self._features(raw)
+        years = self._years(clean)
         best, _, second, _ = self.kernel.nearest_one(x)
         title = raw.get("job_position")
         key = fold_title(title) if isinstance(title, str) else None
@@ -258,13 +260,22 @@ class Explainer:
             best,
             second,
             track,
+            years,
             ctc_imputed=imputed,
             company_known=known,
         )
 
-    def _segment(self, centre: int, track: str) -> dict[str, Any]:
+    def _years(self, clean: Any) -> float:
+        """A learner's own years of experience from its cleaned values, computed as the
+        clustering input is."""
+        values = compute_features(clean_columns(clean), self.kernel.tables, SCALAR, (EXPERIENCE,))
+        return float(values[EXPERIENCE])
+
+    def _segment(self, centre: int, track: str, years: float) -> dict[str, Any]:
+        """The segment of a centre and the course of a learner of ``track`` with ``years`` of
+        experience there (the course follows the learner's own career stage)."""
         segment = int(self.kernel.segment_ids[centre])
-        course = self.cohorts.course_of(segment, track)
+        course = self.cohorts.course_of(segment, track, years)
         return {
             "segment_id": segment,
             "segment_name": self.names.get(segment, str(segment)),
@@ -335,7 +346,7 @@ class Explainer:
         ctc, centre = found
         return {
             **entry,
-            **self._segment(centre, seen.track),
+            **self._segment(centre, seen.track, seen.years),
             "change": pay_words(seen.ctc, ctc),
             "amount": round(ctc - seen.ctc, 0),
             "relative": round((ctc - seen.ctc) / seen.ctc, 4),
@@ -488,7 +499,7 @@ class Explainer:
                 better = "better-paying" if tier < current else "lower-paying"
                 return {
                     **entry,
-                    **self._segment(centre, seen.track),
+                    **self._segment(centre, seen.track, seen.years),
                     "direction": better,
                     "change": self._tier_words(tier, current, seen.company_known),
                     "tier": tier,
@@ -529,7 +540,7 @@ class Explainer:
         n, centre = first
         return {
             **entry,
-            **self._segment(centre, seen.track),
+            **self._segment(centre, seen.track, seen.years + n),
             "change": f"{n} more year{'s' if n > 1 else ''} of experience at the same CTC",
             "years": n,
             "request_change": {"orgyear": int(seen.orgyear - n)},
@@ -577,7 +588,8 @@ class Explainer:
         for n in PATH_YEARS:
             x = list(seen.x)
             x[j] += n
-            out.append({"years": n, **self._segment(self.kernel.nearest_one(x)[0], seen.track)})
+            nearest = self.kernel.nearest_one(x)[0]
+            out.append({"years": n, **self._segment(nearest, seen.track, seen.years + n)})
         return out
 
 

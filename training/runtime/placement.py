@@ -32,7 +32,7 @@ from training.runtime.cleaning import (
     describe_rows,
     fold_title,
 )
-from training.runtime.courses import CohortCourses
+from training.runtime.courses import EXPERIENCE, CohortCourses
 from training.runtime.features import FALLBACK_FLAGS, FALLBACKS, fallback_masks
 from training.runtime.kernel import Kernel
 from training.runtime.ops import Coded
@@ -207,7 +207,7 @@ def place(
         rows; without it every learner has one record and no growth (as a served learner).
     cohorts : CohortCourses, optional
         The model's course of every segment x track (``segmenter.json``'s ``cohorts``): each
-        learner then gets its cohort's course.
+        learner then gets its cohort's course at its own career stage (its years of experience).
 
     Returns
     -------
@@ -218,7 +218,7 @@ def place(
     ValueError
         If a row has no usable ``ctc``.
     """
-    clean, values = model.featurize(columns, FALLBACK_FLAGS, history)
+    clean, values = model.featurize(columns, (*FALLBACK_FLAGS, EXPERIENCE), history)
     if not np.all(clean.valid):
         raise ValueError("ctc must be a positive number for a learner to be placed.")
     x = model.matrix(values)
@@ -235,10 +235,12 @@ def place(
     track = _track_codes(clean, tracks)
     courses: dict[str, Any] = {}
     if cohorts is not None:
-        table = cohorts.codes(model.segment_ids.tolist())
         columns_of = np.array([cohorts.track_index(t) for t in tracks], dtype=np.intp)
+        years = np.asarray(values[EXPERIENCE], np.float64)
         courses = {
-            "course": table[nearest, columns_of[track]],
+            "course": cohorts.learner_codes(
+                model.segment_ids.tolist(), nearest, columns_of[track], years
+            ),
             "courses": cohorts.courses,
             "course_names": tuple(cohorts.names[c] for c in cohorts.courses),
         }

@@ -40,7 +40,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
 from training.config import TrainingSettings
-from training.insights.courses import CohortFigures
+from training.insights.courses import CohortFigures, StageBounds
 from training.model.choice import choose_k
 from training.model.pipeline import fitted_pipeline
 from training.progress import StepClock, StepProgress
@@ -296,13 +296,14 @@ class _SparkSteps:
 
     # --- cohorts (segment x track): a group-by, exact medians, low-confidence counts ----------
     def cohort_figures(
-        self, segment_of: IntArray, kernel: Kernel
+        self, segment_of: IntArray, kernel: Kernel, bounds: StageBounds
     ) -> dict[tuple[int, str], CohortFigures]:
         """Learners, median CTC and low-confidence placements of every segment x track.
 
         Whether a learner's placement is low-confidence is the kernel's own verdict (its
         relative margin under its threshold), computed on the executors (``mapInArrow``) as the
-        scikit-learn engine computes it.
+        scikit-learn engine computes it. The learners are not counted by their own career stage
+        (``bounds`` unused): the report then counts each cohort at its segment's stage.
         """
         names = list(kernel.features)
         flagged = (

@@ -55,6 +55,9 @@ def _crafted(
     if course:
         rows = doc["cohorts"]["course"]
         rows[0] = list(rows[1])
+        staged = doc["cohorts"].get("by_stage")
+        if staged is not None:  # placements answer the learner's stage: swap early and senior
+            staged[0] = [list(reversed(cell)) for cell in staged[0]]
     (folder / KERNEL_JSON).write_text(json.dumps(doc), encoding="utf-8")
     if rename:
         profiles = json.loads((folder / PROFILES_JSON).read_text(encoding="utf-8"))

@@ -24,6 +24,7 @@ from training.insights.courses import (
     choose_cohort_courses,
     choose_course,
     cohort_figures,
+    course_learners,
     with_cohorts,
 )
 from training.insights.wording import LPA
@@ -123,8 +124,11 @@ def test_cohorts_get_their_courses_and_the_figures_why() -> None:
         "median_ctc_lpa": 12.5,
         "course": "ds",
         "course_name": "Data science",
+        "by_stage": {"early": "ds", "mid": "ds", "senior": "lead"},
         "why": "400 learners on Data & ML, segment median 5.0 years (mid: 3-9 years): "
-        "Data science, the catalogue's course for this track at the mid career stage.",
+        "Data science, the catalogue's course for this track at the mid career stage. A "
+        "learner's own career stage picks the course (early: Data science; mid: Data science; "
+        "senior: Leadership).",
         "low_confidence": 12,
         "small": False,
     }
@@ -144,6 +148,14 @@ def test_cohorts_get_their_courses_and_the_figures_why() -> None:
         for row in rows:
             assert frozen.course_of(segment, row["track"]) == row["course"]
             assert frozen.names[row["course"]] == row["course_name"]
+            for stage, years in (("early", 1.0), ("mid", 5.0), ("senior", 12.0)):
+                assert frozen.course_of(segment, row["track"], years) == row["by_stage"][stage]
+    # The learner's own stage, not the segment's: a 12-year data scientist of the mid segment
+    # gets the leadership course, a 1-year QA engineer of the senior segment the SDET course.
+    assert frozen.course_of(0, "data", 12.0) == "lead"
+    assert frozen.course_of(1, "qa", 1.0) == "sdet"
+    assert frozen.course_of(1, "qa", None) == "lead"  # without years: the segment's stage
+    assert senior[UNKNOWN_TRACK]["by_stage"] == {"early": "sdet", "mid": "sdet", "senior": "lead"}
 
 
 def test_a_segment_without_titled_learners_sends_the_untitled_to_other_s_course() -> None:
@@ -214,7 +226,8 @@ def test_the_trained_table_is_what_the_served_learners_give(
     served = served[served["error"].isna()]
     rows = served["row"].to_numpy(np.int64)
     clean = apply_rules(raw_arrays(small_raw.iloc[rows]), model.kernel.rules)
-    served = served.assign(ctc=np.asarray(clean.ctc, np.float64))
+    years = np.maximum(model.kernel.tables.reference_year - np.asarray(clean.orgyear, float), 0)
+    served = served.assign(ctc=np.asarray(clean.ctc, np.float64), years=years)
     assert (served["track"].to_numpy(object) == np.asarray(clean.track, object)).all()
     profiles = json.loads((trained_small.folder / "profiles.json").read_text())
     checked = 0
@@ -227,7 +240,17 @@ def test_the_trained_table_is_what_the_served_learners_give(
             assert int((cohort["confidence"] == "low").sum()) == row["low_confidence"]
             if len(cohort):
                 assert round(float(np.median(cohort["ctc"])) / LPA, 2) == row["median_ctc_lpa"]
-                assert set(cohort["course"]) == {row["course"]}
+                assert set(cohort["course"]) <= set(row["by_stage"].values())
+                assert cohort["course"].tolist() == [
+                    model.cohorts.course_of(segment["id"], row["track"], y) for y in cohort["years"]
+                ]
+                # The report's learners per course: those who get it at their own stage.
+                got = cohort.groupby("course")["confidence"].agg(
+                    learners="size", low=lambda c: int((c == "low").sum())
+                )
+                assert sorted(course_learners(row)) == sorted(
+                    (str(c), int(n), int(lo)) for c, n, lo in got.itertuples()
+                )
                 checked += 1
     assert checked >= 3 * len(profiles["segments"])
 
@@ -241,3 +264,18 @@ def test_every_fitting_course_says_why_and_other_titles_say_it_is_the_general_on
     assert _how(how, course, "leadership", "senior").endswith(
         "the catalogue's course for this track at the senior career stage."
     )
+
+
+def test_a_cohort_s_learners_go_to_the_course_of_their_own_stage() -> None:
+    row = {
+        "course": "ds",
+        "learners": 10,
+        "low_confidence": 3,
+        "by_stage": {"early": "ds", "mid": "ds", "senior": "lead"},
+        "learners_by_stage": {"early": 2, "mid": 5, "senior": 3},
+        "low_confidence_by_stage": {"early": 1, "mid": 0, "senior": 2},
+    }
+    assert course_learners(row) == [("ds", 7, 1), ("lead", 3, 2)]
+    # Without counts by stage (an older model, or the Spark engine): all at the segment's stage.
+    older = {k: v for k, v in row.items() if not k.endswith("_by_stage")}
+    assert course_learners(older) == [("ds", 10, 3)]

@@ -51,6 +51,7 @@ def _crafted(model: VerifiedModel, centres: np.ndarray) -> Explainer:
         model.cohorts,
         segment_ids=list(range(k)),
         course=[list(model.cohorts.course[0]) for _ in range(k)],
+        by_stage=None if model.cohorts.by_stage is None else [model.cohorts.by_stage[0]] * k,
     )
     return Explainer(kernel, cohorts, {i: f"segment {i}" for i in range(k)})
 

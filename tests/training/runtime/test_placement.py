@@ -133,8 +133,10 @@ def test_each_learner_gets_its_track_and_its_cohort_s_course(service_model_dir: 
     assert tracks == ["backend", "data", "qa", "other", "unknown", "unknown", "mobile"] * 3
     segments = segmenter.model.segment_ids[placed.nearest].tolist()
     courses = placed.course_ids()
+    years = placed.features[:, segmenter.model.features.index("years_experience")].tolist()
     assert courses == [
-        segmenter.cohorts.course_of(s, t) for s, t in zip(segments, tracks, strict=True)
+        segmenter.cohorts.course_of(s, t, y)
+        for s, t, y in zip(segments, tracks, years, strict=True)
     ]
     assert placed.course is not None
     names = [placed.course_names[i] for i in placed.course.tolist()]
