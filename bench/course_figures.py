@@ -50,15 +50,22 @@ def _courses_table(profiles: dict[str, Any]) -> list[str]:
         for cohort in segment.get("cohorts") or []:
             if not cohort["learners"]:
                 continue
-            entry = courses.setdefault(
-                cohort["course"],
-                {"name": cohort["course_name"], "learners": 0, "cohorts": [], "segments": set()},
-            )
-            entry["learners"] += int(cohort["learners"])
-            entry["cohorts"].append(int(cohort["learners"]))
-            entry["segments"].add(int(segment["id"]))
+            # a learner gets the course of their own career stage (a model without courses
+            # by stage: the cohort's one course)
+            by_stage = cohort.get("by_stage") or {"all": cohort["course"]}
+            counts = cohort.get("learners_by_stage") or {"all": cohort["learners"]}
+            for stage, course in by_stage.items():
+                learners = int(counts.get(stage, 0))
+                if not learners:
+                    continue
+                entry = courses.setdefault(
+                    course, {"learners": 0, "cohorts": [], "segments": set()}
+                )
+                entry["learners"] += learners
+                entry["cohorts"].append(learners)
+                entry["segments"].add(int(segment["id"]))
     lines = [
-        "| course | learners | cohorts | smallest cohort | segments |",
+        "| course | learners (at their own stage) | cohort-stages | smallest | segments |",
         "|---|---|---|---|---|",
     ]
     for course_id, entry in sorted(courses.items(), key=lambda kv: -kv[1]["learners"]):
