@@ -379,9 +379,14 @@ def test_service_loads_the_spark_model_and_agrees(
     assert len(learners) > 20_000
     batch = segmenter.assign_batch(learners)
     np.testing.assert_array_equal([a.segment_id for a in batch], expected)
-    # The track Spark's cleaning gave each learner, and the course of its cohort.
+    # The track Spark's cleaning gave each learner, and the course of its cohort at the
+    # learner's own career stage (its years, as Spark computed them).
     assert [a.track for a in batch] == single.loc[rows["email_hash"], "track"].tolist()
-    assert all(a.course == segmenter.cohorts.course_of(a.segment_id, a.track) for a in batch)
+    years = single.loc[rows["email_hash"], "years_experience"].tolist()
+    assert all(
+        a.course == segmenter.cohorts.course_of(a.segment_id, a.track, float(y))
+        for a, y in zip(batch, years, strict=True)
+    )
     some = slice(0, 500)
     scalar = [segmenter.assign(learner).segment_id for learner in learners[some]]
     np.testing.assert_array_equal(scalar, expected[some])
