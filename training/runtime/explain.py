@@ -239,7 +239,7 @@ class Explainer:
             for key in ("company_hash", "orgyear", "ctc", "job_position", "ctc_updated_year")
         }
         clean, x = self._features(raw)
-        years = self._years(clean)
+        years = self._years(clean, x)
         best, _, second, _ = self.kernel.nearest_one(x)
         title = raw.get("job_position")
         key = fold_title(title) if isinstance(title, str) else None
@@ -265,9 +265,11 @@ class Explainer:
             company_known=known,
         )
 
-    def _years(self, clean: Any) -> float:
-        """A learner's own years of experience from its cleaned values, computed as the
-        clustering input is."""
+    def _years(self, clean: Any, x: list[float]) -> float:
+        """A learner's own years of experience: the clustering input when the model has it,
+        else computed from the cleaned values as that input is."""
+        if EXPERIENCE in self.kernel.features:
+            return x[self.kernel.features.index(EXPERIENCE)]
         values = compute_features(clean_columns(clean), self.kernel.tables, SCALAR, (EXPERIENCE,))
         return float(values[EXPERIENCE])
 
