@@ -325,9 +325,9 @@ def test_the_panel_puts_gains_first_and_says_big_raises_and_settled_placements_p
     assert lines[0].startswith("Only with a much larger raise (+235 %), the learner would be in")
     assert lines[1].startswith("With 2 more years of experience at the same CTC")
     assert lines[2] == (
-        "Would also move the learner: INR 1 LPA less (-10 %) (to segment 2, Other (course: Course C)); "
-        "a job at a tier-3 (lower-paying) company instead of 2 (to segment 2, Other (course: "
-        "Course C))."
+        "Would also move the learner: INR 1 LPA less (-10 %) (to segment 2, Other (course: "
+        "Course C)); a job at a tier-3 (lower-paying) company instead of 2 (to segment 2, Other "
+        "(course: Course C))."
     )
     settled = {
         **answer,
