@@ -628,3 +628,19 @@ def _valid(spec: LoadSpec, content: bytes) -> bool:
         return len(results) == spec.items
     except (KeyError, TypeError, ValueError, AttributeError):
         return False
+
+
+def measure_in_child(script: str, spec: dict[str, Any], what: str) -> dict[str, Any]:
+    """Run ``script --child SPEC`` in a fresh process (its own peak RSS, no warm caches) and
+    return the figures it prints on its ``BENCHJSON`` line; RuntimeError naming ``what``."""
+    done = subprocess.run(
+        [sys.executable, script, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCHJSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(line.removeprefix("BENCHJSON "))
+    return figures

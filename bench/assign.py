@@ -33,13 +33,14 @@ import contextlib
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _load import measure_in_child
 
 ROWS_TARGET = 250_000  # rows/s
 RSS_TARGET_MB = 1024
@@ -127,16 +128,7 @@ def _sizes(text: str) -> list[int]:
 
 
 def _measure(spec: dict[str, Any]) -> Run:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCHJSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"{spec['kind']} on {spec['source']} failed:\n{done.stderr[-3000:]}")
-    figures = json.loads(line.removeprefix("BENCHJSON "))
+    figures = measure_in_child(__file__, spec, f"{spec['kind']} on {spec['source']}")
     return Run(spec["kind"], figures["seconds"], figures["rows"], figures["rss_mb"])
 
 

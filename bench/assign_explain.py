@@ -20,12 +20,12 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from _load import measure_in_child
 from assign import _table, _TreeRss  # bench/assign.py: the same tables and the same sampler
 
 ROWS_TARGET = 50_000  # rows/s with --explain
@@ -95,16 +95,7 @@ def main() -> int:
 
 
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCHJSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"assign on {spec['source']} failed:\n{done.stderr[-3000:]}")
-    figures: dict[str, Any] = json.loads(line.removeprefix("BENCHJSON "))
+    figures = measure_in_child(__file__, spec, f"assign on {spec['source']}")
     return figures
 
 

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _load import measure_in_child
 from assign import _TreeRss  # bench/assign.py: the same RSS sampler
 
 RATIO_TARGET = 2.0
@@ -118,16 +119,7 @@ def _prepare(folder: Path) -> tuple[Path, Path, Path, Path]:
 
 
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCHJSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"{spec['kind']} failed:\n{done.stderr[-3000:]}")
-    figures: dict[str, Any] = json.loads(line.removeprefix("BENCHJSON "))
+    figures = measure_in_child(__file__, spec, spec["kind"])
     return figures
 
 
