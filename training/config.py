@@ -220,9 +220,9 @@ class TrainingSettings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="K-Means fits of the k sweep and the bootstrap run side by side in this many "
-        "threads, each fit on one thread: the same results for any count (2 on a 2-core machine "
-        "took the sweep from 11 s to about 7 s).",
+        description="K-Means fits of the k sweep and the bootstrap, and the reference's "
+        "micro-clusters, run side by side in this many worker processes, each fit on one "
+        "thread: the same results for any count (1 fits in the training process itself).",
     )
     min_stability: float = Field(
         default=MIN_STABILITY,

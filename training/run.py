@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.batch.explain import WhatIfs
 from training.config import TrainingSettings
 from training.data.load import load_learners, read_learners_frame
 from training.insights.courses import (
@@ -37,7 +38,7 @@ from training.insights.figures import (
     group_figures,
     population_figures,
 )
-from training.insights.paths import career_paths, learner_requests
+from training.insights.paths import PAY_STEP, MoveKey, career_paths, learner_columns
 from training.insights.profiles import (
     coarse_profiles_from_figures,
     profiles_document,
@@ -64,6 +65,7 @@ from training.model.kmeans import fit_kmeans, limit_threads
 from training.model.pipeline import build_pipeline
 from training.model.stability import bootstrap_stability
 from training.model.sweep import KSweep, sweep_k
+from training.model.workers import FitWorkers
 from training.prep.cleaning import CleaningReport
 from training.prep.features import LearnerData, build_learner_data
 from training.progress import StepClock, StepProgress
@@ -71,7 +73,6 @@ from training.runtime.artifacts import ArtifactError
 from training.runtime.cleaning import CleaningRules
 from training.runtime.courses import CohortCourses, stage_codes
 from training.runtime.drift import DriftReference, fit_reference
-from training.runtime.explain import Explainer
 from training.runtime.features import FeatureTables
 from training.runtime.kernel import Kernel
 from training.runtime.loader import load_model
@@ -290,27 +291,46 @@ def run(
     """
     clock = StepClock(progress=progress)
     created_at = datetime.now(UTC).replace(microsecond=0)
-    with clock.step("load", "Loading the learner table"):
-        if raw is None:
-            raw, source = load_raw(settings)
-        data_fingerprint = fingerprint(raw)
-    with clock.step("clean_features", "Cleaning and computing learner features"):
-        data: LearnerData = build_learner_data(raw, settings)
+    # The fit workers start now: their forkserver imports scikit-learn on the core the load
+    # leaves idle. They fit the sweep, the reference's micro-clusters and its further seeds.
+    with FitWorkers(settings.fit_workers) as workers:
+        workers.start()
+        with clock.step("load", "Loading the learner table"):
+            if raw is None:
+                raw, source = load_raw(settings)
+            data_fingerprint = fingerprint(raw)
+        with clock.step("clean_features", "Cleaning and computing learner features"):
+            data: LearnerData = build_learner_data(raw, settings)
+        origin = {"source": source or "dataframe", "fingerprint": data_fingerprint}
+        fit, micro = _fit(settings, raw, origin, data, workers, clock)
+        steps = _LocalSteps(data, fit, settings, micro, workers)
+        return finish_run(settings, fit, steps, clock, created_at)
+
+
+def _fit(
+    settings: TrainingSettings,
+    raw: pd.DataFrame,
+    origin: dict[str, Any],
+    data: LearnerData,
+    workers: FitWorkers,
+    clock: StepClock,
+) -> tuple[KMeansFit, MicroClusters]:
+    """Preprocessing, the elbow sweep, the choice of k and the final K-Means of the cleaned
+    learners of ``raw`` (``origin``: its source and fingerprint), and the reference's
+    micro-clusters, which do not depend on k and are fitted in a worker while the sweep runs."""
     features = list(settings.cluster_features)
     x = data.features[features].to_numpy(np.float64)
     check_learners(x.shape[0], settings)
     with clock.step("preprocess", "Preprocessing (clip + scale)"):
         pipeline = build_pipeline(2, seed=settings.seed, n_init=settings.n_init)
         z = pipeline[:-1].fit(x).transform(x)
-    # One thread per fit throughout (the limit is process-wide): the hierarchical reference's
-    # micro-clusters, which do not depend on k, are fitted beside the sweep, on the core its
-    # threads leave idle.
-    with limit_threads(1), ThreadPoolExecutor(max_workers=1) as beside:
-        micro = beside.submit(
+    # One thread per fit throughout (the limit is process-wide; the workers have their own).
+    with limit_threads(1):
+        micro = workers.submit(
             micro_clusters, z, seed=settings.seed, n_micro=settings.n_micro, n_threads=1
         )
         with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
-            sweep = _sweep(z, settings)
+            sweep = _sweep(z, settings, workers)
             choice = choose_k(
                 sweep,
                 settings.k,
@@ -320,7 +340,6 @@ def run(
         with clock.step("kmeans", f"K-Means with k = {choice.k}"):
             kmeans = fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
             pipeline.steps[-1] = ("kmeans", kmeans)
-        micro_result = micro.result()
     fit = KMeansFit(
         engine={"engine": "scikit-learn"},
         features=features,
@@ -336,20 +355,13 @@ def run(
         tables=data.tables,
         cleaning=data.report,
         probes=select_probes(raw, data.rules, seed=settings.seed),
-        source={
-            "source": source or "dataframe",
-            "fingerprint": data_fingerprint,
-            "rows": len(raw),
-            "learners": int(x.shape[0]),
-        },
+        source={**origin, "rows": len(raw), "learners": int(x.shape[0])},
         raw=raw,
     )
-    return finish_run(
-        settings, fit, _LocalSteps(data, fit, settings, micro_result), clock, created_at
-    )
+    return fit, micro.result()
 
 
-def _sweep(z: FloatArray, settings: TrainingSettings) -> KSweep:
+def _sweep(z: FloatArray, settings: TrainingSettings, workers: FitWorkers) -> KSweep:
     return sweep_k(
         z,
         settings.k_min,
@@ -361,6 +373,7 @@ def _sweep(z: FloatArray, settings: TrainingSettings) -> KSweep:
         stability_sample=settings.stability_sample,
         stability_n_init=settings.stability_n_init,
         workers=settings.fit_workers,
+        pool=workers,
     )
 
 
@@ -373,8 +386,10 @@ class _LocalSteps:
         fit: KMeansFit,
         settings: TrainingSettings,
         micro: MicroClusters | None = None,
+        workers: FitWorkers | None = None,
     ) -> None:
         self.data, self.fit, self.settings, self.micro = data, fit, settings, micro
+        self.workers = FitWorkers(1) if workers is None else workers
         self.reference_label: str = settings.hierarchical
         self._hierarchy: Hierarchy | None = None
 
@@ -382,13 +397,11 @@ class _LocalSteps:
         settings, z = self.settings, self.fit.z
         other_seeds = None
         if settings.hierarchical == "two-stage":
-            # One thread beside the tail, which mostly runs on one core (pandas, plots): the
+            # In a worker beside the tail, which mostly runs on one core (pandas, plots): the
             # further seeds' MiniBatchKMeans (~1-1.6 s each) cost it little wall time.
-            beside = ThreadPoolExecutor(max_workers=1)
-            other_seeds = beside.submit(
+            other_seeds = self.workers.submit(
                 other_seed_aris, self.fit.labels, z, k, seed=settings.seed, n_micro=settings.n_micro
             )
-            beside.shutdown(wait=False)
         staged = hierarchical_two_stage(
             z, k, seed=settings.seed, n_micro=settings.n_micro, micro=self.micro
         )
@@ -727,14 +740,15 @@ def _paths(
     """``profiles.json`` with the career paths of the learners ``fit.x`` holds (all of them on
     scikit-learn, the evaluation sample on Spark) and the what-if moves of a seeded sample."""
     names = {int(p["id"]): str(p["name"]) for p in profiles["segments"]}
-    explainer = Explainer(kernel, cohorts, names)
-    sample = (
-        steps.learner_sample(settings.paths_sample, settings.seed)
-        if settings.paths_sample
-        else None
-    )
-    requests = [] if sample is None else learner_requests(sample)
-    return with_paths(profiles, career_paths(explainer, fit.x, requests))
+    placed: list[int] = []
+    reachable: list[set[MoveKey]] = []
+    if settings.paths_sample:
+        sample = learner_columns(steps.learner_sample(settings.paths_sample, settings.seed))
+        if len(sample["ctc"]):
+            what_ifs = WhatIfs(kernel, cohorts, names)
+            placed, reachable = what_ifs.reachable_moves(sample, PAY_STEP)
+    paths = career_paths(kernel, names, fit.x, placed, reachable, pay_step=PAY_STEP)
+    return with_paths(profiles, paths)
 
 
 def _sample(n: int, size: int, seed: int) -> IntArray:

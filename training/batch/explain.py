@@ -40,12 +40,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
-from training.batch.answers import centre_names
+from training.runtime.courses import CohortCourses
 from training.runtime.explain import (
     ON_EDGE,
     ORGYEAR_FROM_PAY,
@@ -159,16 +159,19 @@ class WhatIfs:
 
     Parameters
     ----------
-    model : VerifiedModel
+    kernel : Kernel
         The model placing the rows.
+    cohorts : CohortCourses
+        Its course for each cohort (the Explainer's).
+    names : mapping of int to str
+        ``profiles.json``'s name of each segment id.
     """
 
-    def __init__(self, model: VerifiedModel) -> None:
-        self.model = model
-        self.kernel: Kernel = model.kernel
-        self.explainer = Explainer(model.kernel, model.cohorts, model.names())
+    def __init__(self, kernel: Kernel, cohorts: CohortCourses, names: Mapping[int, str]) -> None:
+        self.kernel = kernel
+        self.explainer = Explainer(kernel, cohorts, dict(names))
         features = self.kernel.features
-        self._names = centre_names(model)
+        self._names = [names[int(i)] for i in kernel.segment_ids]
         self._slope = np.array([1.0 if f in _PAY_LINEAR else 0.0 for f in features])
         self._closed_form = not (_PAY_FLAGS & set(features))
         self._titles = bool(TITLE_INPUTS & set(features))
@@ -176,6 +179,49 @@ class WhatIfs:
         self._edges = np.array(sorted({*rules.orgyear_band_edges, *tables.pay_band_edges}))
         self._tiers = self.explainer.tier_companies
         self._tier_only = (_COMPANY_INPUTS & set(features)) == {"company_tier"}
+
+    @classmethod
+    def from_model(cls, model: VerifiedModel) -> Self:
+        """The what-ifs of a loaded model."""
+        return cls(model.kernel, model.cohorts, model.names())
+
+    # -------------------------------------------------------------------------------- moves
+    def reachable_moves(
+        self, raw: Mapping[str, Any], pay_step: float
+    ) -> tuple[list[int], list[set[tuple[str, str, int]]]]:
+        """Each row's segment id and the moves within its reach that a learner would seek: a
+        raise of at most ``pay_step`` of the learner's pay (``("pay", "more", segment_id)``) and
+        the nearest other tier when it pays better (``("company_tier", "tier <n>",
+        segment_id)``), as the Explainer finds them (the report's paths count them).
+
+        Parameters
+        ----------
+        raw : mapping of str to ndarray
+            ``RAW_FIELDS`` of rows that can all be placed (numbers as float64 with NaN for
+            missing, text as object arrays of str or None).
+        pay_step : float
+            The largest raise, as a share of the learner's (cleaned) CTC, that counts.
+        """
+        n = len(raw["ctc"])
+        clean, values = self.kernel.featurize(raw)
+        x = self.kernel.matrix(values)
+        ids = self.kernel.segment_ids
+        placed = [int(s) for s in ids[self.kernel.assign(x)]]
+        columns = self.columns(raw, np.ones(n, bool))
+        ctc = np.asarray(clean.ctc, np.float64)
+        with np.errstate(invalid="ignore"):
+            # rounded as the Explainer rounds its "relative" before comparing
+            raise_share = np.round((columns["pay_up_ctc"] - ctc) / ctc, 4)
+        pay_to = columns["pay_up_segment_id"]
+        tier_to, tier_dest = columns["tier_to"], columns["tier_segment_id"]
+        moves: list[set[tuple[str, str, int]]] = [set() for _ in range(n)]
+        for i in np.flatnonzero((pay_to >= 0) & (raise_share <= pay_step)):
+            moves[i].add(("pay", "more", int(pay_to[i])))
+        if "company_tier" in self.kernel.features:
+            current = np.round(x[:, self.kernel.features.index("company_tier")])
+            for i in np.flatnonzero((tier_dest >= 0) & (tier_to >= 0) & (tier_to < current)):
+                moves[i].add(("company_tier", f"tier {int(tier_to[i])}", int(tier_dest[i])))
+        return placed, moves
 
     # -------------------------------------------------------------------------------- chunk
     def columns(self, raw: Mapping[str, Any], placed: npt.NDArray[np.bool_]) -> dict[str, Any]:
@@ -539,16 +585,16 @@ def _spread(n: int, rows: IntArray, values: npt.NDArray[Any], empty: Any) -> npt
 
 
 # ------------------------------------------------------------------------------------ the hook
-_CACHE: dict[int, WhatIfs] = {}
+_CACHE: dict[int, tuple[VerifiedModel, WhatIfs]] = {}
 
 
 def what_ifs_of(model: VerifiedModel) -> WhatIfs:
     """The :class:`WhatIfs` of a model, built once per model object."""
     found = _CACHE.get(id(model))
-    if found is None or found.model is not model:
+    if found is None or found[0] is not model:
         _CACHE.clear()
-        found = _CACHE[id(model)] = WhatIfs(model)
-    return found
+        found = _CACHE[id(model)] = (model, WhatIfs.from_model(model))
+    return found[1]
 
 
 def append_what_ifs(model: VerifiedModel, raw: Mapping[str, Any], answers: pa.Table) -> pa.Table:

@@ -8,11 +8,13 @@ learners' answers from ``POST /v1/segment/explain``:
   years at the same pay relative to experience peers, by
   :func:`training.runtime.explain.path_centres` (vectorised over the learners' features: all
   learners on scikit-learn, the evaluation sample on Spark), counted by destination segment;
-* **the commonest move** (:func:`common_moves`): the runtime
-  :class:`~training.runtime.explain.Explainer` run on a seeded sample of the training learners
-  (``TrainingSettings.paths_sample``, 1,000 by default: 0.5-1.5 ms each), each learner's
-  cleaned values sent as a ``/segment`` body. A learner counts for a move they would seek when
-  the Explainer's smallest change of that kind leads to that segment: a raise of at most
+* **the commonest move** (:func:`common_moves`): the what-if answers of the runtime
+  :class:`~training.runtime.explain.Explainer` for a seeded sample of the training learners
+  (``TrainingSettings.paths_sample``, 1,000 by default), each learner's cleaned values read as
+  a ``/segment`` body (:func:`learner_columns`); the run computes them for the whole sample at
+  once (:meth:`training.batch.explain.WhatIfs.reachable_moves`, the Explainer's answers to the
+  rupee, 20-50x faster than one learner at a time). A learner counts for a move they would seek
+  when the Explainer's smallest change of that kind leads to that segment: a raise of at most
   :data:`PAY_STEP` of their pay, or a company of a better-paying tier (pay cuts and
   lower-paying companies are answered per learner, not counted here). The move that applies to
   the largest share of a segment's sampled learners is its ``top_move``; a segment none of
@@ -22,22 +24,24 @@ learners' answers from ``POST /v1/segment/explain``:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from training.runtime.explain import Explainer, path_centres
+from training.runtime.explain import path_centres
 from training.runtime.kernel import Kernel
 from training.runtime.schema import RAW_FIELDS
 
 __all__ = [
     "PAY_STEP",
     "REPORT_YEARS",
+    "MoveKey",
     "career_paths",
     "common_moves",
+    "learner_columns",
     "learner_requests",
     "placed_segments",
     "segment_paths",
@@ -93,8 +97,24 @@ def segment_paths(
     return out
 
 
-def learner_requests(learners: pd.DataFrame) -> list[dict[str, Any]]:
-    """Cleaned training learners as ``/segment`` bodies (the Explainer's input).
+#: The ``/segment`` field of each cleaned learner column the what-ifs read.
+_REQUEST_FIELDS = {
+    "company_hash": "company",
+    "orgyear": "orgyear",
+    "ctc": "ctc",
+    "job_position": "job_title",
+    "ctc_updated_year": "ctc_updated_year",
+}
+_NUMBERS = frozenset({"orgyear", "ctc", "ctc_updated_year"})
+
+#: A move within reach: (input, how, destination segment id), e.g. ("pay", "more", 3) or
+#: ("company_tier", "tier 1", 2).
+MoveKey = tuple[str, str, int]
+
+
+def learner_columns(learners: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
+    """Cleaned training learners as the raw columns placement reads (``/segment`` fields):
+    numbers as float64 with NaN for missing, text as object arrays of str or None.
 
     Parameters
     ----------
@@ -102,19 +122,29 @@ def learner_requests(learners: pd.DataFrame) -> list[dict[str, Any]]:
         Cleaned learners with ``company``, ``orgyear``, ``ctc``, ``job_title`` and
         ``ctc_updated_year`` (the training learner table, or a sample of it).
     """
+    out: dict[str, npt.NDArray[Any]] = {}
+    for field, name in _REQUEST_FIELDS.items():
+        column = learners[name]
+        if field in _NUMBERS:
+            out[field] = column.to_numpy(np.float64, na_value=np.nan)
+        else:
+            values = column.to_numpy(object).copy()
+            values[column.isna().to_numpy(bool)] = None
+            out[field] = values
+    return out
 
-    def value(v: Any) -> Any:
-        return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
 
-    columns = {
-        "company_hash": "company",
-        "orgyear": "orgyear",
-        "ctc": "ctc",
-        "job_position": "job_title",
-        "ctc_updated_year": "ctc_updated_year",
-    }
-    rows = learners[list(columns.values())].to_dict(orient="records")
-    return [{field: value(row[name]) for field, name in columns.items()} for row in rows]
+def learner_requests(learners: pd.DataFrame) -> list[dict[str, Any]]:
+    """The same learners as ``/segment`` bodies (:func:`learner_columns`, one dict each; a
+    missing value is None), for the one-learner Explainer."""
+    columns = learner_columns(learners)
+    return [
+        {
+            field: None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+            for field, v in zip(columns, values, strict=True)
+        }
+        for values in zip(*(columns[f].tolist() for f in columns), strict=True)
+    ]
 
 
 def placed_segments(kernel: Kernel, requests: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -127,37 +157,18 @@ def placed_segments(kernel: Kernel, requests: Sequence[Mapping[str, Any]]) -> li
     return [int(s) for s in np.asarray(kernel.segment_ids)[centres]]
 
 
-def _move_key(entry: Mapping[str, Any], pay_step: float) -> tuple[str, str, int] | None:
-    """(input, how, destination) of a what-if entry a learner would seek and can reach: a raise
-    of at most ``pay_step``, or a better-paying company tier; None otherwise."""
-    if entry.get("segment_id") is None:
-        return None
-    if entry["input"] == "pay" and entry["direction"] == "more":
-        if float(entry["relative"]) > pay_step:
-            return None
-        return ("pay", "more", int(entry["segment_id"]))
-    if entry["input"] == "company_tier" and entry["direction"] == "better-paying":
-        return ("company_tier", f"tier {entry['tier']}", int(entry["segment_id"]))
-    return None
-
-
 def common_moves(
-    explainer: Explainer,
-    requests: Sequence[Mapping[str, Any]],
-    *,
-    pay_step: float = PAY_STEP,
-    top: int = 3,
+    placed: Sequence[int], reachable: Sequence[Iterable[MoveKey]], *, top: int = 3
 ) -> dict[int, dict[str, Any]]:
     """The what-if moves within reach of each segment's learners, commonest first.
 
     Parameters
     ----------
-    explainer : Explainer
-        The model's explainer.
-    requests : sequence of mapping
-        Learners as ``/segment`` bodies (:func:`learner_requests`).
-    pay_step : float
-        The largest pay change, as a share of the learner's pay, that counts.
+    placed : sequence of int
+        Each sampled learner's segment id.
+    reachable : sequence of iterable of MoveKey
+        Each learner's moves within reach (a raise of at most the pay step, a better-paying
+        company tier: :meth:`training.batch.explain.WhatIfs.reachable_moves`).
     top : int
         How many moves to keep per segment.
 
@@ -169,11 +180,10 @@ def common_moves(
         "share"}]}``; a learner counts once per move.
     """
     sampled: Counter[int] = Counter()
-    moves: dict[int, Counter[tuple[str, str, int]]] = {}
-    for request, segment in zip(requests, placed_segments(explainer.kernel, requests), strict=True):
+    moves: dict[int, Counter[MoveKey]] = {}
+    for segment, keys in zip(placed, reachable, strict=True):
         sampled[segment] += 1
-        keys = {_move_key(e, pay_step) for e in explainer.explain(request)["what_if"]}
-        moves.setdefault(segment, Counter()).update(k for k in keys if k is not None)
+        moves.setdefault(segment, Counter()).update(set(keys))
     out = {}
     for segment in sorted(sampled):
         n = sampled[segment]
@@ -195,9 +205,11 @@ def common_moves(
 
 
 def career_paths(
-    explainer: Explainer,
+    kernel: Kernel,
+    names: Mapping[int, str],
     x: FloatArray,
-    requests: Sequence[Mapping[str, Any]],
+    placed: Sequence[int],
+    reachable: Sequence[Iterable[MoveKey]],
     *,
     pay_step: float = PAY_STEP,
 ) -> dict[str, Any]:
@@ -205,14 +217,17 @@ def career_paths(
 
     Parameters
     ----------
-    explainer : Explainer
-        The model's explainer (its kernel, courses and names).
+    kernel : Kernel
+        The model.
+    names : mapping of int to str
+        Each segment id's name.
     x : ndarray, shape (n_learners, n_features)
         The learners the paths count (:func:`segment_paths`).
-    requests : sequence of mapping
-        The learners the moves count (:func:`common_moves`): a seeded sample.
+    placed, reachable : sequence
+        The learners the moves count (:func:`common_moves`: a seeded sample): each one's
+        segment id and moves within reach of ``pay_step``.
     pay_step : float
-        The largest pay change that counts as a move within reach.
+        The largest pay change that counted as a move within reach.
 
     Returns
     -------
@@ -221,9 +236,8 @@ def career_paths(
         ``pay_step`` and ``segments``: per segment id (as in ``profiles.json``'s segments),
         ``path`` (:func:`segment_paths`), ``moves`` and ``top_move`` (the commonest, or None).
     """
-    names = explainer.names
-    paths = segment_paths(explainer.kernel, x)
-    moves = common_moves(explainer, requests, pay_step=pay_step)
+    paths = segment_paths(kernel, x)
+    moves = common_moves(placed, reachable)
 
     def named(segment: int) -> dict[str, Any]:
         return {"segment_id": segment, "segment_name": names.get(segment, str(segment))}
@@ -247,7 +261,7 @@ def career_paths(
     return {
         "years": list(REPORT_YEARS),
         "learners": len(x),
-        "sampled": len(requests),
+        "sampled": len(placed),
         "pay_step": pay_step,
         "segments": segments,
     }

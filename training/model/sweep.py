@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,12 +26,10 @@ from training.model.stability import (
     resampled_labels,
     stability_scores,
 )
+from training.model.workers import FitWorkers
 from training.progress import StepProgress
 
-if TYPE_CHECKING:
-    from sklearn.cluster import KMeans
-
-__all__ = ["KSweep", "ResampledFits", "find_knee", "sweep_k"]
+__all__ = ["KSweep", "ResampledFits", "find_knee", "fit_all_rows", "resampled_fits", "sweep_k"]
 
 
 @dataclass
@@ -136,6 +134,7 @@ def sweep_k(
     stability_n_init: int = 1,
     n_threads: int | None = 1,
     workers: int = 1,
+    pool: FitWorkers | None = None,
     progress: StepProgress | None = None,
 ) -> KSweep:
     """Fit K-Means for every k in ``k_min..k_max`` and measure each partition.
@@ -170,8 +169,12 @@ def sweep_k(
     n_threads : int or None, default=1
         Threads for scikit-learn's OpenMP loops and BLAS (see :func:`fit_kmeans`).
     workers : int, default=1
-        K-Means fits run side by side in this many threads (every k's fit on all rows and
-        resampled fits, queued in one pool in order of k); results do not depend on it.
+        K-Means fits run side by side in this many worker processes
+        (:class:`~training.model.workers.FitWorkers`: every k's fit on all rows and resampled
+        fits, queued in order of k), and the silhouette's blocks in as many threads; results do
+        not depend on it.
+    pool : FitWorkers, optional
+        Worker processes to use (a run shares its own); by default the sweep starts ``workers``.
     progress : callable, optional
         Called with one line per k.
 
@@ -188,15 +191,15 @@ def sweep_k(
     stability_idx = sample_rows(rng, n, stability_sample)
     ks = list(range(k_min, k_max + 1))
     sample = data[stability_idx]
-    # One pool for every k: a k's figures are measured while the next k's fits already run, so
-    # no core waits at the end of each k for its slowest fit.
-    with limit_threads(n_threads), ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+    # Every k's fits are queued at once: a k's figures are measured while the next k's fits
+    # already run, so no core waits at the end of each k for its slowest fit.
+    with limit_threads(n_threads), _workers(pool, workers) as fitting:
         pending = [
-            _submit(pool, data, sample, k, seed, n_init, stability_resamples, stability_n_init)
+            _submit(fitting, data, sample, k, seed, n_init, stability_resamples, stability_n_init)
             for k in ks
         ]
         fits = [
-            _measure(data, k, eval_idx, stability_idx, jobs, progress)
+            _measure(k, eval_idx, stability_idx, jobs, progress)
             for k, jobs in zip(ks, pending, strict=True)
         ]
     inertia = [f.inertia for f in fits]
@@ -251,11 +254,52 @@ def _silhouettes(
     return silhouette
 
 
-_Jobs = tuple["Future[KMeans]", list["Future[IntArray]"]]
+class _Shared:
+    """A run's :class:`FitWorkers` lent to the sweep: left running when the sweep ends."""
+
+    def __init__(self, pool: FitWorkers) -> None:
+        self.pool = pool
+
+    def __enter__(self) -> FitWorkers:
+        return self.pool
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def _workers(pool: FitWorkers | None, workers: int) -> FitWorkers | _Shared:
+    return FitWorkers(workers) if pool is None else _Shared(pool)
+
+
+#: Resampled fits per task sent to a worker (fewer round trips; still 4 tasks per k to share).
+_DRAWS_PER_TASK = 5
+
+_FullFit = tuple[IntArray, float, float, float]
+_Jobs = tuple["Future[_FullFit]", list["Future[list[IntArray]]"]]
+
+
+def fit_all_rows(data: npt.NDArray[np.float64], k: int, seed: int, n_init: int) -> _FullFit:
+    """K-Means with ``k`` segments on every row: its labels, inertia, Davies-Bouldin and
+    Calinski-Harabasz index (run in a worker: the figures travel back, not the estimator)."""
+    model = make_kmeans(k, seed, n_init).fit(data)
+    labels = np.asarray(model.labels_, np.intp)
+    return (
+        labels,
+        float(model.inertia_),
+        float(davies_bouldin_score(data, labels)),
+        float(calinski_harabasz_score(data, labels)),
+    )
+
+
+def resampled_fits(
+    sample: npt.NDArray[np.float64], k: int, draws: list[tuple[IntArray, int]], n_init: int
+) -> list[IntArray]:
+    """:func:`~training.model.stability.resampled_labels` of several draws, in order."""
+    return [np.asarray(resampled_labels(sample, k, draw, n_init), np.int16) for draw in draws]
 
 
 def _submit(
-    pool: ThreadPoolExecutor,
+    pool: FitWorkers,
     data: npt.NDArray[np.float64],
     sample: npt.NDArray[np.float64],
     k: int,
@@ -266,15 +310,17 @@ def _submit(
 ) -> _Jobs:
     """K-Means with ``k`` segments on all rows and the resampled fits of its bootstrap (the
     draws of :func:`~training.model.stability.bootstrap_stability`, seed ``seed + k``), queued
-    in ``pool``; each is the same fit whatever runs beside it."""
+    in ``pool``; each is the same fit wherever it runs."""
     draws = draw_resamples(len(sample), stability_resamples, seed + k)
-    full = pool.submit(make_kmeans(k, seed, n_init).fit, data)
-    resampled = [pool.submit(resampled_labels, sample, k, draw, stability_n_init) for draw in draws]
+    full = pool.submit(fit_all_rows, data, k, seed, n_init)
+    resampled = [
+        pool.submit(resampled_fits, sample, k, draws[i : i + _DRAWS_PER_TASK], stability_n_init)
+        for i in range(0, len(draws), _DRAWS_PER_TASK)
+    ]
     return full, resampled
 
 
 def _measure(
-    data: npt.NDArray[np.float64],
     k: int,
     eval_idx: IntArray,
     stability_idx: IntArray,
@@ -284,27 +330,16 @@ def _measure(
     """The figures of one k's fit on all rows and its bootstrap stability, once its fits are
     done."""
     start = time.perf_counter()
-    model = jobs[0].result()
-    labels = model.labels_
-    figures = (
-        float(model.inertia_),
-        float(davies_bouldin_score(data, labels)),
-        float(calinski_harabasz_score(data, labels)),
-    )
-    labelings = [job.result() for job in jobs[1]]
-    stability = stability_scores(np.asarray(labels[stability_idx], np.intp), labelings, k)
+    labels, *figures = jobs[0].result()
+    labelings = [labeling for job in jobs[1] for labeling in job.result()]
+    stability = stability_scores(labels[stability_idx], labelings, k)
     if progress is not None:
         progress(
             f"k = {k}: inertia {figures[0]:.4g}, stability {stability.ari:.2f}, "
             f"lowest segment Jaccard {min(stability.jaccard):.2f} "
             f"({time.perf_counter() - start:.1f} s)"
         )
-    return _KFit(
-        *figures,
-        np.asarray(labels[eval_idx], dtype=np.intp),
-        stability,
-        [np.asarray(labeling, np.int16) for labeling in labelings],
-    )
+    return _KFit(figures[0], figures[1], figures[2], labels[eval_idx], stability, labelings)
 
 
 def find_knee(ks: list[int], inertia: list[float]) -> int | None:

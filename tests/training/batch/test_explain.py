@@ -82,7 +82,7 @@ def columns(model: VerifiedModel, frame: pd.DataFrame) -> dict[str, Any]:
     raw = raw_arrays(frame)
     placed = np.array([e is None for e in learner_errors({n: raw[n] for n in RAW_FIELDS})])
     assert 0 < placed.sum() < len(placed)
-    return _Counting(model).columns(raw, placed)
+    return _Counting.from_model(model).columns(raw, placed)
 
 
 def _learner(frame: pd.DataFrame, i: int) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def test_every_column_equals_the_explainers_answer(
 ) -> None:
     """Pay within the Explainer's resolution (a rupee), the same destinations, the same tier
     and company, and the same reasons, row by row (the scalar Explainer is the oracle)."""
-    explainer = WhatIfs(model).explainer
+    explainer = WhatIfs.from_model(model).explainer
     raw = raw_arrays(frame)
     errors = learner_errors({n: raw[n] for n in RAW_FIELDS})
     moves = 0
@@ -196,7 +196,7 @@ def test_the_tier_set_directly_equals_placing_with_the_tier_company(
 ) -> None:
     """The shortcut (set the tier column when only the tier reads the company) gives what
     placing every row with each tier's company gives."""
-    what_ifs = WhatIfs(model)
+    what_ifs = WhatIfs.from_model(model)
     assert what_ifs._tier_only
     what_ifs._tier_only = False
     raw = raw_arrays(frame)
@@ -218,7 +218,7 @@ def test_a_model_without_the_tier_says_why(model: VerifiedModel) -> None:
         scale=kernel.scale[keep],
         centers=kernel.centers[:, keep],
     )
-    what_ifs = WhatIfs(dataclasses.replace(model, kernel=without))
+    what_ifs = WhatIfs.from_model(dataclasses.replace(model, kernel=without))
     raw = raw_arrays(read_learners_frame(generate_learners(rows=200, seed=SEED), origin="t"))
     out = what_ifs.columns(raw, np.ones(200, bool))
     assert set(out["tier_reason"]) == {"not_an_input"}
@@ -253,7 +253,8 @@ def test_the_cli_writes_the_columns(
     assert len(rows) == 1_500 + math.ceil(1_500 / 400)
     assert all(set(WHAT_IF_COLUMNS) <= set(row) for row in rows)
     raw = raw_arrays(read_learners_frame(pd.read_parquet(source), origin="t"))
-    expected = WhatIfs(model).columns(raw, np.array([row["error"] is None for row in rows]))
+    placed = np.array([row["error"] is None for row in rows])
+    expected = WhatIfs.from_model(model).columns(raw, placed)
     for i, row in enumerate(rows):
         if row["error"] is not None:
             assert all(row[c] is None for c in WHAT_IF_COLUMNS), i
@@ -302,7 +303,7 @@ def test_a_model_reading_pay_flags_is_answered_by_the_explainer(model: VerifiedM
         scale=np.append(kernel.scale, 0.8),
         centers=np.column_stack([kernel.centers, rng.normal(size=kernel.k)]),
     )
-    what_ifs = WhatIfs(dataclasses.replace(model, kernel=flagged))
+    what_ifs = WhatIfs.from_model(dataclasses.replace(model, kernel=flagged))
     frame = read_learners_frame(generate_learners(rows=100, seed=SEED + 2), origin="t")
     out = what_ifs.columns(raw_arrays(frame), np.ones(len(frame), bool))
     moves = 0
@@ -347,7 +348,7 @@ def test_a_cut_of_one_rupee_off_a_pay_band_edge_is_found(model: VerifiedModel) -
     below = _segments(model, raw, rows, ctc=raw["ctc"] - 1.0)
     cliff = np.flatnonzero(here != below)
     assert cliff.size > 0, "no learner on an edge where one rupee moves them: test is vacuous"
-    what_ifs = WhatIfs(model)
+    what_ifs = WhatIfs.from_model(model)
     placed = np.ones(len(frame), bool)
     columns = what_ifs.columns(raw, placed)
     for i in cliff.tolist():
@@ -381,7 +382,7 @@ def test_the_search_agrees_with_the_explainers_search(
     raw = raw_arrays(frame)
     placed = np.array([e is None for e in learner_errors({n: raw[n] for n in RAW_FIELDS})])
     _Searching.searched = 0
-    searching = _Searching(model)
+    searching = _Searching.from_model(model)
     columns = searching.columns(raw, placed)
     assert _Searching.searched > 50
     for i in np.flatnonzero(placed)[:400].tolist():
@@ -409,7 +410,7 @@ def test_no_pay_change_from_an_estimate_of_a_ctc_never_given(model: VerifiedMode
     for learner in learners:
         learner |= {"company_hash": None, "job_position": "Backend Engineer"}
     frame = read_learners_frame(pd.DataFrame(learners), origin="test")
-    what_ifs = WhatIfs(model)
+    what_ifs = WhatIfs.from_model(model)
     columns = what_ifs.columns(raw_arrays(frame), np.ones(len(frame), bool))
     for i in (0, 1):
         pay = [

@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from training.batch.explain import WhatIfs
 from training.config import TrainingSettings
 from training.insights.paths import (
     PAY_STEP,
     REPORT_YEARS,
     common_moves,
+    learner_columns,
     learner_requests,
     placed_segments,
     segment_paths,
@@ -113,31 +115,60 @@ def test_stored_moves_are_the_explainers_answers_counted(
     assert tops >= 1
 
 
+def _scalar_moves(explainer: Explainer, request: dict[str, Any], pay_step: float) -> set[Any]:
+    """The moves within reach of one learner, read off the one-learner Explainer's answer."""
+    keys = set()
+    for entry in explainer.explain(request)["what_if"]:
+        if entry.get("segment_id") is None:
+            continue
+        pay = entry["input"] == "pay" and entry["direction"] == "more"
+        if pay and entry["relative"] <= pay_step:
+            keys.add(("pay", "more", entry["segment_id"]))
+        if entry["input"] == "company_tier" and entry["direction"] == "better-paying":
+            keys.add(("company_tier", f"tier {entry['tier']}", entry["segment_id"]))
+    return keys
+
+
+def test_batch_moves_are_each_learners_explainer_moves(
+    model: VerifiedModel, small_data: LearnerData
+) -> None:
+    """The moves the run counts, computed for the whole sample at once, are each learner's
+    moves from the one-learner Explainer (the service's answer), learner for learner."""
+    learners = small_data.learners.iloc[:: max(1, len(small_data.learners) // 400)]
+    what_ifs = WhatIfs.from_model(model)
+    placed, reachable = what_ifs.reachable_moves(learner_columns(learners), PAY_STEP)
+    requests = learner_requests(learners)
+    assert placed == placed_segments(model.kernel, requests)
+    expected = [_scalar_moves(what_ifs.explainer, r, PAY_STEP) for r in requests]
+    assert reachable == expected
+    assert sum(bool(keys) for keys in expected) > len(requests) // 10  # moves are found
+
+
 def test_a_raise_counts_only_within_the_pay_step(model: VerifiedModel) -> None:
     """With a pay step of 0 no raise counts; a huge step counts every raise the Explainer finds."""
-    explainer = Explainer(model.kernel, model.cohorts, model.names())
-    requests = [
-        {
-            "company_hash": None,
-            "orgyear": 2016,
-            "ctc": float(ctc),
-            "job_position": "Backend Engineer",
-            "ctc_updated_year": 2021,
-        }
-        for ctc in np.linspace(300_000, 3_000_000, 40)
-    ]
-    none = common_moves(explainer, requests, pay_step=0.0)
-    assert all(m["input"] != "pay" for s in none.values() for m in s["moves"])
+    what_ifs = WhatIfs.from_model(model)
+    n = 40
+    raw = {
+        "company_hash": np.full(n, None, object),
+        "orgyear": np.full(n, 2016.0),
+        "ctc": np.linspace(300_000, 3_000_000, n),
+        "job_position": np.full(n, "Backend Engineer", object),
+        "ctc_updated_year": np.full(n, 2021.0),
+    }
+    placed, none = what_ifs.reachable_moves(raw, 0.0)
+    assert not any(key[0] == "pay" for keys in none for key in keys)
+    requests = [{name: raw[name][i] for name in raw} for i in range(n)]
     raises = sum(
         any(
             e["input"] == "pay" and e["direction"] == "more" and e["segment_id"] is not None
-            for e in explainer.explain(r)["what_if"]
+            for e in what_ifs.explainer.explain(r)["what_if"]
         )
         for r in requests
     )
-    wide = common_moves(explainer, requests, pay_step=1e9, top=100)
-    counted = sum(m["learners"] for s in wide.values() for m in s["moves"] if m["input"] == "pay")
-    assert raises > 0 and counted == raises
+    _, wide = what_ifs.reachable_moves(raw, 1e9)
+    counted = common_moves(placed, wide, top=100)
+    pay = sum(m["learners"] for s in counted.values() for m in s["moves"] if m["input"] == "pay")
+    assert raises > 0 and pay == raises
 
 
 def test_no_path_without_experience_among_the_inputs(model: VerifiedModel) -> None:

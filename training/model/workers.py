@@ -1,0 +1,116 @@
+"""Worker processes for a run's K-Means fits (the k sweep, the reference's micro-clusters).
+
+Scikit-learn's Lloyd loop releases the GIL, but everything around each fit (validation,
+k-means++ seeding, the bootstrap's 660 small fits) holds it: two fits in two threads of one
+process ran the k = 2..12 sweep's fits in 2.4-3.5 s on 2 cores where the same fits in two worker
+processes took 2.0-2.2 s (the serial sum is 4.2 s), and the tail's pandas work slowed whatever
+ran beside it in a thread. :class:`FitWorkers` runs module-level functions in ``workers``
+processes, one OpenMP and BLAS thread each, so every fit is the same fit wherever it runs
+(results never depend on the count).
+
+The processes come from a ``forkserver`` that imports scikit-learn once (a run starts it before
+loading the table, on the core the load leaves idle); each worker is a fork of that clean server,
+never of the run's own threaded process. Arguments and results travel by pickle: a fit sends its
+matrix with it (3.7 MB for 153,443 learners x 3 inputs) and gets labels back. Where the platform
+has no ``forkserver`` (Windows) or ``workers`` is 1, :class:`FitWorkers` runs each function in
+the calling process when it is submitted.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+__all__ = ["FitWorkers"]
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+#: What the forkserver imports once, so that a worker's first fit does not pay for it.
+_PRELOAD = ["numpy", "sklearn.cluster", "sklearn.metrics", "training.model.hierarchy"]
+#: Kept alive in each worker: the thread limits hold while the object lives.
+_LIMITS: list[Any] = []
+
+
+def _one_thread() -> None:
+    """Worker initializer: one OpenMP and one BLAS thread for the worker's whole life."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    _LIMITS.append(threadpool_limits(limits=1))
+
+
+def _ready() -> bool:
+    return True
+
+
+class _Inline(Executor):
+    """Runs each submitted function at once, in the calling thread (a completed future)."""
+
+    def submit(
+        self, fn: Callable[_Params, _Result], /, *args: _Params.args, **kwargs: _Params.kwargs
+    ) -> Future[_Result]:
+        future: Future[_Result] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to whoever reads the result, as a pool would
+            future.set_exception(error)
+        return future
+
+
+class FitWorkers:
+    """``workers`` processes that run K-Means fits (and other module-level functions of arrays).
+
+    Use as a context manager; :meth:`start` warms the processes up without waiting for them.
+
+    Parameters
+    ----------
+    workers : int
+        Processes; 1 (or a platform without ``forkserver``) runs every function inline.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(int(workers), 1)
+        self._executor: Executor
+        if self.workers > 1 and "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_one_thread
+            )
+        else:
+            self._executor = _Inline()
+
+    @property
+    def in_processes(self) -> bool:
+        """Whether functions run in worker processes (not inline)."""
+        return isinstance(self._executor, ProcessPoolExecutor)
+
+    def start(self) -> None:
+        """Start the processes now (the forkserver imports scikit-learn meanwhile); no wait."""
+        for _ in range(self.workers if self.in_processes else 0):
+            self._executor.submit(_ready)
+
+    def submit(
+        self, fn: Callable[_Params, _Result], /, *args: _Params.args, **kwargs: _Params.kwargs
+    ) -> Future[_Result]:
+        """``fn(*args, **kwargs)`` in a worker (``fn`` importable by module path, arguments and
+        result picklable)."""
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        """Stop the workers once their queued work is done (cancel what has not started)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> FitWorkers:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
