@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,7 +62,7 @@ from training.model.hierarchy import (
     micro_clusters,
 )
 from training.model.ids import id_reference, ids_report, previous_centers, public_ids
-from training.model.kmeans import fit_kmeans, limit_threads
+from training.model.kmeans import fit_kmeans, limit_threads, sample_rows
 from training.model.pipeline import build_pipeline
 from training.model.stability import bootstrap_stability
 from training.model.sweep import KSweep, sweep_k
@@ -302,8 +303,8 @@ def run(
         with clock.step("clean_features", "Cleaning and computing learner features"):
             data: LearnerData = build_learner_data(raw, settings)
         origin = {"source": source or "dataframe", "fingerprint": data_fingerprint}
-        fit, micro = _fit(settings, raw, origin, data, workers, clock)
-        steps = _LocalSteps(data, fit, settings, micro, workers)
+        fit, micro, tree = _fit(settings, raw, origin, data, workers, clock)
+        steps = _LocalSteps(data, fit, settings, micro, workers, tree)
         return finish_run(settings, fit, steps, clock, created_at)
 
 
@@ -314,10 +315,11 @@ def _fit(
     data: LearnerData,
     workers: FitWorkers,
     clock: StepClock,
-) -> tuple[KMeansFit, MicroClusters]:
+) -> tuple[KMeansFit, MicroClusters, Hierarchy | None]:
     """Preprocessing, the elbow sweep, the choice of k and the final K-Means of the cleaned
     learners of ``raw`` (``origin``: its source and fingerprint), and the reference's
-    micro-clusters, which do not depend on k and are fitted in a worker while the sweep runs."""
+    micro-clusters, which do not depend on k and are fitted in a worker while the sweep runs,
+    with the two-stage reference's tree when the sweep built it."""
     features = list(settings.cluster_features)
     x = data.features[features].to_numpy(np.float64)
     check_learners(x.shape[0], settings)
@@ -329,8 +331,18 @@ def _fit(
         micro = workers.submit(
             micro_clusters, z, seed=settings.seed, n_micro=settings.n_micro, n_threads=1
         )
+        tree: list[Hierarchy] = []
+
+        def reference(k: int) -> IntArray:
+            """The two-stage reference cut at k (its tree built once, from the micro-clusters
+            fitted beside the sweep), for the sweep's one pass of silhouettes."""
+            if not tree:
+                tree.append(hierarchical_two_stage(z, k, micro=micro.result()))
+            return tree[0].cut(k)
+
         with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
-            sweep = _sweep(z, settings, workers)
+            two_stage = settings.hierarchical == "two-stage"
+            sweep = _sweep(z, settings, workers, reference if two_stage else None)
             choice = choose_k(
                 sweep,
                 settings.k,
@@ -358,10 +370,15 @@ def _fit(
         source={**origin, "rows": len(raw), "learners": int(x.shape[0])},
         raw=raw,
     )
-    return fit, micro.result()
+    return fit, micro.result(), tree[0] if tree else None
 
 
-def _sweep(z: FloatArray, settings: TrainingSettings, workers: FitWorkers) -> KSweep:
+def _sweep(
+    z: FloatArray,
+    settings: TrainingSettings,
+    workers: FitWorkers,
+    reference: Callable[[int], IntArray] | None,
+) -> KSweep:
     return sweep_k(
         z,
         settings.k_min,
@@ -374,6 +391,7 @@ def _sweep(z: FloatArray, settings: TrainingSettings, workers: FitWorkers) -> KS
         stability_n_init=settings.stability_n_init,
         workers=settings.fit_workers,
         pool=workers,
+        reference=reference,
     )
 
 
@@ -387,11 +405,12 @@ class _LocalSteps:
         settings: TrainingSettings,
         micro: MicroClusters | None = None,
         workers: FitWorkers | None = None,
+        tree: Hierarchy | None = None,
     ) -> None:
         self.data, self.fit, self.settings, self.micro = data, fit, settings, micro
         self.workers = FitWorkers(1) if workers is None else workers
+        self.tree = tree
         self.reference_label: str = settings.hierarchical
-        self._hierarchy: Hierarchy | None = None
 
     def fit_reference(self, k: int, segment_of: IntArray) -> Reference:
         settings, z = self.settings, self.fit.z
@@ -402,9 +421,12 @@ class _LocalSteps:
             other_seeds = self.workers.submit(
                 other_seed_aris, self.fit.labels, z, k, seed=settings.seed, n_micro=settings.n_micro
             )
-        staged = hierarchical_two_stage(
-            z, k, seed=settings.seed, n_micro=settings.n_micro, micro=self.micro
-        )
+        if self.tree is None:
+            staged = hierarchical_two_stage(
+                z, k, seed=settings.seed, n_micro=settings.n_micro, micro=self.micro
+            )
+        else:  # the tree the sweep built for its silhouettes: the same micro-clusters
+            staged = self.tree.at(k, z)
         hierarchy, versus_exact = staged, None
         if settings.hierarchical == "exact":
             from sklearn.metrics import adjusted_rand_score
@@ -485,11 +507,27 @@ def _compare(
         seed=settings.seed,
         sample=settings.silhouette_sample,
         workers=settings.fit_workers,
+        silhouettes=_measured_silhouettes(settings, fit, labels, reference),
     )
     silhouettes = segment_silhouettes(
         fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
     )
     return comparison, silhouettes
+
+
+def _measured_silhouettes(
+    settings: TrainingSettings, fit: KMeansFit, labels: IntArray, reference: Reference
+) -> tuple[float, float] | None:
+    """K-Means' and the reference's silhouettes when the sweep's pass measured these very
+    partitions on the comparison's sample (the same seeded rows); None otherwise."""
+    evaluated = fit.sweep.evaluated
+    if evaluated is None:
+        return None
+    rng = np.random.default_rng(settings.seed)
+    rows = sample_rows(rng, len(labels), settings.silhouette_sample)
+    if not np.array_equal(rows, evaluated.rows):
+        return None
+    return evaluated.silhouettes(labels, reference.labels, int(fit.sizes.size))
 
 
 def finish_run(

@@ -56,6 +56,7 @@ def compare_labelings(
     sample: int = 20_000,
     n_threads: int | None = 1,
     workers: int = 1,
+    silhouettes: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """How far two partitions of the same rows agree, and how well each separates the data.
 
@@ -73,6 +74,10 @@ def compare_labelings(
         Threads for the BLAS products of the silhouette (see :func:`fit_kmeans`).
     workers : int, default=1
         Threads the silhouette's blocks run in side by side (:func:`mean_silhouettes`).
+    silhouettes : tuple of float, optional
+        The mean silhouettes of a and b on this very sample (the seeded ``sample`` rows), when
+        they were measured already: the k sweep's one pass measures the hierarchical reference
+        beside every k (:meth:`training.model.sweep.SilhouetteSample.silhouettes`).
 
     Returns
     -------
@@ -112,8 +117,11 @@ def compare_labelings(
         for i in range(labels_a.size)
     }
     idx = sample_rows(np.random.default_rng(seed), data.shape[0], sample)
-    with limit_threads(n_threads):
-        sil_a, sil_b = mean_silhouettes(data[idx], [ia[idx], ib[idx]], workers)
+    if silhouettes is None:
+        with limit_threads(n_threads):
+            sil_a, sil_b = mean_silhouettes(data[idx], [ia[idx], ib[idx]], workers)
+    else:
+        sil_a, sil_b = silhouettes
     return {
         "ari": float(adjusted_rand_score(ia, ib)),
         "nmi": float(normalized_mutual_info_score(ia, ib)),

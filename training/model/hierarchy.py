@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import fastcluster  # type: ignore[import-untyped]
 import numpy as np
@@ -107,9 +107,28 @@ class Hierarchy:
         ndarray of shape (n_leaves, k)
         """
         leaf = self.leaf_of if self.leaf_of is not None else np.arange(labels.size)
-        counts = np.zeros((self.linkage.shape[0] + 1, k), dtype=np.intp)
-        np.add.at(counts, (leaf, labels), 1)
-        return counts
+        leaves = self.linkage.shape[0] + 1
+        counts = np.bincount(leaf * k + labels, minlength=leaves * k)
+        return counts.reshape(leaves, k).astype(np.intp)
+
+    def cut(self, k: int) -> IntArray:
+        """Every row's cluster when this tree is cut into k clusters (the cut's own numbers).
+
+        Raises
+        ------
+        ValueError
+            If the tree has fewer than k leaves.
+        """
+        leaves = self.linkage.shape[0] + 1
+        if not 1 <= k <= leaves:
+            raise ValueError(f"Only {leaves} distinct micro-clusters for k = {k}.")
+        leaf_labels = _cut_tree(self.linkage, k)
+        return leaf_labels if self.leaf_of is None else leaf_labels[self.leaf_of]
+
+    def at(self, k: int, X: npt.ArrayLike) -> Hierarchy:
+        """The same tree cut into k clusters of the rows of ``X`` (the matrix it was built on),
+        numbered by size as :func:`hierarchical_two_stage` numbers them."""
+        return replace(self, labels=_by_size(self.cut(k), as_matrix(X), k))
 
 
 @dataclass(frozen=True)
@@ -453,7 +472,6 @@ def _by_size(labels: IntArray, data: FloatArray, k: int) -> IntArray:
     """The clusters renumbered by :func:`~training.model.ids.number_by_size` (their means break
     ties in size)."""
     sizes = np.bincount(labels, minlength=k)
-    sums = np.zeros((k, data.shape[1]))
-    np.add.at(sums, labels, data)
+    sums = np.column_stack([np.bincount(labels, weights=column, minlength=k) for column in data.T])
     centres = sums / np.maximum(sizes, 1)[:, None]
     return number_by_size(sizes, centres)[labels]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -29,7 +30,16 @@ from training.model.stability import (
 from training.model.workers import FitWorkers
 from training.progress import StepProgress
 
-__all__ = ["KSweep", "ResampledFits", "find_knee", "fit_all_rows", "resampled_fits", "sweep_k"]
+__all__ = [
+    "KSweep",
+    "ResampledFits",
+    "SilhouetteSample",
+    "find_knee",
+    "fit_all_rows",
+    "resampled_fits",
+    "same_partition",
+    "sweep_k",
+]
 
 
 @dataclass
@@ -67,6 +77,10 @@ class KSweep:
     resampled : ResampledFits or None
         The resampled fits' labels of the stability rows, per k, kept for the stability of the
         published partition (:meth:`ResampledFits.scores`); not part of the JSON.
+    evaluated : SilhouetteSample or None
+        The silhouette sample's partitions and the reference's silhouettes, kept so that the
+        comparison need not measure them again (:meth:`SilhouetteSample.silhouettes`); not part
+        of the JSON.
     """
 
     ks: list[int]
@@ -81,6 +95,7 @@ class KSweep:
     silhouette_sample: int
     stability_resamples: int
     resampled: ResampledFits | None = field(default=None, repr=False, compare=False)
+    evaluated: SilhouetteSample | None = field(default=None, repr=False, compare=False)
 
     def is_stable(self, k: int, min_stability: float, min_jaccard: float) -> bool:
         """Whether ``k`` (one of ``ks``) passes both thresholds."""
@@ -88,9 +103,9 @@ class KSweep:
         return self.stability[i] >= min_stability and min(self.jaccard[i]) >= min_jaccard
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict of every field but ``resampled``."""
-        out = asdict(replace(self, resampled=None))
-        del out["resampled"]
+        """Plain JSON-serialisable dict of every field but ``resampled`` and ``evaluated``."""
+        out = asdict(replace(self, resampled=None, evaluated=None))
+        del out["resampled"], out["evaluated"]
         return out
 
 
@@ -121,6 +136,58 @@ class ResampledFits:
         return stability_scores(every[self.rows], self.labels[k], k)
 
 
+@dataclass(frozen=True)
+class SilhouetteSample:
+    """The partitions the sweep's one pass of distances measured on its silhouette sample.
+
+    Attributes
+    ----------
+    n : int
+        Rows of the matrix the sweep ran on.
+    rows : ndarray of int, shape (n_sample,)
+        The silhouette sample (the comparison's too: the same seed and size draw the same rows).
+    labels : dict of int to ndarray of int, shape (n_sample,)
+        Per k, the sweep's fit's labels of the sample.
+    reference : dict of int to tuple of (ndarray of int, float)
+        Per k, the reference partition's labels of the sample and its mean silhouette (empty
+        when the sweep was given no reference).
+    silhouette : dict of int to float
+        Per k, the mean silhouette of the sweep's fit.
+    """
+
+    n: int
+    rows: IntArray
+    labels: dict[int, IntArray]
+    reference: dict[int, tuple[IntArray, float]]
+    silhouette: dict[int, float]
+
+    def silhouettes(self, a: npt.ArrayLike, b: npt.ArrayLike, k: int) -> tuple[float, float] | None:
+        """The mean silhouettes of two k-cluster partitions of all n rows (``a``: K-Means',
+        ``b``: the reference's) on this sample, when the pass measured those very partitions
+        (the same groups of the sample, whatever their numbers); None otherwise."""
+        first, second = np.asarray(a), np.asarray(b)
+        if k not in self.labels or k not in self.reference or first.shape != (self.n,):
+            return None
+        if second.shape != (self.n,):
+            return None
+        labels, (reference, reference_silhouette) = self.labels[k], self.reference[k]
+        if not (
+            same_partition(first[self.rows], labels)
+            and same_partition(second[self.rows], reference)
+        ):
+            return None
+        return self.silhouette[k], reference_silhouette
+
+
+def same_partition(a: npt.ArrayLike, b: npt.ArrayLike) -> bool:
+    """Whether two labelings of the same rows group them alike (label numbers aside)."""
+    first, second = np.asarray(a).ravel(), np.asarray(b).ravel()
+    if first.shape != second.shape:
+        return False
+    pairs = np.unique(np.column_stack([first, second]), axis=0)
+    return len(pairs) == len(np.unique(first)) == len(np.unique(second))
+
+
 def sweep_k(
     X: npt.ArrayLike,
     k_min: int = 2,
@@ -135,6 +202,7 @@ def sweep_k(
     n_threads: int | None = 1,
     workers: int = 1,
     pool: FitWorkers | None = None,
+    reference: Callable[[int], IntArray] | None = None,
     progress: StepProgress | None = None,
 ) -> KSweep:
     """Fit K-Means for every k in ``k_min..k_max`` and measure each partition.
@@ -175,6 +243,10 @@ def sweep_k(
         not depend on it.
     pool : FitWorkers, optional
         Worker processes to use (a run shares its own); by default the sweep starts ``workers``.
+    reference : callable, optional
+        ``reference(k)``: another partition of all rows into k clusters (the hierarchical
+        reference cut at k), called for every k once the fits are done; the same pass of
+        distances measures its silhouettes (``evaluated``), which the comparison then reuses.
     progress : callable, optional
         Called with one line per k.
 
@@ -204,11 +276,14 @@ def sweep_k(
         ]
     inertia = [f.inertia for f in fits]
     scores = [f.stability for f in fits]
-    silhouette = _silhouettes(data[eval_idx], fits, n_threads, workers, progress)
+    labelings = [f.sample_labels for f in fits]
+    others = [] if reference is None else [np.asarray(reference(k))[eval_idx] for k in ks]
+    measured = _silhouettes(data[eval_idx], labelings + others, n_threads, workers, progress)
+    silhouette = [float(s) for s in measured[: len(ks)]]
     return KSweep(
         ks=ks,
         inertia=inertia,
-        silhouette=[float(s) for s in silhouette],
+        silhouette=silhouette,
         davies_bouldin=[f.davies_bouldin for f in fits],
         calinski_harabasz=[f.calinski_harabasz for f in fits],
         stability=[s.ari for s in scores],
@@ -219,6 +294,16 @@ def sweep_k(
         stability_resamples=stability_resamples,
         resampled=ResampledFits(
             n=n, rows=stability_idx, labels={k: f.resampled for k, f in zip(ks, fits, strict=True)}
+        ),
+        evaluated=SilhouetteSample(
+            n=n,
+            rows=eval_idx,
+            labels=dict(zip(ks, labelings, strict=True)),
+            reference={
+                k: (other, float(value))
+                for k, other, value in zip(ks, others, measured[len(ks) :], strict=False)
+            },
+            silhouette=dict(zip(ks, silhouette, strict=True)),
         ),
     )
 
@@ -237,18 +322,18 @@ class _KFit:
 
 def _silhouettes(
     sample: npt.NDArray[np.float64],
-    fits: list[_KFit],
+    labelings: list[IntArray],
     n_threads: int | None,
     workers: int,
     progress: StepProgress | None,
 ) -> list[float]:
-    """Mean silhouette of every k's partition of the evaluation sample, from one pass."""
+    """Mean silhouette of every partition of the evaluation sample, from one pass."""
     start = time.perf_counter()
     with limit_threads(n_threads):
-        silhouette = mean_silhouettes(sample, [f.sample_labels for f in fits], workers)
+        silhouette = mean_silhouettes(sample, labelings, workers)
     if progress is not None:
         progress(
-            f"silhouette of {len(fits)} partitions on {len(sample):,} rows "
+            f"silhouette of {len(labelings)} partitions on {len(sample):,} rows "
             f"({time.perf_counter() - start:.1f} s)"
         )
     return silhouette

@@ -19,6 +19,7 @@ the calling process when it is submitted.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from types import TracebackType
@@ -30,7 +31,7 @@ _Params = ParamSpec("_Params")
 _Result = TypeVar("_Result")
 
 #: What the forkserver imports once, so that a worker's first fit does not pay for it.
-_PRELOAD = ["numpy", "sklearn.cluster", "sklearn.metrics", "training.model.hierarchy"]
+_PRELOAD = ["training.model.compare", "training.model.sweep"]
 #: Kept alive in each worker: the thread limits hold while the object lives.
 _LIMITS: list[Any] = []
 
@@ -89,8 +90,13 @@ class FitWorkers:
         return isinstance(self._executor, ProcessPoolExecutor)
 
     def start(self) -> None:
-        """Start the processes now (the forkserver imports scikit-learn meanwhile); no wait."""
-        for _ in range(self.workers if self.in_processes else 0):
+        """Start the processes now, without waiting for them: the first start blocks until the
+        forkserver has imported scikit-learn (~1.5 s), so a thread of its own asks for them."""
+        if self.in_processes:
+            threading.Thread(target=self._warm, name="fit-workers-start", daemon=True).start()
+
+    def _warm(self) -> None:
+        for _ in range(self.workers):
             self._executor.submit(_ready)
 
     def submit(
