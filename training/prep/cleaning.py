@@ -163,17 +163,15 @@ def fit_rules(
         latest=float(plausible_cuy.max()) if plausible_cuy.size else None,
         median=float(np.median(plausible_cuy)) if plausible_cuy.size else None,
     )
+    if coded is None:
+        coded = {name: code_values(raw[name].to_numpy()) for name in ("job_position", "email_hash")}
     return make_rules(
         settings,
         reference_year=reference_year,
         ctc_high=ctc_high,
         ctc_updated_year_fallback=cuy_fallback,
         title_map=_fit_titles(
-            *(
-                coded[name] if coded is not None else code_values(raw[name].to_numpy())
-                for name in ("job_position", "email_hash")
-            ),
-            settings.min_title_learners,
+            coded["job_position"], coded["email_hash"], settings.min_title_learners
         ),
         peers=_fit_peers(raw, ctc, plausible_ctc, ctc_high, reference_year, settings),
     )
@@ -399,11 +397,14 @@ def _first_rows(columns: Sequence[Coded]) -> npt.NDArray[np.intp]:
     import pandas as pd
 
     key = np.zeros(len(columns[0]), np.int64)
+    span = 1
     for column in columns:
-        # Renumbered after each column, so that the combined key stays within int64.
-        key, _ = pd.factorize(key * len(column.uniques) + column.codes)
-    first: npt.NDArray[np.intp] = np.sort(np.unique(key, return_index=True)[1])
-    return first
+        if span * len(column.uniques) >= 1 << 63:  # renumbered, so the key stays within int64
+            key, distinct = pd.factorize(key)
+            span = len(distinct)
+        key = key * len(column.uniques) + column.codes
+        span *= len(column.uniques)
+    return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
 
 
 def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTable:

@@ -236,21 +236,24 @@ def fit_feature_tables(
 
     min_size = settings.min_group_size
     coded = code_learners(learners) if coded is None else coded
-    company, title, track = (coded[name] for name in _TEXT_COLUMNS)
     log_ctc = np.log(learners["ctc"].to_numpy(dtype=np.float64))
     population = float(pd.Series(log_ctc).median())
-    company_size, company_median = _medians(company, log_ctc, min_size)
-    _, title_median = _medians(title, log_ctc, min_size)
-    _, track_median = _medians(track, log_ctc, min_size, skip=UNKNOWN_TRACK)
-    peer_median = _pair_medians(company, title, log_ctc, min_size)
+    # Every group's median is read off one sort of the learners by pay.
+    by_pay = np.argsort(log_ctc, kind="stable")
+    sorted_ctc = log_ctc[by_pay]
+    company, title, track = (coded[name][by_pay] for name in _TEXT_COLUMNS)
+    company_size, company_median = _medians(company, sorted_ctc, min_size)
+    _, title_median = _medians(title, sorted_ctc, min_size)
+    _, track_median = _medians(track, sorted_ctc, min_size, skip=UNKNOWN_TRACK)
+    peer_median = _pair_medians(company, title, sorted_ctc, min_size)
 
     # Pay at the time it was recorded: log CTC by (experience at the record, record year).
-    recorded = learners["ctc_updated_year"].to_numpy(np.float64)
+    recorded = learners["ctc_updated_year"].to_numpy(np.float64)[by_pay]
     pay = fit_pay_at_record(
         _pay_cells(
-            record_experience(recorded, learners["orgyear"].to_numpy(np.float64)),
+            record_experience(recorded, learners["orgyear"].to_numpy(np.float64)[by_pay]),
             recorded.astype(np.int64),
-            log_ctc,
+            sorted_ctc,
         ),
         min_size,
         population,
@@ -263,7 +266,7 @@ def fit_feature_tables(
         [np.nan if t is None else title_median.get(str(t), np.nan) for t in title.uniques]
     )
     title_by_band = band_medians(
-        by_title[title.codes], pay_band, len(pay_edges) + 1, population
+        by_title[coded["job_title"].codes], pay_band, len(pay_edges) + 1, population
     )
 
     return FeatureTables(
@@ -290,16 +293,16 @@ def fit_feature_tables(
 def _group_stats(
     group: npt.NDArray[np.intp], groups: int, values: FloatArray
 ) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    """Rows and median of ``values`` in each group 0..groups-1 (NaN for an empty group).
+    """Rows and median of ``values`` (ascending) in each group 0..groups-1 (NaN if empty).
 
-    The median of an even count is the mean of the two middle values, as pandas' group-by
-    median; one sort of (group, value) serves every group.
+    The values come sorted once for every grouping, so a stable sort of the group numbers
+    leaves each group's values in order. The median of an even count is the mean of the two
+    middle values, as pandas' group-by median.
     """
-    ranked = np.lexsort((values, group))
+    ordered = values[np.argsort(group, kind="stable")]
     size = np.bincount(group, minlength=groups)
     start = np.cumsum(size) - size
     filled = size > 0
-    ordered = values[ranked]
     lower = ordered[(start + (size - 1) // 2)[filled]]
     upper = ordered[(start + size // 2)[filled]]
     median = np.full(groups, np.nan)
@@ -310,7 +313,7 @@ def _group_stats(
 def _medians(
     coded: Coded, log_ctc: FloatArray, min_size: int, skip: str | None = None
 ) -> tuple[dict[str, int], dict[str, float]]:
-    """Learners and median log CTC by value of a sorted-coded column, in that order.
+    """Learners and median log CTC (ascending) by value of a sorted-coded column, in that order.
 
     Medians only of groups of at least ``min_size`` learners; missing values and ``skip`` are
     no group.
@@ -330,7 +333,10 @@ def _medians(
 def _pair_medians(
     company: Coded, title: Coded, log_ctc: FloatArray, min_size: int
 ) -> dict[str, float]:
-    """Median log CTC by company x title (both known), keyed ``company PEER_SEP title``, sorted."""
+    """Median log CTC (ascending) by company x title (both known), keyed ``company PEER_SEP title``.
+
+    In sorted order of company, then title.
+    """
     both = _known(company) & _known(title)
     width = len(title.uniques)
     pairs, pair = np.unique(
@@ -355,7 +361,7 @@ def _known(coded: Coded) -> npt.NDArray[np.bool_]:
 def _pay_cells(
     at_record: npt.NDArray[np.int64], recorded: npt.NDArray[np.int64], log_ctc: FloatArray
 ) -> PayCells:
-    """Learners and median log CTC by (experience at the record, record year), in that order."""
+    """Learners and median log CTC (ascending) by (experience at the record, record year)."""
     if recorded.size == 0:
         empty = np.empty(0, np.int64)
         return PayCells(at_record=empty, recorded=empty, size=empty, median=np.empty(0))
