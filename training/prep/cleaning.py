@@ -61,6 +61,8 @@ __all__ = [
 LATEST_PLAUSIBLE_YEAR = 2100
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+#: The columns of the rows :func:`collapse_learners` reads to pick and order records.
+_COLLAPSE_KEYS = ("learner_id", "has_title", "order")
 
 
 @dataclass
@@ -493,13 +495,15 @@ def collapse_learners(
             learner,
         )
     )
-    starts = np.flatnonzero(np.diff(learner[ranked], prepend=-1))
-    first, last = ranked[starts], ranked[np.append(starts[1:], len(ranked)) - 1]
-    n_records = np.diff(np.append(starts, len(ranked)))
+    # Each learner's records are a run of the ranking: its first and its last (kept) record.
+    bounds = np.append(np.flatnonzero(np.diff(learner[ranked], prepend=-1)), len(ranked))
+    first, last = ranked[bounds[:-1]], ranked[bounds[1:] - 1]
+    n_records = np.diff(bounds)
     ctc = rows["ctc"].to_numpy(np.float64)
     per_year = ctc_growth(ctc[first], ctc[last], year[last] - year[first])
     shown = np.argsort(rows["order"].to_numpy()[last], kind="stable")
-    out = rows.take(last[shown]).drop(columns=["has_title", "order"]).reset_index(drop=True)
+    kept = ["learner_id", *(c for c in rows.columns if c not in _COLLAPSE_KEYS)]
+    out = rows.take(last[shown])[kept].reset_index(drop=True)
     out["n_records"] = n_records[shown].astype(np.float64)
     out["ctc_growth"] = per_year[shown]
     return out
