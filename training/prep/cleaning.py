@@ -12,7 +12,7 @@ rules themselves, in run order, are listed in :mod:`training.runtime.cleaning`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from training.runtime.cleaning import (
     display_title,
     fold_title,
 )
+from training.runtime.ops import Coded
 from training.runtime.schema import NUMERIC_COLUMNS, RAW_FIELDS, TEXT_COLUMNS
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "RuleCount",
     "check_plausible_ctc",
     "clean_learners",
+    "code_values",
     "collapse_learners",
     "ctc_growth",
     "fit_rules",
@@ -59,6 +61,8 @@ __all__ = [
 LATEST_PLAUSIBLE_YEAR = 2100
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+#: The columns of the rows :func:`collapse_learners` reads to pick and order records.
+_COLLAPSE_KEYS = ("learner_id", "has_title", "order")
 
 
 @dataclass
@@ -116,7 +120,9 @@ class PeerFigures:
     ctc_by_orgyear: list[float]
 
 
-def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
+def fit_rules(
+    raw: pd.DataFrame, settings: TrainingSettings, coded: Mapping[str, Coded] | None = None
+) -> CleaningRules:
     """Learn the data-dependent parts of the rules from a de-duplicated raw table.
 
     Parameters
@@ -125,6 +131,9 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
         Raw rows in the loader's schema (see :func:`training.data.load.load_learners`).
     settings : TrainingSettings
         Thresholds: ``orgyear_min``, CTC quantiles, ``min_title_learners``, ``reference_year``.
+    coded : mapping of str to Coded, optional
+        ``job_position`` and ``email_hash`` of ``raw`` already numbered (:func:`code_values`),
+        by a caller that numbered them for other uses too; numbered here when not given.
 
     Returns
     -------
@@ -156,12 +165,16 @@ def fit_rules(raw: pd.DataFrame, settings: TrainingSettings) -> CleaningRules:
         latest=float(plausible_cuy.max()) if plausible_cuy.size else None,
         median=float(np.median(plausible_cuy)) if plausible_cuy.size else None,
     )
+    if coded is None:
+        coded = {name: code_values(raw[name].to_numpy()) for name in ("job_position", "email_hash")}
     return make_rules(
         settings,
         reference_year=reference_year,
         ctc_high=ctc_high,
         ctc_updated_year_fallback=cuy_fallback,
-        title_map=_fit_titles(raw, settings.min_title_learners),
+        title_map=_fit_titles(
+            coded["job_position"], coded["email_hash"], settings.min_title_learners
+        ),
         peers=_fit_peers(raw, ctc, plausible_ctc, ctc_high, reference_year, settings),
     )
 
@@ -217,30 +230,32 @@ def reference_years(
     return reference_year, int(median) if median is not None else reference_year - 1
 
 
-def _fit_titles(raw: pd.DataFrame, min_learners: int) -> dict[str, str]:
-    """Title vocabulary: learners (distinct emails) per folded title, commonest spelling shown."""
-    import pandas as pd
+def _fit_titles(title: Coded, email: Coded, min_learners: int) -> dict[str, str]:
+    """Title vocabulary: learners (distinct emails) per folded title, commonest spelling shown.
 
-    titles = pd.DataFrame(
-        {"raw": raw["job_position"], "email": raw["email_hash"].fillna("").astype(object)}
-    ).dropna(subset=["raw"])
-    titles["key"] = [fold_title(t) for t in titles["raw"]]
-    titles = titles.dropna(subset=["key"])
-    titles["shown"] = [display_title(t) for t in titles["raw"]]
-    learners_per_key = titles.groupby("key")["email"].nunique()
-    kept = learners_per_key[learners_per_key >= min_learners].index
-    common = titles[titles["key"].isin(kept)].groupby(["key", "shown"]).size()
-    return title_vocabulary(
-        {
-            (str(key), str(label)): int(count)
-            for key, label, count in zip(
-                common.index.get_level_values("key"),
-                common.index.get_level_values("shown"),
-                common.to_numpy(),
-                strict=True,
-            )
-        }
+    Each distinct raw title is folded once; a missing email counts as the empty one (both are
+    one blank learner).
+    """
+    keys = [fold_title(t) if isinstance(t, str) else None for t in title.uniques]
+    key_ids: dict[str, int] = {}
+    key_of = np.array(
+        [-1 if k is None else key_ids.setdefault(k, len(key_ids)) for k in keys], np.int64
     )
+    blank = [i for i, e in enumerate(email.uniques) if e is None or e == ""]
+    learner_of = np.arange(len(email.uniques))
+    learner_of[blank] = blank[0] if blank else 0
+    row_key = key_of[title.codes]
+    titled = row_key >= 0
+    width = max(len(email.uniques), 1)
+    pairs = np.unique(row_key[titled] * width + learner_of[email.codes[titled]])
+    learners_per_key = np.bincount(pairs // width, minlength=len(key_ids))
+    rows_per_title = np.bincount(title.codes[titled], minlength=len(title.uniques))
+    spellings: dict[tuple[str, str], int] = {}
+    for raw, key, rows in zip(title.uniques, keys, rows_per_title.tolist(), strict=True):
+        if key is not None and rows and learners_per_key[key_ids[key]] >= min_learners:
+            spelling = (key, display_title(raw))
+            spellings[spelling] = spellings.get(spelling, 0) + rows
+    return title_vocabulary(spellings)
 
 
 def _fit_peers(
@@ -361,6 +376,39 @@ def title_vocabulary(spellings: Mapping[tuple[str, str], int]) -> dict[str, str]
     return {key: best[key][1] for key in sorted(best)}
 
 
+def code_values(values: Any, *, sort: bool = False) -> Coded:
+    """``values`` numbered once (:func:`pandas.factorize`); missing ones (None, NaN) as None.
+
+    The codes of a column are reused by every step that groups or looks up by it, so each
+    column is hashed once. ``sort`` numbers the distinct values in sorted order (as a sorted
+    group-by lists them); None, if any, is the last entry.
+    """
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, sort=sort)
+    distinct: list[Any] = list(uniques.tolist())
+    missing = codes < 0
+    if missing.any():
+        codes = np.where(missing, len(distinct), codes)
+        distinct.append(None)
+    return Coded(codes.astype(np.intp, copy=False), distinct)
+
+
+def _first_rows(columns: Sequence[Coded]) -> npt.NDArray[np.intp]:
+    """Positions of the first of each set of identical rows (the rows drop_duplicates keeps)."""
+    import pandas as pd
+
+    key = np.zeros(len(columns[0]), np.int64)
+    span = 1
+    for column in columns:
+        if span * len(column.uniques) >= 1 << 63:  # renumbered, so the key stays within int64
+            key, distinct = pd.factorize(key)
+            span = len(distinct)
+        key = key * len(column.uniques) + column.codes
+        span *= len(column.uniques)
+    return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
+
+
 def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTable:
     """Clean a raw learner table and collapse it to one row per learner.
 
@@ -382,12 +430,17 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
     import pandas as pd
 
     report = CleaningReport(rows_in=len(raw))
-    table = raw.drop_duplicates(ignore_index=True)
+    # Every column is numbered once: the codes find the duplicates, then the text columns'
+    # codes serve the title vocabulary, the rules and the learner ids.
+    coded = {name: code_values(raw[name].to_numpy()) for name in raw.columns}
+    kept = _first_rows(list(coded.values()))
+    table = raw.take(kept).reset_index(drop=True)
+    text = {name: coded[name][kept] for name in TEXT_COLUMNS}
     report.add("exact_duplicates_dropped", len(raw) - len(table))
 
-    rules = fit_rules(table, settings)
+    rules = fit_rules(table, settings, text)
     clean = apply_rules(
-        {c: table[c].to_numpy() for c in RAW_FIELDS if c in TEXT_COLUMNS}
+        {c: text[c] for c in RAW_FIELDS if c in TEXT_COLUMNS}
         | {c: table[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in NUMERIC_COLUMNS},
         rules,
     )
@@ -395,9 +448,7 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
         if name in clean.touched:
             report.add(name, int(clean.touched[name].sum()))
 
-    learner_id, malformed = learner_ids(
-        table["email_hash"].astype(object).to_numpy(), np.arange(len(table))
-    )
+    learner_id, malformed, learner = _learner_codes(text["email_hash"], np.arange(len(table)))
     report.add("email_hash_malformed", int(malformed.sum()))
 
     rows = pd.DataFrame(
@@ -410,61 +461,85 @@ def clean_learners(raw: pd.DataFrame, settings: TrainingSettings) -> CleanedTabl
             "ctc": clean.ctc,
             "ctc_updated_year": clean.ctc_updated_year,
             "ctc_imputed": clean.ctc_imputed,
-            "has_title": pd.notna(pd.Series(clean.job_title)).to_numpy(),
+            "has_title": pd.notna(clean.job_title),
             "order": np.arange(len(table)),
         }
     )[clean.valid]
     report.rows_out = len(rows)
-    learners = collapse_learners(rows)
+    learners = collapse_learners(rows, learner[clean.valid])
     report.add("one_row_per_learner", len(rows) - len(learners))
     report.learners = len(learners)
     return CleanedTable(learners=learners, rules=rules, report=report)
 
 
-def collapse_learners(rows: pd.DataFrame) -> pd.DataFrame:
+def collapse_learners(
+    rows: pd.DataFrame, learner: npt.NDArray[np.intp] | None = None
+) -> pd.DataFrame:
     """One row per learner: the latest record, preferring one with a job title, then file order.
 
     History kept: ``n_records`` (rows of the learner after exact de-duplication) and
     ``ctc_growth``, the yearly log growth of CTC from the earliest to the latest record
-    (0 when all records share one year).
+    (0 when all records share one year). ``order`` is the file order (distinct values); the
+    learners come out in the file order of their kept record. ``learner`` numbers the rows'
+    ``learner_id`` (one number per id, as a caller that has them already numbered passes
+    them); numbered here when not given.
     """
-    import pandas as pd
-
-    rows = rows.sort_values(["learner_id", "ctc_updated_year", "has_title", "order"], kind="stable")
-    grouped = rows.groupby("learner_id", sort=False)
-    first = grouped.head(1).set_index("learner_id")
-    last = grouped.tail(1).set_index("learner_id")
-    n_records = grouped.size()
-    per_year = ctc_growth(
-        first["ctc"].to_numpy(np.float64),
-        last["ctc"].to_numpy(np.float64),
-        (last["ctc_updated_year"] - first["ctc_updated_year"]).to_numpy(np.float64),
+    if learner is None:
+        learner = code_values(rows["learner_id"].to_numpy()).codes
+    year = rows["ctc_updated_year"].to_numpy(np.float64)
+    ranked = np.lexsort(
+        (
+            rows["order"].to_numpy(),
+            rows["has_title"].to_numpy(bool),
+            year,
+            learner,
+        )
     )
-    out = last.drop(columns=["has_title"]).sort_values("order", kind="stable")
-    out["n_records"] = n_records.reindex(out.index).to_numpy(dtype=np.float64)
-    out["ctc_growth"] = pd.Series(per_year, index=last.index).reindex(out.index).to_numpy()
-    return out.drop(columns=["order"]).reset_index()
+    # Each learner's records are a run of the ranking: its first and its last (kept) record.
+    bounds = np.append(np.flatnonzero(np.diff(learner[ranked], prepend=-1)), len(ranked))
+    first, last = ranked[bounds[:-1]], ranked[bounds[1:] - 1]
+    n_records = np.diff(bounds)
+    ctc = rows["ctc"].to_numpy(np.float64)
+    per_year = ctc_growth(ctc[first], ctc[last], year[last] - year[first])
+    shown = np.argsort(rows["order"].to_numpy()[last], kind="stable")
+    kept = ["learner_id", *(c for c in rows.columns if c not in _COLLAPSE_KEYS)]
+    out = rows.take(last[shown])[kept].reset_index(drop=True)
+    out["n_records"] = n_records[shown].astype(np.float64)
+    out["ctc_growth"] = per_year[shown]
+    return out
 
 
-def learner_ids(email: ObjectArray, rows: npt.NDArray[np.intp]) -> tuple[ObjectArray, BoolArray]:
+def learner_ids(
+    email: ObjectArray | Coded, rows: npt.NDArray[np.intp]
+) -> tuple[ObjectArray, BoolArray]:
     """Learner id of each de-duplicated row, and whether its email_hash is malformed.
 
     Parameters
     ----------
-    email : ndarray of object, shape (n,)
-        ``email_hash`` (str or None).
+    email : ndarray of object or Coded, shape (n,)
+        ``email_hash`` (str or None), possibly already numbered (:func:`code_values`).
     rows : ndarray of int, shape (n,)
         Position of each row in the de-duplicated table: a row without an email is its own
         learner (it has no history to merge with), with the id ``row-<position>``.
     """
-    malformed = np.fromiter(
-        (not (isinstance(e, str) and _HEX64.fullmatch(e)) for e in email), bool, len(email)
-    )
-    ids = np.array(
-        [e if isinstance(e, str) and e else f"row-{i}" for i, e in zip(rows, email, strict=True)],
-        dtype=object,
-    )
+    ids, malformed, _ = _learner_codes(email, rows)
     return ids, malformed
+
+
+def _learner_codes(
+    email: ObjectArray | Coded, rows: npt.NDArray[np.intp]
+) -> tuple[ObjectArray, BoolArray, npt.NDArray[np.intp]]:
+    """:func:`learner_ids`, and a number per learner (the email's, else one of the row's own)."""
+    coded = email if isinstance(email, Coded) else code_values(email)
+    named = np.array([isinstance(e, str) and e != "" for e in coded.uniques], bool)[coded.codes]
+    well_formed = np.array(
+        [isinstance(e, str) and _HEX64.fullmatch(e) is not None for e in coded.uniques], bool
+    )
+    ids = coded.decoded()
+    own = np.flatnonzero(~named)
+    ids[own] = [f"row-{i}" for i in rows[own]]
+    learner = np.where(named, coded.codes, len(coded.uniques) + np.arange(len(ids)))
+    return ids, ~well_formed[coded.codes], learner
 
 
 def ctc_growth(first_ctc: FloatArray, last_ctc: FloatArray, years: FloatArray) -> FloatArray:

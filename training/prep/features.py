@@ -12,13 +12,14 @@ features themselves are listed in :mod:`training.runtime.features`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from training.prep.cleaning import CleaningReport, clean_learners
+from training.prep.cleaning import CleaningReport, clean_learners, code_values
 from training.runtime.cleaning import CleaningRules
 from training.runtime.features import (
     FEATURE_COLUMNS,
@@ -27,6 +28,7 @@ from training.runtime.features import (
     FloatArray,
     compute_features,
 )
+from training.runtime.ops import Coded
 from training.runtime.tracks import UNKNOWN_TRACK
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ __all__ = [
     "band_edges",
     "band_medians",
     "build_learner_data",
+    "code_learners",
     "fit_feature_tables",
     "fit_pay_at_record",
     "record_experience",
@@ -51,17 +54,15 @@ __all__ = [
 
 #: Pay bands (of learners' own log CTC) that impute a missing title's median.
 PAY_BANDS = 10
+#: The learners' text columns the peer groups are made of.
+_TEXT_COLUMNS = ("company", "job_title", "track")
+#: The learners' number columns the features read.
+_NUMBER_COLUMNS = ("orgyear", "ctc", "ctc_updated_year", "n_records", "ctc_growth")
 
 
 # --------------------------------------------------------------------------------------------
 # Fit: pandas, training only.
 # --------------------------------------------------------------------------------------------
-def _medians(frame: pd.DataFrame, key: str | list[str], min_size: int) -> pd.Series:
-    grouped = frame.groupby(key, sort=True)["log_ctc"]
-    stats = grouped.agg(["size", "median"])
-    return stats.loc[stats["size"] >= min_size, "median"]
-
-
 def band_edges(values: FloatArray, bands: int) -> list[float]:
     """Inner edges of ``bands`` equal-count bands of ``values`` (numpy's linear quantiles)."""
     if values.size == 0:
@@ -201,8 +202,20 @@ def fit_pay_at_record(cells: PayCells, min_size: int, population: float) -> PayA
     )
 
 
+def code_learners(learners: pd.DataFrame) -> dict[str, Coded]:
+    """The learners' text columns numbered once, in sorted order (the peer groups' order).
+
+    :func:`fit_feature_tables` groups by these codes and
+    :func:`~training.runtime.features.compute_features` looks the groups up by them.
+    """
+    return {name: code_values(learners[name], sort=True) for name in _TEXT_COLUMNS}
+
+
 def fit_feature_tables(
-    learners: pd.DataFrame, rules: CleaningRules, settings: TrainingSettings
+    learners: pd.DataFrame,
+    rules: CleaningRules,
+    settings: TrainingSettings,
+    coded: Mapping[str, Coded] | None = None,
 ) -> FeatureTables:
     """Learn the frozen peer-group tables from the cleaned one-row-per-learner table.
 
@@ -215,85 +228,149 @@ def fit_feature_tables(
         Gives the reference year.
     settings : TrainingSettings
         ``min_group_size``, ``n_tiers``, ``n_job_classes``, ``flag_tolerance``.
+    coded : mapping of str to Coded, optional
+        :func:`code_learners` of ``learners``, by a caller that numbered them for the features
+        too; numbered here when not given.
     """
     import pandas as pd
 
     min_size = settings.min_group_size
-    frame = pd.DataFrame(
-        {
-            "company": learners["company"].astype(object),
-            "job_title": learners["job_title"].astype(object),
-            "track": learners["track"].astype(object),
-            "log_ctc": np.log(learners["ctc"].to_numpy(dtype=np.float64)),
-            "at_record": record_experience(
-                learners["ctc_updated_year"].to_numpy(np.float64),
-                learners["orgyear"].to_numpy(np.float64),
-            ),
-            "recorded": learners["ctc_updated_year"].to_numpy(np.float64).astype(np.int64),
-        }
-    )
-    population = float(frame["log_ctc"].median())
-    with_company = frame.dropna(subset=["company"])
-    company_size = with_company.groupby("company", sort=True).size()
-    company_median = _medians(with_company, "company", min_size)
-    with_title = frame.dropna(subset=["job_title"])
-    title_median = _medians(with_title, "job_title", min_size)
-    track_median = _medians(frame[frame["track"] != UNKNOWN_TRACK], "track", min_size)
-    pairs = frame.dropna(subset=["company", "job_title"])
-    peer = _medians(pairs, ["company", "job_title"], min_size)
-    peer_median = {
-        f"{company}{PEER_SEP}{title}": float(value)
-        for company, title, value in zip(
-            peer.index.get_level_values(0), peer.index.get_level_values(1), peer, strict=True
-        )
-    }
+    coded = code_learners(learners) if coded is None else coded
+    log_ctc = np.log(learners["ctc"].to_numpy(dtype=np.float64))
+    population = float(pd.Series(log_ctc).median())
+    # Every group's median is read off one sort of the learners by pay.
+    by_pay = np.argsort(log_ctc, kind="stable")
+    sorted_ctc = log_ctc[by_pay]
+    company, title, track = (coded[name][by_pay] for name in _TEXT_COLUMNS)
+    company_size, company_median = _medians(company, sorted_ctc, min_size)
+    _, title_median = _medians(title, sorted_ctc, min_size)
+    _, track_median = _medians(track, sorted_ctc, min_size, skip=UNKNOWN_TRACK)
+    peer_median = _pair_medians(company, title, sorted_ctc, min_size)
 
     # Pay at the time it was recorded: log CTC by (experience at the record, record year).
-    cells = (
-        frame.groupby(["at_record", "recorded"], sort=True)["log_ctc"]
-        .agg(["size", "median"])
-        .reset_index()
-    )
+    recorded = learners["ctc_updated_year"].to_numpy(np.float64)[by_pay]
     pay = fit_pay_at_record(
-        PayCells(
-            at_record=cells["at_record"].to_numpy(np.int64),
-            recorded=cells["recorded"].to_numpy(np.int64),
-            size=cells["size"].to_numpy(np.int64),
-            median=cells["median"].to_numpy(np.float64),
+        _pay_cells(
+            record_experience(recorded, learners["orgyear"].to_numpy(np.float64)[by_pay]),
+            recorded.astype(np.int64),
+            sorted_ctc,
         ),
         min_size,
         population,
     )
 
     # Pay peers for a learner without a title median: by decile band of own log CTC.
-    log_ctc = frame["log_ctc"].to_numpy(np.float64)
     pay_edges = band_edges(log_ctc, PAY_BANDS)
     pay_band = np.searchsorted(np.asarray(pay_edges, np.float64), log_ctc, side="right")
-    by_band = {
-        name: band_medians(
-            frame[key].map(medians).to_numpy(np.float64), pay_band, len(pay_edges) + 1, population
-        )
-        for name, key, medians in (("title", "job_title", title_median),)
-    }
+    by_title = np.array(
+        [np.nan if t is None else title_median.get(str(t), np.nan) for t in title.uniques]
+    )
+    title_by_band = band_medians(
+        by_title[coded["job_title"].codes], pay_band, len(pay_edges) + 1, population
+    )
 
     return FeatureTables(
         reference_year=rules.reference_year,
         min_group_size=min_size,
         flag_tolerance=settings.flag_tolerance,
         population_median=population,
-        company_size={str(k): int(v) for k, v in company_size.items()},
-        company_median={str(k): float(v) for k, v in company_median.items()},
-        title_median={str(k): float(v) for k, v in title_median.items()},
-        track_median={str(k): float(v) for k, v in track_median.items()},
+        company_size=company_size,
+        company_median=company_median,
+        title_median=title_median,
+        track_median=track_median,
         peer_median=peer_median,
         pay_baseline=pay.baseline,
         pay_experience_effect=pay.experience_effect,
         pay_year_effect=pay.year_effect,
         pay_first_year=pay.first_year,
-        tier_edges=band_edges(company_median.to_numpy(np.float64), settings.n_tiers),
-        class_edges=band_edges(title_median.to_numpy(np.float64), settings.n_job_classes),
+        tier_edges=band_edges(np.array(list(company_median.values())), settings.n_tiers),
+        class_edges=band_edges(np.array(list(title_median.values())), settings.n_job_classes),
         pay_band_edges=pay_edges,
-        title_median_by_band=by_band["title"],
+        title_median_by_band=title_by_band,
+    )
+
+
+def _group_stats(
+    group: npt.NDArray[np.intp], groups: int, values: FloatArray
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Rows and median of ``values`` (ascending) in each group 0..groups-1 (NaN if empty).
+
+    The values come sorted once for every grouping, so a stable sort of the group numbers
+    leaves each group's values in order. The median of an even count is the mean of the two
+    middle values, as pandas' group-by median.
+    """
+    ordered = values[np.argsort(group, kind="stable")]
+    size = np.bincount(group, minlength=groups)
+    start = np.cumsum(size) - size
+    filled = size > 0
+    lower = ordered[(start + (size - 1) // 2)[filled]]
+    upper = ordered[(start + size // 2)[filled]]
+    median = np.full(groups, np.nan)
+    median[filled] = (lower + upper) / 2.0
+    return size, median
+
+
+def _medians(
+    coded: Coded, log_ctc: FloatArray, min_size: int, skip: str | None = None
+) -> tuple[dict[str, int], dict[str, float]]:
+    """Learners and median log CTC (ascending) by value of a sorted-coded column, in that order.
+
+    Medians only of groups of at least ``min_size`` learners; missing values and ``skip`` are
+    no group.
+    """
+    size, median = _group_stats(coded.codes, len(coded.uniques), log_ctc)
+    sizes: dict[str, int] = {}
+    medians: dict[str, float] = {}
+    for value, n, m in zip(coded.uniques, size.tolist(), median.tolist(), strict=True):
+        if value is None or value == skip or not n:
+            continue
+        sizes[str(value)] = int(n)
+        if n >= min_size:
+            medians[str(value)] = float(m)
+    return sizes, medians
+
+
+def _pair_medians(
+    company: Coded, title: Coded, log_ctc: FloatArray, min_size: int
+) -> dict[str, float]:
+    """Median log CTC (ascending) by company x title (both known), keyed ``company PEER_SEP title``.
+
+    In sorted order of company, then title.
+    """
+    both = _known(company) & _known(title)
+    width = len(title.uniques)
+    pairs, pair = np.unique(
+        company.codes[both].astype(np.int64) * width + title.codes[both], return_inverse=True
+    )
+    size, median = _group_stats(pair.reshape(-1), len(pairs), log_ctc[both])
+    return {
+        f"{company.uniques[key // width]}{PEER_SEP}{title.uniques[key % width]}": float(m)
+        for key, n, m in zip(pairs.tolist(), size.tolist(), median.tolist(), strict=True)
+        if n >= min_size
+    }
+
+
+def _known(coded: Coded) -> npt.NDArray[np.bool_]:
+    """True where a coded column holds a value (not None)."""
+    known: npt.NDArray[np.bool_] = np.array([v is not None for v in coded.uniques], bool)[
+        coded.codes
+    ]
+    return known
+
+
+def _pay_cells(
+    at_record: npt.NDArray[np.int64], recorded: npt.NDArray[np.int64], log_ctc: FloatArray
+) -> PayCells:
+    """Learners and median log CTC (ascending) by (experience at the record, record year)."""
+    if recorded.size == 0:
+        empty = np.empty(0, np.int64)
+        return PayCells(at_record=empty, recorded=empty, size=empty, median=np.empty(0))
+    first = int(recorded.min())
+    width = int(recorded.max()) - first + 1
+    cells, cell = np.unique(at_record * width + (recorded - first), return_inverse=True)
+    size, median = _group_stats(cell.reshape(-1), len(cells), log_ctc)
+    return PayCells(
+        at_record=cells // width, recorded=cells % width + first, size=size, median=median
     )
 
 
@@ -347,9 +424,11 @@ def build_learner_data(raw: pd.DataFrame, settings: TrainingSettings) -> Learner
 
     cleaned = clean_learners(raw, settings)
     learners = cleaned.learners
-    tables = fit_feature_tables(learners, cleaned.rules, settings)
-    columns = {name: learners[name].to_numpy() for name in learners.columns}
-    values = compute_features(columns, tables)
+    coded = code_learners(learners)
+    tables = fit_feature_tables(learners, cleaned.rules, settings, coded)
+    values = compute_features(
+        {name: learners[name].to_numpy() for name in _NUMBER_COLUMNS} | coded, tables
+    )
     features = pd.DataFrame({name: values[name] for name in FEATURE_COLUMNS}, index=learners.index)
     return LearnerData(
         learners=learners,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from training.config import TrainingSettings
-from training.prep.cleaning import clean_learners
+from training.prep.cleaning import clean_learners, code_values, collapse_learners, learner_ids
 from training.runtime.cleaning import RULES
 
 
@@ -79,3 +79,53 @@ def test_learned_bounds_come_from_settings(small_raw: pd.DataFrame) -> None:
     )
     fixed = clean_learners(small_raw, TrainingSettings(reference_year=2030))
     assert fixed.rules.reference_year == 2030
+
+
+def test_duplicates_are_the_rows_pandas_drops(small_raw: pd.DataFrame) -> None:
+    # Missing values repeat too: two rows that differ only where both are missing are identical.
+    holes = small_raw.head(500).assign(orgyear=np.nan)
+    holes.loc[::2, "job_position"] = None
+    raw = pd.concat([small_raw, holes, holes], ignore_index=True)
+    counts = clean_learners(raw, TrainingSettings()).report.counts()
+    dropped = len(raw) - len(raw.drop_duplicates())
+    assert dropped >= len(holes)
+    assert counts["exact_duplicates_dropped"] == dropped
+
+
+def test_collapse_numbers_learners_itself_and_takes_no_rows() -> None:
+    rng = np.random.default_rng(0)
+    n = 300
+    rows = pd.DataFrame(
+        {
+            "learner_id": rng.choice(["b", "a", "row-7", "c"], n).astype(object),
+            "ctc": rng.uniform(4e5, 4e6, n),
+            "ctc_updated_year": rng.integers(2015, 2021, n).astype(np.float64),
+            "has_title": rng.random(n) < 0.7,
+            "order": rng.permutation(n),
+            "position": np.arange(n),
+        }
+    )
+    own = collapse_learners(rows)
+    given = collapse_learners(rows, code_values(rows["learner_id"].to_numpy(), sort=True).codes)
+    pd.testing.assert_frame_equal(own, given)
+    assert list(own.columns) == [
+        "learner_id", "ctc", "ctc_updated_year", "position", "n_records", "ctc_growth"
+    ]  # fmt: skip
+    for learner in own.itertuples():
+        mine = rows[rows["learner_id"] == learner.learner_id]
+        latest = mine.sort_values(["ctc_updated_year", "has_title", "order"]).iloc[-1]
+        assert (learner.position, learner.n_records) == (latest["position"], len(mine))
+    assert own["position"].map(rows["order"]).is_monotonic_increasing  # file order
+    empty = collapse_learners(rows.head(0))
+    assert empty.empty and list(empty.columns) == list(own.columns)
+
+
+def test_learner_ids_of_coded_and_plain_emails_agree() -> None:
+    email = np.array(["a" * 64, None, "A" * 64, "", "a" * 64, "short"], dtype=object)
+    rows = np.arange(10, 16)
+    ids, malformed = learner_ids(email, rows)
+    assert ids.tolist() == ["a" * 64, "row-11", "A" * 64, "row-13", "a" * 64, "short"]
+    assert malformed.tolist() == [False, True, True, True, False, True]
+    coded_ids, coded_malformed = learner_ids(code_values(email), rows)
+    assert coded_ids.tolist() == ids.tolist()
+    assert coded_malformed.tolist() == malformed.tolist()

@@ -16,7 +16,7 @@ from training.prep.features import (
     fit_pay_at_record,
     weighted_median,
 )
-from training.runtime.features import FEATURE_COLUMNS, learner_features
+from training.runtime.features import FEATURE_COLUMNS, PEER_SEP, learner_features
 
 
 def test_features_are_finite_and_shaped(small_data: LearnerData) -> None:
@@ -174,3 +174,22 @@ def test_a_small_company_is_not_put_in_a_tier_by_its_learners_own_pay() -> None:
     bottom = data.learners["company"] == "company aa"
     assert (features.loc[top, "company_tier"] == 1).all()
     assert (features.loc[bottom, "company_tier"] == len(tables.tier_edges) + 1).all()
+
+
+def test_peer_medians_are_pandas_group_medians(small_data: LearnerData) -> None:
+    learners, tables = small_data.learners, small_data.tables
+    frame = learners.assign(log_ctc=np.log(learners["ctc"]))
+    least = tables.min_group_size
+    for key, medians in (("company", tables.company_median), ("job_title", tables.title_median)):
+        stats = frame.groupby(key)["log_ctc"].agg(["size", "median"])
+        expected = stats.loc[stats["size"] >= least, "median"]
+        assert medians == {str(k): float(v) for k, v in expected.items()}
+    assert tables.company_size == frame["company"].value_counts().sort_index().to_dict()
+    pairs = frame.groupby(["company", "job_title"])["log_ctc"].agg(["size", "median"])
+    assert tables.peer_median == {
+        f"{company}{PEER_SEP}{title}": float(median)
+        for (company, title), size, median in zip(
+            pairs.index, pairs["size"], pairs["median"], strict=True
+        )
+        if size >= least
+    }
