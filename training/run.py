@@ -49,6 +49,7 @@ from training.insights.profiles import (
 from training.model.choice import KChoice, choose_k
 from training.model.compare import (
     compare_labelings,
+    further_trees,
     other_seed_aris,
     segment_silhouettes,
     spread_of,
@@ -190,9 +191,10 @@ class Reference:
     ``labels`` are its clusters (0 = largest), ``linkage`` its tree for the dendrogram,
     ``metrics`` the manifest's ``hierarchical`` figures, ``leaf_counts`` (when the engine has
     them) the learners of each segment in each leaf, given the public segment ids.
-    ``other_seeds`` (a seeded two-stage reference only) is the ARI of K-Means against the
-    reference of each further seed (:func:`~training.model.compare.other_seed_aris`), computed
-    beside the steps that follow and joined before the manifest is written.
+    ``further`` (a seeded two-stage reference only) holds the trees of the reference's further
+    seeds (:func:`~training.model.compare.further_trees`), fitted in a worker beside the sweep;
+    before the manifest is written the run cuts each at k and measures K-Means against it
+    (:func:`~training.model.compare.other_seed_aris`).
     """
 
     labels: IntArray
@@ -200,7 +202,7 @@ class Reference:
     method: str
     metrics: dict[str, Any]
     leaf_counts: IntArray | None = None
-    other_seeds: Future[list[float]] | None = field(default=None, repr=False, compare=False)
+    further: Future[list[Hierarchy]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -303,8 +305,8 @@ def run(
         with clock.step("clean_features", "Cleaning and computing learner features"):
             data: LearnerData = build_learner_data(raw, settings)
         origin = {"source": source or "dataframe", "fingerprint": data_fingerprint}
-        fit, micro, tree = _fit(settings, raw, origin, data, workers, clock)
-        steps = _LocalSteps(data, fit, settings, micro, workers, tree)
+        fit, trees = _fit(settings, raw, origin, data, workers, clock)
+        steps = _LocalSteps(data, fit, settings, trees)
         return finish_run(settings, fit, steps, clock, created_at)
 
 
@@ -315,11 +317,11 @@ def _fit(
     data: LearnerData,
     workers: FitWorkers,
     clock: StepClock,
-) -> tuple[KMeansFit, MicroClusters, Hierarchy | None]:
+) -> tuple[KMeansFit, _Trees]:
     """Preprocessing, the elbow sweep, the choice of k and the final K-Means of the cleaned
     learners of ``raw`` (``origin``: its source and fingerprint), and the reference's
-    micro-clusters, which do not depend on k and are fitted in a worker while the sweep runs,
-    with the two-stage reference's tree when the sweep built it."""
+    reference's trees, which do not depend on k and are fitted in workers while the sweep runs
+    (:class:`_Trees`)."""
     features = list(settings.cluster_features)
     x = data.features[features].to_numpy(np.float64)
     check_learners(x.shape[0], settings)
@@ -330,6 +332,13 @@ def _fit(
     with limit_threads(1):
         micro = workers.submit(
             micro_clusters, z, seed=settings.seed, n_micro=settings.n_micro, n_threads=1
+        )
+        # The reference's further seeds do not depend on k either: queued before the sweep's
+        # fits, they are done long before the run measures K-Means against them.
+        further = (
+            workers.submit(further_trees, z, seed=settings.seed, n_micro=settings.n_micro)
+            if settings.hierarchical == "two-stage"
+            else None
         )
         tree: list[Hierarchy] = []
 
@@ -370,7 +379,7 @@ def _fit(
         source={**origin, "rows": len(raw), "learners": int(x.shape[0])},
         raw=raw,
     )
-    return fit, micro.result(), tree[0] if tree else None
+    return fit, _Trees(micro.result(), tree[0] if tree else None, further)
 
 
 def _sweep(
@@ -395,38 +404,35 @@ def _sweep(
     )
 
 
+@dataclass(frozen=True)
+class _Trees:
+    """What the run fitted of the hierarchical reference beside the sweep (none depends on k):
+    the published seed's micro-clusters, its tree when the sweep built it (for its silhouettes),
+    and the further seeds' trees (:func:`~training.model.compare.further_trees`, still running
+    in a worker, or None for exact Ward)."""
+
+    micro: MicroClusters
+    tree: Hierarchy | None
+    further: Future[list[Hierarchy]] | None
+
+
 class _LocalSteps:
     """The tail's engine steps on pandas and scikit-learn (every learner in memory)."""
 
     def __init__(
-        self,
-        data: LearnerData,
-        fit: KMeansFit,
-        settings: TrainingSettings,
-        micro: MicroClusters | None = None,
-        workers: FitWorkers | None = None,
-        tree: Hierarchy | None = None,
+        self, data: LearnerData, fit: KMeansFit, settings: TrainingSettings, trees: _Trees
     ) -> None:
-        self.data, self.fit, self.settings, self.micro = data, fit, settings, micro
-        self.workers = FitWorkers(1) if workers is None else workers
-        self.tree = tree
+        self.data, self.fit, self.settings, self.trees = data, fit, settings, trees
         self.reference_label: str = settings.hierarchical
 
     def fit_reference(self, k: int, segment_of: IntArray) -> Reference:
-        settings, z = self.settings, self.fit.z
-        other_seeds = None
-        if settings.hierarchical == "two-stage":
-            # In a worker beside the tail, which mostly runs on one core (pandas, plots): the
-            # further seeds' MiniBatchKMeans (~1-1.6 s each) cost it little wall time.
-            other_seeds = self.workers.submit(
-                other_seed_aris, self.fit.labels, z, k, seed=settings.seed, n_micro=settings.n_micro
-            )
-        if self.tree is None:
+        settings, z, trees = self.settings, self.fit.z, self.trees
+        if trees.tree is None:
             staged = hierarchical_two_stage(
-                z, k, seed=settings.seed, n_micro=settings.n_micro, micro=self.micro
+                z, k, seed=settings.seed, n_micro=settings.n_micro, micro=trees.micro
             )
         else:  # the tree the sweep built for its silhouettes: the same micro-clusters
-            staged = self.tree.at(k, z)
+            staged = trees.tree.at(k, z)
         hierarchy, versus_exact = staged, None
         if settings.hierarchical == "exact":
             from sklearn.metrics import adjusted_rand_score
@@ -444,7 +450,7 @@ class _LocalSteps:
                 "two_stage_vs_exact_ari": versus_exact,
             },
             leaf_counts=hierarchy.leaf_counts(segment_of[self.fit.labels], k),
-            other_seeds=other_seeds,
+            further=trees.further,
         )
 
     def figures(self, segment_of: IntArray, coarse: list[int]) -> ProfileFigures:
@@ -595,8 +601,8 @@ def finish_run(
     # The timing is written by every engine (nothing to wait for where the reference has one
     # seed: exact Ward, Spark's bisecting K-Means, whose one figure takes the same fields).
     with clock.step("reference_seeds", "Waiting for the reference's further seeds"):
-        others = [] if reference.other_seeds is None else reference.other_seeds.result()
-        comparison.update(spread_of([comparison["ari"], *others]))
+        trees = [] if reference.further is None else reference.further.result()
+        comparison.update(spread_of([comparison["ari"], *other_seed_aris(fit.labels, trees, k)]))
     with clock.step("write", "Writing artifacts, plots and report"):
         metrics = _metrics(settings, fit, stability, reference, comparison)
         fields = manifest_fields(

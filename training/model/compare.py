@@ -14,7 +14,7 @@ import numpy.typing as npt
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
-from training.model.hierarchy import hierarchical_two_stage
+from training.model.hierarchy import Hierarchy, hierarchical_two_stage
 from training.model.kmeans import (
     FloatArray,
     IntArray,
@@ -31,6 +31,7 @@ fastest; 128 MiB blocks ran 3x slower)."""
 __all__ = [
     "REFERENCE_SEEDS",
     "compare_labelings",
+    "further_trees",
     "mean_silhouettes",
     "other_seed_aris",
     "reference_spread",
@@ -275,34 +276,34 @@ def reference_spread(
     dict
         ``ari_by_seed`` (the published seed's first), ``ari_median``, ``ari_min``, ``ari_max``.
     """
-    others = other_seed_aris(a, X, k, seed=seed, seeds=seeds, n_micro=n_micro)
-    return spread_of([float(first), *others])
+    trees = further_trees(X, seed=seed, seeds=seeds, n_micro=n_micro)
+    return spread_of([float(first), *other_seed_aris(a, trees, k)])
 
 
-def other_seed_aris(
-    a: npt.ArrayLike,
-    X: npt.ArrayLike,
-    k: int,
-    *,
-    seed: int = 0,
-    seeds: int = REFERENCE_SEEDS,
-    n_micro: int = 2000,
-) -> list[float]:
-    """The ARI of K-Means against the two-stage reference of each seed after the published one
-    (``seed + 1`` .. ``seed + seeds - 1``); a seed with too few distinct rows for k is skipped.
-
-    It needs only the K-Means labels, so a run computes it beside the steps that follow the
-    K-Means fit and joins it before the manifest is written (:func:`spread_of` then).
-    """
-    labels = np.asarray(a).ravel()
+def further_trees(
+    X: npt.ArrayLike, *, seed: int = 0, seeds: int = REFERENCE_SEEDS, n_micro: int = 2000
+) -> list[Hierarchy]:
+    """The two-stage reference's tree for each seed after the published one (``seed + 1`` ..
+    ``seed + seeds - 1``): micro-clusters and weighted Ward, which do not depend on k, so a run
+    fits them in a worker while the k sweep runs (:func:`other_seed_aris` cuts them)."""
     data = as_matrix(X)
+    return [
+        hierarchical_two_stage(data, 1, seed=seed + extra, n_micro=n_micro)
+        for extra in range(1, max(seeds, 1))
+    ]
+
+
+def other_seed_aris(a: npt.ArrayLike, trees: Sequence[Hierarchy], k: int) -> list[float]:
+    """The ARI of K-Means (``a``) against each further seed's reference cut at k
+    (:func:`further_trees`); a seed with fewer micro-clusters than k is skipped."""
+    labels = np.asarray(a).ravel()
     scores: list[float] = []
-    for extra in range(1, max(seeds, 1)):
+    for tree in trees:
         try:
-            other = hierarchical_two_stage(data, k, seed=seed + extra, n_micro=n_micro)
+            other = tree.cut(k)
         except ValueError:  # too few distinct rows for k clusters on this seed
             continue
-        scores.append(float(adjusted_rand_score(labels, other.labels)))
+        scores.append(float(adjusted_rand_score(labels, other)))
     return scores
 
 

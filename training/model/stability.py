@@ -137,9 +137,18 @@ def draw_resamples(n: int, resamples: int, seed: int) -> list[tuple[IntArray, in
 
 
 def resampled_labels(data: FloatArray, k: int, draw: tuple[IntArray, int], n_init: int) -> IntArray:
-    """K-Means (k segments, the draw's seed) fitted on the draw's rows, labelling all of data."""
+    """K-Means (k segments, the draw's seed) fitted on the draw's rows, labelling all of data.
+
+    The fit runs on the draw's distinct rows, each weighted by how often the draw took it: the
+    same K-Means problem as the drawn rows with their repeats (the same objective, Lloyd steps
+    and k-means++ odds), on the ~63 % of rows a bootstrap draw holds once or more, so about a
+    quarter less time (the random stream picks other, equally likely, starting centres than a
+    fit on the repeated rows would).
+    """
     rows, seed = draw
-    labels: IntArray = make_kmeans(k, seed, n_init).fit(data[rows]).predict(data)
+    distinct, counts = np.unique(rows, return_counts=True)
+    model = make_kmeans(k, seed, n_init).fit(data[distinct], sample_weight=counts)
+    labels: IntArray = model.predict(data)
     return labels
 
 
