@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from kneed import KneeLocator
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
 from training.model.compare import mean_silhouettes
 from training.model.kmeans import IntArray, as_matrix, limit_threads, make_kmeans, sample_rows
@@ -38,6 +37,7 @@ __all__ = [
     "fit_all_rows",
     "resampled_fits",
     "same_partition",
+    "separation_scores",
     "sweep_k",
 ]
 
@@ -368,12 +368,37 @@ def fit_all_rows(data: npt.NDArray[np.float64], k: int, seed: int, n_init: int) 
     Calinski-Harabasz index (run in a worker: the figures travel back, not the estimator)."""
     model = make_kmeans(k, seed, n_init).fit(data)
     labels = np.asarray(model.labels_, np.intp)
-    return (
-        labels,
-        float(model.inertia_),
-        float(davies_bouldin_score(data, labels)),
-        float(calinski_harabasz_score(data, labels)),
-    )
+    return labels, float(model.inertia_), *separation_scores(data, labels)
+
+
+def separation_scores(data: npt.NDArray[np.float64], labels: IntArray) -> tuple[float, float]:
+    """Davies-Bouldin and Calinski-Harabasz index of a partition of the rows of ``data``.
+
+    ``sklearn.metrics.davies_bouldin_score`` and ``calinski_harabasz_score`` (the same
+    definitions; equal to rounding, a test checks), from one pass of per-cluster sums instead
+    of one pass over the rows per cluster and per index (0.35 s of CPU per sweep).
+    """
+    _, codes = np.unique(labels, return_inverse=True)
+    codes = codes.reshape(-1)
+    k, n = int(codes.max()) + 1, len(codes)
+    if not 1 < k < n:
+        raise ValueError(f"Need 2 to n_samples - 1 clusters for the indices; got {k}.")
+    sizes = np.bincount(codes, minlength=k).astype(np.float64)
+    sums = np.column_stack([np.bincount(codes, weights=col, minlength=k) for col in data.T])
+    centroids = sums / sizes[:, None]
+    offsets = data - centroids[codes]
+    squared = np.einsum("ij,ij->i", offsets, offsets)
+    intra = np.bincount(codes, weights=np.sqrt(squared), minlength=k) / sizes
+    between = np.sqrt(((centroids[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2))
+    if np.allclose(intra, 0) or np.allclose(between, 0):
+        davies_bouldin = 0.0
+    else:
+        between[between == 0] = np.inf
+        davies_bouldin = float(np.mean(np.max((intra[:, None] + intra) / between, axis=1)))
+    within = float(squared.sum())
+    spread = float((sizes * ((centroids - data.mean(axis=0)) ** 2).sum(axis=1)).sum())
+    calinski = 1.0 if within == 0.0 else spread * (n - k) / (within * (k - 1.0))
+    return davies_bouldin, calinski
 
 
 def resampled_fits(

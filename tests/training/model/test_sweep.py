@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
 from training.model.choice import choose_k
-from training.model.sweep import KSweep, sweep_k
+from training.model.sweep import KSweep, separation_scores, sweep_k
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -102,3 +103,16 @@ def test_the_published_partition_is_scored_against_the_sweep_s_resamples() -> No
     assert sorted(scores.jaccard) == sorted(sweep.jaccard[i])
     assert sweep.resampled.scores(final, 9) is None  # k outside the sweep: fitted anew
     assert sweep.resampled.scores(final[:10], 4) is None  # other rows
+
+
+def test_separation_scores_are_scikit_learns() -> None:
+    """Davies-Bouldin and Calinski-Harabasz from one pass of sums: scikit-learn's figures."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    X, y = make_blobs(n_samples=2_000, n_features=3, centers=5, random_state=4)
+    for labels in (y, np.where(y < 2, 9, y), np.random.default_rng(0).integers(0, 7, y.size)):
+        db, ch = separation_scores(X, labels)
+        assert db == pytest.approx(davies_bouldin_score(X, labels), rel=1e-9)
+        assert ch == pytest.approx(calinski_harabasz_score(X, labels), rel=1e-9)
+    with pytest.raises(ValueError, match="clusters"):
+        separation_scores(X, np.zeros(y.size, np.intp))
