@@ -49,18 +49,16 @@ from training.insights.profiles import (
 from training.model.choice import KChoice, choose_k
 from training.model.compare import (
     compare_labelings,
-    further_trees,
+    further_seeds,
     other_seed_aris,
     segment_silhouettes,
     spread_of,
 )
 from training.model.hierarchy import (
     Hierarchy,
-    MicroClusters,
     coarse_groups,
     hierarchical_exact,
     hierarchical_two_stage,
-    micro_clusters,
 )
 from training.model.ids import id_reference, ids_report, previous_centers, public_ids
 from training.model.kmeans import fit_kmeans, limit_threads, sample_rows
@@ -192,8 +190,8 @@ class Reference:
     ``metrics`` the manifest's ``hierarchical`` figures, ``leaf_counts`` (when the engine has
     them) the learners of each segment in each leaf, given the public segment ids.
     ``further`` (a seeded two-stage reference only) holds the trees of the reference's further
-    seeds (:func:`~training.model.compare.further_trees`), fitted in a worker beside the sweep;
-    before the manifest is written the run cuts each at k and measures K-Means against it
+    seeds (:func:`~training.model.compare.further_seeds`), fitted in the workers beside the
+    tail; before the manifest is written the run cuts each at k and measures K-Means against it
     (:func:`~training.model.compare.other_seed_aris`).
     """
 
@@ -202,7 +200,7 @@ class Reference:
     method: str
     metrics: dict[str, Any]
     leaf_counts: IntArray | None = None
-    further: Future[list[Hierarchy]] | None = field(default=None, repr=False, compare=False)
+    further: list[Future[Hierarchy]] = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
@@ -295,7 +293,8 @@ def run(
     clock = StepClock(progress=progress)
     created_at = datetime.now(UTC).replace(microsecond=0)
     # The fit workers start now: their forkserver imports scikit-learn on the core the load
-    # leaves idle. They fit the sweep, the reference's micro-clusters and its further seeds.
+    # leaves idle. They fit the sweep and the hierarchical reference's trees (micro-clusters and
+    # weighted Ward) of every seed.
     with FitWorkers(settings.fit_workers) as workers:
         workers.start()
         with clock.step("load", "Loading the learner table"):
@@ -330,24 +329,12 @@ def _fit(
         z = pipeline[:-1].fit(x).transform(x)
     # One thread per fit throughout (the limit is process-wide; the workers have their own).
     with limit_threads(1):
-        micro = workers.submit(
-            micro_clusters, z, seed=settings.seed, n_micro=settings.n_micro, n_threads=1
-        )
-        # The reference's further seeds do not depend on k either: queued before the sweep's
-        # fits, they are done long before the run measures K-Means against them.
-        further = (
-            workers.submit(further_trees, z, seed=settings.seed, n_micro=settings.n_micro)
-            if settings.hierarchical == "two-stage"
-            else None
-        )
-        tree: list[Hierarchy] = []
+        # The hierarchical reference does not depend on k: its tree (micro-clusters, then
+        # weighted Ward) is queued before the sweep's fits, whose silhouettes cut it at every k.
+        tree = _tree_in(workers, z, settings.seed, settings)
 
         def reference(k: int) -> IntArray:
-            """The two-stage reference cut at k (its tree built once, from the micro-clusters
-            fitted beside the sweep), for the sweep's one pass of silhouettes."""
-            if not tree:
-                tree.append(hierarchical_two_stage(z, k, micro=micro.result()))
-            return tree[0].cut(k)
+            return tree.result().cut(k)
 
         with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
             two_stage = settings.hierarchical == "two-stage"
@@ -358,6 +345,13 @@ def _fit(
                 min_stability=settings.min_stability,
                 min_jaccard=settings.min_jaccard,
             )
+        # The further seeds' trees: in the workers, idle from now on, while the final fit and
+        # the tail run on the main core; joined before the manifest is written.
+        further = (
+            [_tree_in(workers, z, other, settings) for other in further_seeds(settings.seed)]
+            if settings.hierarchical == "two-stage"
+            else []
+        )
         with clock.step("kmeans", f"K-Means with k = {choice.k}"):
             kmeans = fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
             pipeline.steps[-1] = ("kmeans", kmeans)
@@ -379,7 +373,16 @@ def _fit(
         source={**origin, "rows": len(raw), "learners": int(x.shape[0])},
         raw=raw,
     )
-    return fit, _Trees(micro.result(), tree[0] if tree else None, further)
+    return fit, _Trees(tree.result(), further)
+
+
+def _tree_in(
+    workers: FitWorkers, z: FloatArray, seed: int, settings: TrainingSettings
+) -> Future[Hierarchy]:
+    """The two-stage reference's tree of one seed, fitted in a worker."""
+    return workers.submit(
+        hierarchical_two_stage, z, 1, seed=seed, n_micro=settings.n_micro, n_threads=1
+    )
 
 
 def _sweep(
@@ -407,13 +410,12 @@ def _sweep(
 @dataclass(frozen=True)
 class _Trees:
     """What the run fitted of the hierarchical reference beside the sweep (none depends on k):
-    the published seed's micro-clusters, its tree when the sweep built it (for its silhouettes),
-    and the further seeds' trees (:func:`~training.model.compare.further_trees`, still running
-    in a worker, or None for exact Ward)."""
+    the published seed's two-stage tree and the further seeds' trees
+    (:func:`~training.model.compare.further_seeds`, perhaps still in the workers; none for exact
+    Ward, which has one seed)."""
 
-    micro: MicroClusters
-    tree: Hierarchy | None
-    further: Future[list[Hierarchy]] | None
+    tree: Hierarchy
+    further: list[Future[Hierarchy]]
 
 
 class _LocalSteps:
@@ -427,12 +429,7 @@ class _LocalSteps:
 
     def fit_reference(self, k: int, segment_of: IntArray) -> Reference:
         settings, z, trees = self.settings, self.fit.z, self.trees
-        if trees.tree is None:
-            staged = hierarchical_two_stage(
-                z, k, seed=settings.seed, n_micro=settings.n_micro, micro=trees.micro
-            )
-        else:  # the tree the sweep built for its silhouettes: the same micro-clusters
-            staged = trees.tree.at(k, z)
+        staged = trees.tree.at(k, z)
         hierarchy, versus_exact = staged, None
         if settings.hierarchical == "exact":
             from sklearn.metrics import adjusted_rand_score
@@ -601,7 +598,7 @@ def finish_run(
     # The timing is written by every engine (nothing to wait for where the reference has one
     # seed: exact Ward, Spark's bisecting K-Means, whose one figure takes the same fields).
     with clock.step("reference_seeds", "Waiting for the reference's further seeds"):
-        trees = [] if reference.further is None else reference.further.result()
+        trees = [tree.result() for tree in reference.further]
         comparison.update(spread_of([comparison["ari"], *other_seed_aris(fit.labels, trees, k)]))
     with clock.step("write", "Writing artifacts, plots and report"):
         metrics = _metrics(settings, fit, stability, reference, comparison)

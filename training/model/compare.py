@@ -31,6 +31,7 @@ fastest; 128 MiB blocks ran 3x slower)."""
 __all__ = [
     "REFERENCE_SEEDS",
     "compare_labelings",
+    "further_seeds",
     "further_trees",
     "mean_silhouettes",
     "other_seed_aris",
@@ -280,16 +281,21 @@ def reference_spread(
     return spread_of([float(first), *other_seed_aris(a, trees, k)])
 
 
+def further_seeds(seed: int = 0, seeds: int = REFERENCE_SEEDS) -> list[int]:
+    """The seeds of the reference after the published one: ``seed + 1`` .. ``seed + seeds - 1``."""
+    return [seed + extra for extra in range(1, max(seeds, 1))]
+
+
 def further_trees(
     X: npt.ArrayLike, *, seed: int = 0, seeds: int = REFERENCE_SEEDS, n_micro: int = 2000
 ) -> list[Hierarchy]:
-    """The two-stage reference's tree for each seed after the published one (``seed + 1`` ..
-    ``seed + seeds - 1``): micro-clusters and weighted Ward, which do not depend on k, so a run
-    fits them in a worker while the k sweep runs (:func:`other_seed_aris` cuts them)."""
+    """The two-stage reference's tree for each further seed (:func:`further_seeds`):
+    micro-clusters and weighted Ward, which do not depend on k (a run fits each in a worker of
+    its own; :func:`other_seed_aris` cuts them at k)."""
     data = as_matrix(X)
     return [
-        hierarchical_two_stage(data, 1, seed=seed + extra, n_micro=n_micro)
-        for extra in range(1, max(seeds, 1))
+        hierarchical_two_stage(data, 1, seed=other, n_micro=n_micro)
+        for other in further_seeds(seed, seeds)
     ]
 
 
