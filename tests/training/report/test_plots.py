@@ -6,7 +6,10 @@ and the published k drawn once each."""
 from __future__ import annotations
 
 import copy
+import io
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,12 +17,16 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex, to_rgba
 from matplotlib.figure import Figure
+from PIL import Image
 from scipy.cluster.hierarchy import linkage as scipy_linkage
 
 from training.model.hierarchy import hierarchical_exact, hierarchical_two_stage
 from training.report.plots import (
+    _DPI,
+    _ROOM,
     MOSTLY,
     NEGLIGIBLE_Z,
+    _save,
     branch_color,
     branch_segments,
     constant_features,
@@ -278,3 +285,68 @@ def test_elbow_draws_the_knee_and_the_published_k_once_each(
     colours = {to_rgba(c) for ax in fig.axes for line in ax.get_lines() for c in [line.get_color()]}
     assert not colours & {to_rgba(c) for c in SEGMENT_COLORS}  # no curve looks like a segment
     _legends_clear_of_axes(fig)
+
+
+# --- writing a plot ---------------------------------------------------------------------------
+def _read_png(path: Path) -> Image.Image:
+    return Image.open(io.BytesIO(path.read_bytes()))  # no file left open
+
+
+def _same_size(a: Image.Image, b: Image.Image) -> bool:
+    return abs(a.width - b.width) <= 1 and abs(a.height - b.height) <= 1
+
+
+def _tight_png(fig: Figure) -> Image.Image:
+    """The figure as matplotlib's ``savefig(bbox_inches="tight")`` writes it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def test_a_plot_is_drawn_once_cropped_as_savefig_tight_crops_it(
+    docs: tuple[dict[str, Any], dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One drawing, not savefig's two; the same size as ``bbox_inches="tight"`` (the legends
+    under the axes and the long row labels drawn outside the figure included), the same
+    picture, opaque, and the same bytes for the same figure."""
+    manifest, profiles = docs
+    draws: list[Figure] = []
+    draw = Figure.draw
+
+    def counted(fig: Figure, renderer: Any) -> None:
+        draws.append(fig)
+        draw(fig, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counted)
+    makers: list[tuple[str, Callable[[], Figure]]] = [
+        ("heatmap", lambda: draw_heatmap(profiles["segments"], manifest["features"])),
+        ("ranges", lambda: draw_ranges(profiles["segments"], profiles["population"])),
+    ]
+    for name, make in makers:
+        fig = make()
+        draws.clear()
+        _save(fig, tmp_path / f"{name}.png")
+        assert len(draws) == 1, name
+        written = _read_png(tmp_path / f"{name}.png")
+        assert written.mode == "RGB"  # opaque: no alpha channel to store
+        expected = _tight_png(fig).convert("RGB")
+        assert _same_size(written, expected), name
+        shown = np.asarray(written, dtype=np.int16)[: expected.height, : expected.width]
+        wanted = np.asarray(expected, dtype=np.int16)[: shown.shape[0], : shown.shape[1]]
+        assert np.abs(shown - wanted).mean() < 6, name  # the same picture, up to a sub-pixel shift
+        first = (tmp_path / f"{name}.png").read_bytes()
+        _save(make(), tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").read_bytes() == first
+
+
+def test_a_plot_drawing_beyond_the_room_around_it_is_saved_whole(tmp_path: Path) -> None:
+    fig = Figure(figsize=(4, 3))
+    fig.subplots().plot([0, 1], [0, 1])
+    fig.text(-_ROOM / 4 - 0.5, 0.5, "far to the left of the figure")  # figure fractions
+    _save(fig, tmp_path / "far.png")
+    written = _read_png(tmp_path / "far.png")
+    expected = _tight_png(fig)
+    assert written.width > 4 * _DPI + _ROOM * _DPI  # the text was not cut off
+    assert _same_size(written, expected)
