@@ -306,7 +306,7 @@ def run(
         origin = {"source": source or "dataframe", "fingerprint": data_fingerprint}
         fit, trees = _fit(settings, raw, origin, data, workers, clock)
         steps = _LocalSteps(data, fit, settings, trees)
-        return finish_run(settings, fit, steps, clock, created_at)
+        return finish_run(settings, fit, steps, clock, created_at, workers)
 
 
 def _fit(
@@ -539,6 +539,7 @@ def finish_run(
     steps: EngineSteps,
     clock: StepClock,
     created_at: datetime,
+    workers: FitWorkers | None = None,
 ) -> TrainingResult:
     """Everything after an engine's K-Means fit, the same for both engines: segment ids,
     bootstrap stability, the hierarchical reference and the comparison (on the evaluation
@@ -616,7 +617,7 @@ def finish_run(
             churn=churn,
             timings=clock.timings,
         )
-        version = publish_model(settings.model_dir, created_at, parts, fields)
+        version = publish_model(settings.model_dir, created_at, parts, fields, workers)
     return TrainingResult(
         version=version,
         folder=settings.model_dir / version,

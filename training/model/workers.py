@@ -1,4 +1,5 @@
-"""Worker processes for a run's K-Means fits (the k sweep, the reference's micro-clusters).
+"""Worker processes of a training run: its K-Means fits (the k sweep, the reference's trees)
+and the report's plots.
 
 Scikit-learn's Lloyd loop releases the GIL, but everything around each fit (validation,
 k-means++ seeding, the bootstrap's 660 small fits) holds it: two fits in two threads of one
@@ -19,7 +20,10 @@ the calling process when it is submitted.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import select
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from types import TracebackType
@@ -30,17 +34,50 @@ __all__ = ["FitWorkers"]
 _Params = ParamSpec("_Params")
 _Result = TypeVar("_Result")
 
-#: What the forkserver imports once, so that a worker's first fit does not pay for it.
-_PRELOAD = ["training.model.compare", "training.model.sweep"]
+#: What the forkserver imports once (scikit-learn, matplotlib), so that a worker's first fit or
+#: plot does not pay for it.
+_PRELOAD = ["training.model.compare", "training.model.sweep", "training.report.plots"]
 #: Kept alive in each worker: the thread limits hold while the object lives.
 _LIMITS: list[Any] = []
 
 
-def _one_thread() -> None:
-    """Worker initializer: one OpenMP and one BLAS thread for the worker's whole life."""
+def _start_worker(run: int) -> None:
+    """Worker initializer: one OpenMP and one BLAS thread for the worker's whole life, and a
+    watch on the training process (pid ``run``) that ends the worker when that process ends.
+
+    A pool's workers wait on its queue and never learn that the process that made them died
+    (killed, or stopped by a signal without cleaning up); each also holds the forkserver's
+    life line open, so without the watch a killed run would leave its workers and forkserver
+    behind (a test kills a run to check this).
+    """
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     _LIMITS.append(threadpool_limits(limits=1))
+    threading.Thread(target=_end_with, args=(run,), name="watch-run", daemon=True).start()
+
+
+def _end_with(pid: int) -> None:
+    """Block until process ``pid`` has ended, then end this process at once."""
+    try:
+        handle = os.pidfd_open(pid)  # Linux: readable once the process has ended
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while _alive(pid):
+            time.sleep(1.0)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ready() -> bool:
@@ -79,7 +116,10 @@ class FitWorkers:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=_one_thread
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
         else:
             self._executor = _Inline()

@@ -24,6 +24,7 @@ from training import report
 from training.config import TrainingSettings
 from training.model.choice import KChoice
 from training.model.hierarchy import BISECTING
+from training.model.workers import FitWorkers
 from training.prep.cleaning import CleaningReport
 from training.runtime.artifacts import (
     DRIFT_JSON,
@@ -107,47 +108,58 @@ class ModelParts:
 
 
 def publish_model(
-    model_dir: Path, created_at: datetime, parts: ModelParts, manifest_fields: dict[str, Any]
+    model_dir: Path,
+    created_at: datetime,
+    parts: ModelParts,
+    manifest_fields: dict[str, Any],
+    workers: FitWorkers | None = None,
 ) -> str:
     """Write a model's artifacts, plots and report, then publish it (``models/LATEST``).
 
     Both engines end here, so a model has one layout and one ``segmenter.json`` format whatever
     trained it. ``manifest_fields`` are the manifest's fields after ``version`` and
-    ``created_at``, in order. Returns the new version.
+    ``created_at``, in order. The plots are drawn in ``workers`` (a run's worker processes:
+    matplotlib holds the GIL) while the artifacts are written, by default one after the other.
+    Returns the new version.
     """
     ids, kernel, profiles = parts.segment_ids, parts.kernel, parts.profiles
-    kernel_doc = {**kernel.to_dict(), "cohorts": parts.cohorts.to_dict()}
-    probes = probe_document(parts.pipeline, kernel, parts.probes)
+    drawing = FitWorkers(1) if workers is None else workers
     version = new_version(created_at, model_dir)
     with staged_model(model_dir, version) as folder:
+        manifest = {"version": version, "created_at": created_at.isoformat(), **manifest_fields}
+        write_json(folder / MANIFEST_FILE, manifest)
+        names = {s["id"]: s["name"] for s in profiles["segments"]}
+        plots = [
+            drawing.submit(report.plot_from_json, folder, manifest, profiles),
+            drawing.submit(
+                report.plot_dendrogram,
+                folder / report.PLOTS["dendrogram"],
+                parts.linkage,
+                len(ids),
+                method=parts.hierarchy_method,
+                leaf_segments=_leaf_segments(parts, manifest_fields),
+                names=names,
+            ),
+            drawing.submit(
+                report.plot_segment_map,
+                folder / report.PLOTS["segment_map"],
+                parts.map_z,
+                parts.map_labels,
+                parts.centers,
+                names,
+                parts.features,
+            ),
+        ]
         joblib.dump(
             {"pipeline": parts.pipeline, "features": parts.features, "segment_ids": ids.tolist()},
             folder / PIPELINE_JOBLIB,
         )
-        write_json(folder / KERNEL_JSON, kernel_doc)
-        write_json(folder / PROBES_JSON, probes)
+        write_json(folder / KERNEL_JSON, {**kernel.to_dict(), "cohorts": parts.cohorts.to_dict()})
+        write_json(folder / PROBES_JSON, probe_document(parts.pipeline, kernel, parts.probes))
         write_json(folder / PROFILES_JSON, profiles)
         write_json(folder / DRIFT_JSON, parts.drift.to_dict())
-        names = {s["id"]: s["name"] for s in profiles["segments"]}
-        report.plot_dendrogram(
-            folder / report.PLOTS["dendrogram"],
-            parts.linkage,
-            len(ids),
-            method=parts.hierarchy_method,
-            leaf_segments=_leaf_segments(parts, manifest_fields),
-            names=names,
-        )
-        report.plot_segment_map(
-            folder / report.PLOTS["segment_map"],
-            parts.map_z,
-            parts.map_labels,
-            parts.centers,
-            names,
-            parts.features,
-        )
-        manifest = {"version": version, "created_at": created_at.isoformat(), **manifest_fields}
-        write_json(folder / MANIFEST_FILE, manifest)
-        report.plot_from_json(folder, manifest, profiles)
+        for plot in plots:
+            plot.result()
         report.render_report(folder)
         finalize_manifest(folder, manifest)
     return version
