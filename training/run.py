@@ -336,22 +336,24 @@ def _fit(
         def reference(k: int) -> IntArray:
             return tree.result().cut(k)
 
+        # The further seeds' trees, queued behind the sweep's fits: they run as the fits run out,
+        # beside the silhouettes, the final fit and the tail; joined before the manifest.
+        further: list[Future[Hierarchy]] = []
+        two_stage = settings.hierarchical == "two-stage"  # exact Ward has one seed
+
+        def queue_further() -> None:
+            if two_stage:
+                seeds = further_seeds(settings.seed)
+                further.extend(_tree_in(workers, z, seed, settings) for seed in seeds)
+
         with clock.step("sweep", f"Elbow sweep k = {settings.k_min}..{settings.k_max}"):
-            two_stage = settings.hierarchical == "two-stage"
-            sweep = _sweep(z, settings, workers, reference if two_stage else None)
+            sweep = _sweep(z, settings, workers, reference if two_stage else None, queue_further)
             choice = choose_k(
                 sweep,
                 settings.k,
                 min_stability=settings.min_stability,
                 min_jaccard=settings.min_jaccard,
             )
-        # The further seeds' trees: in the workers, idle from now on, while the final fit and
-        # the tail run on the main core; joined before the manifest is written.
-        further = (
-            [_tree_in(workers, z, other, settings) for other in further_seeds(settings.seed)]
-            if settings.hierarchical == "two-stage"
-            else []
-        )
         with clock.step("kmeans", f"K-Means with k = {choice.k}"):
             kmeans = fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
             pipeline.steps[-1] = ("kmeans", kmeans)
@@ -390,6 +392,7 @@ def _sweep(
     settings: TrainingSettings,
     workers: FitWorkers,
     reference: Callable[[int], IntArray] | None,
+    queued: Callable[[], None] | None = None,
 ) -> KSweep:
     return sweep_k(
         z,
@@ -404,6 +407,7 @@ def _sweep(
         workers=settings.fit_workers,
         pool=workers,
         reference=reference,
+        queued=queued,
     )
 
 

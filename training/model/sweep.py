@@ -203,6 +203,7 @@ def sweep_k(
     workers: int = 1,
     pool: FitWorkers | None = None,
     reference: Callable[[int], IntArray] | None = None,
+    queued: Callable[[], None] | None = None,
     progress: StepProgress | None = None,
 ) -> KSweep:
     """Fit K-Means for every k in ``k_min..k_max`` and measure each partition.
@@ -247,6 +248,9 @@ def sweep_k(
         ``reference(k)``: another partition of all rows into k clusters (the hierarchical
         reference cut at k), called for every k once the fits are done; the same pass of
         distances measures its silhouettes (``evaluated``), which the comparison then reuses.
+    queued : callable, optional
+        Called once every k's fits are queued in ``pool``: work the caller queues then runs in
+        the workers as the sweep's fits run out (a run's later work, which needs no k).
     progress : callable, optional
         Called with one line per k.
 
@@ -270,41 +274,71 @@ def sweep_k(
             _submit(fitting, data, sample, k, seed, n_init, stability_resamples, stability_n_init)
             for k in ks
         ]
+        if queued is not None:
+            queued()
         fits = [
             _measure(k, eval_idx, stability_idx, jobs, progress)
             for k, jobs in zip(ks, pending, strict=True)
         ]
-    inertia = [f.inertia for f in fits]
-    scores = [f.stability for f in fits]
+    evaluated = _evaluate(data, ks, fits, eval_idx, reference, n_threads, workers, progress)
+    return _sweep_of(ks, fits, evaluated, stability_idx, stability_resamples)
+
+
+def _evaluate(
+    data: npt.NDArray[np.float64],
+    ks: list[int],
+    fits: list[_KFit],
+    eval_idx: IntArray,
+    reference: Callable[[int], IntArray] | None,
+    n_threads: int | None,
+    workers: int,
+    progress: StepProgress | None,
+) -> SilhouetteSample:
+    """Every k's partition of the silhouette sample, and the reference's at every k, measured
+    in one pass of distances."""
     labelings = [f.sample_labels for f in fits]
     others = [] if reference is None else [np.asarray(reference(k))[eval_idx] for k in ks]
     measured = _silhouettes(data[eval_idx], labelings + others, n_threads, workers, progress)
-    silhouette = [float(s) for s in measured[: len(ks)]]
+    return SilhouetteSample(
+        n=data.shape[0],
+        rows=eval_idx,
+        labels=dict(zip(ks, labelings, strict=True)),
+        reference={
+            k: (other, float(value))
+            for k, other, value in zip(ks, others, measured[len(ks) :], strict=False)
+        },
+        silhouette={k: float(value) for k, value in zip(ks, measured, strict=False)},
+    )
+
+
+def _sweep_of(
+    ks: list[int],
+    fits: list[_KFit],
+    evaluated: SilhouetteSample,
+    stability_idx: IntArray,
+    stability_resamples: int,
+) -> KSweep:
+    """The sweep's figures from each k's fit and the silhouette sample's pass."""
+    inertia = [f.inertia for f in fits]
+    scores = [f.stability for f in fits]
     return KSweep(
         ks=ks,
         inertia=inertia,
-        silhouette=silhouette,
+        silhouette=[evaluated.silhouette[k] for k in ks],
         davies_bouldin=[f.davies_bouldin for f in fits],
         calinski_harabasz=[f.calinski_harabasz for f in fits],
         stability=[s.ari for s in scores],
         stability_p10=[s.ari_p10 for s in scores],
         jaccard=[s.jaccard for s in scores],
         knee=find_knee(ks, inertia),
-        silhouette_sample=len(eval_idx),
+        silhouette_sample=len(evaluated.rows),
         stability_resamples=stability_resamples,
         resampled=ResampledFits(
-            n=n, rows=stability_idx, labels={k: f.resampled for k, f in zip(ks, fits, strict=True)}
+            n=evaluated.n,
+            rows=stability_idx,
+            labels={k: f.resampled for k, f in zip(ks, fits, strict=True)},
         ),
-        evaluated=SilhouetteSample(
-            n=n,
-            rows=eval_idx,
-            labels=dict(zip(ks, labelings, strict=True)),
-            reference={
-                k: (other, float(value))
-                for k, other, value in zip(ks, others, measured[len(ks) :], strict=False)
-            },
-            silhouette=dict(zip(ks, silhouette, strict=True)),
-        ),
+        evaluated=evaluated,
     )
 
 
