@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,9 +26,11 @@ _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
 
 __all__ = [
+    "Distinct",
     "FloatArray",
     "IntArray",
     "as_matrix",
+    "distinct_rows",
     "fit_kmeans",
     "limit_threads",
     "make_kmeans",
@@ -39,10 +42,16 @@ __all__ = [
 def fit_kmeans(
     X: npt.ArrayLike, k: int, *, seed: int = 0, n_init: int = 10, n_threads: int | None = 1
 ) -> KMeans:
-    """Fit the final K-Means (k-means++ initialisation, Lloyd, ``n_init`` seeded restarts).
+    """Fit the final K-Means (k-means++ initialisation, Lloyd, ``n_init`` seeded restarts) on the
+    distinct rows of X weighted by their counts (:class:`Distinct`: the rows' K-Means, at a
+    fifth of the cost on the learner table); ``labels_`` are every row's labels.
+
+    Its first restarts are the k sweep's fit at the same k and seed (the same rows, the same
+    random stream), so the final fit is at least as good as the sweep's and usually the same
+    partition: the sweep's figures at the published k are then the published partition's.
 
     One restart is seed-unstable on the learner table (ARI 0.66 between seeds); 10 restarts make
-    a second seed give the same partition and cost about a second on 150k rows.
+    a second seed give the same partition (0.1-0.3 s on the default table's distinct rows).
 
     Parameters
     ----------
@@ -64,9 +73,66 @@ def fit_kmeans(
         Fitted; its ids are K-Means' arbitrary ones: pass ``labels_`` and ``cluster_centers_``
         through :func:`relabel_by_size` (and :func:`match_segments` on a retrain).
     """
-    data = as_matrix(X)
+    distinct = distinct_rows(X)
     with limit_threads(n_threads):
-        return make_kmeans(k, seed, n_init).fit(data)
+        model = distinct.fit(k, seed, n_init)
+        # every row's label (scikit-learn's labels_ would be the distinct rows')
+        model.labels_ = distinct.labels(model).astype(np.int32)
+    return model
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """The distinct rows of a matrix, each with how many rows hold it.
+
+    K-Means on the distinct rows weighted by their counts is K-Means on the rows: the same
+    objective, the same Lloyd steps and the same k-means++ odds (the random stream picks other,
+    equally likely, starting centres). The learners' inputs repeat a lot (153,443 learners of
+    the default table hold 30,535 distinct rows of years, pay against peers and company tier),
+    so a fit on the distinct rows costs about a fifth.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_distinct, n_features)
+        The distinct rows (sorted).
+    inverse : ndarray of int, shape (n_rows,)
+        Each row's index in ``values``.
+    counts : ndarray of float, shape (n_distinct,)
+        Rows holding each distinct row.
+    """
+
+    values: FloatArray
+    inverse: IntArray
+    counts: FloatArray
+
+    def fit(self, k: int, seed: int, n_init: int, weights: FloatArray | None = None) -> KMeans:
+        """K-Means of the rows (:func:`make_kmeans`) fitted on the distinct rows, each weighted
+        by its count (or by ``weights``, one per distinct row: a resample's draws)."""
+        counts = self.counts if weights is None else weights
+        used = np.flatnonzero(counts)
+        values, weight = self.values[used], counts[used]
+        model = make_kmeans(k, seed, n_init)
+        # Lloyd stops when the centres move less than tol x the data's mean variance: the rows'
+        # variance, not the distinct rows' (rare values weigh more among those), so that it
+        # stops where the fit on the rows would.
+        mean = np.average(values, axis=0, weights=weight)
+        rows_var = float(np.average((values - mean) ** 2, axis=0, weights=weight).mean())
+        values_var = float(values.var(axis=0).mean())
+        if rows_var > 0 and values_var > 0:
+            model.set_params(tol=model.tol * rows_var / values_var)
+        return model.fit(values, sample_weight=weight)
+
+    def labels(self, model: KMeans) -> IntArray:
+        """Every row's segment under ``model``: each distinct row placed once."""
+        placed: IntArray = np.asarray(model.predict(self.values), np.intp)
+        return placed[self.inverse]
+
+
+def distinct_rows(X: npt.ArrayLike) -> Distinct:
+    """The :class:`Distinct` rows of ``X``."""
+    data = as_matrix(X)
+    values, inverse, counts = np.unique(data, axis=0, return_inverse=True, return_counts=True)
+    return Distinct(values, np.asarray(inverse, np.intp).reshape(-1), counts.astype(np.float64))
 
 
 def make_kmeans(k: int, seed: int, n_init: int) -> KMeans:

@@ -19,7 +19,14 @@ import numpy.typing as npt
 from kneed import KneeLocator
 
 from training.model.compare import mean_silhouettes
-from training.model.kmeans import IntArray, as_matrix, limit_threads, make_kmeans, sample_rows
+from training.model.kmeans import (
+    Distinct,
+    IntArray,
+    as_matrix,
+    distinct_rows,
+    limit_threads,
+    sample_rows,
+)
 from training.model.stability import (
     StabilityScores,
     draw_resamples,
@@ -266,18 +273,20 @@ def sweep_k(
     eval_idx = sample_rows(rng, n, silhouette_sample)
     stability_idx = sample_rows(rng, n, stability_sample)
     ks = list(range(k_min, k_max + 1))
-    sample = data[stability_idx]
+    distinct, sample = distinct_rows(data), distinct_rows(data[stability_idx])
     # Every k's fits are queued at once: a k's figures are measured while the next k's fits
     # already run, so no core waits at the end of each k for its slowest fit.
     with limit_threads(n_threads), _workers(pool, workers) as fitting:
         pending = [
-            _submit(fitting, data, sample, k, seed, n_init, stability_resamples, stability_n_init)
+            _submit(
+                fitting, distinct, sample, k, seed, n_init, stability_resamples, stability_n_init
+            )
             for k in ks
         ]
         if queued is not None:
             queued()
         fits = [
-            _measure(k, eval_idx, stability_idx, jobs, progress)
+            _measure(k, distinct.inverse, eval_idx, stability_idx, jobs, progress)
             for k, jobs in zip(ks, pending, strict=True)
         ]
     evaluated = _evaluate(data, ks, fits, eval_idx, reference, n_threads, workers, progress)
@@ -397,16 +406,23 @@ _FullFit = tuple[IntArray, float, float, float]
 _Jobs = tuple["Future[_FullFit]", list["Future[list[IntArray]]"]]
 
 
-def fit_all_rows(data: npt.NDArray[np.float64], k: int, seed: int, n_init: int) -> _FullFit:
-    """K-Means with ``k`` segments on every row: its labels, inertia, Davies-Bouldin and
-    Calinski-Harabasz index (run in a worker: the figures travel back, not the estimator)."""
-    model = make_kmeans(k, seed, n_init).fit(data)
-    labels = np.asarray(model.labels_, np.intp)
-    return labels, float(model.inertia_), *separation_scores(data, labels)
+def fit_all_rows(distinct: Distinct, k: int, seed: int, n_init: int) -> _FullFit:
+    """K-Means with ``k`` segments on every row (fitted on the distinct rows with their counts:
+    :class:`~training.model.kmeans.Distinct`): each distinct row's label, the inertia, the
+    Davies-Bouldin and the Calinski-Harabasz index of all rows (run in a worker: the figures
+    travel back, not the estimator)."""
+    model = distinct.fit(k, seed, n_init)
+    labels = np.asarray(model.predict(distinct.values), np.intp)
+    scores = separation_scores(distinct.values, labels, distinct.counts)
+    return labels, float(model.inertia_), *scores
 
 
-def separation_scores(data: npt.NDArray[np.float64], labels: IntArray) -> tuple[float, float]:
-    """Davies-Bouldin and Calinski-Harabasz index of a partition of the rows of ``data``.
+def separation_scores(
+    data: npt.NDArray[np.float64], labels: IntArray, weights: npt.ArrayLike | None = None
+) -> tuple[float, float]:
+    """Davies-Bouldin and Calinski-Harabasz index of a partition of the rows of ``data``, each
+    row counted ``weights[i]`` times (once by default: distinct rows weighted by their counts
+    give the indices of all rows).
 
     ``sklearn.metrics.davies_bouldin_score`` and ``calinski_harabasz_score`` (the same
     definitions; equal to rounding, a test checks), from one pass of per-cluster sums instead
@@ -414,29 +430,31 @@ def separation_scores(data: npt.NDArray[np.float64], labels: IntArray) -> tuple[
     """
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.reshape(-1)
-    k, n = int(codes.max()) + 1, len(codes)
+    w = np.ones(len(codes)) if weights is None else np.asarray(weights, np.float64)
+    k, n = int(codes.max()) + 1, float(w.sum())
     if not 1 < k < n:
         raise ValueError(f"Need 2 to n_samples - 1 clusters for the indices; got {k}.")
-    sizes = np.bincount(codes, minlength=k).astype(np.float64)
-    sums = np.column_stack([np.bincount(codes, weights=col, minlength=k) for col in data.T])
+    sizes = np.bincount(codes, weights=w, minlength=k)
+    sums = np.column_stack([np.bincount(codes, weights=col * w, minlength=k) for col in data.T])
     centroids = sums / sizes[:, None]
     offsets = data - centroids[codes]
     squared = np.einsum("ij,ij->i", offsets, offsets)
-    intra = np.bincount(codes, weights=np.sqrt(squared), minlength=k) / sizes
+    intra = np.bincount(codes, weights=np.sqrt(squared) * w, minlength=k) / sizes
     between = np.sqrt(((centroids[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2))
     if np.allclose(intra, 0) or np.allclose(between, 0):
         davies_bouldin = 0.0
     else:
         between[between == 0] = np.inf
         davies_bouldin = float(np.mean(np.max((intra[:, None] + intra) / between, axis=1)))
-    within = float(squared.sum())
-    spread = float((sizes * ((centroids - data.mean(axis=0)) ** 2).sum(axis=1)).sum())
+    within = float((squared * w).sum())
+    mean = (data * w[:, None]).sum(axis=0) / n
+    spread = float((sizes * ((centroids - mean) ** 2).sum(axis=1)).sum())
     calinski = 1.0 if within == 0.0 else spread * (n - k) / (within * (k - 1.0))
     return davies_bouldin, calinski
 
 
 def resampled_fits(
-    sample: npt.NDArray[np.float64], k: int, draws: list[tuple[IntArray, int]], n_init: int
+    sample: Distinct, k: int, draws: list[tuple[IntArray, int]], n_init: int
 ) -> list[IntArray]:
     """:func:`~training.model.stability.resampled_labels` of several draws, in order."""
     return [np.asarray(resampled_labels(sample, k, draw, n_init), np.int16) for draw in draws]
@@ -444,8 +462,8 @@ def resampled_fits(
 
 def _submit(
     pool: FitWorkers,
-    data: npt.NDArray[np.float64],
-    sample: npt.NDArray[np.float64],
+    data: Distinct,
+    sample: Distinct,
     k: int,
     seed: int,
     n_init: int,
@@ -455,7 +473,7 @@ def _submit(
     """K-Means with ``k`` segments on all rows and the resampled fits of its bootstrap (the
     draws of :func:`~training.model.stability.bootstrap_stability`, seed ``seed + k``), queued
     in ``pool``; each is the same fit wherever it runs."""
-    draws = draw_resamples(len(sample), stability_resamples, seed + k)
+    draws = draw_resamples(len(sample.inverse), stability_resamples, seed + k)
     full = pool.submit(fit_all_rows, data, k, seed, n_init)
     resampled = [
         pool.submit(resampled_fits, sample, k, draws[i : i + _DRAWS_PER_TASK], stability_n_init)
@@ -466,6 +484,7 @@ def _submit(
 
 def _measure(
     k: int,
+    inverse: IntArray,
     eval_idx: IntArray,
     stability_idx: IntArray,
     jobs: _Jobs,
@@ -474,7 +493,8 @@ def _measure(
     """The figures of one k's fit on all rows and its bootstrap stability, once its fits are
     done."""
     start = time.perf_counter()
-    labels, *figures = jobs[0].result()
+    distinct_labels, *figures = jobs[0].result()
+    labels = distinct_labels[inverse]
     labelings = [labeling for job in jobs[1] for labeling in job.result()]
     stability = stability_scores(labels[stability_idx], labelings, k)
     if progress is not None:

@@ -10,9 +10,11 @@ import numpy.typing as npt
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
 
 from training.model.choice import choose_k
-from training.model.sweep import KSweep, separation_scores, sweep_k
+from training.model.kmeans import distinct_rows
+from training.model.sweep import KSweep, fit_all_rows, separation_scores, sweep_k
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -116,3 +118,24 @@ def test_separation_scores_are_scikit_learns() -> None:
         assert ch == pytest.approx(calinski_harabasz_score(X, labels), rel=1e-9)
     with pytest.raises(ValueError, match="clusters"):
         separation_scores(X, np.zeros(y.size, np.intp))
+
+
+def test_distinct_rows_with_their_counts_give_every_rows_figures() -> None:
+    """K-Means on the distinct rows weighted by their counts: the rows' objective (inertia) and
+    their Davies-Bouldin and Calinski-Harabasz indices, every row labelled."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    X, _ = make_blobs(n_samples=3_000, n_features=3, centers=4, random_state=5)
+    X = X.round(0)  # repeated rows, as the learners' inputs repeat
+    distinct = distinct_rows(X)
+    assert len(distinct.values) < len(X) / 3 and distinct.counts.sum() == len(X)
+    labels_of_values, inertia, db, ch = fit_all_rows(distinct, 4, 0, 3)
+    labels = labels_of_values[distinct.inverse]
+    centres = np.array([X[labels == c].mean(axis=0) for c in range(4)])
+    # the rows' inertia (sklearn's is taken at its last centres, within its tolerance)
+    assert inertia == pytest.approx(float(((X - centres[labels]) ** 2).sum()), rel=1e-4)
+    assert db == pytest.approx(davies_bouldin_score(X, labels), rel=1e-9)
+    assert ch == pytest.approx(calinski_harabasz_score(X, labels), rel=1e-9)
+    # the same partition as K-Means on every row, whatever its numbers
+    full = KMeans(4, n_init=3, random_state=0).fit(X).labels_
+    assert adjusted_rand_score(full, labels) > 0.99

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from training.model.kmeans import distinct_rows, limit_threads
 from training.model.sweep import fit_all_rows
 from training.model.workers import FitWorkers
 
@@ -20,10 +21,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_workers_give_what_the_inline_call_gives() -> None:
-    data = np.random.default_rng(0).normal(size=(600, 3))
+    data = distinct_rows(np.random.default_rng(0).normal(size=(600, 3)).round(1))
     inline = FitWorkers(1)
     assert not inline.in_processes
-    expected = inline.submit(fit_all_rows, data, 3, 0, 2).result()
+    with limit_threads(1):  # as the workers: one thread each, so the same floats
+        expected = inline.submit(fit_all_rows, data, 3, 0, 2).result()
     with FitWorkers(2) as workers:
         assert workers.in_processes
         got = workers.submit(fit_all_rows, data, 3, 0, 2).result()
@@ -32,9 +34,9 @@ def test_workers_give_what_the_inline_call_gives() -> None:
 
 def test_an_error_in_a_worker_reaches_the_caller() -> None:
     with FitWorkers(2) as workers, pytest.raises(ValueError, match="clusters"):
-        workers.submit(fit_all_rows, np.zeros((5, 3)), 9, 0, 1).result()
+        workers.submit(fit_all_rows, distinct_rows(np.eye(3)), 9, 0, 1).result()
     with pytest.raises(ValueError, match="clusters"):
-        FitWorkers(1).submit(fit_all_rows, np.zeros((5, 3)), 9, 0, 1).result()
+        FitWorkers(1).submit(fit_all_rows, distinct_rows(np.eye(3)), 9, 0, 1).result()
 
 
 def _alive(pid: int) -> bool:
