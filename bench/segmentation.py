@@ -48,7 +48,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from training.config import TrainingSettings
 from training.model.choice import KChoice, choose_k
-from training.model.kmeans import limit_threads, make_kmeans, map_in_threads, sample_rows
+from training.model.kmeans import (
+    distinct_rows,
+    limit_threads,
+    make_kmeans,
+    map_in_threads,
+    sample_rows,
+)
 from training.model.pipeline import build_pipeline
 from training.model.stability import StabilityScores, draw_resamples, stability_scores
 from training.model.sweep import KSweep, find_knee, sweep_k
@@ -212,8 +218,9 @@ def _nearest(centres: FloatMatrix, z: FloatMatrix) -> IntArray:
 
 
 def _fit_centres(z: FloatMatrix, k: int, seed: int, n_init: int) -> tuple[FloatMatrix, float]:
-    """K-Means on the rows with every input known: its centres and inertia."""
-    model = make_kmeans(k, seed, n_init).fit(z[np.isfinite(z).all(axis=1)])
+    """K-Means on the rows with every input known (on their distinct rows weighted by their
+    counts, as training fits): its centres and inertia."""
+    model = distinct_rows(z[np.isfinite(z).all(axis=1)]).fit(k, seed, n_init)
     return np.asarray(model.cluster_centers_, np.float64), float(model.inertia_)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from concurrent.futures import wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -150,16 +151,29 @@ def publish_model(
                 parts.features,
             ),
         ]
-        joblib.dump(
-            {"pipeline": parts.pipeline, "features": parts.features, "segment_ids": ids.tolist()},
-            folder / PIPELINE_JOBLIB,
-        )
-        write_json(folder / KERNEL_JSON, {**kernel.to_dict(), "cohorts": parts.cohorts.to_dict()})
-        write_json(folder / PROBES_JSON, probe_document(parts.pipeline, kernel, parts.probes))
-        write_json(folder / PROFILES_JSON, profiles)
-        write_json(folder / DRIFT_JSON, parts.drift.to_dict())
-        for plot in plots:
-            plot.result()
+        try:
+            joblib.dump(
+                {
+                    "pipeline": parts.pipeline,
+                    "features": parts.features,
+                    "segment_ids": ids.tolist(),
+                },
+                folder / PIPELINE_JOBLIB,
+            )
+            write_json(
+                folder / KERNEL_JSON, {**kernel.to_dict(), "cohorts": parts.cohorts.to_dict()}
+            )
+            write_json(folder / PROBES_JSON, probe_document(parts.pipeline, kernel, parts.probes))
+            write_json(folder / PROFILES_JSON, profiles)
+            write_json(folder / DRIFT_JSON, parts.drift.to_dict())
+            for plot in plots:
+                plot.result()
+        finally:
+            # the workers draw into the staging folder: none may still be writing when it is
+            # published, or removed after a failure (a full disk)
+            for plot in plots:
+                plot.cancel()
+            wait(plots)
         report.render_report(folder)
         finalize_manifest(folder, manifest)
     return version
