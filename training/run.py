@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -50,8 +51,10 @@ from training.model.choice import KChoice, choose_k
 from training.model.compare import (
     compare_labelings,
     further_seeds,
+    mean_silhouettes,
     other_seed_aris,
     segment_silhouettes,
+    silhouette_fields,
     spread_of,
 )
 from training.model.hierarchy import (
@@ -502,11 +505,42 @@ class _LocalSteps:
 # --------------------------------------------------------------------------------------------
 # The tail both engines share
 # --------------------------------------------------------------------------------------------
+@dataclass
+class _Comparison:
+    """K-Means against the reference (``figures``: the manifest's ``comparison``), each
+    segment's silhouette, and the two mean silhouettes still being measured in a worker when
+    the sweep's pass had not measured these partitions (joined before the manifest)."""
+
+    figures: dict[str, Any]
+    segment_silhouettes: dict[int, float]
+    pending: Future[list[float]] | None
+
+    def settle(self) -> None:
+        """Write the pending silhouettes into ``figures``."""
+        if self.pending is not None:
+            self.figures.update(silhouette_fields(*self.pending.result()))
+            self.pending = None
+
+
 def _compare(
-    settings: TrainingSettings, fit: KMeansFit, labels: IntArray, reference: Reference
-) -> tuple[dict[str, Any], dict[int, float]]:
+    settings: TrainingSettings,
+    fit: KMeansFit,
+    labels: IntArray,
+    reference: Reference,
+    workers: FitWorkers | None,
+) -> _Comparison:
     """K-Means against the reference, and each segment's silhouette (the reference's spread over
-    its seeds is added before the manifest is written: :attr:`Reference.other_seeds`)."""
+    its seeds is added before the manifest is written: :attr:`Reference.further`). The two mean
+    silhouettes come from the sweep's pass when it measured these very partitions; otherwise
+    they are measured in a worker (one pass, ~1.6 s of CPU) while the tail runs."""
+    known = _measured_silhouettes(settings, fit, labels, reference)
+    pending = None
+    if known is None:
+        rng = np.random.default_rng(settings.seed)
+        rows = sample_rows(rng, len(labels), settings.silhouette_sample)
+        pending = (FitWorkers(1) if workers is None else workers).submit(
+            mean_silhouettes, fit.z[rows], [labels[rows], reference.labels[rows]]
+        )
     comparison = compare_labelings(
         labels,
         reference.labels,
@@ -514,12 +548,12 @@ def _compare(
         seed=settings.seed,
         sample=settings.silhouette_sample,
         workers=settings.fit_workers,
-        silhouettes=_measured_silhouettes(settings, fit, labels, reference),
+        silhouettes=known or (math.nan, math.nan),
     )
     silhouettes = segment_silhouettes(
         fit.z, labels, settings.seed, min(settings.silhouette_sample, MAP_SAMPLE)
     )
-    return comparison, silhouettes
+    return _Comparison(comparison, silhouettes, pending)
 
 
 def _measured_silhouettes(
@@ -558,7 +592,8 @@ def finish_run(
     with clock.step("hierarchical", f"Hierarchical reference ({steps.reference_label})"):
         reference = steps.fit_reference(k, segment_of)
     with clock.step("compare", "Comparing K-Means with the hierarchical reference"):
-        comparison, silhouettes = _compare(settings, fit, labels, reference)
+        compared = _compare(settings, fit, labels, reference, workers)
+        comparison, silhouettes = compared.figures, compared.segment_silhouettes
     with clock.step("profiles", "Profiling segments"):
         public_sizes = np.empty(k, np.intp)
         public_sizes[segment_of] = fit.sizes
@@ -602,7 +637,8 @@ def finish_run(
     )
     # The timing is written by every engine (nothing to wait for where the reference has one
     # seed: exact Ward, Spark's bisecting K-Means, whose one figure takes the same fields).
-    with clock.step("reference_seeds", "Waiting for the reference's further seeds"):
+    with clock.step("reference_seeds", "Waiting for the workers (reference seeds, silhouettes)"):
+        compared.settle()
         trees = [tree.result() for tree in reference.further]
         comparison.update(spread_of([comparison["ari"], *other_seed_aris(fit.labels, trees, k)]))
     with clock.step("write", "Writing artifacts, plots and report"):

@@ -37,6 +37,7 @@ __all__ = [
     "other_seed_aris",
     "reference_spread",
     "segment_silhouettes",
+    "silhouette_fields",
     "silhouette_rows",
     "spread_of",
 ]
@@ -131,9 +132,16 @@ def compare_labelings(
         "labels_b": labels_b.tolist(),
         "contingency": table.tolist(),
         "best_match_jaccard": matches,
-        "silhouette_a": None if math.isnan(sil_a) else sil_a,
-        "silhouette_b": None if math.isnan(sil_b) else sil_b,
+        **silhouette_fields(sil_a, sil_b),
         "silhouette_sample": int(idx.size),
+    }
+
+
+def silhouette_fields(a: float, b: float) -> dict[str, float | None]:
+    """The comparison's ``silhouette_a`` and ``silhouette_b`` (None for an undefined one)."""
+    return {
+        "silhouette_a": None if math.isnan(a) else float(a),
+        "silhouette_b": None if math.isnan(b) else float(b),
     }
 
 
