@@ -8,6 +8,7 @@ clear sentence on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -77,6 +78,15 @@ def _run(action: Callable[[], T], *, options: Mapping[str, str] | None = None) -
 
     try:
         return action()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (:class:`Stopped`)
+        stopped = isinstance(exc, Stopped)
+        how = "stopped by SIGTERM" if stopped else "interrupted"
+        err_console.print(
+            f"[bold red]{how}:[/] the command ended before it finished; nothing half-written was "
+            "published.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=143 if stopped else 130) from None
     except (UserError, DataError) as exc:
         _fail(str(exc))
     except ValidationError as exc:
@@ -788,8 +798,18 @@ def _print_drift(report: dict[str, Any]) -> None:
     )
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a job or pod stopped), read as Ctrl-C is: the command stops the same way (a
+    training run's workers end with it, its staging folder is removed, nothing is published)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped
+
+
 def main() -> None:
     """Entry point of ``python -m training`` and the ``learnseg-train`` script."""
+    signal.signal(signal.SIGTERM, _stop)
     app()
 
 

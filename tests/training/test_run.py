@@ -208,6 +208,46 @@ def test_killed_run_leaves_latest_untouched(trained_small: TrainingResult, tmp_p
     assert artifacts.list_versions(model_dir) == [before.strip()]
 
 
+@pytest.mark.parametrize(("sent", "code", "said"), [
+    (signal.SIGINT, 130, "interrupted:"),
+    (signal.SIGTERM, 143, "stopped by SIGTERM:"),
+])  # fmt: skip
+def test_a_stopped_run_says_so_in_one_sentence(
+    trained_small: TrainingResult, tmp_path: Path, sent: int, code: int, said: str
+) -> None:
+    """Ctrl-C (to the whole process group, as a terminal sends it) or SIGTERM mid-run: one
+    sentence, no traceback from the run or its workers, nothing published, no worker left."""
+    model_dir = tmp_path / "models"
+    subprocess.run(["cp", "-r", str(trained_small.folder.parent), str(model_dir)], check=True)
+    before = (model_dir / "LATEST").read_text()
+    env = os.environ | {"LEARNSEG_SYNTH_ROWS": "205843"}  # a run of ~10-20 s
+    with subprocess.Popen(
+        [sys.executable, "-m", "training", "train", "--out", str(model_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        time.sleep(4.0)  # the workers are up: loading, cleaning or sweeping
+        children = subprocess.run(
+            ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        os.killpg(proc.pid, sent)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().splitlines()[-1].startswith(said)
+    assert (model_dir / "LATEST").read_text() == before
+    assert artifacts.list_versions(model_dir) == [before.strip()]
+    deadline = time.monotonic() + 10
+    left = [int(p) for p in children if int(p) != proc.pid]
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if Path(f"/proc/{p}").exists()]
+        time.sleep(0.1)
+    assert not left
+
+
 def test_churn_of_a_retrain_on_90_percent_is_what_diff_measures(
     trained_small: TrainingResult, tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +37,12 @@ _Result = TypeVar("_Result")
 
 #: What the forkserver imports once (scikit-learn, matplotlib), so that a worker's first fit or
 #: plot does not pay for it.
-_PRELOAD = ["training.model.compare", "training.model.sweep", "training.report.plots"]
+_PRELOAD = [
+    "training.model.forkserver_signals",  # first: a Ctrl-C is the training process's to handle
+    "training.model.compare",
+    "training.model.sweep",
+    "training.report.plots",
+]
 #: Kept alive in each worker: the thread limits hold while the object lives.
 _LIMITS: list[Any] = []
 
@@ -52,6 +58,7 @@ def _start_worker(run: int) -> None:
     """
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the training process stops the run
     _LIMITS.append(threadpool_limits(limits=1))
     threading.Thread(target=_end_with, args=(run,), name="watch-run", daemon=True).start()
 
@@ -136,8 +143,11 @@ class FitWorkers:
             threading.Thread(target=self._warm, name="fit-workers-start", daemon=True).start()
 
     def _warm(self) -> None:
-        for _ in range(self.workers):
-            self._executor.submit(_ready)
+        try:
+            for _ in range(self.workers):
+                self._executor.submit(_ready)
+        except Exception:  # closed, broken or stopped before they started: the warm-up is
+            return  # best effort, and the run's own submits report a real failure
 
     def submit(
         self, fn: Callable[_Params, _Result], /, *args: _Params.args, **kwargs: _Params.kwargs

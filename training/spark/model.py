@@ -308,16 +308,16 @@ def sweep_k(
 ) -> KSweep:
     """:func:`training.model.sweep.sweep_k` with Spark ML K-Means.
 
-    Per k: the best of ``sweep_n_init`` seeds by ``trainingCost`` (the elbow curve), Davies-
+    Per k: the best of ``spark_sweep_n_init`` seeds by ``trainingCost`` (the elbow curve), Davies-
     Bouldin and Calinski-Harabasz over every learner, and the silhouette of Spark's
     ``ClusteringEvaluator`` on the evaluation sample. Stability is measured as in the
     scikit-learn engine, on samples that are small by construction: ``stability_resamples``
     bootstrap resamples of about ``silhouette_sample`` learners are drawn once with Spark and
-    collected, K-Means (scikit-learn, ``sweep_n_init`` restarts) is fitted on each for every k,
-    each fit labels the evaluation sample, and is compared with the Spark fit's labels of that
-    sample (:func:`training.model.stability.stability_scores`: mean ARI, its 10th percentile, each
-    segment's best-match Jaccard). Fitting
-    Spark ML on a few thousand rows would cost a Spark job per iteration for nothing.
+    collected, K-Means (scikit-learn, ``spark_sweep_n_init`` restarts) is fitted on each for
+    every k, each fit labels the evaluation sample, and is compared with the Spark fit's labels of
+    that sample (:func:`training.model.stability.stability_scores`: mean ARI, its 10th percentile,
+    each segment's best-match Jaccard). Fitting Spark ML on a few thousand rows would cost a Spark
+    job per iteration for nothing.
     """
     n = int(scored.count())
     ks = list(range(settings.k_min, settings.k_max + 1))
@@ -338,7 +338,7 @@ def sweep_k(
     evaluator = ClusteringEvaluator(
         featuresCol="z", predictionCol="prediction", metricName="silhouette"
     )
-    seeds = [settings.seed + i for i in range(settings.sweep_n_init)]
+    seeds = [settings.seed + i for i in range(settings.spark_sweep_n_init)]
     inertia: list[float] = []
     davies: list[float] = []
     calinski: list[float] = []
@@ -355,7 +355,7 @@ def sweep_k(
         silhouette.append(float(evaluator.evaluate(on_sample)) if distinct > 1 else math.nan)
         with limit_threads(1):
             boots = map_in_threads(
-                partial(_resampled_labels, k, settings.sweep_n_init, sample.z),
+                partial(_resampled_labels, k, settings.spark_sweep_n_init, sample.z),
                 list(zip(resamples, boot_seeds, strict=True)),
                 settings.fit_workers,
             )

@@ -13,7 +13,7 @@ Steps (:mod:`training.spark.data` and :mod:`training.spark.model` hold the Spark
 2. clean and compute features with the pandas path's own rules (fit with Spark aggregations,
    apply with ``mapInPandas``);
 3. clip to the 1-99 % quantiles and standardise (Spark aggregations), assemble vectors;
-4. elbow sweep with Spark ML ``KMeans`` (``trainingCost`` per k, the best of ``sweep_n_init``
+4. elbow sweep with Spark ML ``KMeans`` (``trainingCost`` per k, the best of ``spark_sweep_n_init``
    seeds; Davies-Bouldin and Calinski-Harabasz from aggregations over all learners; silhouette
    with ``ClusteringEvaluator`` on the evaluation sample; bootstrap stability), the same knee
    and :func:`~training.model.choice.choose_k`;

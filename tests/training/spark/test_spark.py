@@ -114,7 +114,7 @@ def trained(
         k=K,
         k_min=K,
         k_max=K + 1,
-        sweep_n_init=1,
+        spark_sweep_n_init=1,
         stability_resamples=2,
         silhouette_sample=3_000,
         n_init=3,
