@@ -358,7 +358,14 @@ def _fit(
                 min_jaccard=settings.min_jaccard,
             )
         with clock.step("kmeans", f"K-Means with k = {choice.k}"):
-            kmeans = fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
+            # The sweep's fit at k is the final fit when it had the final fit's restarts (the
+            # same rows, seed and restarts, one thread: the same fit, not fitted twice).
+            same = settings.sweep_n_init == settings.n_init and choice.k in sweep.fitted
+            kmeans = (
+                sweep.fitted[choice.k]
+                if same
+                else fit_kmeans(z, choice.k, seed=settings.seed, n_init=settings.n_init)
+            )
             pipeline.steps[-1] = ("kmeans", kmeans)
     fit = KMeansFit(
         engine={"engine": "scikit-learn"},

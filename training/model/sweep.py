@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from kneed import KneeLocator
+from sklearn.cluster import KMeans
 
 from training.model.compare import mean_silhouettes
 from training.model.kmeans import (
@@ -37,6 +38,7 @@ from training.model.workers import FitWorkers
 from training.progress import StepProgress
 
 __all__ = [
+    "FullFit",
     "KSweep",
     "ResampledFits",
     "SilhouetteSample",
@@ -88,6 +90,9 @@ class KSweep:
         The silhouette sample's partitions and the reference's silhouettes, kept so that the
         comparison need not measure them again (:meth:`SilhouetteSample.silhouettes`); not part
         of the JSON.
+    fitted : dict of int to KMeans
+        Each k's fit on all rows (``labels_`` every row's), kept so that a run whose final fit
+        is the sweep's (the same k, seed and restarts) does not fit it again; not in the JSON.
     """
 
     ks: list[int]
@@ -103,6 +108,7 @@ class KSweep:
     stability_resamples: int
     resampled: ResampledFits | None = field(default=None, repr=False, compare=False)
     evaluated: SilhouetteSample | None = field(default=None, repr=False, compare=False)
+    fitted: dict[int, KMeans] = field(default_factory=dict, repr=False, compare=False)
 
     def is_stable(self, k: int, min_stability: float, min_jaccard: float) -> bool:
         """Whether ``k`` (one of ``ks``) passes both thresholds."""
@@ -111,8 +117,8 @@ class KSweep:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every field but ``resampled`` and ``evaluated``."""
-        out = asdict(replace(self, resampled=None, evaluated=None))
-        del out["resampled"], out["evaluated"]
+        out = asdict(replace(self, resampled=None, evaluated=None, fitted={}))
+        del out["resampled"], out["evaluated"], out["fitted"]
         return out
 
 
@@ -348,6 +354,7 @@ def _sweep_of(
             labels={k: f.resampled for k, f in zip(ks, fits, strict=True)},
         ),
         evaluated=evaluated,
+        fitted={k: f.model for k, f in zip(ks, fits, strict=True)},
     )
 
 
@@ -361,6 +368,7 @@ class _KFit:
     sample_labels: IntArray
     stability: StabilityScores
     resampled: list[IntArray]
+    model: KMeans
 
 
 def _silhouettes(
@@ -402,19 +410,39 @@ def _workers(pool: FitWorkers | None, workers: int) -> FitWorkers | _Shared:
 #: Resampled fits per task sent to a worker (fewer round trips; still 4 tasks per k to share).
 _DRAWS_PER_TASK = 5
 
-_FullFit = tuple[IntArray, float, float, float]
-_Jobs = tuple["Future[_FullFit]", list["Future[list[IntArray]]"]]
+
+@dataclass(frozen=True)
+class FullFit:
+    """K-Means with k segments fitted on every row (on the distinct rows with their counts).
+
+    Attributes
+    ----------
+    labels : ndarray of int, shape (n_distinct,)
+        Each distinct row's segment (:class:`~training.model.kmeans.Distinct` order).
+    inertia, davies_bouldin, calinski_harabasz : float
+        The figures of all rows.
+    model : KMeans
+        The fitted estimator (the final model when the sweep's k and restarts are the final
+        fit's: the same fit, so the run does not fit it again).
+    """
+
+    labels: IntArray
+    inertia: float
+    davies_bouldin: float
+    calinski_harabasz: float
+    model: KMeans
 
 
-def fit_all_rows(distinct: Distinct, k: int, seed: int, n_init: int) -> _FullFit:
+_Jobs = tuple["Future[FullFit]", list["Future[list[IntArray]]"]]
+
+
+def fit_all_rows(distinct: Distinct, k: int, seed: int, n_init: int) -> FullFit:
     """K-Means with ``k`` segments on every row (fitted on the distinct rows with their counts:
-    :class:`~training.model.kmeans.Distinct`): each distinct row's label, the inertia, the
-    Davies-Bouldin and the Calinski-Harabasz index of all rows (run in a worker: the figures
-    travel back, not the estimator)."""
+    :class:`~training.model.kmeans.Distinct`), with the figures of all rows (run in a worker)."""
     model = distinct.fit(k, seed, n_init)
     labels = np.asarray(model.predict(distinct.values), np.intp)
     scores = separation_scores(distinct.values, labels, distinct.counts)
-    return labels, float(model.inertia_), *scores
+    return FullFit(labels, float(model.inertia_), *scores, model)
 
 
 def separation_scores(
@@ -493,8 +521,10 @@ def _measure(
     """The figures of one k's fit on all rows and its bootstrap stability, once its fits are
     done."""
     start = time.perf_counter()
-    distinct_labels, *figures = jobs[0].result()
-    labels = distinct_labels[inverse]
+    full = jobs[0].result()
+    labels = full.labels[inverse]
+    full.model.labels_ = labels.astype(np.int32)  # every row's, as fit_kmeans leaves them
+    figures = (full.inertia, full.davies_bouldin, full.calinski_harabasz)
     labelings = [labeling for job in jobs[1] for labeling in job.result()]
     stability = stability_scores(labels[stability_idx], labelings, k)
     if progress is not None:
@@ -503,7 +533,7 @@ def _measure(
             f"lowest segment Jaccard {min(stability.jaccard):.2f} "
             f"({time.perf_counter() - start:.1f} s)"
         )
-    return _KFit(figures[0], figures[1], figures[2], labels[eval_idx], stability, labelings)
+    return _KFit(*figures, labels[eval_idx], stability, labelings, full.model)
 
 
 def find_knee(ks: list[int], inertia: list[float]) -> int | None:

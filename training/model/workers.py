@@ -19,18 +19,24 @@ the calling process when it is submitted.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import pickle
 import select
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["FitWorkers"]
+
+logger = logging.getLogger(__name__)
 
 _Params = ParamSpec("_Params")
 _Result = TypeVar("_Result")
@@ -91,15 +97,44 @@ def _ready() -> bool:
     return True
 
 
+def _can_start_workers() -> bool:
+    """Whether worker processes can start: the platform has a forkserver, and the main module is
+    safe to import in a worker. Python imports the main script of the training process in each
+    worker it starts; a script that trains at its top level, without an
+    ``if __name__ == "__main__":`` guard, would train again there and break the pool (every
+    multiprocessing library has this rule), so such a script fits in its own process, slower,
+    with a warning that says how to use the workers."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        return True  # python -m ..., an interactive session or a notebook: nothing to re-run
+    try:
+        guarded = "__main__" in Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        guarded = False
+    if not guarded:
+        logger.warning(
+            '%s trains without an `if __name__ == "__main__":` guard: K-Means runs in this '
+            "process only (slower); put the training call under such a guard to use the "
+            "worker processes.",
+            Path(path).name,
+        )
+    return guarded
+
+
 class _Inline(Executor):
-    """Runs each submitted function at once, in the calling thread (a completed future)."""
+    """Runs each submitted function at once, in the calling thread (a completed future); its
+    result comes back as a worker's would, through pickle, so that what a run writes (a pickled
+    estimator's bytes included) is the same with one process as with workers."""
 
     def submit(
         self, fn: Callable[_Params, _Result], /, *args: _Params.args, **kwargs: _Params.kwargs
     ) -> Future[_Result]:
         future: Future[_Result] = Future()
         try:
-            future.set_result(fn(*args, **kwargs))
+            future.set_result(pickle.loads(pickle.dumps(fn(*args, **kwargs))))
         except BaseException as error:  # handed to whoever reads the result, as a pool would
             future.set_exception(error)
         return future
@@ -119,7 +154,7 @@ class FitWorkers:
     def __init__(self, workers: int) -> None:
         self.workers = max(int(workers), 1)
         self._executor: Executor
-        if self.workers > 1 and "forkserver" in multiprocessing.get_all_start_methods():
+        if self.workers > 1 and _can_start_workers():
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             self._executor = ProcessPoolExecutor(

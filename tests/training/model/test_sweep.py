@@ -13,7 +13,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from training.model.choice import choose_k
-from training.model.kmeans import distinct_rows
+from training.model.kmeans import distinct_rows, fit_kmeans
 from training.model.sweep import KSweep, fit_all_rows, separation_scores, sweep_k
 
 FloatArray = npt.NDArray[np.float64]
@@ -129,8 +129,9 @@ def test_distinct_rows_with_their_counts_give_every_rows_figures() -> None:
     X = X.round(0)  # repeated rows, as the learners' inputs repeat
     distinct = distinct_rows(X)
     assert len(distinct.values) < len(X) / 3 and distinct.counts.sum() == len(X)
-    labels_of_values, inertia, db, ch = fit_all_rows(distinct, 4, 0, 3)
-    labels = labels_of_values[distinct.inverse]
+    full = fit_all_rows(distinct, 4, 0, 3)
+    labels, inertia = full.labels[distinct.inverse], full.inertia
+    db, ch = full.davies_bouldin, full.calinski_harabasz
     centres = np.array([X[labels == c].mean(axis=0) for c in range(4)])
     # the rows' inertia (sklearn's is taken at its last centres, within its tolerance)
     assert inertia == pytest.approx(float(((X - centres[labels]) ** 2).sum()), rel=1e-4)
@@ -139,3 +140,16 @@ def test_distinct_rows_with_their_counts_give_every_rows_figures() -> None:
     # the same partition as K-Means on every row, whatever its numbers
     full = KMeans(4, n_init=3, random_state=0).fit(X).labels_
     assert adjusted_rand_score(full, labels) > 0.99
+
+
+def test_the_sweep_keeps_each_ks_fit_and_it_is_the_final_fit() -> None:
+    """With the final fit's restarts, the sweep's fit at k is fit_kmeans' (the run reuses it)."""
+    X, _ = make_blobs(n_samples=2_000, n_features=3, centers=4, random_state=6)
+    sweep = sweep_k(X.round(1), 2, 5, seed=2, n_init=4, silhouette_sample=500, stability_sample=500)
+    assert set(sweep.fitted) == {2, 3, 4, 5}
+    for k in sweep.ks:
+        final = fit_kmeans(X.round(1), k, seed=2, n_init=4)
+        kept = sweep.fitted[k]
+        assert np.array_equal(kept.cluster_centers_, final.cluster_centers_)
+        assert np.array_equal(kept.labels_, final.labels_) and len(kept.labels_) == len(X)
+    assert "fitted" not in sweep.to_dict()

@@ -29,7 +29,13 @@ def test_workers_give_what_the_inline_call_gives() -> None:
     with FitWorkers(2) as workers:
         assert workers.in_processes
         got = workers.submit(fit_all_rows, data, 3, 0, 2).result()
-    assert np.array_equal(got[0], expected[0]) and got[1:] == expected[1:]
+    assert np.array_equal(got.labels, expected.labels)
+    assert (got.inertia, got.davies_bouldin, got.calinski_harabasz) == (
+        expected.inertia,
+        expected.davies_bouldin,
+        expected.calinski_harabasz,
+    )
+    assert np.array_equal(got.model.cluster_centers_, expected.model.cluster_centers_)
 
 
 def test_an_error_in_a_worker_reaches_the_caller() -> None:
@@ -72,3 +78,31 @@ def test_workers_end_when_the_run_is_killed() -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids)
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_script_without_a_main_guard_fits_in_its_own_process(
+    tmp_path: Path, guarded: bool
+) -> None:
+    """Workers import the training script again: one that trains at its top level would train
+    again in each, so it fits in its own process (with a warning saying how to use the workers)."""
+    body = (
+        "from training.model.workers import FitWorkers\n"
+        "with FitWorkers(2) as workers:\n"
+        "    print('processes' if workers.in_processes else 'inline', flush=True)\n"
+    )
+    if guarded:
+        indented = "".join(f"    {line}\n" for line in body.splitlines())
+        body = 'if __name__ == "__main__":\n' + indented
+    script = tmp_path / "train_it.py"
+    script.write_text(body, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        check=True,
+    )
+    assert done.stdout.strip() == ("processes" if guarded else "inline")
+    assert ("without an `if __name__" in done.stderr) is not guarded
