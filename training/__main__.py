@@ -347,6 +347,8 @@ def _print_training(result: Any, seconds: float) -> None:
     comparison = result.metrics["comparison"]
     i = sweep["ks"].index(result.k) if result.k in sweep["ks"] else None
     table = Table(title=f"Trained model {result.version}", show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")  # a long path wraps whole, never cut to "..."
     table.add_row("raw rows / learners", f"{result.rows:,} / {result.learners:,}")
     table.add_row("segments (k)", f"{result.k}: {result.k_choice.reason}")
     if i is not None:
