@@ -61,7 +61,7 @@ from training.model.hierarchy import (
     Hierarchy,
     coarse_groups,
     hierarchical_exact,
-    hierarchical_two_stage,
+    two_stage_tree,
 )
 from training.model.ids import id_reference, ids_report, previous_centers, public_ids
 from training.model.kmeans import fit_kmeans, limit_threads, sample_rows
@@ -321,7 +321,7 @@ def _fit(
     clock: StepClock,
 ) -> tuple[KMeansFit, _Trees]:
     """Preprocessing, the elbow sweep, the choice of k and the final K-Means of the cleaned
-    learners of ``raw`` (``origin``: its source and fingerprint), and the reference's
+    learners of ``raw`` (``origin``: its source and fingerprint), and the hierarchical
     reference's trees, which do not depend on k and are fitted in workers while the sweep runs
     (:class:`_Trees`)."""
     features = list(settings.cluster_features)
@@ -392,9 +392,7 @@ def _tree_in(
     workers: FitWorkers, z: FloatArray, seed: int, settings: TrainingSettings
 ) -> Future[Hierarchy]:
     """The two-stage reference's tree of one seed, fitted in a worker."""
-    return workers.submit(
-        hierarchical_two_stage, z, 1, seed=seed, n_micro=settings.n_micro, n_threads=1
-    )
+    return workers.submit(two_stage_tree, z, seed=seed, n_micro=settings.n_micro, n_threads=1)
 
 
 def _sweep(
@@ -540,11 +538,12 @@ def _compare(
     its seeds is added before the manifest is written: :attr:`Reference.further`). The two mean
     silhouettes come from the sweep's pass when it measured these very partitions; otherwise
     they are measured in a worker (one pass, ~1.6 s of CPU) while the tail runs."""
-    known = _measured_silhouettes(settings, fit, labels, reference)
+    # the comparison's silhouette sample (compare_labelings draws the same rows)
+    rng = np.random.default_rng(settings.seed)
+    rows = sample_rows(rng, len(labels), settings.silhouette_sample)
+    known = _measured_silhouettes(fit, rows, labels, reference)
     pending = None
     if known is None:
-        rng = np.random.default_rng(settings.seed)
-        rows = sample_rows(rng, len(labels), settings.silhouette_sample)
         pending = (FitWorkers(1) if workers is None else workers).submit(
             mean_silhouettes, fit.z[rows], [labels[rows], reference.labels[rows]]
         )
@@ -564,16 +563,12 @@ def _compare(
 
 
 def _measured_silhouettes(
-    settings: TrainingSettings, fit: KMeansFit, labels: IntArray, reference: Reference
+    fit: KMeansFit, rows: IntArray, labels: IntArray, reference: Reference
 ) -> tuple[float, float] | None:
     """K-Means' and the reference's silhouettes when the sweep's pass measured these very
-    partitions on the comparison's sample (the same seeded rows); None otherwise."""
+    partitions on the comparison's sample (``rows``); None otherwise."""
     evaluated = fit.sweep.evaluated
-    if evaluated is None:
-        return None
-    rng = np.random.default_rng(settings.seed)
-    rows = sample_rows(rng, len(labels), settings.silhouette_sample)
-    if not np.array_equal(rows, evaluated.rows):
+    if evaluated is None or not np.array_equal(rows, evaluated.rows):
         return None
     return evaluated.silhouettes(labels, reference.labels, int(fit.sizes.size))
 

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
-from training.model.hierarchy import Hierarchy, hierarchical_two_stage
+from training.model.hierarchy import Hierarchy, two_stage_tree
 from training.model.kmeans import (
     FloatArray,
     IntArray,
@@ -301,10 +301,8 @@ def further_trees(
     micro-clusters and weighted Ward, which do not depend on k (a run fits each in a worker of
     its own; :func:`other_seed_aris` cuts them at k)."""
     data = as_matrix(X)
-    return [
-        hierarchical_two_stage(data, 1, seed=other, n_micro=n_micro)
-        for other in further_seeds(seed, seeds)
-    ]
+    others = further_seeds(seed, seeds)
+    return [two_stage_tree(data, seed=other, n_micro=n_micro) for other in others]
 
 
 def other_seed_aris(a: npt.ArrayLike, trees: Sequence[Hierarchy], k: int) -> list[float]:

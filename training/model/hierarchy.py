@@ -51,6 +51,7 @@ __all__ = [
     "hierarchical_exact",
     "hierarchical_two_stage",
     "micro_clusters",
+    "two_stage_tree",
     "weighted_ward_linkage",
 ]
 
@@ -264,6 +265,15 @@ def hierarchical_two_stage(
         leaf_sizes=np.asarray(sizes, dtype=np.intp),
         leaf_of=micro_labels,
     )
+
+
+def two_stage_tree(
+    X: npt.ArrayLike, *, seed: int = 0, n_micro: int = 2000, n_threads: int | None = 1
+) -> Hierarchy:
+    """The two-stage tree of the rows of X (micro-clusters, then weighted Ward), not yet cut:
+    it does not depend on k, so a run fits it beside the k sweep and cuts it later
+    (:meth:`Hierarchy.cut`, :meth:`Hierarchy.at`)."""
+    return hierarchical_two_stage(X, 1, seed=seed, n_micro=n_micro, n_threads=n_threads)
 
 
 def hierarchical_exact(

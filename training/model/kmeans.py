@@ -73,12 +73,8 @@ def fit_kmeans(
         Fitted; its ids are K-Means' arbitrary ones: pass ``labels_`` and ``cluster_centers_``
         through :func:`relabel_by_size` (and :func:`match_segments` on a retrain).
     """
-    distinct = distinct_rows(X)
     with limit_threads(n_threads):
-        model = distinct.fit(k, seed, n_init)
-        # every row's label (scikit-learn's labels_ would be the distinct rows')
-        model.labels_ = distinct.labels(model).astype(np.int32)
-    return model
+        return distinct_rows(X).fit_rows(k, seed, n_init)
 
 
 @dataclass(frozen=True)
@@ -121,6 +117,13 @@ class Distinct:
         if rows_var > 0 and values_var > 0:
             model.set_params(tol=model.tol * rows_var / values_var)
         return model.fit(values, sample_weight=weight)
+
+    def fit_rows(self, k: int, seed: int, n_init: int) -> KMeans:
+        """:meth:`fit` with every row's count, its ``labels_`` every row's (scikit-learn's would
+        be the distinct rows'), as a fit on the rows leaves them."""
+        model = self.fit(k, seed, n_init)
+        model.labels_ = self.labels(model).astype(np.int32)
+        return model
 
     def labels(self, model: KMeans) -> IntArray:
         """Every row's segment under ``model``: each distinct row placed once."""

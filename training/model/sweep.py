@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -116,7 +117,8 @@ class KSweep:
         return self.stability[i] >= min_stability and min(self.jaccard[i]) >= min_jaccard
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict of every field but ``resampled`` and ``evaluated``."""
+        """Plain JSON-serialisable dict of the figures (not ``resampled``, ``evaluated`` or
+        ``fitted``)."""
         out = asdict(replace(self, resampled=None, evaluated=None, fitted={}))
         del out["resampled"], out["evaluated"], out["fitted"]
         return out
@@ -179,9 +181,9 @@ class SilhouetteSample:
         ``b``: the reference's) on this sample, when the pass measured those very partitions
         (the same groups of the sample, whatever their numbers); None otherwise."""
         first, second = np.asarray(a), np.asarray(b)
-        if k not in self.labels or k not in self.reference or first.shape != (self.n,):
+        if k not in self.labels or k not in self.reference:
             return None
-        if second.shape != (self.n,):
+        if first.shape != (self.n,) or second.shape != (self.n,):
             return None
         labels, (reference, reference_silhouette) = self.labels[k], self.reference[k]
         if not (
@@ -292,7 +294,7 @@ def sweep_k(
         if queued is not None:
             queued()
         fits = [
-            _measure(k, distinct.inverse, eval_idx, stability_idx, jobs, progress)
+            _measure(k, eval_idx, stability_idx, jobs, progress)
             for k, jobs in zip(ks, pending, strict=True)
         ]
     evaluated = _evaluate(data, ks, fits, eval_idx, reference, n_threads, workers, progress)
@@ -390,21 +392,9 @@ def _silhouettes(
     return silhouette
 
 
-class _Shared:
-    """A run's :class:`FitWorkers` lent to the sweep: left running when the sweep ends."""
-
-    def __init__(self, pool: FitWorkers) -> None:
-        self.pool = pool
-
-    def __enter__(self) -> FitWorkers:
-        return self.pool
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-
-def _workers(pool: FitWorkers | None, workers: int) -> FitWorkers | _Shared:
-    return FitWorkers(workers) if pool is None else _Shared(pool)
+def _workers(pool: FitWorkers | None, workers: int) -> AbstractContextManager[FitWorkers]:
+    """The sweep's workers: its own (closed when it ends), or a run's, left running."""
+    return FitWorkers(workers) if pool is None else nullcontext(pool)
 
 
 #: Resampled fits per task sent to a worker (fewer round trips; still 4 tasks per k to share).
@@ -417,20 +407,17 @@ class FullFit:
 
     Attributes
     ----------
-    labels : ndarray of int, shape (n_distinct,)
-        Each distinct row's segment (:class:`~training.model.kmeans.Distinct` order).
+    model : KMeans
+        The fitted estimator, ``labels_`` every row's (the final model when the sweep's k and
+        restarts are the final fit's: the same fit, so the run does not fit it again).
     inertia, davies_bouldin, calinski_harabasz : float
         The figures of all rows.
-    model : KMeans
-        The fitted estimator (the final model when the sweep's k and restarts are the final
-        fit's: the same fit, so the run does not fit it again).
     """
 
-    labels: IntArray
+    model: KMeans
     inertia: float
     davies_bouldin: float
     calinski_harabasz: float
-    model: KMeans
 
 
 _Jobs = tuple["Future[FullFit]", list["Future[list[IntArray]]"]]
@@ -439,10 +426,11 @@ _Jobs = tuple["Future[FullFit]", list["Future[list[IntArray]]"]]
 def fit_all_rows(distinct: Distinct, k: int, seed: int, n_init: int) -> FullFit:
     """K-Means with ``k`` segments on every row (fitted on the distinct rows with their counts:
     :class:`~training.model.kmeans.Distinct`), with the figures of all rows (run in a worker)."""
-    model = distinct.fit(k, seed, n_init)
-    labels = np.asarray(model.predict(distinct.values), np.intp)
-    scores = separation_scores(distinct.values, labels, distinct.counts)
-    return FullFit(labels, float(model.inertia_), *scores, model)
+    model = distinct.fit_rows(k, seed, n_init)
+    by_value = np.empty(len(distinct.values), np.intp)
+    by_value[distinct.inverse] = model.labels_  # each distinct row's label
+    scores = separation_scores(distinct.values, by_value, distinct.counts)
+    return FullFit(model, float(model.inertia_), *scores)
 
 
 def separation_scores(
@@ -512,7 +500,6 @@ def _submit(
 
 def _measure(
     k: int,
-    inverse: IntArray,
     eval_idx: IntArray,
     stability_idx: IntArray,
     jobs: _Jobs,
@@ -522,8 +509,7 @@ def _measure(
     done."""
     start = time.perf_counter()
     full = jobs[0].result()
-    labels = full.labels[inverse]
-    full.model.labels_ = labels.astype(np.int32)  # every row's, as fit_kmeans leaves them
+    labels = np.asarray(full.model.labels_, np.intp)
     figures = (full.inertia, full.davies_bouldin, full.calinski_harabasz)
     labelings = [labeling for job in jobs[1] for labeling in job.result()]
     stability = stability_scores(labels[stability_idx], labelings, k)

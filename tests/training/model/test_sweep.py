@@ -130,7 +130,8 @@ def test_distinct_rows_with_their_counts_give_every_rows_figures() -> None:
     distinct = distinct_rows(X)
     assert len(distinct.values) < len(X) / 3 and distinct.counts.sum() == len(X)
     full = fit_all_rows(distinct, 4, 0, 3)
-    labels, inertia = full.labels[distinct.inverse], full.inertia
+    labels, inertia = full.model.labels_, full.inertia
+    assert len(labels) == len(X)  # every row labelled
     db, ch = full.davies_bouldin, full.calinski_harabasz
     centres = np.array([X[labels == c].mean(axis=0) for c in range(4)])
     # the rows' inertia (sklearn's is taken at its last centres, within its tolerance)

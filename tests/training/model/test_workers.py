@@ -29,7 +29,7 @@ def test_workers_give_what_the_inline_call_gives() -> None:
     with FitWorkers(2) as workers:
         assert workers.in_processes
         got = workers.submit(fit_all_rows, data, 3, 0, 2).result()
-    assert np.array_equal(got.labels, expected.labels)
+    assert np.array_equal(got.model.labels_, expected.model.labels_)
     assert (got.inertia, got.davies_bouldin, got.calinski_harabasz) == (
         expected.inertia,
         expected.davies_bouldin,
